@@ -1,0 +1,50 @@
+# `make run` and `make test` set themselves up on a fresh machine: a virtual env in .venv with the
+# pinned requirements, and (for the browser tests) Debian's Chromium.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8501
+
+.PHONY: setup run test test-fast bench compare lint chromium features clean-cache
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(PY) -m streamlit run app.py --server.port $(PORT)
+
+features: setup
+	$(PY) -m tl_active features
+
+# Debian's Chromium for the real-browser tests (never Playwright's own download, which fails offline).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: setup chromium
+	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -m "not model and not server and not browser"
+
+bench: setup
+	$(PY) -m tl_active bench
+
+compare: setup
+	$(PY) -m tl_active compare --out results/compare
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+clean-cache:
+	rm -rf .cache

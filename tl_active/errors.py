@@ -1,0 +1,29 @@
+"""The errors a user can meet, each with a message that says what went wrong and what to do.
+
+They live together, free of TensorFlow and Streamlit, so that every layer can raise and catch
+them; the app shows their message as it is.
+"""
+
+
+class TlActiveError(RuntimeError):
+    """Base of every error the app reports to the user as a plain message."""
+
+
+class DataError(TlActiveError):
+    """The MNIST file is missing or not what it should be."""
+
+
+class ModelError(TlActiveError):
+    """The shared CNN file is missing, corrupt or not the expected network."""
+
+
+class ProtocolError(TlActiveError):
+    """A labelling step out of order: answers for another batch, a submit with none pending."""
+
+
+class PoolExhaustedError(TlActiveError):
+    """No unlabelled, unskipped images remain to be offered."""
+
+
+class SessionFileError(TlActiveError):
+    """A saved session or manifest is unreadable, foreign, or made with another model."""

@@ -1,0 +1,15 @@
+"""Where the project keeps its files: MNIST, the trained CNN, the feature cache, the database.
+
+Each can be moved with an environment variable, which is how the tests point at temporary copies.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+MNIST_PATH = Path(os.environ.get("TL_ACTIVE_MNIST", DATA_DIR / "mnist.npz"))
+MODEL_PATH = Path(os.environ.get("TL_ACTIVE_MODEL", PROJECT_ROOT / "models" / "shared_cnn.keras"))
+CACHE_DIR = Path(os.environ.get("TL_ACTIVE_CACHE", PROJECT_ROOT / ".cache"))
