@@ -13,3 +13,7 @@ DATA_DIR = PROJECT_ROOT / "data"
 MNIST_PATH = Path(os.environ.get("TL_ACTIVE_MNIST", DATA_DIR / "mnist.npz"))
 MODEL_PATH = Path(os.environ.get("TL_ACTIVE_MODEL", PROJECT_ROOT / "models" / "shared_cnn.keras"))
 CACHE_DIR = Path(os.environ.get("TL_ACTIVE_CACHE", PROJECT_ROOT / ".cache"))
+# Sessions and their rounds: TL_ACTIVE_DB is an SQLite file's path, or an SQLAlchemy URL
+# (e.g. postgresql+psycopg://user@host/db) for a shared deployment.
+_DB = os.environ.get("TL_ACTIVE_DB", "")
+DB_URL = _DB if "://" in _DB else f"sqlite:///{Path(_DB or DATA_DIR / 'sessions.db').resolve()}"

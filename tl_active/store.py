@@ -1,0 +1,505 @@
+"""Where labelling sessions live between requests: a database, through SQLAlchemy.
+
+Each submitted round is written in one transaction before the app moves on, so a refresh, a
+closed tab or a killed server loses nothing already submitted. The database is an SQLite file by
+default (`paths.DB_URL`, from `TL_ACTIVE_DB`); a `postgresql+psycopg://` URL works with the same
+code for a shared deployment. SQLite runs in WAL mode with a busy timeout, so several server
+processes can write one file.
+
+Two tables:
+
+- `sessions`: `id` (a random URL-safe token, the `?session=` of the app), `settings` (JSON:
+  target, strategy, batch size, head mode, seed), `model_checksum` (the CNN the labels were
+  given under), `format_version`, `created_at`, `updated_at` (unix seconds), and `n_rounds` and
+  `n_labels` of the live rounds. `n_rounds` is also the session's version: every write first
+  moves it from the value the writer expects to the next one, in a single guarded `UPDATE`, so
+  of two writers who saw the same state exactly one wins and the other gets
+  `StaleSessionError` (its tab is behind and must reload).
+- `rounds`: one row per submitted round, `(session_id, number, generation)` unique. It holds
+  what `RoundRecord` holds: queried `indices`, `answers`, the strategy's `scores`, `ranks` and
+  `reasons`, `n_labels`, the head's `weights` and `bias`, `metrics`, `p_histogram`,
+  `mean_p_by_digit` (JSON), `simulated`, `asked_at`, `answered_at`, plus `stored_at` and
+  `undone_at`. Undo never deletes: it stamps `undone_at`, so exports can still show what was
+  taken back. A round submitted again after an undo gets the next `generation` of its number;
+  live rounds are those with `undone_at` null.
+
+The store keeps settings and answers; `load` rebuilds the live session by replaying them over the
+frozen features, which also checks the recorded head weights.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from tl_active.errors import TlActiveError
+from tl_active.features import FeatureSet
+from tl_active.session import FORMAT, FORMAT_VERSION, LabellingSession, RoundRecord, target_name
+
+SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
+BUSY_TIMEOUT_S = 15.0
+
+metadata = MetaData()
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("settings", JSON, nullable=False),
+    Column("model_checksum", String(64), nullable=False),
+    Column("format_version", Integer, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Column("n_rounds", Integer, nullable=False, default=0),
+    Column("n_labels", Integer, nullable=False, default=0),
+)
+
+rounds = Table(
+    "rounds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("generation", Integer, nullable=False, default=0),
+    Column("indices", JSON, nullable=False),
+    Column("answers", JSON, nullable=False),
+    Column("scores", JSON, nullable=False),
+    Column("ranks", JSON, nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("n_labels", Integer, nullable=False),
+    Column("weights", JSON, nullable=False),
+    Column("bias", Double, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("p_histogram", JSON, nullable=False),
+    Column("mean_p_by_digit", JSON, nullable=False),
+    Column("simulated", Boolean, nullable=False),
+    Column("asked_at", Double, nullable=False),
+    Column("answered_at", Double, nullable=False),
+    Column("stored_at", Double, nullable=False),
+    Column("undone_at", Double, nullable=True),
+    UniqueConstraint("session_id", "number", "generation", name="one_round_per_generation"),
+)
+
+_RECORD_FIELDS = tuple(RoundRecord.__dataclass_fields__)
+
+
+class StaleSessionError(TlActiveError):
+    """Another tab or process changed this session first: reload it before going on."""
+
+
+class UnknownSessionError(TlActiveError):
+    """No stored session has this id, or the id is not one this app makes."""
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """One line of the recent-sessions list."""
+
+    id: str
+    summary: str  # e.g. "odd, uncertainty, batch 4, converge, seed 0"
+    n_rounds: int
+    n_labels: int
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class StoredRound:
+    """A round as stored, live or taken back."""
+
+    record: RoundRecord
+    generation: int
+    stored_at: float
+    undone_at: float | None
+
+    @property
+    def undone(self) -> bool:
+        return self.undone_at is not None
+
+
+def new_session_id() -> str:
+    """A random URL-safe token of 16 characters (96 bits)."""
+    return secrets.token_urlsafe(12)
+
+
+def check_session_id(session_id: object) -> str:
+    """The id itself if it has the shape of one this app makes, else `UnknownSessionError`."""
+    if not isinstance(session_id, str) or not SESSION_ID_PATTERN.fullmatch(session_id):
+        shown = repr(session_id) if len(repr(session_id)) <= 80 else repr(session_id)[:77] + "..."
+        raise UnknownSessionError(
+            f"{shown} is not a session id (expected 8 to 64 letters, digits, '-' or '_')"
+        )
+    return session_id
+
+
+def settings_summary(settings: dict) -> str:
+    """A short human line for stored settings, tolerant of what it cannot read."""
+    try:
+        target = target_name(frozenset(int(d) for d in settings["target"]))
+        return (
+            f"{target}, {settings['strategy']}, batch {settings['batch_size']}, "
+            f"{settings['head_mode']}, seed {settings['seed']}"
+        )
+    except (KeyError, TypeError, ValueError):
+        return "unreadable settings"
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; for a SQLite file, its folder is created and WAL mode is set."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _round_values(record: RoundRecord) -> dict:
+    values = asdict(record)
+    # Plain Python numbers only: JSON columns and the database driver refuse numpy scalars.
+    values["indices"] = [int(i) for i in record.indices]
+    values["answers"] = [str(a) for a in record.answers]
+    values["scores"] = [float(s) for s in record.scores]
+    values["ranks"] = [int(k) for k in record.ranks]
+    values["reasons"] = [str(r) for r in record.reasons]
+    values["weights"] = [float(w) for w in record.weights]
+    values["bias"] = float(record.bias)
+    values["metrics"] = {str(k): float(v) for k, v in record.metrics.items()}
+    values["p_histogram"] = [int(c) for c in record.p_histogram]
+    values["mean_p_by_digit"] = [float(p) for p in record.mean_p_by_digit]
+    values["simulated"] = bool(record.simulated)
+    values["asked_at"] = float(record.asked_at)
+    values["answered_at"] = float(record.answered_at)
+    values["n_labels"] = int(record.n_labels)
+    values["number"] = int(record.number)
+    return values
+
+
+def _record_from_row(row) -> RoundRecord:
+    return RoundRecord(**{name: getattr(row, name) for name in _RECORD_FIELDS})
+
+
+def _same_round(row, record: RoundRecord) -> bool:
+    """Whether a stored row is this very submission (not a later answer to the same number)."""
+    return (
+        list(row.indices) == [int(i) for i in record.indices]
+        and list(row.answers) == [str(a) for a in record.answers]
+        and row.answered_at == float(record.answered_at)
+    )
+
+
+class SessionStore:
+    """Sessions and their rounds in one database; safe to share between threads and processes."""
+
+    def __init__(self, url: str | None = None):
+        if url is None:
+            from tl_active.paths import DB_URL
+
+            url = DB_URL
+        self.url = url
+        self.engine = make_engine(url)
+        self._create_tables()
+
+    def _create_tables(self) -> None:
+        # Two processes starting at once may both try to create the tables; one of them loses
+        # the race harmlessly and finds them made.
+        for attempt in range(3):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except (OperationalError, IntegrityError):
+                if attempt == 2:
+                    raise
+                time.sleep(0.2)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def create(self, session: LabellingSession, session_id: str | None = None) -> str:
+        """Store a session, with any rounds it already has, in one transaction; return its id."""
+        session_id = check_session_id(session_id) if session_id else new_session_id()
+        now = time.time()
+        n_labels = session.rounds[-1].n_labels if session.rounds else 0
+        with self.engine.begin() as conn:
+            try:
+                conn.execute(
+                    insert(sessions).values(
+                        id=session_id,
+                        settings=session.settings.as_dict(),
+                        model_checksum=session.features.model_checksum,
+                        format_version=FORMAT_VERSION,
+                        created_at=now,
+                        updated_at=now,
+                        n_rounds=len(session.rounds),
+                        n_labels=n_labels,
+                    )
+                )
+            except IntegrityError:
+                raise StaleSessionError(
+                    f"a session with id {session_id!r} already exists"
+                ) from None
+            if session.rounds:
+                conn.execute(
+                    insert(rounds),
+                    [
+                        {
+                            **_round_values(r),
+                            "session_id": session_id,
+                            "generation": 0,
+                            "stored_at": now,
+                        }
+                        for r in session.rounds
+                    ],
+                )
+        return session_id
+
+    def _advance(self, conn: Connection, session_id: str, expected: int, new: int) -> None:
+        """Move the session from `expected` to `new` live rounds, or raise: the write guard.
+
+        This `UPDATE` is the first statement of every write, so it takes the write lock (SQLite)
+        or the row lock (PostgreSQL) before anything is read; a second writer waits for it and
+        then finds the count moved on.
+        """
+        moved = conn.execute(
+            update(sessions)
+            .where(sessions.c.id == session_id, sessions.c.n_rounds == expected)
+            .values(n_rounds=new, updated_at=time.time())
+        ).rowcount
+        if moved == 1:
+            return
+        current = conn.execute(
+            select(sessions.c.n_rounds).where(sessions.c.id == session_id)
+        ).scalar_one_or_none()
+        if current is None:
+            raise UnknownSessionError(f"there is no stored session {session_id!r}")
+        raise StaleSessionError(
+            f"session {session_id} has {current} rounds stored, not {expected}: it was changed "
+            "in another tab or window; reload it to go on from there"
+        )
+
+    def _live_round(self, conn: Connection, session_id: str, number: int):
+        return conn.execute(
+            select(rounds).where(
+                rounds.c.session_id == session_id,
+                rounds.c.number == number,
+                rounds.c.undone_at.is_(None),
+            )
+        ).one_or_none()
+
+    def _check_same(self, row, record: RoundRecord, session_id: str) -> None:
+        if row is None or not _same_round(row, record):
+            raise StaleSessionError(
+                f"round {record.number} of session {session_id} was taken back and answered "
+                "again in another tab or window; reload the session to go on from there"
+            )
+
+    def append_round(
+        self, session_id: str, record: RoundRecord, *, previous: RoundRecord | None = None
+    ) -> None:
+        """Store round `record.number` in one transaction, if it is the next one for this session.
+
+        Raises `StaleSessionError` when another writer stored that round first (nothing is
+        written). Pass `previous` (the writer's own round `number - 1`) to be told also when
+        another tab undid that round and answered it again in the meantime.
+        """
+        check_session_id(session_id)
+        number = int(record.number)
+        with self.engine.begin() as conn:
+            self._advance(conn, session_id, number - 1, number)
+            # Under the guard no other writer touches this session: reading is safe from here.
+            if previous is not None:
+                self._check_same(
+                    self._live_round(conn, session_id, number - 1), previous, session_id
+                )
+            generation = conn.execute(
+                select(func.count())
+                .select_from(rounds)
+                .where(rounds.c.session_id == session_id, rounds.c.number == number)
+            ).scalar_one()
+            try:
+                conn.execute(
+                    insert(rounds).values(
+                        **_round_values(record),
+                        session_id=session_id,
+                        generation=generation,
+                        stored_at=time.time(),
+                    )
+                )
+            except IntegrityError:
+                raise StaleSessionError(
+                    f"round {number} of session {session_id} was stored by another writer; "
+                    "reload the session"
+                ) from None
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id == session_id)
+                .values(n_labels=int(record.n_labels))
+            )
+
+    def undo_round(self, session_id: str, round_: int | RoundRecord) -> None:
+        """Take back the last live round; it stays stored, marked undone, for exports.
+
+        `round_` is its number, or better the writer's own record of it, which also catches
+        another tab having undone and answered that round again. Raises `StaleSessionError`
+        when it is not the last live round (nothing is written).
+        """
+        check_session_id(session_id)
+        record = round_ if isinstance(round_, RoundRecord) else None
+        number = int(record.number if record else round_)
+        if number < 1:
+            raise StaleSessionError(f"there is no round {number} to undo")
+        with self.engine.begin() as conn:
+            self._advance(conn, session_id, number, number - 1)
+            if record is not None:
+                self._check_same(self._live_round(conn, session_id, number), record, session_id)
+            before = self._live_round(conn, session_id, number - 1) if number > 1 else None
+            conn.execute(
+                update(rounds)
+                .where(
+                    rounds.c.session_id == session_id,
+                    rounds.c.number == number,
+                    rounds.c.undone_at.is_(None),
+                )
+                .values(undone_at=time.time())
+            )
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id == session_id)
+                .values(n_labels=before.n_labels if before is not None else 0)
+            )
+
+    def delete(self, session_id: str) -> None:
+        """Forget a session and all its rounds."""
+        check_session_id(session_id)
+        with self.engine.begin() as conn:
+            conn.execute(rounds.delete().where(rounds.c.session_id == session_id))
+            conn.execute(sessions.delete().where(sessions.c.id == session_id))
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _session_row(self, conn: Connection, session_id: str):
+        row = conn.execute(select(sessions).where(sessions.c.id == session_id)).one_or_none()
+        if row is None:
+            raise UnknownSessionError(
+                f"there is no stored session {session_id!r}; it may have been made on another "
+                "server or deleted"
+            )
+        return row
+
+    def exists(self, session_id: str) -> bool:
+        try:
+            self.round_count(session_id)
+        except UnknownSessionError:
+            return False
+        return True
+
+    def round_count(self, session_id: str) -> int:
+        """Live rounds stored: compare with the tab's own count to know whether it is behind."""
+        check_session_id(session_id)
+        with self.engine.connect() as conn:
+            return int(self._session_row(conn, session_id).n_rounds)
+
+    def session_dict(self, session_id: str) -> dict:
+        """The stored session in `LabellingSession.to_dict()` form (live rounds only)."""
+        check_session_id(session_id)
+        with self.engine.connect() as conn:
+            row = self._session_row(conn, session_id)
+            live = conn.execute(
+                select(rounds)
+                .where(rounds.c.session_id == session_id, rounds.c.undone_at.is_(None))
+                .order_by(rounds.c.number)
+            ).all()
+        return {
+            "format": FORMAT,
+            "version": row.format_version,
+            "model_checksum": row.model_checksum,
+            "settings": row.settings,
+            "rounds": [asdict(_record_from_row(r)) for r in live],
+        }
+
+    def load(self, session_id: str, features: FeatureSet) -> LabellingSession:
+        """The stored session rebuilt by replaying its live rounds over `features`.
+
+        A session stored under another CNN raises `SessionFileError` (from the replay), as an
+        imported file would.
+        """
+        return LabellingSession.from_dict(self.session_dict(session_id), features)
+
+    def history(self, session_id: str) -> list[StoredRound]:
+        """Every round stored for the session, taken-back ones included, in the order stored."""
+        check_session_id(session_id)
+        with self.engine.connect() as conn:
+            self._session_row(conn, session_id)
+            rows = conn.execute(
+                select(rounds).where(rounds.c.session_id == session_id).order_by(rounds.c.id)
+            ).all()
+        return [
+            StoredRound(_record_from_row(r), r.generation, r.stored_at, r.undone_at) for r in rows
+        ]
+
+    def recent(self, limit: int = 10) -> list[SessionSummary]:
+        """The most recently changed sessions first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(sessions).order_by(sessions.c.updated_at.desc()).limit(int(limit))
+            ).all()
+        return [
+            SessionSummary(
+                id=r.id,
+                summary=settings_summary(r.settings),
+                n_rounds=r.n_rounds,
+                n_labels=r.n_labels,
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+            )
+            for r in rows
+        ]
+
+
+__all__ = [
+    "SessionStore",
+    "SessionSummary",
+    "StaleSessionError",
+    "StoredRound",
+    "UnknownSessionError",
+    "check_session_id",
+    "new_session_id",
+]
