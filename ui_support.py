@@ -23,7 +23,9 @@ def shared_features() -> FeatureSet:
     bar = st.progress(0.0, text="Running the frozen CNN over MNIST once (cached after this)...")
 
     def progress(done: int, total: int) -> None:
-        bar.progress(done / total, text=f"Running the frozen CNN over MNIST once: {done:,}/{total:,}")
+        bar.progress(
+            done / total, text=f"Running the frozen CNN over MNIST once: {done:,}/{total:,}"
+        )
 
     features = load_features(MODEL_PATH, MNIST_PATH, progress=progress)
     bar.empty()

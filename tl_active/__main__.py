@@ -33,7 +33,9 @@ def _pretrain(args: argparse.Namespace) -> None:
     from tl_active.data import load_mnist
     from tl_active.network import pretrain
 
-    card = pretrain(load_mnist(args.data), args.data, args.model, epochs=args.epochs, seed=args.seed)
+    card = pretrain(
+        load_mnist(args.data), args.data, args.model, epochs=args.epochs, seed=args.seed
+    )
     print(f"saved {args.model}: test accuracy {card['test_accuracy']:.2%}")
 
 
@@ -41,7 +43,9 @@ def _features(args: argparse.Namespace) -> None:
     from tl_active.features import load_features
 
     features = load_features(args.model, args.data, args.cache, _progress_bar("frozen CNN"))
-    print(f"features {features.key}: pool {features.pool_probs.shape}, test {features.test_probs.shape}")
+    print(
+        f"features {features.key}: pool {features.pool_probs.shape}, test {features.test_probs.shape}"
+    )
 
 
 def _compare(args: argparse.Namespace) -> None:
@@ -57,13 +61,17 @@ def _bench(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tl_active", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tl_active", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--model", type=Path, default=MODEL_PATH, help="the shared CNN (.keras)")
     parser.add_argument("--data", type=Path, default=MNIST_PATH, help="MNIST (.npz)")
     parser.add_argument("--cache", type=Path, default=CACHE_DIR, help="feature cache folder")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    pretrain = commands.add_parser("pretrain", help="train the shared CNN on MNIST's training split")
+    pretrain = commands.add_parser(
+        "pretrain", help="train the shared CNN on MNIST's training split"
+    )
     pretrain.add_argument("--epochs", type=int, default=15)
     pretrain.add_argument("--seed", type=int, default=0)
     pretrain.set_defaults(run=_pretrain)

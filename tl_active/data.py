@@ -18,7 +18,6 @@ import numpy as np
 from tl_active.errors import DataError
 from tl_active.paths import MNIST_PATH
 
-
 POOL_SIZE = 60_000
 TEST_SIZE = 10_000
 IMAGE_SHAPE = (28, 28)

@@ -22,6 +22,7 @@ import numpy as np
 from tl_active.data import POOL_SIZE, TEST_SIZE, file_checksum, load_mnist
 from tl_active.errors import DataError, ModelError
 from tl_active.paths import CACHE_DIR, MNIST_PATH, MODEL_PATH
+
 EMBEDDING_WIDTH = 128
 
 Progress = Callable[[int, int], None]
@@ -148,7 +149,9 @@ def load_features(
     """
     model_path, data_path = Path(model_path), Path(data_path)
     if not data_path.is_file():
-        raise DataError(f"MNIST file not found: {data_path}. Restore it with `git checkout -- data/`.")
+        raise DataError(
+            f"MNIST file not found: {data_path}. Restore it with `git checkout -- data/`."
+        )
     if not model_path.is_file():
         raise ModelError(
             f"Model file not found: {model_path}. Restore it with `git checkout -- models/` "

@@ -50,7 +50,11 @@ class HeadState:
 
     def copy(self) -> HeadState:
         return HeadState(
-            self.weights.copy(), float(self.bias), self.adam_m.copy(), self.adam_v.copy(), self.adam_t
+            self.weights.copy(),
+            float(self.bias),
+            self.adam_m.copy(),
+            self.adam_v.copy(),
+            self.adam_t,
         )
 
 

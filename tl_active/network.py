@@ -27,7 +27,9 @@ DIGITS_LAYER = "digits"  # Dense(10, softmax), what the sigmoid head reads
 
 VALIDATION_SIZE = 5_000
 
-_FIX = "Restore it with `git checkout -- models/` or retrain it with `python -m tl_active pretrain`."
+_FIX = (
+    "Restore it with `git checkout -- models/` or retrain it with `python -m tl_active pretrain`."
+)
 
 
 def build_shared_network() -> keras.Model:
@@ -138,7 +140,9 @@ def load_shared_network(path: Path | str = MODEL_PATH) -> keras.Model:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many kinds for a bad archive
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelError(f"{path} is corrupt or not a Keras model ({reason[:200]}). {_FIX}") from None
+        raise ModelError(
+            f"{path} is corrupt or not a Keras model ({reason[:200]}). {_FIX}"
+        ) from None
     names = {layer.name for layer in model.layers}
     if (
         not isinstance(model, keras.Model)
@@ -157,6 +161,6 @@ def load_shared_network(path: Path | str = MODEL_PATH) -> keras.Model:
 def feature_extractor(network: keras.Model) -> keras.Model:
     """A model giving both the 128-wide embedding and the 10 softmax outputs of an image."""
     return keras.Model(
-        network.inputs,
+        network.input,
         [network.get_layer(EMBEDDING_LAYER).output, network.get_layer(DIGITS_LAYER).output],
     )

@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ HISTOGRAM_BINS = 20
 MAX_BATCH = 16
 
 
-class Answer(str, Enum):
+class Answer(StrEnum):
     POSITIVE = "positive"
     NEGATIVE = "negative"
     SKIP = "skip"
@@ -214,7 +214,12 @@ class LabellingSession:
             for i, a in zip(r.indices, r.answers):
                 if a != Answer.SKIP and (a == Answer.POSITIVE) != bool(self._truth_pool[i]):
                     found.append(
-                        {"round": r.number, "index": i, "answer": a, "digit": int(self.features.y_pool[i])}
+                        {
+                            "round": r.number,
+                            "index": i,
+                            "answer": a,
+                            "digit": int(self.features.y_pool[i]),
+                        }
                     )
         return found
 
@@ -240,7 +245,11 @@ class LabellingSession:
         return list(self._pending.picks)
 
     def submit(
-        self, answers: Sequence[str | Answer], *, round_number: int | None = None, simulated: bool = False
+        self,
+        answers: Sequence[str | Answer],
+        *,
+        round_number: int | None = None,
+        simulated: bool = False,
     ) -> RoundRecord:
         """Answer the pending batch, one answer per image in its order; retrain; record the round.
 
@@ -355,7 +364,9 @@ class LabellingSession:
         }
 
     @classmethod
-    def from_dict(cls, data: dict, features: FeatureSet, check_model: bool = True) -> LabellingSession:
+    def from_dict(
+        cls, data: dict, features: FeatureSet, check_model: bool = True
+    ) -> LabellingSession:
         """Rebuild a session by replaying its rounds; refuse a foreign, damaged or other-model one."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise SessionFileError("this is not a tl-active session file")

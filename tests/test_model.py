@@ -1,0 +1,167 @@
+"""The real network: the shipped CNN, its cached features, and the head against Keras itself.
+
+These tests load TensorFlow and run the CNN over MNIST, so they are marked `model`.
+"""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from tl_active import features as features_module
+from tl_active.errors import ModelError
+from tl_active.features import cache_key, cache_path, load_features
+from tl_active.paths import MNIST_PATH, MODEL_PATH
+from tl_active.session import LabellingSession, SessionSettings
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def real_features():
+    return load_features()
+
+
+def test_shipped_cnn_is_at_least_99_percent_on_the_test_set(real_features):
+    accuracy = (real_features.test_probs.argmax(axis=1) == real_features.y_test).mean()
+    assert accuracy >= 0.99
+    card = json.loads(MODEL_PATH.with_suffix(".json").read_text())
+    assert card["test_accuracy"] == pytest.approx(accuracy, abs=5e-4)
+    assert card["data_sha256"].startswith("06af5dfe73b70e3b")
+    assert MODEL_PATH.stat().st_size < 300_000
+
+
+def test_loaded_network_agrees_with_the_cached_features(real_features):
+    from tl_active.data import load_mnist
+    from tl_active.network import feature_extractor, load_shared_network
+
+    network = load_shared_network()
+    assert all(not layer.trainable for layer in network.layers)
+    images = load_mnist().x_test[:64, ..., None]
+    embedding, probs = feature_extractor(network)(images, training=False)
+    assert np.allclose(np.asarray(probs), real_features.test_probs[:64], atol=1e-5)
+    assert np.asarray(embedding).shape == (64, 128)
+
+
+def test_feature_shapes(real_features):
+    assert real_features.pool_probs.shape == (60_000, 10)
+    assert real_features.pool_embedding.shape == (60_000, 128)
+    assert real_features.test_probs.shape == (10_000, 10)
+    assert np.allclose(real_features.pool_probs.sum(axis=1), 1.0, atol=1e-4)
+    assert np.abs(real_features.pool_embedding).max() <= 1.0  # tanh layer
+
+
+def test_cache_is_keyed_reused_invalidated_and_repaired(tmp_path, monkeypatch, real_features):
+    model = tmp_path / "model.keras"
+    shutil.copy(MODEL_PATH, model)
+    cache = tmp_path / "cache"
+    first = load_features(model, MNIST_PATH, cache)
+    key = cache_key(model, MNIST_PATH)
+    assert cache_path(key, cache).is_file()
+    assert np.allclose(first.pool_probs, real_features.pool_probs, atol=1e-5)
+
+    calls = []
+    real_compute = features_module.compute_features
+
+    def counting_compute(*args, **kwargs):
+        calls.append(args)
+        return real_compute(*args, **kwargs)
+
+    monkeypatch.setattr(features_module, "compute_features", counting_compute)
+    load_features(model, MNIST_PATH, cache)
+    assert calls == []  # a warm cache is used as it is
+
+    # A corrupt cache file is recomputed, not trusted.
+    cache_path(key, cache).write_bytes(cache_path(key, cache).read_bytes()[:5_000])
+    repaired = load_features(model, MNIST_PATH, cache)
+    assert len(calls) == 1 and np.allclose(repaired.pool_probs, first.pool_probs)
+
+    # Another model file is another key: the old features are never reused for it.
+    from tl_active.network import load_shared_network
+
+    network = load_shared_network(model)
+    digits = network.get_layer("digits")
+    kernel, bias = digits.get_weights()
+    digits.set_weights([kernel, bias + np.arange(10, dtype=np.float32)])
+    network.save(model)
+    new_key = cache_key(model, MNIST_PATH)
+    changed = load_features(model, MNIST_PATH, cache)
+    assert new_key != key and changed.key == new_key and len(calls) == 2
+    assert not np.allclose(changed.pool_probs, first.pool_probs, atol=1e-3)
+
+
+def test_missing_and_corrupt_model_files_give_clear_errors(tmp_path):
+    from tl_active.network import load_shared_network
+
+    with pytest.raises(ModelError, match="not found.*git checkout -- models/"):
+        load_shared_network(tmp_path / "absent.keras")
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(MODEL_PATH.read_bytes()[:20_000])
+    with pytest.raises(ModelError, match="corrupt or not a Keras model"):
+        load_shared_network(corrupt)
+    with pytest.raises(ModelError, match="not found"):
+        load_features(tmp_path / "absent.keras", MNIST_PATH, tmp_path)
+
+
+def test_a_foreign_keras_model_is_refused(tmp_path):
+    import keras
+
+    from tl_active.network import load_shared_network
+
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    other.save(tmp_path / "other.keras")
+    with pytest.raises(ModelError, match="not the shared CNN"):
+        load_shared_network(tmp_path / "other.keras")
+
+
+def test_twelve_representative_labels_teach_the_head(real_features):
+    accuracies = []
+    for seed in range(5):
+        session = LabellingSession(
+            real_features, SessionSettings(strategy="representative", seed=seed)
+        )
+        session.auto_label(3)
+        assert session.rounds[-1].n_labels == 12
+        accuracies.append(session.metrics().accuracy)
+    assert min(accuracies) >= 0.985
+    assert np.mean(accuracies) >= session.ceiling().accuracy - 0.002
+
+
+def test_demo_mode_matches_a_real_keras_head_step_for_step(real_features):
+    import keras
+
+    session = LabellingSession(real_features, SessionSettings(head_mode="demo", strategy="random"))
+    keras_head = keras.Sequential([keras.Input((10,)), keras.layers.Dense(1, activation="sigmoid")])
+    keras_head.layers[0].set_weights([np.zeros((10, 1), np.float32), np.zeros(1, np.float32)])
+    keras_head.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=0.1), loss="binary_crossentropy"
+    )
+    for _ in range(6):
+        session.answer_by_truth()
+        x = real_features.pool_probs[session.labelled]
+        keras_head.train_on_batch(x, session.labels[:, None].astype(np.float32))
+        kernel, bias = keras_head.layers[0].get_weights()
+        assert np.allclose(session.head.weights_, kernel[:, 0], atol=1e-4)
+        assert session.head.bias_ == pytest.approx(float(bias[0]), abs=1e-4)
+
+
+def test_to_keras_predicts_what_the_head_predicts(real_features):
+    session = LabellingSession(real_features, SessionSettings(strategy="representative"))
+    session.auto_label(3)
+    model = session.head.to_keras()
+    keras_p = model.predict(real_features.test_probs[:500], verbose=0)[:, 0]
+    assert np.allclose(
+        keras_p, session.head.predict_proba(real_features.test_probs[:500]), atol=1e-5
+    )
+
+
+def test_pretrain_command_writes_a_model_and_its_card(tmp_path):
+    from tl_active.__main__ import main
+
+    model = tmp_path / "cnn.keras"
+    assert main(["--model", str(model), "pretrain", "--epochs", "1", "--seed", "3"]) == 0
+    card = json.loads(model.with_suffix(".json").read_text())
+    assert card["epochs"] == 1 and card["seed"] == 3 and card["train_images"] == 55_000
+    assert card["test_accuracy"] > 0.9
+    assert card["data_sha256"].startswith("06af5dfe73b70e3b")

@@ -1,0 +1,170 @@
+"""The strategy contract, run over every registered strategy, and each strategy's own promise."""
+
+import numpy as np
+import pytest
+from synthetic import synthetic_features
+
+from tl_active.errors import PoolExhaustedError
+from tl_active.strategies import (
+    STRATEGIES,
+    PoolView,
+    band_strategy,
+    diversity_strategy,
+    get_strategy,
+    representative_strategy,
+    uncertainty_score,
+    uncertainty_strategy,
+)
+
+FEATURES = synthetic_features()
+
+
+def view(p=None, available=None, labelled=(), labels=(), round=0):
+    n = FEATURES.pool_size
+    return PoolView(
+        p_positive=np.full(n, 0.5) if p is None else p,
+        probs=FEATURES.pool_probs,
+        embedding=FEATURES.pool_embedding,
+        available=np.ones(n, bool) if available is None else available,
+        labelled=np.asarray(labelled, np.int64),
+        labels=np.asarray(labels, float),
+        round=round,
+    )
+
+
+def trained_p(seed=1):
+    """A plausible head output: p follows parity with noise."""
+    rng = np.random.default_rng(seed)
+    return np.clip((FEATURES.y_pool % 2) * 0.8 + rng.normal(0.1, 0.2, FEATURES.pool_size), 0, 1)
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("n", [1, 4, 16])
+def test_contract_unique_available_explained(name, n):
+    available = np.ones(FEATURES.pool_size, bool)
+    available[::3] = False  # a third already labelled or skipped
+    labelled = np.flatnonzero(~available)[:40]
+    labels = (FEATURES.y_pool[labelled] % 2).astype(float)
+    picks = STRATEGIES[name](
+        view(trained_p(), available, labelled, labels, round=3), n, np.random.default_rng(7)
+    )
+    indices = [p.index for p in picks]
+    assert len(indices) == n
+    assert len(set(indices)) == n
+    assert available[indices].all()
+    assert all(p.rank >= 1 and np.isfinite(p.score) and p.reason for p in picks)
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_contract_seeded_and_reproducible(name):
+    first = STRATEGIES[name](view(trained_p()), 4, np.random.default_rng(3))
+    again = STRATEGIES[name](view(trained_p()), 4, np.random.default_rng(3))
+    assert first == again
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_contract_head_at_zero_ties_broken_by_seed(name):
+    a = [p.index for p in STRATEGIES[name](view(), 4, np.random.default_rng(1))]
+    b = [p.index for p in STRATEGIES[name](view(), 4, np.random.default_rng(2))]
+    assert a != b  # every p is 0.5: the seed, not the index order, decides
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_contract_exhausted_pool_is_a_named_error(name):
+    available = np.zeros(FEATURES.pool_size, bool)
+    available[:3] = True
+    with pytest.raises(PoolExhaustedError, match="only 3 unlabelled"):
+        STRATEGIES[name](view(available=available), 4, np.random.default_rng(0))
+    picks = STRATEGIES[name](view(available=available), 3, np.random.default_rng(0))
+    assert sorted(p.index for p in picks) == [0, 1, 2]
+
+
+def test_uncertainty_picks_closest_to_half_with_ranks():
+    p = np.linspace(0, 1, FEATURES.pool_size)
+    picks = uncertainty_strategy(view(p), 4, np.random.default_rng(0))
+    distances = sorted(np.abs(p - 0.5))[:4]
+    assert [abs(p[x.index] - 0.5) for x in picks] == pytest.approx(distances)
+    assert [x.rank for x in picks] == [1, 2, 3, 4]
+    assert picks[0].score == pytest.approx(uncertainty_score(p[picks[0].index]))
+
+
+def test_uncertainty_equals_least_confidence_margin_and_entropy_order():
+    p = np.random.default_rng(0).random(500)
+    least_confidence = 1 - np.maximum(p, 1 - p)
+    margin = -np.abs(p - (1 - p))
+    entropy = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+    order = np.argsort(-uncertainty_score(p), kind="stable")
+    for other in (least_confidence, margin, entropy):
+        assert np.array_equal(order, np.argsort(-other, kind="stable"))
+
+
+def test_band_is_the_demos_band():
+    p = np.linspace(0, 1, FEATURES.pool_size)
+    for round_, (low, high) in {0: (0.0, 1.0), 2: (0.2, 0.8), 4: (0.4, 0.6), 9: (0.4, 0.6)}.items():
+        picks = band_strategy(view(p, round=round_), 16, np.random.default_rng(round_))
+        assert all(low <= p[x.index] <= high for x in picks)
+    # round 0 draws from the whole pool: its picks are spread, not clustered at 0.5
+    picks = band_strategy(view(p, round=0), 16, np.random.default_rng(0))
+    assert max(abs(p[x.index] - 0.5) for x in picks) > 0.2
+
+
+def test_band_fills_an_empty_band_and_says_so():
+    p = np.where(np.arange(FEATURES.pool_size) < 2, 0.5, 0.99)
+    picks = band_strategy(view(p, round=5), 4, np.random.default_rng(0))
+    assert {x.index for x in picks[:2]} == {0, 1}
+    assert all("band empty" in x.reason for x in picks[2:])
+
+
+def test_representative_covers_every_predicted_digit_first():
+    picks = []
+    available = np.ones(FEATURES.pool_size, bool)
+    labelled: list[int] = []
+    for _ in range(3):
+        batch = representative_strategy(
+            view(available=available, labelled=labelled, labels=[0] * len(labelled)),
+            4,
+            np.random.default_rng(len(picks)),
+        )
+        picks += batch
+        for x in batch:
+            available[x.index] = False
+            labelled.append(x.index)
+    predicted = FEATURES.pool_predicted[[x.index for x in picks[:10]]]
+    assert sorted(predicted) == list(range(10))
+    assert all("typical" in x.reason for x in picks[:10])
+    assert all("0.5" in x.reason for x in picks[10:])
+
+
+def test_representative_pick_is_the_most_typical():
+    picks = representative_strategy(view(), 10, np.random.default_rng(0))
+    predicted = FEATURES.pool_predicted
+    for x in picks:
+        members = np.flatnonzero(predicted == predicted[x.index])
+        centre = FEATURES.pool_embedding[members].mean(axis=0)
+        distances = np.linalg.norm(FEATURES.pool_embedding[members] - centre, axis=1)
+        assert x.index == members[np.argmin(distances)]
+
+
+def test_diversity_never_repeats_a_digit_while_others_remain():
+    picks = diversity_strategy(view(trained_p()), 10, np.random.default_rng(0))
+    digits = FEATURES.pool_predicted[[x.index for x in picks]]
+    assert len(set(digits)) == 10
+    top = uncertainty_strategy(view(trained_p()), 10, np.random.default_rng(0))
+    assert len(set(FEATURES.pool_predicted[[x.index for x in top]])) < 10  # naive top-k repeats
+
+
+def test_committee_asks_where_the_members_split():
+    labelled = np.arange(60)
+    labels = (FEATURES.y_pool[labelled] % 2).astype(float)
+    available = np.ones(FEATURES.pool_size, bool)
+    available[labelled] = False
+    picks = STRATEGIES["committee"](
+        view(None, available, labelled, labels), 4, np.random.default_rng(0)
+    )
+    assert picks[0].score > 0  # some disagreement was found
+    assert [x.score for x in picks] == sorted((x.score for x in picks), reverse=True)
+
+
+def test_unknown_strategy_names_the_choices():
+    with pytest.raises(ValueError, match="random, uncertainty, band"):
+        get_strategy("oracle")
