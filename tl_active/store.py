@@ -57,6 +57,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tl_active.errors import TlActiveError
+from tl_active.exchange import read_manifest
 from tl_active.features import FeatureSet
 from tl_active.session import FORMAT, FORMAT_VERSION, LabellingSession, RoundRecord, target_name
 
@@ -290,6 +291,13 @@ class SessionStore:
                     ],
                 )
         return session_id
+
+    def import_manifest(self, raw: bytes | str, features: FeatureSet) -> str:
+        """Check and replay a manifest in memory, then store it in one transaction; its new id.
+
+        A refused manifest raises `SessionFileError` and writes nothing.
+        """
+        return self.create(read_manifest(raw, features))
 
     def _advance(self, conn: Connection, session_id: str, expected: int, new: int) -> None:
         """Move the session from `expected` to `new` live rounds, or raise: the write guard.
