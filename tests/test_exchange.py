@@ -1,0 +1,179 @@
+"""Export and import: labels CSV, the session manifest and its replay, the head as `.keras`."""
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+from tiny_features import tiny_features
+
+from tl_active.errors import SessionFileError
+from tl_active.exchange import (
+    LABEL_COLUMNS,
+    head_keras_bytes,
+    labels_csv,
+    manifest,
+    manifest_json,
+    read_manifest,
+)
+from tl_active.session import LabellingSession, SessionSettings
+from tl_active.store import SessionStore, rounds, sessions
+
+FEATURES = tiny_features()
+
+
+def labelled_session(n_rounds: int = 5, **settings) -> LabellingSession:
+    session = LabellingSession(FEATURES, SessionSettings(**settings))
+    for number in range(n_rounds):
+        picks = session.next_batch()
+        answers = session.truth([p.index for p in picks])
+        if number == 1:
+            answers[0] = "skip"
+        if number == 2:  # one wrong answer, so the CSV has a disagreement
+            answers[1] = "negative" if answers[1] == "positive" else "positive"
+        session.submit(answers)
+    return session
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = SessionStore(f"sqlite:///{tmp_path / 'sessions.db'}")
+    yield store
+    store.close()
+
+
+def stored_rows(store: SessionStore) -> tuple[int, int]:
+    with store.engine.connect() as conn:
+        return (
+            conn.execute(select(func.count()).select_from(sessions)).scalar_one(),
+            conn.execute(select(func.count()).select_from(rounds)).scalar_one(),
+        )
+
+
+def test_labels_csv_has_one_row_per_answer_with_the_ground_truth():
+    session = labelled_session()
+    rows = list(csv.DictReader(io.StringIO(labels_csv(session))))
+    assert tuple(rows[0]) == LABEL_COLUMNS
+    assert len(rows) == 5 * 4
+    assert [int(r["pool_index"]) for r in rows] == [i for r in session.rounds for i in r.indices]
+    assert [int(r["round"]) for r in rows] == [n for n in range(1, 6) for _ in range(4)]
+    for row in rows:
+        digit = int(FEATURES.y_pool[int(row["pool_index"])])
+        assert int(row["true_digit"]) == digit
+        if row["answer"] == "skip":
+            assert row["agrees"] == ""
+        else:
+            assert row["agrees"] == str((row["answer"] == "positive") == (digit % 2 == 1))
+        assert row["status"] == "live" and row["answered_at"].endswith("+00:00")
+    assert [r["agrees"] for r in rows].count("False") == 1
+    assert [r["answer"] for r in rows].count("skip") == 1
+    no_skips = list(csv.DictReader(io.StringIO(labels_csv(session, include_skips=False))))
+    assert len(no_skips) == 19
+
+
+def test_labels_csv_can_show_rounds_taken_back(store):
+    session = labelled_session(3)
+    session_id = store.create(session)
+    store.undo_round(session_id, session.rounds[-1])
+    session.undo()
+    undone = [h.record for h in store.history(session_id) if h.undone]
+    rows = list(csv.DictReader(io.StringIO(labels_csv(session, undone=undone))))
+    assert [r["status"] for r in rows] == ["live"] * 8 + ["undone"] * 4
+    assert {r["round"] for r in rows if r["status"] == "undone"} == {"3"}
+
+
+def test_a_manifest_replays_to_the_same_head_weights(store):
+    session = labelled_session(8, strategy="committee", seed=11, head_mode="demo")
+    raw = manifest_json(session)
+    data = json.loads(raw)
+    assert data["settings"]["seed"] == 11 and data["model_checksum"] == "tinymodel"
+    assert len(data["rounds"]) == 8 and "exported_at" in data
+
+    replayed = read_manifest(raw.encode(), FEATURES)
+    assert np.array_equal(replayed.head.weights_, session.head.weights_)
+    assert replayed.head.bias_ == session.head.bias_
+    assert replayed.head.state_.adam_t == session.head.state_.adam_t == 8
+    assert [r.weights for r in replayed.rounds] == [r.weights for r in session.rounds]
+
+    session_id = store.import_manifest(raw, FEATURES)
+    loaded = store.load(session_id, FEATURES)
+    assert loaded.to_dict() == session.to_dict()
+    assert manifest(loaded)["rounds"] == data["rounds"]
+
+
+def _tampered(change) -> str:
+    data = manifest(labelled_session(3))
+    change(data)
+    return json.dumps(data)
+
+
+def _set(path, value):
+    def change(data):
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return change
+
+
+REFUSED = {
+    "not json": (b"\x89PNG\r\n\x1a\n not a manifest", "not JSON"),
+    "not utf-8": ("ok".encode("utf-16"), "not JSON"),
+    "a json list": ("[1, 2, 3]", "not a tl-active session manifest"),
+    "foreign json": ('{"format": "something-else", "rounds": []}', "not a tl-active"),
+    "another version": (_tampered(_set(["version"], 99)), "version 99"),
+    "another model": (_tampered(_set(["model_checksum"], "0123abcd")), "another CNN"),
+    "no rounds": (_tampered(_set(["rounds"], "none")), "no list of rounds"),
+    "bad settings": (_tampered(_set(["settings", "strategy"], "psychic")), "malformed"),
+    "no settings": (_tampered(_set(["settings"], None)), "no settings"),
+    "index out of range": (_tampered(_set(["rounds", 1, "indices", 0], 10**6)), "outside 0..399"),
+    "negative index": (_tampered(_set(["rounds", 0, "indices", 2], -1)), "outside"),
+    "index as text": (_tampered(_set(["rounds", 0, "indices", 0], "7")), "list of int"),
+    "answers too short": (_tampered(_set(["rounds", 2, "answers"], ["positive"])), "1 answers"),
+    "unknown answer": (_tampered(_set(["rounds", 0, "answers", 0], "maybe")), "answers must"),
+    "round missing a field": (_tampered(lambda d: d["rounds"][0].pop("weights")), "lacks weights"),
+    "rounds out of order": (_tampered(_set(["rounds", 1, "number"], 3)), "numbered 3"),
+    "tampered weights": (_tampered(_set(["rounds", 2, "weights", 0], 9.0)), "other head weights"),
+    "a repeated image": (
+        _tampered(lambda d: d["rounds"][1]["indices"].__setitem__(0, d["rounds"][0]["indices"][0])),
+        "already answered",
+    ),
+    "not a number": (_tampered(_set(["rounds", 0, "bias"], "NaN")), "bias must be a number"),
+}
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_a_bad_manifest_is_refused_and_nothing_is_written(store, name):
+    raw, message = REFUSED[name]
+    before = stored_rows(store)
+    with pytest.raises(SessionFileError, match=message):
+        store.import_manifest(raw, FEATURES)
+    assert stored_rows(store) == before == (0, 0)
+
+
+def test_an_empty_session_manifest_imports_as_a_fresh_session(store):
+    session = LabellingSession(FEATURES, SessionSettings(batch_size=3, seed=4))
+    session_id = store.import_manifest(manifest_json(session), FEATURES)
+    assert store.round_count(session_id) == 0
+    assert store.load(session_id, FEATURES).settings == session.settings
+    assert stored_rows(store) == (1, 0)
+
+
+@pytest.mark.model
+def test_the_head_exports_as_a_keras_file_with_its_weights(tmp_path):
+    import keras
+
+    session = labelled_session(4)
+    raw = head_keras_bytes(session)
+    assert raw[:2] == b"PK"  # a .keras file is a zip archive
+    path = tmp_path / "head.keras"
+    path.write_bytes(raw)
+    model = keras.saving.load_model(path, safe_mode=True)
+    kernel, bias = model.get_layer("classification_to_binary").get_weights()
+    assert np.allclose(kernel.ravel(), session.head.weights_, atol=1e-6)
+    assert np.isclose(bias[0], session.head.bias_, atol=1e-6)
+    p = model.predict(FEATURES.test_probs[:50], verbose=0).ravel()
+    assert np.allclose(p, session.head.predict_proba(FEATURES.test_probs[:50]), atol=1e-5)
