@@ -1,0 +1,531 @@
+"""tl-active: label the images the head is least sure of, retrain it, watch its weights evolve.
+
+A thin page over the core package. Each user action is one call on the person's
+`LabellingSession` (in `st.session_state`), made from a widget callback; the page then draws
+what the session knows. The frozen features and the images are shared by every user through
+`ui_support` (`st.cache_resource`).
+
+Keyboard: the answer keys act on the outlined tile, which then moves on to the next tile that
+has no answer. The batch panel is a fragment, so answering a tile redraws only the batch, not the
+charts; submitting, undoing and new settings redraw the whole page.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import streamlit as st
+from PIL import Image
+
+from tl_active import plots
+from tl_active.errors import TlActiveError
+from tl_active.head import HEAD_MODES
+from tl_active.session import (
+    EVEN,
+    MAX_BATCH,
+    ODD,
+    Answer,
+    LabellingSession,
+    SessionSettings,
+    parse_target,
+)
+from tl_active.strategies import DESCRIPTIONS, STRATEGIES
+from ui_support import SESSION_KEY, pool_images, shared_features
+
+st.set_page_config(page_title="tl-active: label, retrain, watch", page_icon="🔢", layout="wide")
+
+DRAFT = "draft"  # the answers given so far to the open batch
+FLASH = "flash"  # one message for the next run: (kind, text)
+FULL_RERUN = "full_rerun"  # set by callbacks in the batch fragment that change the charts
+CONFIRM = "confirm_settings"  # settings waiting for "discard labels?" confirmation
+SETTINGS_ERROR = "settings_error"
+SHOW_CHECK = "show_check"
+TILE_SCALE = 6  # 28 px -> 168 px, nearest neighbour
+PER_ROW = 4
+HEAD_HELP = {
+    "converge": "fit all labels so far to convergence (small L2), warm-started",
+    "demo": "the demo's way: one Adam step at learning rate 0.1 per round",
+}
+
+
+# --- the person's session ----------------------------------------------------------------------
+
+
+def on_session_changed(session: LabellingSession, event: str) -> None:
+    """Called after every submitted round, undo, auto-labelling and new session.
+
+    The one place where a persistent store saves the session; nothing is stored yet, the
+    session lives as long as the browser tab.
+    """
+
+
+def features():
+    try:
+        return shared_features()
+    except TlActiveError as error:
+        st.error(str(error))
+        st.stop()
+
+
+def current_session() -> LabellingSession:
+    if SESSION_KEY not in st.session_state:
+        st.session_state[SESSION_KEY] = LabellingSession(features(), SessionSettings())
+    return st.session_state[SESSION_KEY]
+
+
+def start_session(settings: SessionSettings) -> None:
+    session = LabellingSession(features(), settings)
+    st.session_state[SESSION_KEY] = session
+    for key in (DRAFT, CONFIRM, SHOW_CHECK):
+        st.session_state.pop(key, None)
+    on_session_changed(session, "new")
+
+
+def flash(kind: str, text: str) -> None:
+    st.session_state[FLASH] = (kind, text)
+
+
+def show_flash() -> None:
+    kind, text = st.session_state.pop(FLASH, (None, None))
+    if kind:
+        getattr(st, kind)(text)
+
+
+# --- labels and keys that follow the target ----------------------------------------------------
+
+
+def answer_buttons(target: frozenset[int]) -> list[tuple[Answer, str, str]]:
+    """(answer, label, shortcut) for the key bar: 'Odd'/'Even' for parity, else Positive/Negative."""
+    if target == ODD:
+        return [(Answer.POSITIVE, "Odd", "o"), (Answer.NEGATIVE, "Even", "e"), (Answer.SKIP, "Skip", "s")]
+    if target == EVEN:
+        return [(Answer.POSITIVE, "Even", "e"), (Answer.NEGATIVE, "Odd", "o"), (Answer.SKIP, "Skip", "s")]
+    name = plots.class_name(target)
+    return [
+        (Answer.POSITIVE, f"Positive {name}", "p"),
+        (Answer.NEGATIVE, "Negative", "n"),
+        (Answer.SKIP, "Skip", "s"),
+    ]
+
+
+def answer_word(answer: str | Answer, target: frozenset[int]) -> str:
+    return {a.value: label for a, label, _ in answer_buttons(target)}[Answer(answer).value]
+
+
+# --- the open batch and its answers ------------------------------------------------------------
+
+
+def open_batch(session: LabellingSession):
+    """The batch on offer and the draft of its answers, kept while it stays the same batch."""
+    picks = session.next_batch()
+    number = len(session.rounds) + 1
+    indices = [p.index for p in picks]
+    draft = st.session_state.get(DRAFT)
+    if not draft or draft["round"] != number or draft["indices"] != indices:
+        draft = {"round": number, "indices": indices, "answers": [None] * len(picks), "cursor": 0}
+        st.session_state[DRAFT] = draft
+    return picks, draft
+
+
+def _live_draft(number: int) -> dict | None:
+    """The draft, if it still belongs to the batch the clicked widget was drawn for."""
+    draft = st.session_state.get(DRAFT)
+    return draft if draft and draft["round"] == number else None
+
+
+def on_answer(number: int, position: int | None, answer: str) -> None:
+    draft = _live_draft(number)
+    if draft is None:
+        return  # a click on a batch that is gone (double click, stale page)
+    position = draft["cursor"] if position is None else position
+    draft["answers"][position] = answer
+    n = len(draft["answers"])
+    following = [(position + k) % n for k in range(1, n + 1)]
+    draft["cursor"] = next((i for i in following if draft["answers"][i] is None), position)
+
+
+def on_move(number: int, step: int) -> None:
+    draft = _live_draft(number)
+    if draft is not None:
+        draft["cursor"] = (draft["cursor"] + step) % len(draft["answers"])
+
+
+def on_submit(number: int) -> None:
+    session = current_session()
+    draft = st.session_state.get(DRAFT) or {"answers": []}
+    if None in draft["answers"]:
+        flash("warning", "Answer every image of the batch before submitting it.")
+        return
+    try:
+        record = session.submit(draft["answers"], round_number=number)
+    except TlActiveError as error:
+        flash("warning", f"Nothing submitted: {error}.")
+        return
+    st.session_state.pop(DRAFT, None)
+    st.session_state[FULL_RERUN] = True
+    on_session_changed(session, "round")
+    flash(
+        "success",
+        f"Round {record.number} learned: {record.n_labels} labels, "
+        f"test accuracy {record.metrics['accuracy']:.1%}.",
+    )
+
+
+def on_undo() -> None:
+    session = current_session()
+    try:
+        record = session.undo()
+    except TlActiveError as error:
+        flash("warning", str(error))
+        return
+    # The same batch comes back (its query is seeded by the round); offer it with its answers.
+    st.session_state[DRAFT] = {
+        "round": record.number,
+        "indices": list(record.indices),
+        "answers": list(record.answers),
+        "cursor": 0,
+    }
+    st.session_state[FULL_RERUN] = True
+    on_session_changed(session, "undo")
+    flash("info", f"Round {record.number} undone: its answers are back on the tiles to change.")
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def tile_png(index: int, scale: int = TILE_SCALE) -> bytes:
+    """A pool image drawn large and crisp: ink dark on white, upscaled without blur."""
+    image = Image.fromarray(255 - pool_images()[index])
+    image = image.resize((28 * scale, 28 * scale), Image.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@st.fragment
+def batch_panel() -> None:
+    if st.session_state.pop(FULL_RERUN, False):
+        st.rerun()  # the round changed the head: redraw the charts too
+    session = current_session()
+    target = session.settings.target
+    show_flash()
+    try:
+        picks, draft = open_batch(session)
+    except TlActiveError as error:
+        st.error(str(error))
+        st.button("Undo last batch", shortcut="u", on_click=on_undo, disabled=not session.rounds)
+        return
+    number = draft["round"]
+    buttons = answer_buttons(target)
+    name = plots.class_name(target)
+
+    keys = st.container(horizontal=True, key="key_bar")
+    for answer, label, key in buttons:
+        keys.button(label, shortcut=key, key=f"key_{answer.value}",
+                    on_click=on_answer, args=(number, None, answer.value))
+    keys.button("Previous tile", shortcut="left", icon=":material/arrow_back:",
+                on_click=on_move, args=(number, -1))
+    keys.button("Next tile", shortcut="right", icon=":material/arrow_forward:",
+                on_click=on_move, args=(number, 1))
+    answered = sum(a is not None for a in draft["answers"])
+    keys.button(f"Submit batch ({answered}/{len(picks)})", shortcut="enter", type="primary",
+                key="submit", on_click=on_submit, args=(number,),
+                disabled=answered < len(picks))
+    keys.button("Undo last batch", shortcut="u", key="undo", on_click=on_undo,
+                disabled=not session.rounds)
+    keys_text = ", ".join(f"**{k.upper()}** {label.lower()}" for _, label, k in buttons)
+    st.caption(
+        f"Keys: {keys_text} answer the outlined tile, then the next unanswered tile is outlined; "
+        "**←/→** move between tiles; **Enter** submits once every tile is answered; "
+        "**U** undoes the last batch. Or click the buttons under each image."
+    )
+
+    for row_start in range(0, len(picks), PER_ROW):
+        columns = st.columns(PER_ROW)
+        for position in range(row_start, min(row_start + PER_ROW, len(picks))):
+            pick = picks[position]
+            chosen = draft["answers"][position]
+            is_cursor = position == draft["cursor"]
+            with columns[position - row_start]:
+                tile = st.container(border=True, key=f"tile_{position}")
+                marker = " :blue-badge[keys ▶ here]" if is_cursor else ""
+                badge = ""
+                if chosen is not None:
+                    colour = {"positive": "green", "negative": "red", "skip": "gray"}[chosen]
+                    badge = f" :{colour}-badge[{answer_word(chosen, target)}]"
+                tile.markdown(f"**{position + 1}.**{badge}{marker}")
+                tile.image(tile_png(pick.index), width=28 * TILE_SCALE)
+                tile.caption(
+                    f"p({name}) = **{session.p_pool[pick.index]:.3f}**  \n"
+                    f"{session.settings.strategy}: score {pick.score:.3f}, "
+                    f"rank {pick.rank:,} of the pool. {pick.reason}"
+                )
+                row = tile.container(horizontal=True, gap="small")
+                for answer, label, _ in buttons:
+                    row.button(
+                        label.split(" ")[0] if answer != Answer.SKIP else "Skip",
+                        key=f"tile_{number}_{position}_{answer.value}",
+                        type="primary" if chosen == answer.value else "secondary",
+                        on_click=on_answer, args=(number, position, answer.value),
+                    )
+
+
+# --- the sidebar: settings and the live-demo controls -------------------------------------------
+
+
+def settings_into_widgets(settings: SessionSettings) -> None:
+    kind = "odd" if settings.target == ODD else "even" if settings.target == EVEN else "custom"
+    st.session_state["set_kind"] = kind
+    st.session_state["set_digits"] = sorted(settings.target) if kind == "custom" else [2, 3, 5, 7]
+    st.session_state["set_strategy"] = settings.strategy
+    st.session_state["set_batch"] = settings.batch_size
+    st.session_state["set_head"] = settings.head_mode
+    st.session_state["set_seed"] = settings.seed
+
+
+def settings_from_widgets() -> SessionSettings:
+    kind = st.session_state["set_kind"]
+    target = parse_target(kind if kind != "custom" else list(st.session_state["set_digits"]))
+    return SessionSettings(
+        target=target,
+        strategy=st.session_state["set_strategy"],
+        batch_size=int(st.session_state["set_batch"]),
+        head_mode=st.session_state["set_head"],
+        seed=int(st.session_state["set_seed"]),
+    )
+
+
+def on_settings_submit() -> None:
+    st.session_state.pop(SETTINGS_ERROR, None)
+    try:
+        settings = settings_from_widgets()
+    except ValueError as error:
+        st.session_state[SETTINGS_ERROR] = str(error)
+        return
+    if current_session().rounds:
+        st.session_state[CONFIRM] = settings
+    else:
+        start_session(settings)
+
+
+def on_confirm(discard: bool) -> None:
+    settings = st.session_state.pop(CONFIRM, None)
+    if discard and settings is not None:
+        start_session(settings)
+    else:
+        settings_into_widgets(current_session().settings)
+
+
+def on_auto_label() -> None:
+    session = current_session()
+    done = session.auto_label(int(st.session_state["auto_rounds"]))
+    st.session_state.pop(DRAFT, None)
+    on_session_changed(session, "auto")
+    if done:
+        flash("success", f"{len(done)} rounds answered by MNIST's ground truth (marked 'auto').")
+    else:
+        flash("warning", "The pool has no unlabelled images left for another round.")
+
+
+def on_check() -> None:
+    st.session_state[SHOW_CHECK] = not st.session_state.get(SHOW_CHECK, False)
+
+
+def sidebar(session: LabellingSession) -> None:
+    if "set_kind" not in st.session_state:
+        settings_into_widgets(session.settings)
+    st.sidebar.header("Session")
+    with st.sidebar.form("settings", border=False):
+        st.radio("Target: the positive class", ["odd", "even", "custom"], key="set_kind",
+                 horizontal=True,
+                 format_func={"odd": "odd", "even": "even", "custom": "custom digits"}.get)
+        st.multiselect("Custom positive digits", list(range(10)), key="set_digits",
+                       help="Used when the target is 'custom digits': some, not all, of 0-9.")
+        st.selectbox(
+            "Query strategy", list(STRATEGIES), key="set_strategy",
+            help="\n".join(f"- **{name}**: {text}" for name, text in DESCRIPTIONS.items()),
+        )
+        st.slider("Batch size", 1, MAX_BATCH, key="set_batch")
+        st.radio("Head training", list(HEAD_MODES), key="set_head", horizontal=True,
+                 help="\n".join(f"- **{m}**: {HEAD_HELP.get(m, m)}" for m in HEAD_MODES))
+        st.number_input("Seed", min_value=0, step=1, key="set_seed")
+        st.form_submit_button("New session with these settings", on_click=on_settings_submit,
+                              type="primary")
+    if SETTINGS_ERROR in st.session_state:
+        st.sidebar.error(st.session_state[SETTINGS_ERROR])
+    if CONFIRM in st.session_state:
+        n_labels = len(session.labelled)
+        st.sidebar.warning(
+            f"A new session discards your {n_labels} labels in {len(session.rounds)} rounds."
+        )
+        left, right = st.sidebar.columns(2)
+        left.button("Discard and start", on_click=on_confirm, args=(True,), type="primary")
+        right.button("Keep my labels", on_click=on_confirm, args=(False,))
+    s = session.settings
+    st.sidebar.caption(
+        f"Now: target **{plots.class_name(s.target)}**, **{s.strategy}** "
+        f"({DESCRIPTIONS[s.strategy]}), batch {s.batch_size}, head {s.head_mode}, seed {s.seed}."
+    )
+
+    st.sidebar.header("Live demo")
+    st.sidebar.number_input("Rounds to auto-label", 1, 100, 5, key="auto_rounds")
+    st.sidebar.button(
+        f"Auto-label {st.session_state['auto_rounds']} rounds", key="auto_label",
+        on_click=on_auto_label,
+        help="Answer with MNIST's ground truth, to fast-forward; marked 'auto' everywhere.",
+    )
+    st.sidebar.button("Check my labels", key="check", on_click=on_check,
+                      help="Which of your answers MNIST's ground truth disagrees with.")
+
+
+# --- the main page -------------------------------------------------------------------------------
+
+
+def progress_line(session: LabellingSession) -> None:
+    rounds = session.rounds
+    simulated = sum(r.simulated for r in rounds)
+    auto = f" ({simulated} auto-labelled)" if simulated else ""
+    accuracy = session.metrics().accuracy
+    st.markdown(
+        f"**{len(session.labelled)} labels** in **{len(rounds)} round{'s' * (len(rounds) != 1)}**"
+        f"{auto} · "
+        f"test accuracy now **{accuracy:.1%}** · ceiling {session.ceiling().accuracy:.1%} "
+        f"(the frozen CNN's own argmax)",
+        help="Accuracy on MNIST's 10,000 held-out test images, never offered for labelling.",
+    )
+
+
+def check_panel(session: LabellingSession) -> None:
+    target = session.settings.target
+    wrong = session.disagreements()
+    given = sum(a != Answer.SKIP for r in session.rounds if not r.simulated for a in r.answers)
+    with st.container(border=True, key="check_panel"):
+        if not wrong:
+            st.success(f"All {given} of your answers agree with MNIST's ground truth.")
+            return
+        st.warning(f"{len(wrong)} of your {given} answers disagree with MNIST's ground truth:")
+        columns = st.columns(min(len(wrong), 8))
+        for k, item in enumerate(wrong):
+            with columns[k % len(columns)]:
+                st.image(tile_png(item["index"], 3))
+                st.caption(
+                    f"round {item['round']}: you said {answer_word(item['answer'], target)}, "
+                    f"MNIST says {item['digit']}"
+                )
+
+
+@st.fragment
+def weights_panel(session: LabellingSession) -> None:
+    rounds = session.rounds
+    selected = len(rounds)
+    left, right = st.columns([3, 2])
+    with left:
+        if rounds:
+            # The key follows the number of rounds, so a new round shows the newest weights.
+            selected = st.slider("Scrub through the rounds (0 = start)", 0, len(rounds),
+                                 len(rounds), key=f"scrub_{len(rounds)}")
+        record = rounds[selected - 1] if selected else None
+        weights = record.weights if record else [0.0] * 10
+        bias = record.bias if record else 0.0
+        n_labels = record.n_labels if record else 0
+        auto = " (auto-labelled)" if record and record.simulated else ""
+        with st.container(key="weights_chart"):
+            st.altair_chart(
+                plots.weights_heatmap(
+                    weights, bias, f"Weights after round {selected}: {n_labels} labels{auto}"
+                ),
+                width="content",
+            )
+        st.caption(
+            "One weight per digit from the CNN's softmax to the sigmoid: blue pushes towards "
+            f"{plots.class_name(session.settings.target)}, red away; the scale is symmetric "
+            "around 0 and reaches the largest |value|."
+        )
+    with right, st.container(key="evolution_chart"):
+        st.altair_chart(plots.evolution_heatmap(rounds, selected), width="content")
+
+
+def history_table(session: LabellingSession) -> pd.DataFrame:
+    rows = []
+    for r in session.rounds:
+        rows.append(
+            {
+                "round": r.number,
+                "answered by": "MNIST (auto)" if r.simulated else "person",
+                "positive": r.answers.count("positive"),
+                "negative": r.answers.count("negative"),
+                "skipped": r.answers.count("skip"),
+                "labels so far": r.n_labels,
+                "test accuracy": r.metrics["accuracy"],
+                "seconds to answer": round(r.answered_at - r.asked_at, 1),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def figures(session: LabellingSession) -> None:
+    fs = features()
+    target = session.settings.target
+    start = session.start_metrics().as_dict()
+    ceiling = session.ceiling().as_dict()
+
+    st.subheader("What the head has learned")
+    weights_panel(session)
+
+    left, right = st.columns(2)
+    with left, st.container(key="hist_chart"):
+        st.markdown(f"**{plots.p_label(target)} over the pool**, by MNIST's true class")
+        st.altair_chart(plots.p_histogram(session.p_pool, fs.y_pool, target))
+    with right, st.container(key="digit_chart"):
+        st.markdown(f"**{plots.p_label(target)} per true digit**: which digits are still confused")
+        st.altair_chart(plots.p_by_digit_chart(session.p_pool, fs.y_pool, target))
+
+    left, right = st.columns(2)
+    with left, st.container(key="curve_chart"):
+        st.markdown("**Learning curve** (triangles: rounds answered by MNIST's ground truth)")
+        st.altair_chart(plots.learning_curve(session.rounds, start, ceiling))
+    with right:
+        st.markdown("**History**")
+        if session.rounds:
+            st.dataframe(
+                history_table(session), hide_index=True, height=260,
+                column_config={"test accuracy": st.column_config.NumberColumn(format="percent")},
+            )
+        else:
+            st.caption("No rounds yet.")
+
+    rounds = list(session.rounds)
+    weights, bias, p_pool = session.head.weights_.copy(), session.head.bias_, session.p_pool
+    downloads = st.container(horizontal=True)
+    downloads.download_button(
+        "Evolution as GIF",
+        data=lambda: plots.evolution_gif(rounds, target, fs.pool_size, start["accuracy"]),
+        file_name="tl-active-evolution.gif", mime="image/gif", on_click="ignore",
+        icon=":material/movie:",
+    )
+    downloads.download_button(
+        "Figures as PNG",
+        data=lambda: plots.figures_png(weights, bias, p_pool, fs.y_pool, target, rounds, start, ceiling),
+        file_name="tl-active-figures.png", mime="image/png", on_click="ignore",
+        icon=":material/image:",
+    )
+    downloads.download_button(
+        "Session as JSON",
+        data=lambda: json.dumps(session.to_dict(), indent=1),
+        file_name="tl-active-session.json", mime="application/json", on_click="ignore",
+        icon=":material/data_object:",
+    )
+
+
+def main() -> None:
+    session = current_session()
+    sidebar(session)
+    st.title("Label the digits the head is least sure of")
+    progress_line(session)
+    if st.session_state.get(SHOW_CHECK):
+        check_panel(session)
+    batch_panel()
+    figures(session)
+
+
+main()
