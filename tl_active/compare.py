@@ -1,0 +1,362 @@
+"""Which images should a person curate? Every strategy, answered by an oracle, over many seeds.
+
+The oracle is a labeller who answers with MNIST's ground truth; with `noise` > 0 it flips that
+share of its answers (drawn from a generator seeded by the run's seed), and the flipped answers
+are labels like any other. It never skips. One run is one `LabellingSession` with one strategy and
+one seed, answered for a number of rounds; its curve is the test-set figures after each round.
+
+Runs are independent and seeded, so they go to joblib's workers in any order and the results
+do not depend on how many there are: they are put back in (strategy, seed, round) order.
+
+`run_comparison` and `summarise` are pure (no files, no printing) so that the app's compare page
+calls them too; `main` is the command line, `python -m tl_active compare`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tl_active.errors import PoolExhaustedError
+from tl_active.features import FeatureSet
+from tl_active.head import HEAD_MODES
+from tl_active.metrics import ceiling as ceiling_metrics
+from tl_active.session import (
+    MAX_BATCH,
+    Answer,
+    LabellingSession,
+    SessionSettings,
+    parse_target,
+    target_name,
+)
+from tl_active.strategies import STRATEGIES, get_strategy
+
+CURVE_COLUMNS = ["strategy", "seed", "round", "n_labels", "accuracy", "precision", "recall", "f1"]
+SUMMARY_COLUMNS = [
+    "strategy",
+    "labels_to_99pct_of_ceiling",
+    "accuracy_at_12",
+    "accuracy_at_40",
+    "auc",
+]
+SHARE_OF_CEILING = 0.99
+BUDGETS = (12, 40)
+NOISE_STREAM = 7_919  # a fixed second seed word, so the noise never shares a stream with a query
+
+Progress = Callable[[int, int], None]
+
+
+# --- one run ----------------------------------------------------------------------------------
+
+
+def simulate_run(
+    features: FeatureSet,
+    strategy: str,
+    seed: int,
+    rounds: int,
+    batch: int,
+    target: frozenset[int],
+    noise: float = 0.0,
+    head_mode: str = "converge",
+) -> list[dict]:
+    """One labelling session answered by the oracle: a curve row per round.
+
+    Stops early, without error, when the pool runs out (only a tiny pool can).
+    """
+    session = LabellingSession(
+        features,
+        SessionSettings(
+            target=target, strategy=strategy, batch_size=batch, head_mode=head_mode, seed=seed
+        ),
+    )
+    noise_rng = np.random.default_rng([seed, NOISE_STREAM])
+    rows = []
+    for _ in range(rounds):
+        try:
+            picks = session.next_batch()
+        except PoolExhaustedError:
+            break
+        answers = session.truth([p.index for p in picks])
+        # Drawn every round, even at noise 0, so a run's flips depend on its seed and round only.
+        flipped = noise_rng.random(len(answers)) < noise
+        answers = [_flip(a) if f else a for a, f in zip(answers, flipped)]
+        record = session.submit(answers, simulated=True)
+        rows.append(
+            {
+                "strategy": strategy,
+                "seed": seed,
+                "round": record.number,
+                "n_labels": record.n_labels,
+                **{name: record.metrics[name] for name in CURVE_COLUMNS[4:]},
+            }
+        )
+    return rows
+
+
+def _flip(answer: Answer) -> Answer:
+    return Answer.NEGATIVE if answer == Answer.POSITIVE else Answer.POSITIVE
+
+
+# --- many runs --------------------------------------------------------------------------------
+
+
+def _seed_list(seeds: int | Sequence[int]) -> list[int]:
+    return list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+
+
+def check_settings(
+    strategies: Sequence[str], seeds: Sequence[int], rounds: int, batch: int, noise: float
+) -> None:
+    """A ValueError that names the bad setting, before any work starts."""
+    if not strategies:
+        raise ValueError("choose at least one strategy")
+    for name in strategies:
+        get_strategy(name)
+    if not seeds or any(s < 0 for s in seeds):
+        raise ValueError("seeds must be at least one whole number, 0 or more")
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, not {rounds}")
+    if not 1 <= batch <= MAX_BATCH:
+        raise ValueError(f"batch size must be a whole number from 1 to {MAX_BATCH}")
+    if not 0.0 <= noise <= 1.0:
+        raise ValueError(f"noise is a share of answers flipped, from 0 to 1, not {noise}")
+
+
+def run_comparison(
+    features: FeatureSet,
+    strategies: Sequence[str] = tuple(STRATEGIES),
+    seeds: int | Sequence[int] = 5,
+    rounds: int = 30,
+    batch: int = 4,
+    target: str | frozenset[int] = "odd",
+    noise: float = 0.0,
+    jobs: int = -1,
+    progress: Progress | None = None,
+    head_mode: str = "converge",
+) -> pd.DataFrame:
+    """The curves of every (strategy, seed) run, one row per round, in `CURVE_COLUMNS`.
+
+    `progress(done, total)` is called in this process as runs finish. The rows come back sorted
+    by strategy (in the order given), seed and round, whatever `jobs` is.
+    """
+    from joblib import Parallel, delayed
+
+    strategies = list(strategies)
+    seed_list = _seed_list(seeds)
+    target = parse_target(target)
+    check_settings(strategies, seed_list, rounds, batch, noise)
+    tasks = [(name, seed) for name in strategies for seed in seed_list]
+    if progress:
+        progress(0, len(tasks))
+    results: dict[tuple[str, int], list[dict]] = {}
+    # Every run is a short numpy loop: give each worker one BLAS thread rather than oversubscribe.
+    parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", inner_max_num_threads=1)
+    for rows, key in parallel(
+        delayed(_run_task)(features, name, seed, rounds, batch, target, noise, head_mode)
+        for name, seed in tasks
+    ):
+        results[key] = rows
+        if progress:
+            progress(len(results), len(tasks))
+    rows = [row for key in tasks for row in results[key]]
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS)
+
+
+def _run_task(features, name, seed, rounds, batch, target, noise, head_mode):
+    return simulate_run(features, name, seed, rounds, batch, target, noise, head_mode), (name, seed)
+
+
+# --- what the curves say ----------------------------------------------------------------------
+
+
+def mean_curves(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per strategy and round: labels, and the mean, lowest and highest accuracy over seeds."""
+    order = list(dict.fromkeys(curves["strategy"]))
+    grouped = curves.groupby(["strategy", "round"], sort=False)
+    bands = grouped.agg(
+        n_labels=("n_labels", "mean"),
+        mean=("accuracy", "mean"),
+        low=("accuracy", "min"),
+        high=("accuracy", "max"),
+        seeds=("seed", "nunique"),
+    ).reset_index()
+    bands["strategy"] = pd.Categorical(bands["strategy"], categories=order, ordered=True)
+    bands = bands.sort_values(["strategy", "round"]).reset_index(drop=True)
+    bands["strategy"] = bands["strategy"].astype(str)
+    return bands
+
+
+def _accuracy_at(curve: pd.DataFrame, budget: int) -> float:
+    """Mean accuracy after the last round with at most `budget` labels; NaN if runs stop short."""
+    if curve["n_labels"].max() < budget:
+        return float("nan")
+    within = curve[curve["n_labels"] <= budget]
+    return float(within["mean"].iloc[-1]) if len(within) else float("nan")
+
+
+def summarise(curves: pd.DataFrame, ceiling: float) -> pd.DataFrame:
+    """One row per strategy, in `SUMMARY_COLUMNS`, from the mean curve over seeds.
+
+    - `labels_to_99pct_of_ceiling`: the fewest labels at which the mean accuracy reaches 99 % of
+      `ceiling` (the frozen CNN's own odd/even accuracy, say); empty where it never does.
+    - `accuracy_at_12`, `accuracy_at_40`: mean accuracy with at most that many labels.
+    - `auc`: the area under the mean accuracy curve over the rounds (trapezoids), divided by
+      the number of rounds spanned, so 1 is a perfect head from the first round on.
+    """
+    rows = []
+    for name, curve in mean_curves(curves).groupby("strategy", sort=False):
+        reached = curve[curve["mean"] >= SHARE_OF_CEILING * ceiling]
+        accuracy = curve["mean"].to_numpy()
+        span = curve["round"].iloc[-1] - curve["round"].iloc[0]
+        auc = (
+            float(np.trapezoid(accuracy, curve["round"].to_numpy()) / span)
+            if span
+            else float(accuracy[0])
+        )
+        rows.append(
+            {
+                "strategy": name,
+                "labels_to_99pct_of_ceiling": (
+                    int(round(reached["n_labels"].iloc[0])) if len(reached) else pd.NA
+                ),
+                **{f"accuracy_at_{b}": _accuracy_at(curve, b) for b in BUDGETS},
+                "auc": auc,
+            }
+        )
+    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    summary["labels_to_99pct_of_ceiling"] = summary["labels_to_99pct_of_ceiling"].astype("Int64")
+    return summary
+
+
+def format_summary(summary: pd.DataFrame, ceiling: float) -> str:
+    """The summary as a plain-text table, accuracies in percent."""
+
+    def percent(value: float) -> str:
+        return "-" if pd.isna(value) else f"{100 * value:.2f} %"
+
+    table = pd.DataFrame(
+        {
+            "strategy": summary["strategy"],
+            "labels to 99% of ceiling": [
+                "never" if pd.isna(v) else str(int(v))
+                for v in summary["labels_to_99pct_of_ceiling"]
+            ],
+            "accuracy at 12": [percent(v) for v in summary["accuracy_at_12"]],
+            "accuracy at 40": [percent(v) for v in summary["accuracy_at_40"]],
+            "auc": [f"{v:.4f}" for v in summary["auc"]],
+        }
+    )
+    return f"ceiling (the CNN's own argmax): {100 * ceiling:.2f} %\n" + table.to_string(index=False)
+
+
+def plot_curves(curves: pd.DataFrame, ceiling: float, path: Path | str, title: str = "") -> None:
+    """Mean test accuracy per strategy against labels, the seeds' range as a band, the ceiling."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bands = mean_curves(curves)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
+    for ax, zoom in zip(axes, (False, True)):
+        for name, band in bands.groupby("strategy", sort=False):
+            (line,) = ax.plot(band["n_labels"], band["mean"], marker=".", label=name)
+            ax.fill_between(
+                band["n_labels"], band["low"], band["high"], alpha=0.15, color=line.get_color()
+            )
+        ax.axhline(
+            ceiling, color="black", linestyle="--", linewidth=1, label=f"ceiling {ceiling:.2%}"
+        )
+        ax.set_xlabel("labels")
+        ax.set_ylabel("test accuracy")
+        ax.grid(alpha=0.3)
+        if zoom:
+            ax.set_ylim(ceiling - 0.03, min(1.0, ceiling + 0.005))
+            ax.set_title("near the ceiling")
+        else:
+            ax.set_ylim(0.45, 1.0)
+            ax.set_title(title or "mean over seeds; band = lowest to highest seed")
+    axes[0].legend(loc="lower right")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--strategies",
+        default=",".join(STRATEGIES),
+        help="comma-separated strategy names (default: all: %(default)s)",
+    )
+    parser.add_argument("--seeds", type=int, default=5, help="runs per strategy, seeds 0..N-1")
+    parser.add_argument("--rounds", type=int, default=30, help="labelling rounds per run")
+    parser.add_argument("--batch", type=int, default=4, help="images per round")
+    parser.add_argument(
+        "--target", default="odd", help="'odd', 'even' or positive digits such as 2,3,5,7"
+    )
+    parser.add_argument(
+        "--noise", type=float, default=0.0, help="share of the oracle's answers flipped (0 to 1)"
+    )
+    parser.add_argument("--head", choices=HEAD_MODES, default="converge", help="head training mode")
+    parser.add_argument("--jobs", type=int, default=-1, help="parallel workers (-1: every core)")
+    parser.add_argument("--out", type=Path, default=Path("results/compare"), help="output folder")
+
+
+def main(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from tl_active.features import load_features
+
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    target = parse_target(args.target)
+    check_settings(strategies, _seed_list(args.seeds), args.rounds, args.batch, args.noise)
+    features = load_features(args.model, args.data, args.cache)
+    ceiling = ceiling_metrics(features.test_probs, features.y_test, target).accuracy
+
+    start = time.perf_counter()
+    with tqdm(total=len(strategies) * args.seeds, desc="runs", unit="run") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        curves = run_comparison(
+            features,
+            strategies,
+            args.seeds,
+            args.rounds,
+            args.batch,
+            target,
+            args.noise,
+            args.jobs,
+            progress,
+            args.head,
+        )
+    elapsed = time.perf_counter() - start
+    summary = summarise(curves, ceiling)
+
+    out = Path(args.out)
+    os.makedirs(out, exist_ok=True)
+    curves.to_csv(out / "curves.csv", index=False)
+    summary.to_csv(out / "summary.csv", index=False)
+    plot_curves(
+        curves,
+        ceiling,
+        out / "curves.png",
+        title=(
+            f"target {target_name(target)}, batch {args.batch}, {args.seeds} seeds"
+            + (f", noise {args.noise:g}" if args.noise else "")
+        ),
+    )
+    print(format_summary(summary, ceiling))
+    print(
+        f"{len(strategies)} strategies x {args.seeds} seeds x {args.rounds} rounds of "
+        f"{args.batch} in {elapsed:.1f} s; wrote {out}/curves.csv, summary.csv, curves.png"
+    )
