@@ -15,6 +15,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +44,24 @@ class FeatureSet:
     def pool_size(self) -> int:
         return len(self.pool_probs)
 
-    @property
+    @cached_property
     def pool_predicted(self) -> np.ndarray:
         """The CNN's own digit for each pool image (argmax of its softmax)."""
         return self.pool_probs.argmax(axis=1)
+
+    @cached_property
+    def pool_typicality(self) -> np.ndarray:
+        """How typical each pool image is of the digit the CNN predicts for it.
+
+        Minus its distance to the mean embedding of all pool images predicted as that digit:
+        the most typical image of a digit has the highest value. Computed once per feature set.
+        """
+        typicality = np.empty(self.pool_size)
+        for digit in range(10):
+            members = np.flatnonzero(self.pool_predicted == digit)
+            emb = self.pool_embedding[members]
+            typicality[members] = -np.linalg.norm(emb - emb.mean(axis=0), axis=1)
+        return typicality
 
     @property
     def model_checksum(self) -> str:

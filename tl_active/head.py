@@ -89,7 +89,11 @@ class SigmoidHead:
         return self.state_.bias
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:
-        return x @ self.state_.weights + self.state_.bias
+        # Scoring the pool in the features' own precision avoids a 60,000-row float64 copy.
+        weights = (
+            self.state_.weights.astype(x.dtype) if x.dtype == np.float32 else self.state_.weights
+        )
+        return x @ weights + self.state_.bias
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """p(positive) for each row of softmax outputs."""

@@ -74,6 +74,12 @@ def target_name(target: frozenset[int]) -> str:
     return ",".join(str(d) for d in sorted(target))
 
 
+def p_histogram(p: np.ndarray) -> list[int]:
+    """Counts of p in HISTOGRAM_BINS equal bins over [0, 1] (p = 1 falls in the last)."""
+    bins = np.minimum((p * HISTOGRAM_BINS).astype(np.intp), HISTOGRAM_BINS - 1)
+    return np.bincount(bins, minlength=HISTOGRAM_BINS).tolist()
+
+
 @dataclass(frozen=True)
 class SessionSettings:
     """What a session is: its target, strategy, batch size, head training mode and seed."""
@@ -196,7 +202,7 @@ class LabellingSession:
 
     def metrics(self) -> Metrics:
         """Test-set figures of the current head (p > 0.5 counts as positive)."""
-        return binary_metrics(self._truth_test, self._p_test > 0.5)
+        return binary_metrics(self._truth_test, self._p_test_positive)
 
     def ceiling(self) -> Metrics:
         return ceiling(self.features.test_probs, self.features.y_test, self.settings.target)
@@ -239,6 +245,10 @@ class LabellingSession:
                 labels=self.labels,
                 round=n_round,
                 l2=self.head.l2,
+                predicted=self.features.pool_predicted,
+                typicality=self.features.pool_typicality
+                if self.settings.strategy == "representative"
+                else None,
             )
             picks = get_strategy(self.settings.strategy)(view, self.settings.batch_size, rng)
             self._pending = _Pending(picks, time.time(), n_round)
@@ -336,6 +346,7 @@ class LabellingSession:
     def _rescore(self) -> None:
         self._p_pool = self.head.predict_proba(self.features.pool_probs)
         self._p_test = self.head.predict_proba(self.features.test_probs)
+        self._p_test_positive = self._p_test > 0.5
 
     def _fill_figures(self, record: RoundRecord, n_labels: int) -> None:
         p = self._p_pool
@@ -345,7 +356,7 @@ class LabellingSession:
         record.weights = [float(w) for w in self.head.weights_]
         record.bias = float(self.head.bias_)
         record.metrics = self.metrics().as_dict()
-        record.p_histogram = np.histogram(p, bins=HISTOGRAM_BINS, range=(0.0, 1.0))[0].tolist()
+        record.p_histogram = p_histogram(p)
         record.mean_p_by_digit = (sums / np.maximum(counts, 1)).tolist()
 
     def start_metrics(self) -> Metrics:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tl_active.errors import PoolExhaustedError
-from tl_active.head import SigmoidHead
+from tl_active.head import SigmoidHead, sigmoid
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,11 @@ class PoolView:
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0))  # 0/1 answers for them
     round: int = 0  # rounds submitted so far
     l2: float = 1e-3  # the head's penalty, for the committee's members
+    predicted: np.ndarray | None = None  # (n_pool,) the CNN's digit; derived from probs if absent
+    typicality: np.ndarray | None = None  # (n_pool,) see FeatureSet.pool_typicality
+
+    def digits(self) -> np.ndarray:
+        return self.probs.argmax(axis=1) if self.predicted is None else self.predicted
 
 
 @dataclass(frozen=True)
@@ -64,10 +69,20 @@ def _check_room(pool: PoolView, n: int) -> np.ndarray:
     return candidates
 
 
-def _ranked(candidates: np.ndarray, scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Candidates from highest to lowest score; equal scores in a seeded random order."""
-    tie_break = rng.random(len(candidates))
-    return candidates[np.lexsort((tie_break, -scores))]
+def _ranked(
+    candidates: np.ndarray, scores: np.ndarray, rng: np.random.Generator, top: int | None = None
+) -> np.ndarray:
+    """Candidates from highest to lowest score (only the first `top`, when given).
+
+    The candidates are shuffled by the seeded generator first, so that equal scores come out in
+    a random but reproducible order; `top` lets a partial sort do the work of a full one.
+    """
+    shuffle = rng.permutation(len(candidates))
+    shuffled, negated = candidates[shuffle], -scores[shuffle]
+    if top is not None and top < len(shuffled):
+        head = np.argpartition(negated, top)[:top]
+        return shuffled[head[np.argsort(negated[head], kind="stable")]]
+    return shuffled[np.argsort(negated, kind="stable")]
 
 
 def _top(order: np.ndarray, score: np.ndarray, n: int, reason: str) -> list[Pick]:
@@ -80,19 +95,19 @@ def uncertainty_score(p: np.ndarray) -> np.ndarray:
 
 
 def random_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
-    """The baseline: n images drawn uniformly from what is left."""
+    """The baseline: n images drawn uniformly from what is left (score: the chance of each)."""
     candidates = _check_room(pool, n)
-    score = np.zeros(len(pool.available))
-    score[candidates] = rng.random(len(candidates))
-    order = candidates[np.argsort(-score[candidates], kind="stable")]
-    return _top(order, score, n, "random draw")
+    drawn = rng.choice(candidates, size=n, replace=False)
+    chance = 1.0 / len(candidates)
+    return [Pick(int(i), chance, rank + 1, "random draw") for rank, i in enumerate(drawn)]
 
 
 def uncertainty_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
     """The n images whose p(positive) is closest to 0.5."""
     candidates = _check_room(pool, n)
     score = uncertainty_score(pool.p_positive)
-    return _top(_ranked(candidates, score[candidates], rng), score, n, "closest to p = 0.5")
+    order = _ranked(candidates, score[candidates], rng, top=n)
+    return _top(order, score, n, "closest to p = 0.5")
 
 
 def band_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
@@ -115,17 +130,11 @@ def band_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick
     if len(drawn) == n:
         return picks_inside
     outside = np.setdiff1d(candidates, inside)
-    order = _ranked(outside, score[outside], rng)[: n - len(drawn)]
+    order = _ranked(outside, score[outside], rng, top=n - len(drawn))
     return picks_inside + [
         Pick(int(i), float(score[i]), len(inside) + rank + 1, "band empty: next closest to 0.5")
         for rank, i in enumerate(order)
     ]
-
-
-def _typicality(pool: PoolView, members: np.ndarray) -> np.ndarray:
-    """How typical each member is of its group: minus its distance to the group's mean embedding."""
-    emb = pool.embedding[members]
-    return -np.linalg.norm(emb - emb.mean(axis=0), axis=1)
 
 
 def representative_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
@@ -136,7 +145,14 @@ def representative_strategy(pool: PoolView, n: int, rng: np.random.Generator) ->
     digits are taken in a seeded random order; once every digit is covered this is `uncertainty`.
     """
     candidates = _check_room(pool, n)
-    predicted = pool.probs.argmax(axis=1)
+    predicted = pool.digits()
+    typicality = pool.typicality
+    if typicality is None:
+        typicality = np.empty(len(predicted))
+        for digit in range(10):
+            members = np.flatnonzero(predicted == digit)
+            emb = pool.embedding[members]
+            typicality[members] = -np.linalg.norm(emb - emb.mean(axis=0), axis=1)
     covered = set(predicted[pool.labelled].tolist())
     picks: list[Pick] = []
     for digit in rng.permutation(10):
@@ -144,20 +160,16 @@ def representative_strategy(pool: PoolView, n: int, rng: np.random.Generator) ->
             break
         if digit in covered:
             continue
-        members = np.flatnonzero(predicted == digit)
-        free = members[pool.available[members]]
+        free = np.flatnonzero((predicted == digit) & pool.available)
         if len(free) == 0:
             continue
-        typical = _typicality(pool, members)[pool.available[members]]
-        best = int(np.argmax(typical))
-        picks.append(
-            Pick(int(free[best]), float(typical[best]), 1, f"most typical predicted {digit}")
-        )
+        best = int(free[np.argmax(typicality[free])])
+        picks.append(Pick(best, float(typicality[best]), 1, f"most typical predicted {digit}"))
     if len(picks) < n:
         chosen = {p.index for p in picks}
         rest = np.array([i for i in candidates if i not in chosen]) if chosen else candidates
         score = uncertainty_score(pool.p_positive)
-        order = _ranked(rest, score[rest], rng)
+        order = _ranked(rest, score[rest], rng, top=n - len(picks))
         picks += _top(order, score, n - len(picks), "closest to p = 0.5")
     return picks
 
@@ -171,8 +183,19 @@ def diversity_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list
     """
     candidates = _check_room(pool, n)
     score = uncertainty_score(pool.p_positive)
-    order = _ranked(candidates, score[candidates], rng)
-    predicted = pool.probs.argmax(axis=1)
+    # Ten digits are nearly always found near the top; the full sort is the rare fallback.
+    order = _ranked(candidates, score[candidates], rng, top=max(100 * n, 2_000))
+    predicted = pool.digits()
+    picks = _spread_over_digits(order, predicted, candidates, score, n)
+    if len(picks) < n:
+        order = _ranked(candidates, score[candidates], rng)
+        picks = _spread_over_digits(order, predicted, candidates, score, n)
+    return picks
+
+
+def _spread_over_digits(
+    order: np.ndarray, predicted: np.ndarray, candidates: np.ndarray, score: np.ndarray, n: int
+) -> list[Pick]:
     picks: list[Pick] = []
     used_digits: set[int] = set()
     digits_left = set(np.unique(predicted[candidates]).tolist())
@@ -190,6 +213,7 @@ def diversity_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list
 
 
 COMMITTEE_SIZE = 5
+N_MEMBERS_INPUTS = 11  # 10 weights and a bias
 
 
 def committee_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
@@ -204,18 +228,20 @@ def committee_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list
     """
     candidates = _check_room(pool, n)
     x = pool.probs[pool.labelled]
-    p_members = np.empty((COMMITTEE_SIZE, len(candidates)))
-    for member in range(COMMITTEE_SIZE):
-        head = SigmoidHead("converge", l2=pool.l2)
-        if len(pool.labelled):
+    members = np.zeros((N_MEMBERS_INPUTS, COMMITTEE_SIZE))  # weights and bias, one column each
+    if len(pool.labelled):
+        for member in range(COMMITTEE_SIZE):
             sample = rng.integers(0, len(pool.labelled), len(pool.labelled))
-            head.fit(x[sample], pool.labels[sample])
-        p_members[member] = head.predict_proba(pool.probs[candidates])
+            head = SigmoidHead("converge", l2=pool.l2).fit(x[sample], pool.labels[sample])
+            members[:, member] = np.append(head.weights_, head.bias_)
+    # All members score the pool in one product: (n, 10) x (10, 5).
+    logits = pool.probs @ members[:-1].astype(pool.probs.dtype) + members[-1]
+    p_members = sigmoid(logits[candidates]).T
     positive_share = (p_members > 0.5).mean(axis=0)
     outvoted = 2.0 * np.minimum(positive_share, 1.0 - positive_share)
     score = np.zeros(len(pool.available))
     score[candidates] = outvoted + 1e-3 * uncertainty_score(p_members.mean(axis=0))
-    order = _ranked(candidates, score[candidates], rng)
+    order = _ranked(candidates, score[candidates], rng, top=n)
     return _top(order, score, n, "committee disagrees")
 
 

@@ -1,0 +1,134 @@
+"""`make bench`: how long a labelling round takes, against the demo's way, in the same run.
+
+A round here is what happens between a person's submit and the next batch on screen: store the
+answers, retrain the head on all labels so far, rescore the 60,000-image pool, pick the next
+batch. The demo's way re-predicted the whole pool through the CNN every round; a second baseline
+is calling Keras' `model.fit` on the head afresh each round. Timings on a shared 2-core machine
+are noisy, so the figures are medians (and p95) of repeated rounds, and the claim is the ratio
+measured in the same run, never an absolute time in a test.
+
+It also answers which head training mode learns faster: test accuracy after 12, 20 and 40
+oracle labels, mean over seeds, for the demo's Adam steps and the default fit to convergence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from tl_active.features import FeatureSet, load_features
+from tl_active.paths import MNIST_PATH, MODEL_PATH
+from tl_active.session import LabellingSession, SessionSettings
+from tl_active.strategies import STRATEGIES
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rounds", type=int, default=30, help="rounds timed per strategy")
+    parser.add_argument("--demo-repeats", type=int, default=3, help="timed demo-way rounds")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds for the head-mode comparison")
+
+
+def time_rounds(features: FeatureSet, strategy: str, rounds: int, seed: int = 0) -> np.ndarray:
+    """Seconds per round: submit a batch, retrain, rescore the pool, choose the next batch."""
+    session = LabellingSession(features, SessionSettings(strategy=strategy, seed=seed))
+    session.next_batch()
+    seconds = []
+    for _ in range(rounds):
+        answers = session.truth([p.index for p in session.pending])
+        started = time.perf_counter()
+        session.submit(answers)
+        session.next_batch()
+        seconds.append(time.perf_counter() - started)
+    return np.array(seconds)
+
+
+def time_demo_rounds(features: FeatureSet, repeats: int) -> np.ndarray:
+    """Seconds per round the demo's way: every round, predict the whole pool through the CNN."""
+    from tl_active.data import load_mnist
+    from tl_active.network import load_shared_network
+
+    network = load_shared_network(MODEL_PATH)
+    images = load_mnist(MNIST_PATH).x_pool[..., None]
+    session = LabellingSession(features, SessionSettings(strategy="band", head_mode="demo"))
+    network.predict(images[:256], verbose=0)  # warm up the graph, as a fair start
+    seconds = []
+    for _ in range(repeats):
+        answers = session.truth([p.index for p in session.next_batch()])
+        started = time.perf_counter()
+        session.submit(answers)
+        probs = network.predict(images, batch_size=128, verbose=0)  # the whole pool, again
+        session.head.predict_proba(probs)
+        session.next_batch()
+        seconds.append(time.perf_counter() - started)
+    return np.array(seconds)
+
+
+def time_keras_fit(features: FeatureSet, repeats: int) -> np.ndarray:
+    """Seconds for one `model.fit` call on a fresh Keras head, the cost each round must avoid."""
+    from tl_active.head import build_keras_head
+
+    x = features.pool_probs[:40]
+    y = (features.y_pool[:40] % 2).astype(np.float32)
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        model = build_keras_head(np.zeros(10), 0.0)
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        model.fit(x, y, epochs=1, verbose=0)
+        seconds.append(time.perf_counter() - started)
+    return np.array(seconds)
+
+
+def learning_speed(features: FeatureSet, seeds: int) -> dict[tuple[str, str], list[float]]:
+    """Mean test accuracy at 12, 20 and 40 oracle labels, per (strategy, head mode)."""
+    results = {}
+    for strategy in ("uncertainty", "representative", "random"):
+        for mode in ("demo", "converge"):
+            at = {12: [], 20: [], 40: []}
+            for seed in range(seeds):
+                session = LabellingSession(
+                    features, SessionSettings(strategy=strategy, head_mode=mode, seed=seed)
+                )
+                for record in session.auto_label(10):
+                    if record.n_labels in at:
+                        at[record.n_labels].append(record.metrics["accuracy"])
+            results[(strategy, mode)] = [float(np.mean(v)) for v in at.values()]
+    return results
+
+
+def _ms(values: np.ndarray) -> str:
+    return f"{1000 * np.median(values):8.1f} {1000 * np.percentile(values, 95):8.1f}"
+
+
+def main(args: argparse.Namespace) -> None:
+    features = load_features(args.model, args.data, args.cache)
+    print(f"pool {features.pool_size:,} images; {args.rounds} rounds per strategy, batch 4\n")
+    print(
+        f"{'one round (submit, retrain, rescore, next batch)':52s} {'median ms':>8s} {'p95 ms':>8s}"
+    )
+    ours = {}
+    for strategy in STRATEGIES:
+        ours[strategy] = time_rounds(features, strategy, args.rounds)
+        print(f"  {strategy:50s} {_ms(ours[strategy])}")
+    fit = time_keras_fit(features, max(3, args.demo_repeats))
+    print(f"  {'baseline: Keras model.fit on a fresh head':50s} {_ms(fit)}")
+    demo = time_demo_rounds(features, args.demo_repeats)
+    print(f"  {'baseline: the demo (re-predict the pool by CNN)':50s} {_ms(demo)}")
+    default = ours["uncertainty"]
+    print(
+        f"\nuncertainty round: median {1000 * np.median(default):.1f} ms; "
+        f"{np.median(demo) / np.median(default):,.0f} x faster than the demo's way, "
+        f"{np.median(fit) / np.median(default):,.0f} x faster than one model.fit"
+    )
+    slowest = max(ours, key=lambda s: np.median(ours[s]))
+    print(
+        f"slowest strategy ({slowest}): median {1000 * np.median(ours[slowest]):.1f} ms, "
+        f"{np.median(demo) / np.median(ours[slowest]):,.0f} x faster than the demo's way"
+    )
+
+    print(f"\nhead training mode: mean test accuracy over {args.seeds} seeds (oracle labels)")
+    print(f"  {'strategy':16s} {'mode':9s} {'12 labels':>9s} {'20 labels':>9s} {'40 labels':>9s}")
+    for (strategy, mode), accuracies in learning_speed(features, args.seeds).items():
+        print(f"  {strategy:16s} {mode:9s} " + " ".join(f"{a:9.2%}" for a in accuracies))
