@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 from sqlalchemy import func, select
+from store_db import fresh_store
 from tiny_features import tiny_features
 
 from tl_active.errors import SessionFileError
@@ -39,7 +40,7 @@ def labelled_session(n_rounds: int = 5, **settings) -> LabellingSession:
 
 @pytest.fixture
 def store(tmp_path):
-    store = SessionStore(f"sqlite:///{tmp_path / 'sessions.db'}")
+    store = fresh_store(tmp_path)
     yield store
     store.close()
 

@@ -9,6 +9,7 @@ import threading
 import numpy as np
 import pytest
 from sqlalchemy import func, select, text
+from store_db import TEST_DB, db_url, fresh_store
 from tiny_features import tiny_features
 
 from tl_active.errors import SessionFileError, TlActiveError
@@ -23,10 +24,6 @@ from tl_active.store import (
 )
 
 FEATURES = tiny_features()
-
-
-def db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'sessions.db'}"
 
 
 def row_count(store: SessionStore, session_id: str, live_only: bool = False) -> int:
@@ -47,7 +44,7 @@ def answer_some(session: LabellingSession):
 
 @pytest.fixture
 def store(tmp_path):
-    store = SessionStore(db_url(tmp_path))
+    store = fresh_store(tmp_path)
     yield store
     store.close()
 
@@ -81,6 +78,7 @@ def test_create_stores_the_rounds_a_session_already_has(store):
         store.create(session, session_id=session_id)
 
 
+@pytest.mark.skipif(bool(TEST_DB), reason="SQLite settings")
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(store):
     with store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
