@@ -286,3 +286,27 @@ def test_the_database_location_comes_from_the_environment(tmp_path):
     url = "postgresql+psycopg://labeller@db.example/tl"
     assert db_url_with(url) == url
     assert db_url_with("").endswith("/data/sessions.db")
+
+
+def test_writers_on_different_sessions_wait_for_each_other_and_all_succeed(tmp_path, store):
+    errors: list[Exception] = []
+    ids = [store.create(LabellingSession(FEATURES, SessionSettings(seed=s))) for s in range(4)]
+
+    def label(session_id: str) -> None:
+        own = SessionStore(db_url(tmp_path))
+        try:
+            session = own.load(session_id, FEATURES)
+            for _ in range(10):
+                own.append_round(session_id, session.answer_by_truth())
+        except Exception as error:  # collected: a thread's exception would otherwise vanish
+            errors.append(error)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=label, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert [store.round_count(i) for i in ids] == [10] * 4
