@@ -1,0 +1,282 @@
+"""The strategy comparison: oracle runs, curves and summary, the command line and the app page.
+
+The fast tests use a small synthetic feature set (softmax outputs near the one-hot of each
+image's digit), on which a head learns any target from a few labels; the marked ones use the
+real cached features.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tl_active import compare
+from tl_active.compare import (
+    CURVE_COLUMNS,
+    SUMMARY_COLUMNS,
+    run_comparison,
+    simulate_run,
+    summarise,
+)
+from tl_active.features import FeatureSet
+from tl_active.metrics import ceiling
+from tl_active.session import ODD, parse_target
+from tl_active.strategies import STRATEGIES
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = ROOT / "pages" / "2_Compare_strategies.py"
+
+
+def near_one_hot_features(n_pool: int = 600, n_test: int = 300, seed: int = 0) -> FeatureSet:
+    """A pool where the CNN is right and confident: 0.9 on the true digit, the rest spread."""
+    rng = np.random.default_rng(seed)
+
+    def probs(digits: np.ndarray) -> np.ndarray:
+        p = rng.dirichlet(np.ones(10), size=len(digits)) * 0.1
+        p[np.arange(len(digits)), digits] += 0.9
+        return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    y_pool = rng.integers(0, 10, n_pool).astype(np.uint8)
+    y_test = rng.integers(0, 10, n_test).astype(np.uint8)
+    embedding = np.eye(10, 128)[y_pool] + rng.normal(0, 0.3, (n_pool, 128))
+    return FeatureSet(
+        pool_probs=probs(y_pool),
+        pool_embedding=embedding.astype(np.float32),
+        y_pool=y_pool,
+        test_probs=probs(y_test),
+        y_test=y_test,
+        key="nearonehot-synthetic",
+    )
+
+
+FEATURES = near_one_hot_features()
+
+
+def test_curves_have_the_documented_columns_one_row_per_round_and_values_in_range():
+    curves = run_comparison(FEATURES, list(STRATEGIES), seeds=2, rounds=5, batch=3, jobs=1)
+
+    assert list(curves.columns) == CURVE_COLUMNS
+    assert len(curves) == len(STRATEGIES) * 2 * 5
+    assert list(dict.fromkeys(curves["strategy"])) == list(STRATEGIES)
+    assert sorted(curves["seed"].unique()) == [0, 1]
+    # The oracle never skips: every round adds a whole batch of labels.
+    assert (curves["n_labels"] == 3 * curves["round"]).all()
+    for column in ("accuracy", "precision", "recall", "f1"):
+        assert curves[column].between(0.0, 1.0).all()
+    # Fifteen clean labels on near one-hot outputs: one per digit is enough, and
+    # representative asks for exactly that.
+    last = curves[curves["round"] == 5].set_index(["strategy", "seed"])["accuracy"]
+    assert (last.loc["representative"] == 1.0).all()
+    assert last.mean() > 0.9
+
+
+def test_results_do_not_depend_on_the_number_of_workers():
+    args = dict(strategies=["random", "uncertainty", "committee"], seeds=3, rounds=4, batch=4)
+    one = run_comparison(FEATURES, jobs=1, **args)
+    two = run_comparison(FEATURES, jobs=2, **args)
+    pd.testing.assert_frame_equal(one, two)
+    assert one.equals(run_comparison(FEATURES, jobs=1, **args))
+
+
+def test_progress_counts_every_run():
+    calls = []
+    run_comparison(
+        FEATURES,
+        ["random", "band"],
+        seeds=2,
+        rounds=2,
+        batch=2,
+        jobs=1,
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    assert calls[0] == (0, 4)
+    assert calls[-1] == (4, 4)
+    assert [done for done, _ in calls] == [0, 1, 2, 3, 4]
+
+
+def test_a_target_other_than_odd_is_what_the_oracle_answers_and_the_head_learns():
+    primes = parse_target("2,3,5,7")
+    rows = simulate_run(FEATURES, "representative", seed=0, rounds=4, batch=4, target=primes)
+    final = rows[-1]["accuracy"]
+    prime_ceiling = ceiling(FEATURES.test_probs, FEATURES.y_test, primes).accuracy
+    assert final == pytest.approx(prime_ceiling, abs=0.02)
+    # The same picks answered for "odd" give another head: the target really changed.
+    odd_rows = simulate_run(FEATURES, "representative", seed=0, rounds=4, batch=4, target=ODD)
+    assert [r["precision"] for r in rows] != [r["precision"] for r in odd_rows]
+
+    curves = run_comparison(FEATURES, ["random"], seeds=2, rounds=10, batch=4, target="2,3,5,7")
+    assert (curves.groupby("seed")["accuracy"].last() > 0.95).all()
+
+
+def test_noise_one_flips_every_answer_so_the_head_learns_the_opposite():
+    clean = simulate_run(FEATURES, "random", seed=1, rounds=10, batch=4, target=ODD, noise=0.0)
+    flipped = simulate_run(FEATURES, "random", seed=1, rounds=10, batch=4, target=ODD, noise=1.0)
+    assert clean[-1]["accuracy"] > 0.95
+    assert flipped[-1]["accuracy"] < 0.05
+    # Noise changes the answers, not which images a random draw offers first.
+    assert clean[0]["n_labels"] == flipped[0]["n_labels"] == 4
+
+
+def test_partial_noise_is_seeded_and_lands_between_clean_and_flipped():
+    def final(noise: float, seed: int) -> float:
+        rows = simulate_run(FEATURES, "random", seed, rounds=10, batch=4, target=ODD, noise=noise)
+        return rows[-1]["accuracy"]
+
+    assert final(0.3, 2) == final(0.3, 2)
+    mean_noisy = np.mean([final(0.3, s) for s in range(4)])
+    mean_clean = np.mean([final(0.0, s) for s in range(4)])
+    assert 0.5 < mean_noisy < mean_clean
+
+
+def test_summary_of_known_curves():
+    # Two seeds of one strategy: mean accuracy 0.5, 0.8, 1.0 at 4, 8, 12 labels.
+    curves = pd.DataFrame(
+        [
+            ("a", seed, r, 4 * r, acc, 0.0, 0.0, 0.0)
+            for seed, accs in enumerate([(0.5, 0.9, 1.0), (0.5, 0.7, 1.0)])
+            for r, acc in enumerate(accs, start=1)
+        ]
+        + [("b", 0, r, 4 * r, 0.6, 0.0, 0.0, 0.0) for r in range(1, 11)],
+        columns=CURVE_COLUMNS,
+    )
+    summary = summarise(curves, ceiling=1.0)
+
+    assert list(summary.columns) == SUMMARY_COLUMNS
+    a, b = summary.iloc[0], summary.iloc[1]
+    assert a["strategy"] == "a" and b["strategy"] == "b"
+    assert a["labels_to_99pct_of_ceiling"] == 12
+    assert a["accuracy_at_12"] == pytest.approx(1.0)
+    assert pd.isna(a["accuracy_at_40"])  # the runs stopped at 12 labels
+    assert a["auc"] == pytest.approx(((0.5 + 0.8) / 2 + (0.8 + 1.0) / 2) / 2)
+    assert pd.isna(b["labels_to_99pct_of_ceiling"])  # never reached
+    assert b["accuracy_at_12"] == pytest.approx(0.6)
+    assert b["accuracy_at_40"] == pytest.approx(0.6)
+    assert b["auc"] == pytest.approx(0.6)
+
+
+def test_accuracy_at_a_budget_the_batch_does_not_divide_is_the_last_round_within_it():
+    curves = pd.DataFrame(
+        [("a", 0, r, 5 * r, 0.1 * r, 0, 0, 0) for r in range(1, 10)], columns=CURVE_COLUMNS
+    )
+    summary = summarise(curves, ceiling=0.9)
+    assert summary.loc[0, "accuracy_at_12"] == pytest.approx(0.2)  # 10 labels, not 15
+    assert summary.loc[0, "accuracy_at_40"] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"strategies": ["nope"]}, {"noise": 1.5}, {"rounds": 0}, {"batch": 17}, {"seeds": []}],
+)
+def test_bad_settings_are_refused_before_any_run(change):
+    settings = dict(strategies=["random"], seeds=1, rounds=2, batch=4, noise=0.0) | change
+    with pytest.raises(ValueError):
+        run_comparison(FEATURES, jobs=1, **settings)
+
+
+def cli_args(out: Path, jobs: int, **changes) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    for name in ("--model", "--data", "--cache"):
+        parser.add_argument(name, default=None)
+    compare.add_arguments(parser)
+    argv = ["--strategies", "random,representative,diversity", "--seeds", "2", "--rounds", "4"]
+    argv += ["--out", str(out), "--jobs", str(jobs)]
+    for key, value in changes.items():
+        argv += [f"--{key}", str(value)]
+    return parser.parse_args(argv)
+
+
+def test_command_line_writes_the_same_files_whatever_the_jobs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("tl_active.features.load_features", lambda *args, **kw: FEATURES)
+    compare.main(cli_args(tmp_path / "one", jobs=1))
+    printed = capsys.readouterr().out
+    compare.main(cli_args(tmp_path / "two", jobs=2))
+
+    for name in ("curves.csv", "summary.csv"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    assert (tmp_path / "one" / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    header = (tmp_path / "one" / "summary.csv").read_text().splitlines()[0]
+    assert header == ",".join(SUMMARY_COLUMNS)
+    curves = pd.read_csv(tmp_path / "one" / "curves.csv")
+    assert list(curves.columns) == CURVE_COLUMNS and len(curves) == 3 * 2 * 4
+    summary = pd.read_csv(tmp_path / "one" / "summary.csv")
+    assert summary["auc"].between(0, 1).all()
+    assert summary["accuracy_at_12"].between(0, 1).all()
+    assert summary["accuracy_at_40"].isna().all()  # 4 rounds of 4 never reach 40 labels
+    assert "representative" in printed and "ceiling" in printed
+
+
+def test_command_line_empty_cell_where_the_ceiling_is_never_reached(tmp_path, monkeypatch):
+    monkeypatch.setattr("tl_active.features.load_features", lambda *args, **kw: FEATURES)
+    compare.main(cli_args(tmp_path, jobs=1, noise=1.0, target="even"))
+    rows = (tmp_path / "summary.csv").read_text().splitlines()[1:]
+    # Every answer flipped: no strategy gets near the ceiling, and the cell is empty, not 0 or NaN.
+    assert all(row.split(",")[1] == "" for row in rows)
+
+
+# --- on the real features -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_features():
+    from tl_active.features import load_features
+
+    return load_features()
+
+
+@pytest.mark.model
+def test_representative_beats_random_at_12_labels(real_features):
+    curves = run_comparison(real_features, ["representative", "random"], seeds=5, rounds=3)
+    odd_ceiling = ceiling(real_features.test_probs, real_features.y_test, ODD).accuracy
+    summary = summarise(curves, odd_ceiling).set_index("strategy")
+    representative = summary.loc["representative", "accuracy_at_12"]
+    assert representative > summary.loc["random", "accuracy_at_12"] + 0.05
+    # The issue's target: at least 99.0 % with 12 labels, within 0.2 points of the ceiling.
+    assert representative >= 0.99
+    assert representative >= odd_ceiling - 0.002
+
+
+@pytest.mark.model
+def test_compare_page_runs_a_tiny_comparison_with_the_persons_session_on_top(
+    real_features, monkeypatch
+):
+    from streamlit.testing.v1 import AppTest
+
+    from tl_active.session import LabellingSession, SessionSettings
+
+    monkeypatch.syspath_prepend(str(ROOT))  # ui_support sits beside app.py
+    session = LabellingSession(real_features, SessionSettings(strategy="random", seed=3))
+    session.answer_by_truth()
+    session.answer_by_truth()
+
+    at = AppTest.from_file(str(PAGE), default_timeout=120)
+    at.session_state["session"] = session
+    at.run()
+    assert not at.exception
+    assert "Run comparison" in at.info[0].value
+
+    at.multiselect(key="cmp_strategies").set_value(["random", "representative"])
+    at.number_input(key="cmp_seeds").set_value(2)
+    at.number_input(key="cmp_rounds").set_value(3)
+    at.button(key="cmp_run").click().run()
+    assert not at.exception
+
+    table = at.dataframe[0].value
+    assert list(table["strategy"]) == ["random", "representative"]
+    assert table.set_index("strategy").loc["representative", "accuracy_at_12"] > 99.0
+    assert "4 runs" in at.caption[0].value
+    assert any("Your session" in m.value and "8 labels" in m.value for m in at.markdown)
+    chart = json.dumps(json.loads(at.get("vega_lite_chart")[0].proto.spec))
+    assert "your session" in chart
+
+    # The same settings again are served from session_state: no second run.
+    (first,) = at.session_state["compare_results"].values()
+    at.button(key="cmp_run").click().run()
+    (again,) = at.session_state["compare_results"].values()
+    assert again["seconds"] == first["seconds"]
+    assert again["curves"].equals(first["curves"])
