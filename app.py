@@ -99,9 +99,17 @@ def show_flash() -> None:
 def answer_buttons(target: frozenset[int]) -> list[tuple[Answer, str, str]]:
     """(answer, label, shortcut) for the key bar: 'Odd'/'Even' for parity, else Positive/Negative."""
     if target == ODD:
-        return [(Answer.POSITIVE, "Odd", "o"), (Answer.NEGATIVE, "Even", "e"), (Answer.SKIP, "Skip", "s")]
+        return [
+            (Answer.POSITIVE, "Odd", "o"),
+            (Answer.NEGATIVE, "Even", "e"),
+            (Answer.SKIP, "Skip", "s"),
+        ]
     if target == EVEN:
-        return [(Answer.POSITIVE, "Even", "e"), (Answer.NEGATIVE, "Odd", "o"), (Answer.SKIP, "Skip", "s")]
+        return [
+            (Answer.POSITIVE, "Even", "e"),
+            (Answer.NEGATIVE, "Odd", "o"),
+            (Answer.SKIP, "Skip", "s"),
+        ]
     name = plots.class_name(target)
     return [
         (Answer.POSITIVE, f"Positive {name}", "p"),
@@ -221,18 +229,42 @@ def batch_panel() -> None:
 
     keys = st.container(horizontal=True, key="key_bar")
     for answer, label, key in buttons:
-        keys.button(label, shortcut=key, key=f"key_{answer.value}",
-                    on_click=on_answer, args=(number, None, answer.value))
-    keys.button("Previous tile", shortcut="left", icon=":material/arrow_back:",
-                on_click=on_move, args=(number, -1))
-    keys.button("Next tile", shortcut="right", icon=":material/arrow_forward:",
-                on_click=on_move, args=(number, 1))
+        keys.button(
+            label,
+            shortcut=key,
+            key=f"key_{answer.value}",
+            on_click=on_answer,
+            args=(number, None, answer.value),
+        )
+    keys.button(
+        "Previous tile",
+        shortcut="left",
+        key="key_prev",
+        icon=":material/arrow_back:",
+        on_click=on_move,
+        args=(number, -1),
+    )
+    keys.button(
+        "Next tile",
+        shortcut="right",
+        key="key_next",
+        icon=":material/arrow_forward:",
+        on_click=on_move,
+        args=(number, 1),
+    )
     answered = sum(a is not None for a in draft["answers"])
-    keys.button(f"Submit batch ({answered}/{len(picks)})", shortcut="enter", type="primary",
-                key="submit", on_click=on_submit, args=(number,),
-                disabled=answered < len(picks))
-    keys.button("Undo last batch", shortcut="u", key="undo", on_click=on_undo,
-                disabled=not session.rounds)
+    keys.button(
+        f"Submit batch ({answered}/{len(picks)})",
+        shortcut="enter",
+        type="primary",
+        key="submit",
+        on_click=on_submit,
+        args=(number,),
+        disabled=answered < len(picks),
+    )
+    keys.button(
+        "Undo last batch", shortcut="u", key="undo", on_click=on_undo, disabled=not session.rounds
+    )
     keys_text = ", ".join(f"**{k.upper()}** {label.lower()}" for _, label, k in buttons)
     st.caption(
         f"Keys: {keys_text} answer the outlined tile, then the next unanswered tile is outlined; "
@@ -266,7 +298,8 @@ def batch_panel() -> None:
                         label.split(" ")[0] if answer != Answer.SKIP else "Skip",
                         key=f"tile_{number}_{position}_{answer.value}",
                         type="primary" if chosen == answer.value else "secondary",
-                        on_click=on_answer, args=(number, position, answer.value),
+                        on_click=on_answer,
+                        args=(number, position, answer.value),
                     )
 
 
@@ -336,21 +369,37 @@ def sidebar(session: LabellingSession) -> None:
         settings_into_widgets(session.settings)
     st.sidebar.header("Session")
     with st.sidebar.form("settings", border=False):
-        st.radio("Target: the positive class", ["odd", "even", "custom"], key="set_kind",
-                 horizontal=True,
-                 format_func={"odd": "odd", "even": "even", "custom": "custom digits"}.get)
-        st.multiselect("Custom positive digits", list(range(10)), key="set_digits",
-                       help="Used when the target is 'custom digits': some, not all, of 0-9.")
+        st.radio(
+            "Target: the positive class",
+            ["odd", "even", "custom"],
+            key="set_kind",
+            horizontal=True,
+            format_func={"odd": "odd", "even": "even", "custom": "custom digits"}.get,
+        )
+        st.multiselect(
+            "Custom positive digits",
+            list(range(10)),
+            key="set_digits",
+            help="Used when the target is 'custom digits': some, not all, of 0-9.",
+        )
         st.selectbox(
-            "Query strategy", list(STRATEGIES), key="set_strategy",
+            "Query strategy",
+            list(STRATEGIES),
+            key="set_strategy",
             help="\n".join(f"- **{name}**: {text}" for name, text in DESCRIPTIONS.items()),
         )
         st.slider("Batch size", 1, MAX_BATCH, key="set_batch")
-        st.radio("Head training", list(HEAD_MODES), key="set_head", horizontal=True,
-                 help="\n".join(f"- **{m}**: {HEAD_HELP.get(m, m)}" for m in HEAD_MODES))
+        st.radio(
+            "Head training",
+            list(HEAD_MODES),
+            key="set_head",
+            horizontal=True,
+            help="\n".join(f"- **{m}**: {HEAD_HELP.get(m, m)}" for m in HEAD_MODES),
+        )
         st.number_input("Seed", min_value=0, step=1, key="set_seed")
-        st.form_submit_button("New session with these settings", on_click=on_settings_submit,
-                              type="primary")
+        st.form_submit_button(
+            "New session with these settings", on_click=on_settings_submit, type="primary"
+        )
     if SETTINGS_ERROR in st.session_state:
         st.sidebar.error(st.session_state[SETTINGS_ERROR])
     if CONFIRM in st.session_state:
@@ -370,12 +419,17 @@ def sidebar(session: LabellingSession) -> None:
     st.sidebar.header("Live demo")
     st.sidebar.number_input("Rounds to auto-label", 1, 100, 5, key="auto_rounds")
     st.sidebar.button(
-        f"Auto-label {st.session_state['auto_rounds']} rounds", key="auto_label",
+        f"Auto-label {st.session_state['auto_rounds']} rounds",
+        key="auto_label",
         on_click=on_auto_label,
         help="Answer with MNIST's ground truth, to fast-forward; marked 'auto' everywhere.",
     )
-    st.sidebar.button("Check my labels", key="check", on_click=on_check,
-                      help="Which of your answers MNIST's ground truth disagrees with.")
+    st.sidebar.button(
+        "Check my labels",
+        key="check",
+        on_click=on_check,
+        help="Which of your answers MNIST's ground truth disagrees with.",
+    )
 
 
 # --- the main page -------------------------------------------------------------------------------
@@ -422,8 +476,13 @@ def weights_panel(session: LabellingSession) -> None:
     with left:
         if rounds:
             # The key follows the number of rounds, so a new round shows the newest weights.
-            selected = st.slider("Scrub through the rounds (0 = start)", 0, len(rounds),
-                                 len(rounds), key=f"scrub_{len(rounds)}")
+            selected = st.slider(
+                "Scrub through the rounds (0 = start)",
+                0,
+                len(rounds),
+                len(rounds),
+                key=f"scrub_{len(rounds)}",
+            )
         record = rounds[selected - 1] if selected else None
         weights = record.weights if record else [0.0] * 10
         bias = record.bias if record else 0.0
@@ -488,7 +547,9 @@ def figures(session: LabellingSession) -> None:
         st.markdown("**History**")
         if session.rounds:
             st.dataframe(
-                history_table(session), hide_index=True, height=260,
+                history_table(session),
+                hide_index=True,
+                height=260,
                 column_config={"test accuracy": st.column_config.NumberColumn(format="percent")},
             )
         else:
@@ -500,19 +561,27 @@ def figures(session: LabellingSession) -> None:
     downloads.download_button(
         "Evolution as GIF",
         data=lambda: plots.evolution_gif(rounds, target, fs.pool_size, start["accuracy"]),
-        file_name="tl-active-evolution.gif", mime="image/gif", on_click="ignore",
+        file_name="tl-active-evolution.gif",
+        mime="image/gif",
+        on_click="ignore",
         icon=":material/movie:",
     )
     downloads.download_button(
         "Figures as PNG",
-        data=lambda: plots.figures_png(weights, bias, p_pool, fs.y_pool, target, rounds, start, ceiling),
-        file_name="tl-active-figures.png", mime="image/png", on_click="ignore",
+        data=lambda: plots.figures_png(
+            weights, bias, p_pool, fs.y_pool, target, rounds, start, ceiling
+        ),
+        file_name="tl-active-figures.png",
+        mime="image/png",
+        on_click="ignore",
         icon=":material/image:",
     )
     downloads.download_button(
         "Session as JSON",
         data=lambda: json.dumps(session.to_dict(), indent=1),
-        file_name="tl-active-session.json", mime="application/json", on_click="ignore",
+        file_name="tl-active-session.json",
+        mime="application/json",
+        on_click="ignore",
         icon=":material/data_object:",
     )
 

@@ -63,9 +63,7 @@ def weights_frame(weights: Sequence[float], bias: float) -> pd.DataFrame:
     values = [float(w) for w in weights] + [float(bias)]
     if len(values) != 11:
         raise ValueError(f"expected 10 weights, got {len(values) - 1}")
-    return pd.DataFrame(
-        {"term": terms, "value": values, "label": [f"{v:+.2f}" for v in values]}
-    )
+    return pd.DataFrame({"term": terms, "value": values, "label": [f"{v:+.2f}" for v in values]})
 
 
 def _cells(frame: pd.DataFrame, x: str, extent: float, y: str | None = None, **props):
@@ -73,7 +71,7 @@ def _cells(frame: pd.DataFrame, x: str, extent: float, y: str | None = None, **p
     colour = alt.Color(
         "value:Q",
         scale=alt.Scale(scheme=WEIGHT_SCHEME, domain=[-extent, extent], domainMid=0),
-        legend=alt.Legend(title="weight", orient="right"),
+        legend=alt.Legend(title=None, orient="right", gradientLength=50),
     )
     encoding = {"x": x, "color": colour, "tooltip": list(frame.columns)}
     if y:
@@ -121,8 +119,7 @@ def round_label(number: int, simulated: bool) -> str:
 def evolution_frame(rounds: Sequence[RoundRecord]) -> pd.DataFrame:
     """Rounds x digits, long form, starting with round 0 (the untrained head, all zeros)."""
     rows = [
-        {"round": 0, "label": "start", "digit": d, "value": 0.0, "simulated": False}
-        for d in DIGITS
+        {"round": 0, "label": "start", "digit": d, "value": 0.0, "simulated": False} for d in DIGITS
     ]
     for r in rounds:
         rows += [
@@ -153,7 +150,7 @@ def evolution_heatmap(rounds: Sequence[RoundRecord], selected: int | None = None
     )
     base = alt.Chart(frame).encode(
         x=alt.X("digit:O", title="digit", axis=alt.Axis(labelAngle=0, orient="top")),
-        y=alt.Y("label:N", sort=order, title="round ('auto' = answered by MNIST's ground truth)"),
+        y=alt.Y("label:N", sort=order, title="round"),
         tooltip=["round", "label", "digit", alt.Tooltip("value:Q", format="+.3f")],
     )
     layers = [base.mark_rect().encode(color=colour)]
@@ -173,7 +170,7 @@ def evolution_heatmap(rounds: Sequence[RoundRecord], selected: int | None = None
             .mark_rect(fill=None, stroke="black", strokeWidth=2)
             .encode(x="digit:O", y=alt.Y("label:N", sort=order))
         )
-    return alt.layer(*layers).properties(width=alt.Step(44), height=alt.Step(row_height))
+    return alt.layer(*layers).properties(width=alt.Step(34), height=alt.Step(row_height))
 
 
 # --- the head's p over the pool ----------------------------------------------------------------
@@ -203,8 +200,12 @@ def p_histogram(p_pool: np.ndarray, y_pool: np.ndarray, target: frozenset[int]) 
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("bin_start:Q", bin="binned", title=f"{p_label(target)} over the pool",
-                    scale=alt.Scale(domain=[0, 1])),
+            x=alt.X(
+                "bin_start:Q",
+                bin="binned",
+                title=f"{p_label(target)} over the pool",
+                scale=alt.Scale(domain=[0, 1]),
+            ),
             x2="bin_end:Q",
             y=alt.Y("count:Q", stack=True, title="pool images"),
             color=alt.Color(
@@ -217,11 +218,13 @@ def p_histogram(p_pool: np.ndarray, y_pool: np.ndarray, target: frozenset[int]) 
             ),
             tooltip=["true_class", "bin_start", "bin_end", "count"],
         )
-        .properties(height=240)
+        .properties(height=260)
     )
 
 
-def p_by_digit_frame(p_pool: np.ndarray, y_pool: np.ndarray, target: frozenset[int]) -> pd.DataFrame:
+def p_by_digit_frame(
+    p_pool: np.ndarray, y_pool: np.ndarray, target: frozenset[int]
+) -> pd.DataFrame:
     """Per true digit: the spread of p(positive) over its pool images (exact quantiles, no sample)."""
     rows = []
     for d in DIGITS:
@@ -232,7 +235,11 @@ def p_by_digit_frame(p_pool: np.ndarray, y_pool: np.ndarray, target: frozenset[i
                 "digit": d,
                 "positive": d in target,
                 "true_class": class_name(target) if d in target else f"not {class_name(target)}",
-                "q05": q05, "q25": q25, "median": q50, "q75": q75, "q95": q95,
+                "q05": q05,
+                "q25": q25,
+                "median": q50,
+                "q75": q75,
+                "q95": q95,
                 "mean": float(p.mean()),
                 # Images of this digit on the wrong side of 0.5: what the head still confuses.
                 "wrong_side": float(np.mean((p > 0.5) != (d in target))),
@@ -241,7 +248,9 @@ def p_by_digit_frame(p_pool: np.ndarray, y_pool: np.ndarray, target: frozenset[i
     return pd.DataFrame(rows)
 
 
-def p_by_digit_chart(p_pool: np.ndarray, y_pool: np.ndarray, target: frozenset[int]) -> alt.LayerChart:
+def p_by_digit_chart(
+    p_pool: np.ndarray, y_pool: np.ndarray, target: frozenset[int]
+) -> alt.LayerChart:
     """A box per true digit (whiskers 5-95 %), coloured by the digit's true class."""
     frame = p_by_digit_frame(p_pool, y_pool, target)
     name = class_name(target)
@@ -252,17 +261,28 @@ def p_by_digit_chart(p_pool: np.ndarray, y_pool: np.ndarray, target: frozenset[i
     )
     base = alt.Chart(frame).encode(
         x=alt.X("digit:O", title="true digit", axis=alt.Axis(labelAngle=0)),
-        tooltip=["digit", "true_class", alt.Tooltip("median:Q", format=".3f"),
-                 alt.Tooltip("mean:Q", format=".3f"), alt.Tooltip("wrong_side:Q", format=".1%")],
+        tooltip=[
+            "digit",
+            "true_class",
+            alt.Tooltip("median:Q", format=".3f"),
+            alt.Tooltip("mean:Q", format=".3f"),
+            alt.Tooltip("wrong_side:Q", format=".1%"),
+        ],
     )
     scale = alt.Scale(domain=[0, 1])
     whiskers = base.mark_rule().encode(
         y=alt.Y("q05:Q", scale=scale, title=f"{p_label(target)} (box 25-75 %, whiskers 5-95 %)"),
-        y2="q95:Q", color=colour)
+        y2="q95:Q",
+        color=colour,
+    )
     box = base.mark_bar(size=22).encode(y=alt.Y("q25:Q", scale=scale), y2="q75:Q", color=colour)
-    median = base.mark_tick(color="black", size=22, thickness=2).encode(y="median:Q")
-    half = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q")
-    return alt.layer(whiskers, box, median, half).properties(height=240)
+    median = base.mark_tick(size=26, thickness=4).encode(y="median:Q", color=colour)
+    half = (
+        alt.Chart(pd.DataFrame({"y": [0.5]}))
+        .mark_rule(strokeDash=[4, 4], color="gray")
+        .encode(y="y:Q")
+    )
+    return alt.layer(whiskers, box, median, half).properties(height=260)
 
 
 # --- the learning curve ------------------------------------------------------------------------
@@ -271,7 +291,9 @@ def p_by_digit_chart(p_pool: np.ndarray, y_pool: np.ndarray, target: frozenset[i
 def curve_frame(rounds: Sequence[RoundRecord], start: Mapping[str, float]) -> pd.DataFrame:
     """Test accuracy, precision and recall against the number of labels, from 0 labels on."""
     rows = []
-    points = [(0, 0, False, start)] + [(r.number, r.n_labels, r.simulated, r.metrics) for r in rounds]
+    points = [(0, 0, False, start)] + [
+        (r.number, r.n_labels, r.simulated, r.metrics) for r in rounds
+    ]
     for number, n_labels, simulated, metrics in points:
         for metric in ("accuracy", "precision", "recall"):
             rows.append(
@@ -323,8 +345,15 @@ def _draw_weights(ax, weights: Sequence[float], bias: float, extent: float) -> N
     values = np.append(np.asarray(weights, float), bias)[None, :]
     ax.imshow(values, cmap=MPL_WEIGHT_CMAP, vmin=-extent, vmax=extent, aspect="auto")
     for i, v in enumerate(values[0]):
-        ax.text(i, 0, f"{v:+.2f}", ha="center", va="center", fontsize=8,
-                color="white" if abs(v) > 0.6 * extent else "black")
+        ax.text(
+            i,
+            0,
+            f"{v:+.2f}",
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if abs(v) > 0.6 * extent else "black",
+        )
     ax.axvline(9.5, color="white", linewidth=4)
     ax.set_xticks(range(11), [str(d) for d in DIGITS] + ["bias"])
     ax.set_yticks([])
@@ -333,7 +362,9 @@ def _draw_weights(ax, weights: Sequence[float], bias: float, extent: float) -> N
 
 def _draw_histogram(ax, counts: Sequence[int], target: frozenset[int], subtitle: str) -> None:
     edges = np.linspace(0.0, 1.0, len(counts) + 1)
-    ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="#4c72b0", edgecolor="white")
+    ax.bar(
+        edges[:-1], counts, width=np.diff(edges), align="edge", color="#4c72b0", edgecolor="white"
+    )
     ax.set_xlim(0, 1)
     ax.set_xlabel(f"{p_label(target)}: not {class_name(target)} - {class_name(target)}")
     ax.set_ylabel("pool images")
@@ -355,7 +386,9 @@ def evolution_frames(
     """One image per round (round 0 first), as the demo drew them: p over the pool on top, the
     weights below, titled with the number of curated samples."""
     start_counts = np.zeros(HISTOGRAM_BINS, int)
-    start_counts[np.searchsorted(np.linspace(0, 1, HISTOGRAM_BINS + 1), 0.5, side="right") - 1] = pool_size
+    start_counts[np.searchsorted(np.linspace(0, 1, HISTOGRAM_BINS + 1), 0.5, side="right") - 1] = (
+        pool_size
+    )
     steps = [(0, start_counts.tolist(), [0.0] * 10, 0.0, start_accuracy, False)] + [
         (r.n_labels, r.p_histogram, r.weights, r.bias, r.metrics["accuracy"], r.simulated)
         for r in rounds
@@ -408,15 +441,21 @@ def figures_png(
     """The current figures in one PNG: weights, p over the pool, p per digit, learning curve."""
     fig = Figure(figsize=(12, 8))
     grid = fig.add_gridspec(3, 2, height_ratios=[1, 3, 3])
-    _draw_weights(fig.add_subplot(grid[0, :]), weights, bias,
-                  symmetric_extent([*weights, bias]))
+    _draw_weights(fig.add_subplot(grid[0, :]), weights, bias, symmetric_extent([*weights, bias]))
     hist = histogram_frame(p_pool, y_pool, target)
     ax = fig.add_subplot(grid[1, 0])
     bottom = np.zeros(HISTOGRAM_BINS)
     for cls, colour in zip(hist.true_class.unique(), (POSITIVE_COLOUR, NEGATIVE_COLOUR)):
         part = hist[hist.true_class == cls]
-        ax.bar(part.bin_start, part["count"], width=part.bin_end - part.bin_start, bottom=bottom,
-               align="edge", color=colour, label=cls)
+        ax.bar(
+            part.bin_start,
+            part["count"],
+            width=part.bin_end - part.bin_start,
+            bottom=bottom,
+            align="edge",
+            color=colour,
+            label=cls,
+        )
         bottom += part["count"].to_numpy()
     ax.set_xlabel(f"{p_label(target)} over the pool")
     ax.legend()
@@ -436,8 +475,12 @@ def figures_png(
     ax = fig.add_subplot(grid[2, :])
     for metric, part in curve.groupby("metric"):
         ax.plot(part["labels"], part["value"], marker="o", label=metric)
-    ax.axhline(ceiling["accuracy"], color="black", linestyle="--",
-               label=f"ceiling {ceiling['accuracy']:.1%}")
+    ax.axhline(
+        ceiling["accuracy"],
+        color="black",
+        linestyle="--",
+        label=f"ceiling {ceiling['accuracy']:.1%}",
+    )
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("labels given")
     ax.legend(loc="lower right")

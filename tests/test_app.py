@@ -1,0 +1,216 @@
+"""The app driven headless with Streamlit's AppTest: whole rounds, undo, settings, live demo.
+
+AppTest runs the real script on the real cached features (hence `model`), without a browser:
+it cannot press keys, so it clicks the buttons the keys are bound to.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui_support import SESSION_KEY
+
+pytestmark = pytest.mark.model
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture
+def app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def session(at: AppTest):
+    return at.session_state[SESSION_KEY]
+
+
+def truth_keys(at: AppTest) -> list[str]:
+    """The per-tile button keys that answer the open batch with MNIST's ground truth."""
+    s = session(at)
+    picks = s.next_batch()
+    number = len(s.rounds) + 1
+    answers = s.truth([p.index for p in picks])
+    return [f"tile_{number}_{k}_{a.value}" for k, a in enumerate(answers)]
+
+
+def answer_all_truthfully(at: AppTest) -> None:
+    for key in truth_keys(at):
+        at.button(key=key).click().run()
+
+
+def chart(at: AppTest, n: int) -> tuple[dict, list]:
+    """The n-th Vega-Lite chart on the page: its spec and its datasets as data frames."""
+    proto = at.get("vega_lite_chart")[n].proto
+    frames = [pa.ipc.open_stream(d.data.data).read_pandas() for d in proto.datasets]
+    return json.loads(proto.spec), frames
+
+
+def weight_cells(at: AppTest) -> dict[str, float]:
+    """The values written in the weights heatmap (the first chart), by term."""
+    _, frames = chart(at, 0)
+    cells = {}
+    for frame in frames:
+        if "term" in frame:
+            cells.update(zip(frame["term"], frame["value"]))
+    return cells
+
+
+def progress(at: AppTest) -> str:
+    return at.markdown[0].value
+
+
+def test_first_page_offers_a_batch_of_four_with_keyboard_buttons(app):
+    assert progress(app).startswith("**0 labels** in **0 rounds**")
+    assert "ceiling 99." in progress(app)
+    labels = {b.key: b.label for b in app.button if b.key}
+    assert labels["key_positive"] == "Odd" and labels["key_negative"] == "Even"
+    assert labels["submit"] == "Submit batch (0/4)"
+    assert app.button(key="submit").disabled
+    assert app.button(key="undo").disabled
+    assert len(app.get("image")) == 4
+    assert all(v == 0.0 for v in weight_cells(app).values())
+
+
+def test_a_whole_round_trains_the_head_and_shows_in_the_history(app):
+    answer_all_truthfully(app)
+    assert app.button(key="submit").label == "Submit batch (4/4)"
+    assert not app.button(key="submit").disabled
+    app.button(key="submit").click().run()
+    assert not app.exception
+    s = session(app)
+    assert len(s.rounds) == 1 and len(s.labelled) == 4
+    assert progress(app).startswith("**4 labels** in **1 round**")
+    assert app.success[0].value.startswith("Round 1 learned: 4 labels")
+    # The heatmap shows the new weights, the history lists the round.
+    cells = weight_cells(app)
+    np.testing.assert_allclose([cells[str(d)] for d in range(10)], s.head.weights_)
+    assert cells["bias"] == pytest.approx(s.head.bias_)
+    assert any(abs(v) > 0.1 for v in cells.values())
+    history = app.dataframe[0].value
+    assert history["round"].tolist() == [1]
+    assert history["answered by"].tolist() == ["person"]
+    assert history["labels so far"].tolist() == [4]
+    # The learning curve has gained a point at 4 labels.
+    _, frames = chart(app, len(app.get("vega_lite_chart")) - 1)
+    curve = next(f for f in frames if "metric" in f)
+    assert sorted(set(curve["labels"])) == [0, 4]
+    # A new batch is on offer, none of it answered.
+    assert app.button(key="submit").label == "Submit batch (0/4)"
+
+
+def test_keyboard_buttons_answer_the_outlined_tile_and_move_on(app):
+    app.button(key="key_positive").click().run()
+    app.button(key="key_skip").click().run()
+    draft = app.session_state["draft"]
+    assert draft["answers"][:2] == ["positive", "skip"] and draft["cursor"] == 2
+    app.button(key="key_negative").click().run()
+    app.button(key="key_negative").click().run()
+    assert app.session_state["draft"]["answers"] == ["positive", "skip", "negative", "negative"]
+    assert app.markdown[1].value == "**1.** :green-badge[Odd]"
+    # Moving back to the first tile and answering again changes that tile only.
+    assert app.session_state["draft"]["cursor"] == 3
+    app.button(key="key_next").click().run()
+    assert app.session_state["draft"]["cursor"] == 0
+    assert app.markdown[1].value == "**1.** :green-badge[Odd] :blue-badge[keys ▶ here]"
+    app.button(key="key_negative").click().run()
+    assert app.session_state["draft"]["answers"] == ["negative", "skip", "negative", "negative"]
+    assert app.markdown[1].value.startswith("**1.** :red-badge[Even]")
+    assert not app.button(key="submit").disabled
+
+
+def test_undo_takes_the_round_back_and_offers_its_answers_again(app):
+    answer_all_truthfully(app)
+    given = list(app.session_state["draft"]["answers"])
+    app.button(key="submit").click().run()
+    app.button(key="undo").click().run()
+    assert not app.exception
+    s = session(app)
+    assert s.rounds == [] and len(s.labelled) == 0
+    assert progress(app).startswith("**0 labels** in **0 rounds**")
+    assert app.session_state["draft"]["answers"] == given
+    assert app.info[0].value.startswith("Round 1 undone")
+    assert all(v == 0.0 for v in weight_cells(app).values())
+    # Submitting the restored answers gives the same round again.
+    app.button(key="submit").click().run()
+    assert len(session(app).rounds) == 1
+
+
+def test_changing_settings_mid_session_asks_before_discarding(app):
+    answer_all_truthfully(app)
+    app.button(key="submit").click().run()
+    app.selectbox(key="set_strategy").set_value("random")
+    app.slider(key="set_batch").set_value(6)
+    app.button[[b.label for b in app.button].index("New session with these settings")].click()
+    app.run()
+    assert "discards your 4 labels in 1 rounds" in app.sidebar.warning[0].value
+    assert len(session(app).rounds) == 1  # nothing thrown away yet
+    # Keep: the widgets go back to what the session uses.
+    app.button[[b.label for b in app.button].index("Keep my labels")].click().run()
+    assert session(app).settings.strategy == "uncertainty"
+    assert app.selectbox(key="set_strategy").value == "uncertainty"
+    assert len(session(app).rounds) == 1
+    # Discard: a fresh session with the new settings.
+    app.selectbox(key="set_strategy").set_value("random")
+    app.slider(key="set_batch").set_value(6)
+    app.button[[b.label for b in app.button].index("New session with these settings")].click()
+    app.run()
+    app.button[[b.label for b in app.button].index("Discard and start")].click().run()
+    s = session(app)
+    assert s.rounds == [] and s.settings.strategy == "random" and s.settings.batch_size == 6
+    assert len(app.get("image")) == 6
+
+
+def test_a_custom_target_renames_the_answers(app):
+    app.radio(key="set_kind").set_value("custom")
+    app.multiselect(key="set_digits").set_value([2, 3, 5, 7])
+    app.button[[b.label for b in app.button].index("New session with these settings")].click()
+    app.run()
+    assert session(app).settings.target == frozenset({2, 3, 5, 7})
+    labels = {b.key: b.label for b in app.button if b.key}
+    assert labels["key_positive"] == "Positive {2,3,5,7}"
+    assert labels["key_negative"] == "Negative"
+    assert "p({2,3,5,7}) =" in app.caption[1].value or any(
+        "p({2,3,5,7}) =" in c.value for c in app.caption
+    )
+
+
+def test_a_bad_setting_is_refused_with_its_reason(app):
+    app.radio(key="set_kind").set_value("custom")
+    app.multiselect(key="set_digits").set_value(list(range(10)))
+    app.button[[b.label for b in app.button].index("New session with these settings")].click()
+    app.run()
+    assert not app.exception
+    assert "some but not all of the digits" in app.sidebar.error[0].value
+    assert session(app).settings.target == frozenset({1, 3, 5, 7, 9})
+
+
+def test_auto_label_marks_simulated_rounds_and_check_finds_wrong_answers(app):
+    # One deliberately wrong answer, three right ones.
+    keys = truth_keys(app)
+    wrong = (
+        keys[0].replace("positive", "x").replace("negative", "positive").replace("x", "negative")
+    )
+    for key in [wrong, *keys[1:]]:
+        app.button(key=key).click().run()
+    app.button(key="submit").click().run()
+    app.number_input(key="auto_rounds").set_value(2)
+    app.button(key="auto_label").click().run()
+    s = session(app)
+    assert [r.simulated for r in s.rounds] == [False, True, True]
+    assert "(2 auto-labelled)" in progress(app)
+    history = app.dataframe[0].value
+    assert history["answered by"].tolist() == ["person", "MNIST (auto)", "MNIST (auto)"]
+    evolution, frames = chart(app, 1)
+    labels = set().union(*(set(f["label"]) for f in frames if "label" in f))
+    assert {"start", "1", "2 (auto)", "3 (auto)"} <= labels
+    app.button(key="check").click().run()
+    assert app.warning[0].value.startswith("1 of your 4 answers disagree")
+    assert len(s.disagreements()) == 1
