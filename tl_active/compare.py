@@ -344,8 +344,8 @@ def main(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     os.makedirs(out, exist_ok=True)
-    curves.to_csv(out / "curves.csv", index=False)
-    summary.to_csv(out / "summary.csv", index=False)
+    curves.to_csv(out / "curves.csv", index=False, float_format="%.6f")
+    summary.to_csv(out / "summary.csv", index=False, float_format="%.6f")
     plot_curves(
         curves,
         ceiling,
