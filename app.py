@@ -132,7 +132,13 @@ def open_batch(session: LabellingSession):
     indices = [p.index for p in picks]
     draft = st.session_state.get(DRAFT)
     if not draft or draft["round"] != number or draft["indices"] != indices:
-        draft = {"round": number, "indices": indices, "answers": [None] * len(picks), "cursor": 0}
+        draft = {
+            "round": number,
+            "indices": indices,
+            "answers": [None] * len(picks),
+            "cursor": 0,
+            "version": 0,
+        }
         st.session_state[DRAFT] = draft
     return picks, draft
 
@@ -143,21 +149,34 @@ def _live_draft(number: int) -> dict | None:
     return draft if draft and draft["round"] == number else None
 
 
-def on_answer(number: int, position: int | None, answer: str) -> None:
+def on_answer(number: int, position: int | None, answer: str, version: int | None = None) -> None:
+    """Answer one tile: the clicked tile's own button, or the outlined tile for a key.
+
+    Keys pressed faster than the page redraws reach the server together, merged and in widget
+    order rather than the order they were pressed; so a key counts only if the page it was
+    pressed on is still current (`version`), and never lands on a tile nobody saw outlined.
+    """
     draft = _live_draft(number)
     if draft is None:
         return  # a click on a batch that is gone (double click, stale page)
+    if version is not None and version != draft["version"]:
+        flash(
+            "warning", "A key came before the page had caught up and was ignored: press it again."
+        )
+        return
     position = draft["cursor"] if position is None else position
     draft["answers"][position] = answer
+    draft["version"] += 1
     n = len(draft["answers"])
     following = [(position + k) % n for k in range(1, n + 1)]
     draft["cursor"] = next((i for i in following if draft["answers"][i] is None), position)
 
 
-def on_move(number: int, step: int) -> None:
+def on_move(number: int, step: int, version: int) -> None:
     draft = _live_draft(number)
-    if draft is not None:
+    if draft is not None and version == draft["version"]:
         draft["cursor"] = (draft["cursor"] + step) % len(draft["answers"])
+        draft["version"] += 1
 
 
 def on_submit(number: int) -> None:
@@ -194,6 +213,7 @@ def on_undo() -> None:
         "indices": list(record.indices),
         "answers": list(record.answers),
         "cursor": 0,
+        "version": 0,
     }
     st.session_state[FULL_RERUN] = True
     on_session_changed(session, "undo")
@@ -234,7 +254,7 @@ def batch_panel() -> None:
             shortcut=key,
             key=f"key_{answer.value}",
             on_click=on_answer,
-            args=(number, None, answer.value),
+            args=(number, None, answer.value, draft["version"]),
         )
     keys.button(
         "Previous tile",
@@ -242,7 +262,7 @@ def batch_panel() -> None:
         key="key_prev",
         icon=":material/arrow_back:",
         on_click=on_move,
-        args=(number, -1),
+        args=(number, -1, draft["version"]),
     )
     keys.button(
         "Next tile",
@@ -250,7 +270,7 @@ def batch_panel() -> None:
         key="key_next",
         icon=":material/arrow_forward:",
         on_click=on_move,
-        args=(number, 1),
+        args=(number, 1, draft["version"]),
     )
     answered = sum(a is not None for a in draft["answers"])
     keys.button(
@@ -269,7 +289,8 @@ def batch_panel() -> None:
     st.caption(
         f"Keys: {keys_text} answer the outlined tile, then the next unanswered tile is outlined; "
         "**←/→** move between tiles; **Enter** submits once every tile is answered; "
-        "**U** undoes the last batch. Or click the buttons under each image."
+        "**U** undoes the last batch. Or click the buttons under each image. One key at a time: "
+        "a key pressed before the page has redrawn is ignored, with a warning."
     )
 
     for row_start in range(0, len(picks), PER_ROW):

@@ -1,0 +1,77 @@
+"""The app in a real browser: label a batch with the keyboard, submit, see the figures change.
+
+Debian's Chromium, driven by Playwright, against a real `streamlit run` started by a fixture.
+"""
+
+from __future__ import annotations
+
+import pytest
+from browser_support import ELEMENT_TEXTS
+from conftest import ARTIFACTS
+
+pytestmark = [pytest.mark.server, pytest.mark.browser]
+
+WEIGHT_TEXTS = ".st-key-weights_chart .vega-embed svg text"
+CURVE_SVG = ".st-key-curve_chart .vega-embed svg"
+
+
+def chart_state(page) -> tuple[list[str], str]:
+    """The weights heatmap's texts and the learning curve's drawing, as the browser shows them."""
+    return page.evaluate(ELEMENT_TEXTS, WEIGHT_TEXTS), page.inner_html(CURVE_SVG)
+
+
+@pytest.fixture
+def page(streamlit_server, chromium):
+    context = chromium.new_context(viewport={"width": 1500, "height": 2300})
+    page = context.new_page()
+    page.goto(streamlit_server.url)
+    page.get_by_role("button", name="Submit batch").wait_for(timeout=60_000)
+    page.locator(WEIGHT_TEXTS).first.wait_for(timeout=30_000)
+    page.locator(CURVE_SVG).wait_for(timeout=30_000)
+    yield page
+    context.close()
+
+
+def test_label_a_batch_with_the_keyboard_and_watch_the_head_learn(page):
+    weights_before, curve_before = chart_state(page)
+    assert "Weights after round 0: 0 labels" in weights_before
+    assert weights_before[:10] == ["+0.00"] * 10  # the head starts at zero
+
+    submit = page.get_by_role("button", name="Submit batch")
+    assert submit.is_disabled()
+    # Two tiles odd, two even, answered with the keys the buttons show.
+    assert page.get_by_role("button", name="Odd Shortcut O").count() == 1
+    assert page.get_by_role("button", name="Undo last batch Shortcut U").is_disabled()
+    # One key at a time, as a person does: each waits for the page to show the answer.
+    for count, key in enumerate("oeoe", start=1):
+        page.keyboard.press(key)
+        page.get_by_role("button", name=f"Submit batch ({count}/4)").wait_for(timeout=10_000)
+    assert page.get_by_role("button", name="Submit batch (4/4)").is_enabled()
+    headers = [
+        page.locator(f".st-key-tile_{k} [data-testid='stMarkdownContainer']").first.inner_text()
+        for k in range(4)
+    ]
+    assert [h.split()[:2] for h in headers] == [
+        ["1.", "Odd"],
+        ["2.", "Even"],
+        ["3.", "Odd"],
+        ["4.", "Even"],
+    ]
+
+    page.keyboard.press("Enter")
+    page.get_by_text("Round 1 learned: 4 labels").wait_for(timeout=15_000)
+    page.wait_for_function(
+        "([sel, before]) => !Array.from(document.querySelectorAll(sel))"
+        ".some(t => t.textContent.startsWith('Weights after round 0'))",
+        arg=[WEIGHT_TEXTS, weights_before],
+        timeout=15_000,
+    )
+    weights_after, curve_after = chart_state(page)
+    assert "Weights after round 1: 4 labels" in weights_after
+    assert weights_after[:10] != ["+0.00"] * 10
+    assert any(abs(float(text.replace("−", "-"))) >= 0.01 for text in weights_after[:10])
+    assert curve_after != curve_before  # the learning curve gained its first round
+    progress = page.get_by_text("labels in").first.inner_text()
+    assert progress.startswith("4 labels in 1 round")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "after-first-round.png"))
