@@ -131,10 +131,17 @@ def curves_chart(result: dict, yours: pd.DataFrame | None) -> alt.LayerChart:
     )
     base = alt.Chart(bands).encode(
         x=alt.X("n_labels:Q", title="labels"),
-        color=alt.Color("strategy:N", scale=palette, sort=domain, title=None),
+        color=alt.Color(
+            "strategy:N",
+            scale=palette,
+            sort=domain,
+            title=None,
+            legend=alt.Legend(symbolOpacity=1, symbolType="circle"),
+        ),
     )
     band = base.mark_area(opacity=0.15).encode(
-        y=alt.Y("low:Q", scale=alt.Scale(zero=False), title="test accuracy"), y2="high:Q"
+        y=alt.Y("low:Q", scale=alt.Scale(zero=False), title="test accuracy"),
+        y2="high:Q",
     )
     line = base.mark_line(point=True).encode(
         y="mean:Q",
