@@ -40,6 +40,11 @@ test-fast: setup
 bench: setup
 	$(PY) -m tl_active bench
 
+# The app's speed in a real browser (submit to updated charts, reruns, first page): medians.
+.PHONY: bench-browser
+bench-browser: setup chromium
+	$(PY) bench/bench_browser.py
+
 compare: setup
 	$(PY) -m tl_active compare --out results/compare
 

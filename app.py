@@ -42,6 +42,8 @@ FULL_RERUN = "full_rerun"  # set by callbacks in the batch fragment that change 
 CONFIRM = "confirm_settings"  # settings waiting for "discard labels?" confirmation
 SETTINGS_ERROR = "settings_error"
 SHOW_CHECK = "show_check"
+REVISION = "revision"  # bumped by every change to the session
+SPECS = "chart_specs"  # Vega-Lite specs of the current revision, by chart
 TILE_SCALE = 6  # 28 px -> 168 px, nearest neighbour
 PER_ROW = 4
 HEAD_HELP = {
@@ -57,8 +59,10 @@ def on_session_changed(session: LabellingSession, event: str) -> None:
     """Called after every submitted round, undo, auto-labelling and new session.
 
     The one place where a persistent store saves the session; nothing is stored yet, the
-    session lives as long as the browser tab.
+    session lives as long as the browser tab. The revision counter tells the chart cache
+    that the figures must be drawn again.
     """
+    st.session_state[REVISION] = st.session_state.get(REVISION, 0) + 1
 
 
 def features():
@@ -91,6 +95,26 @@ def show_flash() -> None:
     kind, text = st.session_state.pop(FLASH, (None, None))
     if kind:
         getattr(st, kind)(text)
+
+
+def chart(name: str, build, *args, **kwargs) -> None:
+    """Draw one of `plots`' Altair charts, `build(*args)`, once per session revision and args.
+
+    Turning an Altair chart into Vega-Lite costs tens of milliseconds per chart; a rerun that
+    changed nothing (a label check, a download) reuses the spec and sends the browser the same
+    chart, which it does not redraw.
+    """
+    revision = (id(current_session()), st.session_state.get(REVISION, 0))
+    specs = st.session_state.get(SPECS)
+    if not specs or specs["revision"] != revision:
+        specs = st.session_state[SPECS] = {"revision": revision}
+    key = (name, args)
+    if key not in specs:
+        spec = build(*args).to_dict(validate=False)
+        spec.pop("config", None)  # Altair's default view size; Streamlit sizes the chart
+        specs[key] = spec
+    with st.container(key=f"{name}_chart"):
+        st.vega_lite_chart(specs[key], **kwargs)
 
 
 # --- labels and keys that follow the target ----------------------------------------------------
@@ -509,20 +533,25 @@ def weights_panel(session: LabellingSession) -> None:
         bias = record.bias if record else 0.0
         n_labels = record.n_labels if record else 0
         auto = " (auto-labelled)" if record and record.simulated else ""
-        with st.container(key="weights_chart"):
-            st.altair_chart(
-                plots.weights_heatmap(
-                    weights, bias, f"Weights after round {selected}: {n_labels} labels{auto}"
-                ),
-                width="content",
-            )
+        title = f"Weights after round {selected}: {n_labels} labels{auto}"
+        chart(
+            "weights",
+            lambda _: plots.weights_heatmap(weights, bias, title),
+            selected,
+            width="content",
+        )
         st.caption(
             "One weight per digit from the CNN's softmax to the sigmoid: blue pushes towards "
             f"{plots.class_name(session.settings.target)}, red away; the scale is symmetric "
             "around 0 and reaches the largest |value|."
         )
-    with right, st.container(key="evolution_chart"):
-        st.altair_chart(plots.evolution_heatmap(rounds, selected), width="content")
+    with right:
+        chart(
+            "evolution",
+            lambda picked: plots.evolution_heatmap(rounds, picked),
+            selected,
+            width="content",
+        )
 
 
 def history_table(session: LabellingSession) -> pd.DataFrame:
@@ -553,17 +582,17 @@ def figures(session: LabellingSession) -> None:
     weights_panel(session)
 
     left, right = st.columns(2)
-    with left, st.container(key="hist_chart"):
+    with left:
         st.markdown(f"**{plots.p_label(target)} over the pool**, by MNIST's true class")
-        st.altair_chart(plots.p_histogram(session.p_pool, fs.y_pool, target))
-    with right, st.container(key="digit_chart"):
+        chart("hist", lambda: plots.p_histogram(session.p_pool, fs.y_pool, target))
+    with right:
         st.markdown(f"**{plots.p_label(target)} per true digit**: which digits are still confused")
-        st.altair_chart(plots.p_by_digit_chart(session.p_pool, fs.y_pool, target))
+        chart("digit", lambda: plots.p_by_digit_chart(session.p_pool, fs.y_pool, target))
 
     left, right = st.columns(2)
-    with left, st.container(key="curve_chart"):
+    with left:
         st.markdown("**Learning curve** (triangles: rounds answered by MNIST's ground truth)")
-        st.altair_chart(plots.learning_curve(session.rounds, start, ceiling))
+        chart("curve", lambda: plots.learning_curve(session.rounds, start, ceiling))
     with right:
         st.markdown("**History**")
         if session.rounds:
@@ -612,8 +641,10 @@ def main() -> None:
     sidebar(session)
     st.title("Label the digits the head is least sure of")
     progress_line(session)
-    if st.session_state.get(SHOW_CHECK):
-        check_panel(session)
+    # Always the same slot, so showing the check does not shift (and redraw) what follows.
+    with st.container():
+        if st.session_state.get(SHOW_CHECK):
+            check_panel(session)
     batch_panel()
     figures(session)
 

@@ -66,6 +66,9 @@ class StreamlitServer:
                 str(self.port),
                 "--browser.gatherUsageStats",
                 "false",
+                # Nothing edits the app while it is measured; watching the tree only costs CPU.
+                "--server.fileWatcherType",
+                "none",
             ],
             cwd=ROOT,
             env=self.env,

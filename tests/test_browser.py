@@ -66,6 +66,11 @@ def test_label_a_batch_with_the_keyboard_and_watch_the_head_learn(page):
         arg=[WEIGHT_TEXTS, weights_before],
         timeout=15_000,
     )
+    page.wait_for_function(
+        "([sel, before]) => document.querySelector(sel).innerHTML !== before",
+        arg=[CURVE_SVG, curve_before],
+        timeout=15_000,
+    )
     weights_after, curve_after = chart_state(page)
     assert "Weights after round 1: 4 labels" in weights_after
     assert weights_after[:10] != ["+0.00"] * 10
