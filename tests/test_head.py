@@ -21,9 +21,9 @@ def test_starts_at_zero_and_predicts_half():
 def test_converge_reaches_the_penalised_optimum():
     head = SigmoidHead("converge", l2=1e-3).fit(X, Y)
     p = head.predict_proba(X)
-    theta = np.append(head.weights_, head.bias_)
-    gradient = np.append(X.T @ (p - Y), (p - Y).sum()) / len(Y) + 1e-3 * theta
+    gradient = X.T @ (p - Y) / len(Y) + 1e-3 * head.weights_
     assert np.abs(gradient).max() < 1e-8
+    assert head.bias_ == 0.0  # redundant with the weights on softmax inputs: held at 0
     assert ((p > 0.5) == Y).mean() > 0.95
 
 
@@ -31,6 +31,15 @@ def test_converge_is_warm_started_and_independent_of_the_start():
     cold = SigmoidHead().fit(X, Y)
     warm = SigmoidHead().fit(X[:20], Y[:20]).fit(X, Y)
     assert np.allclose(cold.weights_, warm.weights_, atol=1e-6)
+
+
+def test_converge_leaves_an_unlabelled_digit_at_one_half():
+    seen = FEATURES.y_pool[:200] != 7
+    x = np.eye(10)[FEATURES.y_pool[:200][seen]]
+    head = SigmoidHead().fit(x, (FEATURES.y_pool[:200][seen] % 2).astype(float))
+    assert head.weights_[7] == 0.0
+    assert head.predict_proba(np.eye(10)[[7]])[0] == 0.5
+    assert (head.weights_[[1, 3, 5, 9]] > 1).all() and (head.weights_[[0, 2, 4, 6, 8]] < -1).all()
 
 
 def test_converge_stays_finite_on_one_class():

@@ -8,10 +8,12 @@ costs about 0.9 s a call on this machine before doing any work. Two ways to trai
 round, both on all labels so far:
 
 - `"converge"` (the default): fit to convergence, by Newton's method warm-started from the last
-  weights, minimising mean binary cross-entropy plus a small L2 penalty. The penalty keeps the
-  fit finite when the labels so far are separable or all of one class, and it picks one answer
-  where the softmax outputs (which sum to 1) leave the bias and a shift of all weights
-  interchangeable.
+  weights, minimising mean binary cross-entropy plus a small L2 penalty on the weights. The
+  penalty keeps the fit finite when the labels so far are separable or all of one class. The
+  bias stays at 0: the softmax outputs sum to 1, so a bias is the same as adding it to all ten
+  weights, and it adds nothing the weights cannot say. Held at 0, it lets a digit nobody has
+  labelled keep weight 0 and p = 0.5, "not known yet"; a fitted bias would hand such a digit the
+  balance of the labels so far, and uncertainty sampling would look past it.
 - `"demo"`: the odd-number demo's way, a fixed number of Adam steps at learning rate 0.1 (one
   step per round, as one epoch of at most 128 labels is one step). Adam's moments carry over from
   round to round, as they did in the demo's compiled Keras model. The update is Keras' own Adam
@@ -128,33 +130,32 @@ class SigmoidHead:
         s.weights = s.weights - step[:-1]
         s.bias = float(s.bias - step[-1])
 
-    def _loss(self, theta: np.ndarray, xb: np.ndarray, y: np.ndarray) -> float:
-        z = xb @ theta
-        return float(np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * self.l2 * theta @ theta)
+    def _loss(self, weights: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
+        z = x @ weights
+        return float(np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * self.l2 * weights @ weights)
 
     def _newton(self, x: np.ndarray, y: np.ndarray, tol: float = 1e-9, max_iter: int = 50) -> None:
-        xb = np.hstack([x, np.ones((len(x), 1))])
-        theta = np.append(self.state_.weights, self.state_.bias)
-        ridge = self.l2 * np.eye(N_INPUTS + 1)
-        loss = self._loss(theta, xb, y)
+        weights = self.state_.weights.copy()
+        ridge = self.l2 * np.eye(N_INPUTS)
+        loss = self._loss(weights, x, y)
         for _ in range(max_iter):
-            p = sigmoid(xb @ theta)
-            grad = xb.T @ (p - y) / len(y) + self.l2 * theta
+            p = sigmoid(x @ weights)
+            grad = x.T @ (p - y) / len(y) + self.l2 * weights
             if np.max(np.abs(grad)) < tol:
                 break
-            hessian = (xb * (p * (1 - p))[:, None]).T @ xb / len(y) + ridge
+            hessian = (x * (p * (1 - p))[:, None]).T @ x / len(y) + ridge
             step = np.linalg.solve(hessian, grad)
             # Backtracking keeps Newton monotone when a warm start sits far from the optimum.
             t = 1.0
             while t > 1e-6:
-                candidate = theta - t * step
-                new_loss = self._loss(candidate, xb, y)
+                candidate = weights - t * step
+                new_loss = self._loss(candidate, x, y)
                 if new_loss <= loss:
                     break
                 t *= 0.5
-            theta, loss = candidate, new_loss
-        self.state_.weights = theta[:-1].copy()
-        self.state_.bias = float(theta[-1])
+            weights, loss = candidate, new_loss
+        self.state_.weights = weights
+        self.state_.bias = 0.0
 
     def to_keras(self):
         """The learned head as a real Keras `Dense(1, sigmoid)` model on 10 inputs."""
