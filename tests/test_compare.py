@@ -242,6 +242,13 @@ def test_representative_beats_random_at_12_labels(real_features):
 
 
 @pytest.mark.model
+def test_uncertainty_beats_random_at_20_labels(real_features):
+    curves = run_comparison(real_features, ["uncertainty", "random"], seeds=5, rounds=5)
+    at_20 = curves[curves.n_labels == 20].groupby("strategy").accuracy.mean()
+    assert at_20["uncertainty"] > at_20["random"]
+
+
+@pytest.mark.model
 def test_compare_page_runs_a_tiny_comparison_with_the_persons_session_on_top(
     real_features, monkeypatch
 ):
