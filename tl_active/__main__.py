@@ -15,14 +15,16 @@ from tl_active.paths import CACHE_DIR, MNIST_PATH, MODEL_PATH
 
 
 def _progress_bar(description: str):
+    """A tqdm bar that appears with the first update (so an early error prints no empty bar)."""
     from tqdm import tqdm
 
-    bar = tqdm(total=None, desc=description, unit="img")
+    bar = None
 
     def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=description, unit="img")
+        bar.update(done - bar.n)
         if done >= total:
             bar.close()
 
@@ -48,18 +50,6 @@ def _features(args: argparse.Namespace) -> None:
     )
 
 
-def _compare(args: argparse.Namespace) -> None:
-    from tl_active.compare import main as compare_main
-
-    compare_main(args)
-
-
-def _bench(args: argparse.Namespace) -> None:
-    from tl_active.bench import main as bench_main
-
-    bench_main(args)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tl_active", description=__doc__.splitlines()[0]
@@ -79,23 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
     features = commands.add_parser("features", help="compute (or check) the cached CNN outputs")
     features.set_defaults(run=_features)
 
-    try:
-        from tl_active.compare import add_arguments as add_compare_arguments
-    except ImportError:
-        add_compare_arguments = None
-    if add_compare_arguments is not None:
-        compare = commands.add_parser("compare", help="simulate every strategy with an oracle")
-        add_compare_arguments(compare)
-        compare.set_defaults(run=_compare)
+    # Only argparse options here: the heavy imports happen when a command runs.
+    from tl_active import bench, compare
 
-    try:
-        from tl_active.bench import add_arguments as add_bench_arguments
-    except ImportError:
-        add_bench_arguments = None
-    if add_bench_arguments is not None:
-        bench = commands.add_parser("bench", help="time a labelling round against the demo's way")
-        add_bench_arguments(bench)
-        bench.set_defaults(run=_bench)
+    compare_parser = commands.add_parser("compare", help="simulate every strategy with an oracle")
+    compare.add_arguments(compare_parser)
+    compare_parser.set_defaults(run=compare.main)
+
+    bench_parser = commands.add_parser(
+        "bench", help="time a labelling round against the demo's way"
+    )
+    bench.add_arguments(bench_parser)
+    bench_parser.set_defaults(run=bench.main)
     return parser
 
 
