@@ -2,8 +2,14 @@
 
 A thin page over the core package. Each user action is one call on the person's
 `LabellingSession` (in `st.session_state`), made from a widget callback; the page then draws
-what the session knows. The frozen features and the images are shared by every user through
-`ui_support` (`st.cache_resource`).
+what the session knows. The frozen features, the images and the `SessionStore` are shared by
+every user through `ui_support` (`st.cache_resource`).
+
+Every session lives in the store under an id that the URL carries (`?session=<id>`): a submitted
+round is written, in one transaction, inside the submit callback, before the page moves on; undo
+marks the round undone there too. Opening the URL again (a refresh, another tab, after a server
+restart) replays the stored session. A tab that another tab has overtaken notices it on its next
+run (the stored round count differs) or on its next write (`StaleSessionError`), and reloads.
 
 Keyboard: the answer keys act on the outlined tile, which then moves on to the next tile that
 has no answer. The batch panel is a fragment, so answering a tile redraws only the batch, not the
@@ -13,14 +19,16 @@ charts; submitting, undoing and new settings redraw the whole page.
 from __future__ import annotations
 
 import io
-import json
+import time
 
 import pandas as pd
 import streamlit as st
 from PIL import Image
+from sqlalchemy.exc import SQLAlchemyError
 
 from tl_active import plots
-from tl_active.errors import TlActiveError
+from tl_active.errors import SessionFileError, TlActiveError
+from tl_active.exchange import head_keras_bytes, labels_csv, manifest_json, read_manifest
 from tl_active.head import HEAD_MODES
 from tl_active.session import (
     EVEN,
@@ -31,8 +39,9 @@ from tl_active.session import (
     SessionSettings,
     parse_target,
 )
+from tl_active.store import StaleSessionError, UnknownSessionError, check_session_id
 from tl_active.strategies import DESCRIPTIONS, STRATEGIES
-from ui_support import SESSION_KEY, pool_images, shared_features
+from ui_support import SESSION_ID_KEY, SESSION_KEY, pool_images, session_store, shared_features
 
 st.set_page_config(page_title="tl-active: label, retrain, watch", page_icon="🔢", layout="wide")
 
@@ -44,6 +53,9 @@ SETTINGS_ERROR = "settings_error"
 SHOW_CHECK = "show_check"
 REVISION = "revision"  # bumped by every change to the session
 SPECS = "chart_specs"  # Vega-Lite specs of the current revision, by chart
+URL_PARAM = "session"  # ?session=<id>
+IMPORT_KEY = "import_file"
+RECENT_SHOWN = 8
 TILE_SCALE = 6  # 28 px -> 168 px, nearest neighbour
 PER_ROW = 4
 HEAD_HELP = {
@@ -56,11 +68,10 @@ HEAD_HELP = {
 
 
 def on_session_changed(session: LabellingSession, event: str) -> None:
-    """Called after every submitted round, undo, auto-labelling and new session.
+    """Called after every submitted round, undo, auto-labelling, new, opened or reloaded session.
 
-    The one place where a persistent store saves the session; nothing is stored yet, the
-    session lives as long as the browser tab. The revision counter tells the chart cache
-    that the figures must be drawn again.
+    By then the change is already in the store (the callbacks write first). The revision
+    counter tells the chart cache that the figures must be drawn again.
     """
     st.session_state[REVISION] = st.session_state.get(REVISION, 0) + 1
 
@@ -74,17 +85,124 @@ def features():
 
 
 def current_session() -> LabellingSession:
-    if SESSION_KEY not in st.session_state:
-        st.session_state[SESSION_KEY] = LabellingSession(features(), SessionSettings())
-    return st.session_state[SESSION_KEY]
+    return st.session_state[SESSION_KEY]  # `main` makes sure there is one
 
 
-def start_session(settings: SessionSettings) -> None:
-    session = LabellingSession(features(), settings)
+def current_id() -> str:
+    return st.session_state[SESSION_ID_KEY]
+
+
+def use_session(
+    session: LabellingSession, session_id: str, event: str, keep_draft: bool = False
+) -> None:
+    """Put a stored session on the page, its settings in the sidebar and its id in the URL."""
     st.session_state[SESSION_KEY] = session
-    for key in (DRAFT, CONFIRM, SHOW_CHECK):
+    st.session_state[SESSION_ID_KEY] = session_id
+    st.query_params[URL_PARAM] = session_id
+    # A kept draft survives only if it is for the batch the session offers (see `open_batch`).
+    for key in (CONFIRM, SHOW_CHECK) if keep_draft else (DRAFT, CONFIRM, SHOW_CHECK):
         st.session_state.pop(key, None)
-    on_session_changed(session, "new")
+    settings_into_widgets(session.settings)
+    on_session_changed(session, event)
+
+
+def start_session(settings: SessionSettings) -> bool:
+    """A new session, stored at once so that its URL works from the first moment."""
+    session = LabellingSession(features(), settings)
+    try:
+        session_id = session_store().create(session)
+    except SQLAlchemyError as error:
+        flash("error", f"The session store cannot be written, so no session was started: {error}")
+        return False
+    use_session(session, session_id, "new")
+    return True
+
+
+def reload_stored(why: str) -> None:
+    """Throw the tab's copy away and replay the stored session, which is the truth."""
+    session_id = current_id()
+    try:
+        session = session_store().load(session_id, features())
+    except (TlActiveError, SQLAlchemyError) as error:
+        flash("error", f"{why}, but it could not be reloaded: {error}")
+        return
+    use_session(session, session_id, "reload", keep_draft=True)
+    n = len(session.rounds)
+    flash("warning", f"{why}: reloaded, now {n} round{'s' * (n != 1)} as stored.")
+
+
+def store_rounds(session: LabellingSession, records: list) -> bool:
+    """Write rounds just made in memory, oldest first, each in its own transaction.
+
+    On a failure the tab goes back to what is stored: behind another tab, it reloads; if the
+    database refuses the write, the unstored rounds are taken back in memory. Either way the
+    person is told, and nothing already stored is touched.
+    """
+    session_id = current_id()
+    for k, record in enumerate(records):
+        previous = session.rounds[record.number - 2] if record.number > 1 else None
+        try:
+            session_store().append_round(session_id, record, previous=previous)
+        except StaleSessionError:
+            reload_stored(
+                f"This session changed in another tab or window; round {record.number} "
+                "was not stored"
+            )
+            return False
+        except (TlActiveError, SQLAlchemyError) as error:
+            for _ in records[k:]:
+                session.undo()
+            if k:
+                on_session_changed(session, "round")
+            flash(
+                "error",
+                f"Round {record.number} could not be stored, so it was taken back (your answers "
+                f"are kept; submit again): {error}",
+            )
+            return False
+    return True
+
+
+def open_requested(requested: str) -> bool:
+    """Open the session the URL names; on failure say why (the caller starts a fresh one)."""
+    try:
+        session = session_store().load(check_session_id(requested), features())
+    except (TlActiveError, SQLAlchemyError) as error:
+        flash("error", f"That session link cannot be opened: {error}. A fresh session was started.")
+        return False
+    use_session(session, requested, "open")
+    return True
+
+
+def ensure_session() -> LabellingSession:
+    """The tab's session: the one the URL names, or a new one; caught up with the store."""
+    requested = st.query_params.get(URL_PARAM)
+    have = st.session_state.get(SESSION_ID_KEY)
+    if have is not None and requested in (None, have):
+        if requested is None:
+            st.query_params[URL_PARAM] = have  # e.g. back from another page
+        catch_up()
+    elif not (requested is not None and open_requested(requested)):
+        if not start_session(SessionSettings()):
+            show_flash()
+            st.stop()
+    return current_session()
+
+
+def catch_up() -> None:
+    """Reload if another tab has stored or undone rounds since this tab last looked."""
+    session = current_session()
+    try:
+        stored = session_store().round_count(current_id())
+    except UnknownSessionError:
+        flash("error", "This session is no longer stored; a fresh session was started.")
+        start_session(SessionSettings())
+        return
+    except SQLAlchemyError as error:
+        flash("error", f"The session store cannot be read: {error}")
+        return
+    if stored != len(session.rounds):
+        reload_stored("This session changed in another tab or window")
 
 
 def flash(kind: str, text: str) -> None:
@@ -214,6 +332,9 @@ def on_submit(number: int) -> None:
     except TlActiveError as error:
         flash("warning", f"Nothing submitted: {error}.")
         return
+    st.session_state[FULL_RERUN] = True
+    if not store_rounds(session, [record]):
+        return  # the draft stays, so the answers are still on the tiles
     st.session_state.pop(DRAFT, None)
     st.session_state[FULL_RERUN] = True
     on_session_changed(session, "round")
@@ -226,11 +347,19 @@ def on_submit(number: int) -> None:
 
 def on_undo() -> None:
     session = current_session()
-    try:
-        record = session.undo()
-    except TlActiveError as error:
-        flash("warning", str(error))
+    if not session.rounds:
+        flash("warning", "There is no round to undo.")
         return
+    try:
+        session_store().undo_round(current_id(), session.rounds[-1])
+    except StaleSessionError:
+        st.session_state[FULL_RERUN] = True
+        reload_stored("This session changed in another tab or window; nothing was undone")
+        return
+    except (TlActiveError, SQLAlchemyError) as error:
+        flash("error", f"The undo could not be stored, so nothing was taken back: {error}")
+        return
+    record = session.undo()
     # The same batch comes back (its query is seeded by the round); offer it with its answers.
     st.session_state[DRAFT] = {
         "round": record.number,
@@ -386,9 +515,9 @@ def on_settings_submit() -> None:
         start_session(settings)
 
 
-def on_confirm(discard: bool) -> None:
+def on_confirm(start: bool) -> None:
     settings = st.session_state.pop(CONFIRM, None)
-    if discard and settings is not None:
+    if start and settings is not None:
         start_session(settings)
     else:
         settings_into_widgets(current_session().settings)
@@ -397,6 +526,8 @@ def on_confirm(discard: bool) -> None:
 def on_auto_label() -> None:
     session = current_session()
     done = session.auto_label(int(st.session_state["auto_rounds"]))
+    if not store_rounds(session, done):
+        return
     st.session_state.pop(DRAFT, None)
     on_session_changed(session, "auto")
     if done:
@@ -407,6 +538,78 @@ def on_auto_label() -> None:
 
 def on_check() -> None:
     st.session_state[SHOW_CHECK] = not st.session_state.get(SHOW_CHECK, False)
+
+
+def on_reopen(session_id: str) -> None:
+    try:
+        session = session_store().load(session_id, features())
+    except (TlActiveError, SQLAlchemyError) as error:
+        flash("error", f"Session {session_id} cannot be reopened: {error}")
+        return
+    use_session(session, session_id, "open")
+    n = len(session.rounds)
+    flash("info", f"Reopened session {session_id}: {n} round{'s' * (n != 1)}.")
+
+
+def on_import() -> None:
+    upload = st.session_state.get(IMPORT_KEY)
+    if upload is None:
+        return
+    # Replayed once, in memory, then stored in one transaction: what `import_manifest` does,
+    # keeping the replayed session instead of replaying it a second time to open it.
+    try:
+        session = read_manifest(upload.getvalue(), features())
+        session_id = session_store().create(session)
+    except SessionFileError as error:
+        flash("error", f"{upload.name} was not imported, nothing was stored: {error}.")
+        return
+    except (TlActiveError, SQLAlchemyError) as error:
+        flash("error", f"{upload.name} could not be stored, nothing was imported: {error}")
+        return
+    use_session(session, session_id, "import")
+    n = len(session.rounds)
+    flash(
+        "success",
+        f"Imported {upload.name}: {n} round{'s' * (n != 1)} replayed to the recorded head "
+        f"weights, stored as session {session_id}.",
+    )
+
+
+def when(t: float) -> str:
+    return time.strftime("%d %b %H:%M", time.localtime(t))
+
+
+def recent_sessions() -> None:
+    """Recent sessions with rounds (and this one), to reopen; and the import of a manifest."""
+    st.sidebar.header("Recent sessions")
+    session_id = current_id()
+    st.sidebar.caption(f"This session: `{session_id}`, its link is this page's address.")
+    try:
+        recent = session_store().recent(limit=4 * RECENT_SHOWN)
+    except SQLAlchemyError as error:
+        st.sidebar.error(f"The session store cannot be read: {error}")
+        recent = []
+    shown = [s for s in recent if s.n_rounds or s.id == session_id][:RECENT_SHOWN]
+    for item in shown:
+        here = item.id == session_id
+        st.sidebar.button(
+            f"{'▶ ' if here else ''}{item.summary}: {item.n_rounds} round"
+            f"{'s' * (item.n_rounds != 1)}, {item.n_labels} labels, {when(item.updated_at)}",
+            key=f"reopen_{item.id}",
+            on_click=on_reopen,
+            args=(item.id,),
+            disabled=here,
+            help=f"Session {item.id}, started {when(item.created_at)}",
+            width="stretch",
+        )
+    st.sidebar.file_uploader(
+        "Import a session manifest (.json)",
+        type=["json"],
+        key=IMPORT_KEY,
+        on_change=on_import,
+        help="A manifest exported by tl-active with the same CNN: replayed, checked, stored as "
+        "a new session and opened.",
+    )
 
 
 def sidebar(session: LabellingSession) -> None:
@@ -450,11 +653,12 @@ def sidebar(session: LabellingSession) -> None:
     if CONFIRM in st.session_state:
         n_labels = len(session.labelled)
         st.sidebar.warning(
-            f"A new session discards your {n_labels} labels in {len(session.rounds)} rounds."
+            f"A new session starts from no labels. This one, with your {n_labels} labels in "
+            f"{len(session.rounds)} rounds, stays stored under Recent sessions."
         )
         left, right = st.sidebar.columns(2)
-        left.button("Discard and start", on_click=on_confirm, args=(True,), type="primary")
-        right.button("Keep my labels", on_click=on_confirm, args=(False,))
+        left.button("Start it", on_click=on_confirm, args=(True,), type="primary")
+        right.button("Stay on this one", on_click=on_confirm, args=(False,))
     s = session.settings
     st.sidebar.caption(
         f"Now: target **{plots.class_name(s.target)}**, **{s.strategy}** "
@@ -626,19 +830,48 @@ def figures(session: LabellingSession) -> None:
         on_click="ignore",
         icon=":material/image:",
     )
+    # Built when clicked, not on every run: the CSV reads the taken-back rounds from the store,
+    # and the .keras file needs TensorFlow, which takes seconds to load.
+    session_id = current_id()
+
+    def labels_with_undone() -> str:
+        undone = [h.record for h in session_store().history(session_id) if h.undone]
+        return labels_csv(session, undone=undone)
+
     downloads.download_button(
-        "Session as JSON",
-        data=lambda: json.dumps(session.to_dict(), indent=1),
-        file_name="tl-active-session.json",
+        "Labels as CSV",
+        data=labels_with_undone,
+        file_name=f"tl-active-{session_id}-labels.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/table:",
+        help="One row per answered image: pool index, answer, round, time, MNIST's digit; "
+        "rounds taken back with undo are included, marked undone.",
+    )
+    downloads.download_button(
+        "Session as JSON manifest",
+        data=lambda: manifest_json(session),
+        file_name=f"tl-active-{session_id}.json",
         mime="application/json",
         on_click="ignore",
         icon=":material/data_object:",
+        help="Settings, seed, model checksum and every round: import it to replay the session.",
+    )
+    downloads.download_button(
+        "Head as .keras",
+        data=lambda: head_keras_bytes(session),
+        file_name=f"tl-active-{session_id}-head.keras",
+        mime="application/octet-stream",
+        on_click="ignore",
+        icon=":material/download:",
+        help="The sigmoid head's weights and bias as a Keras model (takes a few seconds).",
     )
 
 
 def main() -> None:
-    session = current_session()
+    session = ensure_session()
     sidebar(session)
+    recent_sessions()
     st.title("Label the digits the head is least sure of")
     progress_line(session)
     # Always the same slot, so showing the check does not shift (and redraw) what follows.

@@ -1,8 +1,10 @@
-"""What every page of the app shares: the frozen features and images, loaded once per server.
+"""What every page of the app shares: the frozen features and images, and the session store.
 
-`st.cache_resource` objects are shared by every user, so only read-only things live here: the
-frozen CNN's features and the raw MNIST images. The trainable head and the labelling session are
-per user, in `st.session_state[SESSION_KEY]`.
+`st.cache_resource` objects are shared by every user, so only read-only or thread-safe things
+live here: the frozen CNN's features, the raw MNIST images and the `SessionStore` (its engine
+pools connections and every write is its own transaction). The trainable head and the labelling
+session are per user, in `st.session_state[SESSION_KEY]`, with their stored id in
+`st.session_state[SESSION_ID_KEY]`.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from tl_active import paths
 from tl_active.data import load_raw
 from tl_active.features import FeatureSet, load_features
 from tl_active.paths import MNIST_PATH, MODEL_PATH
+from tl_active.store import SessionStore
 
 SESSION_KEY = "session"  # the user's LabellingSession
+SESSION_ID_KEY = "session_id"  # its id in the store and in the URL (?session=...)
 
 
 @st.cache_resource(show_spinner=False)
@@ -38,3 +43,14 @@ def pool_images() -> np.ndarray:
     images = load_raw(MNIST_PATH)["x_train"]
     images.setflags(write=False)
     return images
+
+
+@st.cache_resource(show_spinner=False)
+def _store_at(url: str) -> SessionStore:
+    return SessionStore(url)
+
+
+def session_store() -> SessionStore:
+    """The store every user of this server shares, at `TL_ACTIVE_DB` (see `tl_active.paths`)."""
+    # Looked up on each call, not imported once, so that tests can point it at a fresh file.
+    return _store_at(paths.DB_URL)

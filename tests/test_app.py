@@ -14,11 +14,20 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tl_active import paths
 from ui_support import SESSION_KEY
 
 pytestmark = pytest.mark.model
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def db_url(tmp_path, monkeypatch) -> str:
+    """Each test on its own database file (the server-wide store is cached by its URL)."""
+    url = f"sqlite:///{tmp_path / 'sessions.db'}"
+    monkeypatch.setattr(paths, "DB_URL", url)
+    return url
 
 
 @pytest.fixture
@@ -150,19 +159,19 @@ def test_changing_settings_mid_session_asks_before_discarding(app):
     app.slider(key="set_batch").set_value(6)
     app.button[[b.label for b in app.button].index("New session with these settings")].click()
     app.run()
-    assert "discards your 4 labels in 1 rounds" in app.sidebar.warning[0].value
+    assert "your 4 labels in 1 rounds, stays stored" in app.sidebar.warning[0].value
     assert len(session(app).rounds) == 1  # nothing thrown away yet
-    # Keep: the widgets go back to what the session uses.
-    app.button[[b.label for b in app.button].index("Keep my labels")].click().run()
+    # Stay: the widgets go back to what the session uses.
+    app.button[[b.label for b in app.button].index("Stay on this one")].click().run()
     assert session(app).settings.strategy == "uncertainty"
     assert app.selectbox(key="set_strategy").value == "uncertainty"
     assert len(session(app).rounds) == 1
-    # Discard: a fresh session with the new settings.
+    # Start: a fresh session with the new settings.
     app.selectbox(key="set_strategy").set_value("random")
     app.slider(key="set_batch").set_value(6)
     app.button[[b.label for b in app.button].index("New session with these settings")].click()
     app.run()
-    app.button[[b.label for b in app.button].index("Discard and start")].click().run()
+    app.button[[b.label for b in app.button].index("Start it")].click().run()
     s = session(app)
     assert s.rounds == [] and s.settings.strategy == "random" and s.settings.batch_size == 6
     assert len(app.get("image")) == 6
