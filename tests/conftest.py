@@ -1,6 +1,6 @@
-"""Shared fixtures: a real Streamlit server and a real Chromium, for the tests marked `browser`.
+"""Shared fixtures: the app's database, a real Streamlit server and a real Chromium.
 
-Both are started once per test session and only when a browser test asks for them.
+The server and the browser are started once per test session and only when a test asks for them.
 """
 
 from __future__ import annotations
@@ -12,11 +12,27 @@ import pytest
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
+@pytest.fixture
+def app_db(tmp_path, monkeypatch) -> str:
+    """The app's session store on a fresh database file, for AppTest (which runs in-process).
+
+    The app's store is cached per database URL, which it reads from `paths.DB_URL` on each run.
+    """
+    from tl_active import paths
+
+    url = f"sqlite:///{tmp_path / 'sessions.db'}"
+    monkeypatch.setattr(paths, "DB_URL", url)
+    return url
+
+
 @pytest.fixture(scope="session")
-def streamlit_server():
+def streamlit_server(tmp_path_factory):
     from browser_support import StreamlitServer
 
-    server = StreamlitServer(ARTIFACTS / "streamlit-server.log").start()
+    # Its own session database, so that tests never write into data/sessions.db.
+    db = tmp_path_factory.mktemp("server-db") / "sessions.db"
+    server = StreamlitServer(ARTIFACTS / "streamlit-server.log", env={"TL_ACTIVE_DB": str(db)})
+    server.start()
     yield server
     server.stop()
 

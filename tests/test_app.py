@@ -14,20 +14,11 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tl_active import paths
 from ui_support import SESSION_KEY
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.usefixtures("app_db")]
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
-@pytest.fixture(autouse=True)
-def db_url(tmp_path, monkeypatch) -> str:
-    """Each test on its own database file (the server-wide store is cached by its URL)."""
-    url = f"sqlite:///{tmp_path / 'sessions.db'}"
-    monkeypatch.setattr(paths, "DB_URL", url)
-    return url
 
 
 @pytest.fixture

@@ -1,0 +1,294 @@
+"""Sessions that outlive the tab, driven through the app with AppTest: each on a fresh database.
+
+Resume from `?session=<id>`, refuse unknown or malformed ids, reopen from the recent list, export
+(the files the download buttons would serve), import good and bad manifests, and two tabs on one
+session. Two `AppTest`s in one process share the app's cached store, as two tabs share a server.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.testing.v1 import AppTest
+from test_app import answer_all_truthfully, progress, session
+
+from tl_active.exchange import manifest_json
+from tl_active.store import SessionStore
+from ui_support import SESSION_ID_KEY, shared_features
+
+pytestmark = [pytest.mark.model, pytest.mark.usefixtures("app_db")]
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def open_app(session_id: str | None = None) -> AppTest:
+    """A new tab: the app opened at `/?session=<id>`, or at `/`."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    if session_id is not None:
+        at.query_params["session"] = session_id
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def url_id(at: AppTest) -> str:
+    return at.query_params["session"]
+
+
+def submit_truthfully(at: AppTest) -> None:
+    answer_all_truthfully(at)
+    at.button(key="submit").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def auto_label(at: AppTest, n: int) -> None:
+    at.number_input(key="auto_rounds").set_value(n)
+    at.button(key="auto_label").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def click_label(at: AppTest, label: str) -> None:
+    at.button[[b.label for b in at.button].index(label)].click().run()
+
+
+@pytest.fixture
+def store(app_db) -> SessionStore:
+    s = SessionStore(app_db)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def served_files(monkeypatch) -> dict:
+    """What each download button built on demand would serve, by file name."""
+    made = {}
+    original = MediaFileManager.add_deferred
+
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        made[file_name] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    return made
+
+
+def test_each_round_is_stored_and_the_url_resumes_the_session(store):
+    first = open_app()
+    session_id = url_id(first)
+    assert first.session_state[SESSION_ID_KEY] == session_id
+    assert store.round_count(session_id) == 0  # stored from the start, so the link works
+    submit_truthfully(first)
+    assert store.round_count(session_id) == 1
+    auto_label(first, 2)
+    assert store.round_count(session_id) == 3
+    first.button(key="undo").click().run()
+    assert store.round_count(session_id) == 2
+    assert [h.undone for h in store.history(session_id)] == [False, False, True]
+
+    # A new tab (or a refresh) on the same URL finds the same session, charts and history.
+    second = open_app(session_id)
+    assert url_id(second) == session_id
+    theirs, ours = session(first), session(second)
+    assert progress(second) == progress(first)
+    assert progress(second).startswith("**8 labels** in **2 rounds** (1 auto-labelled)")
+    assert [r.indices for r in ours.rounds] == [r.indices for r in theirs.rounds]
+    np.testing.assert_allclose(ours.head.weights_, theirs.head.weights_, atol=1e-9)
+    history = second.dataframe[0].value
+    assert history["answered by"].tolist() == ["person", "MNIST (auto)"]
+
+
+@pytest.mark.parametrize(
+    ("bad_id", "reason"),
+    [
+        ("abcdefgh12345678", "there is no stored session 'abcdefgh12345678'"),
+        ("../../etc/passwd", "is not a session id"),
+        ("x", "is not a session id"),
+    ],
+)
+def test_an_unknown_or_malformed_id_says_so_and_starts_a_fresh_session(store, bad_id, reason):
+    at = open_app(bad_id)
+    message = at.error[0].value
+    assert message.startswith("That session link cannot be opened")
+    assert reason in message and message.endswith("A fresh session was started.")
+    fresh = url_id(at)
+    assert fresh != bad_id and store.exists(fresh)
+    assert session(at).rounds == []
+    assert progress(at).startswith("**0 labels** in **0 rounds**")
+    assert [s.id for s in store.recent(100)] == [fresh]
+
+
+def test_the_recent_list_reopens_an_earlier_session_and_updates_the_url(store):
+    at = open_app()
+    earlier = url_id(at)
+    auto_label(at, 3)
+    at.selectbox(key="set_strategy").set_value("random")
+    click_label(at, "New session with these settings")
+    click_label(at, "Start it")
+    later = url_id(at)
+    assert later != earlier and session(at).rounds == []
+    assert session(at).settings.strategy == "random"
+
+    listed = {b.key: b for b in at.sidebar.button if (b.key or "").startswith("reopen_")}
+    assert listed[f"reopen_{later}"].disabled  # this session, marked
+    assert listed[f"reopen_{earlier}"].label.startswith(
+        "odd, uncertainty, batch 4, converge, seed 0: 3 rounds, 12 labels, "
+    )
+    listed[f"reopen_{earlier}"].click().run()
+    assert url_id(at) == earlier and at.session_state[SESSION_ID_KEY] == earlier
+    assert len(session(at).rounds) == 3
+    assert at.info[0].value == f"Reopened session {earlier}: 3 rounds."
+    # The sidebar's settings follow the session opened.
+    assert at.selectbox(key="set_strategy").value == "uncertainty"
+    assert progress(at).startswith("**12 labels** in **3 rounds**")
+
+
+def test_exports_hold_the_labels_with_undone_rounds_the_manifest_and_the_head(served_files):
+    at = open_app()
+    session_id = url_id(at)
+    submit_truthfully(at)
+    undone = session(at).rounds[0]
+    at.button(key="undo").click().run()
+    auto_label(at, 2)
+    s = session(at)
+    files = {
+        name.removeprefix(f"tl-active-{session_id}"): build for name, build in served_files.items()
+    }
+    assert {"-labels.csv", ".json", "-head.keras", "tl-active-evolution.gif"} <= set(files)
+
+    rows = list(csv.DictReader(io.StringIO(files["-labels.csv"]())))
+    live = [r for r in rows if r["status"] == "live"]
+    taken_back = [r for r in rows if r["status"] == "undone"]
+    assert [int(r["pool_index"]) for r in live] == [i for r in s.rounds for i in r.indices]
+    assert [int(r["pool_index"]) for r in taken_back] == undone.indices
+    assert {r["round"] for r in taken_back} == {"1"}
+    assert all(r["agrees"] == "True" for r in rows)  # every answer given was MNIST's own
+    assert [int(r["true_digit"]) for r in live[:4]] == [
+        int(shared_features().y_pool[i]) for i in s.rounds[0].indices
+    ]
+
+    manifest = json.loads(files[".json"]())
+    assert manifest["format"] == "tl-active-session"
+    assert manifest["settings"] == s.settings.as_dict()
+    assert [r["indices"] for r in manifest["rounds"]] == [r.indices for r in s.rounds]
+    assert manifest["model_checksum"] == shared_features().model_checksum
+
+    keras_file = files["-head.keras"]()
+    assert keras_file[:2] == b"PK"  # a .keras file is a zip archive
+
+
+def test_importing_a_manifest_replays_it_as_a_new_session(store):
+    source = open_app()
+    auto_label(source, 2)
+    submit_truthfully(source)
+    original = session(source)
+    raw = manifest_json(original).encode()
+
+    at = open_app()
+    before = url_id(at)
+    at.file_uploader(key="import_file").set_value(("mine.json", raw, "application/json")).run()
+    assert not at.exception
+    imported = url_id(at)
+    assert imported not in (before, url_id(source))
+    assert at.success[0].value.startswith("Imported mine.json: 3 rounds replayed")
+    assert store.round_count(imported) == 3
+    s = session(at)
+    np.testing.assert_allclose(s.head.weights_, original.head.weights_, atol=1e-9)
+    assert [r.simulated for r in s.rounds] == [True, True, False]
+    assert progress(at).startswith("**12 labels** in **3 rounds** (2 auto-labelled)")
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\x89PNG\r\n\x1a\n not json", "not JSON"),
+        (b'{"hello": "world"}', "not a tl-active session manifest"),
+        ("other-model", "made with another CNN"),
+        ("damaged-round", "round 1 of the manifest"),
+    ],
+)
+def test_a_bad_manifest_is_refused_and_nothing_is_written(store, content, reason):
+    at = open_app()
+    if isinstance(content, str):
+        auto_label(at, 1)
+        data = session(at).to_dict()
+        if content == "other-model":
+            data["model_checksum"] = "0" * 64
+        else:
+            data["rounds"][0]["indices"] = [-1, 2, 3, 4]
+        content = json.dumps(data).encode()
+    here = url_id(at)
+    before = [(s.id, s.n_rounds) for s in store.recent(100)]
+    at.file_uploader(key="import_file").set_value(("theirs.json", content, "application/json"))
+    at.run()
+    assert not at.exception
+    message = at.error[0].value
+    assert message.startswith("theirs.json was not imported, nothing was stored:")
+    assert reason in message
+    assert url_id(at) == here
+    assert [(s.id, s.n_rounds) for s in store.recent(100)] == before
+
+
+def test_a_tab_left_behind_is_told_and_reloads_and_no_round_is_lost_or_doubled(store):
+    ahead = open_app()
+    session_id = url_id(ahead)
+    behind = open_app(session_id)
+
+    # Both tabs answer the same first batch; the first to submit wins.
+    answer_all_truthfully(behind)
+    submit_truthfully(ahead)
+    behind.button(key="submit").click().run()
+    assert not behind.exception
+    assert behind.warning[0].value.startswith(
+        "This session changed in another tab or window; round 1 was not stored: reloaded, "
+        "now 1 round as stored."
+    )
+    assert store.round_count(session_id) == 1
+    assert [h.record.number for h in store.history(session_id)] == [1]
+    assert progress(behind).startswith("**4 labels** in **1 round**")
+
+    # A plain rerun notices rounds stored elsewhere, too.
+    auto_label(behind, 2)
+    ahead.run()
+    assert ahead.warning[0].value == (
+        "This session changed in another tab or window: reloaded, now 3 rounds as stored."
+    )
+    assert len(session(ahead).rounds) == 3
+    # An undo from the tab that is behind is refused, and it reloads.
+    behind.button(key="undo").click().run()  # now 2 rounds stored, the other tab still has 3
+    ahead.button(key="undo").click().run()
+    assert ahead.warning[0].value.startswith(
+        "This session changed in another tab or window; nothing was undone"
+    )
+    assert store.round_count(session_id) == 2 and len(session(ahead).rounds) == 2
+    numbers = [(h.record.number, h.undone) for h in store.history(session_id)]
+    assert numbers == [(1, False), (2, False), (3, True)]
+
+
+def test_a_failed_write_takes_the_round_back_and_keeps_the_answers(monkeypatch, store):
+    from sqlalchemy.exc import OperationalError
+
+    at = open_app()
+    session_id = url_id(at)
+    answer_all_truthfully(at)
+    given = list(at.session_state["draft"]["answers"])
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(SessionStore, "append_round", refuse)
+        at.button(key="submit").click().run()
+    assert not at.exception
+    assert at.error[0].value.startswith("Round 1 could not be stored, so it was taken back")
+    assert session(at).rounds == [] and store.round_count(session_id) == 0
+    assert at.session_state["draft"]["answers"] == given
+    assert at.button(key="submit").label == "Submit batch (4/4)"
+    # The database is back: the same answers submitted again are stored.
+    at.button(key="submit").click().run()
+    assert store.round_count(session_id) == 1 and len(session(at).rounds) == 1
