@@ -8,11 +8,16 @@ from __future__ import annotations
 import pytest
 from browser_support import ELEMENT_TEXTS
 from conftest import ARTIFACTS
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.server, pytest.mark.browser]
 
 WEIGHT_TEXTS = ".st-key-weights_chart .vega-embed svg text"
 CURVE_SVG = ".st-key-curve_chart .vega-embed svg"
+
+
+def tile_header(page, position: int):
+    return page.locator(f".st-key-tile_{position} [data-testid='stMarkdownContainer']").first
 
 
 def chart_state(page) -> tuple[list[str], str]:
@@ -46,11 +51,12 @@ def test_label_a_batch_with_the_keyboard_and_watch_the_head_learn(page):
     for count, key in enumerate("oeoe", start=1):
         page.keyboard.press(key)
         page.get_by_role("button", name=f"Submit batch ({count}/4)").wait_for(timeout=10_000)
+        # The key bar is drawn before the tiles: wait for the tile too before the next key.
+        expect(tile_header(page, count - 1)).to_contain_text(
+            {"o": "Odd", "e": "Even"}[key], timeout=10_000
+        )
     assert page.get_by_role("button", name="Submit batch (4/4)").is_enabled()
-    headers = [
-        page.locator(f".st-key-tile_{k} [data-testid='stMarkdownContainer']").first.inner_text()
-        for k in range(4)
-    ]
+    headers = [tile_header(page, k).inner_text() for k in range(4)]
     assert [h.split()[:2] for h in headers] == [
         ["1.", "Odd"],
         ["2.", "Even"],
