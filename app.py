@@ -832,10 +832,10 @@ def figures(session: LabellingSession) -> None:
     )
     # Built when clicked, not on every run: the CSV reads the taken-back rounds from the store,
     # and the .keras file needs TensorFlow, which takes seconds to load.
-    session_id = current_id()
+    session_id, store = current_id(), session_store()
 
     def labels_with_undone() -> str:
-        undone = [h.record for h in session_store().history(session_id) if h.undone]
+        undone = [h.record for h in store.history(session_id) if h.undone]
         return labels_csv(session, undone=undone)
 
     downloads.download_button(
