@@ -23,7 +23,10 @@ def fake_probs(digits: np.ndarray, rng: np.random.Generator, ambiguous: float = 
     return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def synthetic_features(n_pool: int = 2_000, n_test: int = 500, seed: int = 0) -> FeatureSet:
+def synthetic_features(
+    n_pool: int = 2_000, n_test: int = 500, seed: int = 0, model: str = ""
+) -> FeatureSet:
+    """`model` names the fake CNN: two names, two model checksums (for refusal tests)."""
     rng = np.random.default_rng(seed)
     y_pool = rng.integers(0, 10, n_pool).astype(np.uint8)
     y_test = rng.integers(0, 10, n_test).astype(np.uint8)
@@ -34,5 +37,5 @@ def synthetic_features(n_pool: int = 2_000, n_test: int = 500, seed: int = 0) ->
         y_pool=y_pool,
         test_probs=fake_probs(y_test, rng),
         y_test=y_test,
-        key=f"synthetic{seed:08d}-synthetic",
+        key=f"{model or f'synthetic{seed:08d}'}-synthetic",
     )

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 from store_db import fresh_store
-from tiny_features import tiny_features
+from synthetic import synthetic_features
 
 from tl_active.errors import SessionFileError
 from tl_active.exchange import (
@@ -22,7 +22,7 @@ from tl_active.exchange import (
 from tl_active.session import LabellingSession, SessionSettings
 from tl_active.store import SessionStore, rounds, sessions
 
-FEATURES = tiny_features()
+FEATURES = synthetic_features(400, 200, model="tinymodel")
 
 
 def labelled_session(n_rounds: int = 5, **settings) -> LabellingSession:

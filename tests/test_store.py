@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select, text
 from store_db import TEST_DB, db_url, fresh_store
-from tiny_features import tiny_features
+from synthetic import synthetic_features
 
 from tl_active.errors import SessionFileError, TlActiveError
 from tl_active.session import LabellingSession, SessionSettings
@@ -23,7 +23,7 @@ from tl_active.store import (
     rounds,
 )
 
-FEATURES = tiny_features()
+FEATURES = synthetic_features(400, 200, model="tinymodel")
 
 
 def row_count(store: SessionStore, session_id: str, live_only: bool = False) -> int:
@@ -252,7 +252,7 @@ def test_unknown_and_malformed_ids_are_refused_clearly(store):
 
 
 def test_a_session_stored_under_another_model_is_refused_on_load(store):
-    other = tiny_features(model="othermodel")
+    other = synthetic_features(400, 200, model="othermodel")
     session = LabellingSession(other, SessionSettings(seed=8))
     session.auto_label(2)
     session_id = store.create(session)

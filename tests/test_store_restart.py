@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from tiny_features import tiny_features
+from synthetic import synthetic_features
 
 from tl_active.store import SessionStore
 
@@ -18,13 +18,13 @@ WRITER = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, sys.argv[3])
-    from tiny_features import tiny_features
+    from synthetic import synthetic_features
     from tl_active.session import LabellingSession, SessionSettings
     from tl_active.store import SessionStore
 
     store = SessionStore(sys.argv[1])
     session_id = sys.argv[2]
-    session = store.load(session_id, tiny_features())
+    session = store.load(session_id, synthetic_features(400, 200, model="tinymodel"))
     while True:
         record = session.answer_by_truth()
         store.append_round(session_id, record)
@@ -46,7 +46,7 @@ def start_writer(url: str, session_id: str, script: Path) -> subprocess.Popen:
 def test_a_killed_writer_loses_no_reported_round_and_a_new_process_resumes(tmp_path):
     from tl_active.session import LabellingSession, SessionSettings
 
-    features = tiny_features()
+    features = synthetic_features(400, 200, model="tinymodel")
     url = f"sqlite:///{tmp_path / 'sessions.db'}"
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
@@ -69,7 +69,7 @@ def test_a_killed_writer_loses_no_reported_round_and_a_new_process_resumes(tmp_p
         fresh = SessionStore(url)
         stored = fresh.round_count(session_id)
         assert stored >= reported
-        resumed = fresh.load(session_id, tiny_features())
+        resumed = fresh.load(session_id, synthetic_features(400, 200, model="tinymodel"))
         assert [r.number for r in resumed.rounds] == list(range(1, stored + 1))
         assert resumed.rounds[-1].n_labels == 2 * stored
         fresh.close()
