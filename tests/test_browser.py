@@ -73,7 +73,8 @@ def test_label_a_batch_with_the_keyboard_and_watch_the_head_learn(page):
         timeout=15_000,
     )
     page.wait_for_function(
-        "([sel, before]) => document.querySelector(sel).innerHTML !== before",
+        "([sel, before]) => { const svg = document.querySelector(sel); "
+        "return svg !== null && svg.innerHTML !== before; }",
         arg=[CURVE_SVG, curve_before],
         timeout=15_000,
     )
