@@ -8,6 +8,8 @@
   weights heatmap are on screen, with a cold feature cache (a temporary TL_ACTIVE_CACHE, so the
   frozen CNN runs over MNIST) and with a warm one.
 
+Every server stores its sessions in a temporary database (TL_ACTIVE_DB), never in a user's.
+
 Run with `make bench-browser`; `--rounds`, `--warm-starts`, `--cold-starts` set the sample sizes.
 """
 
@@ -38,12 +40,14 @@ def wait_interactive(page, url: str, timeout_ms: int = 120_000) -> None:
     page.locator(WEIGHT_TEXTS).first.wait_for(timeout=timeout_ms)
 
 
-def time_first_page(browser, runs: int, cold: bool) -> list[float]:
+def time_first_page(browser, runs: int, cold: bool, db_dir: Path) -> list[float]:
     times = []
     for run in range(runs):
         with tempfile.TemporaryDirectory(prefix="tl-active-cache-") as cache:
-            env = {"TL_ACTIVE_CACHE": cache} if cold else {}
             kind = "cold" if cold else "warm"
+            env = {"TL_ACTIVE_DB": str(db_dir / f"{kind}-{run}.db")}
+            if cold:
+                env["TL_ACTIVE_CACHE"] = cache
             server = StreamlitServer(LOG_DIR / f"bench-{kind}-{run}.log", env=env)
             context = browser.new_context(viewport={"width": 1500, "height": 1400})
             page = context.new_page()
@@ -122,16 +126,21 @@ def main() -> None:
     parser.add_argument("--warm-starts", type=int, default=3)
     parser.add_argument("--cold-starts", type=int, default=1)
     args = parser.parse_args()
-    with sync_playwright() as playwright:
+    with (
+        tempfile.TemporaryDirectory(prefix="tl-active-bench-db-") as db_dir,
+        sync_playwright() as playwright,
+    ):
+        db_dir = Path(db_dir)
         browser = launch_chromium(playwright)
         try:
-            server = StreamlitServer(LOG_DIR / "bench-rounds.log").start()
+            env = {"TL_ACTIVE_DB": str(db_dir / "rounds.db")}
+            server = StreamlitServer(LOG_DIR / "bench-rounds.log", env=env).start()
             try:
                 submit, tile, check = time_rounds(browser, server.url, args.rounds)
             finally:
                 server.stop()
-            warm = time_first_page(browser, args.warm_starts, cold=False)
-            cold = time_first_page(browser, args.cold_starts, cold=True)
+            warm = time_first_page(browser, args.warm_starts, cold=False, db_dir=db_dir)
+            cold = time_first_page(browser, args.cold_starts, cold=True, db_dir=db_dir)
         finally:
             browser.close()
     print()
