@@ -41,7 +41,7 @@ from tl_active.session import (
 )
 from tl_active.store import StaleSessionError, UnknownSessionError, check_session_id
 from tl_active.strategies import DESCRIPTIONS, STRATEGIES
-from ui_support import SESSION_ID_KEY, SESSION_KEY, pool_images, session_store, shared_features
+from ui_support import SESSION_ID_KEY, SESSION_KEY, features_or_stop, pool_images, session_store
 
 st.set_page_config(page_title="tl-active: label, retrain, watch", page_icon="🔢", layout="wide")
 
@@ -76,14 +76,6 @@ def on_session_changed(session: LabellingSession, event: str) -> None:
     st.session_state[REVISION] = st.session_state.get(REVISION, 0) + 1
 
 
-def features():
-    try:
-        return shared_features()
-    except TlActiveError as error:
-        st.error(str(error))
-        st.stop()
-
-
 def current_session() -> LabellingSession:
     return st.session_state[SESSION_KEY]  # `main` makes sure there is one
 
@@ -108,7 +100,7 @@ def use_session(
 
 def start_session(settings: SessionSettings) -> bool:
     """A new session, stored at once so that its URL works from the first moment."""
-    session = LabellingSession(features(), settings)
+    session = LabellingSession(features_or_stop(), settings)
     try:
         session_id = session_store().create(session)
     except SQLAlchemyError as error:
@@ -122,7 +114,7 @@ def reload_stored(why: str) -> None:
     """Throw the tab's copy away and replay the stored session, which is the truth."""
     session_id = current_id()
     try:
-        session = session_store().load(session_id, features())
+        session = session_store().load(session_id, features_or_stop())
     except (TlActiveError, SQLAlchemyError) as error:
         flash("error", f"{why}, but it could not be reloaded: {error}")
         return
@@ -166,7 +158,7 @@ def store_rounds(session: LabellingSession, records: list) -> bool:
 def open_requested(requested: str) -> bool:
     """Open the session the URL names; on failure say why (the caller starts a fresh one)."""
     try:
-        session = session_store().load(check_session_id(requested), features())
+        session = session_store().load(check_session_id(requested), features_or_stop())
     except (TlActiveError, SQLAlchemyError) as error:
         flash("error", f"That session link cannot be opened: {error}. A fresh session was started.")
         return False
@@ -542,7 +534,7 @@ def on_check() -> None:
 
 def on_reopen(session_id: str) -> None:
     try:
-        session = session_store().load(session_id, features())
+        session = session_store().load(session_id, features_or_stop())
     except (TlActiveError, SQLAlchemyError) as error:
         flash("error", f"Session {session_id} cannot be reopened: {error}")
         return
@@ -558,7 +550,7 @@ def on_import() -> None:
     # Replayed once, in memory, then stored in one transaction: what `import_manifest` does,
     # keeping the replayed session instead of replaying it a second time to open it.
     try:
-        session = read_manifest(upload.getvalue(), features())
+        session = read_manifest(upload.getvalue(), features_or_stop())
         session_id = session_store().create(session)
     except SessionFileError as error:
         flash("error", f"{upload.name} was not imported, nothing was stored: {error}.")
@@ -777,7 +769,7 @@ def history_table(session: LabellingSession) -> pd.DataFrame:
 
 
 def figures(session: LabellingSession) -> None:
-    fs = features()
+    fs = features_or_stop()
     target = session.settings.target
     start = session.start_metrics().as_dict()
     ceiling = session.ceiling().as_dict()

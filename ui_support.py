@@ -14,6 +14,7 @@ import streamlit as st
 
 from tl_active import paths
 from tl_active.data import load_raw
+from tl_active.errors import TlActiveError
 from tl_active.features import FeatureSet, load_features
 from tl_active.paths import MNIST_PATH, MODEL_PATH
 from tl_active.store import SessionStore
@@ -35,6 +36,15 @@ def shared_features() -> FeatureSet:
     features = load_features(MODEL_PATH, MNIST_PATH, progress=progress)
     bar.empty()
     return features
+
+
+def features_or_stop() -> FeatureSet:
+    """The shared features; if they cannot be had (no model, no MNIST), say why and stop the page."""
+    try:
+        return shared_features()
+    except TlActiveError as error:
+        st.error(str(error))
+        st.stop()
 
 
 @st.cache_resource(show_spinner=False)

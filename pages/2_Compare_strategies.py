@@ -19,7 +19,7 @@ from tl_active.head import HEAD_MODES
 from tl_active.metrics import ceiling
 from tl_active.session import MAX_BATCH, parse_target, target_name
 from tl_active.strategies import DESCRIPTIONS, STRATEGIES
-from ui_support import SESSION_KEY, shared_features
+from ui_support import SESSION_KEY, features_or_stop
 
 st.set_page_config(page_title="tl-active: compare strategies", page_icon="📈", layout="wide")
 
@@ -27,14 +27,6 @@ RESULTS = "compare_results"  # {settings: result dict}, this person's runs
 SHOWN = "compare_shown"  # the settings whose result is on screen
 MAX_KEPT = 8
 YOURS = "your session"
-
-
-def features():
-    try:
-        return shared_features()
-    except TlActiveError as error:
-        st.error(str(error))
-        st.stop()
 
 
 def person_session():
@@ -83,7 +75,7 @@ def read_settings() -> tuple | None:
 
 def run(settings: tuple) -> dict:
     strategies, seeds, rounds, batch, target, noise, head = settings
-    feats = features()
+    feats = features_or_stop()
     bar = st.progress(0.0, text="Starting the runs...")
 
     def progress(done: int, total: int) -> None:
