@@ -736,10 +736,16 @@ def weights_panel(session: LabellingSession) -> None:
             selected,
             width="content",
         )
+        bias_note = (
+            " The bias is held at 0 in converge mode: the softmax outputs sum to 1, so a bias "
+            "would only shift all ten weights."
+            if session.settings.head_mode == "converge"
+            else ""
+        )
         st.caption(
             "One weight per digit from the CNN's softmax to the sigmoid: blue pushes towards "
             f"{plots.class_name(session.settings.target)}, red away; the scale is symmetric "
-            "around 0 and reaches the largest |value|."
+            f"around 0 and reaches the largest |value|.{bias_note}"
         )
     with right:
         chart(

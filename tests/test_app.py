@@ -182,6 +182,18 @@ def test_a_custom_target_renames_the_answers(app):
     )
 
 
+def test_the_weights_caption_says_why_the_bias_stays_at_0_in_converge_mode_only(app):
+    def bias_notes() -> list[str]:
+        return [c.value for c in app.caption if "bias is held at 0" in c.value]
+
+    assert len(bias_notes()) == 1 and "converge mode" in bias_notes()[0]
+    app.radio(key="set_head").set_value("demo")
+    app.button[[b.label for b in app.button].index("New session with these settings")].click()
+    app.run()
+    assert session(app).settings.head_mode == "demo"
+    assert bias_notes() == []
+
+
 def test_a_bad_setting_is_refused_with_its_reason(app):
     app.radio(key="set_kind").set_value("custom")
     app.multiselect(key="set_digits").set_value(list(range(10)))
