@@ -734,7 +734,7 @@ def weights_panel(session: LabellingSession) -> None:
             "weights",
             lambda _: plots.weights_heatmap(weights, bias, title),
             selected,
-            width="content",
+            width="stretch",
         )
         bias_note = (
             " The bias is held at 0 in converge mode: the softmax outputs sum to 1, so a bias "
@@ -752,7 +752,7 @@ def weights_panel(session: LabellingSession) -> None:
             "evolution",
             lambda picked: plots.evolution_heatmap(rounds, picked),
             selected,
-            width="content",
+            width="stretch",
         )
 
 

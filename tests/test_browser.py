@@ -85,5 +85,12 @@ def test_label_a_batch_with_the_keyboard_and_watch_the_head_learn(page):
     assert curve_after != curve_before  # the learning curve gained its first round
     progress = page.get_by_text("labels in").first.inner_text()
     assert progress.startswith("4 labels in 1 round")
+    # Every chart in a column fits it: nothing (the evolution's legend, say) is cut at its edge.
+    overhangs = page.evaluate(
+        """() => Array.from(document.querySelectorAll('[data-testid="stColumn"] .vega-embed svg'))
+            .map(svg => svg.getBoundingClientRect().right
+                - svg.closest('[data-testid="stColumn"]').getBoundingClientRect().right)"""
+    )
+    assert len(overhangs) >= 4 and max(overhangs) <= 1, overhangs
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "after-first-round.png"))

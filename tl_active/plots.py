@@ -66,17 +66,36 @@ def weights_frame(weights: Sequence[float], bias: float) -> pd.DataFrame:
     return pd.DataFrame({"term": terms, "value": values, "label": [f"{v:+.2f}" for v in values]})
 
 
-def _cells(frame: pd.DataFrame, x: str, extent: float, y: str | None = None, **props):
-    """Coloured rectangles with their values written in them."""
+BIAS_GAP = " "  # the name of the empty column between the digits' weights and the bias
+
+
+def weights_heatmap(weights: Sequence[float], bias: float, title: str = "") -> alt.LayerChart:
+    """The 10 classification-to-binary weights as a 1 x 10 heatmap, the bias beside it.
+
+    One view, the bias set apart by an empty column, so that the app can fit it to the width of
+    its column: a concatenation keeps its own width and gets cut off in a narrow one.
+    """
+    frame = weights_frame(weights, bias)
+    extent = symmetric_extent(frame["value"])
     colour = alt.Color(
         "value:Q",
         scale=alt.Scale(scheme=WEIGHT_SCHEME, domain=[-extent, extent], domainMid=0),
         legend=alt.Legend(title=None, orient="right", gradientLength=50),
     )
-    encoding = {"x": x, "color": colour, "tooltip": list(frame.columns)}
-    if y:
-        encoding["y"] = y
-    base = alt.Chart(frame).encode(**{k: v for k, v in encoding.items() if k != "color"})
+    base = (
+        alt.Chart(frame)
+        .transform_calculate(row="'weights'")  # one row, sized as one step like the columns
+        .encode(
+            x=alt.X(
+                "term:N",
+                scale=alt.Scale(domain=[str(d) for d in DIGITS] + [BIAS_GAP, "bias"]),
+                title="digit",
+                axis=alt.Axis(labelAngle=0),
+            ),
+            y=alt.Y("row:N", axis=None),
+            tooltip=list(frame.columns),
+        )
+    )
     rect = base.mark_rect(stroke="white").encode(color=colour)
     text = base.mark_text(fontSize=13).encode(
         text="label:N",
@@ -84,29 +103,7 @@ def _cells(frame: pd.DataFrame, x: str, extent: float, y: str | None = None, **p
             f"abs(datum.value) > {0.6 * extent}", alt.value("white"), alt.value("black")
         ),
     )
-    return (rect + text).properties(**props)
-
-
-def weights_heatmap(weights: Sequence[float], bias: float, title: str = "") -> alt.HConcatChart:
-    """The 10 classification-to-binary weights as a 1 x 10 heatmap, the bias beside it."""
-    frame = weights_frame(weights, bias)
-    extent = symmetric_extent(frame["value"])
-    digits = _cells(
-        frame[frame.term != "bias"],
-        alt.X("term:N", sort=[str(d) for d in DIGITS], title="digit", axis=alt.Axis(labelAngle=0)),
-        extent,
-        width=alt.Step(52),
-        height=52,
-        title=title,
-    )
-    bias_cell = _cells(
-        frame[frame.term == "bias"],
-        alt.X("term:N", title="", axis=alt.Axis(labelAngle=0)),
-        extent,
-        width=alt.Step(52),
-        height=52,
-    )
-    return alt.hconcat(digits, bias_cell, spacing=18).resolve_scale(color="shared")
+    return (rect + text).properties(width=alt.Step(52), height=alt.Step(52), title=title)
 
 
 # --- their evolution, round by round ------------------------------------------------------------
@@ -146,7 +143,8 @@ def evolution_heatmap(rounds: Sequence[RoundRecord], selected: int | None = None
     colour = alt.Color(
         "value:Q",
         scale=alt.Scale(scheme=WEIGHT_SCHEME, domain=[-extent, extent], domainMid=0),
-        legend=alt.Legend(title="weight"),
+        # Below the rows, not beside them: the app gives this chart a narrow column.
+        legend=alt.Legend(title="weight", orient="bottom", direction="horizontal"),
     )
     base = alt.Chart(frame).encode(
         x=alt.X("digit:O", title="digit", axis=alt.Axis(labelAngle=0, orient="top")),
