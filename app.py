@@ -665,12 +665,6 @@ def sidebar(session: LabellingSession) -> None:
         on_click=on_auto_label,
         help="Answer with MNIST's ground truth, to fast-forward; marked 'auto' everywhere.",
     )
-    st.sidebar.button(
-        "Check my labels",
-        key="check",
-        on_click=on_check,
-        help="Which of your answers MNIST's ground truth disagrees with.",
-    )
 
 
 # --- the main page -------------------------------------------------------------------------------
@@ -688,6 +682,19 @@ def progress_line(session: LabellingSession) -> None:
         f"(the frozen CNN's own argmax)",
         help="Accuracy on MNIST's 10,000 held-out test images, never offered for labelling.",
     )
+
+
+@st.fragment
+def label_check(session: LabellingSession) -> None:
+    """The "Check my labels" toggle and its panel: a fragment, so checking redraws nothing else."""
+    st.button(
+        "Check my labels",
+        key="check",
+        on_click=on_check,
+        help="Which of your answers MNIST's ground truth disagrees with.",
+    )
+    if st.session_state.get(SHOW_CHECK):
+        check_panel(session)
 
 
 def check_panel(session: LabellingSession) -> None:
@@ -872,10 +879,7 @@ def main() -> None:
     recent_sessions()
     st.title("Label the digits the head is least sure of")
     progress_line(session)
-    # Always the same slot, so showing the check does not shift (and redraw) what follows.
-    with st.container():
-        if st.session_state.get(SHOW_CHECK):
-            check_panel(session)
+    label_check(session)
     batch_panel()
     figures(session)
 

@@ -3,7 +3,9 @@
 - submit to updated charts: Enter on a fully answered batch until the weights heatmap shows the
   new round and the learning curve has redrawn;
 - a rerun that retrains nothing: a key answering one tile until the page shows it (the batch
-  fragment reruns alone), and "Check my labels" until its panel shows (the whole page reruns);
+  fragment reruns alone); "Check my labels" until its panel shows or goes (its fragment reruns
+  alone); and a new number of rounds to auto-label until the button says it (the whole page
+  reruns, nothing is retrained);
 - first page interactive: from starting `streamlit run` until the batch, its buttons and the
   weights heatmap are on screen, with a cold feature cache (a temporary TL_ACTIVE_CACHE, so the
   frozen CNN runs over MNIST) and with a warm one.
@@ -71,13 +73,13 @@ def answer_batch(page, size: int, tile_times: list[float]) -> None:
         tile_times.append(time.monotonic() - start)
 
 
-def time_rounds(browser, url: str, rounds: int) -> tuple[list[float], list[float], list[float]]:
+def time_rounds(browser, url: str, rounds: int) -> tuple[list[float], ...]:
     context = browser.new_context(viewport={"width": 1500, "height": 2300})
     page = context.new_page()
     wait_interactive(page, url)
     label = page.get_by_role("button", name="Submit batch").inner_text()  # "Submit batch (0/4)..."
     size = int(label.split("/")[1].split(")")[0])
-    submit_times, tile_times, check_times = [], [], []
+    submit_times, tile_times, check_times, page_times = [], [], [], []
     for number in range(1, rounds + 1):
         try:
             answer_batch(page, size, tile_times)
@@ -99,7 +101,16 @@ def time_rounds(browser, url: str, rounds: int) -> tuple[list[float], list[float
             timeout=30_000,
         )
         submit_times.append(time.monotonic() - start)
-        # A whole-page rerun that retrains nothing: toggle the label check on and off.
+        # A whole-page rerun that retrains nothing: another number of rounds to auto-label.
+        rounds_box = page.get_by_label("Rounds to auto-label")
+        wanted = 5 + number % 2
+        start = time.monotonic()
+        rounds_box.fill(str(wanted))
+        rounds_box.press("Enter")
+        page.get_by_role("button", name=f"Auto-label {wanted} rounds").wait_for(timeout=10_000)
+        page_times.append(time.monotonic() - start)
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+        # The label check, on and off: only its fragment reruns.
         for _ in range(2):
             shown = page.locator(".st-key-check_panel").count() > 0
             start = time.monotonic()
@@ -110,14 +121,14 @@ def time_rounds(browser, url: str, rounds: int) -> tuple[list[float], list[float
             check_times.append(time.monotonic() - start)
         page.evaluate("document.activeElement && document.activeElement.blur()")
     context.close()
-    return submit_times, tile_times, check_times
+    return submit_times, tile_times, check_times, page_times
 
 
 def summary(name: str, times: list[float]) -> str:
     if not times:
-        return f"{name:<52} (not measured)"
+        return f"{name:<56} (not measured)"
     median_ms = statistics.median(times) * 1000
-    return f"{name:<52} median {median_ms:8.0f} ms   (n = {len(times)}, max {max(times) * 1000:.0f} ms)"
+    return f"{name:<56} median {median_ms:8.0f} ms   (n = {len(times)}, max {max(times) * 1000:.0f} ms)"
 
 
 def main() -> None:
@@ -136,7 +147,7 @@ def main() -> None:
             env = {"TL_ACTIVE_DB": str(db_dir / "rounds.db")}
             server = StreamlitServer(LOG_DIR / "bench-rounds.log", env=env).start()
             try:
-                submit, tile, check = time_rounds(browser, server.url, args.rounds)
+                submit, tile, check, whole_page = time_rounds(browser, server.url, args.rounds)
             finally:
                 server.stop()
             warm = time_first_page(browser, args.warm_starts, cold=False, db_dir=db_dir)
@@ -146,7 +157,8 @@ def main() -> None:
     print()
     print(summary("submit -> updated charts", submit))
     print(summary("answer a tile (batch fragment rerun, no retraining)", tile))
-    print(summary("'Check my labels' (whole-page rerun, no retraining)", check))
+    print(summary("'Check my labels' (its fragment reruns, no retraining)", check))
+    print(summary("whole-page rerun, no retraining (rounds to auto-label)", whole_page))
     print(summary("first page interactive, warm feature cache", warm))
     print(summary("first page interactive, cold feature cache", cold))
 
