@@ -35,9 +35,7 @@ def _pretrain(args: argparse.Namespace) -> None:
     from tl_active.data import load_mnist
     from tl_active.network import pretrain
 
-    card = pretrain(
-        load_mnist(args.data), args.data, args.model, epochs=args.epochs, seed=args.seed
-    )
+    card = pretrain(load_mnist(args.data), args.model, epochs=args.epochs, seed=args.seed)
     print(f"saved {args.model}: test accuracy {card['test_accuracy']:.2%}")
 
 

@@ -53,7 +53,6 @@ def build_shared_network() -> keras.Model:
 
 def pretrain(
     mnist: Mnist,
-    data_path: Path,
     model_path: Path = MODEL_PATH,
     epochs: int = 15,
     seed: int = 0,
@@ -114,7 +113,7 @@ def pretrain(
         "validation_accuracy": float(history.history["val_accuracy"][-1]),
         "test_accuracy": test_accuracy,
         "training_seconds": round(seconds, 1),
-        "data_sha256": mnist.checksum if mnist.checksum else file_checksum(data_path),
+        "data_sha256": mnist.checksum,
         "model_sha256": file_checksum(model_path),
         "keras_version": keras.__version__,
     }

@@ -20,10 +20,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from PIL import Image
 
-from tl_active.session import EVEN, ODD, RoundRecord
+from tl_active.session import EVEN, HISTOGRAM_BINS, ODD, RoundRecord
 
 DIGITS = list(range(10))
-HISTOGRAM_BINS = 20
 WEIGHT_SCHEME = "redblue"  # negative red, positive blue, white at 0
 MPL_WEIGHT_CMAP = "RdBu"  # the same, for matplotlib
 POSITIVE_COLOUR = "#1f77b4"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -145,7 +145,6 @@ class RoundRecord:
 class _Pending:
     picks: list[Pick]
     asked_at: float
-    round: int = field(default=0)
 
 
 class LabellingSession:
@@ -251,7 +250,7 @@ class LabellingSession:
                 else None,
             )
             picks = get_strategy(self.settings.strategy)(view, self.settings.batch_size, rng)
-            self._pending = _Pending(picks, time.time(), n_round)
+            self._pending = _Pending(picks, time.time())
         return list(self._pending.picks)
 
     def submit(
@@ -418,7 +417,6 @@ class LabellingSession:
                 for i, s, k, why in zip(record.indices, record.scores, record.ranks, record.reasons)
             ],
             record.asked_at,
-            len(self.rounds),
         )
         try:
             replayed = self.submit(record.answers, simulated=record.simulated)
@@ -442,10 +440,6 @@ class LabellingSession:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise SessionFileError(f"cannot read session file {path}: {error}") from None
         return cls.from_dict(data, features)
-
-    def with_settings(self, **changes) -> LabellingSession:
-        """A fresh session with some settings changed (labels are not carried over)."""
-        return LabellingSession(self.features, replace(self.settings, **changes))
 
 
 __all__ = [
