@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from PIL import Image
 
-from tl_active.session import EVEN, HISTOGRAM_BINS, ODD, RoundRecord
+from tl_active.session import HISTOGRAM_BINS, RoundRecord, target_name
 
 DIGITS = list(range(10))
 WEIGHT_SCHEME = "redblue"  # negative red, positive blue, white at 0
@@ -31,11 +31,8 @@ NEGATIVE_COLOUR = "#d62728"
 
 def class_name(target: frozenset[int]) -> str:
     """'odd', 'even', or the positive digits as a set, e.g. '{2,3,5,7}'."""
-    if target == ODD:
-        return "odd"
-    if target == EVEN:
-        return "even"
-    return "{" + ",".join(str(d) for d in sorted(target)) + "}"
+    name = target_name(target)
+    return name if name in ("odd", "even") else "{" + name + "}"
 
 
 def p_label(target: frozenset[int]) -> str:
