@@ -39,8 +39,9 @@ def streamlit_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def chromium():
-    sync_api = pytest.importorskip("playwright.sync_api")
+    # A plain import: a missing Playwright must fail the browser tests, not skip them.
     from browser_support import CHROMIUM, launch_chromium
+    from playwright import sync_api
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make chromium` installs Debian's Chromium")
