@@ -56,16 +56,21 @@ class FeatureSet:
         Minus its distance to the mean embedding of all pool images predicted as that digit:
         the most typical image of a digit has the highest value. Computed once per feature set.
         """
-        typicality = np.empty(self.pool_size)
-        for digit in range(10):
-            members = np.flatnonzero(self.pool_predicted == digit)
-            emb = self.pool_embedding[members]
-            typicality[members] = -np.linalg.norm(emb - emb.mean(axis=0), axis=1)
-        return typicality
+        return typicality(self.pool_predicted, self.pool_embedding)
 
     @property
     def model_checksum(self) -> str:
         return self.key.split("-")[0] if self.key else ""
+
+
+def typicality(predicted: np.ndarray, embedding: np.ndarray) -> np.ndarray:
+    """Minus each image's distance to the mean embedding of the images given the same digit."""
+    result = np.empty(len(predicted))
+    for digit in range(10):
+        members = np.flatnonzero(predicted == digit)
+        emb = embedding[members]
+        result[members] = -np.linalg.norm(emb - emb.mean(axis=0), axis=1)
+    return result
 
 
 def cache_key(model_path: Path, data_path: Path) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tl_active.errors import PoolExhaustedError
+from tl_active.features import typicality as typicality_of
 from tl_active.head import SigmoidHead, sigmoid
 
 
@@ -148,11 +149,7 @@ def representative_strategy(pool: PoolView, n: int, rng: np.random.Generator) ->
     predicted = pool.digits()
     typicality = pool.typicality
     if typicality is None:
-        typicality = np.empty(len(predicted))
-        for digit in range(10):
-            members = np.flatnonzero(predicted == digit)
-            emb = pool.embedding[members]
-            typicality[members] = -np.linalg.norm(emb - emb.mean(axis=0), axis=1)
+        typicality = typicality_of(predicted, pool.embedding)
     covered = set(predicted[pool.labelled].tolist())
     picks: list[Pick] = []
     for digit in rng.permutation(10):
