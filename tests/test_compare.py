@@ -24,9 +24,9 @@ from tl_active.compare import (
     summarise,
 )
 from tl_active.features import FeatureSet
-from tl_active.metrics import ceiling
-from tl_active.session import ODD, parse_target
+from tl_active.session import ODD, frozen_head_ceiling, parse_target
 from tl_active.strategies import STRATEGIES
+from tl_active.task import Task
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "pages" / "2_Compare_strategies.py"
@@ -43,14 +43,12 @@ def near_one_hot_features(n_pool: int = 600, n_test: int = 300, seed: int = 0) -
 
     y_pool = rng.integers(0, 10, n_pool).astype(np.uint8)
     y_test = rng.integers(0, 10, n_test).astype(np.uint8)
-    embedding = np.eye(10, 128)[y_pool] + rng.normal(0, 0.3, (n_pool, 128))
     return FeatureSet(
-        pool_probs=probs(y_pool),
-        pool_embedding=embedding.astype(np.float32),
+        pool=probs(y_pool),
+        test=probs(y_test),
         y_pool=y_pool,
-        test_probs=probs(y_test),
         y_test=y_test,
-        key="nearonehot-synthetic",
+        key="nearonehot-digits-synthetic",
     )
 
 
@@ -101,21 +99,21 @@ def test_progress_counts_every_run():
 
 def test_a_target_other_than_odd_is_what_the_oracle_answers_and_the_head_learns():
     primes = parse_target("2,3,5,7")
-    rows = simulate_run(FEATURES, "representative", seed=0, rounds=4, batch=4, target=primes)
+    rows = simulate_run(FEATURES, "representative", seed=0, rounds=4, batch=4, task=primes)
     final = rows[-1]["accuracy"]
-    prime_ceiling = ceiling(FEATURES.test_probs, FEATURES.y_test, primes).accuracy
+    prime_ceiling = frozen_head_ceiling(FEATURES, Task.binary(primes)).accuracy
     assert final == pytest.approx(prime_ceiling, abs=0.02)
     # The same picks answered for "odd" give another head: the target really changed.
-    odd_rows = simulate_run(FEATURES, "representative", seed=0, rounds=4, batch=4, target=ODD)
+    odd_rows = simulate_run(FEATURES, "representative", seed=0, rounds=4, batch=4, task=ODD)
     assert [r["precision"] for r in rows] != [r["precision"] for r in odd_rows]
 
-    curves = run_comparison(FEATURES, ["random"], seeds=2, rounds=10, batch=4, target="2,3,5,7")
+    curves = run_comparison(FEATURES, ["random"], seeds=2, rounds=10, batch=4, task="2,3,5,7")
     assert (curves.groupby("seed")["accuracy"].last() > 0.95).all()
 
 
 def test_noise_one_flips_every_answer_so_the_head_learns_the_opposite():
-    clean = simulate_run(FEATURES, "random", seed=1, rounds=10, batch=4, target=ODD, noise=0.0)
-    flipped = simulate_run(FEATURES, "random", seed=1, rounds=10, batch=4, target=ODD, noise=1.0)
+    clean = simulate_run(FEATURES, "random", seed=1, rounds=10, batch=4, task=ODD, noise=0.0)
+    flipped = simulate_run(FEATURES, "random", seed=1, rounds=10, batch=4, task=ODD, noise=1.0)
     assert clean[-1]["accuracy"] > 0.95
     assert flipped[-1]["accuracy"] < 0.05
     # Noise changes the answers, not which images a random draw offers first.
@@ -124,7 +122,7 @@ def test_noise_one_flips_every_answer_so_the_head_learns_the_opposite():
 
 def test_partial_noise_is_seeded_and_lands_between_clean_and_flipped():
     def final(noise: float, seed: int) -> float:
-        rows = simulate_run(FEATURES, "random", seed, rounds=10, batch=4, target=ODD, noise=noise)
+        rows = simulate_run(FEATURES, "random", seed, rounds=10, batch=4, task=ODD, noise=noise)
         return rows[-1]["accuracy"]
 
     assert final(0.3, 2) == final(0.3, 2)
@@ -180,7 +178,7 @@ def test_bad_settings_are_refused_before_any_run(change):
 
 def cli_args(out: Path, jobs: int, **changes) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    for name in ("--model", "--data", "--cache"):
+    for name in ("--model", "--data", "--cache", "--backbone", "--layer"):
         parser.add_argument(name, default=None)
     compare.add_arguments(parser)
     argv = ["--strategies", "random,representative,diversity", "--seeds", "2", "--rounds", "4"]
@@ -211,6 +209,35 @@ def test_command_line_writes_the_same_files_whatever_the_jobs(tmp_path, monkeypa
     assert "representative" in printed and "ceiling" in printed
 
 
+def test_command_line_takes_classes_and_budgets(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("tl_active.features.load_features", lambda *args, **kw: FEATURES)
+    args = cli_args(tmp_path, jobs=1, classes="0-4", budgets="5,10,100", batch=5)
+    args.strategies = None  # every strategy a K-class task allows
+    compare.main(args)
+    header = (tmp_path / "summary.csv").read_text().splitlines()[0]
+    assert header == (
+        "strategy,labels_to_99pct_of_ceiling,auc,accuracy_at_5,accuracy_at_10,accuracy_at_100"
+    )
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert "band" not in set(summary.strategy) and {"margin", "entropy"} <= set(summary.strategy)
+    assert summary["accuracy_at_10"].between(0.2, 1).all()
+    assert "classes 0-4" in capsys.readouterr().out
+
+
+def test_a_k_class_oracle_answers_with_class_names_and_noise_picks_another_class():
+    task = Task.multiclass("0-4")
+    clean = simulate_run(FEATURES, "diversity", seed=0, rounds=6, batch=5, task=task)
+    noisy = simulate_run(FEATURES, "diversity", seed=0, rounds=6, batch=5, task=task, noise=1.0)
+    assert clean[-1]["accuracy"] > 0.9
+    assert noisy[-1]["accuracy"] < 0.3  # every answer is some other class
+
+
+@pytest.mark.parametrize("bad", ["", "0,x", "-3"])
+def test_bad_budgets_are_refused(bad):
+    with pytest.raises(ValueError, match="budgets"):
+        compare.parse_budgets(bad)
+
+
 def test_command_line_empty_cell_where_the_ceiling_is_never_reached(tmp_path, monkeypatch):
     monkeypatch.setattr("tl_active.features.load_features", lambda *args, **kw: FEATURES)
     compare.main(cli_args(tmp_path, jobs=1, noise=1.0, target="even"))
@@ -232,7 +259,7 @@ def real_features():
 @pytest.mark.model
 def test_representative_beats_random_at_12_labels(real_features):
     curves = run_comparison(real_features, ["representative", "random"], seeds=5, rounds=3)
-    odd_ceiling = ceiling(real_features.test_probs, real_features.y_test, ODD).accuracy
+    odd_ceiling = frozen_head_ceiling(real_features, Task.binary(ODD)).accuracy
     summary = summarise(curves, odd_ceiling).set_index("strategy")
     representative = summary.loc["representative", "accuracy_at_12"]
     assert representative > summary.loc["random", "accuracy_at_12"] + 0.05

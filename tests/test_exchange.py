@@ -93,8 +93,8 @@ def test_a_manifest_replays_to_the_same_head_weights(store):
     assert len(data["rounds"]) == 8 and "exported_at" in data
 
     replayed = read_manifest(raw.encode(), FEATURES)
-    assert np.array_equal(replayed.head.weights_, session.head.weights_)
-    assert replayed.head.bias_ == session.head.bias_
+    assert np.array_equal(replayed.head.coef_, session.head.coef_)
+    assert replayed.head.intercept_ == session.head.intercept_
     assert replayed.head.state_.adam_t == session.head.state_.adam_t == 8
     assert [r.weights for r in replayed.rounds] == [r.weights for r in session.rounds]
 
@@ -126,9 +126,12 @@ REFUSED = {
     "a json list": ("[1, 2, 3]", "not a tl-active session manifest"),
     "foreign json": ('{"format": "something-else", "rounds": []}', "not a tl-active"),
     "another version": (_tampered(_set(["version"], 99)), "version 99"),
-    "another model": (_tampered(_set(["model_checksum"], "0123abcd")), "another CNN"),
+    "another model": (_tampered(_set(["model_checksum"], "0123abcd")), "another network"),
     "no rounds": (_tampered(_set(["rounds"], "none")), "no list of rounds"),
-    "bad settings": (_tampered(_set(["settings", "strategy"], "psychic")), "malformed"),
+    "bad settings": (
+        _tampered(_set(["settings", "strategy"], "psychic")),
+        "settings are not valid",
+    ),
     "no settings": (_tampered(_set(["settings"], None)), "no settings"),
     "index out of range": (_tampered(_set(["rounds", 1, "indices", 0], 10**6)), "outside 0..399"),
     "negative index": (_tampered(_set(["rounds", 0, "indices", 2], -1)), "outside"),
@@ -137,12 +140,15 @@ REFUSED = {
     "unknown answer": (_tampered(_set(["rounds", 0, "answers", 0], "maybe")), "answers must"),
     "round missing a field": (_tampered(lambda d: d["rounds"][0].pop("weights")), "lacks weights"),
     "rounds out of order": (_tampered(_set(["rounds", 1, "number"], 3)), "numbered 3"),
-    "tampered weights": (_tampered(_set(["rounds", 2, "weights", 0], 9.0)), "other head weights"),
+    "tampered weights": (
+        _tampered(_set(["rounds", 2, "weights", 0, 0], 9.0)),
+        "other head weights",
+    ),
     "a repeated image": (
         _tampered(lambda d: d["rounds"][1]["indices"].__setitem__(0, d["rounds"][0]["indices"][0])),
         "already answered",
     ),
-    "not a number": (_tampered(_set(["rounds", 0, "bias"], "NaN")), "bias must be a number"),
+    "not a number": (_tampered(_set(["rounds", 0, "bias"], "NaN")), "bias must be a list of float"),
 }
 
 
@@ -173,8 +179,8 @@ def test_the_head_exports_as_a_keras_file_with_its_weights(tmp_path):
     path = tmp_path / "head.keras"
     path.write_bytes(raw)
     model = keras.saving.load_model(path, safe_mode=True)
-    kernel, bias = model.get_layer("classification_to_binary").get_weights()
-    assert np.allclose(kernel.ravel(), session.head.weights_, atol=1e-6)
-    assert np.isclose(bias[0], session.head.bias_, atol=1e-6)
+    kernel, bias = model.get_layer("head").get_weights()
+    assert np.allclose(kernel.T, session.head.coef_, atol=1e-6)
+    assert np.isclose(bias[0], session.head.intercept_, atol=1e-6)
     p = model.predict(FEATURES.test_probs[:50], verbose=0).ravel()
     assert np.allclose(p, session.head.predict_proba(FEATURES.test_probs[:50]), atol=1e-5)

@@ -17,6 +17,7 @@ from tl_active.session import (
     parse_target,
     target_name,
 )
+from tl_active.task import Task
 
 FEATURES = synthetic_features()
 
@@ -66,15 +67,17 @@ def test_a_round_records_labels_head_and_figures():
     assert record.answers == ["positive", "negative", "skip", "positive"]
     assert record.n_labels == 3
     assert list(s.labelled) == [batch[0].index, batch[1].index, batch[3].index]
-    assert list(s.labels) == [1.0, 0.0, 1.0]
+    assert list(s.labels) == [1, 0, 1]
     assert list(s.skipped) == [batch[2].index]
-    assert record.weights == pytest.approx(list(s.head.weights_)) and any(record.weights)
+    assert np.shape(record.weights) == (1, 10) and any(record.weights[0])
+    assert np.allclose(record.weights, s.head.coef_)
+    assert record.bias == [0.0]  # held at 0 on the softmax outputs
     assert sum(record.p_histogram) == FEATURES.pool_size
     truth = np.isin(FEATURES.y_test, sorted(ODD))
-    expected = binary_metrics(truth, s.head.predict_proba(FEATURES.test_probs) > 0.5)
+    expected = binary_metrics(truth, s.head.positive_proba(FEATURES.test) > 0.5)
     assert record.metrics == pytest.approx(expected.as_dict())
     by_digit = [s.p_pool[FEATURES.y_pool == d].mean() for d in range(10)]
-    assert record.mean_p_by_digit == pytest.approx(by_digit)
+    assert record.mean_p_by_class == pytest.approx(by_digit)
 
 
 def test_skipped_images_are_never_offered_again():
@@ -91,7 +94,7 @@ def test_skipped_images_are_never_offered_again():
 def test_ground_truth_teaches_the_head_the_target():
     s = session(strategy="representative")
     s.auto_label(5)
-    weights = np.array(s.rounds[-1].weights)
+    weights = np.array(s.rounds[-1].weights[0])
     assert (weights[[1, 3, 5, 7, 9]] > weights[[0, 2, 4, 6, 8]].max()).all()
     assert s.metrics().accuracy > 0.85
     assert all(r.simulated for r in s.rounds)
@@ -100,15 +103,15 @@ def test_ground_truth_teaches_the_head_the_target():
 def test_undo_restores_head_and_offers_the_batch_again():
     s = session(seed=5)
     s.answer_by_truth()
-    weights_after_one = list(s.head.weights_)
+    weights_after_one = list(s.head.coef_[0])
     second = s.next_batch()
     s.answer_by_truth()
     undone = s.undo()
     assert undone.number == 2 and undone.indices == [p.index for p in second]
-    assert list(s.head.weights_) == weights_after_one
+    assert list(s.head.coef_[0]) == weights_after_one
     assert s.next_batch() == second  # same seed, same state: the same batch comes back
     s.undo()
-    assert s.rounds == [] and not any(s.head.weights_)
+    assert s.rounds == [] and not any(s.head.coef_[0])
     with pytest.raises(ProtocolError, match="no round to undo"):
         s.undo()
 
@@ -152,7 +155,7 @@ def test_json_round_trip_replays_to_the_same_weights(tmp_path):
     again = LabellingSession.load_json(path, FEATURES)
     assert again.settings == s.settings
     assert [r.indices for r in again.rounds] == [r.indices for r in s.rounds]
-    assert again.rounds[-1].weights == pytest.approx(s.rounds[-1].weights, abs=1e-12)
+    assert np.allclose(again.rounds[-1].weights, s.rounds[-1].weights, atol=1e-12, rtol=0)
     assert again.next_batch() == s.next_batch()  # the session goes on exactly where it was
 
 
@@ -163,10 +166,10 @@ def test_loading_refuses_foreign_and_tampered_files(tmp_path):
     with pytest.raises(SessionFileError, match="not a tl-active session"):
         LabellingSession.from_dict({"rounds": []}, FEATURES)
     other_model = dict(data, model_checksum="0" * 16)
-    with pytest.raises(SessionFileError, match="another CNN"):
+    with pytest.raises(SessionFileError, match="another network"):
         LabellingSession.from_dict(other_model, FEATURES)
     tampered = json.loads(json.dumps(data))
-    tampered["rounds"][1]["weights"][3] += 1.0
+    tampered["rounds"][1]["weights"][0][3] += 1.0
     with pytest.raises(SessionFileError, match="other head weights"):
         LabellingSession.from_dict(tampered, FEATURES)
     repeated = json.loads(json.dumps(data))
@@ -216,7 +219,84 @@ def test_bad_settings_are_refused(bad, message):
 
 
 def test_a_custom_target_labels_by_its_digits():
-    s = session(target=frozenset({2, 3, 5, 7}), strategy="representative")
+    s = session(task=frozenset({2, 3, 5, 7}), strategy="representative")
     s.auto_label(4)
-    weights = np.array(s.rounds[-1].weights)
+    weights = np.array(s.rounds[-1].weights[0])
     assert min(weights[[2, 3, 5, 7]]) > max(weights[[0, 1, 4, 6, 8, 9]])
+
+
+EMBEDDING = synthetic_features(layer="embedding")
+
+
+def test_a_multiclass_task_asks_only_about_its_classes():
+    task = Task.multiclass("0-4")
+    s = LabellingSession(EMBEDDING, SessionSettings(task=task, layer="embedding", batch_size=5))
+    assert s.answer_values == ("0", "1", "2", "3", "4")
+    assert s.data.size == int((EMBEDDING.y_pool < 5).sum())
+    s.auto_label(6)
+    asked = [i for r in s.rounds for i in r.indices]
+    assert (EMBEDDING.y_pool[asked] < 5).all()
+    record = s.rounds[-1]
+    assert np.shape(record.weights) == (5, 128) and len(record.bias) == 5
+    assert any(record.bias)  # an embedding is no simplex: the head fits its intercepts
+    assert len(record.mean_p_by_class) == 5
+    assert record.metrics["accuracy"] > 0.6  # chance is 0.2
+    assert record.metrics["accuracy"] < s.ceiling().accuracy <= 1
+
+
+def test_a_multiclass_session_takes_class_names_and_refuses_others():
+    s = LabellingSession(
+        EMBEDDING, SessionSettings(task=Task.multiclass([2, 4, 6]), layer="embedding")
+    )
+    batch = s.next_batch()
+    with pytest.raises(ProtocolError, match="answers must be 2, 4, 6, skip"):
+        s.submit(["positive"] * len(batch))
+    truth = s.truth([p.index for p in batch])
+    assert set(truth) <= {"2", "4", "6"}
+    s.submit(truth[:-1] + ["skip"])
+    assert list(s.labels) == [[2, 4, 6].index(int(a)) for a in truth[:-1]]
+
+
+def test_a_multiclass_session_replays_exactly(tmp_path):
+    settings = SessionSettings(
+        task=Task.multiclass("0-4"), layer="embedding", strategy="committee", batch_size=5
+    )
+    s = LabellingSession(EMBEDDING, settings)
+    s.auto_label(3)
+    again = LabellingSession.from_dict(json.loads(json.dumps(s.to_dict())), EMBEDDING)
+    assert again.settings == settings
+    assert np.allclose(again.rounds[-1].weights, s.rounds[-1].weights, atol=1e-12, rtol=0)
+    assert again.next_batch() == s.next_batch()
+
+
+def test_a_version_1_session_file_still_opens():
+    s = session(seed=2)
+    s.auto_label(2)
+    data = json.loads(json.dumps(s.to_dict()))
+    # What the first format wrote: a flat binary head, a target, the mean p per digit.
+    data["version"] = 1
+    data["settings"] = {
+        "target": [1, 3, 5, 7, 9],
+        "strategy": "diversity",
+        "batch_size": 4,
+        "head_mode": "converge",
+        "seed": 2,
+    }
+    for r in data["rounds"]:
+        r["weights"], r["bias"] = r["weights"][0], r["bias"][0]
+        r["mean_p_by_digit"] = r.pop("mean_p_by_class")
+    again = LabellingSession.from_dict(data, FEATURES)
+    assert again.settings == s.settings
+    assert np.allclose(again.rounds[-1].weights, s.rounds[-1].weights, atol=1e-12, rtol=0)
+
+
+def test_features_of_another_layer_are_refused():
+    with pytest.raises(ValueError, match="layer 'digits'"):
+        LabellingSession(FEATURES, SessionSettings(layer="embedding"))
+
+
+def test_k_class_settings_refuse_binary_only_choices():
+    with pytest.raises(ValueError, match="binary"):
+        SessionSettings(task=Task.multiclass("0-4"), strategy="band")
+    with pytest.raises(ValueError, match="binary"):
+        SessionSettings(task=Task.multiclass("0-4"), head_mode="demo")

@@ -59,8 +59,8 @@ def test_round_trip_restores_rounds_weights_and_next_batch(tmp_path, store):
 
     assert loaded.settings == session.settings
     assert loaded.to_dict() == session.to_dict()
-    assert np.array_equal(loaded.head.weights_, session.head.weights_)
-    assert loaded.head.bias_ == session.head.bias_
+    assert np.array_equal(loaded.head.coef_, session.head.coef_)
+    assert loaded.head.intercept_ == session.head.intercept_
     assert np.array_equal(loaded.p_pool, session.p_pool)
     assert [p.index for p in loaded.next_batch()] == [p.index for p in session.next_batch()]
     assert len(loaded.skipped) == 6 and len(loaded.labelled) == 18
@@ -195,7 +195,7 @@ def test_undo_keeps_the_round_marked_and_allows_a_new_one(store):
     assert history[2].record.answers == taken_back.answers
     loaded = store.load(session_id, FEATURES)
     assert loaded.rounds[-1].answers == answers
-    assert np.array_equal(loaded.head.weights_, session.head.weights_)
+    assert np.array_equal(loaded.head.coef_, session.head.coef_)
 
     # Undo down to nothing, then the first round can be answered afresh.
     for number in (3, 2, 1):
@@ -256,20 +256,20 @@ def test_a_session_stored_under_another_model_is_refused_on_load(store):
     session = LabellingSession(other, SessionSettings(seed=8))
     session.auto_label(2)
     session_id = store.create(session)
-    with pytest.raises(SessionFileError, match="another CNN"):
+    with pytest.raises(SessionFileError, match="another network"):
         store.load(session_id, FEATURES)
 
 
 def test_recent_lists_the_latest_changed_first_with_a_summary(store):
-    first = LabellingSession(FEATURES, SessionSettings(target=frozenset({2, 3}), batch_size=2))
+    first = LabellingSession(FEATURES, SessionSettings(task=frozenset({2, 3}), batch_size=2))
     second = LabellingSession(FEATURES, SessionSettings(strategy="random", seed=9))
     first_id, second_id = store.create(first), store.create(second)
     store.append_round(first_id, first.answer_by_truth())
     listed = store.recent(limit=5)
     assert [s.id for s in listed] == [first_id, second_id]
-    assert listed[0].summary == "2,3, uncertainty, batch 2, converge, seed 0"
+    assert listed[0].summary == "2,3, diversity, batch 2, converge, seed 0 (mnist-cnn/digits)"
     assert (listed[0].n_rounds, listed[0].n_labels) == (1, 2)
-    assert listed[1].summary == "odd, random, batch 4, converge, seed 9"
+    assert listed[1].summary == "odd, random, batch 4, converge, seed 9 (mnist-cnn/digits)"
     assert listed[0].updated_at >= listed[0].created_at
     assert len(store.recent(limit=1)) == 1
 

@@ -5,30 +5,38 @@ import pytest
 from synthetic import synthetic_features
 
 from tl_active.errors import PoolExhaustedError
+from tl_active.head import LogisticHead, SoftmaxHead
 from tl_active.strategies import (
     STRATEGIES,
     PoolView,
     band_strategy,
     diversity_strategy,
+    entropy_score,
     get_strategy,
+    least_confidence,
+    margin_score,
     representative_strategy,
     uncertainty_score,
     uncertainty_strategy,
 )
+from tl_active.task import Task
 
 FEATURES = synthetic_features()
+DATA = FEATURES.task_data(Task.binary("odd"))
 
 
-def view(p=None, available=None, labelled=(), labels=(), round=0):
+def view(p=None, available=None, labelled=(), labels=(), round=0, proba=None, head=None):
     n = FEATURES.pool_size
+    p = np.full(n, 0.5) if p is None else p
     return PoolView(
-        p_positive=np.full(n, 0.5) if p is None else p,
-        probs=FEATURES.pool_probs,
-        embedding=FEATURES.pool_embedding,
+        proba=np.column_stack([1 - p, p]) if proba is None else proba,
+        features=FEATURES.pool,
         available=np.ones(n, bool) if available is None else available,
-        labelled=np.asarray(labelled, np.int64),
-        labels=np.asarray(labels, float),
+        labelled=np.asarray(labelled, np.intp),
+        labels=np.asarray(labels, np.intp),
         round=round,
+        clustering=lambda: (DATA.clusters, DATA.typicality),
+        new_head=head or (lambda: LogisticHead()),
     )
 
 
@@ -44,7 +52,7 @@ def test_contract_unique_available_explained(name, n):
     available = np.ones(FEATURES.pool_size, bool)
     available[::3] = False  # a third already labelled or skipped
     labelled = np.flatnonzero(~available)[:40]
-    labels = (FEATURES.y_pool[labelled] % 2).astype(float)
+    labels = FEATURES.y_pool[labelled] % 2
     picks = STRATEGIES[name](
         view(trained_p(), available, labelled, labels, round=3), n, np.random.default_rng(7)
     )
@@ -62,11 +70,20 @@ def test_contract_seeded_and_reproducible(name):
     assert first == again
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("name", sorted(set(STRATEGIES) - {"diversity"}))
 def test_contract_head_at_zero_ties_broken_by_seed(name):
     a = [p.index for p in STRATEGIES[name](view(), 4, np.random.default_rng(1))]
     b = [p.index for p in STRATEGIES[name](view(), 4, np.random.default_rng(2))]
     assert a != b  # every p is 0.5: the seed, not the index order, decides
+
+
+def test_diversity_breaks_the_first_ties_by_spreading_over_typical_images():
+    picks = diversity_strategy(view(), 10, np.random.default_rng(1))
+    clusters = DATA.clusters[[x.index for x in picks]]
+    assert len(set(clusters)) == 10  # one image from each cluster
+    for x in picks:  # and each is its cluster's most typical image
+        members = np.flatnonzero(DATA.clusters == DATA.clusters[x.index])
+        assert x.index == members[np.argmax(DATA.typicality[members])]
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
@@ -88,14 +105,50 @@ def test_uncertainty_picks_closest_to_half_with_ranks():
     assert picks[0].score == pytest.approx(uncertainty_score(p[picks[0].index]))
 
 
-def test_uncertainty_equals_least_confidence_margin_and_entropy_order():
+def test_binary_least_confidence_margin_and_entropy_share_one_order():
     p = np.random.default_rng(0).random(500)
-    least_confidence = 1 - np.maximum(p, 1 - p)
-    margin = -np.abs(p - (1 - p))
-    entropy = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+    proba = np.column_stack([1 - p, p])
     order = np.argsort(-uncertainty_score(p), kind="stable")
-    for other in (least_confidence, margin, entropy):
-        assert np.array_equal(order, np.argsort(-other, kind="stable"))
+    assert least_confidence(proba) == pytest.approx(uncertainty_score(p))
+    for measure in (least_confidence, margin_score, entropy_score):
+        assert np.array_equal(order, np.argsort(-measure(proba), kind="stable"))
+
+
+def test_three_measures_differ_for_three_classes():
+    proba = np.array([[0.5, 0.5, 0.0], [0.4, 0.3, 0.3], [0.45, 0.35, 0.2]])
+    # least confidence prefers the flattest top; margin the closest top two; entropy the spread.
+    assert np.argmax(least_confidence(proba)) == 1
+    assert np.argmax(margin_score(proba)) == 0
+    assert np.argmax(entropy_score(proba)) == 1
+    assert margin_score(proba)[0] == pytest.approx(1.0)
+    assert entropy_score(np.full((1, 3), 1 / 3))[0] == pytest.approx(1.0)
+    assert least_confidence(np.array([[1.0, 0.0, 0.0]]))[0] == 0.0
+
+
+@pytest.mark.parametrize("name", ["uncertainty", "margin", "entropy", "diversity", "committee"])
+def test_k_class_strategies_pick_from_a_k_class_head(name):
+    k = 5
+    low = FEATURES.y_pool < k
+    labelled = np.flatnonzero(low)[:30]
+    labels = FEATURES.y_pool[labelled]
+    head = SoftmaxHead(k).fit(FEATURES.pool[labelled], labels)
+    available = low.copy()
+    available[labelled] = False
+    pool = view(
+        available=available,
+        labelled=labelled,
+        labels=labels,
+        proba=head.predict_proba(FEATURES.pool),
+        head=lambda: SoftmaxHead(k),
+    )
+    picks = STRATEGIES[name](pool, 4, np.random.default_rng(0))
+    assert len({x.index for x in picks}) == 4 and available[[x.index for x in picks]].all()
+
+
+def test_band_needs_a_binary_task():
+    proba = np.full((FEATURES.pool_size, 3), 1 / 3)
+    with pytest.raises(ValueError, match="binary"):
+        band_strategy(view(proba=proba), 4, np.random.default_rng(0))
 
 
 def test_band_is_the_demos_band():
@@ -115,7 +168,7 @@ def test_band_fills_an_empty_band_and_says_so():
     assert all("band empty" in x.reason for x in picks[2:])
 
 
-def test_representative_covers_every_predicted_digit_first():
+def test_representative_covers_every_cluster_first():
     picks = []
     available = np.ones(FEATURES.pool_size, bool)
     labelled: list[int] = []
@@ -129,33 +182,33 @@ def test_representative_covers_every_predicted_digit_first():
         for x in batch:
             available[x.index] = False
             labelled.append(x.index)
-    predicted = FEATURES.pool_predicted[[x.index for x in picks[:10]]]
-    assert sorted(predicted) == list(range(10))
+    covered = DATA.clusters[[x.index for x in picks[:10]]]
+    assert sorted(covered) == list(range(10))
     assert all("typical" in x.reason for x in picks[:10])
     assert all("0.5" in x.reason for x in picks[10:])
+    # the clusters are the digits here: one labelled image of each
+    assert sorted(FEATURES.y_pool[[x.index for x in picks[:10]]]) == list(range(10))
 
 
 def test_representative_pick_is_the_most_typical():
     picks = representative_strategy(view(), 10, np.random.default_rng(0))
-    predicted = FEATURES.pool_predicted
     for x in picks:
-        members = np.flatnonzero(predicted == predicted[x.index])
-        centre = FEATURES.pool_embedding[members].mean(axis=0)
-        distances = np.linalg.norm(FEATURES.pool_embedding[members] - centre, axis=1)
+        members = np.flatnonzero(DATA.clusters == DATA.clusters[x.index])
+        centre = FEATURES.pool[members].mean(axis=0)
+        distances = np.linalg.norm(FEATURES.pool[members] - centre, axis=1)
         assert x.index == members[np.argmin(distances)]
 
 
-def test_diversity_never_repeats_a_digit_while_others_remain():
+def test_diversity_never_repeats_a_cluster_while_others_remain():
     picks = diversity_strategy(view(trained_p()), 10, np.random.default_rng(0))
-    digits = FEATURES.pool_predicted[[x.index for x in picks]]
-    assert len(set(digits)) == 10
+    assert len(set(DATA.clusters[[x.index for x in picks]])) == 10
     top = uncertainty_strategy(view(trained_p()), 10, np.random.default_rng(0))
-    assert len(set(FEATURES.pool_predicted[[x.index for x in top]])) < 10  # naive top-k repeats
+    assert len(set(DATA.clusters[[x.index for x in top]])) < 10  # naive top-k repeats
 
 
 def test_committee_asks_where_the_members_split():
     labelled = np.arange(60)
-    labels = (FEATURES.y_pool[labelled] % 2).astype(float)
+    labels = FEATURES.y_pool[labelled] % 2
     available = np.ones(FEATURES.pool_size, bool)
     available[labelled] = False
     picks = STRATEGIES["committee"](
@@ -166,5 +219,5 @@ def test_committee_asks_where_the_members_split():
 
 
 def test_unknown_strategy_names_the_choices():
-    with pytest.raises(ValueError, match="random, uncertainty, band"):
+    with pytest.raises(ValueError, match="diversity, uncertainty, margin"):
         get_strategy("oracle")

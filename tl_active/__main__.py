@@ -42,10 +42,30 @@ def _pretrain(args: argparse.Namespace) -> None:
 def _features(args: argparse.Namespace) -> None:
     from tl_active.features import load_features
 
-    features = load_features(args.model, args.data, args.cache, _progress_bar("frozen CNN"))
-    print(
-        f"features {features.key}: pool {features.pool_probs.shape}, test {features.test_probs.shape}"
+    features = load_features(
+        args.backbone, args.layer, args.data, args.cache, _progress_bar("frozen backbone")
     )
+    print(
+        f"features {features.key} ({features.backbone} / {features.layer}): "
+        f"pool {features.pool.shape}, test {features.test.shape}"
+    )
+
+
+def _backbone_options() -> argparse.ArgumentParser:
+    """--backbone and --layer, shared by every command that reads frozen features."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--backbone",
+        default=None,
+        help="mnist-cnn, mnist-cnn-5to9 or the path of a .keras file "
+        "(default: $TL_ACTIVE_BACKBONE or mnist-cnn)",
+    )
+    options.add_argument(
+        "--layer",
+        default=None,
+        help="the layer the head reads, e.g. digits or embedding (default: the backbone's own)",
+    )
+    return options
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,13 +84,20 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--seed", type=int, default=0)
     pretrain.set_defaults(run=_pretrain)
 
-    features = commands.add_parser("features", help="compute (or check) the cached CNN outputs")
+    backbone_options = _backbone_options()
+    features = commands.add_parser(
+        "features",
+        parents=[backbone_options],
+        help="compute (or check) the cached outputs of a backbone's layer",
+    )
     features.set_defaults(run=_features)
 
     # Only argparse options here: the heavy imports happen when a command runs.
     from tl_active import bench, compare
 
-    compare_parser = commands.add_parser("compare", help="simulate every strategy with an oracle")
+    compare_parser = commands.add_parser(
+        "compare", parents=[backbone_options], help="simulate every strategy with an oracle"
+    )
     compare.add_arguments(compare_parser)
     compare_parser.set_defaults(run=compare.main)
 

@@ -1,9 +1,12 @@
 """Which images should a person curate? Every strategy, answered by an oracle, over many seeds.
 
-The oracle is a labeller who answers with MNIST's ground truth; with `noise` > 0 it flips that
-share of its answers (drawn from a generator seeded by the run's seed), and the flipped answers
-are labels like any other. It never skips. One run is one `LabellingSession` with one strategy and
-one seed, answered for a number of rounds; its curve is the test-set figures after each round.
+The oracle is a labeller who answers with the data's ground truth; with `noise` > 0 it gets that
+share of its answers wrong (drawn from a generator seeded by the run's seed: the other answer of
+a binary task, another class of a K-class one), and the wrong answers are labels like any other.
+It never skips. One run is one `LabellingSession` with one strategy and one seed, answered for a
+number of rounds; its curve is the test-set figures after each round. Any backbone, layer and
+task can be compared; the summary measures each strategy against the frozen-head ceiling of that
+configuration (the head fitted on every pool label).
 
 Runs are independent and seeded, so they go to joblib's workers in any order and the results
 do not depend on how many there are: they are put back in (strategy, seed, round) order.
@@ -26,27 +29,31 @@ import pandas as pd
 from tl_active.errors import PoolExhaustedError
 from tl_active.features import FeatureSet
 from tl_active.head import HEAD_MODES
-from tl_active.metrics import ceiling as ceiling_metrics
 from tl_active.session import (
     MAX_BATCH,
-    Answer,
     LabellingSession,
     SessionSettings,
-    parse_target,
-    target_name,
+    frozen_head_ceiling,
 )
-from tl_active.strategies import STRATEGIES, get_strategy
+from tl_active.strategies import BINARY_ONLY, STRATEGIES, get_strategy
+from tl_active.task import Task
 
 CURVE_COLUMNS = ["strategy", "seed", "round", "n_labels", "accuracy", "precision", "recall", "f1"]
-SUMMARY_COLUMNS = [
-    "strategy",
-    "labels_to_99pct_of_ceiling",
-    "accuracy_at_12",
-    "accuracy_at_40",
-    "auc",
-]
 SHARE_OF_CEILING = 0.99
 BUDGETS = (12, 40)
+
+
+def summary_columns(budgets: Sequence[int] = BUDGETS) -> list[str]:
+    """`strategy,labels_to_99pct_of_ceiling,auc` and one `accuracy_at_<n>` per budget."""
+    return [
+        "strategy",
+        "labels_to_99pct_of_ceiling",
+        "auc",
+        *(f"accuracy_at_{b}" for b in budgets),
+    ]
+
+
+SUMMARY_COLUMNS = summary_columns()
 NOISE_STREAM = 7_919  # a fixed second seed word, so the noise never shares a stream with a query
 
 Progress = Callable[[int, int], None]
@@ -61,7 +68,7 @@ def simulate_run(
     seed: int,
     rounds: int,
     batch: int,
-    target: frozenset[int],
+    task: Task | str | frozenset[int],
     noise: float = 0.0,
     head_mode: str = "converge",
 ) -> list[dict]:
@@ -72,9 +79,16 @@ def simulate_run(
     session = LabellingSession(
         features,
         SessionSettings(
-            target=target, strategy=strategy, batch_size=batch, head_mode=head_mode, seed=seed
+            task=task,
+            strategy=strategy,
+            batch_size=batch,
+            head_mode=head_mode,
+            seed=seed,
+            backbone=features.backbone,
+            layer=features.layer,
         ),
     )
+    values = session.answer_values
     noise_rng = np.random.default_rng([seed, NOISE_STREAM])
     rows = []
     for _ in range(rounds):
@@ -85,7 +99,7 @@ def simulate_run(
         answers = session.truth([p.index for p in picks])
         # Drawn every round, even at noise 0, so a run's flips depend on its seed and round only.
         flipped = noise_rng.random(len(answers)) < noise
-        answers = [_flip(a) if f else a for a, f in zip(answers, flipped)]
+        answers = [_wrong(a, values, noise_rng) if f else a for a, f in zip(answers, flipped)]
         record = session.submit(answers, simulated=True)
         rows.append(
             {
@@ -99,8 +113,10 @@ def simulate_run(
     return rows
 
 
-def _flip(answer: Answer) -> Answer:
-    return Answer.NEGATIVE if answer == Answer.POSITIVE else Answer.POSITIVE
+def _wrong(answer: str, values: Sequence[str], rng: np.random.Generator) -> str:
+    """Another answer than `answer`: the other one of two, or one of the others drawn at random."""
+    others = [v for v in values if v != answer]
+    return others[0] if len(others) == 1 else others[int(rng.integers(len(others)))]
 
 
 # --- many runs --------------------------------------------------------------------------------
@@ -111,13 +127,20 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
 
 
 def check_settings(
-    strategies: Sequence[str], seeds: Sequence[int], rounds: int, batch: int, noise: float
+    strategies: Sequence[str],
+    seeds: Sequence[int],
+    rounds: int,
+    batch: int,
+    noise: float,
+    task: Task | None = None,
 ) -> None:
     """A ValueError that names the bad setting, before any work starts."""
     if not strategies:
         raise ValueError("choose at least one strategy")
     for name in strategies:
         get_strategy(name)
+        if task is not None and not task.is_binary and name in BINARY_ONLY:
+            raise ValueError(f"strategy {name!r} needs a binary task; leave it out for classes")
     if not seeds or any(s < 0 for s in seeds):
         raise ValueError("seeds must be at least one whole number, 0 or more")
     if rounds < 1:
@@ -134,7 +157,7 @@ def run_comparison(
     seeds: int | Sequence[int] = 5,
     rounds: int = 30,
     batch: int = 4,
-    target: str | frozenset[int] = "odd",
+    task: Task | str | frozenset[int] = "odd",
     noise: float = 0.0,
     jobs: int = -1,
     progress: Progress | None = None,
@@ -149,8 +172,10 @@ def run_comparison(
 
     strategies = list(strategies)
     seed_list = _seed_list(seeds)
-    target = parse_target(target)
-    check_settings(strategies, seed_list, rounds, batch, noise)
+    task = SessionSettings(task=task).task if not isinstance(task, Task) else task
+    check_settings(strategies, seed_list, rounds, batch, noise, task)
+    # The task's clusters are made once here and travel to the workers with the features.
+    features.task_data(task).clusters  # noqa: B018
     tasks = [(name, seed) for name in strategies for seed in seed_list]
     if progress:
         progress(0, len(tasks))
@@ -158,7 +183,7 @@ def run_comparison(
     # Every run is a short numpy loop: give each worker one BLAS thread rather than oversubscribe.
     parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", inner_max_num_threads=1)
     for rows, key in parallel(
-        delayed(_run_task)(features, name, seed, rounds, batch, target, noise, head_mode)
+        delayed(_run_task)(features, name, seed, rounds, batch, task, noise, head_mode)
         for name, seed in tasks
     ):
         results[key] = rows
@@ -168,8 +193,8 @@ def run_comparison(
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
 
-def _run_task(features, name, seed, rounds, batch, target, noise, head_mode):
-    return simulate_run(features, name, seed, rounds, batch, target, noise, head_mode), (name, seed)
+def _run_task(features, name, seed, rounds, batch, task, noise, head_mode):
+    return simulate_run(features, name, seed, rounds, batch, task, noise, head_mode), (name, seed)
 
 
 # --- what the curves say ----------------------------------------------------------------------
@@ -200,12 +225,14 @@ def _accuracy_at(curve: pd.DataFrame, budget: int) -> float:
     return float(within["mean"].iloc[-1]) if len(within) else float("nan")
 
 
-def summarise(curves: pd.DataFrame, ceiling: float) -> pd.DataFrame:
-    """One row per strategy, in `SUMMARY_COLUMNS`, from the mean curve over seeds.
+def summarise(
+    curves: pd.DataFrame, ceiling: float, budgets: Sequence[int] = BUDGETS
+) -> pd.DataFrame:
+    """One row per strategy, in `summary_columns(budgets)`, from the mean curve over seeds.
 
     - `labels_to_99pct_of_ceiling`: the fewest labels at which the mean accuracy reaches 99 % of
-      `ceiling` (the frozen CNN's own odd/even accuracy, say); empty where it never does.
-    - `accuracy_at_12`, `accuracy_at_40`: mean accuracy with at most that many labels.
+      `ceiling` (the frozen-head ceiling); empty where it never does.
+    - `accuracy_at_<n>`: mean accuracy with at most n labels, per budget.
     - `auc`: the area under the mean accuracy curve over the rounds (trapezoids), divided by
       the number of rounds spanned, so 1 is a perfect head from the first round on.
     """
@@ -225,11 +252,11 @@ def summarise(curves: pd.DataFrame, ceiling: float) -> pd.DataFrame:
                 "labels_to_99pct_of_ceiling": (
                     int(round(reached["n_labels"].iloc[0])) if len(reached) else pd.NA
                 ),
-                **{f"accuracy_at_{b}": _accuracy_at(curve, b) for b in BUDGETS},
                 "auc": auc,
+                **{f"accuracy_at_{b}": _accuracy_at(curve, b) for b in budgets},
             }
         )
-    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    summary = pd.DataFrame(rows, columns=summary_columns(budgets))
     summary["labels_to_99pct_of_ceiling"] = summary["labels_to_99pct_of_ceiling"].astype("Int64")
     return summary
 
@@ -240,6 +267,7 @@ def format_summary(summary: pd.DataFrame, ceiling: float) -> str:
     def percent(value: float) -> str:
         return "-" if pd.isna(value) else f"{100 * value:.2f} %"
 
+    budgets = [c for c in summary.columns if c.startswith("accuracy_at_")]
     table = pd.DataFrame(
         {
             "strategy": summary["strategy"],
@@ -247,12 +275,16 @@ def format_summary(summary: pd.DataFrame, ceiling: float) -> str:
                 "never" if pd.isna(v) else str(int(v))
                 for v in summary["labels_to_99pct_of_ceiling"]
             ],
-            "accuracy at 12": [percent(v) for v in summary["accuracy_at_12"]],
-            "accuracy at 40": [percent(v) for v in summary["accuracy_at_40"]],
+            **{
+                c.replace("accuracy_at_", "accuracy at "): [percent(v) for v in summary[c]]
+                for c in budgets
+            },
             "auc": [f"{v:.4f}" for v in summary["auc"]],
         }
     )
-    return f"ceiling (the CNN's own argmax): {100 * ceiling:.2f} %\n" + table.to_string(index=False)
+    return f"frozen-head ceiling (the head on every pool label): {100 * ceiling:.2f} %\n" + (
+        table.to_string(index=False)
+    )
 
 
 def plot_curves(curves: pd.DataFrame, ceiling: float, path: Path | str, title: str = "") -> None:
@@ -280,7 +312,7 @@ def plot_curves(curves: pd.DataFrame, ceiling: float, path: Path | str, title: s
             ax.set_ylim(ceiling - 0.03, min(1.0, ceiling + 0.005))
             ax.set_title("near the ceiling")
         else:
-            ax.set_ylim(0.45, 1.0)
+            ax.set_ylim(max(0.0, float(bands["low"].min()) - 0.02), 1.0)
             ax.set_title(title or "mean over seeds; band = lowest to highest seed")
     axes[0].legend(loc="lower right")
     fig.savefig(path, dpi=110)
@@ -290,24 +322,47 @@ def plot_curves(curves: pd.DataFrame, ceiling: float, path: Path | str, title: s
 # --- command line -----------------------------------------------------------------------------
 
 
+def parse_budgets(text: str) -> tuple[int, ...]:
+    try:
+        budgets = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        raise ValueError(f"budgets are label counts such as 12,40,100, not {text!r}") from None
+    if not budgets or min(budgets) < 1:
+        raise ValueError(f"budgets are label counts of 1 or more, such as 12,40,100, not {text!r}")
+    return budgets
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--strategies",
-        default=",".join(STRATEGIES),
-        help="comma-separated strategy names (default: all: %(default)s)",
+        default=None,
+        help="comma-separated strategy names (default: every one the task allows)",
     )
     parser.add_argument("--seeds", type=int, default=5, help="runs per strategy, seeds 0..N-1")
     parser.add_argument("--rounds", type=int, default=30, help="labelling rounds per run")
     parser.add_argument("--batch", type=int, default=4, help="images per round")
-    parser.add_argument(
-        "--target", default="odd", help="'odd', 'even' or positive digits such as 2,3,5,7"
+    question = parser.add_mutually_exclusive_group()
+    question.add_argument(
+        "--target", default=None, help="binary: 'odd', 'even' or positive digits such as 2,3,5,7"
+    )
+    question.add_argument(
+        "--classes", default=None, help="multi-class: the classes to tell apart, e.g. 0-4"
     )
     parser.add_argument(
-        "--noise", type=float, default=0.0, help="share of the oracle's answers flipped (0 to 1)"
+        "--budgets", default="12,40", help="label counts to report accuracy at (default 12,40)"
+    )
+    parser.add_argument(
+        "--noise", type=float, default=0.0, help="share of the oracle's answers wrong (0 to 1)"
     )
     parser.add_argument("--head", choices=HEAD_MODES, default="converge", help="head training mode")
     parser.add_argument("--jobs", type=int, default=-1, help="parallel workers (-1: every core)")
     parser.add_argument("--out", type=Path, default=Path("results/compare"), help="output folder")
+
+
+def task_from_args(args: argparse.Namespace) -> Task:
+    if args.classes:
+        return Task.multiclass(args.classes)
+    return Task.binary(args.target or "odd")
 
 
 def main(args: argparse.Namespace) -> None:
@@ -315,11 +370,15 @@ def main(args: argparse.Namespace) -> None:
 
     from tl_active.features import load_features
 
-    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
-    target = parse_target(args.target)
-    check_settings(strategies, _seed_list(args.seeds), args.rounds, args.batch, args.noise)
-    features = load_features(args.model, args.data, args.cache)
-    ceiling = ceiling_metrics(features.test_probs, features.y_test, target).accuracy
+    task = task_from_args(args)
+    if args.strategies:
+        strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    else:
+        strategies = [s for s in STRATEGIES if task.is_binary or s not in BINARY_ONLY]
+    budgets = parse_budgets(args.budgets)
+    check_settings(strategies, _seed_list(args.seeds), args.rounds, args.batch, args.noise, task)
+    features = load_features(args.backbone, args.layer, args.data, args.cache)
+    ceiling = frozen_head_ceiling(features, task).accuracy
 
     start = time.perf_counter()
     with tqdm(total=len(strategies) * args.seeds, desc="runs", unit="run") as bar:
@@ -333,14 +392,14 @@ def main(args: argparse.Namespace) -> None:
             args.seeds,
             args.rounds,
             args.batch,
-            target,
+            task,
             args.noise,
             args.jobs,
             progress,
             args.head,
         )
     elapsed = time.perf_counter() - start
-    summary = summarise(curves, ceiling)
+    summary = summarise(curves, ceiling, budgets)
 
     out = Path(args.out)
     os.makedirs(out, exist_ok=True)
@@ -351,10 +410,12 @@ def main(args: argparse.Namespace) -> None:
         ceiling,
         out / "curves.png",
         title=(
-            f"target {target_name(target)}, batch {args.batch}, {args.seeds} seeds"
+            f"{features.backbone} / {features.layer}: {task.describe(features.class_names)}, "
+            f"batch {args.batch}, {args.seeds} seeds"
             + (f", noise {args.noise:g}" if args.noise else "")
         ),
     )
+    print(f"{features.backbone} / {features.layer}, {task.describe(features.class_names)}")
     print(format_summary(summary, ceiling))
     print(
         f"{len(strategies)} strategies x {args.seeds} seeds x {args.rounds} rounds of "

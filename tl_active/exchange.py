@@ -8,7 +8,7 @@
   in memory over the frozen features, which reproduces the head weights and checks them against
   the recorded ones. Only a manifest that passes all of that is handed to the store, which writes
   it in one transaction; anything refused writes nothing.
-- The head's weights as a Keras `.keras` file, built by `SigmoidHead.to_keras()`; TensorFlow is
+- The head's weights as a Keras `.keras` file, built by the head's `to_keras()`; TensorFlow is
   loaded only for this.
 
 This module reads and writes bytes and strings; it never touches the database or the UI.
@@ -28,7 +28,17 @@ from pathlib import Path
 
 from tl_active.errors import SessionFileError
 from tl_active.features import FeatureSet
-from tl_active.session import FORMAT, FORMAT_VERSION, Answer, LabellingSession, RoundRecord
+from tl_active.session import (
+    FORMAT,
+    FORMAT_VERSION,
+    READABLE_VERSIONS,
+    RECORD_FIELDS,
+    LabellingSession,
+    RoundRecord,
+    SessionSettings,
+    upgrade_round,
+)
+from tl_active.task import SKIP
 
 MAX_MANIFEST_BYTES = 50_000_000
 LABEL_COLUMNS = (
@@ -41,6 +51,8 @@ LABEL_COLUMNS = (
     "simulated",
     "status",
 )
+# Unix times a manifest may hold: from 1970 to the year 2100.
+_LATEST_TIME = 4_102_444_800.0
 
 
 def _iso(t: float) -> str:
@@ -52,30 +64,26 @@ def labels_csv(
 ) -> str:
     """The session's answers as CSV text, live rounds first, then any taken-back rounds.
 
-    `agrees` is whether the answer matches MNIST's ground truth for the session's target (empty
-    for a skip); `status` is `live` or `undone`.
+    `agrees` is whether the answer matches the data's ground truth for the session's task
+    (empty for a skip); `status` is `live` or `undone`.
     """
-    target = session.settings.target
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(LABEL_COLUMNS)
     tagged = [(r, "live") for r in session.rounds] + [(r, "undone") for r in undone]
     for record, status in tagged:
-        for index, answer in zip(record.indices, record.answers, strict=True):
-            if answer == Answer.SKIP and not include_skips:
+        truth = session.truth(record.indices)
+        for index, answer, right in zip(record.indices, record.answers, truth, strict=True):
+            if answer == SKIP and not include_skips:
                 continue
-            digit = int(session.features.y_pool[index])
-            agrees = (
-                "" if answer == Answer.SKIP else (answer == Answer.POSITIVE) == (digit in target)
-            )
             writer.writerow(
                 (
                     int(index),
                     str(answer),
                     record.number,
                     _iso(record.answered_at),
-                    digit,
-                    agrees,
+                    session.features.class_names[int(session.features.y_pool[index])],
+                    "" if answer == SKIP else answer == right,
                     bool(record.simulated),
                     status,
                 )
@@ -102,10 +110,16 @@ _LIST_FIELDS = {
     "scores": float,
     "ranks": int,
     "reasons": str,
-    "weights": float,
+    "bias": float,
     "p_histogram": int,
-    "mean_p_by_digit": float,
+    "mean_p_by_class": float,
 }
+
+
+def _short(value) -> str:
+    """A value from a file, quoted for a message and cut short (it may be huge)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _is_int(value) -> bool:
@@ -119,55 +133,70 @@ def _is_number(value) -> bool:
 _CHECKS = {int: _is_int, float: _is_number, str: lambda v: isinstance(v, str)}
 
 
-def _check_round(position: int, data: object, pool_size: int) -> None:
-    """Refuse a round whose fields are missing or of the wrong kind, before anything replays it."""
+def _check_round(position: int, data: object, session: LabellingSession) -> None:
+    """Refuse a round whose fields are missing, of the wrong kind or size, before it replays."""
     where = f"round {position} of the manifest"
     if not isinstance(data, dict):
         raise SessionFileError(f"{where} is not an object")
-    missing = [name for name in RoundRecord.__dataclass_fields__ if name not in data]
+    missing = [name for name in RECORD_FIELDS if name not in data]
     if missing:
         raise SessionFileError(f"{where} lacks {', '.join(missing)}")
     if not _is_int(data["number"]) or data["number"] != position:
         raise SessionFileError(
-            f"{where} is numbered {data['number']!r}; rounds must run 1, 2, 3..."
+            f"{where} is numbered {_short(data['number'])}; rounds must run 1, 2, 3..."
         )
     for name, kind in _LIST_FIELDS.items():
         value = data[name]
         if not isinstance(value, list) or not all(_CHECKS[kind](v) for v in value):
             raise SessionFileError(f"{where}: {name} must be a list of {kind.__name__} values")
+    weights = data["weights"]
+    if (
+        not isinstance(weights, list)
+        or not weights
+        or not all(isinstance(row, list) and row and all(map(_is_number, row)) for row in weights)
+    ):
+        raise SessionFileError(
+            f"{where}: weights must be the head's weights, a non-empty list of rows of numbers"
+        )
     n = len(data["indices"])
-    if n == 0:
-        raise SessionFileError(f"{where} has no images")
+    batch = session.settings.batch_size
+    if n != batch:
+        raise SessionFileError(f"{where} has {n} images; each round of this session has {batch}")
     for name in ("answers", "scores", "ranks", "reasons"):
         if len(data[name]) != n:
             raise SessionFileError(
                 f"{where} has {n} images but {len(data[name])} {name.replace('_', ' ')}"
             )
+    pool_size = session.features.pool_size
     bad = [i for i in data["indices"] if not 0 <= i < pool_size]
     if bad:
-        raise SessionFileError(f"{where} names pool images {bad} outside 0..{pool_size - 1}")
-    answers = {a.value for a in Answer}
+        raise SessionFileError(f"{where} names pool images {bad[:5]} outside 0..{pool_size - 1}")
+    answers = {*session.answer_values, SKIP}
     if not set(data["answers"]) <= answers:
         raise SessionFileError(f"{where}: answers must be {', '.join(sorted(answers))}")
     if not isinstance(data["metrics"], dict) or not all(
         _is_number(v) for v in data["metrics"].values()
     ):
         raise SessionFileError(f"{where}: metrics must map names to numbers")
-    for name in ("n_labels",):
-        if not _is_int(data[name]):
-            raise SessionFileError(f"{where}: {name} must be a whole number")
-    for name in ("bias", "asked_at", "answered_at"):
-        if not _is_number(data[name]):
-            raise SessionFileError(f"{where}: {name} must be a number")
+    if not _is_int(data["n_labels"]):
+        raise SessionFileError(f"{where}: n_labels must be a whole number")
+    for name in ("asked_at", "answered_at"):
+        if not _is_number(data[name]) or not 0 <= data[name] <= _LATEST_TIME:
+            raise SessionFileError(f"{where}: {name} must be a time between 1970 and 2100")
     if not isinstance(data["simulated"], bool):
         raise SessionFileError(f"{where}: simulated must be true or false")
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def read_manifest(raw: bytes | str, features: FeatureSet) -> LabellingSession:
     """Parse, check and replay a manifest entirely in memory; raise `SessionFileError` if refused.
 
     The returned session has every round replayed with the recorded head weights reproduced;
-    hand it to `SessionStore.create` to store it in one transaction.
+    hand it to `SessionStore.create` to store it in one transaction. A manifest may hold at most
+    as many rounds as the task's pool has batches.
     """
     if len(raw) > MAX_MANIFEST_BYTES:
         raise SessionFileError(
@@ -175,37 +204,53 @@ def read_manifest(raw: bytes | str, features: FeatureSet) -> LabellingSession:
         )
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        data = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # ValueError covers bad JSON, NaN/Infinity and integers too long to read.
         raise SessionFileError(
-            "this file is not JSON, so not a tl-active session manifest"
+            "this file is not JSON (or holds numbers JSON does not allow), so not a tl-active session manifest"
         ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise SessionFileError(
             f'this JSON is not a tl-active session manifest (its "format" is not {FORMAT!r})'
         )
-    if data.get("version") != FORMAT_VERSION:
+    version = data.get("version")
+    if not _is_int(version) or version not in READABLE_VERSIONS:
         raise SessionFileError(
-            f"manifest version {data.get('version')!r} is not supported (expected {FORMAT_VERSION})"
+            f"manifest version {_short(version)} is not supported (this app reads "
+            f"{', '.join(map(str, READABLE_VERSIONS))})"
         )
     if data.get("model_checksum") != features.model_checksum:
         raise SessionFileError(
-            "this manifest was made with another CNN (model checksum "
-            f"{data.get('model_checksum')!r}, this app runs {features.model_checksum!r}); "
-            "its labels would not mean the same here"
+            "this manifest was made with another network (model checksum "
+            f"{_short(data.get('model_checksum'))}, these features come from "
+            f"{features.model_checksum!r}); its labels would not mean the same here"
         )
     if not isinstance(data.get("settings"), dict):
         raise SessionFileError("the manifest has no settings")
+    try:
+        settings = SessionSettings.from_dict(data["settings"])
+        empty = LabellingSession(features, settings)
+    except (KeyError, TypeError, ValueError, OverflowError) as error:
+        raise SessionFileError(f"the manifest's settings are not valid: {error}") from None
     recorded = data.get("rounds")
     if not isinstance(recorded, list):
         raise SessionFileError("the manifest has no list of rounds")
+    most = empty.data.size // settings.batch_size
+    if len(recorded) > most:
+        raise SessionFileError(
+            f"the manifest holds {len(recorded)} rounds; a pool of {empty.data.size:,} images "
+            f"has room for at most {most:,} rounds of {settings.batch_size}"
+        )
+    recorded = [upgrade_round(r, version) for r in recorded]
     for position, round_data in enumerate(recorded, start=1):
-        _check_round(position, round_data, features.pool_size)
+        _check_round(position, round_data, empty)
     try:
-        return LabellingSession.from_dict(data, features)
+        upgraded = {**data, "rounds": recorded, "version": FORMAT_VERSION}
+        return LabellingSession.from_dict(upgraded, features)
     except SessionFileError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError) as error:
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError) as error:
         raise SessionFileError(f"the manifest cannot be replayed: {error}") from None
 
 

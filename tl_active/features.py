@@ -1,94 +1,197 @@
-"""The frozen CNN's outputs for all 70,000 images, computed once and cached on disk.
+"""A frozen backbone's outputs at one layer for every image, computed once and cached on disk.
 
-The CNN never changes while people label, so its 10 softmax outputs (what the sigmoid head
-reads) and its 128-wide embedding (what the representative and diversity strategies measure
-distances in) are computed once and stored under `.cache/`, outside git. The cache key is made
-from the model file's and the data file's checksums, so a retrained model or another data file
-never reuses stale features; a corrupt cache file is recomputed. Reading a cached file needs
-no TensorFlow, which keeps the app's start-up short.
+The backbone never changes while people label, so the outputs of the layer under the head are
+computed once per backbone, layer and data file and stored under `.cache/`, outside git. The
+cache key holds the model file's checksum, the layer and the data file's checksum, so a
+retrained model, another layer or another data file never reuses stale features; a damaged
+cache file is recomputed. Reading a cached file needs no TensorFlow, which keeps start-up short.
+
+A `FeatureSet` is the whole data set as the backbone sees it. A task (see `task.py`) looks at
+part of it through a `TaskData`: the pool and test images of its classes, the answer each should
+get, and the clusters of the pool that the spreading strategies work from (k-means on the
+features, one cluster per class present, since the backbone's own argmax means nothing on a
+backbone that never saw the classes).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from tl_active.data import POOL_SIZE, TEST_SIZE, file_checksum, load_mnist
+from tl_active.backbones import Backbone, default_layer, resolve_backbone
+from tl_active.data import file_checksum, load_mnist
 from tl_active.errors import DataError, ModelError
-from tl_active.paths import CACHE_DIR, MNIST_PATH, MODEL_PATH
-
-EMBEDDING_WIDTH = 128
+from tl_active.paths import CACHE_DIR, MNIST_PATH
+from tl_active.task import DIGITS, Task
 
 Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
 class FeatureSet:
-    """The frozen CNN's view of MNIST: everything a labelling session needs, as plain arrays."""
+    """One backbone's view of the data at one layer: everything a session needs, as arrays."""
 
-    pool_probs: np.ndarray  # (n_pool, 10) float32 softmax outputs
-    pool_embedding: np.ndarray  # (n_pool, 128) float32, the Dense(128, tanh) layer
-    y_pool: np.ndarray  # (n_pool,) digits, used by auto-labelling, checks and the oracle
-    test_probs: np.ndarray  # (n_test, 10) float32
-    y_test: np.ndarray  # (n_test,) digits, held out for evaluation
-    key: str = ""  # model and data checksums the features were computed from
+    pool: np.ndarray  # (n_pool, width) float32: what the head reads for each pool image
+    test: np.ndarray  # (n_test, width) float32, held out for evaluation
+    y_pool: np.ndarray  # (n_pool,) class indices, used by auto-labelling, checks and the oracle
+    y_test: np.ndarray  # (n_test,) class indices
+    class_names: tuple[str, ...] = DIGITS
+    backbone: str = "mnist-cnn"
+    layer: str = "digits"
+    key: str = ""  # model checksum, layer and data checksum the features were computed from
+    _tasks: dict = field(default_factory=dict, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def pool_size(self) -> int:
-        return len(self.pool_probs)
+        return len(self.pool)
 
-    @cached_property
-    def pool_predicted(self) -> np.ndarray:
-        """The CNN's own digit for each pool image (argmax of its softmax)."""
-        return self.pool_probs.argmax(axis=1)
-
-    @cached_property
-    def pool_typicality(self) -> np.ndarray:
-        """How typical each pool image is of the digit the CNN predicts for it.
-
-        Minus its distance to the mean embedding of all pool images predicted as that digit:
-        the most typical image of a digit has the highest value. Computed once per feature set.
-        """
-        return typicality(self.pool_predicted, self.pool_embedding)
+    @property
+    def width(self) -> int:
+        return self.pool.shape[1]
 
     @property
     def model_checksum(self) -> str:
         return self.key.split("-")[0] if self.key else ""
 
+    @cached_property
+    def simplex(self) -> bool:
+        """Whether every row is a probability distribution (a softmax layer's outputs).
 
-def typicality(predicted: np.ndarray, embedding: np.ndarray) -> np.ndarray:
-    """Minus each image's distance to the mean embedding of the images given the same digit."""
-    result = np.empty(len(predicted))
-    for digit in range(10):
-        members = np.flatnonzero(predicted == digit)
-        emb = embedding[members]
-        result[members] = -np.linalg.norm(emb - emb.mean(axis=0), axis=1)
-    return result
+        On such inputs a head's bias is the same as adding it to every weight, so heads hold it
+        at 0 (see `head.py`).
+        """
+        return all(
+            bool((x >= -1e-6).all()) and bool(np.allclose(x.sum(axis=1), 1.0, atol=1e-3))
+            for x in (self.pool, self.test)
+        )
+
+    def task_data(self, task: Task) -> TaskData:
+        """The part of the data a task looks at; made once per task and shared (thread-safe)."""
+        with self._lock:
+            if task not in self._tasks:
+                self._tasks[task] = TaskData.of(self, task)
+            return self._tasks[task]
+
+    def __getstate__(self) -> dict:
+        # The lock cannot be pickled (joblib sends feature sets to its workers); the per-task
+        # views travel with it so that workers do not recompute the clusters.
+        state = dict(self.__dict__)
+        state.pop("_lock")
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
 
 
-def cache_key(model_path: Path, data_path: Path) -> str:
-    """`<model sha256>-<data sha256>`, both shortened: any change to either file changes it."""
-    return f"{file_checksum(model_path)[:16]}-{file_checksum(data_path)[:16]}"
+@dataclass(frozen=True)
+class TaskData:
+    """A task's pool and test set: features, the answer each image should get, and clusters."""
+
+    task: Task
+    pool_index: np.ndarray  # (n,) index of each task pool image in the whole pool
+    pool: np.ndarray  # (n, width)
+    test: np.ndarray  # (n_test, width)
+    y_pool: np.ndarray  # (n,) data classes
+    y_test: np.ndarray
+    truth_pool: np.ndarray  # (n,) output index each pool image should get
+    truth_test: np.ndarray
+    class_names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, features: FeatureSet, task: Task) -> TaskData:
+        outside = [c for c in task.classes if c >= len(features.class_names)]
+        if outside:
+            raise ValueError(
+                f"classes {outside} are not in this data set (it has "
+                f"{len(features.class_names)} classes)"
+            )
+        in_pool, in_test = task.in_task(features.y_pool), task.in_task(features.y_test)
+        if in_pool.all():  # a binary task: the whole pool, no copy
+            pool_index, pool, y_pool = np.arange(features.pool_size), features.pool, features.y_pool
+        else:
+            pool_index = np.flatnonzero(in_pool)
+            pool, y_pool = features.pool[pool_index], features.y_pool[pool_index]
+        test, y_test = (
+            (features.test, features.y_test)
+            if in_test.all()
+            else (features.test[in_test], features.y_test[in_test])
+        )
+        return cls(
+            task,
+            pool_index,
+            pool,
+            test,
+            y_pool,
+            y_test,
+            task.truth(y_pool),
+            task.truth(y_test),
+            features.class_names,
+        )
+
+    @property
+    def size(self) -> int:
+        return len(self.pool)
+
+    def local(self, pool_indices) -> np.ndarray:
+        """Positions in this task's pool of whole-pool indices (-1 where not in the task)."""
+        lookup = np.full(int(self.pool_index.max(initial=-1)) + 1, -1, np.intp)
+        lookup[self.pool_index] = np.arange(len(self.pool_index))
+        wanted = np.asarray(pool_indices, np.intp)
+        inside = (wanted >= 0) & (wanted < len(lookup))
+        return np.where(inside, lookup[np.clip(wanted, 0, len(lookup) - 1)], -1)
+
+    @cached_property
+    def n_clusters(self) -> int:
+        """One cluster per data class present in the pool (10 for MNIST, K for K classes)."""
+        return max(2, len(np.unique(self.y_pool)))
+
+    @cached_property
+    def _clustering(self) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn.cluster import KMeans
+
+        kmeans = KMeans(self.n_clusters, n_init=3, random_state=0).fit(self.pool)
+        clusters = kmeans.labels_.astype(np.intp)
+        distance = np.linalg.norm(self.pool - kmeans.cluster_centers_[clusters], axis=1)
+        return clusters, -distance
+
+    @property
+    def clusters(self) -> np.ndarray:
+        """The k-means cluster of each pool image (seeded: the same every time)."""
+        return self._clustering[0]
+
+    @property
+    def typicality(self) -> np.ndarray:
+        """Minus each pool image's distance to its cluster's centre: the highest is most typical."""
+        return self._clustering[1]
+
+
+def _layer_tag(layer: str) -> str:
+    # A layer name becomes part of a file name: keep it readable, and unique by a short hash.
+    safe = re.sub(r"[^A-Za-z0-9_]", "_", layer)[:40]
+    return f"{safe}.{hashlib.sha256(layer.encode()).hexdigest()[:6]}"
+
+
+def cache_key(model_path: Path, layer: str, data_path: Path) -> str:
+    """`<model sha256>-<layer>-<data sha256>`, shortened: a change to any of them changes it."""
+    return f"{file_checksum(model_path)[:16]}-{_layer_tag(layer)}-{file_checksum(data_path)[:16]}"
 
 
 def cache_path(key: str, cache_dir: Path = CACHE_DIR) -> Path:
     return Path(cache_dir) / f"features-{key}.npz"
 
 
-_ARRAYS = {
-    "pool_probs": (POOL_SIZE, 10),
-    "pool_embedding": (POOL_SIZE, EMBEDDING_WIDTH),
-    "test_probs": (TEST_SIZE, 10),
-    "y_pool": (POOL_SIZE,),
-    "y_test": (TEST_SIZE,),
-}
+_ARRAYS = ("pool", "test", "y_pool", "y_test")
 
 
 def _read_cache(path: Path, key: str) -> FeatureSet | None:
@@ -100,15 +203,21 @@ def _read_cache(path: Path, key: str) -> FeatureSet | None:
             if str(archive["key"]) != key:
                 return None
             arrays = {name: archive[name] for name in _ARRAYS}
+            names = tuple(str(n) for n in archive["class_names"])
+            backbone, layer = str(archive["backbone"]), str(archive["layer"])
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
-    for name, shape in _ARRAYS.items():
-        if arrays[name].shape != shape:
-            return None
-    probs = (arrays["pool_probs"], arrays["test_probs"])
-    if not all(np.isfinite(p).all() and np.allclose(p.sum(axis=1), 1.0, atol=1e-3) for p in probs):
+    pool, test = arrays["pool"], arrays["test"]
+    if (
+        pool.ndim != 2
+        or test.ndim != 2
+        or pool.shape[1] != test.shape[1]
+        or arrays["y_pool"].shape != (len(pool),)
+        or arrays["y_test"].shape != (len(test),)
+        or not (np.isfinite(pool).all() and np.isfinite(test).all())
+    ):
         return None
-    return FeatureSet(key=key, **arrays)
+    return FeatureSet(**arrays, class_names=names, backbone=backbone, layer=layer, key=key)
 
 
 def _write_cache(path: Path, features: FeatureSet) -> None:
@@ -120,6 +229,9 @@ def _write_cache(path: Path, features: FeatureSet) -> None:
         np.savez(
             tmp,
             key=np.array(features.key),
+            class_names=np.array(features.class_names),
+            backbone=np.array(features.backbone),
+            layer=np.array(features.layer),
             **{name: getattr(features, name) for name in _ARRAYS},
         )
         os.replace(tmp, path)
@@ -129,59 +241,66 @@ def _write_cache(path: Path, features: FeatureSet) -> None:
 
 
 def compute_features(
-    model_path: Path, data_path: Path, progress: Progress | None = None, chunk: int = 2_000
+    backbone: Backbone, layer: str, data_path: Path, progress: Progress | None = None
 ) -> FeatureSet:
-    """Run every MNIST image through the frozen CNN once (the slow path: tens of seconds)."""
-    from tl_active.network import feature_extractor, load_shared_network
+    """Run every image through the frozen backbone once (the slow path: seconds to minutes)."""
+    from tl_active.network import extract_layer, load_backbone
 
     mnist = load_mnist(data_path)
-    extractor = feature_extractor(load_shared_network(model_path))
-    images = np.concatenate([mnist.x_pool, mnist.x_test])[..., None]
-    embedding = np.empty((len(images), EMBEDDING_WIDTH), np.float32)
-    probs = np.empty((len(images), 10), np.float32)
-    for start in range(0, len(images), chunk):
-        stop = min(start + chunk, len(images))
-        emb, prob = extractor(images[start:stop], training=False)
-        embedding[start:stop], probs[start:stop] = np.asarray(emb), np.asarray(prob)
-        if progress:
-            progress(stop, len(images))
+    model = load_backbone(backbone.path)
+    images = np.concatenate([mnist.x_pool, mnist.x_test])
+    outputs = extract_layer(model, layer, images, progress)
+    if not np.isfinite(outputs).all():
+        raise ModelError(
+            f"layer {layer!r} of {backbone.name} gives NaN or infinite outputs on MNIST: "
+            "the model is broken; choose another layer or model"
+        )
     n_pool = len(mnist.x_pool)
     return FeatureSet(
-        pool_probs=probs[:n_pool],
-        pool_embedding=embedding[:n_pool],
+        pool=outputs[:n_pool],
+        test=outputs[n_pool:],
         y_pool=mnist.y_pool,
-        test_probs=probs[n_pool:],
         y_test=mnist.y_test,
-        key=cache_key(model_path, data_path),
+        class_names=DIGITS,
+        backbone=backbone.name,
+        layer=layer,
+        key=cache_key(backbone.path, layer, data_path),
     )
 
 
 def load_features(
-    model_path: Path = MODEL_PATH,
+    backbone: Backbone | str | None = None,
+    layer: str | None = None,
     data_path: Path = MNIST_PATH,
     cache_dir: Path = CACHE_DIR,
     progress: Progress | None = None,
 ) -> FeatureSet:
-    """The frozen features for this model and data file: from the cache, or computed and cached.
+    """The frozen features of this backbone's layer on this data: cached, or computed and cached.
 
-    A damaged data or model file changes its checksum, so it misses the cache and fails with
-    its own clear error while the features are computed.
+    `backbone` is a `Backbone`, a shipped name or a `.keras` path (default: `TL_ACTIVE_BACKBONE`
+    or `mnist-cnn`); `layer` defaults to `TL_ACTIVE_LAYER` or the backbone's own. A damaged data
+    or model file changes its checksum, so it misses the cache and fails with its own clear
+    error while the features are computed.
     """
-    model_path, data_path = Path(model_path), Path(data_path)
+    if not isinstance(backbone, Backbone):
+        backbone = resolve_backbone(backbone)
+    layer = layer or default_layer(backbone)
+    data_path = Path(data_path)
     if not data_path.is_file():
         raise DataError(
             f"MNIST file not found: {data_path}. Restore it with `git checkout -- data/`."
         )
-    if not model_path.is_file():
+    if not backbone.path.is_file():
         raise ModelError(
-            f"Model file not found: {model_path}. Restore it with `git checkout -- models/` "
-            "or retrain it with `python -m tl_active pretrain`."
+            f"Model file not found: {backbone.path}. Restore a shipped one with "
+            "`git checkout -- models/`, retrain it with `python -m tl_active pretrain`, or "
+            "give the path of your own .keras file."
         )
-    key = cache_key(model_path, data_path)
+    key = cache_key(backbone.path, layer, data_path)
     path = cache_path(key, cache_dir)
     cached = _read_cache(path, key)
     if cached is not None:
         return cached
-    features = compute_features(model_path, data_path, progress)
+    features = compute_features(backbone, layer, data_path, progress)
     _write_cache(path, features)
     return features

@@ -1,35 +1,43 @@
-"""The sigmoid head: `Dense(1, sigmoid)` on the frozen CNN's 10 softmax outputs.
+"""The heads: the only parameters that learn, on top of the frozen backbone's layer.
 
-Its 10 weights are the classification-to-binary weights the app plots (one per digit); with
-the bias they are the only parameters that learn. They start at zero, so every p starts at 0.5.
+- `LogisticHead`, for a binary task: `Dense(1, sigmoid)`. On the demo's 10 softmax outputs its
+  10 weights are the classification-to-binary weights the app plots, one per digit.
+- `SoftmaxHead`, for K classes: `Dense(K, softmax)`, a K x width weight matrix.
 
-The head is 11 numbers, so it is trained here in NumPy rather than through `model.fit`, which
-costs about 0.9 s a call on this machine before doing any work. Two ways to train it after a
-round, both on all labels so far:
+Both start at zero, so every answer starts equally likely, and learn their input width from
+the data in `fit` (`n_features_in_`, as in scikit-learn). Both are small, so they are trained
+here in NumPy/SciPy rather than through `model.fit`, which costs about 0.9 s a call on this
+machine before doing any work; both export as real Keras `Dense` models (`to_keras`).
 
-- `"converge"` (the default): fit to convergence, by Newton's method warm-started from the last
-  weights, minimising mean binary cross-entropy plus a small L2 penalty on the weights. The
-  penalty keeps the fit finite when the labels so far are separable or all of one class. The
-  bias stays at 0: the softmax outputs sum to 1, so a bias is the same as adding it to all ten
-  weights, and it adds nothing the weights cannot say. Held at 0, it lets a digit nobody has
-  labelled keep weight 0 and p = 0.5, "not known yet"; a fitted bias would hand such a digit the
-  balance of the labels so far, and uncertainty sampling would look past it.
+**The bias.** Where the inputs are a probability simplex (a softmax layer's outputs, which sum
+to 1), a bias is the same as adding it to every weight and says nothing the weights cannot:
+there it is held at 0 (`fit_intercept=False`). That also keeps a class nobody has labelled at
+weight 0 and p = 0.5, "not known yet"; a fitted bias would hand such a digit the balance of the
+labels so far, and uncertainty sampling would look past it. On any other layer (an embedding)
+the head needs its intercept, and fits it.
+
+Training modes of the logistic head, after each round, on all labels so far:
+
+- `"converge"` (the default): fit to convergence by Newton's method, warm-started from the last
+  weights, minimising mean binary cross-entropy plus a small L2 penalty. The penalty keeps the
+  fit finite when the labels so far are separable or all of one class.
 - `"demo"`: the odd-number demo's way, a fixed number of Adam steps at learning rate 0.1 (one
-  step per round, as one epoch of at most 128 labels is one step). Adam's moments carry over from
-  round to round, as they did in the demo's compiled Keras model. The update is Keras' own Adam
-  formula; a marked test checks it against a real Keras `Dense(1, sigmoid)` step for step.
+  step per round). Adam's moments carry over from round to round, as they did in the demo's
+  compiled Keras model; the update is Keras' own Adam formula, and a marked test checks it
+  against a real Keras `Dense(1, sigmoid)` step for step. It always trains its bias, as the
+  demo did.
 
-`to_keras` turns the learned head into a real Keras model, for export.
+The softmax head always converges: L-BFGS, warm-started, on mean cross-entropy plus the same
+L2 penalty.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 HEAD_MODES = ("converge", "demo")
-N_INPUTS = 10
 
 # Keras' Adam defaults, so that the demo mode reproduces a Keras head exactly.
 _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
@@ -40,107 +48,166 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
 @dataclass
 class HeadState:
-    """Everything the head has learned, including Adam's moments for the demo mode."""
+    """Everything a head has learned: weights (outputs x width), biases, Adam's moments."""
 
-    weights: np.ndarray = field(default_factory=lambda: np.zeros(N_INPUTS))
-    bias: float = 0.0
-    adam_m: np.ndarray = field(default_factory=lambda: np.zeros(N_INPUTS + 1))
-    adam_v: np.ndarray = field(default_factory=lambda: np.zeros(N_INPUTS + 1))
+    weights: np.ndarray | None = None  # None until the width is known
+    bias: np.ndarray | None = None
+    adam_m: np.ndarray | None = None
+    adam_v: np.ndarray | None = None
     adam_t: int = 0
 
     def copy(self) -> HeadState:
-        return HeadState(
-            self.weights.copy(),
-            float(self.bias),
-            self.adam_m.copy(),
-            self.adam_v.copy(),
-            self.adam_t,
-        )
+        def c(a):
+            return None if a is None else a.copy()
+
+        return HeadState(c(self.weights), c(self.bias), c(self.adam_m), c(self.adam_v), self.adam_t)
 
 
-class SigmoidHead:
-    """Logistic regression on the 10 softmax outputs, in the scikit-learn style.
+class _Head:
+    """What both heads share: settings, state, width, export."""
+
+    n_outputs: int = 1
+    activation: str = "sigmoid"
+
+    def __init__(self, l2: float = 1e-3, fit_intercept: bool = True):
+        self.l2 = l2
+        self.fit_intercept = fit_intercept
+        self.state_ = HeadState()
+
+    @property
+    def n_features_in_(self) -> int | None:
+        return None if self.state_.weights is None else self.state_.weights.shape[1]
+
+    def _ensure_width(self, width: int) -> None:
+        if self.state_.weights is None:
+            self.state_.weights = np.zeros((self.n_outputs, width))
+            self.state_.bias = np.zeros(self.n_outputs)
+        elif self.state_.weights.shape[1] != width:
+            raise ValueError(f"this head reads {self.state_.weights.shape[1]} inputs, not {width}")
+
+    @property
+    def coef_(self) -> np.ndarray:
+        """The weights, one row per output (1 for a logistic head, K for softmax)."""
+        return self.state_.weights if self.state_.weights is not None else np.zeros((0, 0))
+
+    @property
+    def intercept_(self) -> np.ndarray:
+        return self.state_.bias if self.state_.bias is not None else np.zeros(self.n_outputs)
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        """Logits, (n, outputs); all zero before the first fit."""
+        if self.state_.weights is None:
+            return np.zeros((len(x), self.n_outputs), x.dtype)
+        # Scoring the pool in the features' own precision avoids a float64 copy of it.
+        dtype = x.dtype if x.dtype == np.float32 else np.float64
+        return x @ self.state_.weights.T.astype(dtype) + self.state_.bias.astype(dtype)
+
+    def clone(self):
+        """A fresh, untrained head with the same settings (for a committee)."""
+        raise NotImplementedError
+
+    def to_keras(self):
+        """The learned head as a real Keras `Dense` model on its input width."""
+        return build_keras_head(self.coef_, self.intercept_, self.activation)
+
+
+class LogisticHead(_Head):
+    """Logistic regression for a binary task, in the scikit-learn style.
 
     `__init__` stores the settings; `fit` learns from all labels so far and returns `self`;
-    `weights_` and `bias_` are what it learned.
+    `coef_` (1 x width) and `intercept_` are what it learned.
     """
+
+    n_outputs = 1
+    activation = "sigmoid"
 
     def __init__(
         self,
         mode: str = "converge",
         l2: float = 1e-3,
+        fit_intercept: bool = False,
         adam_steps: int = 1,
         learning_rate: float = 0.1,
     ):
         if mode not in HEAD_MODES:
             raise ValueError(f"unknown head mode {mode!r}; choose one of {', '.join(HEAD_MODES)}")
+        super().__init__(l2, fit_intercept)
         self.mode = mode
-        self.l2 = l2
         self.adam_steps = adam_steps
         self.learning_rate = learning_rate
-        self.state_ = HeadState()
 
-    @property
-    def weights_(self) -> np.ndarray:
-        return self.state_.weights
-
-    @property
-    def bias_(self) -> float:
-        return self.state_.bias
-
-    def decision_function(self, x: np.ndarray) -> np.ndarray:
-        # Scoring the pool in the features' own precision avoids a 60,000-row float64 copy.
-        weights = (
-            self.state_.weights.astype(x.dtype) if x.dtype == np.float32 else self.state_.weights
+    def clone(self) -> LogisticHead:
+        return LogisticHead(
+            self.mode, self.l2, self.fit_intercept, self.adam_steps, self.learning_rate
         )
-        return x @ weights + self.state_.bias
+
+    def positive_proba(self, x: np.ndarray) -> np.ndarray:
+        """p(positive) for each row."""
+        return sigmoid(self.decision_function(x)[:, 0])
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """p(positive) for each row of softmax outputs."""
-        return sigmoid(self.decision_function(x))
+        """(n, 2): p(negative), p(positive), as the answers' output indices 0 and 1."""
+        p = self.positive_proba(x)
+        return np.column_stack([1.0 - p, p])
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> SigmoidHead:
-        """Retrain on all labels so far: `x` (n, 10) softmax outputs, `y` (n,) 0/1."""
+    def fit(self, x: np.ndarray, y: np.ndarray) -> LogisticHead:
+        """Retrain on all labels so far: `x` (n, width), `y` (n,) 0/1."""
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
+        self._ensure_width(x.shape[1])
         if len(y) == 0:
             return self
         if self.mode == "demo":
             for _ in range(self.adam_steps):
                 self._adam_step(x, y)
+        elif self.fit_intercept:
+            theta = self._newton(
+                np.column_stack([x, np.ones(len(x))]),
+                y,
+                np.append(self.state_.weights[0], self.state_.bias[0]),
+            )
+            self.state_.weights, self.state_.bias = theta[None, :-1], theta[-1:]
         else:
-            self._newton(x, y)
+            self.state_.weights = self._newton(x, y, self.state_.weights[0])[None, :]
+            self.state_.bias = np.zeros(1)
         return self
-
-    def _gradient(self, x: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
-        residual = self.predict_proba(x) - y
-        theta = np.append(self.state_.weights, self.state_.bias)
-        return np.append(x.T @ residual, residual.sum()) / len(y) + l2 * theta
 
     def _adam_step(self, x: np.ndarray, y: np.ndarray) -> None:
         s = self.state_
-        g = self._gradient(x, y, l2=0.0)
+        width = x.shape[1]
+        if s.adam_m is None:
+            s.adam_m, s.adam_v = np.zeros(width + 1), np.zeros(width + 1)
+        residual = sigmoid(x @ s.weights[0] + s.bias[0]) - y
+        g = np.append(x.T @ residual, residual.sum()) / len(y)
         s.adam_t += 1
         alpha = self.learning_rate * np.sqrt(1 - _BETA_2**s.adam_t) / (1 - _BETA_1**s.adam_t)
         s.adam_m += (g - s.adam_m) * (1 - _BETA_1)
         s.adam_v += (g * g - s.adam_v) * (1 - _BETA_2)
         step = alpha * s.adam_m / (np.sqrt(s.adam_v) + _EPSILON)
-        s.weights = s.weights - step[:-1]
-        s.bias = float(s.bias - step[-1])
+        s.weights = s.weights - step[None, :-1]
+        s.bias = s.bias - step[-1:]
 
-    def _loss(self, weights: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
-        z = x @ weights
-        return float(np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * self.l2 * weights @ weights)
+    def _loss(self, theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
+        z = x @ theta
+        return float(np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * self.l2 * theta @ theta)
 
-    def _newton(self, x: np.ndarray, y: np.ndarray, tol: float = 1e-9, max_iter: int = 50) -> None:
-        weights = self.state_.weights.copy()
-        ridge = self.l2 * np.eye(N_INPUTS)
-        loss = self._loss(weights, x, y)
+    def _newton(
+        self, x: np.ndarray, y: np.ndarray, theta: np.ndarray, tol: float = 1e-9, max_iter: int = 50
+    ) -> np.ndarray:
+        theta = theta.copy()
+        ridge = self.l2 * np.eye(x.shape[1])
+        loss = self._loss(theta, x, y)
         for _ in range(max_iter):
-            p = sigmoid(x @ weights)
-            grad = x.T @ (p - y) / len(y) + self.l2 * weights
+            p = sigmoid(x @ theta)
+            grad = x.T @ (p - y) / len(y) + self.l2 * theta
             if np.max(np.abs(grad)) < tol:
                 break
             hessian = (x * (p * (1 - p))[:, None]).T @ x / len(y) + ridge
@@ -148,28 +215,98 @@ class SigmoidHead:
             # Backtracking keeps Newton monotone when a warm start sits far from the optimum.
             t = 1.0
             while t > 1e-6:
-                candidate = weights - t * step
+                candidate = theta - t * step
                 new_loss = self._loss(candidate, x, y)
                 if new_loss <= loss:
                     break
                 t *= 0.5
-            weights, loss = candidate, new_loss
-        self.state_.weights = weights
-        self.state_.bias = 0.0
-
-    def to_keras(self):
-        """The learned head as a real Keras `Dense(1, sigmoid)` model on 10 inputs."""
-        return build_keras_head(self.state_.weights, self.state_.bias)
+            theta, loss = candidate, new_loss
+        return theta
 
 
-def build_keras_head(weights: np.ndarray, bias: float):
-    """A Keras model `Input(10) -> Dense(1, sigmoid)` holding the given weights and bias."""
+class SoftmaxHead(_Head):
+    """Multinomial logistic regression for K classes: `coef_` is K x width."""
+
+    activation = "softmax"
+
+    def __init__(self, n_classes: int, l2: float = 1e-3, fit_intercept: bool = True):
+        if n_classes < 2:
+            raise ValueError(f"a softmax head needs at least 2 classes, not {n_classes}")
+        super().__init__(l2, fit_intercept)
+        self.n_classes = n_classes
+        self.n_outputs = n_classes
+
+    def clone(self) -> SoftmaxHead:
+        return SoftmaxHead(self.n_classes, self.l2, self.fit_intercept)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """(n, K) class probabilities."""
+        return softmax(self.decision_function(x))
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> SoftmaxHead:
+        """Retrain on all labels so far: `x` (n, width), `y` (n,) class indices 0..K-1."""
+        from scipy.optimize import minimize
+
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.intp)
+        self._ensure_width(x.shape[1])
+        if len(y) == 0:
+            return self
+        n, width = x.shape
+        k = self.n_classes
+        onehot = np.zeros((n, k))
+        onehot[np.arange(n), y] = 1.0
+        if self.fit_intercept:
+            x = np.column_stack([x, np.ones(n)])
+        cols = x.shape[1]
+
+        def loss_and_grad(flat: np.ndarray) -> tuple[float, np.ndarray]:
+            theta = flat.reshape(k, cols)
+            z = x @ theta.T
+            z -= z.max(axis=1, keepdims=True)
+            log_norm = np.log(np.exp(z).sum(axis=1))
+            loss = np.mean(log_norm - (z * onehot).sum(axis=1)) + 0.5 * self.l2 * flat @ flat
+            p = np.exp(z - log_norm[:, None])
+            grad = (p - onehot).T @ x / n + self.l2 * theta
+            return float(loss), grad.ravel()
+
+        start = self.state_.weights
+        if self.fit_intercept:
+            start = np.column_stack([start, self.state_.bias])
+        result = minimize(
+            loss_and_grad,
+            start.ravel(),
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": 1000, "gtol": 1e-9, "ftol": 1e-14},
+        )
+        theta = result.x.reshape(k, cols)
+        if self.fit_intercept:
+            self.state_.weights, self.state_.bias = theta[:, :-1].copy(), theta[:, -1].copy()
+        else:
+            self.state_.weights, self.state_.bias = theta, np.zeros(k)
+        return self
+
+
+def make_head(n_outputs: int, mode: str, fit_intercept: bool, l2: float = 1e-3) -> _Head:
+    """The head for a task with `n_outputs` answers: logistic for 2, softmax for more."""
+    if n_outputs == 2:
+        return LogisticHead(mode, l2=l2, fit_intercept=fit_intercept)
+    if mode != "converge":
+        raise ValueError(
+            f"head mode {mode!r} is the binary demo's; a {n_outputs}-class head always converges"
+        )
+    return SoftmaxHead(n_outputs, l2=l2, fit_intercept=fit_intercept)
+
+
+def build_keras_head(weights: np.ndarray, bias: np.ndarray, activation: str = "sigmoid"):
+    """A Keras model `Input(width) -> Dense(outputs, activation)` holding these parameters."""
     import keras  # TensorFlow is loaded only when a Keras head is really asked for.
 
-    inputs = keras.Input(shape=(N_INPUTS,), name="digit_probabilities")
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="classification_to_binary")(inputs)
-    model = keras.Model(inputs, outputs, name="sigmoid_head")
-    model.get_layer("classification_to_binary").set_weights(
-        [np.asarray(weights, np.float32).reshape(N_INPUTS, 1), np.array([bias], np.float32)]
-    )
+    weights = np.asarray(weights, np.float32)
+    outputs, width = weights.shape
+    inputs = keras.Input(shape=(width,), name="frozen_features")
+    layer = keras.layers.Dense(outputs, activation=activation, name="head")
+    model = keras.Model(inputs, layer(inputs), name=f"{activation}_head")
+    layer.set_weights([weights.T, np.asarray(bias, np.float32).reshape(outputs)])
     return model

@@ -1,7 +1,10 @@
-"""Test-set figures for a binary target, and the ceiling the frozen CNN allows.
+"""Test-set figures of a head's answers, binary or K-class, and the ceiling a frozen layer allows.
 
-The ceiling is what reading the target off the CNN's own argmax gives: a head on the softmax
-outputs can match it but, the CNN being frozen, hardly beat it.
+For a binary task precision, recall and F1 are those of the positive class; for K classes they
+are macro-averaged (the mean over classes, each class counting once), as scikit-learn's
+`average="macro"` does. The **ceiling** of a backbone, layer and task is the frozen-head
+ceiling: the same head fitted on every pool label, scored on the test set. A head trained on a
+few labels can approach it; the layer being frozen, it can hardly pass it.
 """
 
 from __future__ import annotations
@@ -35,13 +38,38 @@ def binary_metrics(truth: np.ndarray, predicted: np.ndarray) -> Metrics:
     return Metrics(float(np.mean(truth == predicted)), precision, recall, f1)
 
 
-def is_positive(digits: np.ndarray, target: frozenset[int]) -> np.ndarray:
-    """Whether each digit belongs to the positive class."""
-    return np.isin(digits, sorted(target))
-
-
-def ceiling(test_probs: np.ndarray, y_test: np.ndarray, target: frozenset[int]) -> Metrics:
-    """The figures of reading the target off the frozen CNN's argmax on the test set."""
-    return binary_metrics(
-        is_positive(y_test, target), is_positive(test_probs.argmax(axis=1), target)
+def multiclass_metrics(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> Metrics:
+    """Accuracy and macro-averaged precision, recall and F1 over `n_classes` classes."""
+    truth = np.asarray(truth, np.intp)
+    predicted = np.asarray(predicted, np.intp)
+    confusion = np.bincount(truth * n_classes + predicted, minlength=n_classes**2).reshape(
+        n_classes, n_classes
     )
+    hits = np.diag(confusion).astype(float)
+    said, real = confusion.sum(axis=0), confusion.sum(axis=1)
+    precision = np.divide(hits, said, out=np.zeros(n_classes), where=said > 0)
+    recall = np.divide(hits, real, out=np.zeros(n_classes), where=real > 0)
+    both = precision + recall
+    f1 = np.divide(2 * precision * recall, both, out=np.zeros(n_classes), where=both > 0)
+    return Metrics(
+        float(hits.sum() / max(len(truth), 1)),
+        float(precision.mean()),
+        float(recall.mean()),
+        float(f1.mean()),
+    )
+
+
+def task_metrics(truth: np.ndarray, proba: np.ndarray) -> Metrics:
+    """The figures of a head's class probabilities `proba` (n, outputs) against output indices.
+
+    Binary heads (2 outputs) call p(positive) > 0.5 positive, so an untrained head (every p =
+    0.5) calls nothing positive.
+    """
+    if proba.shape[1] == 2:
+        return binary_metrics(truth == 1, proba[:, 1] > 0.5)
+    return multiclass_metrics(truth, proba.argmax(axis=1), proba.shape[1])
+
+
+def is_positive(classes: np.ndarray, target: frozenset[int]) -> np.ndarray:
+    """Whether each class belongs to the positive set."""
+    return np.isin(classes, sorted(target))

@@ -11,7 +11,9 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 MNIST_PATH = Path(os.environ.get("TL_ACTIVE_MNIST", DATA_DIR / "mnist.npz"))
-MODEL_PATH = Path(os.environ.get("TL_ACTIVE_MODEL", PROJECT_ROOT / "models" / "shared_cnn.keras"))
+MODELS_DIR = PROJECT_ROOT / "models"
+# The shipped `mnist-cnn` backbone; other backbones are chosen by name or path (backbones.py).
+MODEL_PATH = Path(os.environ.get("TL_ACTIVE_MODEL", MODELS_DIR / "shared_cnn.keras"))
 CACHE_DIR = Path(os.environ.get("TL_ACTIVE_CACHE", PROJECT_ROOT / ".cache"))
 # Sessions and their rounds: TL_ACTIVE_DB is an SQLite file's path, or an SQLAlchemy URL
 # (e.g. postgresql+psycopg://user@host/db) for a shared deployment.

@@ -5,11 +5,15 @@ answered); `submit()` takes exactly one answer per image of that batch or raises
 `undo()` takes the last round back, as often as needed. A skipped image is not labelled and is
 never offered again.
 
-After each round the session records what the app draws: the labels so far, the head's weights
-and bias, test-set accuracy, precision, recall and F1, the distribution of p(positive) over the
-pool and the mean p per true digit. The query of round k uses a generator seeded from the session
-seed and k, so a session replays exactly from its settings and answers, and plain JSON is enough
-to save it.
+A session is its backbone and layer (which frozen features the head reads), its task (a binary
+question or K classes, see `task.py`), its strategy, batch size, head mode and seed. After each
+round it records what the app draws: the labels so far, the head's weights and biases, test-set
+accuracy, precision, recall and F1, the distribution of the head's p over the pool and the mean
+p per true class. The query of round k uses a generator seeded from the session seed and k, so a
+session replays exactly from its settings and answers, and plain JSON is enough to save it.
+
+Rounds name images by their index in the whole pool (MNIST's 60,000 training images), whatever
+part of the pool the task looks at.
 """
 
 from __future__ import annotations
@@ -17,61 +21,55 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 
-from tl_active.errors import ProtocolError, SessionFileError
+from tl_active.backbones import DEFAULT_BACKBONE, DIGITS_LAYER
+from tl_active.errors import PoolExhaustedError, ProtocolError, SessionFileError
 from tl_active.features import FeatureSet
-from tl_active.head import HEAD_MODES, HeadState, SigmoidHead
-from tl_active.metrics import Metrics, binary_metrics, ceiling, is_positive
-from tl_active.strategies import STRATEGIES, Pick, PoolView, get_strategy
+from tl_active.head import HEAD_MODES, HeadState, make_head
+from tl_active.metrics import Metrics, task_metrics
+from tl_active.strategies import (
+    BINARY_ONLY,
+    DEFAULT_STRATEGY,
+    STRATEGIES,
+    Pick,
+    PoolView,
+    get_strategy,
+)
+from tl_active.task import EVEN, NEGATIVE, ODD, POSITIVE, SKIP, Task, parse_classes
 
 FORMAT = "tl-active-session"
-FORMAT_VERSION = 1
-ODD = frozenset({1, 3, 5, 7, 9})
-EVEN = frozenset({0, 2, 4, 6, 8})
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 HISTOGRAM_BINS = 20
 MAX_BATCH = 16
 
 
 class Answer(StrEnum):
-    POSITIVE = "positive"
-    NEGATIVE = "negative"
-    SKIP = "skip"
+    """The answers of a binary task (a multi-class task's answers are its class names)."""
+
+    POSITIVE = POSITIVE
+    NEGATIVE = NEGATIVE
+    SKIP = SKIP
 
 
 def parse_target(text: str | Sequence[int] | frozenset[int]) -> frozenset[int]:
     """`odd`, `even`, or digits such as `2,3,5,7`, as the set of positive digits."""
-    if isinstance(text, str):
-        word = text.strip().lower()
-        if word in ("odd", "even"):
-            return ODD if word == "odd" else EVEN
-        try:
-            digits = [int(part) for part in word.replace(" ", "").split(",") if part]
-        except ValueError:
-            raise ValueError(
-                f"target {text!r} is neither 'odd', 'even' nor a comma-separated digit list"
-            ) from None
-    else:
-        digits = [int(d) for d in text]
-    target = frozenset(digits)
-    if not target or not target <= set(range(10)) or len(target) == 10:
+    try:
+        return Task.binary(text if isinstance(text, str) else sorted(text)).positive
+    except ValueError as error:
         raise ValueError(
-            f"target {text!r} must name some but not all of the digits 0-9 as positive"
-        )
-    return target
+            f"target {text!r} must name some but not all of the digits 0-9 as positive ({error})"
+        ) from None
 
 
 def target_name(target: frozenset[int]) -> str:
     """'odd', 'even', or the digits joined by commas."""
-    if target == ODD:
-        return "odd"
-    if target == EVEN:
-        return "even"
-    return ",".join(str(d) for d in sorted(target))
+    return Task.binary(sorted(target)).name()
 
 
 def p_histogram(p: np.ndarray) -> list[int]:
@@ -80,149 +78,250 @@ def p_histogram(p: np.ndarray) -> list[int]:
     return np.bincount(bins, minlength=HISTOGRAM_BINS).tolist()
 
 
+def _as_task(value) -> Task:
+    if isinstance(value, Task):
+        return value
+    return Task.binary(value if isinstance(value, str) else sorted(value))
+
+
 @dataclass(frozen=True)
 class SessionSettings:
-    """What a session is: its target, strategy, batch size, head training mode and seed."""
+    """What a session is: backbone and layer, task, strategy, batch size, head mode and seed.
 
-    target: frozenset[int] = ODD
-    strategy: str = "uncertainty"
+    `task` may be given as a binary target for short: "odd", "even" or a set of digits.
+    """
+
+    task: Task = Task.binary(ODD)
+    strategy: str = DEFAULT_STRATEGY
     batch_size: int = 4
     head_mode: str = "converge"
     seed: int = 0
+    backbone: str = DEFAULT_BACKBONE
+    layer: str = DIGITS_LAYER
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "target", parse_target(self.target))
+        object.__setattr__(self, "task", _as_task(self.task))
         get_strategy(self.strategy)
+        if self.strategy in BINARY_ONLY and not self.task.is_binary:
+            raise ValueError(f"strategy {self.strategy!r} needs a binary task")
         if self.head_mode not in HEAD_MODES:
             raise ValueError(
                 f"unknown head mode {self.head_mode!r}; choose one of {', '.join(HEAD_MODES)}"
             )
+        if self.head_mode != "converge" and not self.task.is_binary:
+            raise ValueError(f"head mode {self.head_mode!r} is for binary tasks only")
         if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= MAX_BATCH:
             raise ValueError(f"batch size must be a whole number from 1 to {MAX_BATCH}")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError("seed must be a whole number, 0 or more")
 
+    @property
+    def target(self) -> frozenset[int]:
+        """The positive classes of a binary task (empty for a multi-class one)."""
+        return self.task.positive
+
     def as_dict(self) -> dict:
-        return {**asdict(self), "target": sorted(self.target)}
+        return {**asdict(self), "task": self.task.as_dict()}
 
     @classmethod
     def from_dict(cls, data: dict) -> SessionSettings:
+        """Settings from `as_dict()`, or from a version-1 file (a binary target on mnist-cnn)."""
+        if "task" in data:
+            task = Task.from_dict(data["task"])
+        else:
+            task = Task.binary(parse_classes([int(d) for d in data["target"]]))
         return cls(
-            target=frozenset(int(d) for d in data["target"]),
+            task=task,
             strategy=str(data["strategy"]),
             batch_size=int(data["batch_size"]),
             head_mode=str(data["head_mode"]),
             seed=int(data["seed"]),
+            backbone=str(data.get("backbone", DEFAULT_BACKBONE)),
+            layer=str(data.get("layer", DIGITS_LAYER)),
+        )
+
+    def summary(self) -> str:
+        """One line for people: 'odd, diversity, batch 4, converge, seed 0 (mnist-cnn/digits)'."""
+        return (
+            f"{self.task.name()}, {self.strategy}, batch {self.batch_size}, {self.head_mode}, "
+            f"seed {self.seed} ({self.backbone}/{self.layer})"
         )
 
 
 @dataclass
 class RoundRecord:
-    """One submitted batch and the state of the head and its figures after it."""
+    """One submitted batch and the state of the head and its figures after it.
+
+    The one definition of a round: the session makes it, the store keeps it as it is, and the
+    manifest reader checks it field by field.
+    """
 
     number: int  # 1-based
-    indices: list[int]
-    answers: list[str]
+    indices: list[int]  # whole-pool indices of the batch
+    answers: list[str]  # one answer value per image (see Task.answers), or "skip"
     scores: list[float]
     ranks: list[int]
     reasons: list[str]
     n_labels: int  # labels (not skips) so far, this round included
-    weights: list[float]
-    bias: float
+    weights: list[list[float]]  # the head's weights, one row per output
+    bias: list[float]  # one per output
     metrics: dict[str, float]
-    p_histogram: list[int]  # counts of p(positive) over the pool in HISTOGRAM_BINS bins
-    mean_p_by_digit: list[float]  # mean p(positive) over pool images of each true digit
-    simulated: bool = False  # answered by MNIST's ground truth, not a person
+    p_histogram: list[int]  # counts of p over the pool in HISTOGRAM_BINS bins (see p_of_pool)
+    mean_p_by_class: list[float]  # mean p over pool images of each true class (see p_by_class)
+    simulated: bool = False  # answered by the data's ground truth, not a person
     asked_at: float = 0.0  # unix time the batch was offered
     answered_at: float = 0.0  # unix time it was submitted
 
     @classmethod
     def from_dict(cls, data: dict) -> RoundRecord:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
+
+
+RECORD_FIELDS = tuple(f.name for f in fields(RoundRecord))
+
+
+def upgrade_round(data: dict, version: int) -> dict:
+    """A stored or exported round of an older format version, in today's fields.
+
+    Version 1 rounds had one binary head on the 10 digit outputs: a flat list of weights, one
+    bias, and the mean p per digit.
+    """
+    if version >= 2 or not isinstance(data, dict):
+        return data
+    upgraded = dict(data)
+    if isinstance(data.get("weights"), list):
+        upgraded["weights"] = [data["weights"]] if data["weights"] else []
+    if "bias" in data:
+        upgraded["bias"] = [data["bias"]]
+    if "mean_p_by_digit" in data:
+        upgraded["mean_p_by_class"] = upgraded.pop("mean_p_by_digit")
+    return upgraded
 
 
 @dataclass
 class _Pending:
-    picks: list[Pick]
+    picks: list[Pick]  # whole-pool indices
     asked_at: float
 
 
+_CEILINGS: dict[tuple, Metrics] = {}
+
+
+def frozen_head_ceiling(features: FeatureSet, task: Task) -> Metrics:
+    """The test figures of the head fitted on every pool label of the task: the frozen ceiling.
+
+    Memoised per feature set and task, since a fit on the whole pool takes up to seconds.
+    """
+    key = (features.key, id(features) if not features.key else 0, task)
+    if key not in _CEILINGS:
+        data = features.task_data(task)
+        head = make_head(task.n_outputs, "converge", fit_intercept=not features.simplex)
+        head.fit(data.pool, data.truth_pool)
+        _CEILINGS[key] = task_metrics(data.truth_test, head.predict_proba(data.test))
+    return _CEILINGS[key]
+
+
 class LabellingSession:
-    """One person's labelling of one target, over the shared frozen features."""
+    """One person's labelling of one task, over the shared frozen features."""
 
     def __init__(self, features: FeatureSet, settings: SessionSettings | None = None):
         self.features = features
         self.settings = settings or SessionSettings()
+        if features.layer and features.layer != self.settings.layer:
+            raise ValueError(
+                f"these features are layer {features.layer!r} of {features.backbone}, but the "
+                f"session reads layer {self.settings.layer!r}"
+            )
+        self.task = self.settings.task
+        self.data = features.task_data(self.task)
+        self.answer_values = self.task.answers(features.class_names)
+        self._answer_index = {a: k for k, a in enumerate(self.answer_values)}
         self.rounds: list[RoundRecord] = []
         self.head = self._new_head()
         self._states_before: list[HeadState] = []  # head state before each round, for undo
         self._pending: _Pending | None = None
-        self._truth_pool = is_positive(features.y_pool, self.settings.target)
-        self._truth_test = is_positive(features.y_test, self.settings.target)
-        self._available = np.ones(features.pool_size, bool)
+        self._available = np.ones(self.data.size, bool)
+        # Kept as the rounds come, so a round (and a replay) costs the same at round 1 and 1,000.
+        self._labelled: list[int] = []  # positions in the task's pool
+        self._labels: list[int] = []  # output indices
+        self._skipped: list[int] = []  # whole-pool indices
         self._rescore()
 
-    def _new_head(self) -> SigmoidHead:
-        return SigmoidHead(self.settings.head_mode)
+    def _new_head(self):
+        head = make_head(
+            self.task.n_outputs, self.settings.head_mode, fit_intercept=not self.features.simplex
+        )
+        # A fit on no labels only tells the head its width: its weights start as zeros.
+        return head.fit(self.data.pool[:0], np.zeros(0, np.intp))
 
     # --- what the session knows -------------------------------------------------------------
 
     @property
     def labelled(self) -> np.ndarray:
-        """Pool indices labelled so far (skips excluded), in the order they were answered."""
-        return np.array(
-            [i for r in self.rounds for i, a in zip(r.indices, r.answers) if a != Answer.SKIP],
-            dtype=np.int64,
-        )
+        """Whole-pool indices labelled so far (skips excluded), in the order they were answered."""
+        return self.data.pool_index[np.array(self._labelled, np.intp)]
 
     @property
     def labels(self) -> np.ndarray:
-        """The 0/1 answers for `labelled`."""
-        return np.array(
-            [a == Answer.POSITIVE for r in self.rounds for a in r.answers if a != Answer.SKIP],
-            dtype=np.float64,
-        )
+        """The output index of each answer for `labelled` (1/0 for a binary task)."""
+        return np.array(self._labels, np.intp)
 
     @property
     def skipped(self) -> np.ndarray:
-        return np.array(
-            [i for r in self.rounds for i, a in zip(r.indices, r.answers) if a == Answer.SKIP],
-            dtype=np.int64,
-        )
+        return np.array(self._skipped, np.int64)
 
     @property
     def pending(self) -> list[Pick] | None:
         return None if self._pending is None else list(self._pending.picks)
 
     @property
+    def proba_pool(self) -> np.ndarray:
+        """The current head's answer probabilities for every image of the task's pool, (n, K)."""
+        return self._proba_pool
+
+    @property
     def p_pool(self) -> np.ndarray:
-        """The current head's p(positive) for every pool image."""
-        return self._p_pool
+        """What the figures show per pool image: p(positive), or p of the most likely class."""
+        proba = self._proba_pool
+        return proba[:, 1] if self.task.is_binary else proba.max(axis=1)
+
+    def p_of(self, indices: Sequence[int]) -> np.ndarray:
+        """`p_pool` of whole-pool indices."""
+        return self.p_pool[self.data.local(indices)]
+
+    def predicted_of(self, indices: Sequence[int]) -> list[str]:
+        """The head's most likely answer for whole-pool indices."""
+        proba = self._proba_pool[self.data.local(indices)]
+        return [self.answer_values[k] for k in proba.argmax(axis=1)]
 
     def metrics(self) -> Metrics:
-        """Test-set figures of the current head (p > 0.5 counts as positive)."""
-        return binary_metrics(self._truth_test, self._p_test_positive)
+        """Test-set figures of the current head."""
+        return task_metrics(self.data.truth_test, self._proba_test)
 
     def ceiling(self) -> Metrics:
-        return ceiling(self.features.test_probs, self.features.y_test, self.settings.target)
+        """The frozen-head ceiling of this backbone, layer and task."""
+        return frozen_head_ceiling(self.features, self.task)
 
-    def truth(self, indices: Sequence[int]) -> list[Answer]:
-        """MNIST's ground-truth answers for pool images."""
-        return [Answer.POSITIVE if self._truth_pool[i] else Answer.NEGATIVE for i in indices]
+    def truth(self, indices: Sequence[int]) -> list[str]:
+        """The data's ground-truth answers for whole-pool indices."""
+        truth = self.task.truth(self.features.y_pool[np.asarray(indices, np.intp)])
+        return [self.answer_values[k] for k in truth]
 
     def disagreements(self) -> list[dict]:
-        """The person's answers that MNIST's ground truth contradicts (simulated rounds excluded)."""
+        """The person's answers that the ground truth contradicts (simulated rounds excluded)."""
         found = []
         for r in self.rounds:
             if r.simulated:
                 continue
-            for i, a in zip(r.indices, r.answers):
-                if a != Answer.SKIP and (a == Answer.POSITIVE) != bool(self._truth_pool[i]):
+            truth = self.truth(r.indices)
+            for i, a, right in zip(r.indices, r.answers, truth):
+                if a != SKIP and a != right:
                     found.append(
                         {
                             "round": r.number,
                             "index": i,
                             "answer": a,
+                            "truth": right,
                             "digit": int(self.features.y_pool[i]),
                         }
                     )
@@ -235,27 +334,34 @@ class LabellingSession:
         if self._pending is None:
             n_round = len(self.rounds)
             rng = np.random.default_rng([self.settings.seed, n_round])
+            data = self.data
             view = PoolView(
-                p_positive=self._p_pool,
-                probs=self.features.pool_probs,
-                embedding=self.features.pool_embedding,
+                proba=self._proba_pool,
+                features=data.pool,
                 available=self._available,
-                labelled=self.labelled,
+                labelled=np.array(self._labelled, np.intp),
                 labels=self.labels,
                 round=n_round,
-                l2=self.head.l2,
-                predicted=self.features.pool_predicted,
-                typicality=self.features.pool_typicality
-                if self.settings.strategy == "representative"
-                else None,
+                clustering=lambda: (data.clusters, data.typicality),
+                new_head=self.head.clone,
             )
-            picks = get_strategy(self.settings.strategy)(view, self.settings.batch_size, rng)
+            local = get_strategy(self.settings.strategy)(view, self.settings.batch_size, rng)
+            picks = [Pick(int(data.pool_index[p.index]), p.score, p.rank, p.reason) for p in local]
             self._pending = _Pending(picks, time.time())
         return list(self._pending.picks)
 
+    def _parse_answers(self, answers: Sequence[str], n: int) -> list[str]:
+        parsed = [str(a.value if isinstance(a, StrEnum) else a) for a in answers]
+        allowed = (*self.answer_values, SKIP)
+        if any(a not in allowed for a in parsed):
+            raise ProtocolError(f"answers must be {', '.join(allowed)}; got {list(parsed)}")
+        if len(parsed) != n:
+            raise ProtocolError(f"the batch has {n} images but {len(parsed)} answers were given")
+        return parsed
+
     def submit(
         self,
-        answers: Sequence[str | Answer],
+        answers: Sequence[str],
         *,
         round_number: int | None = None,
         simulated: bool = False,
@@ -273,54 +379,50 @@ class LabellingSession:
                 f"these answers are for round {round_number}, but round {expected} is the one open"
             )
         picks = self._pending.picks
-        try:
-            parsed = [Answer(a) for a in answers]
-        except ValueError:
-            raise ProtocolError(
-                f"answers must be {', '.join(a.value for a in Answer)}; got {list(answers)}"
-            ) from None
-        if len(parsed) != len(picks):
-            raise ProtocolError(
-                f"the batch has {len(picks)} images but {len(parsed)} answers were given"
-            )
+        parsed = self._parse_answers(answers, len(picks))
         self._states_before.append(self.head.state_.copy())
         asked_at = self._pending.asked_at
         self._pending = None
         indices = [p.index for p in picks]
-        self._available[indices] = False
+        local = self.data.local(indices)
+        self._available[local] = False
+        for i, position, a in zip(indices, local, parsed):
+            if a == SKIP:
+                self._skipped.append(int(i))
+            else:
+                self._labelled.append(int(position))
+                self._labels.append(self._answer_index[a])
         record = RoundRecord(
             number=expected,
             indices=indices,
-            answers=[a.value for a in parsed],
+            answers=parsed,
             scores=[p.score for p in picks],
             ranks=[p.rank for p in picks],
             reasons=[p.reason for p in picks],
-            n_labels=0,
+            n_labels=len(self._labelled),
             weights=[],
-            bias=0.0,
+            bias=[],
             metrics={},
             p_histogram=[],
-            mean_p_by_digit=[],
+            mean_p_by_class=[],
             simulated=simulated,
             asked_at=asked_at,
             answered_at=time.time(),
         )
         self.rounds.append(record)
-        labelled = self.labelled
-        self.head.fit(self.features.pool_probs[labelled], self.labels)
+        positions = np.array(self._labelled, np.intp)
+        self.head.fit(self.data.pool[positions], self.labels)
         self._rescore()
-        self._fill_figures(record, len(labelled))
+        self._fill_figures(record)
         return record
 
     def answer_by_truth(self) -> RoundRecord:
-        """Answer the pending (or next) batch with MNIST's ground truth, marked as simulated."""
+        """Answer the pending (or next) batch with the ground truth, marked as simulated."""
         picks = self.next_batch()
         return self.submit(self.truth([p.index for p in picks]), simulated=True)
 
     def auto_label(self, n_rounds: int) -> list[RoundRecord]:
         """Fast-forward: `n_rounds` rounds answered by the ground truth (stops when the pool runs out)."""
-        from tl_active.errors import PoolExhaustedError
-
         done = []
         for _ in range(n_rounds):
             try:
@@ -335,7 +437,12 @@ class LabellingSession:
             raise ProtocolError("there is no round to undo")
         record = self.rounds.pop()
         self.head.state_ = self._states_before.pop()
-        self._available[record.indices] = True
+        self._available[self.data.local(record.indices)] = True
+        n_skipped = sum(a == SKIP for a in record.answers)
+        n_labelled = len(record.answers) - n_skipped
+        del self._labelled[len(self._labelled) - n_labelled :]
+        del self._labels[len(self._labels) - n_labelled :]
+        del self._skipped[len(self._skipped) - n_skipped :]
         self._pending = None
         self._rescore()
         return record
@@ -343,24 +450,36 @@ class LabellingSession:
     # --- figures ----------------------------------------------------------------------------
 
     def _rescore(self) -> None:
-        self._p_pool = self.head.predict_proba(self.features.pool_probs)
-        self._p_test = self.head.predict_proba(self.features.test_probs)
-        self._p_test_positive = self._p_test > 0.5
+        self._proba_pool = self.head.predict_proba(self.data.pool)
+        self._proba_test = self.head.predict_proba(self.data.test)
 
-    def _fill_figures(self, record: RoundRecord, n_labels: int) -> None:
-        p = self._p_pool
-        counts = np.bincount(self.features.y_pool, minlength=10)
-        sums = np.bincount(self.features.y_pool, weights=p, minlength=10)
-        record.n_labels = n_labels
-        record.weights = [float(w) for w in self.head.weights_]
-        record.bias = float(self.head.bias_)
+    def p_by_class(self) -> np.ndarray:
+        """Per class of the data (binary) or of the task: the mean p the figures show.
+
+        Binary: mean p(positive) over pool images of each true class, so a confused digit
+        stands out. K classes: mean p of the true class over its pool images.
+        """
+        data, n = self.data, len(self.features.class_names)
+        if self.task.is_binary:
+            counts = np.bincount(data.y_pool, minlength=n)
+            sums = np.bincount(data.y_pool, weights=self._proba_pool[:, 1], minlength=n)
+            return sums / np.maximum(counts, 1)
+        k = self.task.n_outputs
+        right = self._proba_pool[np.arange(data.size), data.truth_pool]
+        counts = np.bincount(data.truth_pool, minlength=k)
+        return np.bincount(data.truth_pool, weights=right, minlength=k) / np.maximum(counts, 1)
+
+    def _fill_figures(self, record: RoundRecord) -> None:
+        record.weights = self.head.coef_.tolist()
+        record.bias = [float(b) for b in self.head.intercept_]
         record.metrics = self.metrics().as_dict()
-        record.p_histogram = p_histogram(p)
-        record.mean_p_by_digit = (sums / np.maximum(counts, 1)).tolist()
+        record.p_histogram = p_histogram(self.p_pool)
+        record.mean_p_by_class = self.p_by_class().tolist()
 
     def start_metrics(self) -> Metrics:
-        """Test-set figures of the untrained head (every p = 0.5, so nothing is called positive)."""
-        return binary_metrics(self._truth_test, np.zeros(len(self._truth_test), bool))
+        """Test-set figures of the untrained head (every answer equally likely)."""
+        k = self.task.n_outputs
+        return task_metrics(self.data.truth_test, np.full((len(self.data.test), k), 1.0 / k))
 
     # --- saving and replaying ---------------------------------------------------------------
 
@@ -380,21 +499,27 @@ class LabellingSession:
         """Rebuild a session by replaying its rounds; refuse a foreign, damaged or other-model one."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise SessionFileError("this is not a tl-active session file")
-        if data.get("version") != FORMAT_VERSION:
+        version = data.get("version")
+        if version not in READABLE_VERSIONS:
             raise SessionFileError(
-                f"session file version {data.get('version')!r} is not supported (expected {FORMAT_VERSION})"
+                f"session file version {version!r} is not supported "
+                f"(this app reads {', '.join(map(str, READABLE_VERSIONS))})"
             )
         if check_model and data.get("model_checksum") != features.model_checksum:
             raise SessionFileError(
-                "this session was made with another CNN (model checksum "
-                f"{data.get('model_checksum')!r}, this app runs {features.model_checksum!r}); "
-                "its labels would not mean the same here"
+                f"this session was made with another network (model checksum "
+                f"{data.get('model_checksum')!r}, these features come from "
+                f"{features.model_checksum!r}); its labels would not mean the same here"
             )
         try:
             settings = SessionSettings.from_dict(data["settings"])
-            recorded = [RoundRecord.from_dict(r) for r in data["rounds"]]
+            recorded = [RoundRecord.from_dict(upgrade_round(r, version)) for r in data["rounds"]]
         except (KeyError, TypeError, ValueError) as error:
             raise SessionFileError(f"the session file is malformed: {error}") from None
+        if settings.layer != features.layer:
+            raise SessionFileError(
+                f"this session reads layer {settings.layer!r}, not {features.layer!r}"
+            )
         session = cls(features, settings)
         for record in recorded:
             session.replay_round(record)
@@ -405,11 +530,12 @@ class LabellingSession:
         n = len(record.indices)
         if n == 0 or len(record.answers) != n or len(set(record.indices)) != n:
             raise SessionFileError(f"round {record.number} is malformed")
-        bad = [i for i in record.indices if not (0 <= int(i) < self.features.pool_size)]
-        if bad or not self._available[record.indices].all():
+        local = self.data.local(record.indices)
+        bad = [int(i) for i, p in zip(record.indices, local) if p < 0]
+        if bad or not self._available[local].all():
             raise SessionFileError(
                 f"round {record.number} asks for pool images {bad or record.indices} "
-                "that are out of range or already answered"
+                "that are out of range, outside the task or already answered"
             )
         self._pending = _Pending(
             [
@@ -424,7 +550,10 @@ class LabellingSession:
             self._pending = None
             raise SessionFileError(f"round {record.number} cannot be replayed: {error}") from None
         replayed.asked_at, replayed.answered_at = record.asked_at, record.answered_at
-        if record.weights and not np.allclose(replayed.weights, record.weights, atol=tolerance):
+        recorded = np.asarray(record.weights, float)
+        if recorded.shape != np.shape(replayed.weights) or not np.allclose(
+            replayed.weights, recorded, atol=tolerance
+        ):
             raise SessionFileError(
                 f"replaying round {record.number} gives other head weights than were recorded"
             )
@@ -444,10 +573,13 @@ class LabellingSession:
 
 __all__ = [
     "Answer",
+    "EVEN",
     "LabellingSession",
+    "ODD",
     "RoundRecord",
     "SessionSettings",
     "STRATEGIES",
+    "frozen_head_ceiling",
     "parse_target",
     "target_name",
 ]

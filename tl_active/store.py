@@ -9,19 +9,19 @@ processes can write one file.
 Two tables:
 
 - `sessions`: `id` (a random URL-safe token, the `?session=` of the app), `settings` (JSON:
-  target, strategy, batch size, head mode, seed), `model_checksum` (the CNN the labels were
+  backbone, layer, task, strategy, batch size, head mode, seed), `model_checksum` (the CNN the labels were
   given under), `format_version`, `created_at`, `updated_at` (unix seconds), and `n_rounds` and
   `n_labels` of the live rounds. `n_rounds` is also the session's version: every write first
   moves it from the value the writer expects to the next one, in a single guarded `UPDATE`, so
   of two writers who saw the same state exactly one wins and the other gets
   `StaleSessionError` (its tab is behind and must reload).
-- `rounds`: one row per submitted round, `(session_id, number, generation)` unique. It holds
-  what `RoundRecord` holds: queried `indices`, `answers`, the strategy's `scores`, `ranks` and
-  `reasons`, `n_labels`, the head's `weights` and `bias`, `metrics`, `p_histogram`,
-  `mean_p_by_digit` (JSON), `simulated`, `asked_at`, `answered_at`, plus `stored_at` and
-  `undone_at`. Undo never deletes: it stamps `undone_at`, so exports can still show what was
-  taken back. A round submitted again after an undo gets the next `generation` of its number;
-  live rounds are those with `undone_at` null.
+- `round_records`: one row per submitted round, `(session_id, number, generation)` unique. Its
+  `record` is the session's `RoundRecord` as JSON (batch, answers, the strategy's scores, the
+  head's weights, figures); `n_labels` and `answered_at` are columns too, for queries, with
+  `stored_at` and `undone_at`. Undo never deletes: it stamps `undone_at`, so exports can still
+  show what was taken back. A round submitted again after an undo gets the next `generation` of
+  its number; live rounds are those with `undone_at` null. A database of the first version
+  (a `rounds` table, one column per field of a binary round) is upgraded on first open.
 
 The store keeps settings and answers; `load` rebuilds the live session by replaying them over the
 frozen features, which also checks the recorded head weights.
@@ -29,15 +29,16 @@ frozen features, which also checks the recorded head weights.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import (
     JSON,
-    Boolean,
     Column,
     Double,
     ForeignKey,
@@ -50,7 +51,9 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -59,7 +62,14 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from tl_active.errors import TlActiveError
 from tl_active.exchange import read_manifest
 from tl_active.features import FeatureSet
-from tl_active.session import FORMAT, FORMAT_VERSION, LabellingSession, RoundRecord, target_name
+from tl_active.session import (
+    FORMAT,
+    FORMAT_VERSION,
+    LabellingSession,
+    RoundRecord,
+    SessionSettings,
+    upgrade_round,
+)
 
 SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 BUSY_TIMEOUT_S = 15.0
@@ -79,33 +89,25 @@ sessions = Table(
     Column("n_labels", Integer, nullable=False, default=0),
 )
 
+# Version 2 of the rounds: the whole `RoundRecord` as one JSON value, so that the store never
+# spells out its fields (the session defines them). Version-1 rows, one column per field of a
+# binary head's round, are moved here once by `_upgrade_v1_rounds` (see `SessionStore`).
 rounds = Table(
-    "rounds",
+    "round_records",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("session_id", String(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
     Column("number", Integer, nullable=False),
     Column("generation", Integer, nullable=False, default=0),
-    Column("indices", JSON, nullable=False),
-    Column("answers", JSON, nullable=False),
-    Column("scores", JSON, nullable=False),
-    Column("ranks", JSON, nullable=False),
-    Column("reasons", JSON, nullable=False),
+    Column("record", JSON, nullable=False),
     Column("n_labels", Integer, nullable=False),
-    Column("weights", JSON, nullable=False),
-    Column("bias", Double, nullable=False),
-    Column("metrics", JSON, nullable=False),
-    Column("p_histogram", JSON, nullable=False),
-    Column("mean_p_by_digit", JSON, nullable=False),
-    Column("simulated", Boolean, nullable=False),
-    Column("asked_at", Double, nullable=False),
     Column("answered_at", Double, nullable=False),
     Column("stored_at", Double, nullable=False),
     Column("undone_at", Double, nullable=True),
-    UniqueConstraint("session_id", "number", "generation", name="one_round_per_generation"),
+    UniqueConstraint("session_id", "number", "generation", name="one_round_record_per_generation"),
 )
-
-_RECORD_FIELDS = tuple(RoundRecord.__dataclass_fields__)
+V1_ROUNDS = "rounds"
+_ROW_ONLY = ("id", "session_id", "generation", "stored_at", "undone_at")
 
 
 class StaleSessionError(TlActiveError):
@@ -160,12 +162,8 @@ def check_session_id(session_id: object) -> str:
 def settings_summary(settings: dict) -> str:
     """A short human line for stored settings, tolerant of what it cannot read."""
     try:
-        target = target_name(frozenset(int(d) for d in settings["target"]))
-        return (
-            f"{target}, {settings['strategy']}, batch {settings['batch_size']}, "
-            f"{settings['head_mode']}, seed {settings['seed']}"
-        )
-    except (KeyError, TypeError, ValueError):
+        return SessionSettings.from_dict(settings).summary()
+    except (KeyError, TypeError, ValueError, OverflowError):
         return "unreadable settings"
 
 
@@ -191,38 +189,67 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def _plain(value):
+    # JSON columns and the database driver refuse numpy scalars and arrays.
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} cannot be stored")
+
+
 def _round_values(record: RoundRecord) -> dict:
-    values = asdict(record)
-    # Plain Python numbers only: JSON columns and the database driver refuse numpy scalars.
-    values["indices"] = [int(i) for i in record.indices]
-    values["answers"] = [str(a) for a in record.answers]
-    values["scores"] = [float(s) for s in record.scores]
-    values["ranks"] = [int(k) for k in record.ranks]
-    values["reasons"] = [str(r) for r in record.reasons]
-    values["weights"] = [float(w) for w in record.weights]
-    values["bias"] = float(record.bias)
-    values["metrics"] = {str(k): float(v) for k, v in record.metrics.items()}
-    values["p_histogram"] = [int(c) for c in record.p_histogram]
-    values["mean_p_by_digit"] = [float(p) for p in record.mean_p_by_digit]
-    values["simulated"] = bool(record.simulated)
-    values["asked_at"] = float(record.asked_at)
-    values["answered_at"] = float(record.answered_at)
-    values["n_labels"] = int(record.n_labels)
-    values["number"] = int(record.number)
-    return values
+    return {
+        "number": int(record.number),
+        "record": json.loads(json.dumps(asdict(record), default=_plain)),
+        "n_labels": int(record.n_labels),
+        "answered_at": float(record.answered_at),
+    }
 
 
 def _record_from_row(row) -> RoundRecord:
-    return RoundRecord(**{name: getattr(row, name) for name in _RECORD_FIELDS})
+    return RoundRecord.from_dict(row.record)
 
 
 def _same_round(row, record: RoundRecord) -> bool:
     """Whether a stored row is this very submission (not a later answer to the same number)."""
     return (
-        list(row.indices) == [int(i) for i in record.indices]
-        and list(row.answers) == [str(a) for a in record.answers]
+        list(row.record["indices"]) == [int(i) for i in record.indices]
+        and list(row.record["answers"]) == [str(a) for a in record.answers]
         and row.answered_at == float(record.answered_at)
     )
+
+
+def _upgrade_v1_rounds(engine: Engine) -> None:
+    """Move the rounds of a version-1 database into today's table, once, in one transaction.
+
+    The old table is renamed `rounds_v1` afterwards, which is also what marks the move as done.
+    """
+    if V1_ROUNDS not in inspect(engine).get_table_names():
+        return
+    with engine.begin() as conn:
+        old = Table(V1_ROUNDS, MetaData(), autoload_with=conn)
+        rows = conn.execute(select(old)).mappings().all()
+        if rows:
+            conn.execute(
+                insert(rounds),
+                [
+                    {
+                        "session_id": r["session_id"],
+                        "number": r["number"],
+                        "generation": r["generation"],
+                        "record": upgrade_round(
+                            {k: v for k, v in r.items() if k not in _ROW_ONLY}, 1
+                        ),
+                        "n_labels": r["n_labels"],
+                        "answered_at": r["answered_at"],
+                        "stored_at": r["stored_at"],
+                        "undone_at": r["undone_at"],
+                    }
+                    for r in rows
+                ],
+            )
+        conn.execute(text(f"ALTER TABLE {V1_ROUNDS} RENAME TO {V1_ROUNDS}_v1"))
 
 
 class SessionStore:
@@ -243,6 +270,7 @@ class SessionStore:
         for attempt in range(3):
             try:
                 metadata.create_all(self.engine)
+                _upgrade_v1_rounds(self.engine)
                 return
             except (OperationalError, IntegrityError):
                 if attempt == 2:
@@ -457,10 +485,10 @@ class SessionStore:
             ).all()
         return {
             "format": FORMAT,
-            "version": row.format_version,
+            "version": FORMAT_VERSION,  # rounds are upgraded when stored
             "model_checksum": row.model_checksum,
             "settings": row.settings,
-            "rounds": [asdict(_record_from_row(r)) for r in live],
+            "rounds": [r.record for r in live],
         }
 
     def load(self, session_id: str, features: FeatureSet) -> LabellingSession:

@@ -1,18 +1,31 @@
 """Query strategies: which pool images to ask a person about next.
 
 A strategy is one function, `strategy(pool, n, rng) -> list[Pick]`, and one entry in
-`STRATEGIES`. Every strategy returns `n` unique pool indices that were never labelled or skipped,
-breaks ties with the seeded generator it is given, and says for each pick why it was chosen (its
-score and its rank in the pool under that score), which the app shows on each tile. Asking for more
-than the pool has left raises `PoolExhaustedError`.
+`STRATEGIES`. Every strategy returns `n` unique pool positions that were never labelled or
+skipped, breaks ties with the seeded generator it is given, and says for each pick why it was
+chosen (its score and its rank in the pool under that score), which the app shows on each tile.
+Asking for more than the pool has left raises `PoolExhaustedError`.
 
-For a binary head, least-confidence (1 - max(p, 1-p)), margin (|p - (1-p)|) and entropy all
-order samples by |p - 0.5|, so they are one strategy here: `uncertainty`.
+The head's answer probabilities are `pool.proba`, (n, K), with K = 2 (negative, positive) for
+a binary task. Three measures of "least sure", each scaled to [0, 1]:
 
-While the head is still at zero, every p is 0.5. Then `uncertainty`, `diversity` (whose
-scores all tie) and `committee` (whose members all agree) are random draws from the generator;
-`band` draws at random from the whole pool, as the demo's first round did; `representative`
-still knows what to ask, because it works from the frozen CNN's predictions, not the head's.
+- least confidence, 1 - max p (`uncertainty`);
+- margin, 1 - (p of the best class - p of the second) (`margin`);
+- entropy of p, over log K (`entropy`).
+
+For a binary head all three order the pool by |p - 0.5|, so they pick the same images there;
+they differ from K = 3 on.
+
+`representative` and `diversity` work from clusters of the frozen features (k-means, see
+`features.TaskData`), not from the backbone's own argmax, which means nothing on a backbone that
+never saw the classes. `diversity`, the default, is uncertainty spread over those clusters, with
+ties broken towards the most typical image of a cluster: its first batch is one typical image
+from each of several clusters rather than a random draw.
+
+While the head is still untrained, every p is equal. Then `uncertainty`, `margin`, `entropy`
+and `committee` (whose members all agree) are seeded random draws; `band` draws at random from
+the whole pool, as the demo's first round did; `representative` and `diversity` still know what
+to ask, because they work from the frozen features' clusters.
 """
 
 from __future__ import annotations
@@ -23,34 +36,40 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tl_active.errors import PoolExhaustedError
-from tl_active.features import typicality as typicality_of
-from tl_active.head import SigmoidHead, sigmoid
 
 
 @dataclass(frozen=True)
 class PoolView:
-    """What a strategy may look at: the pool as the frozen CNN and the current head see it."""
+    """What a strategy may look at: the task's pool as the frozen layer and the current head see it.
 
-    p_positive: np.ndarray  # (n_pool,) the head's p(positive) now
-    probs: np.ndarray  # (n_pool, 10) frozen softmax outputs
-    embedding: np.ndarray  # (n_pool, 128) frozen embedding
+    `clustering` gives (clusters, typicality) of the pool, made once per task (k-means); it is a
+    function so that strategies that do not need it never pay for it.
+    """
+
+    proba: np.ndarray  # (n_pool, K) the head's answer probabilities now
+    features: np.ndarray  # (n_pool, width) the frozen layer's outputs
     available: np.ndarray  # (n_pool,) bool: never labelled, never skipped
-    labelled: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # pool indices
-    labels: np.ndarray = field(default_factory=lambda: np.zeros(0))  # 0/1 answers for them
+    labelled: np.ndarray = field(default_factory=lambda: np.zeros(0, np.intp))  # positions
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.intp))  # output indices
     round: int = 0  # rounds submitted so far
-    l2: float = 1e-3  # the head's penalty, for the committee's members
-    predicted: np.ndarray | None = None  # (n_pool,) the CNN's digit; derived from probs if absent
-    typicality: np.ndarray | None = None  # (n_pool,) see FeatureSet.pool_typicality
+    clustering: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
+    new_head: Callable[[], object] | None = None  # a fresh head like the session's (committee)
 
-    def digits(self) -> np.ndarray:
-        return self.probs.argmax(axis=1) if self.predicted is None else self.predicted
+    @property
+    def n_outputs(self) -> int:
+        return self.proba.shape[1]
+
+    def clusters_and_typicality(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.clustering is None:
+            raise ValueError("this strategy needs the pool's clusters, and none were given")
+        return self.clustering()
 
 
 @dataclass(frozen=True)
 class Pick:
     """One image chosen for labelling, and why."""
 
-    index: int  # pool index
+    index: int  # position in the task's pool
     score: float  # the strategy's score: higher means more wanted
     rank: int  # 1 = the pool's most wanted available image under that score
     reason: str  # one line for the tile, e.g. "closest to p = 0.5"
@@ -90,9 +109,54 @@ def _top(order: np.ndarray, score: np.ndarray, n: int, reason: str) -> list[Pick
     return [Pick(int(i), float(score[i]), rank + 1, reason) for rank, i in enumerate(order[:n])]
 
 
+# --- how unsure the head is ------------------------------------------------------------------
+
+
+def least_confidence(proba: np.ndarray) -> np.ndarray:
+    """1 - max p, scaled so that 1 is "every answer equally likely" (1 - 2|p - 0.5| for K = 2)."""
+    k = proba.shape[1]
+    return (1.0 - proba.max(axis=1)) * (k / (k - 1))
+
+
+def margin_score(proba: np.ndarray) -> np.ndarray:
+    """1 - (p of the most likely answer - p of the second): 1 where the two tie."""
+    if proba.shape[1] == 2:
+        return 1.0 - np.abs(proba[:, 1] - proba[:, 0])
+    top_two = np.partition(proba, -2, axis=1)[:, -2:]
+    return 1.0 - (top_two[:, 1] - top_two[:, 0])
+
+
+def entropy_score(proba: np.ndarray) -> np.ndarray:
+    """The entropy of p over log K: 1 when every answer is equally likely, 0 when one is sure."""
+    clipped = np.clip(proba, 1e-12, 1.0)
+    return -(proba * np.log(clipped)).sum(axis=1) / np.log(proba.shape[1])
+
+
 def uncertainty_score(p: np.ndarray) -> np.ndarray:
-    """1 at p = 0.5, 0 at p = 0 or 1: the same order as least-confidence, margin and entropy."""
+    """For a binary head's p(positive): 1 at p = 0.5, 0 at p = 0 or 1."""
     return 1.0 - 2.0 * np.abs(p - 0.5)
+
+
+def _unsure_reason(pool: PoolView, what: str) -> str:
+    return "closest to p = 0.5" if pool.n_outputs == 2 else what
+
+
+def _measure_strategy(measure: Callable[[np.ndarray], np.ndarray], reason: str) -> Strategy:
+    def strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
+        candidates = _check_room(pool, n)
+        score = measure(pool.proba)
+        order = _ranked(candidates, score[candidates], rng, top=n)
+        return _top(order, score, n, _unsure_reason(pool, reason))
+
+    return strategy
+
+
+uncertainty_strategy = _measure_strategy(least_confidence, "least confident")
+uncertainty_strategy.__doc__ = "The n images the head is least confident about (1 - max p)."
+margin_strategy = _measure_strategy(margin_score, "smallest margin")
+margin_strategy.__doc__ = "The n images whose two most likely answers are closest."
+entropy_strategy = _measure_strategy(entropy_score, "highest entropy")
+entropy_strategy.__doc__ = "The n images whose answer probabilities have the highest entropy."
 
 
 def random_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
@@ -103,26 +167,21 @@ def random_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pi
     return [Pick(int(i), chance, rank + 1, "random draw") for rank, i in enumerate(drawn)]
 
 
-def uncertainty_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
-    """The n images whose p(positive) is closest to 0.5."""
-    candidates = _check_room(pool, n)
-    score = uncertainty_score(pool.p_positive)
-    order = _ranked(candidates, score[candidates], rng, top=n)
-    return _top(order, score, n, "closest to p = 0.5")
-
-
 def band_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
-    """The demo's own scheme: a random draw inside a band around 0.5 that narrows each round.
+    """The demo's own scheme (binary tasks): a random draw in a band around 0.5 that narrows.
 
     In round t (from 0) the band is [min(0.4, 0.1 t), max(0.6, 1 - 0.1 t)]: the whole pool in
     round 0, (0.4, 0.6) from round 4 on. Where the demo silently trained on unchanged data when
     the band held too few images, this fills the batch with the next closest to 0.5, and says so.
     """
+    if pool.n_outputs != 2:
+        raise ValueError("band is the binary demo's scheme: it needs a binary task")
     candidates = _check_room(pool, n)
+    p_positive = pool.proba[:, 1]
     low, high = min(0.4, 0.1 * pool.round), max(0.6, 1.0 - 0.1 * pool.round)
-    p = pool.p_positive[candidates]
+    p = p_positive[candidates]
     inside = candidates[(p >= low) & (p <= high)]
-    score = uncertainty_score(pool.p_positive)
+    score = uncertainty_score(p_positive)
     drawn = rng.permutation(inside)[:n]
     picks_inside = [
         Pick(int(i), float(score[i]), rank + 1, f"random in band [{low:.1f}, {high:.1f}]")
@@ -139,125 +198,138 @@ def band_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick
 
 
 def representative_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
-    """First one typical image of each digit the CNN predicts and nobody has labelled, then uncertainty.
+    """First the most typical image of each cluster nobody has labelled, then uncertainty.
 
-    A digit counts as covered once any image the CNN assigns to it is labelled. Its most typical
-    image is the one nearest the mean embedding of all images predicted as that digit. Uncovered
-    digits are taken in a seeded random order; once every digit is covered this is `uncertainty`.
+    A cluster (k-means on the frozen features) counts as covered once any image in it is
+    labelled; its most typical image is the one nearest its centre. Uncovered clusters are taken
+    in a seeded random order; once every cluster is covered this is `uncertainty`.
     """
     candidates = _check_room(pool, n)
-    predicted = pool.digits()
-    typicality = pool.typicality
-    if typicality is None:
-        typicality = typicality_of(predicted, pool.embedding)
-    covered = set(predicted[pool.labelled].tolist())
+    clusters, typicality = pool.clusters_and_typicality()
+    covered = set(clusters[pool.labelled].tolist())
     picks: list[Pick] = []
-    for digit in rng.permutation(10):
+    for cluster in rng.permutation(int(clusters.max()) + 1):
         if len(picks) == n:
             break
-        if digit in covered:
+        if cluster in covered:
             continue
-        free = np.flatnonzero((predicted == digit) & pool.available)
+        free = np.flatnonzero((clusters == cluster) & pool.available)
         if len(free) == 0:
             continue
         best = int(free[np.argmax(typicality[free])])
-        picks.append(Pick(best, float(typicality[best]), 1, f"most typical predicted {digit}"))
+        picks.append(Pick(best, float(typicality[best]), 1, f"most typical of cluster {cluster}"))
     if len(picks) < n:
-        chosen = {p.index for p in picks}
-        rest = np.array([i for i in candidates if i not in chosen]) if chosen else candidates
-        score = uncertainty_score(pool.p_positive)
+        chosen = np.array([p.index for p in picks], np.intp)
+        rest = np.setdiff1d(candidates, chosen, assume_unique=True) if len(chosen) else candidates
+        score = least_confidence(pool.proba)
         order = _ranked(rest, score[rest], rng, top=n - len(picks))
-        picks += _top(order, score, n - len(picks), "closest to p = 0.5")
+        picks += _top(order, score, n - len(picks), _unsure_reason(pool, "least confident"))
     return picks
 
 
 def diversity_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
-    """Uncertainty, but no two picks of one batch share a predicted digit while others remain.
+    """Uncertainty spread over clusters: no two picks of a batch share one while others remain.
 
-    Naive top-n batches are redundant: the n most uncertain images are often n copies of the
-    same confusion. Walking down the uncertainty order and skipping digits already in the batch
-    spreads it; a digit repeats only when the remaining pool has no other.
+    Naive top-n batches are redundant: the n least sure images are often n images of the same
+    unseen digit. Walking down the least-confidence order and skipping clusters already in the
+    batch spreads it; a cluster repeats only when the remaining pool has no other. Equal scores
+    (all of them, before the first round) go to the most typical image of a cluster first.
     """
     candidates = _check_room(pool, n)
-    score = uncertainty_score(pool.p_positive)
-    # Ten digits are nearly always found near the top; the full sort is the rare fallback.
-    order = _ranked(candidates, score[candidates], rng, top=max(100 * n, 2_000))
-    predicted = pool.digits()
-    picks = _spread_over_digits(order, predicted, candidates, score, n)
+    clusters, typicality = pool.clusters_and_typicality()
+    # Typicality as a tie-break far below any real difference in confidence.
+    typical_rank = np.argsort(np.argsort(typicality)) / max(len(typicality), 1)
+    score = least_confidence(pool.proba)
+    key = score + 1e-9 * typical_rank
+    # The clusters are nearly always all found near the top; the full sort is the rare fallback.
+    order = _ranked(candidates, key[candidates], rng, top=max(100 * n, 2_000))
+    picks = _spread_over_clusters(order, clusters, candidates, score, n)
     if len(picks) < n:
-        order = _ranked(candidates, score[candidates], rng)
-        picks = _spread_over_digits(order, predicted, candidates, score, n)
+        order = _ranked(candidates, key[candidates], rng)
+        picks = _spread_over_clusters(order, clusters, candidates, score, n)
     return picks
 
 
-def _spread_over_digits(
-    order: np.ndarray, predicted: np.ndarray, candidates: np.ndarray, score: np.ndarray, n: int
+def _spread_over_clusters(
+    order: np.ndarray, clusters: np.ndarray, candidates: np.ndarray, score: np.ndarray, n: int
 ) -> list[Pick]:
     picks: list[Pick] = []
-    used_digits: set[int] = set()
-    digits_left = set(np.unique(predicted[candidates]).tolist())
+    used: set[int] = set()
+    left = set(np.unique(clusters[candidates]).tolist())
     for rank, i in enumerate(order, start=1):
-        digit = int(predicted[i])
-        if digit in used_digits and digits_left - used_digits:
+        cluster = int(clusters[i])
+        if cluster in used and left - used:
             continue
-        used_digits.add(digit)
-        picks.append(Pick(int(i), float(score[i]), rank, f"uncertain, predicted {digit}"))
+        used.add(cluster)
+        picks.append(Pick(int(i), float(score[i]), rank, f"unsure, cluster {cluster}"))
         if len(picks) == n:
             break
-        if not digits_left - used_digits:
-            used_digits.clear()  # every digit is in the batch once: start a new sweep
+        if not left - used:
+            used.clear()  # every cluster is in the batch once: start a new sweep
     return picks
 
 
 COMMITTEE_SIZE = 5
-N_MEMBERS_INPUTS = 11  # 10 weights and a bias
 
 
 def committee_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
     """Query by committee: where heads trained on bootstrap resamples of the labels disagree most.
 
-    Five heads are each fitted (to convergence) on a resample of the labels so far. The score is
-    the share of the committee outvoted on an image (0 when all agree, 1 at a 50/50 split of
-    hard votes), plus a thousandth of the uncertainty of their mean p as a tie-break. Hard votes,
-    not the spread of p: the spread favoured odd, blurry images that every member calls the same
-    way but with different confidence, and learnt nothing from them. With no labels all members
-    stay at zero and the batch is a seeded random draw.
+    Five heads like the session's are each fitted on a resample of the labels so far. The score
+    is the share of the committee outvoted on an image (0 when all agree), scaled so that the
+    widest possible split is 1, plus a thousandth of the least confidence of their mean p as a
+    tie-break. Hard votes, not the spread of p: the spread favoured odd, blurry images that every
+    member calls the same way but with different confidence, and learnt nothing from them. With
+    no labels all members stay untrained and the batch is a seeded random draw.
     """
     candidates = _check_room(pool, n)
-    x = pool.probs[pool.labelled]
-    members = np.zeros((N_MEMBERS_INPUTS, COMMITTEE_SIZE))  # weights and bias, one column each
-    if len(pool.labelled):
-        for member in range(COMMITTEE_SIZE):
+    k = pool.n_outputs
+    x = pool.features[candidates]
+    votes = np.zeros((len(candidates), k))
+    mean_p = np.zeros((len(candidates), k))
+    for _ in range(COMMITTEE_SIZE):
+        member = pool.new_head() if pool.new_head else None
+        if member is not None and len(pool.labelled):
             sample = rng.integers(0, len(pool.labelled), len(pool.labelled))
-            head = SigmoidHead("converge", l2=pool.l2).fit(x[sample], pool.labels[sample])
-            members[:, member] = np.append(head.weights_, head.bias_)
-    # All members score the pool in one product: (n, 10) x (10, 5).
-    logits = pool.probs @ members[:-1].astype(pool.probs.dtype) + members[-1]
-    p_members = sigmoid(logits[candidates]).T
-    positive_share = (p_members > 0.5).mean(axis=0)
-    outvoted = 2.0 * np.minimum(positive_share, 1.0 - positive_share)
+            member.fit(pool.features[pool.labelled[sample]], pool.labels[sample])
+            p = member.predict_proba(x)
+        else:
+            p = np.full((len(candidates), k), 1.0 / k)
+        mean_p += p / COMMITTEE_SIZE
+        # An untrained member (all p equal) votes for no one.
+        decided = p.max(axis=1) > p.min(axis=1)
+        votes[np.flatnonzero(decided), p.argmax(axis=1)[decided]] += 1
+    widest = 1.0 - 1.0 / min(k, COMMITTEE_SIZE)
+    outvoted = np.where(votes.sum(axis=1) > 0, 1.0 - votes.max(axis=1) / COMMITTEE_SIZE, 0.0)
     score = np.zeros(len(pool.available))
-    score[candidates] = outvoted + 1e-3 * uncertainty_score(p_members.mean(axis=0))
+    score[candidates] = outvoted / widest + 1e-3 * least_confidence(mean_p)
     order = _ranked(candidates, score[candidates], rng, top=n)
     return _top(order, score, n, "committee disagrees")
 
 
 STRATEGIES: dict[str, Strategy] = {
-    "random": random_strategy,
-    "uncertainty": uncertainty_strategy,
-    "band": band_strategy,
-    "representative": representative_strategy,
     "diversity": diversity_strategy,
+    "uncertainty": uncertainty_strategy,
+    "margin": margin_strategy,
+    "entropy": entropy_strategy,
+    "representative": representative_strategy,
     "committee": committee_strategy,
+    "band": band_strategy,
+    "random": random_strategy,
 }
+DEFAULT_STRATEGY = "diversity"
+# Strategies that can only answer a binary question.
+BINARY_ONLY = frozenset({"band"})
 
 DESCRIPTIONS = {
-    "random": "uniform draw from the pool (the baseline)",
-    "uncertainty": "p(positive) closest to 0.5 (= least confidence, margin and entropy here)",
-    "band": "the demo's scheme: random inside a band around 0.5 that narrows each round",
-    "representative": "one typical image per digit the CNN predicts first, then uncertainty",
-    "diversity": "uncertainty, one predicted digit per batch while others remain",
+    "diversity": "least sure first, spread over clusters of the features (the default)",
+    "uncertainty": "least confident (1 - max p; p closest to 0.5 for a binary task)",
+    "margin": "smallest gap between the two most likely answers (= uncertainty when binary)",
+    "entropy": "highest entropy of the answer probabilities (= uncertainty's order when binary)",
+    "representative": "the most typical image of each unlabelled cluster first, then uncertainty",
     "committee": "largest vote split of 5 heads trained on bootstrap resamples",
+    "band": "the demo's scheme: random inside a band around 0.5 that narrows each round",
+    "random": "uniform draw from the pool (the baseline)",
 }
 
 
