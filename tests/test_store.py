@@ -310,3 +310,87 @@ def test_writers_on_different_sessions_wait_for_each_other_and_all_succeed(tmp_p
         t.join(120)
     assert errors == []
     assert [store.round_count(i) for i in ids] == [10] * 4
+
+
+def test_a_version_1_database_is_upgraded_and_its_sessions_replay(tmp_path):
+    """A database written by the first format (one column per field of a binary round) opens."""
+    import json
+
+    import sqlalchemy
+
+    session = LabellingSession(FEATURES, SessionSettings(batch_size=3, seed=4))
+    answer_some(session)
+    answer_some(session)
+    path = tmp_path / "v1.db"
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+    columns = (
+        "id INTEGER PRIMARY KEY, session_id VARCHAR(64), number INTEGER, generation INTEGER, "
+        "indices JSON, answers JSON, scores JSON, ranks JSON, reasons JSON, n_labels INTEGER, "
+        "weights JSON, bias FLOAT, metrics JSON, p_histogram JSON, mean_p_by_digit JSON, "
+        "simulated BOOLEAN, asked_at FLOAT, answered_at FLOAT, stored_at FLOAT, undone_at FLOAT"
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE sessions (id VARCHAR(64) PRIMARY KEY, settings JSON, "
+                "model_checksum VARCHAR(64), format_version INTEGER, created_at FLOAT, "
+                "updated_at FLOAT, n_rounds INTEGER, n_labels INTEGER)"
+            )
+        )
+        conn.execute(text(f"CREATE TABLE rounds ({columns})"))
+        v1_settings = {
+            "target": [1, 3, 5, 7, 9],
+            "strategy": "diversity",
+            "batch_size": 3,
+            "head_mode": "converge",
+            "seed": 4,
+        }
+        conn.execute(
+            text("INSERT INTO sessions VALUES ('oldsession1', :s, :m, 1, 1.0, 2.0, 2, :n)"),
+            {
+                "s": json.dumps(v1_settings),
+                "m": FEATURES.model_checksum,
+                "n": session.rounds[-1].n_labels,
+            },
+        )
+        for r in session.rounds:
+            conn.execute(
+                text(
+                    "INSERT INTO rounds (session_id, number, generation, indices, answers, scores,"
+                    " ranks, reasons, n_labels, weights, bias, metrics, p_histogram,"
+                    " mean_p_by_digit, simulated, asked_at, answered_at, stored_at, undone_at)"
+                    " VALUES ('oldsession1', :number, 0, :indices, :answers, :scores, :ranks,"
+                    " :reasons, :n_labels, :weights, :bias, :metrics, :hist, :by_digit, 0,"
+                    " :asked, :answered, 3.0, NULL)"
+                ),
+                {
+                    "number": r.number,
+                    "indices": json.dumps(r.indices),
+                    "answers": json.dumps(r.answers),
+                    "scores": json.dumps(r.scores),
+                    "ranks": json.dumps(r.ranks),
+                    "reasons": json.dumps(r.reasons),
+                    "n_labels": r.n_labels,
+                    "weights": json.dumps(r.weights[0]),
+                    "bias": r.bias[0],
+                    "metrics": json.dumps(r.metrics),
+                    "hist": json.dumps(r.p_histogram),
+                    "by_digit": json.dumps(r.mean_p_by_class),
+                    "asked": r.asked_at,
+                    "answered": r.answered_at,
+                },
+            )
+    engine.dispose()
+
+    store = SessionStore(f"sqlite:///{path}")
+    loaded = store.load("oldsession1", FEATURES)
+    assert loaded.settings == session.settings
+    assert [r.indices for r in loaded.rounds] == [r.indices for r in session.rounds]
+    assert np.allclose(loaded.rounds[-1].weights, session.rounds[-1].weights, atol=1e-12)
+    assert loaded.next_batch() == session.next_batch()
+    assert [s.id for s in store.recent()] == ["oldsession1"]
+    store.close()
+    # Opening it again finds it upgraded: nothing is moved twice.
+    again = SessionStore(f"sqlite:///{path}")
+    assert len(again.history("oldsession1")) == 2
+    again.close()
