@@ -19,8 +19,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 setup: $(STAMP)
 
+# The file watcher stays off even if .streamlit/config.toml is lost or overridden: it walks .venv
+# and keeps a core busy while the app waits for a room.
 run: setup
-	$(PY) -m streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
+	$(PY) -m streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS) \
+		--server.fileWatcherType none
 
 features: setup
 	$(PY) -m tl_active features
