@@ -39,9 +39,16 @@ def free_port() -> int:
 
 
 class StreamlitServer:
-    """`streamlit run app.py` on 127.0.0.1:<free port>, healthy before `start` returns."""
+    """`streamlit run <script>` (app.py unless told) on 127.0.0.1:<free port>, healthy on return."""
 
-    def __init__(self, log_path: Path, env: dict[str, str] | None = None, port: int | None = None):
+    def __init__(
+        self,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        script: str = "app.py",
+    ):
+        self.script = script
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = Path(log_path)
@@ -57,7 +64,7 @@ class StreamlitServer:
                 "-m",
                 "streamlit",
                 "run",
-                "app.py",
+                self.script,
                 "--server.headless",
                 "true",
                 "--server.address",
