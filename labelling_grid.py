@@ -55,9 +55,8 @@ from typing import Any
 
 import streamlit as st
 
-from tl_active.session import Answer
+from tl_active.task import SKIP
 
-SKIP = Answer.SKIP.value
 SKIP_KEY = "s"
 UNDO_KEY = "u"  # Backspace undoes as well
 SKIP_COLOUR = "#6B7280"  # grey: "no answer" is not a class
