@@ -229,15 +229,18 @@ class SoftmaxHead(_Head):
 
     activation = "softmax"
 
-    def __init__(self, n_classes: int, l2: float = 1e-3, fit_intercept: bool = True):
+    def __init__(
+        self, n_classes: int, l2: float = 1e-3, fit_intercept: bool = True, tol: float = 1e-9
+    ):
         if n_classes < 2:
             raise ValueError(f"a softmax head needs at least 2 classes, not {n_classes}")
         super().__init__(l2, fit_intercept)
         self.n_classes = n_classes
         self.n_outputs = n_classes
+        self.tol = tol  # on the gradient; a looser one is enough for a fit on the whole pool
 
     def clone(self) -> SoftmaxHead:
-        return SoftmaxHead(self.n_classes, self.l2, self.fit_intercept)
+        return SoftmaxHead(self.n_classes, self.l2, self.fit_intercept, self.tol)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """(n, K) class probabilities."""
@@ -278,7 +281,7 @@ class SoftmaxHead(_Head):
             start.ravel(),
             jac=True,
             method="L-BFGS-B",
-            options={"maxiter": 1000, "gtol": 1e-9, "ftol": 1e-14},
+            options={"maxiter": 1000, "gtol": self.tol, "ftol": self.tol * 1e-5},
         )
         theta = result.x.reshape(k, cols)
         if self.fit_intercept:
@@ -288,7 +291,9 @@ class SoftmaxHead(_Head):
         return self
 
 
-def make_head(n_outputs: int, mode: str, fit_intercept: bool, l2: float = 1e-3) -> _Head:
+def make_head(
+    n_outputs: int, mode: str, fit_intercept: bool, l2: float = 1e-3, tol: float = 1e-9
+) -> _Head:
     """The head for a task with `n_outputs` answers: logistic for 2, softmax for more."""
     if n_outputs == 2:
         return LogisticHead(mode, l2=l2, fit_intercept=fit_intercept)
@@ -296,7 +301,7 @@ def make_head(n_outputs: int, mode: str, fit_intercept: bool, l2: float = 1e-3) 
         raise ValueError(
             f"head mode {mode!r} is the binary demo's; a {n_outputs}-class head always converges"
         )
-    return SoftmaxHead(n_outputs, l2=l2, fit_intercept=fit_intercept)
+    return SoftmaxHead(n_outputs, l2=l2, fit_intercept=fit_intercept, tol=tol)
 
 
 def build_keras_head(weights: np.ndarray, bias: np.ndarray, activation: str = "sigmoid"):
