@@ -103,7 +103,7 @@ def start_session(settings: SessionSettings) -> bool:
     session = LabellingSession(features_or_stop(), settings)
     try:
         session_id = session_store().create(session)
-    except SQLAlchemyError as error:
+    except (TlActiveError, SQLAlchemyError) as error:
         flash("error", f"The session store cannot be written, so no session was started: {error}")
         return False
     use_session(session, session_id, "new")
@@ -190,7 +190,7 @@ def catch_up() -> None:
         flash("error", "This session is no longer stored; a fresh session was started.")
         start_session(SessionSettings())
         return
-    except SQLAlchemyError as error:
+    except (TlActiveError, SQLAlchemyError) as error:
         flash("error", f"The session store cannot be read: {error}")
         return
     if stored != len(session.rounds):
@@ -578,7 +578,7 @@ def recent_sessions() -> None:
     st.sidebar.caption(f"This session: `{session_id}`, its link is this page's address.")
     try:
         recent = session_store().recent(limit=4 * RECENT_SHOWN)
-    except SQLAlchemyError as error:
+    except (TlActiveError, SQLAlchemyError) as error:
         st.sidebar.error(f"The session store cannot be read: {error}")
         recent = []
     shown = [s for s in recent if s.n_rounds or s.id == session_id][:RECENT_SHOWN]

@@ -25,10 +25,17 @@ Two tables:
 
 The store keeps settings and answers; `load` rebuilds the live session by replaying them over the
 frozen features, which also checks the recorded head weights.
+
+Whatever goes wrong with the database itself (unreachable, silent, a missing driver, a folder
+that is a file, a failed query) comes out as one `StoreError` in plain words: the database's own
+short reason and what to do, never the SQL statement or its parameters, which may hold a
+person's labels and mean nothing to them. A PostgreSQL server that accepts the connection and
+then never answers is given up on after `CONNECT_TIMEOUT_S`, rather than hanging the page.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
@@ -56,8 +63,8 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 
 from tl_active.errors import TlActiveError
 from tl_active.exchange import read_manifest
@@ -73,6 +80,26 @@ from tl_active.session import (
 
 SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 BUSY_TIMEOUT_S = 15.0
+# PostgreSQL: how long to wait for a server to answer a new connection (psycopg's own minimum is
+# 2 s), and for one statement, a wait for another writer's row lock included.
+CONNECT_TIMEOUT_S = 3
+STATEMENT_TIMEOUT_S = BUSY_TIMEOUT_S
+_FIX = "point TL_ACTIVE_DB at a database this app can reach and write"
+# The package that provides each database driver SQLAlchemy may ask for, by its module's name.
+_DRIVER_PACKAGES = {
+    "MySQLdb": "mysqlclient",
+    "pymysql": "PyMySQL",
+    "mysql": "mysql-connector-python",
+    "mariadb": "mariadb",
+    "psycopg": "'psycopg[binary]'",
+    "psycopg2": "psycopg2-binary",
+    "pg8000": "pg8000",
+    "asyncpg": "asyncpg",
+    "oracledb": "oracledb",
+    "cx_Oracle": "cx_Oracle",
+    "pyodbc": "pyodbc",
+    "pymssql": "pymssql",
+}
 
 metadata = MetaData()
 
@@ -116,6 +143,10 @@ class StaleSessionError(TlActiveError):
 
 class UnknownSessionError(TlActiveError):
     """No stored session has this id, or the id is not one this app makes."""
+
+
+class StoreError(TlActiveError):
+    """The session database cannot be reached, opened, read or written; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -177,16 +208,108 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.close()
 
 
+def shown_url(url: str | URL) -> str:
+    """The database URL as it may be shown to a person: with its password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(str(url))
+
+
+def short_reason(error: BaseException) -> str:
+    """The database's own first line on what went wrong, without SQL, parameters or links.
+
+    SQLAlchemy's message appends the statement and its parameters; the driver's own error
+    (`orig`) does not, and its first line is the reason (later lines may quote row values).
+    """
+    source = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(source).splitlines() if line.strip()]
+    reason = (
+        lines[0].split("[SQL:")[0].split("(Background on this error")[0].strip() if lines else ""
+    )
+    return reason or type(source).__name__
+
+
+def _make_folder(database: str, url: str) -> None:
+    """Create the folder of an SQLite file, or say plainly why it cannot be."""
+    folder = Path(database).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next(
+            (p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder
+        )
+        raise StoreError(
+            f"the session database {database} cannot be made: {blocker} is a file, not a "
+            f"folder; move that file away or {_FIX}"
+        ) from None
+    except OSError as error:
+        raise StoreError(
+            f"the folder {folder} of the session database cannot be made ({error.strerror}); {_FIX}"
+        ) from None
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; for a SQLite file, its folder is created and WAL mode is set."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
-        _configure_sqlite(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    """An engine for `url`; for a SQLite file, its folder is created and WAL mode is set.
+
+    Raises `StoreError` for a URL that is not one, a kind of database SQLAlchemy does not know,
+    a driver that is not installed (naming the package to install), or a folder that cannot be.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(
+            f"{shown_url(url)} is not a database URL (an SQLite file's path, or a URL such as "
+            f"postgresql+psycopg://user@host/db); {_FIX}"
+        ) from None
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                _make_folder(parsed.database, url)
+            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+            _configure_sqlite(engine)
+            return engine
+        connect_args = {}
+        if parsed.get_driver_name() == "psycopg":
+            # A server that accepts the connection and never answers would hang every page;
+            # settings given in the URL itself win over these.
+            defaults = {
+                "connect_timeout": CONNECT_TIMEOUT_S,
+                "options": f"-c statement_timeout={int(STATEMENT_TIMEOUT_S * 1000)}",
+            }
+            connect_args = {k: v for k, v in defaults.items() if k not in parsed.query}
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    except NoSuchModuleError:
+        raise StoreError(
+            f"{shown_url(url)}: there is no database kind {parsed.drivername.split('+')[0]!r} "
+            f"(use sqlite or postgresql+psycopg); {_FIX}"
+        ) from None
+    except ImportError as error:
+        module = (error.name or "").split(".")[0]
+        package = _DRIVER_PACKAGES.get(module, f"the package that provides {module!r}")
+        raise StoreError(
+            f"{shown_url(url)} needs the database driver {module!r}, which is not installed: "
+            f"`pip install {package}`, or {_FIX}"
+        ) from None
+
+
+def _reports(doing: str):
+    """Turn a database error inside a store method into a `StoreError` saying what failed."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except SQLAlchemyError as error:
+                raise StoreError(
+                    f"the session database {shown_url(self.url)} could not {doing}: "
+                    f"{short_reason(error)}; check that it is up and writable, or {_FIX}"
+                ) from error
+
+        return wrapper
+
+    return decorate
 
 
 def _plain(value):
@@ -262,8 +385,30 @@ class SessionStore:
             url = DB_URL
         self.url = url
         self.engine = make_engine(url)
+        self._connect()
         self._create_tables()
 
+    def _connect(self) -> None:
+        # Once on its own, so that a database that cannot be reached is said so at once, and
+        # not retried like the harmless race below.
+        try:
+            with self.engine.connect():
+                pass
+        except SQLAlchemyError as error:
+            self.engine.dispose()
+            if self.engine.url.get_backend_name() == "sqlite":
+                check = "Check that it is an SQLite file this app can open and write"
+            else:
+                check = (
+                    "Check that the server is running and answers at that address (one silent "
+                    f"for {CONNECT_TIMEOUT_S} s is given up on)"
+                )
+            raise StoreError(
+                f"cannot connect to the session database {shown_url(self.url)}: "
+                f"{short_reason(error)}. {check}, or {_FIX}"
+            ) from error
+
+    @_reports("be set up")
     def _create_tables(self) -> None:
         # Two processes starting at once may both try to create the tables; one of them loses
         # the race harmlessly and finds them made.
@@ -272,7 +417,7 @@ class SessionStore:
                 metadata.create_all(self.engine)
                 _upgrade_v1_rounds(self.engine)
                 return
-            except (OperationalError, IntegrityError):
+            except SQLAlchemyError:
                 if attempt == 2:
                     raise
                 time.sleep(0.2)
@@ -282,6 +427,7 @@ class SessionStore:
 
     # --- writing ------------------------------------------------------------------------------
 
+    @_reports("be written")
     def create(self, session: LabellingSession, session_id: str | None = None) -> str:
         """Store a session, with any rounds it already has, in one transaction; return its id."""
         session_id = check_session_id(session_id) if session_id else new_session_id()
@@ -367,6 +513,7 @@ class SessionStore:
                 "again in another tab or window; reload the session to go on from there"
             )
 
+    @_reports("be written")
     def append_round(
         self, session_id: str, record: RoundRecord, *, previous: RoundRecord | None = None
     ) -> None:
@@ -410,6 +557,7 @@ class SessionStore:
                 .values(n_labels=int(record.n_labels))
             )
 
+    @_reports("be written")
     def undo_round(self, session_id: str, round_: int | RoundRecord) -> None:
         """Take back the last live round; it stays stored, marked undone, for exports.
 
@@ -442,6 +590,7 @@ class SessionStore:
                 .values(n_labels=before.n_labels if before is not None else 0)
             )
 
+    @_reports("be written")
     def delete(self, session_id: str) -> None:
         """Forget a session and all its rounds."""
         check_session_id(session_id)
@@ -467,12 +616,14 @@ class SessionStore:
             return False
         return True
 
+    @_reports("be read")
     def round_count(self, session_id: str) -> int:
         """Live rounds stored: compare with the tab's own count to know whether it is behind."""
         check_session_id(session_id)
         with self.engine.connect() as conn:
             return int(self._session_row(conn, session_id).n_rounds)
 
+    @_reports("be read")
     def session_dict(self, session_id: str) -> dict:
         """The stored session in `LabellingSession.to_dict()` form (live rounds only)."""
         check_session_id(session_id)
@@ -499,6 +650,7 @@ class SessionStore:
         """
         return LabellingSession.from_dict(self.session_dict(session_id), features)
 
+    @_reports("be read")
     def history(self, session_id: str) -> list[StoredRound]:
         """Every round stored for the session, taken-back ones included, in the order stored."""
         check_session_id(session_id)
@@ -511,6 +663,7 @@ class SessionStore:
             StoredRound(_record_from_row(r), r.generation, r.stored_at, r.undone_at) for r in rows
         ]
 
+    @_reports("be read")
     def recent(self, limit: int = 10) -> list[SessionSummary]:
         """The most recently changed sessions first."""
         with self.engine.connect() as conn:
@@ -534,6 +687,7 @@ __all__ = [
     "SessionStore",
     "SessionSummary",
     "StaleSessionError",
+    "StoreError",
     "StoredRound",
     "UnknownSessionError",
     "check_session_id",
