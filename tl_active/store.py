@@ -230,7 +230,7 @@ def short_reason(error: BaseException) -> str:
     return reason or type(source).__name__
 
 
-def _make_folder(database: str, url: str) -> None:
+def _make_folder(database: str) -> None:
     """Create the folder of an SQLite file, or say plainly why it cannot be."""
     folder = Path(database).parent
     try:
@@ -265,14 +265,14 @@ def make_engine(url: str) -> Engine:
     try:
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                _make_folder(parsed.database, url)
+                _make_folder(parsed.database)
             engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
             _configure_sqlite(engine)
             return engine
         connect_args = {}
-        if parsed.get_driver_name() == "psycopg":
-            # A server that accepts the connection and never answers would hang every page;
-            # settings given in the URL itself win over these.
+        if parsed.get_driver_name() in ("psycopg", "psycopg2"):
+            # A server that accepts the connection and never answers would hang every page.
+            # Both drivers pass these to libpq; settings given in the URL itself win.
             defaults = {
                 "connect_timeout": CONNECT_TIMEOUT_S,
                 "options": f"-c statement_timeout={int(STATEMENT_TIMEOUT_S * 1000)}",
@@ -286,10 +286,11 @@ def make_engine(url: str) -> Engine:
         ) from None
     except ImportError as error:
         module = (error.name or "").split(".")[0]
-        package = _DRIVER_PACKAGES.get(module, f"the package that provides {module!r}")
+        package = _DRIVER_PACKAGES.get(module)
+        install = f"`pip install {package}`" if package else "install the package that provides it"
         raise StoreError(
             f"{shown_url(url)} needs the database driver {module!r}, which is not installed: "
-            f"`pip install {package}`, or {_FIX}"
+            f"{install}, or {_FIX}"
         ) from None
 
 
