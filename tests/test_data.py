@@ -4,6 +4,7 @@ import shutil
 
 import numpy as np
 import pytest
+from forged_npz import FORGED_HEADERS, write_forged_npz
 
 from tl_active.data import load_mnist, load_raw
 from tl_active.errors import DataError
@@ -39,7 +40,7 @@ def test_missing_file(tmp_path):
 def test_truncated_file(tmp_path):
     path = tmp_path / "mnist.npz"
     path.write_bytes(MNIST_PATH.read_bytes()[:100_000])
-    with pytest.raises(DataError, match="unreadable or truncated"):
+    with pytest.raises(DataError, match="unreadable, truncated or damaged"):
         load_raw(path)
 
 
@@ -86,3 +87,13 @@ def test_labels_out_of_range(tmp_path):
 def test_a_copy_is_as_good_as_the_original(tmp_path):
     shutil.copy(MNIST_PATH, tmp_path / "copy.npz")
     assert load_mnist(tmp_path / "copy.npz").checksum == load_mnist().checksum
+
+
+@pytest.mark.parametrize("header", FORGED_HEADERS.values(), ids=FORGED_HEADERS.keys())
+def test_a_forged_array_header_is_a_clear_error(tmp_path, header):
+    path = tmp_path / "mnist.npz"
+    write_forged_npz(path, dict(load_raw()), "x_train", header)
+    with pytest.raises(
+        DataError, match=f"{path} is unreadable, truncated or damaged.*git checkout"
+    ):
+        load_raw(path)

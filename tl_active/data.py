@@ -9,7 +9,6 @@ how to fix it.
 from __future__ import annotations
 
 import hashlib
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +45,13 @@ class Mnist:
     checksum: str  # sha256 of the file the arrays came from
 
 
+def short_error(error: BaseException, limit: int = 160) -> str:
+    """An exception as one short line: its type, and the start of its first line of text."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
 def file_checksum(path: Path) -> str:
     """The sha256 hex digest of a file, read in chunks."""
     digest = hashlib.sha256()
@@ -71,8 +77,14 @@ def load_raw(path: Path | str = MNIST_PATH) -> dict[str, np.ndarray]:
             arrays = {key: archive[key] for key in _EXPECTED}
     except DataError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise DataError(f"{path} is unreadable or truncated ({error}). {_FIX}") from None
+    except Exception as error:
+        # A truncated or forged file fails in many ways inside numpy and zipfile: a header that
+        # claims terabytes (MemoryError), a shape past a C long (OverflowError), a header that
+        # is no Python literal (tokenize.TokenError), bad compressed data (zlib.error), ...
+        # Each means the same to a person: this file cannot be MNIST.
+        raise DataError(
+            f"{path} is unreadable, truncated or damaged ({short_error(error)}). {_FIX}"
+        ) from None
     for key, (shape, dtype) in _EXPECTED.items():
         array = arrays[key]
         if array.shape != shape or array.dtype != dtype:
