@@ -15,12 +15,13 @@ backbone that never saw the classes).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import tempfile
 import threading
-import zipfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -205,7 +206,10 @@ def _read_cache(path: Path, key: str) -> FeatureSet | None:
             arrays = {name: archive[name] for name in _ARRAYS}
             names = tuple(str(n) for n in archive["class_names"])
             backbone, layer = str(archive["backbone"]), str(archive["layer"])
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+    except Exception:
+        # A damaged or forged file fails in many ways inside numpy and zipfile (a header that
+        # claims terabytes raises MemoryError, one that is no literal tokenize.TokenError, ...);
+        # whichever, the cache is no good and the features are computed again.
         return None
     pool, test = arrays["pool"], arrays["test"]
     if (
@@ -220,12 +224,43 @@ def _read_cache(path: Path, key: str) -> FeatureSet | None:
     return FeatureSet(**arrays, class_names=names, backbone=backbone, layer=layer, key=key)
 
 
+_warned_unwritable: set[Path] = set()
+
+
+def _warn_unwritable(path: Path, error: OSError) -> None:
+    """Say once per cache folder that the features could not be kept, and how to fix that."""
+    folder = path.parent
+    if folder in _warned_unwritable:
+        return
+    _warned_unwritable.add(folder)
+    if isinstance(error, FileExistsError | NotADirectoryError):
+        blocker = next(
+            (p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder
+        )
+        reason = f"{blocker} is a file, not a folder"
+    else:
+        reason = f"{error.strerror or error}: {error.filename or folder}"
+    warnings.warn(
+        f"the feature cache {path} could not be written ({reason}). "
+        "The features just computed are used, but they will be computed again at the next "
+        f"start. Make {folder} a writable folder with some free space (or remove the file in "
+        "its way), or point TL_ACTIVE_CACHE at one.",
+        stacklevel=3,
+    )
+
+
 def _write_cache(path: Path, features: FeatureSet) -> None:
+    """Keep the features at `path`; if the folder cannot take them, warn once and carry on.
+
+    The features are already computed and correct: a read-only, full or missing cache folder
+    only costs the next start its time, so it must not cost this one its features.
+    """
     # Write beside the target and rename, so a killed process never leaves half a file behind.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(handle)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+        os.close(handle)
         np.savez(
             tmp,
             key=np.array(features.key),
@@ -235,9 +270,13 @@ def _write_cache(path: Path, features: FeatureSet) -> None:
             **{name: getattr(features, name) for name in _ARRAYS},
         )
         os.replace(tmp, path)
+        tmp = None
+    except OSError as error:
+        _warn_unwritable(path, error)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
 
 
 def compute_features(
