@@ -32,7 +32,7 @@ import numpy as np
 from tl_active.backbones import Backbone, default_layer, resolve_backbone
 from tl_active.data import file_checksum, load_mnist
 from tl_active.errors import DataError, ModelError
-from tl_active.paths import CACHE_DIR, MNIST_PATH
+from tl_active.paths import CACHE_DIR, MNIST_PATH, file_in_the_way
 from tl_active.task import DIGITS, Task
 
 Progress = Callable[[int, int], None]
@@ -234,10 +234,7 @@ def _warn_unwritable(path: Path, error: OSError) -> None:
         return
     _warned_unwritable.add(folder)
     if isinstance(error, FileExistsError | NotADirectoryError):
-        blocker = next(
-            (p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder
-        )
-        reason = f"{blocker} is a file, not a folder"
+        reason = f"{file_in_the_way(folder) or folder} is a file, not a folder"
     else:
         reason = f"{error.strerror or error}: {error.filename or folder}"
     warnings.warn(

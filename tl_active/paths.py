@@ -19,3 +19,9 @@ CACHE_DIR = Path(os.environ.get("TL_ACTIVE_CACHE", PROJECT_ROOT / ".cache"))
 # (e.g. postgresql+psycopg://user@host/db) for a shared deployment.
 _DB = os.environ.get("TL_ACTIVE_DB", "")
 DB_URL = _DB if "://" in _DB else f"sqlite:///{Path(_DB or DATA_DIR / 'sessions.db').resolve()}"
+
+
+def file_in_the_way(folder: Path) -> Path | None:
+    """The first of `folder` and its parents that exists but is a file, which stops it being made."""
+    folder = Path(folder)
+    return next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)

@@ -69,6 +69,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQL
 from tl_active.errors import TlActiveError
 from tl_active.exchange import read_manifest
 from tl_active.features import FeatureSet
+from tl_active.paths import file_in_the_way
 from tl_active.session import (
     FORMAT,
     FORMAT_VERSION,
@@ -236,9 +237,7 @@ def _make_folder(database: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        blocker = next(
-            (p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder
-        )
+        blocker = file_in_the_way(folder) or folder
         raise StoreError(
             f"the session database {database} cannot be made: {blocker} is a file, not a "
             f"folder; move that file away or {_FIX}"
