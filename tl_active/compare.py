@@ -18,7 +18,7 @@ calls them too; `main` is the command line, `python -m tl_active compare`.
 from __future__ import annotations
 
 import argparse
-import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tl_active.errors import PoolExhaustedError
+from tl_active.errors import PoolExhaustedError, TlActiveError
 from tl_active.features import FeatureSet
 from tl_active.head import HEAD_MODES
+from tl_active.paths import file_in_the_way
 from tl_active.session import (
     MAX_BATCH,
     LabellingSession,
@@ -123,7 +124,12 @@ def _wrong(answer: str, values: Sequence[str], rng: np.random.Generator) -> str:
 
 
 def _seed_list(seeds: int | Sequence[int]) -> list[int]:
-    return list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    """Seeds 0 to N-1 for a count N, or the seeds given."""
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ValueError(f"the number of seeds must be at least 1, not {seeds}")
+        return list(range(seeds))
+    return [int(s) for s in seeds]
 
 
 def check_settings(
@@ -141,8 +147,10 @@ def check_settings(
         get_strategy(name)
         if task is not None and not task.is_binary and name in BINARY_ONLY:
             raise ValueError(f"strategy {name!r} needs a binary task; leave it out for classes")
-    if not seeds or any(s < 0 for s in seeds):
-        raise ValueError("seeds must be at least one whole number, 0 or more")
+    if not seeds:
+        raise ValueError("give at least one seed")
+    if min(seeds) < 0:
+        raise ValueError(f"seeds are whole numbers 0 or more, not {min(seeds)}")
     if rounds < 1:
         raise ValueError(f"rounds must be at least 1, not {rounds}")
     if not 1 <= batch <= MAX_BATCH:
@@ -365,6 +373,21 @@ def task_from_args(args: argparse.Namespace) -> Task:
     return Task.binary(args.target or "odd")
 
 
+def check_writable_folder(folder: Path, option: str) -> None:
+    """Make `folder` and write a scratch file in it now, so a bad folder fails before the work."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        blocker = file_in_the_way(folder)
+        reason = f"{blocker} is a file, not a folder" if blocker else error.strerror or str(error)
+        raise TlActiveError(
+            f"{option} {folder} cannot be written ({reason}): choose a folder you can write "
+            f"with {option}"
+        ) from None
+
+
 def main(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
@@ -376,7 +399,14 @@ def main(args: argparse.Namespace) -> None:
     else:
         strategies = [s for s in STRATEGIES if task.is_binary or s not in BINARY_ONLY]
     budgets = parse_budgets(args.budgets)
+    if args.seeds < 1:
+        raise ValueError(
+            f"--seeds must be at least 1, not {args.seeds}: it is the number of runs per "
+            "strategy, which use seeds 0 to N-1"
+        )
     check_settings(strategies, _seed_list(args.seeds), args.rounds, args.batch, args.noise, task)
+    out = Path(args.out)
+    check_writable_folder(out, "--out")
     features = load_features(args.backbone, args.layer, args.data, args.cache)
     ceiling = frozen_head_ceiling(features, task).accuracy
 
@@ -401,8 +431,6 @@ def main(args: argparse.Namespace) -> None:
     elapsed = time.perf_counter() - start
     summary = summarise(curves, ceiling, budgets)
 
-    out = Path(args.out)
-    os.makedirs(out, exist_ok=True)
     curves.to_csv(out / "curves.csv", index=False, float_format="%.6f")
     summary.to_csv(out / "summary.csv", index=False, float_format="%.6f")
     plot_curves(
