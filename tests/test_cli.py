@@ -1,14 +1,25 @@
 """The command line, `python -m tl_active ...`, run in-process through `__main__.main`.
 
 A refusal is one line on stderr and status 2, said before any work starts and with nothing
-written. The frozen CNN is replaced by a synthetic feature set, so no TensorFlow runs here.
+written. The frozen CNN is replaced by a synthetic feature set, so no TensorFlow runs here; the
+sessions go to a database file of the test's own.
 """
 
 from __future__ import annotations
 
-import pytest
+import csv
+import json
 
-from tl_active.__main__ import main
+import numpy as np
+import pytest
+from synthetic import synthetic_features
+
+from tl_active.__main__ import APP_URL, main
+from tl_active.exchange import manifest_json
+from tl_active.session import LabellingSession, SessionSettings
+from tl_active.store import SessionStore
+
+FEATURES = synthetic_features(400, 200, model="tinymodel")
 
 
 @pytest.fixture
@@ -60,3 +71,167 @@ def test_compare_refuses_fewer_than_one_seed_without_contradicting_itself(
     assert f"--seeds must be at least 1, not {seeds}" in line
     assert "0 or more" not in line
     assert features_loads == []
+
+
+# --- import and export ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def requested() -> list:
+    """The (backbone, layer) of every feature set the command line asked for."""
+    return []
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch, requested) -> str:
+    """A fresh session database, and the CLI's feature loader serving the synthetic features."""
+
+    def load(backbone=None, layer=None, *args, **kwargs):
+        requested.append((backbone, layer))
+        return FEATURES
+
+    monkeypatch.setattr("tl_active.features.load_features", load)
+    return str(tmp_path / "sessions.db")
+
+
+def stored(db: str) -> list[tuple[str, int]]:
+    store = SessionStore(f"sqlite:///{db}")
+    try:
+        return sorted((s.id, s.n_rounds) for s in store.recent(1000))
+    finally:
+        store.close()
+
+
+def labelled_session(n_rounds: int = 3) -> LabellingSession:
+    session = LabellingSession(FEATURES, SessionSettings(seed=3))
+    session.auto_label(n_rounds - 1)
+    picks = session.next_batch()
+    answers = session.truth([p.index for p in picks])
+    answers[0] = "skip"
+    session.submit(answers)
+    return session
+
+
+def test_import_stores_the_manifest_as_a_new_session_and_prints_its_link(tmp_path, capsys, db):
+    original = labelled_session()
+    path = tmp_path / "mine.json"
+    path.write_text(manifest_json(original))
+
+    assert main(["import", str(path), "--db", db]) == 0
+
+    printed = capsys.readouterr().out.strip().splitlines()
+    [(session_id, n_rounds)] = stored(db)
+    assert n_rounds == 3
+    assert printed == [
+        f"imported {path}: session {session_id}, 3 rounds replayed",
+        f"{APP_URL}/?session={session_id}",
+    ]
+    store = SessionStore(f"sqlite:///{db}")
+    imported = store.load(session_id, FEATURES)
+    store.close()
+    np.testing.assert_allclose(imported.head.coef_, original.head.coef_, atol=1e-12)
+    assert [r.indices for r in imported.rounds] == [r.indices for r in original.rounds]
+
+
+def test_import_reads_the_backbone_a_manifest_names_only_if_it_is_shipped(
+    tmp_path, capsys, db, requested
+):
+    data = json.loads(manifest_json(labelled_session()))
+    path = tmp_path / "theirs.json"
+    path.write_text(json.dumps(data))
+    assert main(["import", str(path), "--db", db]) == 0
+    assert requested == [("mnist-cnn", "digits")]  # the manifest's own, shipped
+    capsys.readouterr()
+
+    data["settings"]["backbone"] = own = str(tmp_path / "elsewhere.keras")
+    path.write_text(json.dumps(data))
+    before = stored(db)
+    assert main(["import", str(path), "--db", db]) == 2
+    assert "give its .keras file with --backbone" in one_error_line(capsys)
+    assert stored(db) == before and len(requested) == 1  # nothing opened, nothing stored
+
+    assert main(["import", str(path), "--db", db, "--backbone", own]) == 0
+    assert requested[-1] == (own, "digits")
+
+
+def forged_manifest(kind: str) -> bytes:
+    data = labelled_session().to_dict()
+    if kind == "another model":
+        data["model_checksum"] = "0" * 64
+    elif kind == "damaged round":
+        data["rounds"][1]["indices"] = [-1, 2, 3, 4]
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("missing", "cannot read"),
+        ("a folder", "cannot read"),
+        ("not json", "not JSON"),
+        ("another model", "made with another network"),
+        ("damaged round", "round 2 of the manifest"),
+    ],
+)
+def test_import_refuses_a_bad_file_in_one_line_and_writes_nothing(
+    tmp_path, capsys, db, kind, reason
+):
+    earlier = SessionStore(f"sqlite:///{db}")
+    earlier.create(labelled_session(1))
+    earlier.close()
+    before = stored(db)
+    path = tmp_path / "theirs.json"
+    if kind == "a folder":
+        path.mkdir()
+    elif kind == "not json":
+        path.write_bytes(b"\x89PNG\r\n\x1a\n not json")
+    elif kind != "missing":
+        path.write_bytes(forged_manifest(kind))
+
+    assert main(["import", str(path), "--db", db]) == 2
+
+    line = one_error_line(capsys)
+    assert str(path) in line and reason in line
+    assert capsys.readouterr().out == ""
+    assert stored(db) == before
+
+
+def test_export_writes_the_labels_with_undone_rounds_and_a_manifest_that_imports_back(
+    tmp_path, capsys, db
+):
+    store = SessionStore(f"sqlite:///{db}")
+    session = labelled_session()
+    session_id = store.create(session)
+    store.undo_round(session_id, session.rounds[-1])
+    store.close()
+    out = tmp_path / "exported"
+
+    assert main(["export", session_id, "--out", str(out), "--db", db]) == 0
+
+    labels = out / f"tl-active-{session_id}-labels.csv"
+    manifest = out / f"tl-active-{session_id}.json"
+    assert capsys.readouterr().out.strip() == f"wrote {labels} and {manifest}"
+    rows = list(csv.DictReader(labels.open()))
+    assert [r["status"] for r in rows] == ["live"] * 8 + ["undone"] * 4
+    assert [int(r["pool_index"]) for r in rows] == [i for r in session.rounds for i in r.indices]
+    data = json.loads(manifest.read_text())
+    assert [r["indices"] for r in data["rounds"]] == [r.indices for r in session.rounds[:2]]
+
+    assert main(["import", str(manifest), "--db", db]) == 0
+    assert sorted(n for _, n in stored(db)) == [2, 2]
+
+
+@pytest.mark.parametrize(
+    ("session_id", "reason"),
+    [
+        ("abcdefgh12345678", "there is no stored session 'abcdefgh12345678'"),
+        ("../../etc/passwd", "is not a session id"),
+    ],
+)
+def test_export_refuses_an_unknown_id_in_one_line_and_writes_nothing(
+    tmp_path, capsys, db, session_id, reason
+):
+    out = tmp_path / "exported"
+    assert main(["export", session_id, "--out", str(out), "--db", db]) == 2
+    assert reason in one_error_line(capsys)
+    assert not out.exists()

@@ -1,17 +1,21 @@
-"""Command line: `python -m tl_active {pretrain,features,compare,bench}`.
+"""Command line: `python -m tl_active {pretrain,features,compare,bench,import,export}`.
 
-Errors the user can fix (a missing file, a bad option) are printed as one line, without a
-traceback, and the command exits with status 2.
+Errors the user can fix (a missing file, a bad option, a refused manifest, an unknown session)
+are printed as one line, without a traceback, and the command exits with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from tl_active.errors import TlActiveError
-from tl_active.paths import CACHE_DIR, MNIST_PATH, MODEL_PATH
+from tl_active.paths import CACHE_DIR, MNIST_PATH, MODEL_PATH, check_writable_folder, db_url
+
+# Where `make run` serves the app: a session's link is this with `/?session=<id>`.
+APP_URL = "http://localhost:8501"
 
 
 def _progress_bar(description: str):
@@ -68,6 +72,103 @@ def _backbone_options() -> argparse.ArgumentParser:
     return options
 
 
+def _session_features(args: argparse.Namespace, settings: object):
+    """The features a session reads: those of --backbone/--layer if given, else its own.
+
+    A session's own backbone is taken only if it is a shipped one: a file path written in a
+    manifest is never opened unless the person names it with --backbone.
+    """
+    from tl_active.backbones import SHIPPED
+    from tl_active.features import load_features
+
+    settings = settings if isinstance(settings, dict) else {}
+    backbone, layer = args.backbone, args.layer
+    named = settings.get("backbone")
+    if backbone is None and isinstance(named, str):
+        if named not in SHIPPED:
+            raise TlActiveError(
+                f"this session reads the backbone {named!r}, which is not one of the shipped "
+                f"ones ({', '.join(SHIPPED)}): give its .keras file with --backbone"
+            )
+        backbone = named
+    if layer is None and isinstance(settings.get("layer"), str):
+        layer = settings["layer"]
+    return load_features(backbone, layer, args.data, args.cache, _progress_bar("frozen backbone"))
+
+
+def _open_store(args: argparse.Namespace):
+    from tl_active.store import SessionStore
+
+    return SessionStore(db_url(args.db) if args.db else None)
+
+
+def _read_manifest_file(path: Path) -> bytes:
+    from tl_active.exchange import MAX_MANIFEST_BYTES
+
+    try:
+        with open(path, "rb") as handle:
+            # One byte over the limit is enough for the reader to refuse it as too large.
+            return handle.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as error:
+        raise TlActiveError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _manifest_settings(raw: bytes) -> object:
+    """The settings a manifest names, to choose its features; None if it cannot be read.
+
+    Only a hint: the manifest reader checks everything, and says what is wrong, afterwards.
+    """
+    try:
+        return json.loads(raw).get("settings")
+    except (ValueError, RecursionError, AttributeError):
+        return None
+
+
+def _import(args: argparse.Namespace) -> None:
+    """Replay a manifest and store it as a new session; a refused one writes nothing."""
+    raw = _read_manifest_file(args.manifest)
+    store = _open_store(args)
+    try:
+        try:
+            features = _session_features(args, _manifest_settings(raw))
+            session_id = store.import_manifest(raw, features)
+        except TlActiveError as error:
+            # Replayed in memory and stored in one transaction: a failure anywhere stores nothing.
+            raise TlActiveError(
+                f"{args.manifest} was not imported, nothing was stored: {error}"
+            ) from None
+        n = store.round_count(session_id)
+    finally:
+        store.close()
+    print(f"imported {args.manifest}: session {session_id}, {n} round{'s' * (n != 1)} replayed")
+    print(f"{APP_URL}/?session={session_id}")
+
+
+def _export(args: argparse.Namespace) -> None:
+    """Write a stored session's labels (CSV) and manifest (JSON) into a folder."""
+    from tl_active.exchange import labels_csv, manifest_json
+    from tl_active.store import check_session_id
+
+    session_id = check_session_id(args.session_id)
+    store = _open_store(args)
+    try:
+        store.round_count(session_id)  # an unknown id is refused before any work or any file
+        check_writable_folder(args.out, "--out")
+        features = _session_features(args, store.session_dict(session_id)["settings"])
+        session = store.load(session_id, features)
+        undone = [h.record for h in store.history(session_id) if h.undone]
+    finally:
+        store.close()
+    out = Path(args.out)
+    labels, manifest = (
+        out / f"tl-active-{session_id}-labels.csv",
+        out / f"tl-active-{session_id}.json",
+    )
+    labels.write_text(labels_csv(session, undone=undone), encoding="utf-8")
+    manifest.write_text(manifest_json(session), encoding="utf-8")
+    print(f"wrote {labels} and {manifest}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tl_active", description=__doc__.splitlines()[0]
@@ -106,6 +207,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_arguments(bench_parser)
     bench_parser.set_defaults(run=bench.main)
+
+    db_help = (
+        "the session database: an SQLite file or a URL (default: TL_ACTIVE_DB, else "
+        "data/sessions.db)"
+    )
+    import_parser = commands.add_parser(
+        "import",
+        parents=[backbone_options],
+        help="replay a session manifest (.json) and store it as a new session "
+        "(on the backbone and layer it names, unless given)",
+    )
+    import_parser.add_argument("manifest", type=Path, help="a manifest exported by tl-active")
+    import_parser.add_argument("--db", help=db_help)
+    import_parser.set_defaults(run=_import)
+
+    export_parser = commands.add_parser(
+        "export",
+        parents=[backbone_options],
+        help="write a stored session's labels (CSV) and manifest (JSON) to a folder",
+    )
+    export_parser.add_argument("session_id", help="the id in the session's link, ?session=<id>")
+    export_parser.add_argument("--out", type=Path, default=Path("."), help="output folder")
+    export_parser.add_argument("--db", help=db_help)
+    export_parser.set_defaults(run=_export)
     return parser
 
 
@@ -114,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.run(args)
     except (TlActiveError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        # One line, whatever the message holds (a file name, say, may hold a line break).
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     return 0
 

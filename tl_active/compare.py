@@ -18,7 +18,6 @@ calls them too; `main` is the command line, `python -m tl_active compare`.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tl_active.errors import PoolExhaustedError, TlActiveError
+from tl_active.errors import PoolExhaustedError
 from tl_active.features import FeatureSet
 from tl_active.head import HEAD_MODES
-from tl_active.paths import file_in_the_way
+from tl_active.paths import check_writable_folder
 from tl_active.session import (
     MAX_BATCH,
     LabellingSession,
@@ -371,21 +370,6 @@ def task_from_args(args: argparse.Namespace) -> Task:
     if args.classes:
         return Task.multiclass(args.classes)
     return Task.binary(args.target or "odd")
-
-
-def check_writable_folder(folder: Path, option: str) -> None:
-    """Make `folder` and write a scratch file in it now, so a bad folder fails before the work."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        blocker = file_in_the_way(folder)
-        reason = f"{blocker} is a file, not a folder" if blocker else error.strerror or str(error)
-        raise TlActiveError(
-            f"{option} {folder} cannot be written ({reason}): choose a folder you can write "
-            f"with {option}"
-        ) from None
 
 
 def main(args: argparse.Namespace) -> None:
