@@ -41,7 +41,14 @@ from tl_active.session import (
 )
 from tl_active.store import StaleSessionError, UnknownSessionError, check_session_id
 from tl_active.strategies import DESCRIPTIONS, STRATEGIES
-from ui_support import SESSION_ID_KEY, SESSION_KEY, features_or_stop, pool_images, session_store
+from ui_support import (
+    SESSION_ID_KEY,
+    SESSION_KEY,
+    escape_markdown,
+    features_or_stop,
+    pool_images,
+    session_store,
+)
 
 st.set_page_config(page_title="tl-active: label, retrain, watch", page_icon="🔢", layout="wide")
 
@@ -104,7 +111,10 @@ def start_session(settings: SessionSettings) -> bool:
     try:
         session_id = session_store().create(session)
     except (TlActiveError, SQLAlchemyError) as error:
-        flash("error", f"The session store cannot be written, so no session was started: {error}")
+        flash(
+            "error",
+            f"The session store cannot be written, so no session was started: {escape_markdown(error)}",
+        )
         return False
     use_session(session, session_id, "new")
     return True
@@ -116,7 +126,7 @@ def reload_stored(why: str) -> None:
     try:
         session = session_store().load(session_id, features_or_stop())
     except (TlActiveError, SQLAlchemyError) as error:
-        flash("error", f"{why}, but it could not be reloaded: {error}")
+        flash("error", f"{why}, but it could not be reloaded: {escape_markdown(error)}")
         return
     use_session(session, session_id, "reload", keep_draft=True)
     n = len(session.rounds)
@@ -149,7 +159,7 @@ def store_rounds(session: LabellingSession, records: list) -> bool:
             flash(
                 "error",
                 f"Round {record.number} could not be stored, so it was taken back (your answers "
-                f"are kept; submit again): {error}",
+                f"are kept; submit again): {escape_markdown(error)}",
             )
             return False
     return True
@@ -160,7 +170,11 @@ def open_requested(requested: str) -> bool:
     try:
         session = session_store().load(check_session_id(requested), features_or_stop())
     except (TlActiveError, SQLAlchemyError) as error:
-        flash("error", f"That session link cannot be opened: {error}. A fresh session was started.")
+        flash(
+            "error",
+            f"That session link cannot be opened: {escape_markdown(error)}. "
+            "A fresh session was started.",
+        )
         return False
     use_session(session, requested, "open")
     return True
@@ -191,7 +205,7 @@ def catch_up() -> None:
         start_session(SessionSettings())
         return
     except (TlActiveError, SQLAlchemyError) as error:
-        flash("error", f"The session store cannot be read: {error}")
+        flash("error", f"The session store cannot be read: {escape_markdown(error)}")
         return
     if stored != len(session.rounds):
         reload_stored("This session changed in another tab or window")
@@ -322,7 +336,7 @@ def on_submit(number: int) -> None:
     try:
         record = session.submit(draft["answers"], round_number=number)
     except TlActiveError as error:
-        flash("warning", f"Nothing submitted: {error}.")
+        flash("warning", f"Nothing submitted: {escape_markdown(error)}.")
         return
     st.session_state[FULL_RERUN] = True
     if not store_rounds(session, [record]):
@@ -349,7 +363,10 @@ def on_undo() -> None:
         reload_stored("This session changed in another tab or window; nothing was undone")
         return
     except (TlActiveError, SQLAlchemyError) as error:
-        flash("error", f"The undo could not be stored, so nothing was taken back: {error}")
+        flash(
+            "error",
+            f"The undo could not be stored, so nothing was taken back: {escape_markdown(error)}",
+        )
         return
     record = session.undo()
     # The same batch comes back (its query is seeded by the round); offer it with its answers.
@@ -385,7 +402,7 @@ def batch_panel() -> None:
     try:
         picks, draft = open_batch(session)
     except TlActiveError as error:
-        st.error(str(error))
+        st.error(escape_markdown(error))
         st.button("Undo last batch", shortcut="u", on_click=on_undo, disabled=not session.rounds)
         return
     number = draft["round"]
@@ -536,7 +553,7 @@ def on_reopen(session_id: str) -> None:
     try:
         session = session_store().load(session_id, features_or_stop())
     except (TlActiveError, SQLAlchemyError) as error:
-        flash("error", f"Session {session_id} cannot be reopened: {error}")
+        flash("error", f"Session {session_id} cannot be reopened: {escape_markdown(error)}")
         return
     use_session(session, session_id, "open")
     n = len(session.rounds)
@@ -549,20 +566,23 @@ def on_import() -> None:
         return
     # Replayed once, in memory, then stored in one transaction: what `import_manifest` does,
     # keeping the replayed session instead of replaying it a second time to open it.
+    name = escape_markdown(upload.name)  # the person's own file name: shown, never acted on
     try:
         session = read_manifest(upload.getvalue(), features_or_stop())
         session_id = session_store().create(session)
     except SessionFileError as error:
-        flash("error", f"{upload.name} was not imported, nothing was stored: {error}.")
+        flash("error", f"{name} was not imported, nothing was stored: {escape_markdown(error)}.")
         return
     except (TlActiveError, SQLAlchemyError) as error:
-        flash("error", f"{upload.name} could not be stored, nothing was imported: {error}")
+        flash(
+            "error", f"{name} could not be stored, nothing was imported: {escape_markdown(error)}"
+        )
         return
     use_session(session, session_id, "import")
     n = len(session.rounds)
     flash(
         "success",
-        f"Imported {upload.name}: {n} round{'s' * (n != 1)} replayed to the recorded head "
+        f"Imported {name}: {n} round{'s' * (n != 1)} replayed to the recorded head "
         f"weights, stored as session {session_id}.",
     )
 
@@ -579,7 +599,7 @@ def recent_sessions() -> None:
     try:
         recent = session_store().recent(limit=4 * RECENT_SHOWN)
     except (TlActiveError, SQLAlchemyError) as error:
-        st.sidebar.error(f"The session store cannot be read: {error}")
+        st.sidebar.error(f"The session store cannot be read: {escape_markdown(error)}")
         recent = []
     shown = [s for s in recent if s.n_rounds or s.id == session_id][:RECENT_SHOWN]
     for item in shown:
@@ -641,7 +661,7 @@ def sidebar(session: LabellingSession) -> None:
             "New session with these settings", on_click=on_settings_submit, type="primary"
         )
     if SETTINGS_ERROR in st.session_state:
-        st.sidebar.error(st.session_state[SETTINGS_ERROR])
+        st.sidebar.error(escape_markdown(st.session_state[SETTINGS_ERROR]))
     if CONFIRM in st.session_state:
         n_labels = len(session.labelled)
         st.sidebar.warning(

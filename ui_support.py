@@ -9,6 +9,8 @@ session are per user, in `st.session_state[SESSION_KEY]`, with their stored id i
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import streamlit as st
 
@@ -21,6 +23,21 @@ from tl_active.store import SessionStore
 
 SESSION_KEY = "session"  # the user's LabellingSession
 SESSION_ID_KEY = "session_id"  # its id in the store and in the URL (?session=...)
+
+# Every ASCII punctuation character. CommonMark lets a backslash make each one literal, and
+# between them they start every link and image, emphasis, heading, list, table, HTML tag, maths
+# ($), Streamlit directive (:red[...]) and autolink (https://, www., name@host).
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def escape_markdown(text: object) -> str:
+    """`text` for a Markdown element (st.error, st.caption, ...), shown as written: inert.
+
+    Anything a person or a file can choose (the `?session=` id, an uploaded file's name, a
+    manifest's contents quoted in an error) goes through this before it reaches the page, so that
+    it cannot put a live link or an image that fetches an address into the app's own messages.
+    """
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
 
 
 @st.cache_resource(show_spinner=False)
@@ -43,7 +60,7 @@ def features_or_stop() -> FeatureSet:
     try:
         return shared_features()
     except TlActiveError as error:
-        st.error(str(error))
+        st.error(escape_markdown(error))
         st.stop()
 
 

@@ -19,7 +19,7 @@ from tl_active.head import HEAD_MODES
 from tl_active.metrics import ceiling
 from tl_active.session import MAX_BATCH, parse_target, target_name
 from tl_active.strategies import DESCRIPTIONS, STRATEGIES
-from ui_support import SESSION_KEY, features_or_stop
+from ui_support import SESSION_KEY, escape_markdown, features_or_stop
 
 st.set_page_config(page_title="tl-active: compare strategies", page_icon="📈", layout="wide")
 
@@ -64,7 +64,7 @@ def read_settings() -> tuple | None:
     try:
         target = parse_target(target_text)
     except ValueError as error:
-        st.sidebar.error(str(error))
+        st.sidebar.error(escape_markdown(error))
         return None
     if not strategies:
         st.sidebar.error("Choose at least one strategy.")
@@ -207,7 +207,7 @@ if clicked and settings is not None:
         try:
             results[settings] = run(settings)
         except (TlActiveError, ValueError) as error:
-            st.error(str(error))
+            st.error(escape_markdown(error))
             st.stop()
         while len(results) > MAX_KEPT:
             results.pop(next(iter(results)))

@@ -20,7 +20,7 @@ from test_app import answer_all_truthfully, progress, session
 
 from tl_active.exchange import manifest_json
 from tl_active.store import SessionStore
-from ui_support import SESSION_ID_KEY, shared_features
+from ui_support import SESSION_ID_KEY, escape_markdown, shared_features
 
 pytestmark = [pytest.mark.model, pytest.mark.usefixtures("app_db")]
 
@@ -115,7 +115,8 @@ def test_an_unknown_or_malformed_id_says_so_and_starts_a_fresh_session(store, ba
     at = open_app(bad_id)
     message = at.error[0].value
     assert message.startswith("That session link cannot be opened")
-    assert reason in message and message.endswith("A fresh session was started.")
+    # The reason quotes the link, so it is shown escaped (see test_app_escaping).
+    assert escape_markdown(reason) in message and message.endswith("A fresh session was started.")
     fresh = url_id(at)
     assert fresh != bad_id and store.exists(fresh)
     assert session(at).rounds == []
@@ -195,7 +196,9 @@ def test_importing_a_manifest_replays_it_as_a_new_session(store):
     assert not at.exception
     imported = url_id(at)
     assert imported not in (before, url_id(source))
-    assert at.success[0].value.startswith("Imported mine.json: 3 rounds replayed")
+    assert at.success[0].value.startswith(
+        f"Imported {escape_markdown('mine.json')}: 3 rounds replayed"
+    )
     assert store.round_count(imported) == 3
     s = session(at)
     np.testing.assert_allclose(s.head.weights_, original.head.weights_, atol=1e-9)
@@ -228,8 +231,10 @@ def test_a_bad_manifest_is_refused_and_nothing_is_written(store, content, reason
     at.run()
     assert not at.exception
     message = at.error[0].value
-    assert message.startswith("theirs.json was not imported, nothing was stored:")
-    assert reason in message
+    assert message.startswith(
+        f"{escape_markdown('theirs.json')} was not imported, nothing was stored:"
+    )
+    assert escape_markdown(reason) in message
     assert url_id(at) == here
     assert [(s.id, s.n_rounds) for s in store.recent(100)] == before
 

@@ -1,0 +1,102 @@
+"""Text a person or a file chooses is shown as written, never acted on as Markdown.
+
+A `?session=` link or an uploaded file's name is quoted in the app's own messages; Markdown in it
+must not become a live link (a "log in again" that leads elsewhere) or an image (which makes
+every browser that shows it fetch an address). The app runs under AppTest on the synthetic
+feature set, so no TensorFlow is needed.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt  # comes with keras (through rich)
+from streamlit.testing.v1 import AppTest
+from synthetic import synthetic_features
+
+import ui_support
+from tl_active.exchange import manifest_json
+from tl_active.session import LabellingSession
+from ui_support import escape_markdown
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+LINK = "[Your session expired: log in again](https://evil.example/login)"
+IMAGE = "![x](http://127.0.0.1:1/p.png)"
+HOSTILE = [
+    LINK,
+    IMAGE,
+    "<img src=x onerror=alert(1)>",
+    "**bold** _it_ `code` # heading | table | $x^2$ ~~gone~~ :red[red] www.evil.example a@b.example",
+    "[ref]\n\n[ref]: https://evil.example/",
+    "\\[still escaped?](https://evil.example/)",
+]
+
+
+def html_text(text: str) -> str:
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    )
+
+
+@pytest.mark.parametrize("text", [*HOSTILE, string.punctuation])
+def test_escaped_markdown_renders_as_the_text_itself(text):
+    commonmark = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    rendered = commonmark.render(escape_markdown(text))
+    assert "<a" not in rendered and "<img" not in rendered
+    # Every character is shown as it was written, in HTML's own escapes as markdown-it writes them.
+    paragraphs = [html_text(p) for p in text.split("\n\n")]
+    assert rendered == "".join(f"<p>{p}</p>\n" for p in paragraphs)
+
+
+def test_escaped_text_has_no_autolink_left_for_gfm():
+    # GitHub's Markdown (which Streamlit speaks) also links bare addresses; the escapes break them.
+    escaped = escape_markdown(HOSTILE[3] + " " + LINK)
+    for bare in ("://", "www.", "a@b"):
+        assert bare not in escaped
+
+
+@pytest.fixture
+def synthetic_app(app_db, monkeypatch):
+    """The app on a fresh database, its shared features the synthetic ones (for this test only)."""
+    features = synthetic_features(2_000, 500)
+    monkeypatch.setattr(ui_support, "load_features", lambda *args, **kwargs: features)
+    ui_support.shared_features.clear()
+    yield features
+    ui_support.shared_features.clear()
+
+
+def open_app(session_id: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    if session_id is not None:
+        at.query_params["session"] = session_id
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("bad_id", [LINK, IMAGE], ids=["link", "image"])
+def test_a_session_link_with_markdown_is_quoted_inert_in_the_error(synthetic_app, bad_id):
+    at = open_app(bad_id)
+    [error] = at.error
+    assert error.value.startswith("That session link cannot be opened: ")
+    assert escape_markdown(repr(bad_id)) in error.value
+    assert "](" not in error.value and "://" not in error.value
+    assert at.query_params["session"] != bad_id  # a fresh session, with its own link
+
+
+@pytest.mark.parametrize("outcome", ["refused", "imported"])
+def test_an_uploaded_file_name_with_markdown_is_quoted_inert(synthetic_app, outcome):
+    session = LabellingSession(synthetic_app)
+    session.auto_label(1)
+    content = b'{"hello": "world"}' if outcome == "refused" else manifest_json(session).encode()
+    name = f"{IMAGE}.json"
+
+    at = open_app()
+    at.file_uploader(key="import_file").set_value((name, content, "application/json")).run()
+
+    assert not at.exception, [e.value for e in at.exception]
+    [message] = at.error if outcome == "refused" else at.success
+    assert escape_markdown(name) in message.value
+    assert "](" not in message.value and "://" not in message.value
