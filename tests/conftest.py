@@ -1,10 +1,12 @@
-"""Shared fixtures: the app's database, a real Streamlit server and a real Chromium.
+"""Shared fixtures: the app's database, a silent database, a real Streamlit server and Chromium.
 
 The server and the browser are started once per test session and only when a test asks for them.
 """
 
 from __future__ import annotations
 
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,34 @@ def app_db(tmp_path, monkeypatch) -> str:
     url = f"sqlite:///{tmp_path / 'sessions.db'}"
     monkeypatch.setattr(paths, "DB_URL", url)
     return url
+
+
+@pytest.fixture
+def silent_server():
+    """The port of a TCP server on 127.0.0.1 that accepts every connection and never says a word."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            accepted.append(connection)  # held open, never read from or written to
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join(2)
+    for connection in accepted:
+        connection.close()
+    listener.close()
 
 
 @pytest.fixture(scope="session")

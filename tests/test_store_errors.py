@@ -8,7 +8,6 @@ No PostgreSQL server is needed: the silent one is a socket this test opens and n
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -21,34 +20,6 @@ from tl_active.session import LabellingSession
 from tl_active.store import SessionStore, StoreError, rounds
 
 FEATURES = synthetic_features(400, 200, model="tinymodel")
-
-
-@pytest.fixture
-def silent_server():
-    """The port of a TCP server on 127.0.0.1 that accepts every connection and never says a word."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                connection, _ = listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            accepted.append(connection)  # held open, never read from or written to
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join(2)
-    for connection in accepted:
-        connection.close()
-    listener.close()
 
 
 def test_a_database_that_accepts_but_never_answers_is_reported_within_seconds(silent_server):

@@ -1,14 +1,17 @@
-"""Text a person or a file chooses is shown as written, never acted on as Markdown.
+"""The app faced with bad input: it says what is wrong, in its own words, and goes on.
 
-A `?session=` link or an uploaded file's name is quoted in the app's own messages; Markdown in it
-must not become a live link (a "log in again" that leads elsewhere) or an image (which makes
-every browser that shows it fetch an address). The app runs under AppTest on the synthetic
-feature set, so no TensorFlow is needed.
+Text a person or a file chooses is shown as written, never acted on as Markdown: a `?session=`
+link or an uploaded file's name is quoted in the app's own messages, and Markdown in it must not
+become a live link (a "log in again" that leads elsewhere) or an image (which makes every
+browser that shows it fetch an address). A database that accepts connections and never answers
+is reported within seconds instead of hanging the page. The app runs under AppTest on the
+synthetic feature set, so no TensorFlow is needed.
 """
 
 from __future__ import annotations
 
 import string
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 from synthetic import synthetic_features
 
 import ui_support
+from tl_active import paths
 from tl_active.exchange import manifest_json
 from tl_active.session import LabellingSession
 from ui_support import escape_markdown
@@ -100,3 +104,17 @@ def test_an_uploaded_file_name_with_markdown_is_quoted_inert(synthetic_app, outc
     [message] = at.error if outcome == "refused" else at.success
     assert escape_markdown(name) in message.value
     assert "](" not in message.value and "://" not in message.value
+
+
+def test_a_database_that_never_answers_is_reported_on_the_page_within_seconds(
+    synthetic_app, silent_server, monkeypatch
+):
+    monkeypatch.setattr(paths, "DB_URL", f"postgresql+psycopg://tl@127.0.0.1:{silent_server}/tl")
+    start = time.perf_counter()
+    at = open_app()
+    seconds = time.perf_counter() - start
+
+    [error] = at.error
+    assert error.value.startswith("The session store cannot be written, so no session was started")
+    assert "cannot connect to the session database" in error.value
+    assert seconds < 10
