@@ -605,7 +605,8 @@ def recent_sessions() -> None:
     for item in shown:
         here = item.id == session_id
         st.sidebar.button(
-            f"{'▶ ' if here else ''}{item.summary}: {item.n_rounds} round"
+            # The summary names the session's backbone and layer, which a manifest may choose.
+            f"{'▶ ' if here else ''}{escape_markdown(item.summary)}: {item.n_rounds} round"
             f"{'s' * (item.n_rounds != 1)}, {item.n_labels} labels, {when(item.updated_at)}",
             key=f"reopen_{item.id}",
             on_click=on_reopen,

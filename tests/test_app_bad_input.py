@@ -22,7 +22,7 @@ from synthetic import synthetic_features
 import ui_support
 from tl_active import paths
 from tl_active.exchange import manifest_json
-from tl_active.session import LabellingSession
+from tl_active.session import LabellingSession, SessionSettings
 from ui_support import escape_markdown
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -118,3 +118,17 @@ def test_a_database_that_never_answers_is_reported_on_the_page_within_seconds(
     assert error.value.startswith("The session store cannot be written, so no session was started")
     assert "cannot connect to the session database" in error.value
     assert seconds < 10
+
+
+def test_a_stored_session_whose_settings_hold_markdown_is_listed_inert(synthetic_app, app_db):
+    # A manifest chooses its settings' backbone name; the recent list shows it in a button.
+    store = ui_support.session_store()
+    session = LabellingSession(synthetic_app, SessionSettings(backbone=LINK))
+    session.auto_label(1)
+    stored_id = store.create(session)
+
+    at = open_app()
+
+    [button] = [b for b in at.sidebar.button if b.key == f"reopen_{stored_id}"]
+    assert escape_markdown(session.settings.summary()) in button.label
+    assert "](" not in button.label and "://" not in button.label

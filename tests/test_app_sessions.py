@@ -138,7 +138,7 @@ def test_the_recent_list_reopens_an_earlier_session_and_updates_the_url(store):
     listed = {b.key: b for b in at.sidebar.button if (b.key or "").startswith("reopen_")}
     assert listed[f"reopen_{later}"].disabled  # this session, marked
     assert listed[f"reopen_{earlier}"].label.startswith(
-        "odd, uncertainty, batch 4, converge, seed 0: 3 rounds, 12 labels, "
+        escape_markdown("odd, uncertainty, batch 4, converge, seed 0") + ": 3 rounds, 12 labels, "
     )
     listed[f"reopen_{earlier}"].click().run()
     assert url_id(at) == earlier and at.session_state[SESSION_ID_KEY] == earlier
