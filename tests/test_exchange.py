@@ -19,6 +19,7 @@ from tl_active.exchange import (
     manifest_json,
     read_manifest,
 )
+from tl_active.task import Task
 from tl_active.session import LabellingSession, SessionSettings
 from tl_active.store import SessionStore, rounds, sessions
 
@@ -149,6 +150,27 @@ REFUSED = {
         "already answered",
     ),
     "not a number": (_tampered(_set(["rounds", 0, "bias"], "NaN")), "bias must be a list of float"),
+    "an integer of 5,000 digits": (
+        _tampered(_set(["settings", "seed"], 0)).replace('"seed": 0', '"seed": ' + "9" * 5000),
+        "not JSON",
+    ),
+    "an infinite seed": (
+        _tampered(_set(["settings", "seed"], 0)).replace('"seed": 0', '"seed": Infinity'),
+        "not JSON",
+    ),
+    "a time in the year 10^292": (
+        _tampered(_set(["rounds", 0, "answered_at"], 1e300)),
+        "between 1970 and 2100",
+    ),
+    "no weights recorded": (_tampered(_set(["rounds", 1, "weights"], [])), "weights must be"),
+    "a round larger than its batch": (
+        _tampered(lambda d: d["rounds"][0]["indices"].append(399)),
+        "each round of this session has 4",
+    ),
+    "more rounds than the pool holds": (
+        _tampered(lambda d: d["rounds"].extend(d["rounds"][-1:] * 100)),
+        "at most 100 rounds of 4",
+    ),
 }
 
 
@@ -181,6 +203,47 @@ def test_the_head_exports_as_a_keras_file_with_its_weights(tmp_path):
     model = keras.saving.load_model(path, safe_mode=True)
     kernel, bias = model.get_layer("head").get_weights()
     assert np.allclose(kernel.T, session.head.coef_, atol=1e-6)
-    assert np.isclose(bias[0], session.head.intercept_, atol=1e-6)
-    p = model.predict(FEATURES.test_probs[:50], verbose=0).ravel()
-    assert np.allclose(p, session.head.predict_proba(FEATURES.test_probs[:50]), atol=1e-5)
+    assert np.isclose(bias[0], session.head.intercept_[0], atol=1e-6)
+    p = model.predict(FEATURES.test[:50], verbose=0).ravel()
+    assert np.allclose(p, session.head.positive_proba(FEATURES.test[:50]), atol=1e-5)
+
+
+@pytest.mark.model
+def test_a_softmax_head_exports_as_a_keras_file(tmp_path):
+    import keras
+
+    embedding = synthetic_features(400, 200, layer="embedding")
+    settings = SessionSettings(task=Task.multiclass("0-4"), layer="embedding", batch_size=5)
+    session = LabellingSession(embedding, settings)
+    session.auto_label(3)
+    path = tmp_path / "head.keras"
+    path.write_bytes(head_keras_bytes(session))
+    model = keras.saving.load_model(path, safe_mode=True)
+    kernel, bias = model.get_layer("head").get_weights()
+    assert kernel.shape == (128, 5) and np.allclose(bias, session.head.intercept_, atol=1e-6)
+    x = session.data.test[:20]
+    assert np.allclose(model.predict(x, verbose=0), session.head.predict_proba(x), atol=1e-5)
+
+
+def test_reopening_fits_the_head_a_bounded_number_of_times(monkeypatch):
+    """Replay is linear in the rounds: the recorded weights are taken, a few rounds are refit."""
+    from tl_active import head as head_module
+
+    session = LabellingSession(FEATURES, SessionSettings(batch_size=2, seed=1))
+    session.auto_label(60)
+    raw = manifest_json(session)
+    fits = []
+    real_fit = head_module.LogisticHead.fit
+
+    def counting_fit(self, x, y):
+        fits.append(len(y))
+        return real_fit(self, x, y)
+
+    monkeypatch.setattr(head_module.LogisticHead, "fit", counting_fit)
+    reopened = read_manifest(raw, FEATURES)
+    assert len([n for n in fits if n]) <= 6  # the last round and five spread before it, not 60
+    assert np.array_equal(reopened.head.coef_, session.head.coef_)
+    assert reopened.next_batch() == session.next_batch()
+    reopened.undo()
+    session.undo()
+    assert np.array_equal(reopened.head.coef_, session.head.coef_)

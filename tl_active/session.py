@@ -522,9 +522,81 @@ class LabellingSession:
                 f"this session reads layer {settings.layer!r}, not {features.layer!r}"
             )
         session = cls(features, settings)
-        for record in recorded:
-            session.replay_round(record)
+        if settings.head_mode == "converge":
+            session._reopen(recorded)
+        else:
+            # Adam's moments are not recorded: the demo mode's head is rebuilt step by step.
+            for record in recorded:
+                session.replay_round(record)
         return session
+
+    def _reopen(self, recorded: Sequence[RoundRecord], checks: int = 4) -> None:
+        """Take the recorded rounds as they are, then verify the head lazily: linear in rounds.
+
+        A fit to convergence depends only on the labels, not on the path that led there, so the
+        recorded weights of round k-1 and the answers up to round k must give round k's recorded
+        weights. That is checked for the last round and for `checks` rounds spread before it,
+        instead of refitting every round (which grows with the square of the rounds).
+        """
+        counts = []
+        for record in recorded:
+            self._apply(record)
+            counts.append(len(self._labelled))
+        width = self.data.pool.shape[1]
+        shape = (self.head.n_outputs, width)
+        for record in recorded:
+            if np.shape(record.weights) != shape or len(record.bias) != shape[0]:
+                raise SessionFileError(
+                    f"round {record.number} records head weights of shape "
+                    f"{np.shape(record.weights)}; this head has {shape}"
+                )
+        last = len(recorded) - 1
+        spread = np.linspace(0, last, checks + 2)[:-1].round().astype(int).tolist()
+        for k in sorted({*spread, last}) if recorded else []:
+            head = self._new_head()
+            if k > 0:
+                head.state_.weights = np.asarray(recorded[k - 1].weights, float)
+                head.state_.bias = np.asarray(recorded[k - 1].bias, float)
+            positions = np.array(self._labelled[: counts[k]], np.intp)
+            head.fit(self.data.pool[positions], np.array(self._labels[: counts[k]], np.intp))
+            if not np.allclose(head.coef_, recorded[k].weights, atol=1e-6):
+                raise SessionFileError(
+                    f"replaying round {recorded[k].number} gives other head weights than were "
+                    "recorded"
+                )
+        previous = self.head.state_
+        for record in recorded:
+            self._states_before.append(previous)
+            previous = HeadState(
+                np.asarray(record.weights, float), np.asarray(record.bias, float)
+            )
+            self.rounds.append(record)
+        self.head.state_ = previous.copy()
+        self._rescore()
+
+    def _apply(self, record: RoundRecord) -> None:
+        """Mark a recorded round's images as answered and keep its labels (no fit)."""
+        n = len(record.indices)
+        if n == 0 or len(record.answers) != n or len(set(record.indices)) != n:
+            raise SessionFileError(f"round {record.number} is malformed")
+        local = self.data.local(record.indices)
+        bad = [int(i) for i, p in zip(record.indices, local) if p < 0]
+        if bad or not self._available[local].all():
+            raise SessionFileError(
+                f"round {record.number} asks for pool images {bad[:5] or record.indices[:5]} "
+                "that are out of range, outside the task or already answered"
+            )
+        try:
+            answers = self._parse_answers(record.answers, n)
+        except ProtocolError as error:
+            raise SessionFileError(f"round {record.number} cannot be replayed: {error}") from None
+        self._available[local] = False
+        for i, position, a in zip(record.indices, local, answers):
+            if a == SKIP:
+                self._skipped.append(int(i))
+            else:
+                self._labelled.append(int(position))
+                self._labels.append(self._answer_index[a])
 
     def replay_round(self, record: RoundRecord, tolerance: float = 1e-6) -> RoundRecord:
         """Submit a recorded round as it was; check the head comes out with the recorded weights."""
