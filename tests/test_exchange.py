@@ -19,9 +19,9 @@ from tl_active.exchange import (
     manifest_json,
     read_manifest,
 )
-from tl_active.task import Task
 from tl_active.session import LabellingSession, SessionSettings
 from tl_active.store import SessionStore, rounds, sessions
+from tl_active.task import Task
 
 FEATURES = synthetic_features(400, 200, model="tinymodel")
 

@@ -567,9 +567,7 @@ class LabellingSession:
         previous = self.head.state_
         for record in recorded:
             self._states_before.append(previous)
-            previous = HeadState(
-                np.asarray(record.weights, float), np.asarray(record.bias, float)
-            )
+            previous = HeadState(np.asarray(record.weights, float), np.asarray(record.bias, float))
             self.rounds.append(record)
         self.head.state_ = previous.copy()
         self._rescore()
