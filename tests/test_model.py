@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tl_active import features as features_module
+from tl_active.data import file_checksum
 from tl_active.errors import ModelError
 from tl_active.features import cache_key, cache_path, load_features
 from tl_active.paths import MNIST_PATH, MODEL_PATH
@@ -165,3 +166,90 @@ def test_pretrain_command_writes_a_model_and_its_card(tmp_path):
     assert card["epochs"] == 1 and card["seed"] == 3 and card["train_images"] == 55_000
     assert card["test_accuracy"] > 0.9
     assert card["data_sha256"].startswith("06af5dfe73b70e3b")
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    from tl_active.data import load_mnist
+
+    return load_mnist()
+
+
+def test_pretrain_on_some_digits_writes_a_five_way_model_and_its_card(tmp_path, mnist):
+    import keras
+
+    from tl_active.data import Mnist
+    from tl_active.network import pretrain
+
+    # A few hundred images keep this fast; the digits 5-9 are about half of them.
+    small = Mnist(
+        mnist.x_pool[:600], mnist.y_pool[:600], mnist.x_test[:200], mnist.y_test[:200], "s"
+    )
+    n_chosen = int(np.isin(small.y_pool, [5, 6, 7, 8, 9]).sum())
+    model = tmp_path / "cnn_5to9.keras"
+    card = pretrain(small, model, epochs=1, verbose=0, digits=[9, 5, 6, 8, 7], note="why")
+
+    assert card == json.loads(model.with_suffix(".json").read_text())
+    assert card["digits"] == [5, 6, 7, 8, 9] and card["classes"] == ["5", "6", "7", "8", "9"]
+    assert card["outputs"] == 5 and "Dense(5, softmax)" in card["architecture"]
+    assert card["validation_images"] == n_chosen // 10
+    assert card["train_images"] + card["validation_images"] == n_chosen
+    assert card["test_images"] == int(np.isin(small.y_test, card["digits"]).sum())
+    assert card["note"] == "why" and card["data_sha256"] == "s"
+    network = keras.saving.load_model(model)
+    assert tuple(network.output.shape) == (None, 5)
+    assert [layer.name for layer in network.layers][-2:] == ["embedding", "digits"]
+
+
+def test_pretrain_refuses_bad_digits_before_training(tmp_path, mnist):
+    from tl_active.network import pretrain
+
+    for digits, message in [([5], "at least two"), ([5, 5, 6], "repeat"), ([8, 10], "0-9")]:
+        with pytest.raises(ValueError, match=message):
+            pretrain(mnist, tmp_path / "m.keras", digits=digits)
+    with pytest.raises(ValueError, match=".keras file"):
+        pretrain(mnist, tmp_path / "m.h5", digits=[5, 6])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pretrain_command_reads_digit_ranges_and_lists(tmp_path, monkeypatch):
+    from tl_active import network
+    from tl_active.__main__ import main, parse_digits
+
+    assert parse_digits("5-9") == [5, 6, 7, 8, 9]
+    assert parse_digits("0,2,4") == [0, 2, 4]
+    assert parse_digits(" 7, 0-2 ") == [0, 1, 2, 7]
+    calls = []
+
+    def fake_pretrain(mnist, model_path, **kwargs):
+        calls.append((model_path, kwargs))
+        return {"classes": [str(d) for d in kwargs["digits"]], "test_accuracy": 0.5}
+
+    monkeypatch.setattr(network, "pretrain", fake_pretrain)
+    model = tmp_path / "cnn.keras"
+    assert main(["pretrain", "--digits", "5-9", "--model", str(model), "--epochs", "2"]) == 0
+    assert calls == [(model, {"epochs": 2, "seed": 0, "digits": [5, 6, 7, 8, 9], "note": None})]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("9-5", "low to high"), ("5-x", "not a digit"), ("5", "two digits"), ("3,1-4", "twice")],
+)
+def test_pretrain_command_gives_one_line_for_bad_digits(value, message, capsys):
+    from tl_active.__main__ import main
+
+    assert main(["pretrain", "--digits", value, "--model", "unused.keras"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: --digits") and message in err
+
+
+def test_pretrain_command_never_writes_some_digits_over_the_shared_cnn(capsys, monkeypatch):
+    from tl_active import network
+    from tl_active.__main__ import main
+
+    # Should the guard ever fail, fail here rather than train over the shipped file.
+    monkeypatch.setattr(network, "pretrain", lambda *a, **k: pytest.fail("pretrain was called"))
+    checksum = file_checksum(MODEL_PATH)
+    assert main(["pretrain", "--digits", "5-9"]) == 2
+    assert "would overwrite the shared CNN" in capsys.readouterr().err
+    assert file_checksum(MODEL_PATH) == checksum

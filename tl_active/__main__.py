@@ -35,12 +35,51 @@ def _progress_bar(description: str):
     return update
 
 
+def parse_digits(text: str) -> list[int]:
+    """Digits from ranges and comma lists: "5-9", "0,2,4", "0-2,7" (sorted, each once)."""
+    digits: list[int] = []
+    for part in text.split(","):
+        low, dash, high = part.strip().partition("-")
+        try:
+            first, last = int(low), int(high if dash else low)
+        except ValueError:
+            raise ValueError(
+                f"--digits {text!r}: {part.strip()!r} is not a digit or a range like 5-9"
+            ) from None
+        if not (0 <= first <= last <= 9):
+            raise ValueError(f"--digits {text!r}: {part.strip()!r} is not within 0-9, low to high")
+        digits.extend(range(first, last + 1))
+    if len(set(digits)) != len(digits):
+        raise ValueError(f"--digits {text!r} names a digit twice")
+    if len(digits) < 2:
+        raise ValueError(f"--digits {text!r}: a classifier needs at least two digits")
+    return sorted(digits)
+
+
 def _pretrain(args: argparse.Namespace) -> None:
+    digits = parse_digits(args.digits) if args.digits is not None else None
+    if digits is not None and len(digits) < 10 and args.model.resolve() == MODEL_PATH.resolve():
+        # The app reads the shared CNN's ten outputs, and stored sessions its checksum.
+        raise ValueError(
+            f"--digits {args.digits} would overwrite the shared CNN ({MODEL_PATH}); "
+            "name another file with --model, e.g. models/mnist_cnn_5to9.keras"
+        )
+
     from tl_active.data import load_mnist
     from tl_active.network import pretrain
 
-    card = pretrain(load_mnist(args.data), args.model, epochs=args.epochs, seed=args.seed)
-    print(f"saved {args.model}: test accuracy {card['test_accuracy']:.2%}")
+    card = pretrain(
+        load_mnist(args.data),
+        args.model,
+        epochs=args.epochs,
+        seed=args.seed,
+        digits=digits,
+        note=args.note,
+    )
+    print(
+        f"saved {args.model}: digits {','.join(card['classes'])}, "
+        f"test accuracy {card['test_accuracy']:.2%}"
+    )
 
 
 def _features(args: argparse.Namespace) -> None:
@@ -179,10 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     pretrain = commands.add_parser(
-        "pretrain", help="train the shared CNN on MNIST's training split"
+        "pretrain", help="train the shared CNN (or one on some digits) on MNIST's training split"
     )
     pretrain.add_argument("--epochs", type=int, default=15)
     pretrain.add_argument("--seed", type=int, default=0)
+    pretrain.add_argument(
+        "--digits", help="train on these digits only, e.g. 5-9 or 0,2,4 (default: all ten)"
+    )
+    # Also accepted after the command; SUPPRESS keeps the global --model when it is not given.
+    pretrain.add_argument(
+        "--model", type=Path, default=argparse.SUPPRESS, help="where to save the network (.keras)"
+    )
+    pretrain.add_argument("--note", help="a note recorded in the model's JSON card")
     pretrain.set_defaults(run=_pretrain)
 
     backbone_options = _backbone_options()
