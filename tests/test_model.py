@@ -176,10 +176,8 @@ def mnist():
 
 
 def test_pretrain_on_some_digits_writes_a_five_way_model_and_its_card(tmp_path, mnist):
-    import keras
-
     from tl_active.data import Mnist
-    from tl_active.network import pretrain
+    from tl_active.network import layer_names, load_backbone, pretrain
 
     # A few hundred images keep this fast; the digits 5-9 are about half of them.
     small = Mnist(
@@ -196,9 +194,9 @@ def test_pretrain_on_some_digits_writes_a_five_way_model_and_its_card(tmp_path, 
     assert card["train_images"] + card["validation_images"] == n_chosen
     assert card["test_images"] == int(np.isin(small.y_test, card["digits"]).sum())
     assert card["note"] == "why" and card["data_sha256"] == "s"
-    network = keras.saving.load_model(model)
+    network = load_backbone(model)
     assert tuple(network.output.shape) == (None, 5)
-    assert [layer.name for layer in network.layers][-2:] == ["embedding", "digits"]
+    assert layer_names(network)[-2:] == ["embedding", "digits"]
 
 
 def test_pretrain_refuses_bad_digits_before_training(tmp_path, mnist):
@@ -253,3 +251,93 @@ def test_pretrain_command_never_writes_some_digits_over_the_shared_cnn(capsys, m
     assert main(["pretrain", "--digits", "5-9"]) == 2
     assert "would overwrite the shared CNN" in capsys.readouterr().err
     assert file_checksum(MODEL_PATH) == checksum
+
+
+def test_load_backbone_gives_clear_errors_for_bad_files(tmp_path):
+    from tl_active.network import load_backbone
+
+    with pytest.raises(ModelError, match="not found"):
+        load_backbone(tmp_path / "absent.keras")
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(MODEL_PATH.read_bytes()[:20_000])
+    with pytest.raises(ModelError, match="corrupt or not a Keras model"):
+        load_backbone(corrupt)
+    card = tmp_path / "card.keras"
+    card.write_text(MODEL_PATH.with_suffix(".json").read_text())
+    with pytest.raises(ModelError, match="card.keras is corrupt or not a Keras model"):
+        load_backbone(card)
+    legacy = tmp_path / "legacy.h5"
+    legacy.write_bytes(b"\x89HDF\r\n")
+    with pytest.raises(ModelError, match="only Keras' own format"):
+        load_backbone(legacy)
+
+
+def test_load_backbone_loads_any_keras_model_frozen(tmp_path):
+    import keras
+
+    from tl_active.network import layer_names, load_backbone
+
+    other = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(3, name="hidden"), keras.layers.Dense(2, name="out")]
+    )
+    other.save(tmp_path / "other.keras")
+    model = load_backbone(tmp_path / "other.keras")
+    assert not model.trainable and all(not w.trainable for w in model.weights)
+    assert layer_names(model) == ["hidden", "out"]
+
+
+def test_layer_names_of_the_shipped_cnn():
+    from tl_active.network import layer_names, load_backbone
+
+    assert layer_names(load_backbone(MODEL_PATH)) == [
+        "conv11", "conv12", "conv13", "maxpool", "conv21", "conv22", "conv23",
+        "global_maxpool", "embedding", "digits",
+    ]  # fmt: skip
+
+
+def test_an_unknown_layer_names_the_layers_there_are():
+    from tl_active.network import layer_extractor, load_backbone
+
+    with pytest.raises(ModelError, match="no layer 'image'.*conv11, conv12.*embedding, digits"):
+        layer_extractor(load_backbone(MODEL_PATH), "image")
+
+
+def test_check_fits_says_what_the_model_expects_and_what_the_images_are():
+    import keras
+
+    from tl_active.network import check_fits, extract_layer, load_backbone
+
+    inputs = keras.Input((32, 32, 3))
+    rgb = keras.Model(inputs, keras.layers.Conv2D(4, 3, name="conv")(inputs), name="rgb32")
+    expected = r"'rgb32' expects input of shape \(32, 32, 3\).* images are \(28, 28, 1\)"
+    with pytest.raises(ModelError, match=expected):
+        check_fits(rgb)
+    with pytest.raises(ModelError, match=expected):
+        extract_layer(rgb, "conv", np.zeros((2, 28, 28), np.float32))
+    check_fits(rgb, (32, 32, 3))
+
+    shared = load_backbone(MODEL_PATH)
+    check_fits(shared)
+    check_fits(shared, (40, 36, 1))  # open height and width take any size
+    with pytest.raises(ModelError, match=r"\(any, any, 1\).* images are \(28, 28, 3\)"):
+        check_fits(shared, (28, 28, 3))
+
+
+def test_extract_layer_matches_the_feature_extractor(mnist):
+    from tl_active.network import extract_layer, feature_extractor, load_backbone
+
+    network = load_backbone(MODEL_PATH)
+    images = mnist.x_test[:150]
+    calls = []
+    embedding = extract_layer(
+        network, "embedding", images, progress=lambda *a: calls.append(a), chunk=64
+    )
+    digits = extract_layer(network, "digits", images[..., None])
+    assert calls == [(64, 150), (128, 150), (150, 150)]
+    assert embedding.shape == (150, 128) and embedding.dtype == np.float32
+    assert digits.shape == (150, 10) and digits.dtype == np.float32
+    old_embedding, old_digits = feature_extractor(network)(images[..., None], training=False)
+    assert np.allclose(embedding, np.asarray(old_embedding), atol=1e-6)
+    assert np.allclose(digits, np.asarray(old_digits), atol=1e-6)
+    conv = extract_layer(network, "conv23", images[:3])
+    assert conv.shape == (3, 5 * 5 * 32)  # a conv layer's 5 x 5 x 32 outputs, flattened

@@ -1,9 +1,12 @@
-"""The frozen shared CNN of the odd-number demo: its architecture, its training, its loading.
+"""The frozen networks a head reads: the shipped MNIST CNNs, their training, loading any backbone.
 
-The network is trained once, on MNIST's training split only, by `python -m tl_active pretrain`;
-the result is committed as `models/shared_cnn.keras` with a JSON of how it was made, so the app
-never trains at start-up. While people label, the network is frozen: only the sigmoid head on
-its 10 softmax outputs learns (see `head.py`).
+The shipped networks are trained once, on MNIST's training split only, by
+`python -m tl_active pretrain` (all ten digits, or with `--digits` a subset of them); each is
+committed under `models/` with a JSON card of how it was made, so the app never trains at
+start-up. While people label, a network is frozen: only a small head on one of its layers
+learns (see `head.py`). Any other `.keras` model can serve as that frozen backbone, provided
+its input can take the images: `load_backbone`, `layer_names` and `extract_layer` run it over
+the images once, chunk by chunk, and hand back plain arrays.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -21,7 +25,7 @@ import numpy as np  # noqa: E402
 
 from tl_active.data import Mnist, file_checksum  # noqa: E402
 from tl_active.errors import ModelError  # noqa: E402
-from tl_active.paths import MODEL_PATH  # noqa: E402
+from tl_active.paths import MODEL_PATH, PROJECT_ROOT  # noqa: E402
 
 EMBEDDING_LAYER = "embedding"  # Dense(128, tanh), the layer before the class outputs
 DIGITS_LAYER = "digits"  # Dense(n, softmax), one output per class the network was trained on
@@ -31,6 +35,7 @@ DIGITS_LAYER = "digits"  # Dense(n, softmax), one output per class the network w
 VALIDATION_FRACTION = 0.1
 VALIDATION_SIZE = 5_000
 
+_MODELS_DIR = PROJECT_ROOT / "models"
 _FIX = (
     "Restore it with `git checkout -- models/` or retrain it with `python -m tl_active pretrain`."
 )
@@ -166,26 +171,62 @@ def card_path(model_path: Path) -> Path:
     return model_path.with_suffix(".json")
 
 
+def _fix_for(path: Path) -> str:
+    """How to get a good file back: git for the shipped models, a correct path otherwise."""
+    if path.resolve().parent == _MODELS_DIR:
+        return _FIX
+    return "Check the path, or train a network there with `python -m tl_active pretrain --model`."
+
+
 def missing_model_error(path: Path) -> ModelError:
+    """The shared CNN's file is missing: it is the project's own, so git or pretrain restore it."""
     return ModelError(f"Model file not found: {path}. {_FIX}")
 
 
-def load_shared_network(path: Path | str = MODEL_PATH) -> keras.Model:
-    """Load the shared CNN in Keras' safe mode, frozen, or raise `ModelError`."""
+def load_backbone(path: Path | str) -> keras.Model:
+    """Load any `.keras` model as a frozen backbone, in Keras' safe mode, or raise `ModelError`.
+
+    Safe mode refuses to run code stored in the file (a `Lambda` layer's pickled function), so
+    a model from elsewhere can be read without trusting it. Only the `.keras` format is read:
+    the legacy HDF5 one does not offer that guarantee.
+    """
     path = Path(path)
     if not path.is_file():
-        raise missing_model_error(path)
+        raise ModelError(f"Model file not found: {path}. {_fix_for(path)}")
+    if path.suffix != ".keras":
+        raise ModelError(
+            f"{path} is not a .keras file; only Keras' own format is loaded (save a model with "
+            "`model.save('name.keras')`)."
+        )
+    if not zipfile.is_zipfile(path):
+        # Keras would say "file not found" for a file that is there; say what is wrong instead.
+        raise ModelError(
+            f"{path} is corrupt or not a Keras model (not a zip archive). {_fix_for(path)}"
+        )
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many kinds for a bad archive
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelError(
-            f"{path} is corrupt or not a Keras model ({reason[:200]}). {_FIX}"
+            f"{path} is corrupt or not a Keras model ({reason[:200]}). {_fix_for(path)}"
         ) from None
-    names = {layer.name for layer in model.layers}
+    if not isinstance(model, keras.Model):
+        raise ModelError(
+            f"{path} holds a {type(model).__name__}, not a Keras model. {_fix_for(path)}"
+        )
+    model.trainable = False
+    return model
+
+
+def load_shared_network(path: Path | str = MODEL_PATH) -> keras.Model:
+    """Load the shared CNN (a backbone with the 128-wide embedding and ten digit outputs)."""
+    path = Path(path)
+    if not path.is_file():
+        raise missing_model_error(path)
+    model = load_backbone(path)
+    names = set(layer_names(model))
     if (
-        not isinstance(model, keras.Model)
-        or EMBEDDING_LAYER not in names
+        EMBEDDING_LAYER not in names
         or DIGITS_LAYER not in names
         or tuple(model.output.shape[1:]) != (10,)
     ):
@@ -193,7 +234,6 @@ def load_shared_network(path: Path | str = MODEL_PATH) -> keras.Model:
             f"{path} is a Keras model but not the shared CNN (it needs a 128-wide "
             f"'{EMBEDDING_LAYER}' layer and a 10-way '{DIGITS_LAYER}' output). {_FIX}"
         )
-    model.trainable = False
     return model
 
 
@@ -203,3 +243,103 @@ def feature_extractor(network: keras.Model) -> keras.Model:
         network.input,
         [network.get_layer(EMBEDDING_LAYER).output, network.get_layer(DIGITS_LAYER).output],
     )
+
+
+def _single_output(layer: keras.Layer):
+    """A layer's one output tensor, or None when it has none (never called, or several outputs).
+
+    For a layer the model calls more than once, Keras gives the first call's output.
+    """
+    try:
+        output = layer.output
+    except (AttributeError, ValueError):  # a layer that was never called has no output
+        return None
+    return output if isinstance(output, keras.KerasTensor) else None
+
+
+def layer_names(model: keras.Model) -> list[str]:
+    """The layers whose outputs a head could read, in model order (the input layer left out)."""
+    return [
+        layer.name
+        for layer in model.layers
+        if not isinstance(layer, keras.layers.InputLayer) and _single_output(layer) is not None
+    ]
+
+
+def layer_extractor(model: keras.Model, layer: str) -> keras.Model:
+    """A model from `model`'s input to the output of its layer named `layer`."""
+    names = layer_names(model)
+    if layer not in names:
+        raise ModelError(
+            f"The model '{model.name}' has no layer '{layer}' to read; "
+            f"its layers are: {', '.join(names) or 'none'}."
+        )
+    try:
+        return keras.Model(model.input, _single_output(model.get_layer(layer)))
+    except ValueError as error:  # e.g. a Sequential model saved without an input
+        raise ModelError(
+            f"Cannot read layer '{layer}' of the model '{model.name}': {error}"
+        ) from None
+
+
+def _shape_text(shape: Sequence[int | None]) -> str:
+    return "(" + ", ".join("any" if d is None else str(d) for d in shape) + ")"
+
+
+def check_fits(model: keras.Model, image_shape: Sequence[int] = (28, 28, 1)) -> None:
+    """Raise `ModelError` unless the model's input can take images of `image_shape` (H, W, C).
+
+    A dimension the model leaves open (None, like the shared CNN's height and width) takes any
+    size; every other one must match, and so must the number of dimensions.
+    """
+    if len(model.inputs) != 1:
+        raise ModelError(
+            f"The model '{model.name}' takes {len(model.inputs)} inputs; a backbone takes one image."
+        )
+    expected = tuple(model.inputs[0].shape[1:])
+    found = tuple(int(d) for d in image_shape)
+    fits = len(expected) == len(found) and all(e is None or e == f for e, f in zip(expected, found))
+    if not fits:
+        raise ModelError(
+            f"The model '{model.name}' expects input of shape {_shape_text(expected)}, but the "
+            f"images are {_shape_text(found)} (height, width, channels); "
+            "choose a backbone made for these images."
+        )
+
+
+def extract_layer(
+    model: keras.Model,
+    layer: str,
+    images: np.ndarray,
+    progress: Callable[[int, int], None] | None = None,
+    chunk: int = 2_000,
+) -> np.ndarray:
+    """The outputs of one layer of a frozen model for every image, flattened to (n, D) float32.
+
+    `images` are (n, H, W) or (n, H, W, C) floats in [0, 1]; grayscale ones without a channel
+    axis get one. They run through the model in chunks (so a large set never needs all its
+    intermediate tensors at once) with `training=False`, so dropout and batch statistics stay
+    as trained. `progress(done, total)` is called after each chunk.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4:
+        raise ValueError(
+            f"images must be (n, height, width) or (n, height, width, channels), got {images.shape}"
+        )
+    check_fits(model, images.shape[1:])
+    extractor = layer_extractor(model, layer)
+    total = len(images)
+    outputs: np.ndarray | None = None
+    for start in range(0, max(total, 1), chunk):
+        stop = min(start + chunk, total)
+        batch = np.asarray(extractor(images[start:stop], training=False), dtype=np.float32)
+        batch = batch.reshape(len(batch), -1)
+        if outputs is None:
+            # The width is known only once a chunk has run (a conv layer's depends on H and W).
+            outputs = np.empty((total, batch.shape[1]), np.float32)
+        outputs[start:stop] = batch
+        if progress:
+            progress(stop, total)
+    return outputs
