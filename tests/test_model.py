@@ -168,6 +168,9 @@ def test_pretrain_command_writes_a_model_and_its_card(tmp_path):
     assert card["data_sha256"].startswith("06af5dfe73b70e3b")
 
 
+SHIPPED_5TO9 = MODEL_PATH.parent / "mnist_cnn_5to9.keras"
+
+
 @pytest.fixture(scope="module")
 def mnist():
     from tl_active.data import load_mnist
@@ -341,3 +344,20 @@ def test_extract_layer_matches_the_feature_extractor(mnist):
     assert np.allclose(digits, np.asarray(old_digits), atol=1e-6)
     conv = extract_layer(network, "conv23", images[:3])
     assert conv.shape == (3, 5 * 5 * 32)  # a conv layer's 5 x 5 x 32 outputs, flattened
+
+
+def test_shipped_5to9_cnn_knows_only_the_digits_5_to_9(mnist):
+    from tl_active.network import card_path, extract_layer, load_backbone
+
+    card = json.loads(card_path(SHIPPED_5TO9).read_text())
+    assert card["digits"] == [5, 6, 7, 8, 9] and card["outputs"] == 5
+    assert card["model_sha256"] == file_checksum(SHIPPED_5TO9)
+    assert card["data_sha256"] == mnist.checksum
+    network = load_backbone(SHIPPED_5TO9)
+    in_test = mnist.y_test >= 5
+    probs = extract_layer(network, "digits", mnist.x_test[in_test])
+    assert probs.shape == (int(in_test.sum()), 5)
+    # Output k is the k-th digit in sorted order: the card's accuracy is reproduced.
+    accuracy = float(np.mean(probs.argmax(axis=1) + 5 == mnist.y_test[in_test]))
+    assert accuracy >= 0.99 and accuracy == pytest.approx(card["test_accuracy"], abs=5e-4)
+    assert extract_layer(network, "embedding", mnist.x_test[:10]).shape == (10, 128)
