@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 from tl_active.data import Mnist, file_checksum  # noqa: E402
 from tl_active.errors import ModelError  # noqa: E402
-from tl_active.paths import MODEL_PATH, PROJECT_ROOT  # noqa: E402
+from tl_active.paths import MODEL_PATH, MODELS_DIR  # noqa: E402
 
 EMBEDDING_LAYER = "embedding"  # Dense(128, tanh), the layer before the class outputs
 DIGITS_LAYER = "digits"  # Dense(n, softmax), one output per class the network was trained on
@@ -35,7 +35,6 @@ DIGITS_LAYER = "digits"  # Dense(n, softmax), one output per class the network w
 VALIDATION_FRACTION = 0.1
 VALIDATION_SIZE = 5_000
 
-_MODELS_DIR = PROJECT_ROOT / "models"
 _FIX = (
     "Restore it with `git checkout -- models/` or retrain it with `python -m tl_active pretrain`."
 )
@@ -173,7 +172,7 @@ def card_path(model_path: Path) -> Path:
 
 def _fix_for(path: Path) -> str:
     """How to get a good file back: git for the shipped models, a correct path otherwise."""
-    if path.resolve().parent == _MODELS_DIR:
+    if path.resolve().parent == MODELS_DIR.resolve():
         return _FIX
     return "Check the path, or train a network there with `python -m tl_active pretrain --model`."
 
