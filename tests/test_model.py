@@ -25,7 +25,7 @@ def real_features():
 
 
 def test_shipped_cnn_is_at_least_99_percent_on_the_test_set(real_features):
-    accuracy = (real_features.test_probs.argmax(axis=1) == real_features.y_test).mean()
+    accuracy = (real_features.test.argmax(axis=1) == real_features.y_test).mean()
     assert accuracy >= 0.99
     card = json.loads(MODEL_PATH.with_suffix(".json").read_text())
     assert card["test_accuracy"] == pytest.approx(accuracy, abs=5e-4)
@@ -41,7 +41,7 @@ def test_loaded_network_agrees_with_the_cached_features(real_features):
     assert all(not layer.trainable for layer in network.layers)
     images = load_mnist().x_test[:64, ..., None]
     embedding, probs = feature_extractor(network)(images, training=False)
-    assert np.allclose(np.asarray(probs), real_features.test_probs[:64], atol=1e-5)
+    assert np.allclose(np.asarray(probs), real_features.test[:64], atol=1e-5)
     assert np.asarray(embedding).shape == (64, 128)
 
 
@@ -102,7 +102,7 @@ def test_missing_and_corrupt_model_files_give_clear_errors(tmp_path):
     with pytest.raises(ModelError, match="corrupt or not a Keras model"):
         load_shared_network(corrupt)
     with pytest.raises(ModelError, match="not found"):
-        load_features(tmp_path / "absent.keras", MNIST_PATH, tmp_path)
+        load_features(tmp_path / "absent.keras", "digits", MNIST_PATH, tmp_path)
 
 
 def test_a_foreign_keras_model_is_refused(tmp_path):
