@@ -46,21 +46,25 @@ def test_loaded_network_agrees_with_the_cached_features(real_features):
 
 
 def test_feature_shapes(real_features):
-    assert real_features.pool_probs.shape == (60_000, 10)
-    assert real_features.pool_embedding.shape == (60_000, 128)
-    assert real_features.test_probs.shape == (10_000, 10)
-    assert np.allclose(real_features.pool_probs.sum(axis=1), 1.0, atol=1e-4)
-    assert np.abs(real_features.pool_embedding).max() <= 1.0  # tanh layer
+    assert real_features.pool.shape == (60_000, 10) and real_features.test.shape == (10_000, 10)
+    assert np.allclose(real_features.pool.sum(axis=1), 1.0, atol=1e-4)
+    assert real_features.simplex and real_features.class_names == tuple("0123456789")
+    assert (real_features.backbone, real_features.layer) == ("mnist-cnn", "digits")
+    embedding = load_features("mnist-cnn", "embedding")
+    assert embedding.pool.shape == (60_000, 128) and embedding.test.shape == (10_000, 128)
+    assert np.abs(embedding.pool).max() <= 1.0 and not embedding.simplex  # a tanh layer
+    five = load_features("mnist-cnn-5to9", "digits")
+    assert five.pool.shape == (60_000, 5) and five.simplex
 
 
 def test_cache_is_keyed_reused_invalidated_and_repaired(tmp_path, monkeypatch, real_features):
     model = tmp_path / "model.keras"
     shutil.copy(MODEL_PATH, model)
     cache = tmp_path / "cache"
-    first = load_features(model, MNIST_PATH, cache)
-    key = cache_key(model, MNIST_PATH)
+    first = load_features(model, "digits", MNIST_PATH, cache)
+    key = cache_key(model, "digits", MNIST_PATH)
     assert cache_path(key, cache).is_file()
-    assert np.allclose(first.pool_probs, real_features.pool_probs, atol=1e-5)
+    assert np.allclose(first.pool, real_features.pool, atol=1e-5)
 
     calls = []
     real_compute = features_module.compute_features
@@ -70,13 +74,15 @@ def test_cache_is_keyed_reused_invalidated_and_repaired(tmp_path, monkeypatch, r
         return real_compute(*args, **kwargs)
 
     monkeypatch.setattr(features_module, "compute_features", counting_compute)
-    load_features(model, MNIST_PATH, cache)
+    load_features(model, "digits", MNIST_PATH, cache)
     assert calls == []  # a warm cache is used as it is
 
     # A corrupt cache file is recomputed, not trusted.
     cache_path(key, cache).write_bytes(cache_path(key, cache).read_bytes()[:5_000])
-    repaired = load_features(model, MNIST_PATH, cache)
-    assert len(calls) == 1 and np.allclose(repaired.pool_probs, first.pool_probs)
+    repaired = load_features(model, "digits", MNIST_PATH, cache)
+    assert len(calls) == 1 and np.allclose(repaired.pool, first.pool)
+    # Another layer of the same model is another key.
+    assert cache_key(model, "embedding", MNIST_PATH) != key
 
     # Another model file is another key: the old features are never reused for it.
     from tl_active.network import load_shared_network
@@ -86,10 +92,10 @@ def test_cache_is_keyed_reused_invalidated_and_repaired(tmp_path, monkeypatch, r
     kernel, bias = digits.get_weights()
     digits.set_weights([kernel, bias + np.arange(10, dtype=np.float32)])
     network.save(model)
-    new_key = cache_key(model, MNIST_PATH)
-    changed = load_features(model, MNIST_PATH, cache)
+    new_key = cache_key(model, "digits", MNIST_PATH)
+    changed = load_features(model, "digits", MNIST_PATH, cache)
     assert new_key != key and changed.key == new_key and len(calls) == 2
-    assert not np.allclose(changed.pool_probs, first.pool_probs, atol=1e-3)
+    assert not np.allclose(changed.pool, first.pool, atol=1e-3)
 
 
 def test_missing_and_corrupt_model_files_give_clear_errors(tmp_path):
@@ -140,21 +146,19 @@ def test_demo_mode_matches_a_real_keras_head_step_for_step(real_features):
     )
     for _ in range(6):
         session.answer_by_truth()
-        x = real_features.pool_probs[session.labelled]
+        x = real_features.pool[session.labelled]
         keras_head.train_on_batch(x, session.labels[:, None].astype(np.float32))
         kernel, bias = keras_head.layers[0].get_weights()
-        assert np.allclose(session.head.weights_, kernel[:, 0], atol=1e-4)
-        assert session.head.bias_ == pytest.approx(float(bias[0]), abs=1e-4)
+        assert np.allclose(session.head.coef_[0], kernel[:, 0], atol=1e-4)
+        assert session.head.intercept_[0] == pytest.approx(float(bias[0]), abs=1e-4)
 
 
 def test_to_keras_predicts_what_the_head_predicts(real_features):
     session = LabellingSession(real_features, SessionSettings(strategy="representative"))
     session.auto_label(3)
     model = session.head.to_keras()
-    keras_p = model.predict(real_features.test_probs[:500], verbose=0)[:, 0]
-    assert np.allclose(
-        keras_p, session.head.predict_proba(real_features.test_probs[:500]), atol=1e-5
-    )
+    keras_p = model.predict(real_features.test[:500], verbose=0)[:, 0]
+    assert np.allclose(keras_p, session.head.positive_proba(real_features.test[:500]), atol=1e-5)
 
 
 def test_pretrain_command_writes_a_model_and_its_card(tmp_path):
