@@ -18,9 +18,12 @@ they differ from K = 3 on.
 
 `representative` and `diversity` work from clusters of the frozen features (k-means, see
 `features.TaskData`), not from the backbone's own argmax, which means nothing on a backbone that
-never saw the classes. `diversity`, the default, is uncertainty spread over those clusters, with
-ties broken towards the most typical image of a cluster: its first batch is one typical image
-from each of several clusters rather than a random draw.
+never saw the classes. `diversity`, the default, is the smallest margin spread over those
+clusters, with ties broken towards the most typical image of a cluster: its first batch is one
+typical image from each of several clusters rather than a random draw. Margin rather than least
+confidence because, for K classes, the question a label settles is between the two answers the
+head hesitates over (on the 5-9 network's embedding, digits 0-4, margin reached 95.3 % at 50
+labels where least confidence reached 89.9 %); for a binary task the two are the same order.
 
 While the head is still untrained, every p is equal. Then `uncertainty`, `margin`, `entropy`
 and `committee` (whose members all agree) are seeded random draws; `band` draws at random from
@@ -228,18 +231,18 @@ def representative_strategy(pool: PoolView, n: int, rng: np.random.Generator) ->
 
 
 def diversity_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
-    """Uncertainty spread over clusters: no two picks of a batch share one while others remain.
+    """The smallest margins spread over clusters: no two picks share one while others remain.
 
     Naive top-n batches are redundant: the n least sure images are often n images of the same
-    unseen digit. Walking down the least-confidence order and skipping clusters already in the
-    batch spreads it; a cluster repeats only when the remaining pool has no other. Equal scores
-    (all of them, before the first round) go to the most typical image of a cluster first.
+    unseen digit. Walking down the margin order and skipping clusters already in the batch
+    spreads it; a cluster repeats only when the remaining pool has no other. Equal scores (all
+    of them, before the first round) go to the most typical image of a cluster first.
     """
     candidates = _check_room(pool, n)
     clusters, typicality = pool.clusters_and_typicality()
     # Typicality as a tie-break far below any real difference in confidence.
     typical_rank = np.argsort(np.argsort(typicality)) / max(len(typicality), 1)
-    score = least_confidence(pool.proba)
+    score = margin_score(pool.proba)
     key = score + 1e-9 * typical_rank
     # The clusters are nearly always all found near the top; the full sort is the rare fallback.
     order = _ranked(candidates, key[candidates], rng, top=max(100 * n, 2_000))
@@ -322,7 +325,7 @@ DEFAULT_STRATEGY = "diversity"
 BINARY_ONLY = frozenset({"band"})
 
 DESCRIPTIONS = {
-    "diversity": "least sure first, spread over clusters of the features (the default)",
+    "diversity": "smallest margin first, spread over clusters of the features (the default)",
     "uncertainty": "least confident (1 - max p; p closest to 0.5 for a binary task)",
     "margin": "smallest gap between the two most likely answers (= uncertainty when binary)",
     "entropy": "highest entropy of the answer probabilities (= uncertainty's order when binary)",
