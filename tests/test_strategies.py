@@ -35,7 +35,7 @@ def view(p=None, available=None, labelled=(), labels=(), round=0, proba=None, he
         labelled=np.asarray(labelled, np.intp),
         labels=np.asarray(labels, np.intp),
         round=round,
-        clustering=lambda: (DATA.clusters, DATA.typicality),
+        clustering=lambda: (DATA.clusters, DATA.typicality, DATA.typical_rank),
         new_head=head or (lambda: LogisticHead()),
     )
 

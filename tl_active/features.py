@@ -176,6 +176,11 @@ class TaskData:
         """Minus each pool image's distance to its cluster's centre: the highest is most typical."""
         return self._clustering[1]
 
+    @cached_property
+    def typical_rank(self) -> np.ndarray:
+        """Typicality as a rank in [0, 1): a tie-break for strategies, sorted once."""
+        return np.argsort(np.argsort(self.typicality)) / max(self.size, 1)
+
 
 def _layer_tag(layer: str) -> str:
     # A layer name becomes part of a file name: keep it readable, and unique by a short hash.

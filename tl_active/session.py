@@ -343,8 +343,8 @@ class LabellingSession:
                 labelled=np.array(self._labelled, np.intp),
                 labels=self.labels,
                 round=n_round,
-                clustering=lambda: (data.clusters, data.typicality),
-                new_head=self.head.clone,
+                clustering=lambda: (data.clusters, data.typicality, data.typical_rank),
+                new_head=self.head.copy,
             )
             local = get_strategy(self.settings.strategy)(view, self.settings.batch_size, rng)
             picks = [Pick(int(data.pool_index[p.index]), p.score, p.rank, p.reason) for p in local]

@@ -45,8 +45,8 @@ from tl_active.errors import PoolExhaustedError
 class PoolView:
     """What a strategy may look at: the task's pool as the frozen layer and the current head see it.
 
-    `clustering` gives (clusters, typicality) of the pool, made once per task (k-means); it is a
-    function so that strategies that do not need it never pay for it.
+    `clustering` gives (clusters, typicality, typical rank) of the pool, made once per task
+    (k-means); it is a function so that strategies that do not need it never pay for it.
     """
 
     proba: np.ndarray  # (n_pool, K) the head's answer probabilities now
@@ -55,14 +55,15 @@ class PoolView:
     labelled: np.ndarray = field(default_factory=lambda: np.zeros(0, np.intp))  # positions
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.intp))  # output indices
     round: int = 0  # rounds submitted so far
-    clustering: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
-    new_head: Callable[[], object] | None = None  # a fresh head like the session's (committee)
+    clustering: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+    new_head: Callable[[], object] | None = None  # a copy of the session's head (committee)
 
     @property
     def n_outputs(self) -> int:
         return self.proba.shape[1]
 
-    def clusters_and_typicality(self) -> tuple[np.ndarray, np.ndarray]:
+    def clusters_and_typicality(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each image's cluster, its typicality, and that typicality as a rank in [0, 1)."""
         if self.clustering is None:
             raise ValueError("this strategy needs the pool's clusters, and none were given")
         return self.clustering()
@@ -208,7 +209,7 @@ def representative_strategy(pool: PoolView, n: int, rng: np.random.Generator) ->
     in a seeded random order; once every cluster is covered this is `uncertainty`.
     """
     candidates = _check_room(pool, n)
-    clusters, typicality = pool.clusters_and_typicality()
+    clusters, typicality, _ = pool.clusters_and_typicality()
     covered = set(clusters[pool.labelled].tolist())
     picks: list[Pick] = []
     for cluster in rng.permutation(int(clusters.max()) + 1):
@@ -239,10 +240,9 @@ def diversity_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list
     of them, before the first round) go to the most typical image of a cluster first.
     """
     candidates = _check_room(pool, n)
-    clusters, typicality = pool.clusters_and_typicality()
-    # Typicality as a tie-break far below any real difference in confidence.
-    typical_rank = np.argsort(np.argsort(typicality)) / max(len(typicality), 1)
+    clusters, _, typical_rank = pool.clusters_and_typicality()
     score = margin_score(pool.proba)
+    # Typicality as a tie-break far below any real difference in margin.
     key = score + 1e-9 * typical_rank
     # The clusters are nearly always all found near the top; the full sort is the rare fallback.
     order = _ranked(candidates, key[candidates], rng, top=max(100 * n, 2_000))
@@ -278,7 +278,8 @@ COMMITTEE_SIZE = 5
 def committee_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
     """Query by committee: where heads trained on bootstrap resamples of the labels disagree most.
 
-    Five heads like the session's are each fitted on a resample of the labels so far. The score
+    Five copies of the session's head are each refitted (warm-started from it) on a resample of
+    the labels so far. The score
     is the share of the committee outvoted on an image (0 when all agree), scaled so that the
     widest possible split is 1, plus a thousandth of the least confidence of their mean p as a
     tie-break. Hard votes, not the spread of p: the spread favoured odd, blurry images that every
