@@ -247,3 +247,23 @@ def test_reopening_fits_the_head_a_bounded_number_of_times(monkeypatch):
     reopened.undo()
     session.undo()
     assert np.array_equal(reopened.head.coef_, session.head.coef_)
+
+
+def test_corrections_travel_in_the_csv_and_the_manifest(store):
+    session = LabellingSession(FEATURES, SessionSettings(batch_size=3, seed=2))
+    session.auto_label(2)
+    image = session.rounds[0].indices[0]
+    right = session.truth([image])[0]
+    wrong = "negative" if right == "positive" else "positive"
+    session.correct(image, wrong)
+    rows = list(csv.DictReader(io.StringIO(labels_csv(session))))
+    about = [r for r in rows if r["pool_index"] == str(image)]
+    assert [(r["answer"], r["round"], r["status"]) for r in about] == [
+        (right, "1", "corrected"),
+        (wrong, "3", "live"),
+    ]
+    assert about[1]["agrees"] == "False"
+    session_id = store.import_manifest(manifest_json(session), FEATURES)
+    loaded = store.load(session_id, FEATURES)
+    assert loaded.rounds[-1].is_correction and loaded.answer_of(image) == wrong
+    assert np.allclose(loaded.head.coef_, session.head.coef_, atol=1e-12, rtol=0)

@@ -300,3 +300,56 @@ def test_k_class_settings_refuse_binary_only_choices():
         SessionSettings(task=Task.multiclass("0-4"), strategy="band")
     with pytest.raises(ValueError, match="binary"):
         SessionSettings(task=Task.multiclass("0-4"), head_mode="demo")
+
+
+def test_any_earlier_answer_can_be_corrected_and_undone():
+    s = session(seed=6)
+    first = s.next_batch()
+    truth = s.truth([p.index for p in first])
+    wrong = ["negative" if t == "positive" else "positive" for t in truth]
+    s.submit(wrong[:3] + ["skip"])
+    s.answer_by_truth()
+    before = s.head.state_.copy()
+    labels_before = list(s.labels)
+    image = first[0].index
+    fixed = s.correct(image, truth[0])
+    assert fixed.is_correction and fixed.number == 3 and fixed.previous == [wrong[0]]
+    assert fixed.indices == [image] and fixed.n_labels == 7
+    assert s.answer_of(image) == truth[0] and s.pending is None
+    assert not np.allclose(s.head.coef_, before.weights)  # retrained on the corrected label
+    # a skipped image can be given an answer, and an answer can become a skip
+    s.correct(first[3].index, truth[3])
+    s.correct(first[1].index, "skip")
+    assert s.rounds[-1].n_labels == 7 and s.answer_of(first[1].index) == "skip"
+    for _ in range(3):
+        s.undo()
+    assert list(s.labels) == labels_before and np.allclose(s.head.coef_, before.weights)
+    with pytest.raises(ProtocolError, match="already answered"):
+        s.correct(image, wrong[0])
+    with pytest.raises(ProtocolError, match="nothing to correct"):
+        s.correct(next(p.index for p in s.next_batch()), "positive")
+
+
+def test_corrections_replay_exactly_fast_or_step_by_step():
+    for mode in ("converge", "demo"):
+        s = session(seed=8, head_mode=mode)
+        s.auto_label(3)
+        image = s.rounds[0].indices[1]
+        s.correct(image, "skip")
+        s.answer_by_truth()
+        s.correct(image, s.truth([image])[0])
+        data = json.loads(json.dumps(s.to_dict()))
+        again = LabellingSession.from_dict(data, FEATURES)
+        assert [r.kind for r in again.rounds] == ["batch"] * 3 + [
+            "correction",
+            "batch",
+            "correction",
+        ]
+        assert np.allclose(again.head.coef_, s.head.coef_, atol=1e-12, rtol=0)
+        assert again.next_batch() == s.next_batch()
+        forged = json.loads(json.dumps(data))
+        forged["rounds"][3]["previous"] = [
+            "negative" if s.truth([image])[0] == "positive" else "positive"
+        ]
+        with pytest.raises(SessionFileError, match="was not answered"):
+            LabellingSession.from_dict(forged, FEATURES)

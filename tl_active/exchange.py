@@ -29,8 +29,11 @@ from pathlib import Path
 from tl_active.errors import SessionFileError
 from tl_active.features import FeatureSet
 from tl_active.session import (
+    BATCH,
+    CORRECTION,
     FORMAT,
     FORMAT_VERSION,
+    OPTIONAL_FIELDS,
     READABLE_VERSIONS,
     RECORD_FIELDS,
     LabellingSession,
@@ -65,19 +68,24 @@ def labels_csv(
     """The session's answers as CSV text, live rounds first, then any taken-back rounds.
 
     `agrees` is whether the answer matches the data's ground truth for the session's task
-    (empty for a skip); `status` is `live` or `undone`.
+    (empty for a skip); `status` is `live`, `corrected` (a later correction replaced it) or
+    `undone`. A correction is a row of its own, in the round that made it.
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(LABEL_COLUMNS)
+    rows: list[list] = []
+    current: dict[int, int] = {}  # image -> its row holding the live answer
     tagged = [(r, "live") for r in session.rounds] + [(r, "undone") for r in undone]
     for record, status in tagged:
         truth = session.truth(record.indices)
         for index, answer, right in zip(record.indices, record.answers, truth, strict=True):
-            if answer == SKIP and not include_skips:
-                continue
-            writer.writerow(
-                (
+            if status == "live" and record.is_correction and int(index) in current:
+                rows[current[int(index)]][7] = "corrected"
+            if status == "live":
+                current[int(index)] = len(rows)
+            rows.append(
+                [
                     int(index),
                     str(answer),
                     record.number,
@@ -86,8 +94,11 @@ def labels_csv(
                     "" if answer == SKIP else answer == right,
                     bool(record.simulated),
                     status,
-                )
+                ]
             )
+    for row in rows:
+        if include_skips or row[1] != SKIP:
+            writer.writerow(row)
     return out.getvalue()
 
 
@@ -138,7 +149,7 @@ def _check_round(position: int, data: object, session: LabellingSession) -> None
     where = f"round {position} of the manifest"
     if not isinstance(data, dict):
         raise SessionFileError(f"{where} is not an object")
-    missing = [name for name in RECORD_FIELDS if name not in data]
+    missing = [name for name in RECORD_FIELDS if name not in data and name not in OPTIONAL_FIELDS]
     if missing:
         raise SessionFileError(f"{where} lacks {', '.join(missing)}")
     if not _is_int(data["number"]) or data["number"] != position:
@@ -158,10 +169,20 @@ def _check_round(position: int, data: object, session: LabellingSession) -> None
         raise SessionFileError(
             f"{where}: weights must be the head's weights, a non-empty list of rows of numbers"
         )
+    kind = data.get("kind", BATCH)
+    previous = data.get("previous", [])
+    if kind not in (BATCH, CORRECTION):
+        raise SessionFileError(f"{where}: kind must be {BATCH!r} or {CORRECTION!r}")
+    if not isinstance(previous, list) or not all(isinstance(v, str) for v in previous):
+        raise SessionFileError(f"{where}: previous must be a list of answers")
     n = len(data["indices"])
-    batch = session.settings.batch_size
+    batch = session.settings.batch_size if kind == BATCH else 1
     if n != batch:
-        raise SessionFileError(f"{where} has {n} images; each round of this session has {batch}")
+        raise SessionFileError(
+            f"{where} has {n} images; each {kind} of this session has {batch}"
+            if kind == CORRECTION
+            else f"{where} has {n} images; each round of this session has {batch}"
+        )
     for name in ("answers", "scores", "ranks", "reasons"):
         if len(data[name]) != n:
             raise SessionFileError(
@@ -237,9 +258,10 @@ def read_manifest(raw: bytes | str, features: FeatureSet) -> LabellingSession:
     if not isinstance(recorded, list):
         raise SessionFileError("the manifest has no list of rounds")
     most = empty.data.size // settings.batch_size
-    if len(recorded) > most:
+    batches = sum(1 for r in recorded if not (isinstance(r, dict) and r.get("kind") == CORRECTION))
+    if batches > most or len(recorded) - batches > empty.data.size:
         raise SessionFileError(
-            f"the manifest holds {len(recorded)} rounds; a pool of {empty.data.size:,} images "
+            f"the manifest holds {batches} rounds; a pool of {empty.data.size:,} images "
             f"has room for at most {most:,} rounds of {settings.batch_size}"
         )
     recorded = [upgrade_round(r, version) for r in recorded]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 
@@ -47,6 +47,7 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 HISTOGRAM_BINS = 20
 MAX_BATCH = 16
+BATCH, CORRECTION = "batch", "correction"
 
 
 class Answer(StrEnum):
@@ -150,10 +151,12 @@ class SessionSettings:
 
 @dataclass
 class RoundRecord:
-    """One submitted batch and the state of the head and its figures after it.
+    """One submitted batch, or one corrected answer, and the head and its figures after it.
 
     The one definition of a round: the session makes it, the store keeps it as it is, and the
-    manifest reader checks it field by field.
+    manifest reader checks it field by field. A `correction` round changes the answer to one
+    image answered in an earlier round (`previous` holds the answer it replaces); it is stored,
+    exported and replayed like a batch, so a session's history keeps every answer ever given.
     """
 
     number: int  # 1-based
@@ -171,13 +174,25 @@ class RoundRecord:
     simulated: bool = False  # answered by the data's ground truth, not a person
     asked_at: float = 0.0  # unix time the batch was offered
     answered_at: float = 0.0  # unix time it was submitted
+    kind: str = BATCH  # BATCH, or CORRECTION of one earlier answer
+    previous: list[str] = field(default_factory=list)  # a correction: the answer it replaces
 
     @classmethod
     def from_dict(cls, data: dict) -> RoundRecord:
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+    def __post_init__(self) -> None:
+        if self.kind not in (BATCH, CORRECTION):
+            raise ValueError(f"a round is a {BATCH!r} or a {CORRECTION!r}, not {self.kind!r}")
+
+    @property
+    def is_correction(self) -> bool:
+        return self.kind == CORRECTION
 
 
 RECORD_FIELDS = tuple(f.name for f in fields(RoundRecord))
+# Fields a record may leave out (rounds written before corrections existed have neither).
+OPTIONAL_FIELDS = ("kind", "previous")
 
 
 def upgrade_round(data: dict, version: int) -> dict:
@@ -246,6 +261,7 @@ class LabellingSession:
         self._labelled: list[int] = []  # positions in the task's pool
         self._labels: list[int] = []  # output indices
         self._skipped: list[int] = []  # whole-pool indices
+        self._correction_undo: list[int] = []  # where each live correction changed the lists
         self._rescore()
 
     def _new_head(self):
@@ -411,11 +427,15 @@ class LabellingSession:
             answered_at=time.time(),
         )
         self.rounds.append(record)
+        self._refit(record)
+        return record
+
+    def _refit(self, record: RoundRecord) -> None:
+        """Retrain the head on every label so far, rescore, and fill the round's figures."""
         positions = np.array(self._labelled, np.intp)
         self.head.fit(self.data.pool[positions], self.labels)
         self._rescore()
         self._fill_figures(record)
-        return record
 
     def answer_by_truth(self) -> RoundRecord:
         """Answer the pending (or next) batch with the ground truth, marked as simulated."""
@@ -432,12 +452,106 @@ class LabellingSession:
                 break
         return done
 
+    def answer_of(self, index: int) -> str | None:
+        """The live answer to a whole-pool image, or None if it was never answered."""
+        local = int(self.data.local([index])[0])
+        if local < 0 or self._available[local]:
+            return None
+        if local in self._labelled:
+            return self.answer_values[self._labels[self._labelled.index(local)]]
+        return SKIP
+
+    def correct(
+        self, index: int, answer: str, *, round_number: int | None = None, simulated: bool = False
+    ) -> RoundRecord:
+        """Change the answer to an image answered in an earlier round; retrain; record it.
+
+        The correction is a round of its own, so it is stored, exported and replayed like a
+        batch and undo takes it back. The batch on offer is dropped: the corrected head chooses
+        the next one.
+        """
+        expected = len(self.rounds) + 1
+        if round_number is not None and round_number != expected:
+            raise ProtocolError(
+                f"this correction is for round {round_number}, but round {expected} is the one open"
+            )
+        (answer,) = self._parse_answers([answer], 1)
+        old = self.answer_of(index)
+        if old is None:
+            raise ProtocolError(f"image {index} has not been answered: there is nothing to correct")
+        if old == answer:
+            raise ProtocolError(f"image {index} is already answered {answer!r}")
+        self._states_before.append(self.head.state_.copy())
+        self._pending = None
+        self._change_answer(index, old, answer)
+        now = time.time()
+        record = RoundRecord(
+            number=expected,
+            indices=[int(index)],
+            answers=[answer],
+            scores=[0.0],
+            ranks=[0],
+            reasons=[f"corrected from {old}"],
+            n_labels=len(self._labelled),
+            weights=[],
+            bias=[],
+            metrics={},
+            p_histogram=[],
+            mean_p_by_class=[],
+            simulated=simulated,
+            asked_at=now,
+            answered_at=now,
+            kind=CORRECTION,
+            previous=[old],
+        )
+        self.rounds.append(record)
+        self._refit(record)
+        return record
+
+    def _change_answer(self, index: int, old: str, answer: str) -> None:
+        """Move one answered image from its old answer to a new one, remembering where."""
+        local = int(self.data.local([index])[0])
+        if old == SKIP:
+            position = self._skipped.index(int(index))
+            del self._skipped[position]
+            self._labelled.append(local)
+            self._labels.append(self._answer_index[answer])
+        else:
+            position = self._labelled.index(local)
+            if answer == SKIP:
+                del self._labelled[position], self._labels[position]
+                self._skipped.append(int(index))
+            else:
+                self._labels[position] = self._answer_index[answer]
+        self._correction_undo.append(position)
+
+    def _undo_correction(self, record: RoundRecord) -> None:
+        (index,), (answer,), (old,) = record.indices, record.answers, record.previous
+        local = int(self.data.local([index])[0])
+        position = self._correction_undo.pop()
+        if old == SKIP:
+            self._labelled.pop()
+            self._labels.pop()
+            self._skipped.insert(position, int(index))
+        elif answer == SKIP:
+            self._skipped.pop()
+            self._labelled.insert(position, local)
+            self._labels.insert(position, self._answer_index[old])
+        else:
+            self._labels[position] = self._answer_index[old]
+
     def undo(self) -> RoundRecord:
-        """Take back the last round; its images become available again and its batch is offered."""
+        """Take back the last round: a batch's images become available again and its batch is
+        offered; a correction's image gets its earlier answer back."""
         if not self.rounds:
             raise ProtocolError("there is no round to undo")
         record = self.rounds.pop()
         self.head.state_ = self._states_before.pop()
+        if record.is_correction:
+            self._undo_correction(record)
+            self._pending = None
+            self._rescore()
+            return record
         self._available[self.data.local(record.indices)] = True
         n_skipped = sum(a == SKIP for a in record.answers)
         n_labelled = len(record.answers) - n_skipped
@@ -538,10 +652,15 @@ class LabellingSession:
         weights. That is checked for the last round and for `checks` rounds spread before it,
         instead of refitting every round (which grows with the square of the rounds).
         """
-        counts = []
-        for record in recorded:
+        last = len(recorded) - 1
+        spread = np.linspace(0, last, checks + 2)[:-1].round().astype(int).tolist()
+        to_check = sorted({*spread, last}) if recorded else []
+        labels_at: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for k, record in enumerate(recorded):
             self._apply(record)
-            counts.append(len(self._labelled))
+            if k in labels_at or k in to_check:
+                # Corrections change earlier labels: keep the labels as they stood at round k.
+                labels_at[k] = (np.array(self._labelled, np.intp), np.array(self._labels, np.intp))
         width = self.data.pool.shape[1]
         shape = (self.head.n_outputs, width)
         for record in recorded:
@@ -550,15 +669,13 @@ class LabellingSession:
                     f"round {record.number} records head weights of shape "
                     f"{np.shape(record.weights)}; this head has {shape}"
                 )
-        last = len(recorded) - 1
-        spread = np.linspace(0, last, checks + 2)[:-1].round().astype(int).tolist()
-        for k in sorted({*spread, last}) if recorded else []:
+        for k in to_check:
             head = self._new_head()
             if k > 0:
                 head.state_.weights = np.asarray(recorded[k - 1].weights, float)
                 head.state_.bias = np.asarray(recorded[k - 1].bias, float)
-            positions = np.array(self._labelled[: counts[k]], np.intp)
-            head.fit(self.data.pool[positions], np.array(self._labels[: counts[k]], np.intp))
+            positions, labels = labels_at[k]
+            head.fit(self.data.pool[positions], labels)
             if not np.allclose(head.coef_, recorded[k].weights, atol=1e-6):
                 raise SessionFileError(
                     f"replaying round {recorded[k].number} gives other head weights than were "
@@ -574,6 +691,10 @@ class LabellingSession:
 
     def _apply(self, record: RoundRecord) -> None:
         """Mark a recorded round's images as answered and keep its labels (no fit)."""
+        if record.is_correction:
+            old = self._check_correction(record)
+            self._change_answer(record.indices[0], old, record.answers[0])
+            return
         n = len(record.indices)
         if n == 0 or len(record.answers) != n or len(set(record.indices)) != n:
             raise SessionFileError(f"round {record.number} is malformed")
@@ -596,8 +717,30 @@ class LabellingSession:
                 self._labelled.append(int(position))
                 self._labels.append(self._answer_index[a])
 
+    def _check_correction(self, record: RoundRecord) -> str:
+        """A recorded correction's earlier answer, checked against the session's own."""
+        if len(record.indices) != 1 or len(record.answers) != 1 or len(record.previous) != 1:
+            raise SessionFileError(f"round {record.number} corrects more or less than one answer")
+        old = self.answer_of(int(record.indices[0]))
+        if old is None or old != record.previous[0] or record.answers[0] == old:
+            raise SessionFileError(
+                f"round {record.number} corrects image {record.indices[0]}, which was not "
+                f"answered {record.previous[0]!r} before it"
+            )
+        try:
+            self._parse_answers(record.answers, 1)
+        except ProtocolError as error:
+            raise SessionFileError(f"round {record.number} cannot be replayed: {error}") from None
+        return old
+
     def replay_round(self, record: RoundRecord, tolerance: float = 1e-6) -> RoundRecord:
         """Submit a recorded round as it was; check the head comes out with the recorded weights."""
+        if record.is_correction:
+            self._check_correction(record)
+            replayed = self.correct(
+                record.indices[0], record.answers[0], simulated=record.simulated
+            )
+            return self._same_weights(record, replayed, tolerance)
         n = len(record.indices)
         if n == 0 or len(record.answers) != n or len(set(record.indices)) != n:
             raise SessionFileError(f"round {record.number} is malformed")
@@ -620,6 +763,10 @@ class LabellingSession:
         except ProtocolError as error:
             self._pending = None
             raise SessionFileError(f"round {record.number} cannot be replayed: {error}") from None
+        return self._same_weights(record, replayed, tolerance)
+
+    @staticmethod
+    def _same_weights(record: RoundRecord, replayed: RoundRecord, tolerance: float) -> RoundRecord:
         replayed.asked_at, replayed.answered_at = record.asked_at, record.answered_at
         recorded = np.asarray(record.weights, float)
         if recorded.shape != np.shape(replayed.weights) or not np.allclose(
