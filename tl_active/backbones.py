@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tl_active.paths import MODEL_PATH, MODELS_DIR
+from tl_active.task import DIGITS
 
 DIGITS_LAYER = "digits"
 EMBEDDING_LAYER = "embedding"
@@ -36,6 +37,8 @@ class Backbone:
     default_layer: str = DIGITS_LAYER
     # Layers worth offering first, with what they are (any other layer name works too).
     layers: tuple[tuple[str, str], ...] = ()
+    # The classes its `digits` layer was trained to output, in output order (empty: unknown).
+    output_classes: tuple[str, ...] = ()
 
     @property
     def shipped(self) -> bool:
@@ -54,6 +57,7 @@ SHIPPED: dict[str, Backbone] = {
         "the demo's CNN, trained on all ten digits",
         DIGITS_LAYER,
         _SHIPPED_LAYERS,
+        DIGITS,
     ),
     "mnist-cnn-5to9": Backbone(
         "mnist-cnn-5to9",
@@ -61,6 +65,7 @@ SHIPPED: dict[str, Backbone] = {
         "the same CNN trained only on digits 5-9: it never saw a 0-4",
         EMBEDDING_LAYER,
         _SHIPPED_LAYERS,
+        DIGITS[5:],  # trained on 5-9 only
     ),
 }
 DEFAULT_BACKBONE = "mnist-cnn"
@@ -86,3 +91,14 @@ def resolve_backbone(spec: str | Path | None = None) -> Backbone:
 def default_layer(backbone: Backbone) -> str:
     """The layer to read when none is given: `TL_ACTIVE_LAYER`, else the backbone's own."""
     return os.environ.get("TL_ACTIVE_LAYER") or backbone.default_layer
+
+
+def unit_names(backbone: Backbone, layer: str, width: int) -> tuple[str, ...]:
+    """A name for each output of a layer, for the axes of the head's weights.
+
+    The `digits` layer of a backbone whose classes are known names each output by its class
+    (the 5-9 network's five outputs are "5" to "9"); any other layer's units are numbered.
+    """
+    if layer == DIGITS_LAYER and len(backbone.output_classes) == width:
+        return backbone.output_classes
+    return tuple(str(u) for u in range(width))

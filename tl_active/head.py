@@ -94,6 +94,11 @@ class _Head:
             raise ValueError(f"this head reads {self.state_.weights.shape[1]} inputs, not {width}")
 
     @property
+    def bias_trained(self) -> bool:
+        """Whether training moves the bias (else it is held at 0, see the module's note)."""
+        return self.fit_intercept
+
+    @property
     def coef_(self) -> np.ndarray:
         """The weights, one row per output (1 for a logistic head, K for softmax)."""
         return self.state_.weights if self.state_.weights is not None else np.zeros((0, 0))
@@ -149,6 +154,11 @@ class LogisticHead(_Head):
         self.mode = mode
         self.adam_steps = adam_steps
         self.learning_rate = learning_rate
+
+    @property
+    def bias_trained(self) -> bool:
+        # The demo's Adam steps always train the bias, as the demo's Keras head did.
+        return self.fit_intercept or self.mode == "demo"
 
     def clone(self) -> LogisticHead:
         return LogisticHead(
