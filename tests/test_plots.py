@@ -10,17 +10,39 @@ from PIL import Image
 from synthetic import synthetic_features
 
 from tl_active import plots
-from tl_active.session import ODD, LabellingSession, SessionSettings
+from tl_active.backbones import SHIPPED, unit_names
+from tl_active.session import LabellingSession, SessionSettings
+from tl_active.task import DIGITS, Task
+
+ODD = Task.binary("odd")
+CLASSES = Task.multiclass("0-4")
 
 
 @pytest.fixture(scope="module")
 def session() -> LabellingSession:
+    """Odd/even on the 10 softmax outputs: a 1 x 10 head, its bias held at 0."""
     s = LabellingSession(synthetic_features(), SessionSettings(strategy="representative", seed=3))
     s.auto_label(3)
     return s
 
 
-def _colour_domain(spec: dict) -> list[float]:
+@pytest.fixture(scope="module")
+def k_session() -> LabellingSession:
+    """Classes 0-4 on the 128-wide embedding: a 5 x 128 head with its intercepts."""
+    features = synthetic_features(layer="embedding")
+    s = LabellingSession(
+        features, SessionSettings(task=CLASSES, layer="embedding", batch_size=5, seed=1)
+    )
+    s.auto_label(4)
+    return s
+
+
+def layout_of(s: LabellingSession) -> plots.HeadLayout:
+    units = unit_names(SHIPPED["mnist-cnn"], s.settings.layer, s.features.width)
+    return plots.head_layout(s.task, s.features.class_names, units, "unit", s.head.bias_trained)
+
+
+def _colour_domain(spec: dict) -> list[list[float]]:
     """The colour scale's domain of every layer that encodes colour by value."""
     domains = []
 
@@ -39,25 +61,39 @@ def _colour_domain(spec: dict) -> list[float]:
     return domains
 
 
-def test_weights_frame_lists_ten_digits_then_the_bias():
-    frame = plots.weights_frame(np.arange(10) - 4.5, 0.25)
-    assert frame["term"].tolist() == [str(d) for d in range(10)] + ["bias"]
-    assert frame["value"].tolist() == [-4.5, -3.5, -2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.5, 4.5, 0.25]
-    assert frame["label"].iloc[0] == "-4.50" and frame["label"].iloc[-1] == "+0.25"
+DIGIT_LAYOUT = plots.HeadLayout(("p(odd)",), DIGITS, "digit", bias_trained=False)
+DEMO_LAYOUT = plots.HeadLayout(("p(odd)",), DIGITS, "digit", bias_trained=True)
 
 
-def test_weights_frame_refuses_a_wrong_number_of_weights():
-    with pytest.raises(ValueError, match="expected 10 weights"):
-        plots.weights_frame([1.0, 2.0], 0.0)
+# --- the weights ------------------------------------------------------------------------------
+
+
+def test_weights_frame_lists_the_units_and_the_bias_only_where_it_is_trained():
+    weights = [np.arange(10) - 4.5]
+    frame = plots.weights_frame(weights, [0.25], DIGIT_LAYOUT)
+    assert frame["unit"].tolist() == list(DIGITS)
+    assert frame["value"].tolist() == [-4.5, -3.5, -2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.5, 4.5]
+    assert set(frame["output"]) == {"p(odd)"}
+    assert frame["label"].iloc[0] == "-4.50"
+    with_bias = plots.weights_frame(weights, [0.25], DEMO_LAYOUT)
+    assert with_bias["unit"].tolist() == [*DIGITS, "bias"]
+    assert with_bias["label"].iloc[-1] == "+0.25"
+    assert plots.bias_note(DIGIT_LAYOUT).startswith("No bias column")
+    assert plots.bias_note(DEMO_LAYOUT) == ""
+
+
+def test_weights_frame_refuses_weights_of_another_shape():
+    with pytest.raises(ValueError, match=r"expected weights of shape \(1, 10\)"):
+        plots.weights_frame([[1.0, 2.0]], [0.0], DIGIT_LAYOUT)
 
 
 def test_weight_scale_is_symmetric_and_never_clips():
-    weights = [0.5, -7.25, 1.0, 0, 0, 0, 0, 0, 0, 3.0]
-    spec = plots.weights_heatmap(weights, bias=2.0).to_dict()
+    weights = [[0.5, -7.25, 1.0, 0, 0, 0, 0, 0, 0, 3.0]]
+    spec = plots.weights_heatmap(weights, [2.0], DEMO_LAYOUT).to_dict()
     domains = _colour_domain(spec)
     assert domains and all(d == [-7.25, 7.25] for d in domains)
     # A bias larger than every weight widens the scale rather than being clipped.
-    spec = plots.weights_heatmap([0.1] * 10, bias=-9.0).to_dict()
+    spec = plots.weights_heatmap([[0.1] * 10], [-9.0], DEMO_LAYOUT).to_dict()
     assert all(d == [-9.0, 9.0] for d in _colour_domain(spec))
 
 
@@ -66,25 +102,111 @@ def test_untrained_head_gets_a_unit_scale_not_a_degenerate_one():
     assert plots.symmetric_extent([0.0, -0.3, 0.2]) == pytest.approx(0.3)
 
 
+def test_the_binary_heatmap_is_one_row_of_ten_digits_with_the_bias_note(session):
+    layout = layout_of(session)
+    assert layout.outputs == ("p(odd)",) and layout.units == DIGITS
+    figure = plots.weights_figure(session.rounds, 3, layout)
+    assert "held at 0" in figure.note and "units shown" not in figure.note
+    frame = plots.weights_frame(session.rounds[-1].weights, session.rounds[-1].bias, layout)
+    assert len(frame) == 10
+    np.testing.assert_allclose(frame["value"], session.head.coef_[0])
+
+
+def test_a_wide_k_class_head_shows_its_16_most_varying_units_and_says_so(k_session):
+    layout = layout_of(k_session)
+    assert layout.outputs == ("0", "1", "2", "3", "4") and layout.width == 128
+    assert layout.bias_trained  # an embedding is no simplex: the head fits its intercepts
+    history = plots.weight_history(k_session.rounds, layout)
+    assert history.shape == (5, 5, 128)  # 4 rounds and the start
+    shown = plots.shown_units(history)
+    # The spread of each unit over every class and round, zeros of the start included.
+    spread = history.max(axis=(0, 1)) - history.min(axis=(0, 1))
+    assert len(shown) == 16 and list(shown) == sorted(shown)
+    assert spread[shown].min() >= np.delete(spread, shown).max()
+
+    figure = plots.weights_figure(k_session.rounds, 4, layout, "after round 4")
+    assert figure.note.startswith("16 of the layer's 128 units shown")
+    frame = plots.weights_frame(
+        k_session.rounds[-1].weights, k_session.rounds[-1].bias, layout, shown
+    )
+    assert len(frame) == 5 * (16 + 1)  # 5 classes x (16 units + the bias)
+    cells = frame.set_index(["output", "unit"])["value"]
+    weights, bias = k_session.head.coef_, k_session.head.intercept_
+    for k in range(5):
+        for u in shown[:3]:
+            assert cells[(str(k), str(u))] == pytest.approx(weights[k, u])
+        assert cells[(str(k), "bias")] == pytest.approx(bias[k])
+    spec = figure.chart.to_dict()
+    assert spec["layer"][0]["encoding"]["x"]["scale"]["domain"] == [
+        *(str(u) for u in shown),
+        plots.BIAS_GAP,
+        "bias",
+    ]
+
+
+def test_shown_units_keep_every_unit_of_a_narrow_layer_and_pick_known_ones_of_a_wide_one():
+    assert plots.shown_units(np.zeros((2, 1, 10))).tolist() == list(range(10))
+    history = np.zeros((2, 3, 20))
+    history[1, 0, [2, 5, 7, 19]] = [0.1, -3.0, 2.0, 0.5]
+    history[1, 2, 11] = 9.0
+    picked = plots.shown_units(history, max_units=4)
+    assert picked.tolist() == [5, 7, 11, 19]
+
+
+def test_the_5to9_softmax_read_as_digits_0_to_4_is_a_5_by_5_old_to_new_class_map():
+    names = unit_names(SHIPPED["mnist-cnn-5to9"], "digits", 5)
+    assert names == ("5", "6", "7", "8", "9")
+    assert unit_names(SHIPPED["mnist-cnn-5to9"], "embedding", 128)[:3] == ("0", "1", "2")
+    layout = plots.head_layout(CLASSES, DIGITS, names, "old class", bias_trained=False)
+    weights = np.arange(25.0).reshape(5, 5) - 12
+    frame = plots.weights_frame(weights, np.zeros(5), layout)
+    assert len(frame) == 25 and "bias" not in set(frame["unit"])
+    assert frame.set_index(["output", "unit"]).loc[("2", "8"), "value"] == weights[2, 3]
+    assert list(dict.fromkeys(frame["output"])) == ["0", "1", "2", "3", "4"]
+    assert list(dict.fromkeys(frame["unit"])) == ["5", "6", "7", "8", "9"]
+
+
+# --- the evolution ----------------------------------------------------------------------------
+
+
 def test_evolution_frame_has_a_start_row_and_one_row_per_round(session):
-    frame = plots.evolution_frame(session.rounds)
+    layout = layout_of(session)
+    frame = plots.evolution_frame(session.rounds, layout)
     assert len(frame) == 10 * (len(session.rounds) + 1)
     assert frame[frame["round"] == 0]["value"].tolist() == [0.0] * 10
-    last = frame[frame["round"] == 3].sort_values("digit")["value"].to_numpy()
-    np.testing.assert_allclose(last, session.rounds[-1].weights)
+    last = frame[frame["round"] == 3]["value"].to_numpy()
+    np.testing.assert_allclose(last, session.rounds[-1].weights[0])
     # Rounds answered by the ground truth are marked in their labels.
     assert set(frame[frame["round"] > 0]["label"]) == {"1 (auto)", "2 (auto)", "3 (auto)"}
-    spec = plots.evolution_heatmap(session.rounds, selected=2).to_dict()
+    spec = plots.evolution_heatmap(session.rounds, layout, selected=2).to_dict()
     extent = float(np.max(np.abs(frame["value"])))
     assert _colour_domain(spec)[0] == [-extent, extent]
 
 
+def test_k_class_evolution_is_the_length_of_each_class_row_per_round(k_session):
+    layout = layout_of(k_session)
+    figure = plots.evolution_figure(k_session.rounds, layout, selected=2)
+    assert "length of one class's weights" in figure.note
+    frame = plots.evolution_frame(k_session.rounds, layout)
+    assert len(frame) == 5 * (len(k_session.rounds) + 1)
+    assert list(dict.fromkeys(frame["column"])) == ["0", "1", "2", "3", "4"]
+    for r in (k_session.rounds[0], k_session.rounds[-1]):
+        norms = frame[frame["round"] == r.number]["value"].to_numpy()
+        np.testing.assert_allclose(norms, np.linalg.norm(r.weights, axis=1))
+    assert frame[frame["round"] == 0]["value"].tolist() == [0.0] * 5
+    # A sequential scale from 0 to the longest row.
+    assert _colour_domain(figure.chart.to_dict())[0] == [0, float(frame["value"].max())]
+
+
+# --- p over the pool --------------------------------------------------------------------------
+
+
 def test_histogram_counts_every_pool_image_once_by_true_class(session):
-    fs = session.features
-    frame = plots.histogram_frame(session.p_pool, fs.y_pool, ODD)
+    data = session.data
+    frame = plots.histogram_frame(ODD, DIGITS, data.y_pool, session.proba_pool)
     assert len(frame) == 2 * plots.HISTOGRAM_BINS
-    odd = np.isin(fs.y_pool, [1, 3, 5, 7, 9])
-    by_class = frame.groupby("true_class")["count"].sum()
+    odd = np.isin(data.y_pool, [1, 3, 5, 7, 9])
+    by_class = frame.groupby("group")["count"].sum()
     assert by_class["truly odd"] == odd.sum()
     assert by_class["truly not odd"] == (~odd).sum()
 
@@ -92,8 +214,9 @@ def test_histogram_counts_every_pool_image_once_by_true_class(session):
 def test_histogram_bins_known_values():
     p = np.array([0.01, 0.04, 0.51, 0.99, 1.0])
     y = np.array([0, 1, 3, 5, 2])
-    frame = plots.histogram_frame(p, y, ODD, bins=2)
-    counts = {(r.true_class, r.bin_start): r.count for r in frame.itertuples()}
+    proba = np.column_stack([1 - p, p])
+    frame = plots.histogram_frame(ODD, DIGITS, y, proba, bins=2)
+    counts = {(r.group, r.bin_start): r.count for r in frame.itertuples()}
     assert counts == {
         ("truly odd", 0.0): 1,  # the 1 at p = 0.04
         ("truly odd", 0.5): 2,  # 3 and 5
@@ -102,21 +225,56 @@ def test_histogram_bins_known_values():
     }
 
 
-def test_p_by_digit_uses_exact_quantiles_per_digit(session):
-    fs = session.features
-    frame = plots.p_by_digit_frame(session.p_pool, fs.y_pool, ODD)
-    assert frame["digit"].tolist() == list(range(10))
-    assert frame["positive"].tolist() == [d % 2 == 1 for d in range(10)]
+def test_k_class_histogram_splits_the_top_p_by_whether_the_head_is_right():
+    proba = np.array([[0.7, 0.2, 0.1], [0.3, 0.6, 0.1], [0.2, 0.2, 0.6], [0.45, 0.35, 0.2]])
+    y = np.array([0, 2, 4, 4])  # data classes; the task's classes are 0, 2 and 4
+    frame = plots.histogram_frame(Task.multiclass("0,2,4"), DIGITS, y, proba, bins=2)
+    counts = {(r.group, r.bin_start): r.count for r in frame.itertuples()}
+    assert counts == {
+        ("head right", 0.0): 0,
+        ("head right", 0.5): 3,  # 0.7 for a 0, 0.6 for a 2, 0.6 for a 4
+        ("head wrong", 0.0): 1,  # the last 4, called a 0 with p = 0.45
+        ("head wrong", 0.5): 0,
+    }
+
+
+def test_p_by_class_uses_exact_quantiles_per_digit(session):
+    data = session.data
+    frame = plots.p_by_class_frame(ODD, DIGITS, data.y_pool, session.proba_pool)
+    assert frame["class"].tolist() == list(DIGITS)
+    assert frame["group"].tolist() == ["odd" if d % 2 else "not odd" for d in range(10)]
     for d in (0, 7):
-        p = session.p_pool[fs.y_pool == d]
+        p = session.p_pool[data.y_pool == d]
         row = frame.iloc[d]
         assert row["median"] == pytest.approx(np.median(p))
         assert row["q05"] == pytest.approx(np.quantile(p, 0.05))
         assert row["mean"] == pytest.approx(p.mean())
-        assert row["wrong_side"] == pytest.approx(np.mean((p > 0.5) != (d % 2 == 1)))
+        assert row["wrong"] == pytest.approx(np.mean((p > 0.5) != (d % 2 == 1)))
 
 
-def test_curve_starts_at_zero_labels_and_follows_the_rounds(session):
+def test_k_class_boxes_are_p_of_the_true_class_per_class(k_session):
+    data = k_session.data
+    proba = k_session.proba_pool
+    frame = plots.p_by_class_frame(CLASSES, DIGITS, data.y_pool, proba)
+    assert frame["class"].tolist() == ["0", "1", "2", "3", "4"]
+    for k in (0, 3):
+        mine = data.truth_pool == k
+        p = proba[mine, k]
+        row = frame.iloc[k]
+        assert row["median"] == pytest.approx(np.median(p))
+        assert row["q95"] == pytest.approx(np.quantile(p, 0.95))
+        assert row["wrong"] == pytest.approx(np.mean(proba[mine].argmax(axis=1) != k))
+    # The means are the session's own mean p of the true class.
+    np.testing.assert_allclose(frame["mean"], k_session.p_by_class())
+    chance = plots.p_by_class_chart(CLASSES, DIGITS, data.y_pool, proba).to_dict()
+    rules = [rows for rows in chance["datasets"].values() if rows and set(rows[0]) == {"y"}]
+    assert rules[0][0]["y"] == pytest.approx(0.2)  # chance for 5 classes
+
+
+# --- the learning curve -----------------------------------------------------------------------
+
+
+def test_curve_starts_at_zero_labels_and_shows_the_frozen_head_ceiling(session):
     start = session.start_metrics().as_dict()
     frame = plots.curve_frame(session.rounds, start)
     accuracy = frame[frame.metric == "accuracy"]
@@ -128,34 +286,61 @@ def test_curve_starts_at_zero_labels_and_follows_the_rounds(session):
     spec = plots.learning_curve(session.rounds, start, session.ceiling().as_dict()).to_dict()
     ceiling_rows = [rows for rows in spec["datasets"].values() if rows and "text" in rows[0]]
     assert ceiling_rows[0][0]["value"] == pytest.approx(session.ceiling().accuracy)
+    assert ceiling_rows[0][0]["text"].startswith("frozen-head ceiling ")
 
 
-def test_class_names_follow_the_target():
-    assert plots.class_name(ODD) == "odd"
-    assert plots.class_name(frozenset({2, 3, 5, 7})) == "{2,3,5,7}"
-    assert plots.p_label(frozenset({0, 2, 4, 6, 8})) == "p(even)"
+def test_names_follow_the_task():
+    assert plots.answer_name(ODD) == "odd"
+    assert plots.answer_name(Task.binary("2,3,5,7")) == "{2,3,5,7}"
+    assert plots.p_label(Task.binary("even")) == "p(even)"
+    assert plots.answer_name(CLASSES, DIGITS) == "classes 0-4"
+    assert plots.p_label(CLASSES, DIGITS) == "p(top answer)"
 
 
-def test_evolution_gif_has_one_frame_per_round_plus_the_start(session):
+# --- exports ----------------------------------------------------------------------------------
+
+
+def test_evolution_gif_has_one_frame_per_round_plus_the_start(k_session):
+    layout = layout_of(k_session)
+    seconds: list[float] = []
     data = plots.evolution_gif(
-        session.rounds, ODD, session.features.pool_size, session.start_metrics().accuracy
+        k_session.rounds,
+        layout,
+        "p(top answer)",
+        k_session.data.size,
+        k_session.start_metrics().accuracy,
+        timings=seconds,
     )
     gif = Image.open(io.BytesIO(data))
     assert gif.format == "GIF"
-    assert gif.n_frames == len(session.rounds) + 1
+    assert gif.n_frames == len(k_session.rounds) + 1 == len(seconds)
     assert gif.info["loop"] == 0
-
-
-def test_figures_png_is_a_real_png(session):
-    data = plots.figures_png(
-        session.head.weights_,
-        session.head.bias_,
-        session.p_pool,
-        session.features.y_pool,
-        ODD,
-        session.rounds,
-        session.start_metrics().as_dict(),
-        session.ceiling().as_dict(),
+    charts = plots.evolution_frame_charts(
+        k_session.rounds, layout, "p", k_session.data.size, k_session.start_metrics().accuracy
     )
-    image = Image.open(io.BytesIO(data))
-    assert image.format == "PNG" and image.size == (1200, 800)
+    assert charts[0].title == "Number of curated samples: 0"
+    assert charts[-1].title == f"Number of curated samples: {k_session.rounds[-1].n_labels}"
+    # One colour scale for every frame: the largest |weight| of the units shown, any round.
+    domains = {tuple(_colour_domain(c.to_dict())[0]) for c in charts}
+    assert len(domains) == 1
+
+
+def test_figures_png_is_the_page_charts_in_one_png(k_session):
+    layout = layout_of(k_session)
+    data, proba = k_session.data, k_session.proba_pool
+    weights = plots.weights_figure(k_session.rounds, 4, layout, "Weights after round 4")
+    chart = plots.figures_chart(
+        weights,
+        plots.p_histogram(CLASSES, DIGITS, data.y_pool, proba),
+        plots.p_by_class_chart(CLASSES, DIGITS, data.y_pool, proba),
+        plots.learning_curve(
+            k_session.rounds,
+            k_session.start_metrics().as_dict(),
+            k_session.ceiling().as_dict(),
+        ),
+    )
+    # The note travels with the exported figure.
+    assert chart.to_dict()["vconcat"][0]["title"]["subtitle"] == weights.note
+    image = Image.open(io.BytesIO(plots.to_png(chart)))
+    assert image.format == "PNG"
+    assert image.width > 1000 and image.height > 1000

@@ -1,9 +1,24 @@
 """The app's figures: what the head learned, how it got there, and what it still confuses.
 
 Each figure is two steps: a function that turns the session's numbers into a tidy
-`pandas.DataFrame` (tested on real values), and one that draws it, as an Altair chart for the
-browser or with matplotlib for the PNG and GIF downloads. Nothing here imports Streamlit, so the
-figures can be built and checked without a server.
+`pandas.DataFrame` (tested on real values), and one that draws it as an Altair chart. That one
+chart is what the browser shows and what the downloads export: the PNG and every frame of the
+GIF are the same Vega-Lite specs rendered by vl-convert, so there is one drawing of each figure.
+Nothing here imports Streamlit, so the figures can be built and checked without a server.
+
+**The head's weights** are a K x D matrix: one row per output (a binary head has one, p of the
+positive answer; a K-class head one per class) and one column per unit of the frozen layer (the
+digit of each softmax output of the shipped CNN, the old class of each output of the 5-9
+network, or the unit's number on any other layer). A layer wider than `MAX_UNITS` would make an
+unreadable wall of cells, so only the units whose weights have varied most are shown, and the
+figure says so. The bias gets its own column only where the head trains one; on a softmax layer
+it is held at 0 (see `head.py`), and the figure says that instead.
+
+**Their evolution** over the rounds: for a binary head, rounds down and units across, one cell
+per weight, as the demo drew it. For K classes that picture would be K times as wide, so each
+cell is instead the length (L2 norm over every unit) of one class's weight row in one round:
+a class nobody has labelled keeps length 0, and a class's row grows as the head learns what
+tells it apart.
 
 The weight heatmaps use a diverging scale centred on 0 and symmetric, reaching out to the
 largest |value| shown (bias included), so no cell is ever clipped.
@@ -12,32 +27,46 @@ largest |value| shown (bias included), so no cell is ever clipped.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import altair as alt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from PIL import Image
 
-from tl_active.session import HISTOGRAM_BINS, RoundRecord, target_name
+from tl_active.session import HISTOGRAM_BINS, RoundRecord
+from tl_active.session import p_histogram as count_p
+from tl_active.task import Task
 
-DIGITS = list(range(10))
 WEIGHT_SCHEME = "redblue"  # negative red, positive blue, white at 0
-MPL_WEIGHT_CMAP = "RdBu"  # the same, for matplotlib
+NORM_SCHEME = "blues"
 POSITIVE_COLOUR = "#1f77b4"
 NEGATIVE_COLOUR = "#d62728"
+RIGHT_COLOUR = "#1f77b4"
+WRONG_COLOUR = "#d62728"
+CLASS_COLOUR = "#4c72b0"
+MAX_UNITS = 16  # the most unit columns a weights heatmap shows
+BIAS = "bias"
+BIAS_GAP = " "  # the name of the empty column between the weights and the bias
+PNG_SCALE = 2  # pixels per Vega unit in exported PNGs: crisp on a projector
 
 
-def class_name(target: frozenset[int]) -> str:
-    """'odd', 'even', or the positive digits as a set, e.g. '{2,3,5,7}'."""
-    name = target_name(target)
+# --- names ----------------------------------------------------------------------------------------
+
+
+def answer_name(task: Task, class_names: Sequence[str] | None = None) -> str:
+    """The positive answer of a binary task ('odd', 'even', '{2,3,5,7}'), or 'classes 0-4'."""
+    if not task.is_binary:
+        return task.describe(class_names)
+    name = task.name(class_names)
     return name if name in ("odd", "even") else "{" + name + "}"
 
 
-def p_label(target: frozenset[int]) -> str:
-    """The axis title for the head's output, e.g. 'p(odd)'."""
-    return f"p({class_name(target)})"
+def p_label(task: Task, class_names: Sequence[str] | None = None) -> str:
+    """What the figures call the head's p: 'p(odd)', or 'p(top answer)' for K classes."""
+    return f"p({answer_name(task, class_names)})" if task.is_binary else "p(top answer)"
 
 
 def symmetric_extent(values: Sequence[float] | np.ndarray, floor: float = 1e-6) -> float:
@@ -50,56 +79,176 @@ def symmetric_extent(values: Sequence[float] | np.ndarray, floor: float = 1e-6) 
     return extent if extent > floor else 1.0
 
 
-# --- the 10 weights and the bias ---------------------------------------------------------------
+@dataclass(frozen=True)
+class HeadLayout:
+    """How to read a head's weights: a name per row (output) and per column (unit)."""
+
+    outputs: tuple[str, ...]  # one per output: ("p(odd)",) or the class names
+    units: tuple[str, ...]  # one per unit of the frozen layer
+    unit_title: str  # what the columns are, e.g. "digit (the CNN's softmax output)"
+    bias_trained: bool  # False: the bias is held at 0 and gets no column
+    output_title: str = "output"
+
+    @property
+    def width(self) -> int:
+        return len(self.units)
 
 
-def weights_frame(weights: Sequence[float], bias: float) -> pd.DataFrame:
-    """One row per digit weight, then the bias: term, value, label."""
-    terms = [str(d) for d in DIGITS] + ["bias"]
-    values = [float(w) for w in weights] + [float(bias)]
-    if len(values) != 11:
-        raise ValueError(f"expected 10 weights, got {len(values) - 1}")
-    return pd.DataFrame({"term": terms, "value": values, "label": [f"{v:+.2f}" for v in values]})
+def head_layout(
+    task: Task,
+    class_names: Sequence[str],
+    units: Sequence[str],
+    unit_title: str,
+    bias_trained: bool,
+) -> HeadLayout:
+    """The layout of a task's head on a layer whose units have these names."""
+    if task.is_binary:
+        return HeadLayout((p_label(task, class_names),), tuple(units), unit_title, bias_trained)
+    return HeadLayout(
+        task.answers(class_names), tuple(units), unit_title, bias_trained, output_title="class"
+    )
 
 
-BIAS_GAP = " "  # the name of the empty column between the digits' weights and the bias
+@dataclass(frozen=True)
+class Figure:
+    """A chart and the note that must be read with it (what it leaves out, and why)."""
+
+    chart: alt.TopLevelMixin
+    note: str = ""
 
 
-def weights_heatmap(weights: Sequence[float], bias: float, title: str = "") -> alt.LayerChart:
-    """The 10 classification-to-binary weights as a 1 x 10 heatmap, the bias beside it.
+# --- the head's weights -----------------------------------------------------------------------
+
+
+def weight_history(rounds: Sequence[RoundRecord], layout: HeadLayout) -> np.ndarray:
+    """Every round's weights, (rounds + 1, outputs, units), starting with the untrained zeros."""
+    shape = (len(layout.outputs), layout.width)
+    stack = [np.zeros(shape)] + [np.asarray(r.weights, float).reshape(shape) for r in rounds]
+    return np.stack(stack)
+
+
+def shown_units(history: np.ndarray, max_units: int = MAX_UNITS) -> np.ndarray:
+    """The units a weights heatmap shows, in their own order: all, or the most varying.
+
+    A unit's spread is its largest weight minus its smallest, over every output and round so
+    far (the untrained zeros included), so the choice stays put while scrubbing through the
+    rounds. Ties go to the lower unit.
+    """
+    width = history.shape[-1]
+    if width <= max_units:
+        return np.arange(width)
+    flat = history.reshape(-1, width)
+    spread = flat.max(axis=0) - flat.min(axis=0)
+    return np.sort(np.argsort(-spread, kind="stable")[:max_units])
+
+
+def units_note(layout: HeadLayout, shown: np.ndarray) -> str:
+    """What the heatmap leaves out: empty when every unit is shown."""
+    if len(shown) == layout.width:
+        return ""
+    over = "outputs and rounds" if len(layout.outputs) > 1 else "rounds"
+    return (
+        f"{len(shown)} of the layer's {layout.width} units shown: those whose weights varied "
+        f"most over the {over} so far."
+    )
+
+
+def bias_note(layout: HeadLayout) -> str:
+    if layout.bias_trained:
+        return ""
+    return (
+        "No bias column: the layer's outputs sum to 1, so a bias would only shift every "
+        "weight; it is held at 0."
+    )
+
+
+def weights_frame(
+    weights: Sequence[Sequence[float]] | np.ndarray,
+    bias: Sequence[float] | np.ndarray,
+    layout: HeadLayout,
+    shown: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """One row per cell: output, unit, value, label; the bias last, where the head trains it."""
+    weights = np.asarray(weights, float)
+    expected = (len(layout.outputs), layout.width)
+    if weights.shape != expected:
+        raise ValueError(f"expected weights of shape {expected}, got {weights.shape}")
+    shown = np.arange(layout.width) if shown is None else np.asarray(shown)
+    rows = []
+    for k, output in enumerate(layout.outputs):
+        rows += [
+            {"output": output, "unit": layout.units[u], "value": float(weights[k, u])}
+            for u in shown
+        ]
+        if layout.bias_trained:
+            rows.append({"output": output, "unit": BIAS, "value": float(np.asarray(bias)[k])})
+    frame = pd.DataFrame(rows, columns=["output", "unit", "value"])
+    frame["label"] = frame["value"].map(lambda v: f"{v:+.2f}")
+    return frame
+
+
+def _text_colour(extent: float) -> alt.ColorValue:
+    return alt.condition(
+        f"abs(datum.value) > {0.6 * extent}", alt.value("white"), alt.value("black")
+    )
+
+
+def weights_heatmap(
+    weights: Sequence[Sequence[float]] | np.ndarray,
+    bias: Sequence[float] | np.ndarray,
+    layout: HeadLayout,
+    shown: np.ndarray | None = None,
+    title: str = "",
+    extent: float | None = None,
+) -> alt.LayerChart:
+    """The weights as an outputs x units heatmap with the values in the cells, the bias apart.
 
     One view, the bias set apart by an empty column, so that the app can fit it to the width of
-    its column: a concatenation keeps its own width and gets cut off in a narrow one.
+    its column (a concatenation keeps its own width and gets cut off in a narrow one). `extent`
+    fixes the colour scale (the GIF keeps one for all its frames).
     """
-    frame = weights_frame(weights, bias)
-    extent = symmetric_extent(frame["value"])
+    frame = weights_frame(weights, bias, layout, shown)
+    extent = symmetric_extent(frame["value"]) if extent is None else extent
+    units = list(dict.fromkeys(frame["unit"][frame["unit"] != BIAS]))
+    domain = units + ([BIAS_GAP, BIAS] if layout.bias_trained else [])
+    step = 52 if len(domain) <= 12 else 40
     colour = alt.Color(
         "value:Q",
         scale=alt.Scale(scheme=WEIGHT_SCHEME, domain=[-extent, extent], domainMid=0),
         legend=alt.Legend(title=None, orient="right", gradientLength=50),
     )
-    base = (
-        alt.Chart(frame)
-        .transform_calculate(row="'weights'")  # one row, sized as one step like the columns
-        .encode(
-            x=alt.X(
-                "term:N",
-                scale=alt.Scale(domain=[str(d) for d in DIGITS] + [BIAS_GAP, "bias"]),
-                title="digit",
-                axis=alt.Axis(labelAngle=0),
-            ),
-            y=alt.Y("row:N", axis=None),
-            tooltip=list(frame.columns),
-        )
+    base = alt.Chart(frame).encode(
+        x=alt.X(
+            "unit:N",
+            scale=alt.Scale(domain=domain),
+            title=layout.unit_title,
+            axis=alt.Axis(labelAngle=0),
+        ),
+        y=alt.Y(
+            "output:N",
+            scale=alt.Scale(domain=list(layout.outputs)),
+            title=layout.output_title if len(layout.outputs) > 1 else None,
+        ),
+        tooltip=["output", "unit", alt.Tooltip("value:Q", format="+.4f")],
     )
     rect = base.mark_rect(stroke="white").encode(color=colour)
-    text = base.mark_text(fontSize=13).encode(
-        text="label:N",
-        color=alt.condition(
-            f"abs(datum.value) > {0.6 * extent}", alt.value("white"), alt.value("black")
-        ),
+    text = base.mark_text(fontSize=13 if len(domain) <= 12 else 10).encode(
+        text="label:N", color=_text_colour(extent)
     )
-    return (rect + text).properties(width=alt.Step(52), height=alt.Step(52), title=title)
+    return (rect + text).properties(width=alt.Step(step), height=alt.Step(step), title=title)
+
+
+def weights_figure(
+    rounds: Sequence[RoundRecord], selected: int, layout: HeadLayout, title: str = ""
+) -> Figure:
+    """The heatmap of round `selected` (0: the untrained head), its units chosen over all rounds."""
+    history = weight_history(rounds, layout)
+    shown = shown_units(history)
+    record = rounds[selected - 1] if selected else None
+    bias = record.bias if record else [0.0] * len(layout.outputs)
+    chart = weights_heatmap(history[selected], bias, layout, shown, title)
+    note = " ".join(n for n in (units_note(layout, shown), bias_note(layout)) if n)
+    return Figure(chart, note)
 
 
 # --- their evolution, round by round ------------------------------------------------------------
@@ -109,87 +258,158 @@ def round_label(number: int, simulated: bool) -> str:
     return "start" if number == 0 else f"{number} (auto)" if simulated else str(number)
 
 
-def evolution_frame(rounds: Sequence[RoundRecord]) -> pd.DataFrame:
-    """Rounds x digits, long form, starting with round 0 (the untrained head, all zeros)."""
+def evolution_frame(
+    rounds: Sequence[RoundRecord], layout: HeadLayout, shown: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Long form, round 0 (the untrained head, all zeros) first: one row per round and column.
+
+    Binary: the columns are the shown units and `value` is the weight. K classes: the columns
+    are the classes and `value` is the L2 norm of that class's weight row over every unit.
+    """
+    history = weight_history(rounds, layout)
+    steps = [(0, False)] + [(r.number, bool(r.simulated)) for r in rounds]
+    binary = len(layout.outputs) == 1
+    if binary:
+        shown = np.arange(layout.width) if shown is None else np.asarray(shown)
+        names = [layout.units[u] for u in shown]
+        values = history[:, 0, shown]
+    else:
+        names = list(layout.outputs)
+        values = np.linalg.norm(history, axis=2)
     rows = [
-        {"round": 0, "label": "start", "digit": d, "value": 0.0, "simulated": False} for d in DIGITS
+        {
+            "round": number,
+            "label": round_label(number, simulated),
+            "column": name,
+            "value": float(values[i, j]),
+            "simulated": simulated,
+        }
+        for i, (number, simulated) in enumerate(steps)
+        for j, name in enumerate(names)
     ]
-    for r in rounds:
-        rows += [
-            {
-                "round": r.number,
-                "label": round_label(r.number, r.simulated),
-                "digit": d,
-                "value": float(w),
-                "simulated": bool(r.simulated),
-            }
-            for d, w in zip(DIGITS, r.weights)
-        ]
     frame = pd.DataFrame(rows)
-    frame["label_text"] = frame["value"].map(lambda v: f"{v:+.1f}")
+    frame["label_text"] = frame["value"].map(
+        (lambda v: f"{v:+.1f}") if binary else (lambda v: f"{v:.1f}")
+    )
     return frame
 
 
-def evolution_heatmap(rounds: Sequence[RoundRecord], selected: int | None = None) -> alt.LayerChart:
-    """The weights of every round as one heatmap (rounds down, digits across); one row outlined."""
-    frame = evolution_frame(rounds)
-    extent = symmetric_extent(frame["value"])
+def evolution_heatmap(
+    rounds: Sequence[RoundRecord],
+    layout: HeadLayout,
+    selected: int | None = None,
+    shown: np.ndarray | None = None,
+) -> alt.LayerChart:
+    """Every round as one heatmap (rounds down, columns across); the selected round outlined."""
+    frame = evolution_frame(rounds, layout, shown)
+    binary = len(layout.outputs) == 1
     order = list(dict.fromkeys(frame["label"]))
+    columns = list(dict.fromkeys(frame["column"]))
     row_height = 22 if len(order) <= 30 else max(6, 660 // len(order))
+    if binary:
+        extent = symmetric_extent(frame["value"])
+        scale = alt.Scale(scheme=WEIGHT_SCHEME, domain=[-extent, extent], domainMid=0)
+        legend_title, text_colour = "weight", _text_colour(extent)
+    else:
+        top = max(float(frame["value"].max()), 1e-6)
+        scale = alt.Scale(scheme=NORM_SCHEME, domain=[0, top])
+        legend_title = "length of the class's weights"
+        text_colour = alt.condition(
+            f"datum.value > {0.6 * top}", alt.value("white"), alt.value("black")
+        )
     colour = alt.Color(
         "value:Q",
-        scale=alt.Scale(scheme=WEIGHT_SCHEME, domain=[-extent, extent], domainMid=0),
+        scale=scale,
         # Below the rows, not beside them: the app gives this chart a narrow column.
-        legend=alt.Legend(title="weight", orient="bottom", direction="horizontal"),
+        legend=alt.Legend(title=legend_title, orient="bottom", direction="horizontal"),
+    )
+    x = alt.X(
+        "column:N",
+        sort=columns,
+        title=layout.unit_title if binary else layout.output_title,
+        axis=alt.Axis(labelAngle=0, orient="top"),
     )
     base = alt.Chart(frame).encode(
-        x=alt.X("digit:O", title="digit", axis=alt.Axis(labelAngle=0, orient="top")),
+        x=x,
         y=alt.Y("label:N", sort=order, title="round"),
-        tooltip=["round", "label", "digit", alt.Tooltip("value:Q", format="+.3f")],
+        tooltip=["round", "label", "column", alt.Tooltip("value:Q", format="+.3f")],
     )
     layers = [base.mark_rect().encode(color=colour)]
     if row_height >= 16:
-        layers.append(
-            base.mark_text(fontSize=10).encode(
-                text="label_text:N",
-                color=alt.condition(
-                    f"abs(datum.value) > {0.6 * extent}", alt.value("white"), alt.value("black")
-                ),
-            )
-        )
+        layers.append(base.mark_text(fontSize=10).encode(text="label_text:N", color=text_colour))
     if selected is not None:
         picked = frame[frame["round"] == selected]
         layers.append(
             alt.Chart(picked)
             .mark_rect(fill=None, stroke="black", strokeWidth=2)
-            .encode(x="digit:O", y=alt.Y("label:N", sort=order))
+            .encode(x=x, y=alt.Y("label:N", sort=order))
         )
     return alt.layer(*layers).properties(width=alt.Step(34), height=alt.Step(row_height))
+
+
+def evolution_figure(
+    rounds: Sequence[RoundRecord], layout: HeadLayout, selected: int | None = None
+) -> Figure:
+    """The evolution heatmap with its note (which units, or why class norms)."""
+    if len(layout.outputs) > 1:
+        note = (
+            "Each cell is the length of one class's weights (over all "
+            f"{layout.width} units) after that round: 0 until the class is labelled, growing as "
+            "the head learns what tells it apart."
+        )
+        return Figure(evolution_heatmap(rounds, layout, selected), note)
+    shown = shown_units(weight_history(rounds, layout))
+    return Figure(evolution_heatmap(rounds, layout, selected, shown), units_note(layout, shown))
 
 
 # --- the head's p over the pool ----------------------------------------------------------------
 
 
+def _shown_p(task: Task, proba: np.ndarray) -> np.ndarray:
+    """The p a figure shows per image: p(positive), or p of the head's top answer."""
+    return proba[:, 1] if task.is_binary else proba.max(axis=1)
+
+
+def histogram_groups(task: Task, class_names: Sequence[str]) -> list[str]:
+    """The colour groups of the histogram: the truth (binary) or whether the head is right."""
+    if task.is_binary:
+        name = answer_name(task, class_names)
+        return [f"truly {name}", f"truly not {name}"]
+    return ["head right", "head wrong"]
+
+
 def histogram_frame(
-    p_pool: np.ndarray, y_pool: np.ndarray, target: frozenset[int], bins: int = HISTOGRAM_BINS
+    task: Task,
+    class_names: Sequence[str],
+    y_pool: np.ndarray,
+    proba: np.ndarray,
+    bins: int = HISTOGRAM_BINS,
 ) -> pd.DataFrame:
-    """Counts of p(positive) over the pool in equal bins on [0, 1], split by the true class."""
+    """Counts of the shown p over the task's pool in equal bins on [0, 1], in two groups.
+
+    Binary: p(positive), split by the image's true answer. K classes: p of the head's top
+    answer, split by whether that answer is right.
+    """
+    truth = task.truth(y_pool)
+    p = _shown_p(task, proba)
+    first = truth == 1 if task.is_binary else proba.argmax(axis=1) == truth
     edges = np.linspace(0.0, 1.0, bins + 1)
-    truth = np.isin(y_pool, sorted(target))
-    name = class_name(target)
     rows = []
-    for positive, cls in ((True, f"truly {name}"), (False, f"truly not {name}")):
-        counts = np.histogram(p_pool[truth == positive], bins=edges)[0]
+    for in_first, group in zip((True, False), histogram_groups(task, class_names)):
+        counts = np.histogram(p[first == in_first], bins=edges)[0]
         rows += [
-            {"bin_start": edges[i], "bin_end": edges[i + 1], "true_class": cls, "count": int(c)}
+            {"bin_start": edges[i], "bin_end": edges[i + 1], "group": group, "count": int(c)}
             for i, c in enumerate(counts)
         ]
     return pd.DataFrame(rows)
 
 
-def p_histogram(p_pool: np.ndarray, y_pool: np.ndarray, target: frozenset[int]) -> alt.Chart:
-    frame = histogram_frame(p_pool, y_pool, target)
-    name = class_name(target)
+def p_histogram(
+    task: Task, class_names: Sequence[str], y_pool: np.ndarray, proba: np.ndarray
+) -> alt.Chart:
+    frame = histogram_frame(task, class_names, y_pool, proba)
+    groups = histogram_groups(task, class_names)
+    colours = [POSITIVE_COLOUR, NEGATIVE_COLOUR] if task.is_binary else [RIGHT_COLOUR, WRONG_COLOUR]
     return (
         alt.Chart(frame)
         .mark_bar()
@@ -197,86 +417,107 @@ def p_histogram(p_pool: np.ndarray, y_pool: np.ndarray, target: frozenset[int]) 
             x=alt.X(
                 "bin_start:Q",
                 bin="binned",
-                title=f"{p_label(target)} over the pool",
+                title=f"{p_label(task, class_names)} over the pool",
                 scale=alt.Scale(domain=[0, 1]),
             ),
             x2="bin_end:Q",
             y=alt.Y("count:Q", stack=True, title="pool images"),
             color=alt.Color(
-                "true_class:N",
-                scale=alt.Scale(
-                    domain=[f"truly {name}", f"truly not {name}"],
-                    range=[POSITIVE_COLOUR, NEGATIVE_COLOUR],
+                "group:N",
+                scale=alt.Scale(domain=groups, range=colours),
+                legend=alt.Legend(
+                    title="MNIST says" if task.is_binary else "the head's answer", orient="top"
                 ),
-                legend=alt.Legend(title="MNIST says", orient="top"),
             ),
-            tooltip=["true_class", "bin_start", "bin_end", "count"],
+            tooltip=["group", "bin_start", "bin_end", "count"],
         )
         .properties(height=260)
     )
 
 
-def p_by_digit_frame(
-    p_pool: np.ndarray, y_pool: np.ndarray, target: frozenset[int]
+def p_by_class_frame(
+    task: Task, class_names: Sequence[str], y_pool: np.ndarray, proba: np.ndarray
 ) -> pd.DataFrame:
-    """Per true digit: the spread of p(positive) over its pool images (exact quantiles, no sample)."""
+    """Per true class: the spread of a p over its pool images (exact quantiles, no sample).
+
+    Binary: per class of the data (each digit), p(positive), and `wrong` is the share of its
+    images on the wrong side of 0.5. K classes: per class of the task, p of the true class, and
+    `wrong` is the share whose top answer is another class.
+    """
+    truth = task.truth(y_pool)
+    name = answer_name(task, class_names)
     rows = []
-    for d in DIGITS:
-        p = p_pool[y_pool == d]
+    if task.is_binary:
+        groups = [(int(c), proba[y_pool == c, 1]) for c in np.unique(y_pool)]
+    else:
+        groups = [(c, proba[truth == k, k]) for k, c in enumerate(task.classes)]
+    for c, p in groups:
+        positive = c in task.positive
+        if task.is_binary:
+            group = name if positive else f"not {name}"
+            wrong = np.mean((p > 0.5) != positive)
+        else:
+            group = class_names[c]
+            k = task.classes.index(c)
+            wrong = np.mean(proba[truth == k].argmax(axis=1) != k)
         q05, q25, q50, q75, q95 = np.quantile(p, [0.05, 0.25, 0.5, 0.75, 0.95])
         rows.append(
             {
-                "digit": d,
-                "positive": d in target,
-                "true_class": class_name(target) if d in target else f"not {class_name(target)}",
+                "class": class_names[c],
+                "group": group,
                 "q05": q05,
                 "q25": q25,
                 "median": q50,
                 "q75": q75,
                 "q95": q95,
                 "mean": float(p.mean()),
-                # Images of this digit on the wrong side of 0.5: what the head still confuses.
-                "wrong_side": float(np.mean((p > 0.5) != (d in target))),
+                "wrong": float(wrong),
             }
         )
     return pd.DataFrame(rows)
 
 
-def p_by_digit_chart(
-    p_pool: np.ndarray, y_pool: np.ndarray, target: frozenset[int]
+def p_by_class_chart(
+    task: Task, class_names: Sequence[str], y_pool: np.ndarray, proba: np.ndarray
 ) -> alt.LayerChart:
-    """A box per true digit (whiskers 5-95 %), coloured by the digit's true class."""
-    frame = p_by_digit_frame(p_pool, y_pool, target)
-    name = class_name(target)
-    colour = alt.Color(
-        "true_class:N",
-        scale=alt.Scale(domain=[name, f"not {name}"], range=[POSITIVE_COLOUR, NEGATIVE_COLOUR]),
-        legend=alt.Legend(title="true class", orient="top"),
-    )
+    """A box per true class (whiskers 5-95 %); the dashed line is 0.5, or chance for K classes."""
+    frame = p_by_class_frame(task, class_names, y_pool, proba)
+    if task.is_binary:
+        name = answer_name(task, class_names)
+        colour = alt.Color(
+            "group:N",
+            scale=alt.Scale(domain=[name, f"not {name}"], range=[POSITIVE_COLOUR, NEGATIVE_COLOUR]),
+            legend=alt.Legend(title="true class", orient="top"),
+        )
+        y_title = f"{p_label(task, class_names)} (box 25-75 %, whiskers 5-95 %)"
+        line = 0.5
+    else:
+        colour = alt.value(CLASS_COLOUR)
+        y_title = "p(true class) (box 25-75 %, whiskers 5-95 %)"
+        line = 1.0 / task.n_outputs  # chance
     base = alt.Chart(frame).encode(
-        x=alt.X("digit:O", title="true digit", axis=alt.Axis(labelAngle=0)),
+        x=alt.X(
+            "class:N", sort=list(frame["class"]), title="true class", axis=alt.Axis(labelAngle=0)
+        ),
         tooltip=[
-            "digit",
-            "true_class",
+            "class",
             alt.Tooltip("median:Q", format=".3f"),
             alt.Tooltip("mean:Q", format=".3f"),
-            alt.Tooltip("wrong_side:Q", format=".1%"),
+            alt.Tooltip("wrong:Q", format=".1%", title="answered wrong"),
         ],
     )
     scale = alt.Scale(domain=[0, 1])
     whiskers = base.mark_rule().encode(
-        y=alt.Y("q05:Q", scale=scale, title=f"{p_label(target)} (box 25-75 %, whiskers 5-95 %)"),
-        y2="q95:Q",
-        color=colour,
+        y=alt.Y("q05:Q", scale=scale, title=y_title), y2="q95:Q", color=colour
     )
     box = base.mark_bar(size=22).encode(y=alt.Y("q25:Q", scale=scale), y2="q75:Q", color=colour)
     median = base.mark_tick(size=26, thickness=4).encode(y="median:Q", color=colour)
-    half = (
-        alt.Chart(pd.DataFrame({"y": [0.5]}))
+    rule = (
+        alt.Chart(pd.DataFrame({"y": [line]}))
         .mark_rule(strokeDash=[4, 4], color="gray")
         .encode(y="y:Q")
     )
-    return alt.layer(whiskers, box, median, half).properties(height=260)
+    return alt.layer(whiskers, box, median, rule).properties(height=260)
 
 
 # --- the learning curve ------------------------------------------------------------------------
@@ -305,6 +546,7 @@ def curve_frame(rounds: Sequence[RoundRecord], start: Mapping[str, float]) -> pd
 def learning_curve(
     rounds: Sequence[RoundRecord], start: Mapping[str, float], ceiling: Mapping[str, float]
 ) -> alt.LayerChart:
+    """The test figures per number of labels, and the frozen-head ceiling as a dashed line."""
     frame = curve_frame(rounds, start)
     lines = alt.Chart(frame).encode(
         x=alt.X("labels:Q", title="labels given"),
@@ -321,7 +563,10 @@ def learning_curve(
         )
     )
     ceiling_frame = pd.DataFrame(
-        {"value": [float(ceiling["accuracy"])], "text": [f"ceiling {ceiling['accuracy']:.1%}"]}
+        {
+            "value": [float(ceiling["accuracy"])],
+            "text": [f"frozen-head ceiling {ceiling['accuracy']:.1%}"],
+        }
     )
     rule = alt.Chart(ceiling_frame).mark_rule(strokeDash=[6, 4], color="black").encode(y="value:Q")
     text = (
@@ -332,87 +577,141 @@ def learning_curve(
     return alt.layer(line, dots, rule, text).properties(height=260)
 
 
-# --- matplotlib: the PNG and GIF downloads -------------------------------------------------------
+# --- exports: the same charts as PNG, and the evolution as a GIF -------------------------------
 
 
-def _draw_weights(ax, weights: Sequence[float], bias: float, extent: float) -> None:
-    values = np.append(np.asarray(weights, float), bias)[None, :]
-    ax.imshow(values, cmap=MPL_WEIGHT_CMAP, vmin=-extent, vmax=extent, aspect="auto")
-    for i, v in enumerate(values[0]):
-        ax.text(
-            i,
-            0,
-            f"{v:+.2f}",
-            ha="center",
-            va="center",
-            fontsize=8,
-            color="white" if abs(v) > 0.6 * extent else "black",
+def to_png(chart: alt.TopLevelMixin, scale: float = PNG_SCALE) -> bytes:
+    """A chart rendered by vl-convert (no browser): the same spec the app shows."""
+    import vl_convert
+
+    return vl_convert.vegalite_to_png(chart.to_dict(), scale=scale)
+
+
+def figures_chart(
+    weights: Figure,
+    histogram: alt.Chart,
+    by_class: alt.LayerChart,
+    curve: alt.LayerChart,
+    title: str = "",
+) -> alt.VConcatChart:
+    """The page's figures in one chart: the weights, p over the pool and per class, the curve."""
+    parts = [weights.chart]
+    if weights.note:
+        parts = [
+            weights.chart.properties(title=alt.Title(weights.chart.title, subtitle=weights.note))
+        ]
+    pool = alt.hconcat(histogram.properties(width=420), by_class.properties(width=420))
+    return (
+        alt.vconcat(
+            *parts,
+            pool.resolve_scale(color="independent"),
+            curve.properties(width=880),
+            title=title,
         )
-    ax.axvline(9.5, color="white", linewidth=4)
-    ax.set_xticks(range(11), [str(d) for d in DIGITS] + ["bias"])
-    ax.set_yticks([])
-    ax.set_xlabel("classification-to-binary weights")
-
-
-def _draw_histogram(ax, counts: Sequence[int], target: frozenset[int], subtitle: str) -> None:
-    edges = np.linspace(0.0, 1.0, len(counts) + 1)
-    ax.bar(
-        edges[:-1], counts, width=np.diff(edges), align="edge", color="#4c72b0", edgecolor="white"
+        .resolve_scale(color="independent")
+        .resolve_legend(color="independent", shape="independent")
     )
-    ax.set_xlim(0, 1)
-    ax.set_xlabel(f"{p_label(target)}: not {class_name(target)} - {class_name(target)}")
-    ax.set_ylabel("pool images")
-    ax.set_title(subtitle, fontsize=10)
 
 
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
+def figures_png(
+    weights: Figure,
+    histogram: alt.Chart,
+    by_class: alt.LayerChart,
+    curve: alt.LayerChart,
+    title: str = "",
+) -> bytes:
+    return to_png(figures_chart(weights, histogram, by_class, curve, title))
 
 
-def evolution_frames(
+def counts_histogram(counts: Sequence[int], x_title: str, ymax: float) -> alt.Chart:
+    """A histogram from recorded counts over equal bins on [0, 1] (a round's `p_histogram`).
+
+    Bars taller than `ymax` are cut at the top of the chart (the caller says so in its title).
+    """
+    edges = np.linspace(0.0, 1.0, len(counts) + 1)
+    frame = pd.DataFrame({"bin_start": edges[:-1], "bin_end": edges[1:], "count": list(counts)})
+    return (
+        alt.Chart(frame)
+        .mark_bar(color=CLASS_COLOUR, stroke="white", clip=True)
+        .encode(
+            x=alt.X("bin_start:Q", bin="binned", title=x_title, scale=alt.Scale(domain=[0, 1])),
+            x2="bin_end:Q",
+            y=alt.Y("count:Q", title="pool images", scale=alt.Scale(domain=[0, ymax])),
+        )
+        .properties(width=520, height=240)
+    )
+
+
+def evolution_frame_charts(
     rounds: Sequence[RoundRecord],
-    target: frozenset[int],
+    layout: HeadLayout,
+    x_title: str,
     pool_size: int,
     start_accuracy: float,
-) -> list[Image.Image]:
-    """One image per round (round 0 first), as the demo drew them: p over the pool on top, the
-    weights below, titled with the number of curated samples."""
-    start_counts = np.zeros(HISTOGRAM_BINS, int)
-    start_counts[np.searchsorted(np.linspace(0, 1, HISTOGRAM_BINS + 1), 0.5, side="right") - 1] = (
-        pool_size
-    )
-    steps = [(0, start_counts.tolist(), [0.0] * 10, 0.0, start_accuracy, False)] + [
-        (r.n_labels, r.p_histogram, r.weights, r.bias, r.metrics["accuracy"], r.simulated)
-        for r in rounds
+) -> list[alt.VConcatChart]:
+    """One chart per round (round 0 first), as the demo drew them: p over the pool on top, the
+    weights below, titled with the number of curated samples; one colour scale for all."""
+    history = weight_history(rounds, layout)
+    shown = shown_units(history)
+    zeros = [0.0] * len(layout.outputs)
+    # The untrained head gives every image the same p: 0.5, or 1/K for K classes.
+    untrained_p = 0.5 if len(layout.outputs) == 1 else 1.0 / len(layout.outputs)
+    start_counts = count_p(np.full(pool_size, untrained_p))
+    steps = [(0, start_counts, history[0], zeros, start_accuracy, False)] + [
+        (r.n_labels, r.p_histogram, history[i + 1], r.bias, r.metrics["accuracy"], r.simulated)
+        for i, r in enumerate(rounds)
     ]
-    extent = symmetric_extent([v for s in steps for v in (*s[2], s[3])])
-    ymax = max(max(s[1]) for s in steps) * 1.05
-    frames = []
+    shown_values = [history[:, :, shown].ravel()]
+    if layout.bias_trained:
+        shown_values.append(np.ravel([s[3] for s in steps]))
+    extent = symmetric_extent(np.concatenate(shown_values))
+    # The untrained head's single bar holds the whole pool and would flatten every later
+    # frame: the scale fits the rounds, and the first frame says that its bar is cut.
+    ymax = max(max(s[1]) for s in steps[1:] or steps) * 1.05
+    note = units_note(layout, shown)
+    charts = []
     for n_labels, counts, weights, bias, accuracy, simulated in steps:
-        fig = Figure(figsize=(6.4, 4.8))
-        top, bottom = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3, 1]})
-        note = " (auto-labelled)" if simulated else ""
-        _draw_histogram(top, counts, target, f"test accuracy {accuracy:.1%}{note}")
-        top.set_ylim(0, ymax)
-        _draw_weights(bottom, weights, bias, extent)
-        fig.suptitle(f"Number of curated samples: {n_labels}")
-        fig.tight_layout()
-        frames.append(Image.open(io.BytesIO(_png(fig))).convert("P", palette=Image.ADAPTIVE))
-    return frames
+        auto = " (auto-labelled)" if simulated else ""
+        cut = f", the bar of all {max(counts):,} images cut" if max(counts) > ymax else ""
+        top = counts_histogram(counts, x_title, ymax).properties(
+            title=f"test accuracy {accuracy:.1%}{auto}{cut}"
+        )
+        bottom = weights_heatmap(weights, bias, layout, shown, note, extent)
+        charts.append(
+            alt.vconcat(top, bottom, title=f"Number of curated samples: {n_labels}", center=True)
+        )
+    return charts
 
 
 def evolution_gif(
     rounds: Sequence[RoundRecord],
-    target: frozenset[int],
+    layout: HeadLayout,
+    x_title: str,
     pool_size: int,
     start_accuracy: float,
     frame_ms: int = 600,
     hold_ms: int = 2000,
+    timings: list[float] | None = None,
 ) -> bytes:
-    """The evolution as an animated GIF, in round order, first and last frames held longer."""
-    frames = evolution_frames(rounds, target, pool_size, start_accuracy)
+    """The evolution as an animated GIF, in round order, first and last frames held longer.
+
+    Each frame is rendered from its Altair chart by vl-convert (about 0.1 s a frame here);
+    frames of slightly different sizes are padded with white to the largest. `timings`, when
+    given, receives the seconds each frame took to render.
+    """
+    images = []
+    for chart in evolution_frame_charts(rounds, layout, x_title, pool_size, start_accuracy):
+        started = time.perf_counter()
+        images.append(Image.open(io.BytesIO(to_png(chart, scale=1))).convert("RGB"))
+        if timings is not None:
+            timings.append(time.perf_counter() - started)
+    width = max(i.width for i in images)
+    height = max(i.height for i in images)
+    frames = []
+    for image in images:
+        canvas = Image.new("RGB", (width, height), "white")
+        canvas.paste(image, ((width - image.width) // 2, 0))
+        frames.append(canvas.convert("P", palette=Image.ADAPTIVE))
     durations = [frame_ms] * len(frames)
     durations[0] = durations[-1] = hold_ms
     buffer = io.BytesIO()
@@ -420,63 +719,3 @@ def evolution_gif(
         buffer, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0
     )
     return buffer.getvalue()
-
-
-def figures_png(
-    weights: Sequence[float],
-    bias: float,
-    p_pool: np.ndarray,
-    y_pool: np.ndarray,
-    target: frozenset[int],
-    rounds: Sequence[RoundRecord],
-    start: Mapping[str, float],
-    ceiling: Mapping[str, float],
-) -> bytes:
-    """The current figures in one PNG: weights, p over the pool, p per digit, learning curve."""
-    fig = Figure(figsize=(12, 8))
-    grid = fig.add_gridspec(3, 2, height_ratios=[1, 3, 3])
-    _draw_weights(fig.add_subplot(grid[0, :]), weights, bias, symmetric_extent([*weights, bias]))
-    hist = histogram_frame(p_pool, y_pool, target)
-    ax = fig.add_subplot(grid[1, 0])
-    bottom = np.zeros(HISTOGRAM_BINS)
-    for cls, colour in zip(hist.true_class.unique(), (POSITIVE_COLOUR, NEGATIVE_COLOUR)):
-        part = hist[hist.true_class == cls]
-        ax.bar(
-            part.bin_start,
-            part["count"],
-            width=part.bin_end - part.bin_start,
-            bottom=bottom,
-            align="edge",
-            color=colour,
-            label=cls,
-        )
-        bottom += part["count"].to_numpy()
-    ax.set_xlabel(f"{p_label(target)} over the pool")
-    ax.legend()
-    per_digit = p_by_digit_frame(p_pool, y_pool, target)
-    ax = fig.add_subplot(grid[1, 1])
-    for row in per_digit.itertuples():
-        colour = POSITIVE_COLOUR if row.positive else NEGATIVE_COLOUR
-        ax.vlines(row.digit, row.q05, row.q95, color=colour)
-        ax.bar(row.digit, row.q75 - row.q25, bottom=row.q25, width=0.6, color=colour)
-        ax.hlines(row.median, row.digit - 0.3, row.digit + 0.3, color="black")
-    ax.axhline(0.5, color="gray", linestyle="--")
-    ax.set_xticks(DIGITS)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("true digit")
-    ax.set_ylabel(p_label(target))
-    curve = curve_frame(rounds, start)
-    ax = fig.add_subplot(grid[2, :])
-    for metric, part in curve.groupby("metric"):
-        ax.plot(part["labels"], part["value"], marker="o", label=metric)
-    ax.axhline(
-        ceiling["accuracy"],
-        color="black",
-        linestyle="--",
-        label=f"ceiling {ceiling['accuracy']:.1%}",
-    )
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("labels given")
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    return _png(fig)
