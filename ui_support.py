@@ -1,28 +1,32 @@
-"""What every page of the app shares: the frozen features and images, and the session store.
+"""What every page of the app shares: the frozen features and images, the session store, names.
 
 `st.cache_resource` objects are shared by every user, so only read-only or thread-safe things
-live here: the frozen CNN's features, the raw MNIST images and the `SessionStore` (its engine
-pools connections and every write is its own transaction). The trainable head and the labelling
-session are per user, in `st.session_state[SESSION_KEY]`, with their stored id in
-`st.session_state[SESSION_ID_KEY]`.
+live here: each backbone's features at each layer, the raw MNIST images and the `SessionStore`
+(its engine pools connections and every write is its own transaction). The trainable head and
+the labelling session are per user, in `st.session_state` (see `ui_keys`).
+
+Text a person or a file chooses (a model's path, an uploaded file's name, an error quoting
+either) reaches a Markdown element only through `escape_markdown`.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from tl_active import paths
+from tl_active.backbones import SHIPPED, Backbone, default_layer, resolve_backbone
 from tl_active.data import load_raw
-from tl_active.errors import TlActiveError
+from tl_active.errors import ModelError, TlActiveError
 from tl_active.features import FeatureSet, load_features
-from tl_active.paths import MNIST_PATH, MODEL_PATH
+from tl_active.paths import MNIST_PATH
 from tl_active.store import SessionStore
 
-SESSION_KEY = "session"  # the user's LabellingSession
-SESSION_ID_KEY = "session_id"  # its id in the store and in the URL (?session=...)
+OWN_FILE = "your own .keras file"  # the backbone choice that reads a path from a text field
+MAX_FEATURE_SETS = 8  # backbone and layer pairs kept in memory (the embedding's is 36 MB)
 
 # Every ASCII punctuation character. CommonMark lets a backslash make each one literal, and
 # between them they start every link and image, emphasis, heading, list, table, HTML tag, maths
@@ -40,25 +44,88 @@ def escape_markdown(text: object) -> str:
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
 
 
-@st.cache_resource(show_spinner=False)
-def shared_features() -> FeatureSet:
-    """The frozen CNN's outputs for all of MNIST; computed with a progress bar on a cold cache."""
-    bar = st.progress(0.0, text="Running the frozen CNN over MNIST once (cached after this)...")
+# --- backbones and layers, as the sidebars offer them -----------------------------------------
+
+
+def backbone_choices() -> list[str]:
+    return [*SHIPPED, OWN_FILE]
+
+
+def backbone_spec(choice: str, path: str) -> str:
+    """What `resolve_backbone` reads: a shipped name, or the path typed for one's own file."""
+    if choice != OWN_FILE:
+        return choice
+    path = (path or "").strip()
+    if not path:
+        raise ValueError("give the path of your .keras file, or choose a shipped backbone")
+    return path
+
+
+def choice_of(backbone: str) -> tuple[str, str]:
+    """The sidebar's (choice, path) for a session's backbone name."""
+    return (backbone, "") if backbone in SHIPPED else (OWN_FILE, backbone)
+
+
+def layer_options(backbone: Backbone | None, current: str | None = None) -> list[str]:
+    """The backbone's named layers first, then the one in use if it is another."""
+    names = [name for name, _ in backbone.layers] if backbone else []
+    if current and current not in names:
+        names.append(current)
+    return names
+
+
+def default_backbone_and_layer() -> tuple[str, str]:
+    """`TL_ACTIVE_BACKBONE` and `TL_ACTIVE_LAYER`, or the shipped default."""
+    backbone = resolve_backbone()
+    return backbone.name, default_layer(backbone)
+
+
+# --- shared, read-only resources ----------------------------------------------------------------
+
+
+def _file_stamp(path: Path) -> str:
+    """Changes when the file does, so a replaced model is never served from memory."""
+    try:
+        status = path.stat()
+    except OSError:
+        return "missing"
+    return f"{status.st_mtime_ns}-{status.st_size}"
+
+
+@st.cache_resource(show_spinner=False, max_entries=MAX_FEATURE_SETS)
+def shared_features(backbone: str, layer: str, model_stamp: str = "") -> FeatureSet:
+    """A backbone's outputs at one layer for all of MNIST; computed with a progress bar when cold.
+
+    `model_stamp` is part of the cache's key only: see `features_for`.
+    """
+    bar = st.progress(0.0, text=f"Running {backbone} over MNIST once (cached after this)...")
 
     def progress(done: int, total: int) -> None:
-        bar.progress(
-            done / total, text=f"Running the frozen CNN over MNIST once: {done:,}/{total:,}"
-        )
+        bar.progress(done / total, text=f"Running {backbone} over MNIST once: {done:,}/{total:,}")
 
-    features = load_features(MODEL_PATH, MNIST_PATH, progress=progress)
-    bar.empty()
-    return features
-
-
-def features_or_stop() -> FeatureSet:
-    """The shared features; if they cannot be had (no model, no MNIST), say why and stop the page."""
     try:
-        return shared_features()
+        return load_features(backbone, layer, MNIST_PATH, progress=progress)
+    finally:
+        bar.empty()
+
+
+def features_for(backbone: str, layer: str) -> FeatureSet:
+    """The shared features of a backbone (name or path) and layer; `TlActiveError` if not to be had.
+
+    A name that is neither shipped nor a file, a missing or broken model, or a layer the model
+    does not have, each raise with a message for the person.
+    """
+    try:
+        resolved = resolve_backbone(backbone)
+    except ValueError as error:
+        raise ModelError(str(error)) from None
+    return shared_features(resolved.name, layer, _file_stamp(resolved.path))
+
+
+def features_or_stop(backbone: str, layer: str) -> FeatureSet:
+    """The shared features; if they cannot be had, say why and stop the page."""
+    try:
+        return features_for(backbone, layer)
     except TlActiveError as error:
         st.error(escape_markdown(error))
         st.stop()

@@ -1,7 +1,9 @@
 """The app driven headless with Streamlit's AppTest: whole rounds, undo, settings, live demo.
 
-AppTest runs the real script on the real cached features (hence `model`), without a browser:
-it cannot press keys, so it clicks the buttons the keys are bound to.
+AppTest runs the real entry script (which routes to the Label page) on the real cached
+features of `mnist-cnn` (hence `model`), without a browser: it cannot press keys, so it clicks
+the buttons the keys are bound to. Multi-class questions and other backbones and layers are in
+`test_app_tasks.py`, on synthetic features.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui_support import SESSION_KEY
+import ui_keys as keys
 
 pytestmark = [pytest.mark.model, pytest.mark.usefixtures("app_db")]
 
@@ -29,7 +31,7 @@ def app() -> AppTest:
 
 
 def session(at: AppTest):
-    return at.session_state[SESSION_KEY]
+    return at.session_state[keys.SESSION]
 
 
 def truth_keys(at: AppTest) -> list[str]:
@@ -38,7 +40,7 @@ def truth_keys(at: AppTest) -> list[str]:
     picks = s.next_batch()
     number = len(s.rounds) + 1
     answers = s.truth([p.index for p in picks])
-    return [f"tile_{number}_{k}_{a.value}" for k, a in enumerate(answers)]
+    return [f"tile_{number}_{k}_{a}" for k, a in enumerate(answers)]
 
 
 def answer_all_truthfully(at: AppTest) -> None:
@@ -53,14 +55,18 @@ def chart(at: AppTest, n: int) -> tuple[dict, list]:
     return json.loads(proto.spec), frames
 
 
-def weight_cells(at: AppTest) -> dict[str, float]:
-    """The values written in the weights heatmap (the first chart), by term."""
+def weight_cells(at: AppTest) -> dict[tuple[str, str], float]:
+    """The values written in the weights heatmap (the first chart), by (output, unit)."""
     _, frames = chart(at, 0)
     cells = {}
     for frame in frames:
-        if "term" in frame:
-            cells.update(zip(frame["term"], frame["value"]))
+        if "unit" in frame:
+            cells.update(zip(zip(frame["output"], frame["unit"]), frame["value"]))
     return cells
+
+
+def new_session(at: AppTest) -> None:
+    at.button(key="new_session").click().run()
 
 
 def progress(at: AppTest) -> str:
@@ -69,14 +75,15 @@ def progress(at: AppTest) -> str:
 
 def test_first_page_offers_a_batch_of_four_with_keyboard_buttons(app):
     assert progress(app).startswith("**0 labels** in **0 rounds**")
-    assert "ceiling 99." in progress(app)
+    assert "frozen-head ceiling 99." in progress(app)
     labels = {b.key: b.label for b in app.button if b.key}
     assert labels["key_positive"] == "Odd" and labels["key_negative"] == "Even"
     assert labels["submit"] == "Submit batch (0/4)"
     assert app.button(key="submit").disabled
     assert app.button(key="undo").disabled
     assert len(app.get("image")) == 4
-    assert all(v == 0.0 for v in weight_cells(app).values())
+    cells = weight_cells(app)
+    assert len(cells) == 10 and all(v == 0.0 for v in cells.values())  # 1 x 10, no bias
 
 
 def test_a_whole_round_trains_the_head_and_shows_in_the_history(app):
@@ -91,8 +98,8 @@ def test_a_whole_round_trains_the_head_and_shows_in_the_history(app):
     assert app.success[0].value.startswith("Round 1 learned: 4 labels")
     # The heatmap shows the new weights, the history lists the round.
     cells = weight_cells(app)
-    np.testing.assert_allclose([cells[str(d)] for d in range(10)], s.head.weights_)
-    assert cells["bias"] == pytest.approx(s.head.bias_)
+    np.testing.assert_allclose([cells[("p(odd)", str(d))] for d in range(10)], s.head.coef_[0])
+    assert ("p(odd)", "bias") not in cells  # held at 0 on the softmax outputs, so not drawn
     assert any(abs(v) > 0.1 for v in cells.values())
     history = app.dataframe[0].value
     assert history["round"].tolist() == [1]
@@ -148,20 +155,18 @@ def test_changing_settings_mid_session_asks_before_discarding(app):
     app.button(key="submit").click().run()
     app.selectbox(key="set_strategy").set_value("random")
     app.slider(key="set_batch").set_value(6)
-    app.button[[b.label for b in app.button].index("New session with these settings")].click()
-    app.run()
+    new_session(app)
     assert "your 4 labels in 1 rounds, stays stored" in app.sidebar.warning[0].value
     assert len(session(app).rounds) == 1  # nothing thrown away yet
     # Stay: the widgets go back to what the session uses.
     app.button[[b.label for b in app.button].index("Stay on this one")].click().run()
-    assert session(app).settings.strategy == "uncertainty"
-    assert app.selectbox(key="set_strategy").value == "uncertainty"
+    assert session(app).settings.strategy == "diversity"
+    assert app.selectbox(key="set_strategy").value == "diversity"
     assert len(session(app).rounds) == 1
     # Start: a fresh session with the new settings.
     app.selectbox(key="set_strategy").set_value("random")
     app.slider(key="set_batch").set_value(6)
-    app.button[[b.label for b in app.button].index("New session with these settings")].click()
-    app.run()
+    new_session(app)
     app.button[[b.label for b in app.button].index("Start it")].click().run()
     s = session(app)
     assert s.rounds == [] and s.settings.strategy == "random" and s.settings.batch_size == 6
@@ -169,10 +174,9 @@ def test_changing_settings_mid_session_asks_before_discarding(app):
 
 
 def test_a_custom_target_renames_the_answers(app):
-    app.radio(key="set_kind").set_value("custom")
+    app.radio(key="set_kind").set_value("custom").run()
     app.multiselect(key="set_digits").set_value([2, 3, 5, 7])
-    app.button[[b.label for b in app.button].index("New session with these settings")].click()
-    app.run()
+    new_session(app)
     assert session(app).settings.target == frozenset({2, 3, 5, 7})
     labels = {b.key: b.label for b in app.button if b.key}
     assert labels["key_positive"] == "Positive {2,3,5,7}"
@@ -182,23 +186,24 @@ def test_a_custom_target_renames_the_answers(app):
     )
 
 
-def test_the_weights_caption_says_why_the_bias_stays_at_0_in_converge_mode_only(app):
+def test_the_bias_column_shows_only_where_the_head_trains_it_and_says_why_otherwise(app):
     def bias_notes() -> list[str]:
-        return [c.value for c in app.caption if "bias is held at 0" in c.value]
+        return [c.value for c in app.caption if "held at 0" in c.value]
 
-    assert len(bias_notes()) == 1 and "converge mode" in bias_notes()[0]
+    assert len(bias_notes()) == 1 and "sum to 1" in bias_notes()[0]
+    assert ("p(odd)", "bias") not in weight_cells(app)
     app.radio(key="set_head").set_value("demo")
-    app.button[[b.label for b in app.button].index("New session with these settings")].click()
-    app.run()
+    new_session(app)
     assert session(app).settings.head_mode == "demo"
     assert bias_notes() == []
+    # The demo's Adam steps train the bias, so it has its column.
+    assert weight_cells(app)[("p(odd)", "bias")] == 0.0
 
 
 def test_a_bad_setting_is_refused_with_its_reason(app):
-    app.radio(key="set_kind").set_value("custom")
+    app.radio(key="set_kind").set_value("custom").run()
     app.multiselect(key="set_digits").set_value(list(range(10)))
-    app.button[[b.label for b in app.button].index("New session with these settings")].click()
-    app.run()
+    new_session(app)
     assert not app.exception
     assert "some but not all of the digits" in app.sidebar.error[0].value
     assert session(app).settings.target == frozenset({1, 3, 5, 7, 9})
@@ -206,11 +211,14 @@ def test_a_bad_setting_is_refused_with_its_reason(app):
 
 def test_auto_label_marks_simulated_rounds_and_check_finds_wrong_answers(app):
     # One deliberately wrong answer, three right ones.
-    keys = truth_keys(app)
+    tile_keys = truth_keys(app)
     wrong = (
-        keys[0].replace("positive", "x").replace("negative", "positive").replace("x", "negative")
+        tile_keys[0]
+        .replace("positive", "x")
+        .replace("negative", "positive")
+        .replace("x", "negative")
     )
-    for key in [wrong, *keys[1:]]:
+    for key in [wrong, *tile_keys[1:]]:
         app.button(key=key).click().run()
     app.button(key="submit").click().run()
     app.number_input(key="auto_rounds").set_value(2)

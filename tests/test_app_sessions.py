@@ -18,9 +18,10 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 from test_app import answer_all_truthfully, progress, session
 
+import ui_keys as keys
 from tl_active.exchange import manifest_json
 from tl_active.store import SessionStore
-from ui_support import SESSION_ID_KEY, escape_markdown, shared_features
+from ui_support import escape_markdown, features_for
 
 pytestmark = [pytest.mark.model, pytest.mark.usefixtures("app_db")]
 
@@ -81,7 +82,7 @@ def served_files(monkeypatch) -> dict:
 def test_each_round_is_stored_and_the_url_resumes_the_session(store):
     first = open_app()
     session_id = url_id(first)
-    assert first.session_state[SESSION_ID_KEY] == session_id
+    assert first.session_state[keys.SESSION_ID] == session_id
     assert store.round_count(session_id) == 0  # stored from the start, so the link works
     submit_truthfully(first)
     assert store.round_count(session_id) == 1
@@ -98,7 +99,7 @@ def test_each_round_is_stored_and_the_url_resumes_the_session(store):
     assert progress(second) == progress(first)
     assert progress(second).startswith("**8 labels** in **2 rounds** (1 auto-labelled)")
     assert [r.indices for r in ours.rounds] == [r.indices for r in theirs.rounds]
-    np.testing.assert_allclose(ours.head.weights_, theirs.head.weights_, atol=1e-9)
+    np.testing.assert_allclose(ours.head.coef_, theirs.head.coef_, atol=1e-9)
     history = second.dataframe[0].value
     assert history["answered by"].tolist() == ["person", "MNIST (auto)"]
 
@@ -115,7 +116,7 @@ def test_an_unknown_or_malformed_id_says_so_and_starts_a_fresh_session(store, ba
     at = open_app(bad_id)
     message = at.error[0].value
     assert message.startswith("That session link cannot be opened")
-    # The reason quotes the link, so it is shown escaped (see test_app_escaping).
+    # The reason quotes the link, so it is shown escaped.
     assert escape_markdown(reason) in message and message.endswith("A fresh session was started.")
     fresh = url_id(at)
     assert fresh != bad_id and store.exists(fresh)
@@ -129,7 +130,7 @@ def test_the_recent_list_reopens_an_earlier_session_and_updates_the_url(store):
     earlier = url_id(at)
     auto_label(at, 3)
     at.selectbox(key="set_strategy").set_value("random")
-    click_label(at, "New session with these settings")
+    at.button(key="new_session").click().run()
     click_label(at, "Start it")
     later = url_id(at)
     assert later != earlier and session(at).rounds == []
@@ -138,14 +139,15 @@ def test_the_recent_list_reopens_an_earlier_session_and_updates_the_url(store):
     listed = {b.key: b for b in at.sidebar.button if (b.key or "").startswith("reopen_")}
     assert listed[f"reopen_{later}"].disabled  # this session, marked
     assert listed[f"reopen_{earlier}"].label.startswith(
-        escape_markdown("odd, uncertainty, batch 4, converge, seed 0") + ": 3 rounds, 12 labels, "
+        escape_markdown("odd, diversity, batch 4, converge, seed 0 (mnist-cnn/digits)")
+        + ": 3 rounds, 12 labels, "
     )
     listed[f"reopen_{earlier}"].click().run()
-    assert url_id(at) == earlier and at.session_state[SESSION_ID_KEY] == earlier
+    assert url_id(at) == earlier and at.session_state[keys.SESSION_ID] == earlier
     assert len(session(at).rounds) == 3
     assert at.info[0].value == f"Reopened session {earlier}: 3 rounds."
     # The sidebar's settings follow the session opened.
-    assert at.selectbox(key="set_strategy").value == "uncertainty"
+    assert at.selectbox(key="set_strategy").value == "diversity"
     assert progress(at).startswith("**12 labels** in **3 rounds**")
 
 
@@ -170,14 +172,14 @@ def test_exports_hold_the_labels_with_undone_rounds_the_manifest_and_the_head(se
     assert {r["round"] for r in taken_back} == {"1"}
     assert all(r["agrees"] == "True" for r in rows)  # every answer given was MNIST's own
     assert [int(r["true_digit"]) for r in live[:4]] == [
-        int(shared_features().y_pool[i]) for i in s.rounds[0].indices
+        int(features_for("mnist-cnn", "digits").y_pool[i]) for i in s.rounds[0].indices
     ]
 
     manifest = json.loads(files[".json"]())
     assert manifest["format"] == "tl-active-session"
     assert manifest["settings"] == s.settings.as_dict()
     assert [r["indices"] for r in manifest["rounds"]] == [r.indices for r in s.rounds]
-    assert manifest["model_checksum"] == shared_features().model_checksum
+    assert manifest["model_checksum"] == features_for("mnist-cnn", "digits").model_checksum
 
     keras_file = files["-head.keras"]()
     assert keras_file[:2] == b"PK"  # a .keras file is a zip archive
@@ -201,7 +203,7 @@ def test_importing_a_manifest_replays_it_as_a_new_session(store):
     )
     assert store.round_count(imported) == 3
     s = session(at)
-    np.testing.assert_allclose(s.head.weights_, original.head.weights_, atol=1e-9)
+    np.testing.assert_allclose(s.head.coef_, original.head.coef_, atol=1e-9)
     assert [r.simulated for r in s.rounds] == [True, True, False]
     assert progress(at).startswith("**12 labels** in **3 rounds** (2 auto-labelled)")
 
@@ -211,7 +213,7 @@ def test_importing_a_manifest_replays_it_as_a_new_session(store):
     [
         (b"\x89PNG\r\n\x1a\n not json", "not JSON"),
         (b'{"hello": "world"}', "not a tl-active session manifest"),
-        ("other-model", "made with another CNN"),
+        ("other-model", "made with another network"),
         ("damaged-round", "round 1 of the manifest"),
     ],
 )

@@ -29,7 +29,7 @@ from tl_active.strategies import STRATEGIES
 from tl_active.task import Task
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = ROOT / "pages" / "2_Compare_strategies.py"
+PAGE = ROOT / "pages" / "compare.py"
 
 
 def near_one_hot_features(n_pool: int = 600, n_test: int = 300, seed: int = 0) -> FeatureSet:
@@ -301,9 +301,9 @@ def test_compare_page_runs_a_tiny_comparison_with_the_persons_session_on_top(
     assert not at.exception
 
     table = at.dataframe[0].value
-    assert list(table["strategy"]) == ["random", "representative"]
+    assert list(table["strategy"]) == ["representative", "random"]  # in the registry's order
     assert table.set_index("strategy").loc["representative", "accuracy_at_12"] > 99.0
-    assert "4 runs" in at.caption[0].value
+    assert "4 runs" in at.caption[0].value and "Frozen-head ceiling: 99." in at.caption[0].value
     assert any("Your session" in m.value and "8 labels" in m.value for m in at.markdown)
     chart = json.dumps(json.loads(at.get("vega_lite_chart")[0].proto.spec))
     assert "your session" in chart

@@ -577,6 +577,77 @@ def learning_curve(
     return alt.layer(line, dots, rule, text).properties(height=260)
 
 
+# --- the strategy comparison -------------------------------------------------------------------
+
+YOURS = "your session"
+TABLEAU = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+
+
+def compare_chart(
+    bands: pd.DataFrame, ceiling: float, yours: pd.DataFrame | None = None, title: str = ""
+) -> alt.LayerChart:
+    """Mean test accuracy per strategy against labels, the seeds' range as a band, the
+    frozen-head ceiling dashed, and a person's own session (`n_labels`, `mean`) in black.
+
+    `bands` is `compare.mean_curves` of the runs.
+    """
+    names = list(dict.fromkeys(bands["strategy"]))
+    domain = names + ([YOURS] if yours is not None else [])
+    colours = [TABLEAU[i % len(TABLEAU)] for i in range(len(names))]
+    palette = alt.Scale(domain=domain, range=colours + (["black"] if yours is not None else []))
+    colour = alt.Color(
+        "strategy:N",
+        scale=palette,
+        sort=domain,
+        title=None,
+        legend=alt.Legend(symbolOpacity=1, symbolType="circle"),
+    )
+    base = alt.Chart(bands).encode(x=alt.X("n_labels:Q", title="labels"), color=colour)
+    band = base.mark_area(opacity=0.15).encode(
+        y=alt.Y("low:Q", scale=alt.Scale(zero=False), title="test accuracy"), y2="high:Q"
+    )
+    line = base.mark_line(point=True).encode(
+        y="mean:Q",
+        tooltip=[
+            "strategy:N",
+            alt.Tooltip("n_labels:Q", title="labels"),
+            alt.Tooltip("mean:Q", title="mean accuracy", format=".2%"),
+            alt.Tooltip("low:Q", title="lowest seed", format=".2%"),
+            alt.Tooltip("high:Q", title="highest seed", format=".2%"),
+        ],
+    )
+    ceiling_frame = pd.DataFrame(
+        {"ceiling": [ceiling], "text": [f"frozen-head ceiling {ceiling:.2%}"]}
+    )
+    rule = (
+        alt.Chart(ceiling_frame)
+        .mark_rule(strokeDash=[6, 4], color="gray")
+        .encode(y="ceiling:Q", tooltip=[alt.Tooltip("ceiling:Q", format=".2%")])
+    )
+    label = (
+        alt.Chart(ceiling_frame)
+        .mark_text(align="left", dx=4, dy=-7, color="gray")
+        .encode(y="ceiling:Q", x=alt.value(0), text="text:N")
+    )
+    layers = [band, line, rule, label]
+    if yours is not None:
+        layers.append(
+            alt.Chart(yours)
+            .mark_line(point=True, strokeWidth=3)
+            .encode(
+                x="n_labels:Q",
+                y="mean:Q",
+                color=colour,
+                tooltip=[
+                    "strategy:N",
+                    alt.Tooltip("n_labels:Q", title="labels"),
+                    alt.Tooltip("mean:Q", title="accuracy", format=".2%"),
+                ],
+            )
+        )
+    return alt.layer(*layers).properties(height=420, title=title).interactive()
+
+
 # --- exports: the same charts as PNG, and the evolution as a GIF -------------------------------
 
 

@@ -1,0 +1,619 @@
+"""Label: answer the images the head is least sure of, retrain it, watch its weights evolve.
+
+The page reads top to bottom: the tab's session (from the URL, or new), the sidebar's settings,
+the progress line, the batch to answer, then what the head has learned and the downloads. Each
+user action is a callback in `ui_session`, which makes one call on the `LabellingSession`; the
+page draws what the session knows. The batch, the label check and the weights' scrubber are
+fragments, so answering a tile or scrubbing redraws only that part.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pandas as pd
+import streamlit as st
+from PIL import Image
+from sqlalchemy.exc import SQLAlchemyError
+
+import ui_keys as keys
+from tl_active import plots
+from tl_active.backbones import DIGITS_LAYER, SHIPPED, resolve_backbone, unit_names
+from tl_active.errors import TlActiveError
+from tl_active.exchange import head_keras_bytes, labels_csv, manifest_json
+from tl_active.head import HEAD_MODES
+from tl_active.session import MAX_BATCH, LabellingSession
+from tl_active.strategies import DESCRIPTIONS, STRATEGIES
+from tl_active.task import SKIP, Task
+from ui_session import (
+    allowed_strategies,
+    answer_options,
+    answer_word,
+    current_id,
+    current_session,
+    ensure_session,
+    keep_choices_valid,
+    on_answer,
+    on_auto_label,
+    on_check,
+    on_confirm,
+    on_import,
+    on_move,
+    on_reopen,
+    on_settings_submit,
+    on_submit,
+    on_undo,
+    open_batch,
+    plural,
+    settings_into_widgets,
+    show_flash,
+    task_from_widgets,
+)
+from ui_support import (
+    OWN_FILE,
+    backbone_choices,
+    escape_markdown,
+    layer_options,
+    pool_images,
+    session_store,
+)
+
+RECENT_SHOWN = 8
+TILE_SCALE = 6  # 28 px -> 168 px, nearest neighbour
+PER_ROW = 4
+HEAD_HELP = {
+    "converge": "fit all labels so far to convergence (small L2), warm-started",
+    "demo": "the demo's way: one Adam step at learning rate 0.1 per round (binary questions only)",
+}
+KINDS = {"odd": "odd", "even": "even", "custom": "custom digits", "classes": "classes"}
+# The issue's figure for the 5-9 network's softmax outputs read as other digits (issue 8).
+SOFTMAX_5TO9_NOTE = (
+    "mnist-cnn-5to9's `digits` layer is its 5 softmax outputs, which only say which of 5-9 an "
+    "image looks like: a head reading them for classes it never saw peaks near 61 % (see the "
+    "frozen-head ceiling). Its `embedding` layer keeps far more of what tells 0-4 apart."
+)
+
+
+def layer_note(backbone: str, layer: str, task: Task | None) -> str:
+    """A warning for a layer that cannot answer the question well, or ''."""
+    if backbone == "mnist-cnn-5to9" and layer == DIGITS_LAYER and task and not task.is_binary:
+        return SOFTMAX_5TO9_NOTE
+    return ""
+
+
+# --- the sidebar: settings, the live demo, other sessions ---------------------------------------
+
+
+def settings_sidebar(session: LabellingSession) -> None:
+    state = st.session_state
+    if keys.SET_KIND not in state:  # first run, or back from another page
+        settings_into_widgets(session.settings)
+    st.header("Session")
+    st.selectbox(
+        "Backbone: the frozen network",
+        backbone_choices(),
+        key=keys.SET_BACKBONE,
+        format_func=lambda c: c if c == OWN_FILE else f"{c}: {SHIPPED[c].description}",
+    )
+    own = state[keys.SET_BACKBONE] == OWN_FILE
+    st.text_input(
+        "Path of your .keras file",
+        key=keys.SET_MODEL_PATH,
+        disabled=not own,
+        placeholder="/path/to/model.keras",
+        help="Loaded in Keras' safe mode; its input must take 28 x 28 grayscale images.",
+    )
+    shipped = None if own else SHIPPED[state[keys.SET_BACKBONE]]
+    st.selectbox(
+        "Layer the head reads",
+        layer_options(shipped, state.get(keys.SET_LAYER)),
+        key=keys.SET_LAYER,
+        accept_new_options=True,
+        help="`digits`: the softmax outputs; `embedding`: the Dense(128) layer before them; "
+        "or type the name of any layer of your model (its outputs are flattened).",
+    )
+    st.radio("Question", list(KINDS), key=keys.SET_KIND, horizontal=True, format_func=KINDS.get)
+    kind = state[keys.SET_KIND]
+    st.multiselect(
+        "Custom positive digits",
+        list(range(10)),
+        key=keys.SET_DIGITS,
+        disabled=kind != "custom",
+        help="A binary question: these digits are positive, the others negative.",
+    )
+    st.multiselect(
+        "Classes to tell apart",
+        list(range(10)),
+        key=keys.SET_CLASSES,
+        disabled=kind != "classes",
+        help="A multi-class question: the pool and the test set hold only these digits.",
+    )
+    try:
+        task = task_from_widgets()
+    except ValueError:
+        task = None  # said when the session is asked for
+    keep_choices_valid(task)
+    st.selectbox(
+        "Query strategy",
+        allowed_strategies(task) if task else list(STRATEGIES),
+        key=keys.SET_STRATEGY,
+        help="\n".join(f"- **{name}**: {text}" for name, text in DESCRIPTIONS.items()),
+    )
+    st.slider("Batch size", 1, MAX_BATCH, key=keys.SET_BATCH)
+    st.radio(
+        "Head training",
+        list(HEAD_MODES) if task is None or task.is_binary else ["converge"],
+        key=keys.SET_HEAD,
+        horizontal=True,
+        help="\n".join(f"- **{m}**: {HEAD_HELP.get(m, m)}" for m in HEAD_MODES),
+    )
+    st.number_input("Seed", min_value=0, step=1, key=keys.SET_SEED)
+    note = layer_note(state[keys.SET_BACKBONE], state[keys.SET_LAYER], task)
+    if note:
+        st.info(note)
+    st.button(
+        "New session with these settings",
+        key="new_session",
+        on_click=on_settings_submit,
+        type="primary",
+    )
+    if keys.SETTINGS_ERROR in state:
+        st.error(escape_markdown(state[keys.SETTINGS_ERROR]))
+    if keys.CONFIRM in state:
+        st.warning(
+            f"A new session starts from no labels. This one, with your {len(session.labelled)} "
+            f"labels in {len(session.rounds)} rounds, stays stored under Recent sessions."
+        )
+        left, right = st.columns(2)
+        left.button("Start it", on_click=on_confirm, args=(True,), type="primary")
+        right.button("Stay on this one", on_click=on_confirm, args=(False,))
+    st.caption(
+        f"Now: {escape_markdown(session.settings.summary())}; {session.settings.strategy}: "
+        f"{DESCRIPTIONS[session.settings.strategy]}."
+    )
+
+
+def live_demo_sidebar() -> None:
+    st.header("Live demo")
+    st.number_input("Rounds to auto-label", 1, 100, 5, key=keys.AUTO_ROUNDS)
+    st.button(
+        f"Auto-label {st.session_state[keys.AUTO_ROUNDS]} rounds",
+        key="auto_label",
+        on_click=on_auto_label,
+        help="Answer with MNIST's ground truth, to fast-forward; marked 'auto' everywhere.",
+    )
+
+
+def when(t: float) -> str:
+    return time.strftime("%d %b %H:%M", time.localtime(t))
+
+
+def recent_sessions_sidebar() -> None:
+    """Recent sessions with rounds (and this one), to reopen; and the import of a manifest."""
+    st.header("Recent sessions")
+    session_id = current_id()
+    st.caption(f"This session: `{session_id}`, its link is this page's address.")
+    try:
+        recent = session_store().recent(limit=4 * RECENT_SHOWN)
+    except (TlActiveError, SQLAlchemyError) as error:
+        st.error(f"The session store cannot be read: {escape_markdown(error)}")
+        recent = []
+    shown = [s for s in recent if s.n_rounds or s.id == session_id][:RECENT_SHOWN]
+    for item in shown:
+        here = item.id == session_id
+        st.button(
+            # The summary may hold a model's path, which a person chose: escaped.
+            f"{'▶ ' if here else ''}{escape_markdown(item.summary)}: "
+            f"{plural(item.n_rounds, 'round')}, "
+            f"{item.n_labels} labels, {when(item.updated_at)}",
+            key=f"reopen_{item.id}",
+            on_click=on_reopen,
+            args=(item.id,),
+            disabled=here,
+            help=f"Session {item.id}, started {when(item.created_at)}",
+            width="stretch",
+        )
+    st.file_uploader(
+        "Import a session manifest (.json)",
+        type=["json"],
+        key=keys.IMPORT_FILE,
+        on_change=on_import,
+        help="A manifest exported by tl-active with the same network: replayed, checked, stored "
+        "as a new session and opened.",
+    )
+
+
+# --- the progress line and the label check ------------------------------------------------------
+
+
+def progress_line(session: LabellingSession) -> None:
+    rounds = session.rounds
+    simulated = sum(r.simulated for r in rounds)
+    auto = f" ({simulated} auto-labelled)" if simulated else ""
+    with st.spinner("Fitting the frozen-head ceiling (once per backbone, layer and question)..."):
+        ceiling = session.ceiling().accuracy
+    st.markdown(
+        f"**{len(session.labelled)} labels** in **{plural(len(rounds), 'round')}**{auto} · "
+        f"test accuracy now **{session.metrics().accuracy:.1%}** · "
+        f"frozen-head ceiling {ceiling:.1%}",
+        help=f"Accuracy on the {len(session.data.test):,} held-out test images of the question, "
+        "never offered for labelling. The frozen-head ceiling is the same head fitted on every "
+        "pool label of this backbone, layer and question: what a few labels can approach.",
+    )
+
+
+@st.fragment
+def label_check(session: LabellingSession, options: list) -> None:
+    """The "Check my labels" toggle and its panel: a fragment, so checking redraws nothing else."""
+    st.button(
+        "Check my labels",
+        key="check",
+        on_click=on_check,
+        help="Which of your answers MNIST's ground truth disagrees with.",
+    )
+    if not st.session_state.get(keys.SHOW_CHECK):
+        return
+    wrong = session.disagreements()
+    given = sum(a != SKIP for r in session.rounds if not r.simulated for a in r.answers)
+    with st.container(border=True, key="check_panel"):
+        if not wrong:
+            st.success(f"All {given} of your answers agree with MNIST's ground truth.")
+            return
+        st.warning(f"{len(wrong)} of your {given} answers disagree with MNIST's ground truth:")
+        columns = st.columns(min(len(wrong), 8))
+        for k, item in enumerate(wrong):
+            with columns[k % len(columns)]:
+                st.image(tile_png(item["index"], 3))
+                st.caption(
+                    f"round {item['round']}: you said {answer_word(item['answer'], options)}, "
+                    f"MNIST says {item['digit']}"
+                )
+
+
+# --- the batch ----------------------------------------------------------------------------------
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def tile_png(index: int, scale: int = TILE_SCALE) -> bytes:
+    """A pool image drawn large and crisp: ink dark on white, upscaled without blur."""
+    image = Image.fromarray(255 - pool_images()[index])
+    image = image.resize((28 * scale, 28 * scale), Image.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@st.fragment
+def batch_panel(options: list) -> None:
+    session = current_session()
+    show_flash()
+    try:
+        picks, draft = open_batch(session)
+    except TlActiveError as error:
+        st.error(escape_markdown(error))
+        st.button("Undo last batch", shortcut="u", on_click=on_undo, disabled=not session.rounds)
+        return
+    number = draft["round"]
+    p_name = plots.p_label(session.task, session.features.class_names)
+
+    keys_bar = st.container(horizontal=True, key="key_bar")
+    for option in options:
+        keys_bar.button(
+            option.label,
+            shortcut=option.key,
+            key=f"key_{option.value}",
+            on_click=on_answer,
+            args=(number, None, option.value, draft["version"]),
+        )
+    keys_bar.button(
+        "Previous tile",
+        shortcut="left",
+        key="key_prev",
+        icon=":material/arrow_back:",
+        on_click=on_move,
+        args=(number, -1, draft["version"]),
+    )
+    keys_bar.button(
+        "Next tile",
+        shortcut="right",
+        key="key_next",
+        icon=":material/arrow_forward:",
+        on_click=on_move,
+        args=(number, 1, draft["version"]),
+    )
+    answered = sum(a is not None for a in draft["answers"])
+    keys_bar.button(
+        f"Submit batch ({answered}/{len(picks)})",
+        shortcut="enter",
+        type="primary",
+        key="submit",
+        on_click=on_submit,
+        args=(number,),
+        disabled=answered < len(picks),
+    )
+    keys_bar.button(
+        "Undo last batch", shortcut="u", key="undo", on_click=on_undo, disabled=not session.rounds
+    )
+    keys_text = ", ".join(f"**{o.key.upper()}** {o.label.lower()}" for o in options)
+    st.caption(
+        f"Keys: {keys_text} answer the outlined tile, then the next unanswered tile is outlined; "
+        "**←/→** move between tiles; **Enter** submits once every tile is answered; "
+        "**U** undoes the last batch. Or click the buttons under each image. One key at a time: "
+        "a key pressed before the page has redrawn is ignored, with a warning."
+    )
+
+    indices = [p.index for p in picks]
+    p_shown = session.p_of(indices)
+    predicted = session.predicted_of(indices)
+    for row_start in range(0, len(picks), PER_ROW):
+        columns = st.columns(PER_ROW)
+        for position in range(row_start, min(row_start + PER_ROW, len(picks))):
+            pick = picks[position]
+            chosen = draft["answers"][position]
+            with columns[position - row_start]:
+                tile = st.container(border=True, key=f"tile_{position}")
+                marker = " :blue-badge[keys ▶ here]" if position == draft["cursor"] else ""
+                badge = ""
+                if chosen is not None:
+                    option = next(o for o in options if o.value == chosen)
+                    badge = f" :{option.badge}-badge[{option.label}]"
+                tile.markdown(f"**{position + 1}.**{badge}{marker}")
+                tile.image(tile_png(pick.index), width=28 * TILE_SCALE)
+                says = "" if session.task.is_binary else f" (says {predicted[position]})"
+                tile.caption(
+                    f"{p_name} = **{p_shown[position]:.3f}**{says}  \n"
+                    f"{session.settings.strategy}: score {pick.score:.3f}, "
+                    f"rank {pick.rank:,} of the pool. {pick.reason}"
+                )
+                row = tile.container(horizontal=True, gap="small")
+                for option in options:
+                    row.button(
+                        option.label.split(" ")[0],
+                        key=f"tile_{number}_{position}_{option.value}",
+                        type="primary" if chosen == option.value else "secondary",
+                        on_click=on_answer,
+                        args=(number, position, option.value),
+                    )
+
+
+# --- what the head has learned ------------------------------------------------------------------
+
+
+def chart(name: str, build, *args, **kwargs) -> None:
+    """Draw one of `plots`' Altair charts, `build(*args)`, once per session revision and args.
+
+    Turning an Altair chart into Vega-Lite costs tens of milliseconds per chart; a rerun that
+    changed nothing (a label check, a download) reuses the spec and sends the browser the same
+    chart, which it does not redraw.
+    """
+    revision = (id(current_session()), st.session_state.get(keys.REVISION, 0))
+    specs = st.session_state.get(keys.SPECS)
+    if not specs or specs["revision"] != revision:
+        specs = st.session_state[keys.SPECS] = {"revision": revision}
+    key = (name, args)
+    if key not in specs:
+        spec = build(*args).to_dict(validate=False)
+        spec.pop("config", None)  # Altair's default view size; Streamlit sizes the chart
+        specs[key] = spec
+    with st.container(key=f"{name}_chart"):
+        st.vega_lite_chart(specs[key], **kwargs)
+
+
+def head_layout(session: LabellingSession) -> plots.HeadLayout:
+    """How to read this session's head: its outputs, and the units of its backbone's layer."""
+    settings, features = session.settings, session.features
+    backbone = resolve_backbone(settings.backbone)
+    units = unit_names(backbone, settings.layer, features.width)
+    if units == backbone.output_classes and settings.backbone == "mnist-cnn":
+        unit_title = "digit (the CNN's softmax output)"
+    elif units == backbone.output_classes:
+        unit_title = f"old class ({settings.backbone}'s softmax output)"
+    else:
+        unit_title = f"unit of layer {settings.layer}"
+    return plots.head_layout(
+        session.task, features.class_names, units, unit_title, session.head.bias_trained
+    )
+
+
+@st.fragment
+def weights_panel(session: LabellingSession, layout: plots.HeadLayout) -> None:
+    rounds = session.rounds
+    selected = len(rounds)
+    left, right = st.columns([3, 2])
+    with left:
+        if rounds:
+            # The key follows the number of rounds, so a new round shows the newest weights.
+            selected = st.slider(
+                "Scrub through the rounds (0 = start)",
+                0,
+                len(rounds),
+                len(rounds),
+                key=f"scrub_{len(rounds)}",
+            )
+        record = rounds[selected - 1] if selected else None
+        n_labels = record.n_labels if record else 0
+        auto = " (auto-labelled)" if record and record.simulated else ""
+        title = f"Weights after round {selected}: {n_labels} labels{auto}"
+        weights = plots.weights_figure(rounds, selected, layout, title)
+        chart("weights", lambda _: weights.chart, selected, width="stretch")
+        if session.task.is_binary:
+            what = (
+                f"One weight per {layout.unit_title.split(' (')[0]} from the frozen layer to "
+                f"the sigmoid: blue pushes towards {plots.answer_name(session.task)}, red away"
+            )
+        else:
+            what = (
+                "One row per class, one column per unit of the frozen layer: blue pushes "
+                "towards the row's class, red away"
+            )
+        st.caption(
+            f"{what}; the scale is symmetric around 0 and reaches the largest |value|. "
+            f"{weights.note}"
+        )
+    with right:
+        evolution = plots.evolution_figure(rounds, layout, selected)
+        chart("evolution", lambda _: evolution.chart, selected, width="stretch")
+        if evolution.note:
+            st.caption(evolution.note)
+
+
+def history_table(session: LabellingSession) -> pd.DataFrame:
+    rows = []
+    for r in session.rounds:
+        rows.append(
+            {
+                "round": r.number,
+                "answered by": "MNIST (auto)" if r.simulated else "person",
+                **{a: r.answers.count(a) for a in session.answer_values},
+                "skipped": r.answers.count(SKIP),
+                "labels so far": r.n_labels,
+                "test accuracy": r.metrics["accuracy"],
+                "seconds to answer": round(r.answered_at - r.asked_at, 1),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def figures(session: LabellingSession, layout: plots.HeadLayout) -> None:
+    task, names, data = session.task, session.features.class_names, session.data
+    start = session.start_metrics().as_dict()
+    ceiling = session.ceiling().as_dict()
+
+    st.subheader("What the head has learned")
+    weights_panel(session, layout)
+
+    left, right = st.columns(2)
+    with left:
+        if task.is_binary:
+            st.markdown(f"**{plots.p_label(task, names)} over the pool**, by MNIST's true class")
+        else:
+            st.markdown("**p of the head's top answer over the pool**, right or wrong")
+        chart("hist", lambda: plots.p_histogram(task, names, data.y_pool, session.proba_pool))
+    with right:
+        if task.is_binary:
+            st.markdown(f"**{plots.p_label(task, names)} per true digit**: which are confused")
+        else:
+            st.markdown("**p of the true class per class**: which classes are still confused")
+        chart("digit", lambda: plots.p_by_class_chart(task, names, data.y_pool, session.proba_pool))
+
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Learning curve** (triangles: rounds answered by MNIST's ground truth)")
+        chart("curve", lambda: plots.learning_curve(session.rounds, start, ceiling))
+    with right:
+        st.markdown("**History**")
+        if session.rounds:
+            st.dataframe(
+                history_table(session),
+                hide_index=True,
+                height=260,
+                column_config={"test accuracy": st.column_config.NumberColumn(format="percent")},
+            )
+        else:
+            st.caption("No rounds yet.")
+
+
+def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
+    """Files built when their button is clicked, from a snapshot of the session taken now."""
+    task, names, data = session.task, session.features.class_names, session.data
+    rounds, proba = list(session.rounds), session.proba_pool
+    start, ceiling = session.start_metrics().as_dict(), session.ceiling().as_dict()
+    session_id, store = current_id(), session_store()
+
+    def figures_png() -> bytes:
+        weights = plots.weights_figure(
+            rounds, len(rounds), layout, f"Weights after round {len(rounds)}"
+        )
+        return plots.figures_png(
+            weights,
+            plots.p_histogram(task, names, data.y_pool, proba),
+            plots.p_by_class_chart(task, names, data.y_pool, proba),
+            plots.learning_curve(rounds, start, ceiling),
+            title=session.settings.summary(),
+        )
+
+    def labels_with_undone() -> str:
+        undone = [h.record for h in store.history(session_id) if h.undone]
+        return labels_csv(session, undone=undone)
+
+    row = st.container(horizontal=True)
+    row.download_button(
+        "Evolution as GIF",
+        data=lambda: plots.evolution_gif(
+            rounds, layout, plots.p_label(task, names), data.size, start["accuracy"]
+        ),
+        file_name="tl-active-evolution.gif",
+        mime="image/gif",
+        on_click="ignore",
+        icon=":material/movie:",
+        help="One frame per round (about a fifth of a second each to draw).",
+    )
+    row.download_button(
+        "Figures as PNG",
+        data=figures_png,
+        file_name="tl-active-figures.png",
+        mime="image/png",
+        on_click="ignore",
+        icon=":material/image:",
+    )
+    # Built when clicked, not on every run: the CSV reads the taken-back rounds from the store,
+    # and the .keras file needs TensorFlow, which takes seconds to load.
+    row.download_button(
+        "Labels as CSV",
+        data=labels_with_undone,
+        file_name=f"tl-active-{session_id}-labels.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/table:",
+        help="One row per answered image: pool index, answer, round, time, MNIST's digit; "
+        "rounds taken back with undo are included, marked undone.",
+    )
+    row.download_button(
+        "Session as JSON manifest",
+        data=lambda: manifest_json(session),
+        file_name=f"tl-active-{session_id}.json",
+        mime="application/json",
+        on_click="ignore",
+        icon=":material/data_object:",
+        help="Settings, seed, model checksum and every round: import it to replay the session.",
+    )
+    row.download_button(
+        "Head as .keras",
+        data=lambda: head_keras_bytes(session),
+        file_name=f"tl-active-{session_id}-head.keras",
+        mime="application/octet-stream",
+        on_click="ignore",
+        icon=":material/download:",
+        help="The head's weights and biases as a Keras Dense model (takes a few seconds).",
+    )
+
+
+# --- the page -----------------------------------------------------------------------------------
+
+session = ensure_session()
+options = answer_options(session.task, session.features.class_names)
+layout = head_layout(session)
+with st.sidebar:
+    settings_sidebar(session)
+    live_demo_sidebar()
+    recent_sessions_sidebar()
+
+st.title("Label the digits the head is least sure of")
+st.caption(
+    f"{escape_markdown(session.settings.backbone)} / {escape_markdown(session.settings.layer)}"
+    f" · {session.task.describe(session.features.class_names)}: "
+    + (
+        "answer the question for each image."
+        if session.task.is_binary
+        else "say which class each image shows."
+    )
+)
+note = layer_note(session.settings.backbone, session.settings.layer, session.task)
+if note:
+    st.info(note)
+progress_line(session)
+label_check(session, options)
+batch_panel(options)
+figures(session, layout)
+downloads(session, layout)

@@ -1,0 +1,51 @@
+"""Every key the pages use in `st.session_state` and the URL, in one place.
+
+A widget's key is its value's key in `st.session_state`, so the sidebar's settings are listed
+here too: callbacks read them by these names, and tests set them by these names.
+"""
+
+from __future__ import annotations
+
+# --- the person's labelling session -------------------------------------------------------------
+SESSION = "session"  # the LabellingSession of this tab
+SESSION_ID = "session_id"  # its id in the store, which the URL carries
+URL_PARAM = "session"  # ?session=<id>
+DRAFT = "draft"  # the answers given so far to the open batch
+FLASH = "flash"  # one message for the next run: (kind, text)
+CONFIRM = "confirm_settings"  # settings waiting for "discard this session?" confirmation
+SETTINGS_ERROR = "settings_error"  # why the settings in the sidebar cannot start a session
+SHOW_CHECK = "show_check"  # whether "Check my labels" is open
+REVISION = "revision"  # bumped by every change to the session: the charts must be redrawn
+SPECS = "chart_specs"  # Vega-Lite specs of the current revision, by chart
+
+# --- the labelling page's sidebar (widget keys) -------------------------------------------------
+SET_BACKBONE = "set_backbone"
+SET_MODEL_PATH = "set_model_path"  # the path of a person's own .keras file
+SET_LAYER = "set_layer"
+SET_KIND = "set_kind"  # odd, even, custom (binary) or classes
+SET_DIGITS = "set_digits"  # the positive digits of a custom binary target
+SET_CLASSES = "set_classes"  # the classes of a multi-class task
+SET_STRATEGY = "set_strategy"
+SET_BATCH = "set_batch"
+SET_HEAD = "set_head"
+SET_SEED = "set_seed"
+AUTO_ROUNDS = "auto_rounds"
+IMPORT_FILE = "import_file"
+
+# --- the compare page -------------------------------------------------------------------------
+CMP_RESULTS = "compare_results"  # {settings: result}, this person's runs
+CMP_SHOWN = "compare_shown"  # the settings whose result is on screen
+CMP_BACKBONE = "cmp_backbone"
+CMP_MODEL_PATH = "cmp_model_path"
+CMP_LAYER = "cmp_layer"
+CMP_KIND = "cmp_kind"  # binary or classes
+CMP_TARGET = "cmp_target"
+CMP_CLASSES = "cmp_classes"
+CMP_STRATEGIES = "cmp_strategies"
+CMP_SEEDS = "cmp_seeds"
+CMP_ROUNDS = "cmp_rounds"
+CMP_BATCH = "cmp_batch"
+CMP_NOISE = "cmp_noise"
+CMP_HEAD = "cmp_head"
+CMP_BUDGETS = "cmp_budgets"
+CMP_RUN = "cmp_run"
