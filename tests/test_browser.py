@@ -94,3 +94,45 @@ def test_label_a_batch_with_the_keyboard_and_watch_the_head_learn(page):
     assert len(overhangs) >= 4 and max(overhangs) <= 1, overhangs
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "after-first-round.png"))
+
+
+def test_a_multiclass_round_answered_with_the_digit_keys(page):
+    """Classes 0-4 on the CNN's embedding: chosen in the sidebar, answered with the keys 0-4."""
+    from tl_active.features import load_features
+    from tl_active.session import LabellingSession, SessionSettings
+    from tl_active.task import Task
+
+    page.locator(".st-key-set_layer").click()
+    page.get_by_role("option", name="embedding").click()
+    page.locator(".st-key-set_kind").get_by_text("classes", exact=True).click()
+    expect(page.locator(".st-key-set_kind input[type='radio']:checked")).to_have_value("3")
+    page.get_by_role("button", name="New session with these settings").click()
+    page.get_by_role("button", name="0 Shortcut 0").wait_for(timeout=60_000)
+    page.get_by_text("16 of the layer's 128 units shown").first.wait_for(timeout=30_000)
+    assert page.get_by_text("embedding · classes 0-4").count() == 1
+
+    # The batch is seeded: the same session here tells which digits the four tiles show.
+    settings = SessionSettings(task=Task.multiclass("0-4"), layer="embedding")
+    twin = LabellingSession(load_features("mnist-cnn", "embedding"), settings)
+    truth = twin.truth([p.index for p in twin.next_batch()])
+    for count, digit in enumerate(truth, start=1):
+        page.keyboard.press(digit)
+        page.get_by_role("button", name=f"Submit batch ({count}/4)").wait_for(timeout=10_000)
+        expect(tile_header(page, count - 1)).to_contain_text(digit, timeout=10_000)
+    page.keyboard.press("Enter")
+    page.get_by_text("Round 1 learned: 4 labels").wait_for(timeout=15_000)
+    page.wait_for_function(
+        "sel => Array.from(document.querySelectorAll(sel))"
+        ".some(t => t.textContent === 'Weights after round 1: 4 labels')",
+        arg=WEIGHT_TEXTS,
+        timeout=15_000,
+    )
+    texts = page.evaluate(ELEMENT_TEXTS, WEIGHT_TEXTS)
+    cells = [t for t in texts if len(t) > 1 and t[0] in "+−-" and t[-3] == "."]
+    assert len(cells) == 5 * (16 + 1)  # 5 classes x (16 units + the bias)
+    assert any(abs(float(t.replace("−", "-"))) >= 0.01 for t in cells)
+    assert {"0", "1", "2", "3", "4", "bias"} <= set(texts)
+    progress = page.get_by_text("labels in").first.inner_text()
+    assert progress.startswith("4 labels in 1 round")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "multiclass-first-round.png"))
