@@ -290,7 +290,7 @@ if session is not None:
         )
 
 st.altair_chart(
-    plots.compare_chart(mean_curves(result["curves"]), result["ceiling"], yours),
+    plots.compare_chart(mean_curves(result["curves"]), result["ceiling"], yours).interactive(),
     width="stretch",
 )
 st.subheader("Summary (means over seeds)")

@@ -295,35 +295,28 @@ def format_summary(summary: pd.DataFrame, ceiling: float) -> str:
 
 
 def plot_curves(curves: pd.DataFrame, ceiling: float, path: Path | str, title: str = "") -> None:
-    """Mean test accuracy per strategy against labels, the seeds' range as a band, the ceiling."""
-    import matplotlib
+    """The compare page's chart as a PNG, beside the same zoomed in near the ceiling.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Mean test accuracy per strategy against labels, the seeds' range as a band, the ceiling
+    dashed: `plots.compare_chart`, rendered by vl-convert, so the file and the page are one
+    drawing.
+    """
+    import altair as alt
+
+    from tl_active import plots
 
     bands = mean_curves(curves)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
-    for ax, zoom in zip(axes, (False, True)):
-        for name, band in bands.groupby("strategy", sort=False):
-            (line,) = ax.plot(band["n_labels"], band["mean"], marker=".", label=name)
-            ax.fill_between(
-                band["n_labels"], band["low"], band["high"], alpha=0.15, color=line.get_color()
-            )
-        ax.axhline(
-            ceiling, color="black", linestyle="--", linewidth=1, label=f"ceiling {ceiling:.2%}"
-        )
-        ax.set_xlabel("labels")
-        ax.set_ylabel("test accuracy")
-        ax.grid(alpha=0.3)
-        if zoom:
-            ax.set_ylim(ceiling - 0.03, min(1.0, ceiling + 0.005))
-            ax.set_title("near the ceiling")
-        else:
-            ax.set_ylim(max(0.0, float(bands["low"].min()) - 0.02), 1.0)
-            ax.set_title(title or "mean over seeds; band = lowest to highest seed")
-    axes[0].legend(loc="lower right")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    full = plots.compare_chart(
+        bands, ceiling, title=title or "mean over seeds; band = lowest to highest seed"
+    )
+    near = plots.compare_chart(
+        bands,
+        ceiling,
+        title="near the ceiling",
+        y_domain=(ceiling - 0.03, min(1.0, ceiling + 0.005)),
+    )
+    chart = alt.hconcat(full.properties(width=520), near.properties(width=520))
+    Path(path).write_bytes(plots.to_png(chart, scale=1.5))
 
 
 # --- command line -----------------------------------------------------------------------------

@@ -584,13 +584,19 @@ TABLEAU = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def compare_chart(
-    bands: pd.DataFrame, ceiling: float, yours: pd.DataFrame | None = None, title: str = ""
+    bands: pd.DataFrame,
+    ceiling: float,
+    yours: pd.DataFrame | None = None,
+    title: str = "",
+    y_domain: tuple[float, float] | None = None,
 ) -> alt.LayerChart:
     """Mean test accuracy per strategy against labels, the seeds' range as a band, the
     frozen-head ceiling dashed, and a person's own session (`n_labels`, `mean`) in black.
 
-    `bands` is `compare.mean_curves` of the runs.
+    `bands` is `compare.mean_curves` of the runs; `y_domain` zooms in (what falls outside is
+    cut at the chart's edge).
     """
+    y_scale = alt.Scale(zero=False) if y_domain is None else alt.Scale(domain=list(y_domain))
     names = list(dict.fromkeys(bands["strategy"]))
     domain = names + ([YOURS] if yours is not None else [])
     colours = [TABLEAU[i % len(TABLEAU)] for i in range(len(names))]
@@ -603,10 +609,10 @@ def compare_chart(
         legend=alt.Legend(symbolOpacity=1, symbolType="circle"),
     )
     base = alt.Chart(bands).encode(x=alt.X("n_labels:Q", title="labels"), color=colour)
-    band = base.mark_area(opacity=0.15).encode(
-        y=alt.Y("low:Q", scale=alt.Scale(zero=False), title="test accuracy"), y2="high:Q"
+    band = base.mark_area(opacity=0.15, clip=True).encode(
+        y=alt.Y("low:Q", scale=y_scale, title="test accuracy"), y2="high:Q"
     )
-    line = base.mark_line(point=True).encode(
+    line = base.mark_line(point=True, clip=True).encode(
         y="mean:Q",
         tooltip=[
             "strategy:N",
@@ -633,7 +639,7 @@ def compare_chart(
     if yours is not None:
         layers.append(
             alt.Chart(yours)
-            .mark_line(point=True, strokeWidth=3)
+            .mark_line(point=True, strokeWidth=3, clip=True)
             .encode(
                 x="n_labels:Q",
                 y="mean:Q",
@@ -645,7 +651,7 @@ def compare_chart(
                 ],
             )
         )
-    return alt.layer(*layers).properties(height=420, title=title).interactive()
+    return alt.layer(*layers).properties(height=420, title=title)
 
 
 # --- exports: the same charts as PNG, and the evolution as a GIF -------------------------------
