@@ -508,7 +508,13 @@ def manifest_features(raw: bytes) -> FeatureSet:
         settings = SessionSettings.from_dict(json.loads(raw)["settings"])
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
         return current_session().features
-    return features_of(settings)
+    try:
+        return features_of(settings)
+    except TlActiveError as error:
+        raise SessionFileError(
+            f"it was made on layer {settings.layer!r} of {settings.backbone}, which cannot be "
+            f"loaded here ({error})"
+        ) from None
 
 
 def on_import() -> None:

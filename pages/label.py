@@ -405,10 +405,10 @@ def head_layout(session: LabellingSession) -> plots.HeadLayout:
     settings, features = session.settings, session.features
     backbone = resolve_backbone(settings.backbone)
     units = unit_names(backbone, settings.layer, features.width)
-    if units == backbone.output_classes and settings.backbone == "mnist-cnn":
-        unit_title = "digit (the CNN's softmax output)"
-    elif units == backbone.output_classes:
-        unit_title = f"old class ({settings.backbone}'s softmax output)"
+    if units == backbone.output_classes:
+        # A network trained on other classes than the data's reads them as its old classes.
+        old = "class" if units == features.class_names else "old class"
+        unit_title = f"{old} ({backbone.name}'s softmax output)"
     else:
         unit_title = f"unit of layer {settings.layer}"
     return plots.head_layout(
