@@ -237,7 +237,8 @@ def ensure_session() -> LabellingSession:
         features_or_stop(settings.backbone, settings.layer)  # says why it cannot start
         if not start_session(settings):
             show_flash()
-            st.error(escape_markdown(st.session_state.pop(keys.SETTINGS_ERROR, "")))
+            if keys.SETTINGS_ERROR in st.session_state:
+                st.error(escape_markdown(st.session_state.pop(keys.SETTINGS_ERROR)))
             st.stop()
     return current_session()
 
