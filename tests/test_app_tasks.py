@@ -22,6 +22,7 @@ import ui_keys as keys
 import ui_support
 from tl_active import features as features_module
 from tl_active.backbones import SHIPPED, Backbone
+from tl_active.errors import ModelError
 from tl_active.task import Task
 
 pytestmark = pytest.mark.usefixtures("app_db")
@@ -312,3 +313,26 @@ def test_the_compare_page_runs_classes_with_budgets_and_draws_the_persons_sessio
     assert "your session" in json.dumps(json.loads(proto.spec))
     ceiling = next(f for f in frames if "ceiling" in f)
     assert ceiling["text"][0].startswith("frozen-head ceiling ")
+
+
+@pytest.mark.model
+def test_a_file_that_is_no_model_is_said_in_the_sidebar_and_a_missing_layer_is_named(
+    tmp_path, real_loader_for
+):
+    """The real loader (TensorFlow) on a junk .keras file, then on a layer name nobody has."""
+    at = open_app()
+    before = at.session_state[keys.SESSION_ID]
+    junk = tmp_path / "notes.keras"
+    junk.write_text("these are my notes, not a model")
+    settle(at.selectbox(key=keys.SET_BACKBONE).set_value(ui_support.OWN_FILE))
+    settle(at.text_input(key=keys.SET_MODEL_PATH).set_value(str(junk)))
+    settle(at.button(key="new_session").click())
+    [error] = at.sidebar.error
+    assert "corrupt or not a Keras model" in error.value
+    assert at.session_state[keys.SESSION_ID] == before
+
+    # A layer the model lacks (typed into the layer box, which AppTest cannot type into):
+    # the message the sidebar shows lists the layers there are.
+    real_loader_for.add("mnist-cnn")
+    with pytest.raises(ModelError, match="has no layer 'no_such_layer'.*embedding"):
+        ui_support.features_for("mnist-cnn", "no_such_layer")

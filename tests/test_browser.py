@@ -5,6 +5,8 @@ Debian's Chromium, driven by Playwright, against a real `streamlit run` started 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from browser_support import ELEMENT_TEXTS
 from conftest import ARTIFACTS
@@ -97,23 +99,32 @@ def test_label_a_batch_with_the_keyboard_and_watch_the_head_learn(page):
 
 
 def test_a_multiclass_round_answered_with_the_digit_keys(page):
-    """Classes 0-4 on the CNN's embedding: chosen in the sidebar, answered with the keys 0-4."""
+    """Digits 0-4 on the embedding of the network that never saw them, chosen in the sidebar,
+    answered with the keys 0-4. On a fresh clone the server first runs that network over MNIST."""
     from tl_active.features import load_features
     from tl_active.session import LabellingSession, SessionSettings
     from tl_active.task import Task
 
+    page.locator(".st-key-set_backbone").click()
+    page.get_by_role("option", name="mnist-cnn-5to9").click()
+    backbone = page.get_by_role("combobox", name="Backbone: the frozen network")
+    expect(backbone).to_have_value(re.compile(r"^mnist-cnn-5to9"))
     page.locator(".st-key-set_layer").click()
     page.get_by_role("option", name="embedding").click()
+    expect(page.get_by_role("combobox", name="Layer the head reads")).to_have_value("embedding")
     page.locator(".st-key-set_kind").get_by_text("classes", exact=True).click()
     expect(page.locator(".st-key-set_kind input[type='radio']:checked")).to_have_value("3")
     page.get_by_role("button", name="New session with these settings").click()
-    page.get_by_role("button", name="0 Shortcut 0").wait_for(timeout=60_000)
+    page.get_by_role("button", name="0 Shortcut 0").wait_for(timeout=180_000)
     page.get_by_text("16 of the layer's 128 units shown").first.wait_for(timeout=30_000)
-    assert page.get_by_text("embedding · classes 0-4").count() == 1
+    assert page.get_by_text("mnist-cnn-5to9 / embedding · classes 0-4").count() == 1
+    assert page.get_by_text("peaks near 61 %").count() == 0  # only its softmax outputs do
 
     # The batch is seeded: the same session here tells which digits the four tiles show.
-    settings = SessionSettings(task=Task.multiclass("0-4"), layer="embedding")
-    twin = LabellingSession(load_features("mnist-cnn", "embedding"), settings)
+    settings = SessionSettings(
+        task=Task.multiclass("0-4"), backbone="mnist-cnn-5to9", layer="embedding"
+    )
+    twin = LabellingSession(load_features("mnist-cnn-5to9", "embedding"), settings)
     truth = twin.truth([p.index for p in twin.next_batch()])
     for count, digit in enumerate(truth, start=1):
         page.keyboard.press(digit)
