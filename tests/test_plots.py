@@ -344,3 +344,15 @@ def test_figures_png_is_the_page_charts_in_one_png(k_session):
     image = Image.open(io.BytesIO(plots.to_png(chart)))
     assert image.format == "PNG"
     assert image.width > 1000 and image.height > 1000
+
+
+def test_a_long_session_gets_at_most_max_frames_evenly_spread_with_the_first_and_last(k_session):
+    layout = layout_of(k_session)
+    size, accuracy = k_session.data.size, k_session.start_metrics().accuracy
+    charts = plots.evolution_frame_charts(k_session.rounds, layout, "p", size, accuracy, 3)
+    labels = [r.n_labels for r in k_session.rounds]  # 4 rounds: 5 frames, 3 kept
+    assert [c.title for c in charts] == [
+        "Number of curated samples: 0",
+        f"Number of curated samples: {labels[1]}",
+        f"Number of curated samples: {labels[3]}",
+    ]
