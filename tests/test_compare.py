@@ -269,10 +269,26 @@ def test_representative_beats_random_at_12_labels(real_features):
 
 
 @pytest.mark.model
-def test_uncertainty_beats_random_at_20_labels(real_features):
-    curves = run_comparison(real_features, ["uncertainty", "random"], seeds=5, rounds=5)
-    at_20 = curves[curves.n_labels == 20].groupby("strategy").accuracy.mean()
-    assert at_20["uncertainty"] > at_20["random"]
+def test_the_default_strategy_beats_random_at_12_and_20_labels(real_features):
+    curves = run_comparison(real_features, ["diversity", "random"], seeds=5, rounds=5)
+    for n in (12, 20):
+        at_n = curves[curves.n_labels == n].groupby("strategy").accuracy.mean()
+        assert at_n["diversity"] > at_n["random"] + 0.02
+
+
+@pytest.mark.model
+def test_on_the_5to9_embedding_the_default_strategy_reaches_95_percent_with_50_labels():
+    """Issue 8's first target: digits 0-4 on a network that never saw them, batch 5, 5 seeds."""
+    from tl_active.features import load_features
+
+    features = load_features("mnist-cnn-5to9", "embedding")
+    task = Task.multiclass("0-4")
+    curves = run_comparison(
+        features, ["diversity", "random"], seeds=5, rounds=10, batch=5, task=task
+    )
+    at_50 = curves[curves.n_labels == 50].groupby("strategy").accuracy.mean()
+    assert at_50["diversity"] >= 0.95
+    assert at_50["diversity"] > at_50["random"] + 0.02
 
 
 @pytest.mark.model

@@ -280,9 +280,9 @@ def committee_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list
 
     Five copies of the session's head are each refitted (warm-started from it) on a resample of
     the labels so far. The score
-    is the share of the committee outvoted on an image (0 when all agree), scaled so that the
-    widest possible split is 1, plus a thousandth of the least confidence of their mean p as a
-    tie-break. Hard votes, not the spread of p: the spread favoured odd, blurry images that every
+    is the share of the committee outside the largest vote on an image (0 when all agree; a
+    member whose answers are all equally likely abstains), plus a thousandth of the least
+    confidence of their mean p as a tie-break. Hard votes, not the spread of p: the spread favoured odd, blurry images that every
     member calls the same way but with different confidence, and learnt nothing from them. With
     no labels all members stay untrained and the batch is a seeded random draw.
     """
@@ -303,10 +303,10 @@ def committee_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list
         # An untrained member (all p equal) votes for no one.
         decided = p.max(axis=1) > p.min(axis=1)
         votes[np.flatnonzero(decided), p.argmax(axis=1)[decided]] += 1
-    widest = 1.0 - 1.0 / min(k, COMMITTEE_SIZE)
-    outvoted = np.where(votes.sum(axis=1) > 0, 1.0 - votes.max(axis=1) / COMMITTEE_SIZE, 0.0)
+    # An abstaining member is not in the majority: where all abstain, the committee knows nothing.
+    outvoted = 1.0 - votes.max(axis=1) / COMMITTEE_SIZE
     score = np.zeros(len(pool.available))
-    score[candidates] = outvoted / widest + 1e-3 * least_confidence(mean_p)
+    score[candidates] = outvoted + 1e-3 * least_confidence(mean_p)
     order = _ranked(candidates, score[candidates], rng, top=n)
     return _top(order, score, n, "committee disagrees")
 
