@@ -10,13 +10,17 @@ from __future__ import annotations
 SESSION = "session"  # the LabellingSession of this tab
 SESSION_ID = "session_id"  # its id in the store, which the URL carries
 URL_PARAM = "session"  # ?session=<id>
-DRAFT = "draft"  # the answers given so far to the open batch
+DRAFT = "draft"  # an undone round's answers, offered again on its batch
+GRID = "batch_grid"  # the labelling grid (its answers in progress live in the browser)
+FIX_IMAGE = "fix_image"  # the history's change form: which image
+FIX_ANSWER = "fix_answer"  # ... and its new answer
 FLASH = "flash"  # one message for the next run: (kind, text)
 CONFIRM = "confirm_settings"  # settings waiting for "discard this session?" confirmation
 SETTINGS_ERROR = "settings_error"  # why the settings in the sidebar cannot start a session
 SHOW_CHECK = "show_check"  # whether "Check my labels" is open
 REVISION = "revision"  # bumped by every change to the session: the charts must be redrawn
 SPECS = "chart_specs"  # Vega-Lite specs of the current revision, by chart
+HISTORY = "history_rows"  # the history's rows (thumbnails included) of the current revision
 
 # --- the labelling page's sidebar (widget keys) -------------------------------------------------
 SET_BACKBONE = "set_backbone"

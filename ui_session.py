@@ -1,15 +1,18 @@
 """The person's labelling session in the app: kept in the store, named by the URL, changed by callbacks.
 
-Every session lives in the store under an id that the URL carries (`?session=<id>`): a submitted
-round is written, in one transaction, inside the submit callback, before the page moves on; undo
-marks the round undone there too. Opening the URL again (a refresh, another tab, after a server
+Every session lives in the store under an id that the URL carries (`?session=<id>`), from its
+first answer on: a visit that answers nothing writes nothing. A submitted round (or a corrected
+label) is written, in one transaction, inside its callback, before the page moves on; undo marks
+the round undone there too. Opening the URL again (a refresh, another tab, after a server
 restart) replays the stored session over the features of its own backbone and layer. A tab that
 another tab has overtaken notices it on its next run (the stored round count differs) or on its
 next write (`StaleSessionError`), and reloads.
 
-Each user action is one callback here, making one call on the `LabellingSession`. Callbacks of
-widgets inside a fragment (the batch) that change the head end with `redraw_page()`, so that the
-whole page, charts included, is drawn again rather than only the fragment.
+Each user action is one callback here, making one call on the `LabellingSession`. The batch is
+answered in the browser (`labelling_grid`) and reaches the server once, at its submit. Callbacks
+of widgets inside a fragment (the label check) that change the head end with `redraw_page()`, so
+that the whole page, charts included, is drawn again rather than only the fragment. Messages
+are toasts, so that nothing moves under the person's hands when a round lands.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 import ui_keys as keys
+from labelling_grid import DEFAULT_COLOURS, SKIP_COLOUR
 from tl_active.errors import SessionFileError, TlActiveError
 from tl_active.exchange import read_manifest
 from tl_active.features import FeatureSet
@@ -53,12 +57,15 @@ def plural(n: int, word: str) -> str:
 
 @dataclass(frozen=True)
 class AnswerOption:
-    """One answer as the page offers it: the session's value, a button label, a key."""
+    """One answer as the page offers it: the session's value, a label, a key, a neutral colour."""
 
     value: str
     label: str
     key: str
-    badge: str  # the colour of its badge on a tile
+    colour: str  # a class, never right or wrong: no green and red
+
+    def for_grid(self) -> dict[str, str]:
+        return {"value": self.value, "label": self.label, "key": self.key, "colour": self.colour}
 
 
 def answer_options(task: Task, class_names: tuple[str, ...]) -> list[AnswerOption]:
@@ -70,23 +77,28 @@ def answer_options(task: Task, class_names: tuple[str, ...]) -> list[AnswerOptio
     if task.is_binary and task.positive in (ODD, EVEN):
         yes, no = ("Odd", "Even") if task.positive == ODD else ("Even", "Odd")
         options = [
-            AnswerOption("positive", yes, yes[0].lower(), "green"),
-            AnswerOption("negative", no, no[0].lower(), "red"),
+            AnswerOption("positive", yes, yes[0].lower(), DEFAULT_COLOURS[0]),
+            AnswerOption("negative", no, no[0].lower(), DEFAULT_COLOURS[1]),
         ]
     elif task.is_binary:
         name = "{" + task.name(class_names) + "}"
         options = [
-            AnswerOption("positive", f"Positive {name}", "p", "green"),
-            AnswerOption("negative", "Negative", "n", "red"),
+            AnswerOption("positive", f"Positive {name}", "p", DEFAULT_COLOURS[0]),
+            AnswerOption("negative", "Negative", "n", DEFAULT_COLOURS[1]),
         ]
     else:
         names = task.answers(class_names)
         by_digit = all(len(n) == 1 and n.isdigit() for n in names)
         options = [
-            AnswerOption(name, name, name if by_digit else str(k + 1), "blue")
+            AnswerOption(
+                name,
+                name,
+                name if by_digit else str(k + 1),
+                DEFAULT_COLOURS[k % len(DEFAULT_COLOURS)],
+            )
             for k, name in enumerate(names)
         ]
-    return [*options, AnswerOption(SKIP, "Skip", "s", "gray")]
+    return [*options, AnswerOption(SKIP, "Skip", "s", SKIP_COLOUR)]
 
 
 def answer_word(answer: str, options: list[AnswerOption]) -> str:
@@ -100,8 +112,12 @@ def current_session() -> LabellingSession:
     return st.session_state[keys.SESSION]  # `ensure_session` makes sure there is one
 
 
-def current_id() -> str:
-    return st.session_state[keys.SESSION_ID]
+def current_id() -> str | None:
+    """The session's id in the store, or None while it has no answer (and is not stored)."""
+    return st.session_state.get(keys.SESSION_ID)
+
+
+TOAST_ICONS = {"success": "✅", "info": "ℹ️", "warning": "⚠️", "error": "🚫"}
 
 
 def flash(kind: str, text: str) -> None:
@@ -110,9 +126,16 @@ def flash(kind: str, text: str) -> None:
 
 
 def show_flash() -> None:
+    """The message as a toast, which floats over the page instead of pushing it down.
+
+    An error also stays on the page, where it cannot be missed: errors come on opening a
+    session or when the store fails, not while the person is answering.
+    """
     kind, text = st.session_state.pop(keys.FLASH, (None, None))
-    if kind:
-        getattr(st, kind)(text)
+    if kind == "error":
+        st.error(text)
+    elif kind:
+        st.toast(text, icon=TOAST_ICONS[kind])
 
 
 def on_session_changed() -> None:
@@ -128,11 +151,16 @@ def features_of(settings: SessionSettings) -> FeatureSet:
     return features_for(settings.backbone, settings.layer)
 
 
-def use_session(session: LabellingSession, session_id: str, keep_draft: bool = False) -> None:
-    """Put a stored session on the page, its settings in the sidebar and its id in the URL."""
+def use_session(
+    session: LabellingSession, session_id: str | None, keep_draft: bool = False
+) -> None:
+    """Put a session on the page, its settings in the sidebar and its id (once stored) in the URL."""
     st.session_state[keys.SESSION] = session
     st.session_state[keys.SESSION_ID] = session_id
-    st.query_params[keys.URL_PARAM] = session_id
+    if session_id is None:
+        st.query_params.pop(keys.URL_PARAM, None)
+    else:
+        st.query_params[keys.URL_PARAM] = session_id
     # A kept draft survives only if it is for the batch the session offers (see `open_batch`).
     dropped = (keys.CONFIRM, keys.SHOW_CHECK, keys.SETTINGS_ERROR)
     for key in dropped if keep_draft else (keys.DRAFT, *dropped):
@@ -142,7 +170,8 @@ def use_session(session: LabellingSession, session_id: str, keep_draft: bool = F
 
 
 def start_session(settings: SessionSettings) -> bool:
-    """A new session, stored at once so that its URL works from the first moment.
+    """A new session, in memory only: it is stored at its first answer (`store_rounds`), so a
+    visit that answers nothing leaves nothing behind.
 
     Features that cannot be had (a missing model, a layer it does not have) are said in the
     sidebar and nothing changes.
@@ -152,16 +181,7 @@ def start_session(settings: SessionSettings) -> bool:
     except (TlActiveError, ValueError) as error:
         st.session_state[keys.SETTINGS_ERROR] = str(error)
         return False
-    try:
-        session_id = session_store().create(session)
-    except (TlActiveError, SQLAlchemyError) as error:
-        flash(
-            "error",
-            "The session store cannot be written, so no session was started: "
-            f"{escape_markdown(error)}",
-        )
-        return False
-    use_session(session, session_id)
+    use_session(session, None)
     return True
 
 
@@ -195,6 +215,8 @@ def store_rounds(session: LabellingSession, records: list) -> bool:
     person is told, and nothing already stored is touched.
     """
     session_id = current_id()
+    if session_id is None:
+        return store_new(session, records)
     for k, record in enumerate(records):
         previous = session.rounds[record.number - 2] if record.number > 1 else None
         try:
@@ -219,6 +241,25 @@ def store_rounds(session: LabellingSession, records: list) -> bool:
     return True
 
 
+def store_new(session: LabellingSession, records: list) -> bool:
+    """The first answers of a session: store it, rounds and all, in one transaction; name it in
+    the URL. On a failure the rounds are taken back in memory and the person is told."""
+    try:
+        session_id = session_store().create(session)
+    except (TlActiveError, SQLAlchemyError) as error:
+        for _ in records:
+            session.undo()
+        flash(
+            "error",
+            "The session store cannot be written, so this round was taken back (your answers "
+            f"are kept; submit again): {escape_markdown(error)}",
+        )
+        return False
+    st.session_state[keys.SESSION_ID] = session_id
+    st.query_params[keys.URL_PARAM] = session_id
+    return True
+
+
 def default_settings() -> SessionSettings:
     backbone, layer = default_backbone_and_layer()
     return SessionSettings(backbone=backbone, layer=layer)
@@ -228,10 +269,11 @@ def ensure_session() -> LabellingSession:
     """The tab's session: the one the URL names, or a new one; caught up with the store."""
     requested = st.query_params.get(keys.URL_PARAM)
     have = st.session_state.get(keys.SESSION_ID)
-    if have is not None and requested in (None, have):
-        if requested is None:
-            st.query_params[keys.URL_PARAM] = have  # e.g. back from another page
-        catch_up()
+    if keys.SESSION in st.session_state and requested in (None, have):
+        if have is not None:
+            if requested is None:
+                st.query_params[keys.URL_PARAM] = have  # e.g. back from another page
+            catch_up()
     elif not (requested is not None and open_requested(requested)):
         settings = default_settings()
         features_or_stop(settings.backbone, settings.layer)  # says why it cannot start
@@ -261,6 +303,8 @@ def open_requested(requested: str) -> bool:
 def catch_up() -> None:
     """Reload if another tab has stored or undone rounds since this tab last looked."""
     session = current_session()
+    if current_id() is None:
+        return  # not stored yet: no other tab can have it
     try:
         stored = session_store().round_count(current_id())
     except UnknownSessionError:
@@ -274,85 +318,78 @@ def catch_up() -> None:
         reload_stored("This session changed in another tab or window")
 
 
-# --- the open batch and its answers ------------------------------------------------------------
+# --- the open batch, its answers, and corrections -----------------------------------------------
 
 
 def open_batch(session: LabellingSession):
-    """The batch on offer and the draft of its answers, kept while it stays the same batch."""
+    """The batch on offer, and the answers to show on it: none, or those of an undone round.
+
+    The answers in progress live in the browser (`labelling_grid`) until the batch is submitted;
+    only an undone round's answers come from here, so that they can be changed and sent again.
+    """
     picks = session.next_batch()
-    number = len(session.rounds) + 1
     indices = [p.index for p in picks]
     draft = st.session_state.get(keys.DRAFT)
-    if not draft or draft["round"] != number or draft["indices"] != indices:
-        draft = {
-            "round": number,
-            "indices": indices,
-            "answers": [None] * len(picks),
-            "cursor": 0,
-            "version": 0,
-        }
-        st.session_state[keys.DRAFT] = draft
-    return picks, draft
+    if draft and draft["round"] == len(session.rounds) + 1 and draft["indices"] == indices:
+        return picks, list(draft["answers"])
+    return picks, None
 
 
-def _live_draft(number: int) -> dict | None:
-    """The draft, if it still belongs to the batch the clicked widget was drawn for."""
-    draft = st.session_state.get(keys.DRAFT)
-    return draft if draft and draft["round"] == number else None
+def after_change(record, message: str) -> None:
+    """A round (a batch or a correction) is learned and stored: tell the person, redraw charts."""
+    st.session_state.pop(keys.DRAFT, None)
+    on_session_changed()
+    flash(
+        "success",
+        f"{message}: {record.n_labels} labels, test accuracy {record.metrics['accuracy']:.1%}.",
+    )
 
 
-def on_answer(number: int, position: int | None, answer: str, version: int | None = None) -> None:
-    """Answer one tile: the clicked tile's own button, or the outlined tile for a key.
+def on_grid_submit(submission: dict) -> None:
+    """The batch's answers, sent once by the grid: retrain, store the round, then the page draws.
 
-    Keys pressed faster than the page redraws reach the server together, merged and in widget
-    order rather than the order they were pressed; so a key counts only if the page it was
-    pressed on is still current (`version`), and never lands on a tile nobody saw outlined.
-    Only the batch is redrawn.
+    The grid sends the round it showed; the session refuses answers for any other (a second
+    tab, a double submit), and the person is told rather than a batch being answered unseen.
     """
-    draft = _live_draft(number)
-    if draft is None:
-        return  # a click on a batch that is gone (double click, stale page)
-    if version is not None and version != draft["version"]:
-        flash(
-            "warning", "A key came before the page had caught up and was ignored: press it again."
-        )
-        return
-    position = draft["cursor"] if position is None else position
-    draft["answers"][position] = answer
-    draft["version"] += 1
-    n = len(draft["answers"])
-    following = [(position + k) % n for k in range(1, n + 1)]
-    draft["cursor"] = next((i for i in following if draft["answers"][i] is None), position)
-
-
-def on_move(number: int, step: int, version: int) -> None:
-    draft = _live_draft(number)
-    if draft is not None and version == draft["version"]:
-        draft["cursor"] = (draft["cursor"] + step) % len(draft["answers"])
-        draft["version"] += 1
-
-
-def on_submit(number: int) -> None:
-    """Submit the batch: retrain, store the round, redraw the whole page."""
     session = current_session()
-    draft = st.session_state.get(keys.DRAFT) or {"answers": []}
-    if None in draft["answers"]:
-        flash("warning", "Answer every image of the batch before submitting it.")
-        return
     try:
-        record = session.submit(draft["answers"], round_number=number)
+        record = session.submit(submission["answers"], round_number=submission["round"])
     except TlActiveError as error:
         flash("warning", f"Nothing submitted: {escape_markdown(error)}.")
         return
     if store_rounds(session, [record]):
-        st.session_state.pop(keys.DRAFT, None)  # else the answers stay on the tiles
-        on_session_changed()
-        flash(
-            "success",
-            f"Round {record.number} learned: {record.n_labels} labels, "
-            f"test accuracy {record.metrics['accuracy']:.1%}.",
-        )
+        after_change(record, f"Round {record.number} learned")
+
+
+def on_correct(index: int, answer: str, number: int) -> None:
+    """Change the answer to an image answered earlier: a correction round, stored like a batch.
+
+    `number` is the round the correction was offered for, so a stale page changes nothing.
+    """
+    session = current_session()
+    try:
+        record = session.correct(index, answer, round_number=number)
+    except TlActiveError as error:
+        flash("warning", f"Nothing changed: {escape_markdown(error)}.")
+        return
+    if store_rounds(session, [record]):
+        after_change(record, f"Image {index} is now {answer} (round {record.number})")
+
+
+def on_check_fix(index: int, answer: str, number: int) -> None:
+    """ "Check my labels"' one-click fix: from its fragment, so the whole page is drawn again."""
+    on_correct(index, answer, number)
     redraw_page()
+
+
+def on_change_form(number: int) -> None:
+    """The history's change form: the chosen image gets the chosen answer."""
+    index = st.session_state.get(keys.FIX_IMAGE)
+    answer = st.session_state.get(keys.FIX_ANSWER)
+    if index is None or answer is None:
+        flash("warning", "Choose an image and its new answer first.")
+        return
+    on_correct(int(index), answer, number)
 
 
 def on_undo() -> None:
@@ -364,7 +401,7 @@ def on_undo() -> None:
         session_store().undo_round(current_id(), session.rounds[-1])
     except StaleSessionError:
         reload_stored("This session changed in another tab or window; nothing was undone")
-        redraw_page()
+        return
     except (TlActiveError, SQLAlchemyError) as error:
         flash(
             "error",
@@ -372,17 +409,21 @@ def on_undo() -> None:
         )
         return
     record = session.undo()
+    if record.is_correction:
+        st.session_state.pop(keys.DRAFT, None)
+        on_session_changed()
+        flash(
+            "info", f"Round {record.number} undone: image {record.indices[0]} has its answer back."
+        )
+        return
     # The same batch comes back (its query is seeded by the round); offer it with its answers.
     st.session_state[keys.DRAFT] = {
         "round": record.number,
         "indices": list(record.indices),
         "answers": list(record.answers),
-        "cursor": 0,
-        "version": 0,
     }
     on_session_changed()
     flash("info", f"Round {record.number} undone: its answers are back on the tiles to change.")
-    redraw_page()
 
 
 # --- the sidebar's settings -----------------------------------------------------------------------

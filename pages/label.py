@@ -1,16 +1,23 @@
 """Label: answer the images the head is least sure of, retrain it, watch its weights evolve.
 
 The page reads top to bottom: the tab's session (from the URL, or new), the sidebar's settings,
-the progress line, the batch to answer, then what the head has learned and the downloads. Each
-user action is a callback in `ui_session`, which makes one call on the `LabellingSession`; the
-page draws what the session knows. The batch, the label check and the weights' scrubber are
-fragments, so answering a tile or scrubbing redraws only that part.
+the progress line, then the batch beside what the head has learned (its weights and its learning
+curve), so that at 1440 x 900 a person sees a round land without scrolling; below, the
+evolution, the distribution of p, the history (where any label can be changed) and the
+downloads. Each user action is a callback in `ui_session`, which makes one call on the
+`LabellingSession`; the page draws what the session knows.
+
+The batch is answered in the browser (`labelling_grid`): keys and clicks cost the server
+nothing, and the submit is one rerun. Every figure and the history are built once per session
+revision and kept, so a rerun that changed nothing sends the same things again cheaply. The label
+check and the weights' scrubber are fragments, so they redraw only themselves.
 """
 
 from __future__ import annotations
 
 import io
 import time
+from functools import lru_cache
 
 import pandas as pd
 import streamlit as st
@@ -18,6 +25,7 @@ from PIL import Image
 from sqlalchemy.exc import SQLAlchemyError
 
 import ui_keys as keys
+from labelling_grid import labelling_grid, png_data_uri
 from tl_active import plots
 from tl_active.backbones import DIGITS_LAYER, SHIPPED, resolve_backbone, unit_names
 from tl_active.errors import TlActiveError
@@ -34,15 +42,15 @@ from ui_session import (
     current_session,
     ensure_session,
     keep_choices_valid,
-    on_answer,
     on_auto_label,
+    on_change_form,
     on_check,
+    on_check_fix,
     on_confirm,
+    on_grid_submit,
     on_import,
-    on_move,
     on_reopen,
     on_settings_submit,
-    on_submit,
     on_undo,
     open_batch,
     plural,
@@ -60,8 +68,8 @@ from ui_support import (
 )
 
 RECENT_SHOWN = 8
-TILE_SCALE = 6  # 28 px -> 168 px, nearest neighbour
-PER_ROW = 4
+TILE_SCALE = 4  # 28 px -> 112 px, nearest neighbour: four in a row beside the head's figures
+THUMB_SCALE = 2  # the history's thumbnails
 HEAD_HELP = {
     "converge": "fit all labels so far to convergence (small L2), warm-started",
     "demo": "the demo's way: one Adam step at learning rate 0.1 per round (binary questions only)",
@@ -201,7 +209,12 @@ def recent_sessions_sidebar() -> None:
     """Recent sessions with rounds (and this one), to reopen; and the import of a manifest."""
     st.header("Recent sessions")
     session_id = current_id()
-    st.caption(f"This session: `{session_id}`, its link is this page's address.")
+    if session_id is None:
+        st.caption(
+            "This session is stored at its first answer; its link is then this page's address."
+        )
+    else:
+        st.caption(f"This session: `{session_id}`, its link is this page's address.")
     try:
         recent = session_store().recent(limit=4 * RECENT_SHOWN)
     except (TlActiveError, SQLAlchemyError) as error:
@@ -251,30 +264,48 @@ def progress_line(session: LabellingSession, ceiling: float) -> None:
 
 @st.fragment
 def label_check(session: LabellingSession, options: list) -> None:
-    """The "Check my labels" toggle and its panel: a fragment, so checking redraws nothing else."""
-    st.button(
+    """ "Check my labels" and its panel, each disagreement with its fix in one click.
+
+    A fragment, so opening and closing it redraws nothing else; a fix reruns the whole page.
+    """
+    row = st.container(horizontal=True)
+    row.button(
+        "Undo last batch",
+        key="undo",
+        on_click=on_undo,
+        disabled=not session.rounds,
+        help="Take back the last round submitted (a batch, a correction or an auto-labelled "
+        "round); a batch comes back with its answers, to change.",
+    )
+    row.button(
         "Check my labels",
         key="check",
         on_click=on_check,
-        help="Which of your answers MNIST's ground truth disagrees with.",
+        help="Which of your answers MNIST's ground truth disagrees with, each with its fix.",
     )
     if not st.session_state.get(keys.SHOW_CHECK):
         return
     wrong = session.disagreements()
     given = sum(a != SKIP for r in session.rounds if not r.simulated for a in r.answers)
+    number = len(session.rounds) + 1
     with st.container(border=True, key="check_panel"):
         if not wrong:
             st.success(f"All {given} of your answers agree with MNIST's ground truth.")
             return
         st.warning(f"{len(wrong)} of your {given} answers disagree with MNIST's ground truth:")
-        columns = st.columns(min(len(wrong), 8))
-        for k, item in enumerate(wrong):
-            with columns[k % len(columns)]:
-                st.image(tile_png(item["index"], 3))
-                st.caption(
-                    f"round {item['round']}: you said {answer_word(item['answer'], options)}, "
-                    f"MNIST says {item['digit']}"
-                )
+        for item in wrong:
+            picture, text, fix = st.columns([1, 5, 3], vertical_alignment="center")
+            picture.image(tile_png(item["index"], THUMB_SCALE))
+            text.caption(
+                f"image {item['index']}, round {item['round']}: you said "
+                f"{answer_word(item['answer'], options)}, MNIST says {item['digit']}"
+            )
+            fix.button(
+                f"Make it {answer_word(item['truth'], options)}",
+                key=f"fix_{item['index']}",
+                on_click=on_check_fix,
+                args=(item["index"], item["truth"], number),
+            )
 
 
 # --- the batch ----------------------------------------------------------------------------------
@@ -290,97 +321,46 @@ def tile_png(index: int, scale: int = TILE_SCALE) -> bytes:
     return buffer.getvalue()
 
 
-@st.fragment
-def batch_panel(options: list) -> None:
-    session = current_session()
-    show_flash()
+@lru_cache(maxsize=4096)
+def tile_uri(index: int, scale: int = TILE_SCALE) -> str:
+    """A pool image as a data URI, made once per image: the pool never changes while served."""
+    return png_data_uri(tile_png(index, scale))
+
+
+def batch_panel(session: LabellingSession, options: list) -> None:
+    """The batch, answered in the browser and sent once, at its submit (`on_grid_submit`)."""
     try:
-        picks, draft = open_batch(session)
+        picks, answers = open_batch(session)
     except TlActiveError as error:
         st.error(escape_markdown(error))
-        st.button("Undo last batch", shortcut="u", on_click=on_undo, disabled=not session.rounds)
         return
-    number = draft["round"]
     p_name = plots.p_label(session.task, session.features.class_names)
-
-    keys_bar = st.container(horizontal=True, key="key_bar")
-    for option in options:
-        keys_bar.button(
-            option.label,
-            shortcut=option.key,
-            key=f"key_{option.value}",
-            on_click=on_answer,
-            args=(number, None, option.value, draft["version"]),
-        )
-    keys_bar.button(
-        "Previous tile",
-        shortcut="left",
-        key="key_prev",
-        icon=":material/arrow_back:",
-        on_click=on_move,
-        args=(number, -1, draft["version"]),
-    )
-    keys_bar.button(
-        "Next tile",
-        shortcut="right",
-        key="key_next",
-        icon=":material/arrow_forward:",
-        on_click=on_move,
-        args=(number, 1, draft["version"]),
-    )
-    answered = sum(a is not None for a in draft["answers"])
-    keys_bar.button(
-        f"Submit batch ({answered}/{len(picks)})",
-        shortcut="enter",
-        type="primary",
-        key="submit",
-        on_click=on_submit,
-        args=(number,),
-        disabled=answered < len(picks),
-    )
-    keys_bar.button(
-        "Undo last batch", shortcut="u", key="undo", on_click=on_undo, disabled=not session.rounds
-    )
-    keys_text = ", ".join(f"**{o.key.upper()}** {o.label.lower()}" for o in options)
-    st.caption(
-        f"Keys: {keys_text} answer the outlined tile, then the next unanswered tile is outlined; "
-        "**←/→** move between tiles; **Enter** submits once every tile is answered; "
-        "**U** undoes the last batch. Or click the buttons under each image. One key at a time: "
-        "a key pressed before the page has redrawn is ignored, with a warning."
-    )
-
     indices = [p.index for p in picks]
     p_shown = session.p_of(indices)
     predicted = session.predicted_of(indices)
-    for row_start in range(0, len(picks), PER_ROW):
-        columns = st.columns(PER_ROW)
-        for position in range(row_start, min(row_start + PER_ROW, len(picks))):
-            pick = picks[position]
-            chosen = draft["answers"][position]
-            with columns[position - row_start]:
-                tile = st.container(border=True, key=f"tile_{position}")
-                marker = " :blue-badge[keys ▶ here]" if position == draft["cursor"] else ""
-                badge = ""
-                if chosen is not None:
-                    option = next(o for o in options if o.value == chosen)
-                    badge = f" :{option.badge}-badge[{option.label}]"
-                tile.markdown(f"**{position + 1}.**{badge}{marker}")
-                tile.image(tile_png(pick.index), width=28 * TILE_SCALE)
-                says = "" if session.task.is_binary else f" (says {predicted[position]})"
-                tile.caption(
-                    f"{p_name} = **{p_shown[position]:.3f}**{says}  \n"
-                    f"{session.settings.strategy}: score {pick.score:.3f}, "
-                    f"rank {pick.rank:,} of the pool. {pick.reason}"
-                )
-                row = tile.container(horizontal=True, gap="small")
-                for option in options:
-                    row.button(
-                        option.label.split(" ")[0],
-                        key=f"tile_{number}_{position}_{option.value}",
-                        type="primary" if chosen == option.value else "secondary",
-                        on_click=on_answer,
-                        args=(number, position, option.value),
-                    )
+    tiles = []
+    for position, pick in enumerate(picks):
+        says = "" if session.task.is_binary else f", says {predicted[position]}"
+        tiles.append(
+            {
+                "src": tile_uri(pick.index),
+                "alt": f"pool image {pick.index:,}",
+                "caption": f"{p_name} {p_shown[position]:.3f}{says} · rank {pick.rank:,}",
+            }
+        )
+    labelling_grid(
+        key=keys.GRID,
+        round_number=len(session.rounds) + 1,
+        tiles=tiles,
+        options=[o.for_grid() for o in options if o.value != SKIP],  # the grid adds Skip
+        answers=answers,
+        on_submit=on_grid_submit,
+    )
+    reasons = dict.fromkeys(p.reason for p in picks)  # in order, each once
+    st.caption(
+        f"Chosen by {session.settings.strategy} (score and rank in the pool): "
+        f"{'; '.join(reasons)}. Undo takes back the last submitted round."
+    )
 
 
 # --- what the head has learned ------------------------------------------------------------------
@@ -424,70 +404,120 @@ def head_layout(session: LabellingSession) -> plots.HeadLayout:
 
 @st.fragment
 def weights_panel(session: LabellingSession, layout: plots.HeadLayout) -> None:
+    """The head's weights after a round, newest first, with a scrubber back through the rounds.
+
+    The scrubber is always there (disabled before the first round), so that the figures under it
+    keep their place when the first round lands.
+    """
     rounds = session.rounds
-    selected = len(rounds)
-    left, right = st.columns([3, 2])
-    with left:
-        if rounds:
-            # The key follows the number of rounds, so a new round shows the newest weights.
-            selected = st.slider(
-                "Scrub through the rounds (0 = start)",
-                0,
-                len(rounds),
-                len(rounds),
-                key=f"scrub_{len(rounds)}",
-            )
-        record = rounds[selected - 1] if selected else None
-        n_labels = record.n_labels if record else 0
-        auto = " (auto-labelled)" if record and record.simulated else ""
-        title = f"Weights after round {selected}: {n_labels} labels{auto}"
-        weights = plots.weights_figure(rounds, selected, layout, title)
+    record_at = len(rounds)
+    with st.container(key="weights_slot"):
+        title_slot = st.empty()
+        chart_slot = st.empty()
+    # The key follows the number of rounds, so a new round shows the newest weights.
+    selected = st.slider(
+        "Scrub through the rounds (0 = start)",
+        0,
+        max(record_at, 1),
+        record_at,
+        key=f"scrub_{record_at}",
+        disabled=not rounds,
+    )
+    record = rounds[selected - 1] if selected else None
+    n_labels = record.n_labels if record else 0
+    auto = " (auto-labelled)" if record and record.simulated else ""
+    title = f"Weights after round {selected}: {n_labels} labels{auto}"
+    weights = plots.weights_figure(rounds, selected, layout, title)
+    with chart_slot.container():
         chart("weights", lambda _: weights.chart, selected, width="stretch")
-        if session.task.is_binary:
-            what = (
-                f"One weight per {layout.unit_title.split(' (')[0]} from the frozen layer to "
-                f"the sigmoid: blue pushes towards {plots.answer_name(session.task)}, red away"
-            )
-        else:
-            what = (
-                "One row per class, one column per unit of the frozen layer: blue pushes "
-                "towards the row's class, red away"
-            )
-        st.caption(
-            f"{what}; the scale is symmetric around 0 and reaches the largest |value|. "
-            f"{weights.note}"
+    if session.task.is_binary:
+        what = (
+            f"one weight per {layout.unit_title.split(' (')[0]} to the sigmoid: blue pushes "
+            f"towards {plots.answer_name(session.task)}, red away"
         )
-    with right:
-        evolution = plots.evolution_figure(rounds, layout, selected)
-        chart("evolution", lambda _: evolution.chart, selected, width="stretch")
+    else:
+        what = "one row per class, one column per unit: blue pushes towards the class, red away"
+    title_slot.markdown(f"**What the head has learned**: {what}.", help=weights.note or None)
+
+
+def history_rows(session: LabellingSession, options: list) -> pd.DataFrame:
+    """Every answer of every round, newest first, with its image: built once per revision."""
+    revision = (id(session), st.session_state.get(keys.REVISION, 0))
+    kept = st.session_state.get(keys.HISTORY)
+    if kept and kept[0] == revision:
+        return kept[1]
+    rows = []
+    for r in reversed(session.rounds):
+        who = "MNIST (auto)" if r.simulated else "person"
+        for i, a in zip(r.indices, r.answers):
+            rows.append(
+                {
+                    "round": r.number,
+                    "image": tile_uri(i, THUMB_SCALE),
+                    "pool index": i,
+                    "answer": answer_word(a, options),
+                    "answered by": f"{who}, correction" if r.is_correction else who,
+                    "test accuracy after": r.metrics["accuracy"],
+                }
+            )
+    frame = pd.DataFrame(rows)
+    st.session_state[keys.HISTORY] = (revision, frame)
+    return frame
+
+
+def history(session: LabellingSession, options: list) -> None:
+    """Every answer, and a form to change any one of them (or skip it): a correction round."""
+    st.markdown("**History**: every answer; change any one below")
+    if not session.rounds:
+        st.caption("No rounds yet.")
+        return
+    st.dataframe(
+        history_rows(session, options),
+        hide_index=True,
+        height=300,
+        key="history_table",
+        column_config={
+            "image": st.column_config.ImageColumn("image", width="small"),
+            "test accuracy after": st.column_config.NumberColumn(format="percent"),
+        },
+    )
+    answered = [i for r in reversed(session.rounds) for i in r.indices]
+    answered = list(dict.fromkeys(answered))  # each image once, most recent first
+    words = {o.value: o.label for o in options}
+    with st.form("change_label", border=True):
+        image, answer = st.columns([3, 2])
+        image.selectbox(
+            "Image to change",
+            answered,
+            key=keys.FIX_IMAGE,
+            format_func=lambda i: f"image {i:,}: now {words[session.answer_of(i)]}",
+        )
+        answer.segmented_control(
+            "New answer", list(words), key=keys.FIX_ANSWER, format_func=words.get
+        )
+        st.form_submit_button(
+            "Change this label",
+            on_click=on_change_form,
+            args=(len(session.rounds) + 1,),
+            help="The head is retrained on the corrected labels; the change is a round of its "
+            "own (stored, exported, replayed; undo takes it back).",
+        )
+
+
+def figures(session: LabellingSession, layout: plots.HeadLayout, options: list) -> None:
+    """What lies below the fold: the evolution, the distribution of p, the history."""
+    task, names, data = session.task, session.features.class_names, session.data
+    rounds = session.rounds
+
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Evolution of the weights over the rounds**")
+        evolution = plots.evolution_figure(rounds, layout, len(rounds))
+        chart("evolution", lambda: evolution.chart, width="stretch")
         if evolution.note:
             st.caption(evolution.note)
-
-
-def history_table(session: LabellingSession) -> pd.DataFrame:
-    rows = []
-    for r in session.rounds:
-        rows.append(
-            {
-                "round": r.number,
-                "answered by": "MNIST (auto)" if r.simulated else "person",
-                **{a: r.answers.count(a) for a in session.answer_values},
-                "skipped": r.answers.count(SKIP),
-                "labels so far": r.n_labels,
-                "test accuracy": r.metrics["accuracy"],
-                "seconds to answer": round(r.answered_at - r.asked_at, 1),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def figures(session: LabellingSession, layout: plots.HeadLayout) -> None:
-    task, names, data = session.task, session.features.class_names, session.data
-    start = session.start_metrics().as_dict()
-    ceiling = session.ceiling().as_dict()
-
-    st.subheader("What the head has learned")
-    weights_panel(session, layout)
+    with right:
+        history(session, options)
 
     left, right = st.columns(2)
     with left:
@@ -503,21 +533,12 @@ def figures(session: LabellingSession, layout: plots.HeadLayout) -> None:
             st.markdown("**p of the true class per class**: which classes are still confused")
         chart("digit", lambda: plots.p_by_class_chart(task, names, data.y_pool, session.proba_pool))
 
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**Learning curve** (triangles: rounds answered by MNIST's ground truth)")
-        chart("curve", lambda: plots.learning_curve(session.rounds, start, ceiling))
-    with right:
-        st.markdown("**History**")
-        if session.rounds:
-            st.dataframe(
-                history_table(session),
-                hide_index=True,
-                height=260,
-                column_config={"test accuracy": st.column_config.NumberColumn(format="percent")},
-            )
-        else:
-            st.caption("No rounds yet.")
+
+def learning_curve(session: LabellingSession) -> None:
+    start = session.start_metrics().as_dict()
+    ceiling = session.ceiling().as_dict()
+    st.markdown("**Learning curve** (triangles: rounds answered by MNIST's ground truth)")
+    chart("curve", lambda: plots.learning_curve(session.rounds, start, ceiling))
 
 
 def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
@@ -526,6 +547,7 @@ def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
     rounds, proba = list(session.rounds), session.proba_pool
     start, ceiling = session.start_metrics().as_dict(), session.ceiling().as_dict()
     session_id, store = current_id(), session_store()
+    name = session_id or "new"
 
     def figures_png() -> bytes:
         weights = plots.weights_figure(
@@ -540,7 +562,7 @@ def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
         )
 
     def labels_with_undone() -> str:
-        undone = [h.record for h in store.history(session_id) if h.undone]
+        undone = [h.record for h in store.history(session_id) if h.undone] if session_id else []
         return labels_csv(session, undone=undone)
 
     row = st.container(horizontal=True)
@@ -568,7 +590,7 @@ def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
     row.download_button(
         "Labels as CSV",
         data=labels_with_undone,
-        file_name=f"tl-active-{session_id}-labels.csv",
+        file_name=f"tl-active-{name}-labels.csv",
         mime="text/csv",
         on_click="ignore",
         icon=":material/table:",
@@ -578,7 +600,7 @@ def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
     row.download_button(
         "Session as JSON manifest",
         data=lambda: manifest_json(session),
-        file_name=f"tl-active-{session_id}.json",
+        file_name=f"tl-active-{name}.json",
         mime="application/json",
         on_click="ignore",
         icon=":material/data_object:",
@@ -587,7 +609,7 @@ def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
     row.download_button(
         "Head as .keras",
         data=lambda: head_keras_bytes(session),
-        file_name=f"tl-active-{session_id}-head.keras",
+        file_name=f"tl-active-{name}-head.keras",
         mime="application/octet-stream",
         on_click="ignore",
         icon=":material/download:",
@@ -605,7 +627,8 @@ with st.sidebar:
     live_demo_sidebar()
     recent_sessions_sidebar()
 
-st.title("Label the digits the head is least sure of")
+show_flash()
+st.markdown("#### Label the digits the head is least sure of")
 st.caption(
     f"{escape_markdown(session.settings.backbone)} / {escape_markdown(session.settings.layer)}"
     f" · {session.task.describe(session.features.class_names)}: "
@@ -621,7 +644,15 @@ note = layer_note(session.settings.backbone, session.settings.layer, session.tas
 if note:
     st.info(note)
 progress_line(session, ceiling)
-label_check(session, options)
-batch_panel(options)
-figures(session, layout)
+
+# The batch beside the head: answer on the left, watch the weights and the curve move on the right.
+batch_side, head_side = st.columns([3, 2], gap="medium")
+with batch_side:
+    batch_panel(session, options)
+    label_check(session, options)
+with head_side:
+    weights_panel(session, layout)
+    learning_curve(session)
+
+figures(session, layout, options)
 downloads(session, layout)
