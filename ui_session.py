@@ -117,7 +117,12 @@ def current_id() -> str | None:
     return st.session_state.get(keys.SESSION_ID)
 
 
-TOAST_ICONS = {"success": "✅", "info": "ℹ️", "warning": "⚠️", "error": "🚫"}
+# Material icons, not emoji: a browser without an emoji font draws those as boxes.
+TOAST_ICONS = {
+    "success": ":material/check_circle:",
+    "info": ":material/info:",
+    "warning": ":material/warning:",
+}
 
 
 def flash(kind: str, text: str) -> None:

@@ -68,7 +68,7 @@ from ui_support import (
 )
 
 RECENT_SHOWN = 8
-TILE_SCALE = 4  # 28 px -> 112 px, nearest neighbour: four in a row beside the head's figures
+TILE_SCALE = 4  # 28 px -> 112 px, nearest neighbour: two by two beside the head's figures
 THUMB_SCALE = 2  # the history's thumbnails
 HEAD_HELP = {
     "converge": "fit all labels so far to convergence (small L2), warm-started",
@@ -437,7 +437,8 @@ def weights_panel(session: LabellingSession, layout: plots.HeadLayout) -> None:
         )
     else:
         what = "one row per class, one column per unit: blue pushes towards the class, red away"
-    title_slot.markdown(f"**What the head has learned**: {what}.", help=weights.note or None)
+    note = f"{what[0].upper()}{what[1:]}; the scale is symmetric around 0 and reaches the largest |value|."
+    title_slot.markdown("**What the head has learned**", help=f"{note} {weights.note}".strip())
 
 
 def history_rows(session: LabellingSession, options: list) -> pd.DataFrame:
@@ -627,6 +628,8 @@ with st.sidebar:
     live_demo_sidebar()
     recent_sessions_sidebar()
 
+# Streamlit's default top margin (6rem) would push the learning curve below a 900 px screen.
+st.html("<style>.stMainBlockContainer { padding-top: 2.5rem; }</style>")
 show_flash()
 st.markdown("#### Label the digits the head is least sure of")
 st.caption(
@@ -646,7 +649,7 @@ if note:
 progress_line(session, ceiling)
 
 # The batch beside the head: answer on the left, watch the weights and the curve move on the right.
-batch_side, head_side = st.columns([3, 2], gap="medium")
+batch_side, head_side = st.columns([1, 2], gap="medium")
 with batch_side:
     batch_panel(session, options)
     label_check(session, options)

@@ -560,7 +560,9 @@ def learning_curve(
         shape=alt.Shape(
             "answered_by:N",
             scale=alt.Scale(domain=["person", "ground truth (auto)"], range=["circle", "triangle"]),
-            legend=alt.Legend(orient="top", title="answered by"),
+            # Untitled, so that it fits beside the metrics in a narrow column; the page's
+            # caption says what the triangles are.
+            legend=alt.Legend(orient="top", title=None),
         )
     )
     ceiling_frame = pd.DataFrame(
