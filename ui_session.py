@@ -364,6 +364,12 @@ def on_grid_submit(submission: dict) -> None:
         return
     if store_rounds(session, [record]):
         after_change(record, f"Round {record.number} learned")
+    elif len(session.rounds) < record.number:  # taken back: offer the batch with its answers
+        st.session_state[keys.DRAFT] = {
+            "round": record.number,
+            "indices": list(record.indices),
+            "answers": list(record.answers),
+        }
 
 
 def on_correct(index: int, answer: str, number: int) -> None:

@@ -21,6 +21,12 @@ def grid_id(at: AppTest) -> str:
     return ids[0]
 
 
+def grid_props_of(at: AppTest) -> dict:
+    """What the page handed the grid: tiles, options (Skip last), answers, round."""
+    (grid,) = [e for e in at.get("bidi_component") if e.proto.component_name.endswith("grid")]
+    return json.loads(grid.proto.json)
+
+
 def submit_grid(at: AppTest, round_number: int, answers: list[str]) -> AppTest:
     states = at._tree.get_widget_states()
     trigger = WidgetState(id=_make_trigger_id(grid_id(at), "events"))

@@ -14,12 +14,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from grid_apptest import grid_props_of, submit_grid
 from streamlit.testing.v1 import AppTest
 
 import ui_keys as keys
 
 pytestmark = [pytest.mark.model, pytest.mark.usefixtures("app_db")]
 
+CURVE, EVOLUTION = 1, 2  # the order of the charts on the page: weights, curve, evolution, ...
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
@@ -34,18 +36,21 @@ def session(at: AppTest):
     return at.session_state[keys.SESSION]
 
 
-def truth_keys(at: AppTest) -> list[str]:
-    """The per-tile button keys that answer the open batch with MNIST's ground truth."""
+def truth(at: AppTest) -> list[str]:
+    """MNIST's ground truth for the open batch."""
     s = session(at)
-    picks = s.next_batch()
-    number = len(s.rounds) + 1
-    answers = s.truth([p.index for p in picks])
-    return [f"tile_{number}_{k}_{a}" for k, a in enumerate(answers)]
+    return s.truth([p.index for p in s.next_batch()])
+
+
+def submit(at: AppTest, answers: list[str]) -> AppTest:
+    """Send the batch's answers as the browser grid does at Enter."""
+    submit_grid(at, len(session(at).rounds) + 1, answers)
+    assert not at.exception, [e.value for e in at.exception]
+    return at
 
 
 def answer_all_truthfully(at: AppTest) -> None:
-    for key in truth_keys(at):
-        at.button(key=key).click().run()
+    submit(at, truth(at))
 
 
 def chart(at: AppTest, n: int) -> tuple[dict, list]:
@@ -70,89 +75,76 @@ def new_session(at: AppTest) -> None:
 
 
 def progress(at: AppTest) -> str:
-    return at.markdown[0].value
+    return next(m.value for m in at.markdown if " in **" in m.value)
 
 
-def test_first_page_offers_a_batch_of_four_with_keyboard_buttons(app):
+def test_first_page_offers_a_batch_of_four_in_the_grid(app):
     assert progress(app).startswith("**0 labels** in **0 rounds**")
     assert "frozen-head ceiling 99." in progress(app)
-    labels = {b.key: b.label for b in app.button if b.key}
-    assert labels["key_positive"] == "Odd" and labels["key_negative"] == "Even"
-    assert labels["submit"] == "Submit batch (0/4)"
-    assert app.button(key="submit").disabled
+    grid = grid_props_of(app)
+    assert [(o["label"], o["key"]) for o in grid["options"]] == [
+        ("Odd", "o"),
+        ("Even", "e"),
+        ("Skip", "s"),
+    ]
+    assert grid["round"] == 1 and len(grid["tiles"]) == 4
+    assert all(t["src"].startswith("data:image/png;base64,") for t in grid["tiles"])
+    assert all(t["caption"].startswith("p(odd) 0.500") for t in grid["tiles"])
+    assert grid["submitLabel"] == "Submit batch ({answered}/{size})"
     assert app.button(key="undo").disabled
-    assert len(app.get("image")) == 4
     cells = weight_cells(app)
     assert len(cells) == 10 and all(v == 0.0 for v in cells.values())  # 1 x 10, no bias
 
 
 def test_a_whole_round_trains_the_head_and_shows_in_the_history(app):
     answer_all_truthfully(app)
-    assert app.button(key="submit").label == "Submit batch (4/4)"
-    assert not app.button(key="submit").disabled
-    app.button(key="submit").click().run()
-    assert not app.exception
     s = session(app)
     assert len(s.rounds) == 1 and len(s.labelled) == 4
     assert progress(app).startswith("**4 labels** in **1 round**")
-    assert app.success[0].value.startswith("Round 1 learned: 4 labels")
-    # The heatmap shows the new weights, the history lists the round.
+    assert app.toast[0].value.startswith("Round 1 learned: 4 labels")
+    # The heatmap shows the new weights, the history lists every answer of the round.
     cells = weight_cells(app)
     np.testing.assert_allclose([cells[("p(odd)", str(d))] for d in range(10)], s.head.coef_[0])
     assert ("p(odd)", "bias") not in cells  # held at 0 on the softmax outputs, so not drawn
     assert any(abs(v) > 0.1 for v in cells.values())
     history = app.dataframe[0].value
-    assert history["round"].tolist() == [1]
-    assert history["answered by"].tolist() == ["person"]
-    assert history["labels so far"].tolist() == [4]
+    assert history["round"].tolist() == [1] * 4
+    assert history["pool index"].tolist() == list(s.rounds[0].indices)
+    assert history["answered by"].tolist() == ["person"] * 4
     # The learning curve has gained a point at 4 labels.
-    _, frames = chart(app, len(app.get("vega_lite_chart")) - 1)
+    _, frames = chart(app, CURVE)
     curve = next(f for f in frames if "metric" in f)
     assert sorted(set(curve["labels"])) == [0, 4]
     # A new batch is on offer, none of it answered.
-    assert app.button(key="submit").label == "Submit batch (0/4)"
+    assert grid_props_of(app)["round"] == 2
+    assert grid_props_of(app)["answers"] == [None] * 4
 
 
-def test_keyboard_buttons_answer_the_outlined_tile_and_move_on(app):
-    app.button(key="key_positive").click().run()
-    app.button(key="key_skip").click().run()
-    draft = app.session_state["draft"]
-    assert draft["answers"][:2] == ["positive", "skip"] and draft["cursor"] == 2
-    app.button(key="key_negative").click().run()
-    app.button(key="key_negative").click().run()
-    assert app.session_state["draft"]["answers"] == ["positive", "skip", "negative", "negative"]
-    assert app.markdown[1].value == "**1.** :green-badge[Odd]"
-    # Moving back to the first tile and answering again changes that tile only.
-    assert app.session_state["draft"]["cursor"] == 3
-    app.button(key="key_next").click().run()
-    assert app.session_state["draft"]["cursor"] == 0
-    assert app.markdown[1].value == "**1.** :green-badge[Odd] :blue-badge[keys ▶ here]"
-    app.button(key="key_negative").click().run()
-    assert app.session_state["draft"]["answers"] == ["negative", "skip", "negative", "negative"]
-    assert app.markdown[1].value.startswith("**1.** :red-badge[Even]")
-    assert not app.button(key="submit").disabled
+def test_a_stale_or_repeated_submit_answers_nothing(app):
+    answer_all_truthfully(app)
+    submit_grid(app, 1, ["positive"] * 4)  # the same Enter again, or another tab's page
+    assert len(session(app).rounds) == 1
+    assert "round 2 is the one open" in app.toast[0].value
 
 
 def test_undo_takes_the_round_back_and_offers_its_answers_again(app):
-    answer_all_truthfully(app)
-    given = list(app.session_state["draft"]["answers"])
-    app.button(key="submit").click().run()
+    given = truth(app)
+    submit(app, given)
     app.button(key="undo").click().run()
     assert not app.exception
     s = session(app)
     assert s.rounds == [] and len(s.labelled) == 0
     assert progress(app).startswith("**0 labels** in **0 rounds**")
-    assert app.session_state["draft"]["answers"] == given
-    assert app.info[0].value.startswith("Round 1 undone")
+    assert grid_props_of(app)["answers"] == given
+    assert app.toast[0].value.startswith("Round 1 undone")
     assert all(v == 0.0 for v in weight_cells(app).values())
     # Submitting the restored answers gives the same round again.
-    app.button(key="submit").click().run()
+    submit(app, given)
     assert len(session(app).rounds) == 1
 
 
 def test_changing_settings_mid_session_asks_before_discarding(app):
     answer_all_truthfully(app)
-    app.button(key="submit").click().run()
     app.selectbox(key="set_strategy").set_value("random")
     app.slider(key="set_batch").set_value(6)
     new_session(app)
@@ -170,7 +162,7 @@ def test_changing_settings_mid_session_asks_before_discarding(app):
     app.button[[b.label for b in app.button].index("Start it")].click().run()
     s = session(app)
     assert s.rounds == [] and s.settings.strategy == "random" and s.settings.batch_size == 6
-    assert len(app.get("image")) == 6
+    assert len(grid_props_of(app)["tiles"]) == 6
 
 
 def test_a_custom_target_renames_the_answers(app):
@@ -178,17 +170,18 @@ def test_a_custom_target_renames_the_answers(app):
     app.multiselect(key="set_digits").set_value([2, 3, 5, 7])
     new_session(app)
     assert session(app).settings.target == frozenset({2, 3, 5, 7})
-    labels = {b.key: b.label for b in app.button if b.key}
-    assert labels["key_positive"] == "Positive {2,3,5,7}"
-    assert labels["key_negative"] == "Negative"
-    assert "p({2,3,5,7}) =" in app.caption[1].value or any(
-        "p({2,3,5,7}) =" in c.value for c in app.caption
-    )
+    grid = grid_props_of(app)
+    assert [(o["label"], o["key"]) for o in grid["options"][:2]] == [
+        ("Positive {2,3,5,7}", "p"),
+        ("Negative", "n"),
+    ]
+    assert all(t["caption"].startswith("p({2,3,5,7}) ") for t in grid["tiles"])
 
 
 def test_the_bias_column_shows_only_where_the_head_trains_it_and_says_why_otherwise(app):
     def bias_notes() -> list[str]:
-        return [c.value for c in app.caption if "held at 0" in c.value]
+        helps = [m.help for m in app.markdown if m.help]
+        return [h for h in helps if "held at 0" in h]
 
     assert len(bias_notes()) == 1 and "sum to 1" in bias_notes()[0]
     assert ("p(odd)", "bias") not in weight_cells(app)
@@ -211,24 +204,17 @@ def test_a_bad_setting_is_refused_with_its_reason(app):
 
 def test_auto_label_marks_simulated_rounds_and_check_finds_wrong_answers(app):
     # One deliberately wrong answer, three right ones.
-    tile_keys = truth_keys(app)
-    wrong = (
-        tile_keys[0]
-        .replace("positive", "x")
-        .replace("negative", "positive")
-        .replace("x", "negative")
-    )
-    for key in [wrong, *tile_keys[1:]]:
-        app.button(key=key).click().run()
-    app.button(key="submit").click().run()
+    answers = truth(app)
+    answers[0] = {"positive": "negative", "negative": "positive"}[answers[0]]
+    submit(app, answers)
     app.number_input(key="auto_rounds").set_value(2)
     app.button(key="auto_label").click().run()
     s = session(app)
     assert [r.simulated for r in s.rounds] == [False, True, True]
     assert "(2 auto-labelled)" in progress(app)
     history = app.dataframe[0].value
-    assert history["answered by"].tolist() == ["person", "MNIST (auto)", "MNIST (auto)"]
-    evolution, frames = chart(app, 1)
+    assert history["answered by"].tolist() == ["MNIST (auto)"] * 8 + ["person"] * 4
+    evolution, frames = chart(app, EVOLUTION)
     labels = set().union(*(set(f["label"]) for f in frames if "label" in f))
     assert {"start", "1", "2 (auto)", "3 (auto)"} <= labels
     app.button(key="check").click().run()

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from grid_apptest import grid_props_of, submit_grid
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
-from test_app import answer_all_truthfully, progress, session
+from test_app import answer_all_truthfully, progress, session, truth
 
 import ui_keys as keys
 from tl_active.exchange import manifest_json
@@ -44,8 +45,6 @@ def url_id(at: AppTest) -> str:
 
 def submit_truthfully(at: AppTest) -> None:
     answer_all_truthfully(at)
-    at.button(key="submit").click().run()
-    assert not at.exception, [e.value for e in at.exception]
 
 
 def auto_label(at: AppTest, n: int) -> None:
@@ -81,10 +80,12 @@ def served_files(monkeypatch) -> dict:
 
 def test_each_round_is_stored_and_the_url_resumes_the_session(store):
     first = open_app()
+    assert "session" not in first.query_params  # nothing stored before the first answer
+    assert store.recent(100) == []
+    submit_truthfully(first)
     session_id = url_id(first)
     assert first.session_state[keys.SESSION_ID] == session_id
-    assert store.round_count(session_id) == 0  # stored from the start, so the link works
-    submit_truthfully(first)
+    assert [s.id for s in store.recent(100)] == [session_id]
     assert store.round_count(session_id) == 1
     auto_label(first, 2)
     assert store.round_count(session_id) == 3
@@ -101,7 +102,7 @@ def test_each_round_is_stored_and_the_url_resumes_the_session(store):
     assert [r.indices for r in ours.rounds] == [r.indices for r in theirs.rounds]
     np.testing.assert_allclose(ours.head.coef_, theirs.head.coef_, atol=1e-9)
     history = second.dataframe[0].value
-    assert history["answered by"].tolist() == ["person", "MNIST (auto)"]
+    assert history["answered by"].tolist() == ["MNIST (auto)"] * 4 + ["person"] * 4
 
 
 @pytest.mark.parametrize(
@@ -118,23 +119,26 @@ def test_an_unknown_or_malformed_id_says_so_and_starts_a_fresh_session(store, ba
     assert message.startswith("That session link cannot be opened")
     # The reason quotes the link, so it is shown escaped.
     assert escape_markdown(reason) in message and message.endswith("A fresh session was started.")
-    fresh = url_id(at)
-    assert fresh != bad_id and store.exists(fresh)
+    assert "session" not in at.query_params  # the bad link is gone from the address
     assert session(at).rounds == []
     assert progress(at).startswith("**0 labels** in **0 rounds**")
-    assert [s.id for s in store.recent(100)] == [fresh]
+    assert store.recent(100) == []  # a visit, even on a bogus link, stores nothing
+    submit_truthfully(at)
+    assert [s.id for s in store.recent(100)] == [url_id(at)]
 
 
 def test_the_recent_list_reopens_an_earlier_session_and_updates_the_url(store):
     at = open_app()
-    earlier = url_id(at)
     auto_label(at, 3)
+    earlier = url_id(at)
     at.selectbox(key="set_strategy").set_value("random")
     at.button(key="new_session").click().run()
     click_label(at, "Start it")
-    later = url_id(at)
-    assert later != earlier and session(at).rounds == []
+    assert "session" not in at.query_params and session(at).rounds == []
     assert session(at).settings.strategy == "random"
+    auto_label(at, 1)  # stored at its first round
+    later = url_id(at)
+    assert later != earlier
 
     listed = {b.key: b for b in at.sidebar.button if (b.key or "").startswith("reopen_")}
     assert listed[f"reopen_{later}"].disabled  # this session, marked
@@ -145,7 +149,7 @@ def test_the_recent_list_reopens_an_earlier_session_and_updates_the_url(store):
     listed[f"reopen_{earlier}"].click().run()
     assert url_id(at) == earlier and at.session_state[keys.SESSION_ID] == earlier
     assert len(session(at).rounds) == 3
-    assert at.info[0].value == f"Reopened session {earlier}: 3 rounds."
+    assert at.toast[0].value == f"Reopened session {earlier}: 3 rounds."
     # The sidebar's settings follow the session opened.
     assert at.selectbox(key="set_strategy").value == "diversity"
     assert progress(at).startswith("**12 labels** in **3 rounds**")
@@ -153,8 +157,8 @@ def test_the_recent_list_reopens_an_earlier_session_and_updates_the_url(store):
 
 def test_exports_hold_the_labels_with_undone_rounds_the_manifest_and_the_head(served_files):
     at = open_app()
-    session_id = url_id(at)
     submit_truthfully(at)
+    session_id = url_id(at)
     undone = session(at).rounds[0]
     at.button(key="undo").click().run()
     auto_label(at, 2)
@@ -193,12 +197,13 @@ def test_importing_a_manifest_replays_it_as_a_new_session(store):
     raw = manifest_json(original).encode()
 
     at = open_app()
+    auto_label(at, 1)
     before = url_id(at)
     at.file_uploader(key="import_file").set_value(("mine.json", raw, "application/json")).run()
     assert not at.exception
     imported = url_id(at)
     assert imported not in (before, url_id(source))
-    assert at.success[0].value.startswith(
+    assert at.toast[0].value.startswith(
         f"Imported {escape_markdown('mine.json')}: 3 rounds replayed"
     )
     assert store.round_count(imported) == 3
@@ -219,8 +224,8 @@ def test_importing_a_manifest_replays_it_as_a_new_session(store):
 )
 def test_a_bad_manifest_is_refused_and_nothing_is_written(store, content, reason):
     at = open_app()
+    auto_label(at, 1)
     if isinstance(content, str):
-        auto_label(at, 1)
         data = session(at).to_dict()
         if content == "other-model":
             data["model_checksum"] = "0" * 64
@@ -243,59 +248,80 @@ def test_a_bad_manifest_is_refused_and_nothing_is_written(store, content, reason
 
 def test_a_tab_left_behind_is_told_and_reloads_and_no_round_is_lost_or_doubled(store):
     ahead = open_app()
+    auto_label(ahead, 1)  # stored from the first round on
     session_id = url_id(ahead)
     behind = open_app(session_id)
 
-    # Both tabs answer the same first batch; the first to submit wins.
-    answer_all_truthfully(behind)
+    # Both tabs answer the same batch; the first to submit wins.
+    given = truth(behind)
     submit_truthfully(ahead)
-    behind.button(key="submit").click().run()
+    submit_grid(behind, 2, given)
     assert not behind.exception
-    assert behind.warning[0].value.startswith(
-        "This session changed in another tab or window; round 1 was not stored: reloaded, "
-        "now 1 round as stored."
+    assert behind.toast[0].value.startswith(
+        "This session changed in another tab or window; round 2 was not stored: reloaded, "
+        "now 2 rounds as stored."
     )
-    assert store.round_count(session_id) == 1
-    assert [h.record.number for h in store.history(session_id)] == [1]
-    assert progress(behind).startswith("**4 labels** in **1 round**")
+    assert store.round_count(session_id) == 2
+    assert [h.record.number for h in store.history(session_id)] == [1, 2]
+    assert progress(behind).startswith("**8 labels** in **2 rounds**")
 
     # A plain rerun notices rounds stored elsewhere, too.
     auto_label(behind, 2)
     ahead.run()
-    assert ahead.warning[0].value == (
-        "This session changed in another tab or window: reloaded, now 3 rounds as stored."
+    assert ahead.toast[0].value == (
+        "This session changed in another tab or window: reloaded, now 4 rounds as stored."
     )
-    assert len(session(ahead).rounds) == 3
+    assert len(session(ahead).rounds) == 4
     # An undo from the tab that is behind is refused, and it reloads.
-    behind.button(key="undo").click().run()  # now 2 rounds stored, the other tab still has 3
+    behind.button(key="undo").click().run()  # now 3 rounds stored, the other tab still has 4
     ahead.button(key="undo").click().run()
-    assert ahead.warning[0].value.startswith(
+    assert ahead.toast[0].value.startswith(
         "This session changed in another tab or window; nothing was undone"
     )
-    assert store.round_count(session_id) == 2 and len(session(ahead).rounds) == 2
+    assert store.round_count(session_id) == 3 and len(session(ahead).rounds) == 3
     numbers = [(h.record.number, h.undone) for h in store.history(session_id)]
-    assert numbers == [(1, False), (2, False), (3, True)]
+    assert numbers == [(1, False), (2, False), (3, False), (4, True)]
 
 
 def test_a_failed_write_takes_the_round_back_and_keeps_the_answers(monkeypatch, store):
     from sqlalchemy.exc import OperationalError
 
     at = open_app()
+    auto_label(at, 1)
     session_id = url_id(at)
-    answer_all_truthfully(at)
-    given = list(at.session_state["draft"]["answers"])
+    given = truth(at)
 
     def refuse(*args, **kwargs):
         raise OperationalError("INSERT", {}, Exception("disk I/O error"))
 
     with monkeypatch.context() as patched:
         patched.setattr(SessionStore, "append_round", refuse)
-        at.button(key="submit").click().run()
+        submit_grid(at, 2, given)
     assert not at.exception
-    assert at.error[0].value.startswith("Round 1 could not be stored, so it was taken back")
-    assert session(at).rounds == [] and store.round_count(session_id) == 0
-    assert at.session_state["draft"]["answers"] == given
-    assert at.button(key="submit").label == "Submit batch (4/4)"
+    assert at.error[0].value.startswith("Round 2 could not be stored, so it was taken back")
+    assert len(session(at).rounds) == 1 and store.round_count(session_id) == 1
+    assert grid_props_of(at)["answers"] == given  # back on the tiles
     # The database is back: the same answers submitted again are stored.
-    at.button(key="submit").click().run()
-    assert store.round_count(session_id) == 1 and len(session(at).rounds) == 1
+    submit_grid(at, 2, given)
+    assert store.round_count(session_id) == 2 and len(session(at).rounds) == 2
+
+
+def test_the_first_answer_stores_the_session_and_a_failed_first_write_stores_nothing(
+    monkeypatch, store
+):
+    from sqlalchemy.exc import OperationalError
+
+    at = open_app()
+    given = truth(at)
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(SessionStore, "create", refuse)
+        submit_grid(at, 1, given)
+    assert at.error[0].value.startswith("The session store cannot be written")
+    assert session(at).rounds == [] and store.recent(100) == []
+    assert "session" not in at.query_params
+    submit_grid(at, 1, given)
+    assert [(s.id, s.n_rounds) for s in store.recent(100)] == [(url_id(at), 1)]
