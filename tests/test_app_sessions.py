@@ -325,3 +325,42 @@ def test_the_first_answer_stores_the_session_and_a_failed_first_write_stores_not
     assert "session" not in at.query_params
     submit_grid(at, 1, given)
     assert [(s.id, s.n_rounds) for s in store.recent(100)] == [(url_id(at), 1)]
+
+
+def test_a_label_changed_through_the_history_is_stored_and_reopens(store):
+    at = open_app()
+    given = truth(at)
+    submit_grid(at, 1, given)
+    session_id = url_id(at)
+    index = session(at).rounds[0].indices[2]
+    new = {"positive": "negative", "negative": "positive"}[given[2]]
+    at.selectbox(key=keys.FIX_IMAGE).set_value(index)
+    at.segmented_control(key=keys.FIX_ANSWER).set_value(new)
+    at.button[[b.label for b in at.button].index("Change this label")].click().run()
+    assert not at.exception
+    assert session(at).answer_of(index) == new
+    assert at.toast[0].value.startswith(f"Image {index} is now {new} (round 2)")
+    history = at.dataframe[0].value
+    assert history["answered by"].tolist()[0] == "person, correction"
+    # Stored as a round of its own: the session's link shows the corrected label.
+    assert store.round_count(session_id) == 2
+    reopened = open_app(session_id)
+    assert session(reopened).answer_of(index) == new
+    assert session(reopened).rounds[-1].is_correction
+
+
+def test_check_my_labels_fixes_a_wrong_answer_in_one_click(store):
+    at = open_app()
+    answers = truth(at)
+    answers[0] = {"positive": "negative", "negative": "positive"}[answers[0]]
+    submit_grid(at, 1, answers)
+    at.button(key="check").click().run()
+    assert at.warning[0].value.startswith("1 of your 4 answers disagree")
+    index = session(at).rounds[0].indices[0]
+    at.button(key=f"fix_{index}").click().run()
+    assert not at.exception
+    assert session(at).disagreements() == []
+    assert progress(at).startswith("**4 labels** in **2 rounds**")
+    reopened = open_app(url_id(at))
+    assert session(reopened).disagreements() == []
+    assert store.round_count(url_id(at)) == 2

@@ -326,14 +326,22 @@ class LabellingSession:
         return [self.answer_values[k] for k in truth]
 
     def disagreements(self) -> list[dict]:
-        """The person's answers that the ground truth contradicts (simulated rounds excluded)."""
+        """The person's answers that the ground truth contradicts (simulated rounds excluded).
+
+        Only an image's live answer counts, under the round that gave it: a corrected label is
+        no longer listed.
+        """
         found = []
-        for r in self.rounds:
+        seen: set[int] = set()
+        for r in reversed(self.rounds):
             if r.simulated:
                 continue
             truth = self.truth(r.indices)
             for i, a, right in zip(r.indices, r.answers, truth):
-                if a != SKIP and a != right:
+                if int(i) in seen:
+                    continue
+                seen.add(int(i))
+                if a != SKIP and a != right and a == self.answer_of(i):
                     found.append(
                         {
                             "round": r.number,
@@ -343,6 +351,7 @@ class LabellingSession:
                             "digit": int(self.features.y_pool[i]),
                         }
                     )
+        found.reverse()  # oldest round first
         return found
 
     # --- the protocol -----------------------------------------------------------------------
