@@ -547,7 +547,7 @@ def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
     task, names, data = session.task, session.features.class_names, session.data
     rounds, proba = list(session.rounds), session.proba_pool
     start, ceiling = session.start_metrics().as_dict(), session.ceiling().as_dict()
-    session_id, store = current_id(), session_store()
+    session_id = current_id()
     name = session_id or "new"
 
     def figures_png() -> bytes:
@@ -563,7 +563,10 @@ def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
         )
 
     def labels_with_undone() -> str:
-        undone = [h.record for h in store.history(session_id) if h.undone] if session_id else []
+        # The store is reached only when the file is asked for: a page whose database is down
+        # still draws (the sidebar says why nothing can be stored).
+        history = session_store().history(session_id) if session_id else []
+        undone = [h.record for h in history if h.undone]
         return labels_csv(session, undone=undone)
 
     row = st.container(horizontal=True)

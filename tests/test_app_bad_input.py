@@ -87,7 +87,8 @@ def test_a_session_link_with_markdown_is_quoted_inert_in_the_error(synthetic_app
     assert error.value.startswith("That session link cannot be opened: ")
     assert escape_markdown(repr(bad_id)) in error.value
     assert "](" not in error.value and "://" not in error.value
-    assert at.query_params["session"] != bad_id  # a fresh session, with its own link
+    # The bad link is dropped: a fresh session gets its own link at its first answer.
+    assert at.query_params.get("session") != bad_id
 
 
 @pytest.mark.parametrize("outcome", ["refused", "imported"])
@@ -101,7 +102,7 @@ def test_an_uploaded_file_name_with_markdown_is_quoted_inert(synthetic_app, outc
     at.file_uploader(key="import_file").set_value((name, content, "application/json")).run()
 
     assert not at.exception, [e.value for e in at.exception]
-    [message] = at.error if outcome == "refused" else at.success
+    [message] = at.error if outcome == "refused" else at.toast  # success floats as a toast
     assert escape_markdown(name) in message.value
     assert "](" not in message.value and "://" not in message.value
 
@@ -114,9 +115,8 @@ def test_a_database_that_never_answers_is_reported_on_the_page_within_seconds(
     at = open_app()
     seconds = time.perf_counter() - start
 
-    [error] = at.error
-    assert error.value.startswith("The session store cannot be written, so no session was started")
-    assert "cannot connect to the session database" in error.value
+    # Nothing is written before the first answer, so the page draws and says the store is down.
+    assert any("cannot connect to the session database" in e.value for e in at.error)
     assert seconds < 10
 
 
