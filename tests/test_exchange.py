@@ -171,6 +171,74 @@ REFUSED = {
         _tampered(lambda d: d["rounds"].extend(d["rounds"][-1:] * 100)),
         "at most 100 rounds of 4",
     ),
+    # Found by tests/test_manifest_fuzz.py: each was imported, or refused in a way it should not.
+    "metrics without accuracy": (
+        _tampered(lambda d: d["rounds"][0]["metrics"].pop("accuracy")),
+        "metrics must give accuracy, precision, recall, f1",
+    ),
+    "a histogram of 19 bins": (
+        _tampered(lambda d: d["rounds"][1]["p_histogram"].pop()),
+        "p_histogram must count the 400 pool images in 20 bins",
+    ),
+    "the mean p of 9 classes": (
+        _tampered(lambda d: d["rounds"][2]["mean_p_by_class"].pop()),
+        "mean_p_by_class must hold 10 numbers",
+    ),
+    "a label count the answers do not make": (
+        _tampered(_set(["rounds", 1, "n_labels"], 10**9)),
+        "counts 1000000000 labels so far; its answers make 7",
+    ),
+    "a field no round has": (_tampered(_set(["rounds", 0, "note"], "hi")), "fields no round has"),
+    "a key no manifest has": (_tampered(_set(["comment"], "hi")), "which no manifest has"),
+    "a name twice in one object": (
+        _tampered(lambda d: None).replace('"seed": 0', '"seed": 0, "seed": 1'),
+        "names 'seed' twice in one object",
+    ),
+    "a weight of 2**64 + 1": (
+        _tampered(_set(["rounds", 0, "weights", 0, 3], 2**64 + 1)),
+        "weights must be the head's weights",
+    ),
+    "a backbone that is not text": (
+        _tampered(_set(["settings", "backbone"], 5)),
+        "backbone must be text, not 5",
+    ),
+    "a backbone with a line break": (
+        _tampered(_set(["settings", "backbone"], "mnist-cnn\n[link](https://evil.example)")),
+        "backbone must be a name or a path of 1 to 4,096 printable characters",
+    ),
+    "a batch size of 4.0": (
+        _tampered(_set(["settings", "batch_size"], 4.0)),
+        "batch_size must be a whole number, not 4.0",
+    ),
+    "a seed of true": (_tampered(_set(["settings", "seed"], True)), "seed must be a whole number"),
+    "a seed of 2**64": (
+        _tampered(_set(["settings", "seed"], 2**64)),
+        "seed must be a whole number",
+    ),
+    "classes out of order": (
+        _tampered(_set(["settings", "task", "classes"], [3, 1, 5, 7, 9])),
+        "in increasing order",
+    ),
+    "classes named as text": (
+        _tampered(_set(["settings", "task", "classes"], ["1", "3", "5", "7", "9"])),
+        "classes must be whole numbers",
+    ),
+    "every class positive": (
+        _tampered(_set(["settings", "task", "classes"], list(range(10)))),
+        "must leave some classes negative",
+    ),
+    "a class the data does not have": (
+        _tampered(_set(["settings", "task", "classes"], [-1])),
+        r"classes \[-1\] are not in this data set",
+    ),
+    "a setting no session has": (
+        _tampered(_set(["settings", "colour"], "blue")),
+        "'colour'] is not one of them",
+    ),
+    "version 1 with today's settings": (
+        _tampered(lambda d: d.update(version=1, rounds=[])),
+        "settings must name target, strategy",
+    ),
 }
 
 
@@ -181,6 +249,35 @@ def test_a_bad_manifest_is_refused_and_nothing_is_written(store, name):
     with pytest.raises(SessionFileError, match=message):
         store.import_manifest(raw, FEATURES)
     assert stored_rows(store) == before == (0, 0)
+
+
+@pytest.mark.parametrize("field", ["strategy", "head_mode", "layer", "backbone"])
+def test_a_huge_name_in_the_settings_is_refused_in_a_short_message(field):
+    raw = _tampered(_set(["settings", field], "x" * 100_000))
+    with pytest.raises(SessionFileError) as refused:
+        read_manifest(raw, FEATURES)
+    assert "xxx..." in str(refused.value) or "4,096" in str(refused.value)
+    assert len(str(refused.value)) < 200
+
+
+def test_a_version_1_manifest_still_imports():
+    session = labelled_session(3, seed=2)
+    data = manifest(session)
+    # What the first format wrote: a flat binary head, a target, the mean p per digit.
+    data["version"] = 1
+    data["settings"] = {
+        "target": [1, 3, 5, 7, 9],
+        "strategy": "diversity",
+        "batch_size": 4,
+        "head_mode": "converge",
+        "seed": 2,
+    }
+    for r in data["rounds"]:
+        r["weights"], r["bias"] = r["weights"][0], r["bias"][0]
+        r["mean_p_by_digit"] = r.pop("mean_p_by_class")
+    imported = read_manifest(json.dumps(data), FEATURES)
+    assert imported.settings == session.settings
+    assert imported.to_dict() == session.to_dict()
 
 
 def test_an_empty_session_manifest_imports_as_a_fresh_session(store):

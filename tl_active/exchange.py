@@ -28,11 +28,13 @@ from pathlib import Path
 
 from tl_active.errors import SessionFileError
 from tl_active.features import FeatureSet
+from tl_active.metrics import Metrics
 from tl_active.session import (
     BATCH,
     CORRECTION,
     FORMAT,
     FORMAT_VERSION,
+    HISTOGRAM_BINS,
     OPTIONAL_FIELDS,
     READABLE_VERSIONS,
     RECORD_FIELDS,
@@ -56,6 +58,9 @@ LABEL_COLUMNS = (
 )
 # Unix times a manifest may hold: from 1970 to the year 2100.
 _LATEST_TIME = 4_102_444_800.0
+# What a manifest holds besides its rounds; `exported_at` is for people and is not read back.
+_MANIFEST_KEYS = ("format", "version", "model_checksum", "settings", "rounds", "exported_at")
+_METRIC_NAMES = tuple(Metrics.__dataclass_fields__)
 
 
 def _iso(t: float) -> str:
@@ -138,20 +143,32 @@ def _is_int(value) -> bool:
 
 
 def _is_number(value) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+    # A whole number stands for a float only where a float holds it exactly: 2**64 would turn
+    # an array of weights into one of Python objects.
+    if _is_int(value):
+        return abs(value) <= 2**53
+    return isinstance(value, float) and math.isfinite(value)
 
 
 _CHECKS = {int: _is_int, float: _is_number, str: lambda v: isinstance(v, str)}
 
 
-def _check_round(position: int, data: object, session: LabellingSession) -> None:
-    """Refuse a round whose fields are missing, of the wrong kind or size, before it replays."""
+def _check_round(position: int, data: object, session: LabellingSession, n_labels: int) -> int:
+    """Refuse a round whose fields are missing, of the wrong kind or size, before it replays.
+
+    `n_labels` is the count of labels before this round; the count after it is returned. The
+    figures a round records (metrics, the histogram of p, the mean p per class) are kept as
+    they are, so they are checked here for what the app draws from them.
+    """
     where = f"round {position} of the manifest"
     if not isinstance(data, dict):
         raise SessionFileError(f"{where} is not an object")
     missing = [name for name in RECORD_FIELDS if name not in data and name not in OPTIONAL_FIELDS]
     if missing:
         raise SessionFileError(f"{where} lacks {', '.join(missing)}")
+    unknown = [name for name in data if name not in RECORD_FIELDS]
+    if unknown:
+        raise SessionFileError(f"{where} has fields no round has: {_short(unknown)}")
     if not _is_int(data["number"]) or data["number"] != position:
         raise SessionFileError(
             f"{where} is numbered {_short(data['number'])}; rounds must run 1, 2, 3..."
@@ -175,6 +192,11 @@ def _check_round(position: int, data: object, session: LabellingSession) -> None
         raise SessionFileError(f"{where}: kind must be {BATCH!r} or {CORRECTION!r}")
     if not isinstance(previous, list) or not all(isinstance(v, str) for v in previous):
         raise SessionFileError(f"{where}: previous must be a list of answers")
+    if len(previous) != (1 if kind == CORRECTION else 0):
+        raise SessionFileError(
+            f"{where}: previous must hold the one answer a correction replaces, and nothing "
+            "for a batch"
+        )
     n = len(data["indices"])
     batch = session.settings.batch_size if kind == BATCH else 1
     if n != batch:
@@ -191,25 +213,63 @@ def _check_round(position: int, data: object, session: LabellingSession) -> None
     pool_size = session.features.pool_size
     bad = [i for i in data["indices"] if not 0 <= i < pool_size]
     if bad:
-        raise SessionFileError(f"{where} names pool images {bad[:5]} outside 0..{pool_size - 1}")
+        raise SessionFileError(
+            f"{where} names pool images {_short(bad[:5])} outside 0..{pool_size - 1}"
+        )
     answers = {*session.answer_values, SKIP}
     if not set(data["answers"]) <= answers:
         raise SessionFileError(f"{where}: answers must be {', '.join(sorted(answers))}")
-    if not isinstance(data["metrics"], dict) or not all(
-        _is_number(v) for v in data["metrics"].values()
+    n_labels += sum(a != SKIP for a in data["answers"]) - sum(a != SKIP for a in previous)
+    if not _is_int(data["n_labels"]) or data["n_labels"] != n_labels:
+        raise SessionFileError(
+            f"{where} counts {_short(data['n_labels'])} labels so far; its answers make {n_labels}"
+        )
+    metrics = data["metrics"]
+    if (
+        not isinstance(metrics, dict)
+        or sorted(metrics) != sorted(_METRIC_NAMES)
+        or not all(_is_number(v) and 0 <= v <= 1 for v in metrics.values())
     ):
-        raise SessionFileError(f"{where}: metrics must map names to numbers")
-    if not _is_int(data["n_labels"]):
-        raise SessionFileError(f"{where}: n_labels must be a whole number")
+        raise SessionFileError(
+            f"{where}: metrics must give {', '.join(_METRIC_NAMES)}, each a number from 0 to 1"
+        )
+    counts = data["p_histogram"]
+    if len(counts) != HISTOGRAM_BINS or min(counts) < 0 or sum(counts) != session.data.size:
+        raise SessionFileError(
+            f"{where}: p_histogram must count the {session.data.size:,} pool images in "
+            f"{HISTOGRAM_BINS} bins"
+        )
+    # As `LabellingSession.p_by_class`: the data's classes for a binary task, else the task's.
+    task = session.task
+    n_classes = len(session.features.class_names) if task.is_binary else task.n_outputs
+    by_class = data["mean_p_by_class"]
+    if len(by_class) != n_classes or not all(0 <= p <= 1 for p in by_class):
+        raise SessionFileError(
+            f"{where}: mean_p_by_class must hold {n_classes} numbers from 0 to 1, one per class"
+        )
     for name in ("asked_at", "answered_at"):
         if not _is_number(data[name]) or not 0 <= data[name] <= _LATEST_TIME:
             raise SessionFileError(f"{where}: {name} must be a time between 1970 and 2100")
     if not isinstance(data["simulated"], bool):
         raise SessionFileError(f"{where}: simulated must be true or false")
+    return n_labels
 
 
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
+
+
+class _RepeatedName(ValueError):
+    """An object of the JSON text names one key twice (JSON readers disagree on which wins)."""
+
+
+def _refuse_repeated_names(pairs: list[tuple[str, object]]) -> dict:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise _RepeatedName(repeated)
+    return data
 
 
 def read_manifest(raw: bytes | str, features: FeatureSet) -> LabellingSession:
@@ -225,7 +285,14 @@ def read_manifest(raw: bytes | str, features: FeatureSet) -> LabellingSession:
         )
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = json.loads(
+            text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_repeated_names
+        )
+    except _RepeatedName as repeated:
+        raise SessionFileError(
+            f"this file names {_short(str(repeated))} twice in one object, so what it holds is "
+            "ambiguous: not a manifest tl-active wrote"
+        ) from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         # ValueError covers bad JSON, NaN/Infinity and integers too long to read.
         raise SessionFileError(
@@ -247,10 +314,13 @@ def read_manifest(raw: bytes | str, features: FeatureSet) -> LabellingSession:
             f"{_short(data.get('model_checksum'))}, these features come from "
             f"{features.model_checksum!r}); its labels would not mean the same here"
         )
+    unknown = [key for key in data if key not in _MANIFEST_KEYS]
+    if unknown:
+        raise SessionFileError(f"the manifest holds {_short(unknown)}, which no manifest has")
     if not isinstance(data.get("settings"), dict):
         raise SessionFileError("the manifest has no settings")
     try:
-        settings = SessionSettings.from_dict(data["settings"])
+        settings = SessionSettings.from_dict(data["settings"], version)
         empty = LabellingSession(features, settings)
     except (KeyError, TypeError, ValueError, OverflowError) as error:
         raise SessionFileError(f"the manifest's settings are not valid: {error}") from None
@@ -265,8 +335,9 @@ def read_manifest(raw: bytes | str, features: FeatureSet) -> LabellingSession:
             f"has room for at most {most:,} rounds of {settings.batch_size}"
         )
     recorded = [upgrade_round(r, version) for r in recorded]
+    n_labels = 0
     for position, round_data in enumerate(recorded, start=1):
-        _check_round(position, round_data, empty)
+        n_labels = _check_round(position, round_data, empty, n_labels)
     try:
         upgraded = {**data, "rounds": recorded, "version": FORMAT_VERSION}
         return LabellingSession.from_dict(upgraded, features)

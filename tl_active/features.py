@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import os
 import re
+import reprlib
 import tempfile
 import threading
 import warnings
@@ -111,12 +112,15 @@ class TaskData:
 
     @classmethod
     def of(cls, features: FeatureSet, task: Task) -> TaskData:
-        outside = [c for c in task.classes if c >= len(features.class_names)]
+        n_classes = len(features.class_names)
+        outside = [c for c in task.classes if not 0 <= c < n_classes]
         if outside:
             raise ValueError(
-                f"classes {outside} are not in this data set (it has "
-                f"{len(features.class_names)} classes)"
+                f"classes {reprlib.repr(outside)} are not in this data set (it has "
+                f"{n_classes} classes, 0 to {n_classes - 1})"
             )
+        if task.is_binary and len(task.classes) == n_classes:
+            raise ValueError("a binary task must leave some classes negative")
         in_pool, in_test = task.in_task(features.y_pool), task.in_task(features.y_test)
         if in_pool.all():  # a binary task: the whole pool, no copy
             pool_index, pool, y_pool = np.arange(features.pool_size), features.pool, features.y_pool

@@ -19,6 +19,7 @@ part of the pool the task looks at.
 from __future__ import annotations
 
 import json
+import reprlib
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -47,6 +48,8 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 HISTOGRAM_BINS = 20
 MAX_BATCH = 16
+MAX_SEED = 2**63 - 1  # what a 64-bit database integer holds
+MAX_NAME = 4_096  # a backbone's path or a layer's name: the longest path Linux opens
 BATCH, CORRECTION = "batch", "correction"
 
 
@@ -104,17 +107,28 @@ class SessionSettings:
         object.__setattr__(self, "task", _as_task(self.task))
         get_strategy(self.strategy)
         if self.strategy in BINARY_ONLY and not self.task.is_binary:
-            raise ValueError(f"strategy {self.strategy!r} needs a binary task")
+            raise ValueError(f"strategy {reprlib.repr(self.strategy)} needs a binary task")
         if self.head_mode not in HEAD_MODES:
             raise ValueError(
-                f"unknown head mode {self.head_mode!r}; choose one of {', '.join(HEAD_MODES)}"
+                f"unknown head mode {reprlib.repr(self.head_mode)}; "
+                f"choose one of {', '.join(HEAD_MODES)}"
             )
         if self.head_mode != "converge" and not self.task.is_binary:
-            raise ValueError(f"head mode {self.head_mode!r} is for binary tasks only")
+            raise ValueError(f"head mode {reprlib.repr(self.head_mode)} is for binary tasks only")
         if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= MAX_BATCH:
             raise ValueError(f"batch size must be a whole number from 1 to {MAX_BATCH}")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError("seed must be a whole number, 0 or more")
+        if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED:,}")
+        for name in ("backbone", "layer"):
+            value = getattr(self, name)
+            if (
+                not isinstance(value, str)
+                or not 0 < len(value) <= MAX_NAME
+                or not value.isprintable()
+            ):
+                raise ValueError(
+                    f"{name} must be a name or a path of 1 to {MAX_NAME:,} printable characters"
+                )
 
     @property
     def target(self) -> frozenset[int]:
@@ -125,20 +139,47 @@ class SessionSettings:
         return {**asdict(self), "task": self.task.as_dict()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> SessionSettings:
-        """Settings from `as_dict()`, or from a version-1 file (a binary target on mnist-cnn)."""
-        if "task" in data:
+    def from_dict(cls, data: dict, version: int | None = None) -> SessionSettings:
+        """Settings from `as_dict()`, or from a version-1 file (a binary target on mnist-cnn).
+
+        Read exactly or refused (`ValueError`): every key `as_dict()` writes, no other, each of
+        its own type (a batch size of 4, not 4.0, "4" or true), so that a session stored from a
+        file is the file. `version` is the file's format version (if not given, settings with a
+        task are today's).
+        """
+        if not isinstance(data, dict):
+            raise ValueError("settings must be an object")
+        if version is None:
+            version = FORMAT_VERSION if "task" in data else 1
+        names = _V1_SETTINGS if version == 1 else _SETTINGS
+        unknown = [key for key in data if key not in names]
+        missing = [key for key in names if key not in data]
+        if unknown or missing:
+            raise ValueError(
+                f"settings must name {', '.join(names)}"
+                + (f"; {reprlib.repr(unknown)} is not one of them" if unknown else "")
+            )
+        for name in ("strategy", "head_mode", "backbone", "layer"):
+            if name in names and not isinstance(data[name], str):
+                raise ValueError(f"{name} must be text, not {reprlib.repr(data[name])}")
+        for name in ("batch_size", "seed"):
+            if not isinstance(data[name], int) or isinstance(data[name], bool):
+                raise ValueError(f"{name} must be a whole number, not {reprlib.repr(data[name])}")
+        if version > 1:
             task = Task.from_dict(data["task"])
         else:
-            task = Task.binary(parse_classes([int(d) for d in data["target"]]))
+            target = data["target"]
+            if not isinstance(target, list) or target != sorted(set(target)):
+                raise ValueError("target must list its digits once each, in increasing order")
+            task = Task.binary(parse_classes(target))
         return cls(
             task=task,
-            strategy=str(data["strategy"]),
-            batch_size=int(data["batch_size"]),
-            head_mode=str(data["head_mode"]),
-            seed=int(data["seed"]),
-            backbone=str(data.get("backbone", DEFAULT_BACKBONE)),
-            layer=str(data.get("layer", DIGITS_LAYER)),
+            strategy=data["strategy"],
+            batch_size=data["batch_size"],
+            head_mode=data["head_mode"],
+            seed=data["seed"],
+            backbone=data.get("backbone", DEFAULT_BACKBONE),
+            layer=data.get("layer", DIGITS_LAYER),
         )
 
     def summary(self) -> str:
@@ -147,6 +188,11 @@ class SessionSettings:
             f"{self.task.name()}, {self.strategy}, batch {self.batch_size}, {self.head_mode}, "
             f"seed {self.seed} ({self.backbone}/{self.layer})"
         )
+
+
+_SETTINGS = tuple(f.name for f in fields(SessionSettings))
+# The first format's settings: a binary target on the shared CNN's digits.
+_V1_SETTINGS = ("target", "strategy", "batch_size", "head_mode", "seed")
 
 
 @dataclass
@@ -247,7 +293,7 @@ class LabellingSession:
         if features.layer and features.layer != self.settings.layer:
             raise ValueError(
                 f"these features are layer {features.layer!r} of {features.backbone}, but the "
-                f"session reads layer {self.settings.layer!r}"
+                f"session reads layer {reprlib.repr(self.settings.layer)}"
             )
         self.task = self.settings.task
         self.data = features.task_data(self.task)
@@ -637,13 +683,15 @@ class LabellingSession:
                 f"{features.model_checksum!r}); its labels would not mean the same here"
             )
         try:
+            # The store keeps a first-version session's settings as they were, beside rounds
+            # it has upgraded: the settings say which form they are in.
             settings = SessionSettings.from_dict(data["settings"])
             recorded = [RoundRecord.from_dict(upgrade_round(r, version)) for r in data["rounds"]]
         except (KeyError, TypeError, ValueError) as error:
             raise SessionFileError(f"the session file is malformed: {error}") from None
         if settings.layer != features.layer:
             raise SessionFileError(
-                f"this session reads layer {settings.layer!r}, not {features.layer!r}"
+                f"this session reads layer {reprlib.repr(settings.layer)}, not {features.layer!r}"
             )
         session = cls(features, settings)
         if settings.head_mode == "converge":
@@ -775,9 +823,9 @@ class LabellingSession:
             raise SessionFileError(f"round {record.number} cannot be replayed: {error}") from None
         return self._same_weights(record, replayed, tolerance)
 
-    @staticmethod
-    def _same_weights(record: RoundRecord, replayed: RoundRecord, tolerance: float) -> RoundRecord:
-        replayed.asked_at, replayed.answered_at = record.asked_at, record.answered_at
+    def _same_weights(
+        self, record: RoundRecord, replayed: RoundRecord, tolerance: float
+    ) -> RoundRecord:
         recorded = np.asarray(record.weights, float)
         if recorded.shape != np.shape(replayed.weights) or not np.allclose(
             replayed.weights, recorded, atol=tolerance
@@ -785,7 +833,10 @@ class LabellingSession:
             raise SessionFileError(
                 f"replaying round {record.number} gives other head weights than were recorded"
             )
-        return replayed
+        # The round as recorded, as reopening a converged session keeps it: a session stored
+        # from a file holds what the file holds, to the last digit.
+        self.rounds[-1] = record
+        return record
 
     def save_json(self, path: Path | str) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1))

@@ -33,6 +33,7 @@ to ask, because they work from the frozen features' clusters.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -343,5 +344,5 @@ def get_strategy(name: str) -> Strategy:
         return STRATEGIES[name]
     except KeyError:
         raise ValueError(
-            f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}"
+            f"unknown strategy {reprlib.repr(name)}; choose one of {', '.join(STRATEGIES)}"
         ) from None

@@ -13,6 +13,7 @@ task k is the k-th class of the task. `truth` turns the data's classes into thos
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -62,7 +63,9 @@ class Task:
 
     def __post_init__(self) -> None:
         if self.kind not in (BINARY, MULTICLASS):
-            raise ValueError(f"a task is {BINARY!r} or {MULTICLASS!r}, not {self.kind!r}")
+            raise ValueError(
+                f"a task is {BINARY!r} or {MULTICLASS!r}, not {reprlib.repr(self.kind)}"
+            )
         object.__setattr__(self, "classes", tuple(sorted({int(c) for c in self.classes})))
         if self.kind == BINARY and not self.classes:
             raise ValueError("a binary task needs at least one positive class")
@@ -138,7 +141,21 @@ class Task:
 
     @classmethod
     def from_dict(cls, data: dict) -> Task:
-        return cls(str(data["kind"]), tuple(int(c) for c in data["classes"]))
+        """The task `as_dict()` wrote, exactly, or a `ValueError`: nothing is coerced."""
+        if not isinstance(data, dict) or sorted(data) != ["classes", "kind"]:
+            raise ValueError("a task must be an object with a kind and its classes")
+        classes = data["classes"]
+        if (
+            not isinstance(classes, list)
+            or not all(isinstance(c, int) and not isinstance(c, bool) for c in classes)
+            or classes != sorted(set(classes))
+        ):
+            raise ValueError(
+                "a task's classes must be whole numbers, each once, in increasing order"
+            )
+        if not isinstance(data["kind"], str):
+            raise ValueError(f"a task is {BINARY!r} or {MULTICLASS!r}")
+        return cls(data["kind"], tuple(classes))
 
 
 DIGITS = tuple(str(d) for d in range(10))
