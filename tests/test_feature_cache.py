@@ -115,3 +115,30 @@ def test_a_read_only_cache_folder_costs_one_warning(tmp_path, files):
             assert load_features(model, "digits", data, cache_dir) is runs[0]
     finally:
         cache_dir.chmod(0o700)
+
+
+def test_a_cache_file_holding_nan_features_is_damaged_and_recomputed(tmp_path, files):
+    model, data, runs = files
+    cache_dir = tmp_path / "cache"
+    key = features_module.cache_key(model, "digits", data)
+    path = cache_path(key, cache_dir)
+    cache_dir.mkdir()
+    pool = FEATURES.pool.copy()
+    pool[7, 3] = np.nan  # one output of one image, as a broken model or a bad disk may leave
+    np.savez(
+        path,
+        key=np.array(key),
+        class_names=np.array(FEATURES.class_names),
+        backbone=np.array(str(model)),
+        layer=np.array("digits"),
+        pool=pool,
+        test=FEATURES.test,
+        y_pool=FEATURES.y_pool,
+        y_test=FEATURES.y_test,
+    )
+
+    assert _read_cache(path, key) is None
+    loaded = load_features(model, "digits", data, cache_dir)
+    assert loaded is runs[0] and np.isfinite(loaded.pool).all()
+    with np.load(path) as rewritten:  # the damaged file was replaced by the computed features
+        assert np.isfinite(rewritten["pool"]).all()

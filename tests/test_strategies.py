@@ -1,10 +1,12 @@
 """The strategy contract, run over every registered strategy, and each strategy's own promise."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from synthetic import synthetic_features
 
-from tl_active.errors import PoolExhaustedError
+from tl_active.errors import ModelError, PoolExhaustedError
 from tl_active.head import LogisticHead, SoftmaxHead
 from tl_active.strategies import (
     STRATEGIES,
@@ -221,3 +223,15 @@ def test_committee_asks_where_the_members_split():
 def test_unknown_strategy_names_the_choices():
     with pytest.raises(ValueError, match="diversity, uncertainty, margin"):
         get_strategy("oracle")
+
+
+@pytest.mark.parametrize("where", ["pool", "test"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_features_with_a_nan_row_never_reach_a_strategy(where, bad):
+    """`representative` and `diversity` would rank a NaN distance or score; no such set is made."""
+    values = getattr(FEATURES, where).copy()
+    values[11] = bad
+    with pytest.raises(
+        ModelError, match=rf"NaN or infinite outputs for 1 of the [\d,]+ {where} images"
+    ):
+        replace(FEATURES, **{where: values})

@@ -51,8 +51,24 @@ class FeatureSet:
     backbone: str = "mnist-cnn"
     layer: str = "digits"
     key: str = ""  # model checksum, layer and data checksum the features were computed from
-    _tasks: dict = field(default_factory=dict, repr=False, compare=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # Made from the arrays above, so never passed in: `dataclasses.replace` starts them afresh.
+    _tasks: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        # A NaN or infinite output would become a NaN score that every strategy ranks, and a head
+        # that fits nothing: such features are a broken model's, never served.
+        for name in ("pool", "test"):
+            values = np.asarray(getattr(self, name))
+            if not np.isfinite(values).all():
+                rows = int((~np.isfinite(values.reshape(len(values), -1))).any(axis=1).sum())
+                raise ModelError(
+                    f"layer {self.layer!r} of {self.backbone} gives NaN or infinite outputs for "
+                    f"{rows:,} of the {len(values):,} {name} images: the model or its cached "
+                    "features are broken; check the model file or choose another layer"
+                )
 
     @property
     def pool_size(self) -> int:
@@ -227,10 +243,12 @@ def _read_cache(path: Path, key: str) -> FeatureSet | None:
         or pool.shape[1] != test.shape[1]
         or arrays["y_pool"].shape != (len(pool),)
         or arrays["y_test"].shape != (len(test),)
-        or not (np.isfinite(pool).all() and np.isfinite(test).all())
     ):
         return None
-    return FeatureSet(**arrays, class_names=names, backbone=backbone, layer=layer, key=key)
+    try:
+        return FeatureSet(**arrays, class_names=names, backbone=backbone, layer=layer, key=key)
+    except ModelError:
+        return None  # NaN or infinite features: damaged, so computed again
 
 
 _warned_unwritable: set[Path] = set()
@@ -295,11 +313,7 @@ def compute_features(
     model = load_backbone(backbone.path)
     images = np.concatenate([mnist.x_pool, mnist.x_test])
     outputs = extract_layer(model, layer, images, progress)
-    if not np.isfinite(outputs).all():
-        raise ModelError(
-            f"layer {layer!r} of {backbone.name} gives NaN or infinite outputs on MNIST: "
-            "the model is broken; choose another layer or model"
-        )
+    # A feature set refuses NaN or infinite outputs (ModelError), naming layer and backbone.
     n_pool = len(mnist.x_pool)
     return FeatureSet(
         pool=outputs[:n_pool],
