@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -235,3 +236,40 @@ def test_export_refuses_an_unknown_id_in_one_line_and_writes_nothing(
     assert main(["export", session_id, "--out", str(out), "--db", db]) == 2
     assert reason in one_error_line(capsys)
     assert not out.exists()
+
+
+# --- features -------------------------------------------------------------------------------
+
+
+def test_features_says_how_well_a_head_learns_from_the_layer(capsys, monkeypatch):
+    monkeypatch.setattr("tl_active.features.load_features", lambda *args, **kwargs: FEATURES)
+
+    assert main(["features"]) == 0
+
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("features tinymodel-digits-synthetic (mnist-cnn / digits)")
+    assert lines[1].startswith("layer check: a head on 400 labelled pool images answers ")
+    assert err == ""
+
+
+def test_features_warns_about_a_layer_a_head_learns_nothing_from(capsys, monkeypatch):
+    rng = np.random.default_rng(0)
+    noise = rng.dirichlet(np.ones(10) * 1000, len(FEATURES.pool) + len(FEATURES.test))
+    useless = replace(
+        FEATURES,
+        pool=noise[: len(FEATURES.pool)].astype(np.float32),
+        test=noise[len(FEATURES.pool) :].astype(np.float32),
+        key="untrained-digits-synthetic",
+    )
+    monkeypatch.setattr("tl_active.features.load_features", lambda *args, **kwargs: useless)
+
+    assert main(["features"]) == 0  # a warning, not a refusal: the person may go on
+
+    out, err = capsys.readouterr()
+    assert "layer check: a head on 400 labelled pool images" in out
+    [warning] = err.strip().splitlines()
+    assert warning.startswith("warning: Layer 'digits' of mnist-cnn looks untrained")
+    assert warning.endswith(
+        "Check the model file (is it the trained network?) or choose another layer."
+    )

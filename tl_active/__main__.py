@@ -84,6 +84,7 @@ def _pretrain(args: argparse.Namespace) -> None:
 
 def _features(args: argparse.Namespace) -> None:
     from tl_active.features import load_features
+    from tl_active.quality import layer_check
 
     features = load_features(
         args.backbone, args.layer, args.data, args.cache, _progress_bar("frozen backbone")
@@ -92,6 +93,13 @@ def _features(args: argparse.Namespace) -> None:
         f"features {features.key} ({features.backbone} / {features.layer}): "
         f"pool {features.pool.shape}, test {features.test.shape}"
     )
+    check = layer_check(features)
+    print(
+        f"layer check: a head on {check.n_labelled:,} labelled pool images answers "
+        f"{check.accuracy:.1%} of {check.n_scored:,} test images right (chance {check.chance:.1%})"
+    )
+    if check.warning:
+        print(f"warning: {check.warning}", file=sys.stderr)
 
 
 def _backbone_options() -> argparse.ArgumentParser:

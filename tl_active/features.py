@@ -53,6 +53,7 @@ class FeatureSet:
     key: str = ""  # model checksum, layer and data checksum the features were computed from
     # Made from the arrays above, so never passed in: `dataclasses.replace` starts them afresh.
     _tasks: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )
@@ -100,6 +101,17 @@ class FeatureSet:
             if task not in self._tasks:
                 self._tasks[task] = TaskData.of(self, task)
             return self._tasks[task]
+
+    def derived(self, name: str, make: Callable[[FeatureSet], object]):
+        """`make(self)`, made once per feature set under `name` and shared (thread-safe).
+
+        For what modules above this one learn from the features, such as the layer check of
+        `quality.py`, without this module depending on them.
+        """
+        with self._lock:
+            if name not in self._derived:
+                self._derived[name] = make(self)
+            return self._derived[name]
 
     def __getstate__(self) -> dict:
         # The lock cannot be pickled (joblib sends feature sets to its workers); the per-task
