@@ -176,10 +176,16 @@ class TaskData:
     def size(self) -> int:
         return len(self.pool)
 
-    def local(self, pool_indices) -> np.ndarray:
-        """Positions in this task's pool of whole-pool indices (-1 where not in the task)."""
+    @cached_property
+    def _position_of(self) -> np.ndarray:
+        # Made once: a session looks up every round's images, and a pool is 60,000 long.
         lookup = np.full(int(self.pool_index.max(initial=-1)) + 1, -1, np.intp)
         lookup[self.pool_index] = np.arange(len(self.pool_index))
+        return lookup
+
+    def local(self, pool_indices) -> np.ndarray:
+        """Positions in this task's pool of whole-pool indices (-1 where not in the task)."""
+        lookup = self._position_of
         wanted = np.asarray(pool_indices, np.intp)
         inside = (wanted >= 0) & (wanted < len(lookup))
         return np.where(inside, lookup[np.clip(wanted, 0, len(lookup) - 1)], -1)
