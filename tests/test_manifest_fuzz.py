@@ -5,14 +5,14 @@ manifest it came from, number for number: 4 is not 4.0) or refused with one `Ses
 of one short line; never another exception, never a row written on a refusal, and each answer
 within 2 s. An imported session must also be one the app can draw and go on with.
 
-The manifests start from real sessions on the synthetic features: a binary task on the
-`digits` layer (head converged, and the demo's Adam steps), seven rounds each, so that reopening
-checks only some of them; and five classes on the `embedding` layer, four rounds (each round
-checked costs a softmax fit on 128 inputs). The mutations are what a damaged, hand-edited or
-forged file shows: keys dropped, repeated or reordered, rounds dropped, repeated or reordered,
-values of another type or of plausible other values, huge and negative numbers, NaN and
-Infinity, deep nesting, long, multi-line and non-ASCII text, bytes that are not UTF-8, and the
-text cut short.
+The manifests start from real sessions on the synthetic features, each with a skipped image
+corrected later: a binary task on the `digits` layer (head converged, and the demo's Adam
+steps), eight rounds each, so that reopening checks only some of them; and five classes on the
+`embedding` layer, five rounds (each round checked costs a softmax fit on 128 inputs). The
+mutations are what a damaged, hand-edited or forged file shows: keys dropped, repeated or
+reordered, rounds dropped, repeated or reordered, values of another type or of plausible
+other values, huge and negative numbers, NaN and Infinity, deep nesting, long, multi-line and
+non-ASCII text, bytes that are not UTF-8, and the text cut short.
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from synthetic import synthetic_features
+from threadpoolctl import threadpool_limits
 
 from tl_active.errors import PoolExhaustedError, SessionFileError
 from tl_active.exchange import labels_csv, manifest
-from tl_active.session import HISTOGRAM_BINS, LabellingSession, SessionSettings
+from tl_active.session import BATCH, HISTOGRAM_BINS, LabellingSession, SessionSettings
 from tl_active.store import SessionStore, rounds, sessions
 from tl_active.task import Task
 
@@ -39,13 +40,17 @@ MAX_SECONDS = 2.0
 
 
 def _real_manifest(features, settings: SessionSettings, n_rounds: int = 7) -> dict:
+    """A session's manifest: batches with a skip, a wrong answer, and a correction of the skip."""
     session = LabellingSession(features, settings)
     for number in range(n_rounds):
+        if number == 3:  # the image skipped in round 2, answered after all
+            skipped = session.rounds[1].indices[0]
+            session.correct(skipped, session.truth([skipped])[0])
         picks = session.next_batch()
         answers = session.truth([p.index for p in picks])
-        if number == 2:
+        if number == 1:
             answers[0] = "skip"
-        if number == 4:  # a person is wrong now and then
+        if number == 2:  # a person is wrong now and then
             answers[1] = answers[0] if answers[1] != answers[0] else answers[2]
         session.submit(answers, simulated=number % 3 == 0)
     return manifest(session)
@@ -116,7 +121,7 @@ ODD_TEXT = [LONG, TWO_LINES, "🙂" * 1_000, "\u202edigits", "digits\x00", ""]
 PLAUSIBLE = {
     "version": [1, 2, 3],
     "model_checksum": ["fuzzmodel", "othermodel", "", LONG],
-    "kind": ["binary", "multiclass", LONG],
+    "kind": ["binary", "multiclass", "batch", "correction", LONG],
     "classes": [[1, 3, 5, 7, 9], [0, 2, 4, 6, 8], [0, 1, 2, 3, 4], [0, 1], list(range(10)), [4]],
     "strategy": ["diversity", "uncertainty", "band", "random", "committee", "margin", LONG],
     "batch_size": [1, 4, 5, 16, 17],
@@ -125,6 +130,7 @@ PLAUSIBLE = {
     "backbone": ["mnist-cnn", "mnist-cnn-5to9", "/tmp/elsewhere.keras", LONG, TWO_LINES],
     "layer": ["digits", "embedding", LONG, TWO_LINES],
     "answers": [["positive"] * 4, ["skip"] * 4, ["0", "1", "2", "3", "4"], ["skip"] * 5],
+    "previous": [[], ["skip"], ["positive"], ["negative", "skip"]],
     "reasons": [["x" * 10_000] * 4, [TWO_LINES] * 5],
     "simulated": [True, False],
     "number": [0, 1, 2, 8],
@@ -343,8 +349,13 @@ def mutated_manifests(draw) -> Case:
 
 
 def _canonical(data: dict) -> str:
-    """The JSON text of a manifest without its export time, with keys sorted: 4 is not 4.0."""
+    """The JSON text of a manifest without its export time, with keys sorted: 4 is not 4.0.
+
+    A round may leave out the fields of a correction (rounds written before corrections
+    existed have neither); read back, they are there with the values that mean a batch.
+    """
     data = {k: v for k, v in data.items() if k != "exported_at"}
+    data["rounds"] = [{"kind": BATCH, "previous": [], **r} for r in data["rounds"]]
     return json.dumps(data, sort_keys=True)
 
 
@@ -367,8 +378,7 @@ def _check_usable(session: LabellingSession) -> None:
         assert len(record.p_histogram) == HISTOGRAM_BINS
         assert sum(record.p_histogram) == session.data.size
         assert len(record.mean_p_by_class) == n_classes
-    labelled = sum(a != "skip" for r in session.rounds for a in r.answers)
-    assert (session.rounds[-1].n_labels if session.rounds else 0) == labelled
+    assert (session.rounds[-1].n_labels if session.rounds else 0) == len(session.labelled)
     labels_csv(session)
     try:
         session.next_batch()
@@ -390,7 +400,7 @@ def test_every_real_manifest_imports_exactly(store):
 
 
 def test_a_mutated_manifest_imports_exactly_or_is_refused_in_one_line(store):
-    seconds: list[float] = []
+    seconds: list[tuple[float, float, str]] = []  # wall and CPU seconds, and the case
     outcomes: dict[str, int] = {"imported": 0, "refused": 0}
 
     @settings(
@@ -402,18 +412,18 @@ def test_a_mutated_manifest_imports_exactly_or_is_refused_in_one_line(store):
     def import_or_refuse(case: Case):
         features, raw = BASES[case.base][0], case.raw
         before = _rows(store)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         try:
             session_id = store.import_manifest(raw, features)
         except SessionFileError as error:
-            seconds.append(time.perf_counter() - start)
+            seconds.append((time.perf_counter() - start, time.process_time() - cpu, repr(case)))
             message = str(error)
             assert type(error) is SessionFileError
             assert message.strip() and "\n" not in message and len(message) <= 400, message
             assert _rows(store) == before
             outcomes["refused"] += 1
             return
-        seconds.append(time.perf_counter() - start)
+        seconds.append((time.perf_counter() - start, time.process_time() - cpu, repr(case)))
         outcomes["imported"] += 1
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         expected = json.loads(text)
@@ -422,9 +432,14 @@ def test_a_mutated_manifest_imports_exactly_or_is_refused_in_one_line(store):
         assert _rows(store) == (before[0] + 1, before[1] + len(expected["rounds"]))
         _check_usable(loaded)
 
-    import_or_refuse()
+    # One BLAS thread: on a head's small matrices a second one only spins, and on this shared
+    # 2-core machine that turned a 0.03 s replay into seconds of waiting (see the report in
+    # docs/reliability.md); the 2 s are the reader's, not the scheduler's.
+    with threadpool_limits(limits=1, user_api="blas"):
+        import_or_refuse()
+    wall, cpu, slowest = max(seconds)
     print(
         f"{sum(outcomes.values())} mutated manifests: {outcomes['imported']} imported, "
-        f"{outcomes['refused']} refused; slowest answer {max(seconds):.3f} s"
+        f"{outcomes['refused']} refused; slowest answer {wall:.3f} s ({cpu:.3f} s of CPU)"
     )
-    assert max(seconds) < MAX_SECONDS
+    assert wall < MAX_SECONDS, f"{slowest} took {wall:.1f} s ({cpu:.1f} s of CPU)"
