@@ -51,14 +51,15 @@ class FeatureSet:
     backbone: str = "mnist-cnn"
     layer: str = "digits"
     key: str = ""  # model checksum, layer and data checksum the features were computed from
-    # Made from the arrays above, so never passed in: `dataclasses.replace` starts them afresh.
-    _tasks: dict = field(default_factory=dict, init=False, repr=False, compare=False)
-    _derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
-    _lock: threading.Lock = field(
-        default_factory=threading.Lock, init=False, repr=False, compare=False
-    )
+    _tasks: dict = field(default_factory=dict, repr=False, compare=False)
+    _derived: dict = field(default_factory=dict, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # What is made from the arrays starts afresh, also in a set that `dataclasses.replace`
+        # makes from another (which would otherwise share the other's per-task views).
+        for name, empty in (("_tasks", {}), ("_derived", {}), ("_lock", threading.Lock())):
+            object.__setattr__(self, name, empty)
         # A NaN or infinite output would become a NaN score that every strategy ranks, and a head
         # that fits nothing: such features are a broken model's, never served.
         for name in ("pool", "test"):
