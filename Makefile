@@ -21,9 +21,12 @@ setup: $(STAMP)
 
 # The file watcher stays off even if .streamlit/config.toml is lost or overridden: it walks .venv
 # and keeps a core busy while the app waits for a room.
+# One BLAS thread per server: every browser session's round runs in a thread of this one
+# process, and a small head fit that spins a second BLAS thread on a busy machine costs more
+# than it saves (a five-class fit: 2.7 s wall on two threads under load, 0.12 s on one).
 run: setup
-	$(PY) -m streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS) \
-		--server.fileWatcherType none
+	OPENBLAS_NUM_THREADS=1 $(PY) -m streamlit run app.py --server.port $(PORT) \
+		--server.address $(ADDRESS) --server.fileWatcherType none
 
 features: setup
 	$(PY) -m tl_active features
