@@ -11,7 +11,8 @@ Two tables:
 - `sessions`: `id` (a random URL-safe token, the `?session=` of the app), `settings` (JSON:
   backbone, layer, task, strategy, batch size, head mode, seed), `model_checksum` (the CNN the labels were
   given under), `format_version`, `created_at`, `updated_at` (unix seconds), and `n_rounds` and
-  `n_labels` of the live rounds. `n_rounds` is also the session's version: every write first
+  `n_labels` of the live rounds, and `browser_id` (the browser that made it, or null).
+  `n_rounds` is also the session's version: every write first
   moves it from the value the writer expects to the next one, in a single guarded `UPDATE`, so
   of two writers who saw the same state exactly one wins and the other gets
   `StaleSessionError` (its tab is behind and must reload).
@@ -21,7 +22,8 @@ Two tables:
   `stored_at` and `undone_at`. Undo never deletes: it stamps `undone_at`, so exports can still
   show what was taken back. A round submitted again after an undo gets the next `generation` of
   its number; live rounds are those with `undone_at` null. A database of the first version
-  (a `rounds` table, one column per field of a binary round) is upgraded on first open.
+  (a `rounds` table, one column per field of a binary round) is upgraded on first open, and one
+  without `browser_id` gets the column (null: made by no browser in particular).
 
 The store keeps settings and answers; `load` rebuilds the live session by replaying them over the
 frozen features, which also checks the recorded head weights.
@@ -115,6 +117,9 @@ sessions = Table(
     Column("updated_at", Double, nullable=False),
     Column("n_rounds", Integer, nullable=False, default=0),
     Column("n_labels", Integer, nullable=False, default=0),
+    # The browser that made the session (an id it keeps in localStorage), so that its recent
+    # list shows only its own; null for sessions stored before browsers were told apart.
+    Column("browser_id", String(64), nullable=True),
 )
 
 # Version 2 of the rounds: the whole `RoundRecord` as one JSON value, so that the store never
@@ -160,6 +165,18 @@ class SessionSummary:
     n_labels: int
     created_at: float
     updated_at: float
+
+
+@dataclass(frozen=True)
+class RoomPoint:
+    """One live round of a session, as the room page draws it: a point of a learning curve."""
+
+    session_id: str
+    settings: dict  # the session's stored settings (grouped into configurations by the page)
+    number: int
+    n_labels: int
+    accuracy: float | None  # test accuracy after the round; None if the record has none
+    answered_at: float
 
 
 @dataclass(frozen=True)
@@ -375,6 +392,14 @@ def _upgrade_v1_rounds(engine: Engine) -> None:
         conn.execute(text(f"ALTER TABLE {V1_ROUNDS} RENAME TO {V1_ROUNDS}_v1"))
 
 
+def _add_browser_column(engine: Engine) -> None:
+    """Give a database made before browsers were told apart its `browser_id` column, once."""
+    if "browser_id" in {c["name"] for c in inspect(engine).get_columns("sessions")}:
+        return
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE sessions ADD COLUMN browser_id VARCHAR(64)"))
+
+
 class SessionStore:
     """Sessions and their rounds in one database; safe to share between threads and processes."""
 
@@ -416,6 +441,7 @@ class SessionStore:
             try:
                 metadata.create_all(self.engine)
                 _upgrade_v1_rounds(self.engine)
+                _add_browser_column(self.engine)
                 return
             except SQLAlchemyError:
                 if attempt == 2:
@@ -428,8 +454,17 @@ class SessionStore:
     # --- writing ------------------------------------------------------------------------------
 
     @_reports("be written")
-    def create(self, session: LabellingSession, session_id: str | None = None) -> str:
-        """Store a session, with any rounds it already has, in one transaction; return its id."""
+    def create(
+        self,
+        session: LabellingSession,
+        session_id: str | None = None,
+        *,
+        browser_id: str | None = None,
+    ) -> str:
+        """Store a session, with any rounds it already has, in one transaction; return its id.
+
+        `browser_id` names the browser that made it, for that browser's recent list.
+        """
         session_id = check_session_id(session_id) if session_id else new_session_id()
         now = time.time()
         n_labels = session.rounds[-1].n_labels if session.rounds else 0
@@ -445,6 +480,7 @@ class SessionStore:
                         updated_at=now,
                         n_rounds=len(session.rounds),
                         n_labels=n_labels,
+                        browser_id=_checked_browser(browser_id),
                     )
                 )
             except IntegrityError:
@@ -591,6 +627,24 @@ class SessionStore:
             )
 
     @_reports("be written")
+    def claim(self, session_id: str, browser_id: str) -> bool:
+        """Record `browser_id` as the maker of a session no browser has yet; whether it did.
+
+        A browser's id may be known only after its first page has run (it comes from the
+        browser), so the session that page started is claimed then. A session another
+        browser made stays that browser's.
+        """
+        check_session_id(session_id)
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    update(sessions)
+                    .where(sessions.c.id == session_id, sessions.c.browser_id.is_(None))
+                    .values(browser_id=_checked_browser(browser_id))
+                ).rowcount
+            )
+
+    @_reports("be written")
     def delete(self, session_id: str) -> None:
         """Forget a session and all its rounds."""
         check_session_id(session_id)
@@ -664,12 +718,13 @@ class SessionStore:
         ]
 
     @_reports("be read")
-    def recent(self, limit: int = 10) -> list[SessionSummary]:
-        """The most recently changed sessions first."""
+    def recent(self, limit: int = 10, browser_id: str | None = None) -> list[SessionSummary]:
+        """The most recently changed sessions first; only those `browser_id` made, if given."""
+        query = select(sessions).order_by(sessions.c.updated_at.desc()).limit(int(limit))
+        if browser_id is not None:
+            query = query.where(sessions.c.browser_id == browser_id)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(sessions).order_by(sessions.c.updated_at.desc()).limit(int(limit))
-            ).all()
+            rows = conn.execute(query).all()
         return [
             SessionSummary(
                 id=r.id,
@@ -682,8 +737,40 @@ class SessionStore:
             for r in rows
         ]
 
+    @_reports("be read")
+    def room_curves(self, since: float) -> list[RoomPoint]:
+        """Every live round of the sessions changed since `since` (unix seconds), in one query.
+
+        Only the test accuracy is read out of each record (in the database, not in Python), so
+        a room page can poll this every few seconds without replaying or parsing sessions.
+        Ordered by session, then round.
+        """
+        accuracy = rounds.c.record[("metrics", "accuracy")].as_float()
+        query = (
+            select(
+                sessions.c.id,
+                sessions.c.settings,
+                rounds.c.number,
+                rounds.c.n_labels,
+                accuracy,
+                rounds.c.answered_at,
+            )
+            .join(rounds, rounds.c.session_id == sessions.c.id)
+            .where(sessions.c.updated_at >= float(since), rounds.c.undone_at.is_(None))
+            .order_by(sessions.c.id, rounds.c.number)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [RoomPoint(*row) for row in rows]
+
+
+def _checked_browser(browser_id: str | None) -> str | None:
+    # Made by the browser, so shaped like a session id or refused (never stored as given).
+    return None if browser_id is None else check_session_id(browser_id)
+
 
 __all__ = [
+    "RoomPoint",
     "SessionStore",
     "SessionSummary",
     "StaleSessionError",
