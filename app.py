@@ -14,5 +14,6 @@ st.set_page_config(page_title="tl-active", page_icon="🔢", layout="wide")
 
 LABEL = st.Page("pages/label.py", title="Label", icon="🔢", url_path="label", default=True)
 COMPARE = st.Page("pages/compare.py", title="Compare strategies", icon="📈", url_path="compare")
+ROOM = st.Page("pages/room.py", title="Room", icon="👥", url_path="room")
 
-st.navigation([LABEL, COMPARE]).run()
+st.navigation([LABEL, COMPARE, ROOM]).run()

@@ -53,3 +53,7 @@ CMP_NOISE = "cmp_noise"
 CMP_HEAD = "cmp_head"
 CMP_BUDGETS = "cmp_budgets"
 CMP_RUN = "cmp_run"
+
+# --- the room page ------------------------------------------------------------------------------
+ROOM_SINCE_PARAM = "since"  # ?since=<unix seconds>: when the presenter said the room started
+ROOM_HOURS = "room_hours"  # otherwise: sessions changed in this many last hours
