@@ -51,6 +51,13 @@ bench: setup
 bench-browser: setup chromium
 	$(PY) bench/bench_browser.py
 
+# N people labelling at once in Chromium contexts against one server started as `make run` starts
+# it: submit to progress, key to outline, server CPU per round, first page, for each N.
+# Options: BENCH_ROOM_ARGS="--people 1,8 --rounds 2" or "--quick".
+.PHONY: bench-room
+bench-room: setup chromium
+	$(PY) bench/bench_room.py $(BENCH_ROOM_ARGS)
+
 compare: setup
 	$(PY) -m tl_active compare --out results/compare
 
