@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui_browser import remember_browser
+
 st.set_page_config(page_title="tl-active", page_icon="🔢", layout="wide")
 
 LABEL = st.Page("pages/label.py", title="Label", icon="🔢", url_path="label", default=True)
@@ -17,3 +19,5 @@ COMPARE = st.Page("pages/compare.py", title="Compare strategies", icon="📈", u
 ROOM = st.Page("pages/room.py", title="Room", icon="👥", url_path="room")
 
 st.navigation([LABEL, COMPARE, ROOM]).run()
+# Which browser this is, so that its recent list shows its own sessions only (see ui_browser).
+remember_browser()

@@ -57,3 +57,8 @@ CMP_RUN = "cmp_run"
 # --- the room page ------------------------------------------------------------------------------
 ROOM_SINCE_PARAM = "since"  # ?since=<unix seconds>: when the presenter said the room started
 ROOM_HOURS = "room_hours"  # otherwise: sessions changed in this many last hours
+
+# --- this browser ---------------------------------------------------------------------------------
+BROWSER_ID = "browser_id"  # the id this browser keeps for itself (see ui_browser)
+BROWSER_COMPONENT = "browser_component"  # the component that reports it
+BROWSER_CLAIMED = "browser_claimed"  # the session already recorded as this browser's

@@ -32,6 +32,7 @@ from tl_active.session import LabellingSession, SessionSettings
 from tl_active.store import StaleSessionError, UnknownSessionError, check_session_id
 from tl_active.strategies import BINARY_ONLY, DEFAULT_STRATEGY, STRATEGIES
 from tl_active.task import EVEN, ODD, SKIP, Task
+from ui_browser import browser_id
 from ui_support import (
     backbone_spec,
     choice_of,
@@ -250,7 +251,7 @@ def store_new(session: LabellingSession, records: list) -> bool:
     """The first answers of a session: store it, rounds and all, in one transaction; name it in
     the URL. On a failure the rounds are taken back in memory and the person is told."""
     try:
-        session_id = session_store().create(session)
+        session_id = session_store().create(session, browser_id=browser_id())
     except (TlActiveError, SQLAlchemyError) as error:
         for _ in records:
             session.undo()
@@ -580,7 +581,7 @@ def on_import() -> None:
     try:
         raw = upload.getvalue()
         session = read_manifest(raw, manifest_features(raw))
-        session_id = session_store().create(session)
+        session_id = session_store().create(session, browser_id=browser_id())
     except SessionFileError as error:
         flash("error", f"{name} was not imported, nothing was stored: {escape_markdown(error)}.")
         return

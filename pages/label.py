@@ -34,6 +34,7 @@ from tl_active.head import HEAD_MODES
 from tl_active.session import MAX_BATCH, LabellingSession
 from tl_active.strategies import DESCRIPTIONS, STRATEGIES
 from tl_active.task import SKIP, Task
+from ui_browser import recent_sessions
 from ui_session import (
     allowed_strategies,
     answer_options,
@@ -216,7 +217,7 @@ def recent_sessions_sidebar() -> None:
     else:
         st.caption(f"This session: `{session_id}`, its link is this page's address.")
     try:
-        recent = session_store().recent(limit=4 * RECENT_SHOWN)
+        recent = recent_sessions(limit=4 * RECENT_SHOWN)  # this browser's own
     except (TlActiveError, SQLAlchemyError) as error:
         st.error(f"The session store cannot be read: {escape_markdown(error)}")
         recent = []

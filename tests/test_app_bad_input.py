@@ -19,12 +19,14 @@ from markdown_it import MarkdownIt  # comes with keras (through rich)
 from streamlit.testing.v1 import AppTest
 from synthetic import synthetic_features
 
+import ui_keys as keys
 import ui_support
 from tl_active import paths
 from tl_active.exchange import manifest_json
 from tl_active.session import LabellingSession, SessionSettings
 from ui_support import escape_markdown
 
+TEST_BROWSER = "test-browser-0001"
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 LINK = "[Your session expired: log in again](https://evil.example/login)"
 IMAGE = "![x](http://127.0.0.1:1/p.png)"
@@ -73,6 +75,7 @@ def synthetic_app(app_db, monkeypatch):
 
 def open_app(session_id: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state[keys.BROWSER_ID] = TEST_BROWSER  # as if the page had said it
     if session_id is not None:
         at.query_params["session"] = session_id
     at.run()
@@ -125,7 +128,7 @@ def test_a_stored_session_whose_settings_hold_markdown_is_listed_inert(synthetic
     store = ui_support.session_store()
     session = LabellingSession(synthetic_app, SessionSettings(backbone=LINK))
     session.auto_label(1)
-    stored_id = store.create(session)
+    stored_id = store.create(session, browser_id=TEST_BROWSER)
 
     at = open_app()
 

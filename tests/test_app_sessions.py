@@ -26,12 +26,14 @@ from ui_support import escape_markdown, features_for
 
 pytestmark = [pytest.mark.model, pytest.mark.usefixtures("app_db")]
 
+TEST_BROWSER = "test-browser-0001"
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 def open_app(session_id: str | None = None) -> AppTest:
     """A new tab: the app opened at `/?session=<id>`, or at `/`."""
     at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state[keys.BROWSER_ID] = TEST_BROWSER  # as if the page had said it
     if session_id is not None:
         at.query_params["session"] = session_id
     at.run()

@@ -59,8 +59,9 @@ def test_recent_can_be_scoped_to_the_browser_that_made_the_sessions(store):
 
 def test_a_session_is_claimed_once_by_the_first_browser_that_names_itself(store):
     session_id = store.create(labelled(1))
-    assert store.claim(session_id, "browser-aaaaaaaa")
-    assert not store.claim(session_id, "browser-bbbbbbbb")  # stays the first browser's
+    assert store.claim(session_id, "browser-aaaaaaaa") == "browser-aaaaaaaa"
+    assert store.claim(session_id, "browser-bbbbbbbb") == "browser-aaaaaaaa"  # the first's
+    assert store.claim("notstored00", "browser-bbbbbbbb") is None
     assert [s.id for s in store.recent(browser_id="browser-aaaaaaaa")] == [session_id]
     assert store.recent(browser_id="browser-bbbbbbbb") == []
 
@@ -83,5 +84,5 @@ def test_a_database_without_browser_ids_gets_the_column_and_keeps_its_sessions(t
     reopened = SessionStore(url)
     assert [s.id for s in reopened.recent()] == [session_id]
     assert reopened.load(session_id, FEATURES).rounds[-1].n_labels == 8
-    assert reopened.claim(session_id, "browser-aaaaaaaa")
+    assert reopened.claim(session_id, "browser-aaaaaaaa") == "browser-aaaaaaaa"
     reopened.close()

@@ -627,22 +627,23 @@ class SessionStore:
             )
 
     @_reports("be written")
-    def claim(self, session_id: str, browser_id: str) -> bool:
-        """Record `browser_id` as the maker of a session no browser has yet; whether it did.
+    def claim(self, session_id: str, browser_id: str) -> str | None:
+        """Record `browser_id` as the maker of a session no browser has yet; its maker after.
 
         A browser's id may be known only after its first page has run (it comes from the
-        browser), so the session that page started is claimed then. A session another
-        browser made stays that browser's.
+        browser), so the session that page started is claimed then. A session another browser
+        made stays that browser's. None if there is no such session (not stored yet).
         """
         check_session_id(session_id)
         with self.engine.begin() as conn:
-            return bool(
-                conn.execute(
-                    update(sessions)
-                    .where(sessions.c.id == session_id, sessions.c.browser_id.is_(None))
-                    .values(browser_id=_checked_browser(browser_id))
-                ).rowcount
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id == session_id, sessions.c.browser_id.is_(None))
+                .values(browser_id=_checked_browser(browser_id))
             )
+            return conn.execute(
+                select(sessions.c.browser_id).where(sessions.c.id == session_id)
+            ).scalar_one_or_none()
 
     @_reports("be written")
     def delete(self, session_id: str) -> None:

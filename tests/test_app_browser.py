@@ -1,0 +1,53 @@
+"""Recent sessions are the browser's own: two browsers on one server, driven with AppTest.
+
+AppTest runs no JavaScript, so each "browser" says its id the way the page's component would
+have left it, in `st.session_state`; the component itself runs in `test_browser_id.py`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import ui_keys as keys
+from tl_active.store import SessionStore
+
+pytestmark = [pytest.mark.model, pytest.mark.usefixtures("app_db")]
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def browser(browser_id: str | None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    if browser_id is not None:
+        at.session_state[keys.BROWSER_ID] = browser_id
+    at.run()
+    at.number_input(key="auto_rounds").set_value(1)
+    at.button(key="auto_label").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def listed(at: AppTest) -> set[str]:
+    at.run()
+    return {b.key.removeprefix("reopen_") for b in at.sidebar.button if b.key.startswith("reopen_")}
+
+
+def test_each_browser_lists_only_the_sessions_it_made(app_db):
+    alice, bob = browser("browser-alice-01"), browser("browser-bob-0001")
+    alice_id, bob_id = alice.session_state[keys.SESSION_ID], bob.session_state[keys.SESSION_ID]
+
+    assert listed(alice) == {alice_id}
+    assert listed(bob) == {bob_id}
+    store = SessionStore(app_db)
+    assert store.claim(alice_id, "browser-bob-0001") == "browser-alice-01"  # recorded as hers
+    assert {s.id for s in store.recent()} == {alice_id, bob_id}  # the store still has both
+    store.close()
+
+
+def test_a_browser_not_known_yet_lists_nobody_elses_sessions():
+    browser("browser-alice-01")
+    stranger = browser(None)
+    assert listed(stranger) == set()

@@ -1,0 +1,67 @@
+"""Each browser lists its own sessions: two Chromium contexts (two browsers) on one real server."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.server, pytest.mark.browser]
+
+ID = re.compile(r"^[A-Za-z0-9_-]{16}$")
+# A line of the recent list: "<settings>: 1 round, 4 labels, <when>"
+RECENT = re.compile(r"\d+ rounds?, \d+ labels, ")
+
+
+def open_browser(chromium, url: str):
+    context = chromium.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_role("button", name="Submit batch").first.wait_for(timeout=60_000)
+    return context, page
+
+
+def own_id(page) -> str:
+    page.wait_for_function("() => localStorage.getItem('tl-active-browser')", timeout=10_000)
+    return page.evaluate("() => localStorage.getItem('tl-active-browser')")
+
+
+def auto_label_one_round(page) -> str:
+    page.get_by_label("Rounds to auto-label").fill("1")
+    page.get_by_label("Rounds to auto-label").press("Enter")
+    page.get_by_role("button", name="Auto-label 1 rounds").click()
+    expect(page.get_by_text(re.compile(r"\b4 labels in 1 round\b")).first).to_be_visible()
+    return re.search(r"session=([A-Za-z0-9_-]+)", page.url).group(1)
+
+
+def recent_lines(page) -> list[str]:
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    return [t for t in sidebar.get_by_role("button").all_inner_texts() if RECENT.search(t)]
+
+
+def test_each_browser_keeps_an_id_and_lists_only_its_own_sessions(streamlit_server, chromium):
+    alice, alice_page = open_browser(chromium, streamlit_server.url)
+    bob, bob_page = open_browser(chromium, streamlit_server.url)
+    try:
+        alice_id, bob_id = own_id(alice_page), own_id(bob_page)
+        assert ID.match(alice_id) and ID.match(bob_id) and alice_id != bob_id
+        auto_label_one_round(alice_page)
+        auto_label_one_round(bob_page)
+
+        # A new visit from the same browser: the same id, its cookie sent, its own list.
+        alice_page.goto(streamlit_server.url)
+        alice_page.get_by_role("button", name="Submit batch").first.wait_for(timeout=60_000)
+        assert own_id(alice_page) == alice_id
+        assert {c["name"]: c["value"] for c in alice.cookies()}["tl_active_browser"] == alice_id
+        expect(alice_page.get_by_text("Recent sessions")).to_be_visible()
+        alice_page.wait_for_timeout(500)  # the id's rerun, if any, has landed
+        # Her new session (marked) and her labelled one: not bob's, nor other tests' sessions.
+        lines = recent_lines(alice_page)
+        assert len(lines) == 2, lines
+        assert lines[0].startswith("▶") and ": 0 rounds, 0 labels, " in lines[0]
+        assert ": 1 round, 4 labels, " in lines[1]
+        assert [": 1 round, 4 labels, " in line for line in recent_lines(bob_page)] == [True]
+    finally:
+        alice.close()
+        bob.close()
