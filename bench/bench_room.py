@@ -76,7 +76,8 @@ def serve(port: int, db: Path, log_path: Path) -> subprocess.Popen:
                 "none",
             ],
             cwd=ROOT,
-            env={**os.environ, "TL_ACTIVE_DB": str(db)},
+            # As `make run`: one BLAS thread, since every session's round shares this process.
+            env={**os.environ, "TL_ACTIVE_DB": str(db), "OPENBLAS_NUM_THREADS": "1"},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
