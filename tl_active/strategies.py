@@ -236,41 +236,37 @@ def diversity_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list
     """The smallest margins spread over clusters: no two picks share one while others remain.
 
     Naive top-n batches are redundant: the n least sure images are often n images of the same
-    unseen digit. Walking down the margin order and skipping clusters already in the batch
-    spreads it; a cluster repeats only when the remaining pool has no other. Equal scores (all
-    of them, before the first round) go to the most typical image of a cluster first.
+    unseen digit. This takes the least sure image of each cluster, most unsure first; a cluster
+    gives a second image only when every cluster with images left has given one. Equal scores
+    (all of them, before the first round) go to the most typical image of a cluster first.
     """
     candidates = _check_room(pool, n)
     clusters, _, typical_rank = pool.clusters_and_typicality()
     score = margin_score(pool.proba)
     # Typicality as a tie-break far below any real difference in margin.
-    key = score + 1e-9 * typical_rank
-    # The clusters are nearly always all found near the top; the full sort is the rare fallback.
-    order = _ranked(candidates, key[candidates], rng, top=max(100 * n, 2_000))
-    picks = _spread_over_clusters(order, clusters, candidates, score, n)
-    if len(picks) < n:
-        order = _ranked(candidates, key[candidates], rng)
-        picks = _spread_over_clusters(order, clusters, candidates, score, n)
-    return picks
-
-
-def _spread_over_clusters(
-    order: np.ndarray, clusters: np.ndarray, candidates: np.ndarray, score: np.ndarray, n: int
-) -> list[Pick]:
-    picks: list[Pick] = []
-    used: set[int] = set()
-    left = set(np.unique(clusters[candidates]).tolist())
-    for rank, i in enumerate(order, start=1):
-        cluster = int(clusters[i])
-        if cluster in used and left - used:
-            continue
-        used.add(cluster)
-        picks.append(Pick(int(i), float(score[i]), rank, f"unsure, cluster {cluster}"))
-        if len(picks) == n:
-            break
-        if not left - used:
-            used.clear()  # every cluster is in the batch once: start a new sweep
-    return picks
+    key = (score + 1e-9 * typical_rank)[candidates]
+    member = clusters[candidates]
+    taken = np.zeros(len(candidates), bool)
+    chosen: list[int] = []
+    while len(chosen) < n:
+        # One pass per cluster over the pool (a handful of clusters) instead of a full sort.
+        best = []
+        for cluster in np.flatnonzero(np.bincount(member[~taken])):
+            inside = np.flatnonzero((member == cluster) & ~taken)
+            best.append(inside[np.argmax(key[inside])])
+        best.sort(key=lambda j: -key[j])
+        for j in best[: n - len(chosen)]:
+            taken[j] = True
+            chosen.append(j)
+    return [
+        Pick(
+            int(candidates[j]),
+            float(score[candidates[j]]),
+            int((key > key[j]).sum()) + 1,  # its rank in the whole pool
+            f"unsure, cluster {int(member[j])}",
+        )
+        for j in chosen
+    ]
 
 
 COMMITTEE_SIZE = 5
