@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from grid_apptest import grid_props_of, submit_grid
 from streamlit.testing.v1 import AppTest
 from synthetic import synthetic_features
 
@@ -118,28 +119,37 @@ def weight_cells(at: AppTest) -> dict[tuple[str, str], float]:
 
 
 def progress(at: AppTest) -> str:
-    return at.markdown[0].value
+    return next(m.value for m in at.markdown if " in **" in m.value)
+
+
+def grid_keys(at: AppTest) -> dict[str, str]:
+    """The grid's answers, label to key, in the order it shows them (Skip last)."""
+    return {o["label"]: o["key"] for o in grid_props_of(at)["options"]}
+
+
+def submit(at: AppTest, answers: list[str]) -> AppTest:
+    """Send the batch's answers as the browser grid does at Enter."""
+    submit_grid(at, len(session(at).rounds) + 1, answers)
+    assert not at.exception, [e.value for e in at.exception]
+    return at
 
 
 def answer_truthfully(at: AppTest) -> list[str]:
+    """Submit MNIST's ground truth for the open batch, as the grid does."""
     s = session(at)
-    picks = s.next_batch()
-    number = len(s.rounds) + 1
-    answers = s.truth([p.index for p in picks])
-    for k, answer in enumerate(answers):
-        settle(at.button(key=f"tile_{number}_{k}_{answer}").click())
+    answers = s.truth([p.index for p in s.next_batch()])
+    submit(at, answers)
     return answers
 
 
-def test_a_multiclass_session_is_answered_with_class_buttons_and_draws_a_k_by_d_head():
+def test_a_multiclass_session_is_answered_with_the_class_keys_and_draws_a_k_by_d_head():
     at = open_app()
     choose(at, layer="embedding", kind="classes")  # 0-4, the default classes
     s = session(at)
     assert s.task == Task.multiclass("0-4") and s.settings.layer == "embedding"
     assert set(np.unique(s.data.y_pool)) == {0, 1, 2, 3, 4}  # the pool holds only those
-    labels = {b.key: b.label for b in at.button if (b.key or "").startswith("key_")}
-    assert [labels[f"key_{c}"] for c in "01234"] == ["0", "1", "2", "3", "4"]
-    assert labels["key_skip"] == "Skip"
+    # One answer per class, its key the class's digit, then Skip.
+    assert grid_keys(at) == {"0": "0", "1": "1", "2": "2", "3": "3", "4": "4", "Skip": "s"}
     # A K-class question has no binary-only strategy and no demo head.
     assert "band" not in at.selectbox(key=keys.SET_STRATEGY).options
     assert at.radio(key=keys.SET_HEAD).options == ["converge"]
@@ -150,12 +160,10 @@ def test_a_multiclass_session_is_answered_with_class_buttons_and_draws_a_k_by_d_
 
     given = answer_truthfully(at)
     assert set(given) <= {"0", "1", "2", "3", "4"}
-    assert at.button(key="submit").label == "Submit batch (4/4)"
-    settle(at.button(key="submit").click())
     s = session(at)
     assert len(s.rounds) == 1 and s.rounds[0].answers == given
     assert progress(at).startswith("**4 labels** in **1 round**")
-    assert at.success[0].value.startswith("Round 1 learned: 4 labels")
+    assert at.toast[0].value.startswith("Round 1 learned: 4 labels")
 
     # The weights heatmap is K x D: the 5 classes by the 16 most varying of 128 units, and
     # the bias the head fits on an embedding.
@@ -170,28 +178,34 @@ def test_a_multiclass_session_is_answered_with_class_buttons_and_draws_a_k_by_d_
         for u in units:
             assert cells[(str(k), u)] == pytest.approx(coef[k, int(u)])
         assert cells[(str(k), "bias")] == pytest.approx(intercept[k])
+    # Said in the help of the figure's title.
     assert any(
-        c.value.endswith("varied most over the outputs and rounds so far.") for c in at.caption
+        (m.help or "").endswith("varied most over the outputs and rounds so far.")
+        for m in at.markdown
     )
     # The evolution: the length of each class's weights per round.
     evolution = next(f for f in chart_frames(at, "evolution") if "column" in f)
     last = evolution[evolution["round"] == 1]
     np.testing.assert_allclose(last["value"], np.linalg.norm(coef, axis=1), rtol=1e-6)
-    # The history counts answers per class.
+    # The history lists every answer by its class.
     history = at.dataframe[0].value
-    assert history[["0", "1", "2", "3", "4"]].to_numpy().sum() == 4
+    assert history["answer"].tolist() == given
+    assert history["pool index"].tolist() == list(s.rounds[0].indices)
 
 
-def test_the_digit_keys_answer_the_outlined_tile():
+def test_answers_given_with_the_digit_keys_and_skip_are_stored_as_given():
+    """The grid answers the outlined tile in the browser (tests/test_grid_browser.py); what it
+    sends at Enter is each tile's class or a skip, in the order of the tiles."""
     at = open_app()
     choose(at, layer="embedding", kind="classes")
-    settle(at.button(key="key_3").click())
-    settle(at.button(key="key_skip").click())
-    settle(at.button(key="key_0").click())
-    draft = at.session_state[keys.DRAFT]
-    assert draft["answers"] == ["3", "skip", "0", None] and draft["cursor"] == 3
-    assert at.markdown[1].value == "**1.** :blue-badge[3]"
-    assert at.markdown[2].value == "**2.** :gray-badge[Skip]"
+    grid = grid_props_of(at)
+    assert grid["round"] == 1 and grid["answers"] == [None] * 4
+    submit(at, ["3", "skip", "0", "4"])
+    s = session(at)
+    assert s.rounds[0].answers == ["3", "skip", "0", "4"]
+    assert len(s.labelled) == 3  # a skip is no label
+    assert progress(at).startswith("**3 labels** in **1 round**")
+    assert at.dataframe[0].value["answer"].tolist() == ["3", "Skip", "0", "4"]
 
 
 def test_switching_backbone_layer_and_question_starts_the_matching_session():
@@ -218,7 +232,6 @@ def test_switching_backbone_layer_and_question_starts_the_matching_session():
     assert sorted({u for _, u in cells}) == ["5", "6", "7", "8", "9"]  # old class -> new class
     assert len(cells) == 25  # no bias: the outputs sum to 1
     answer_truthfully(at)
-    settle(at.button(key="submit").click())
     assert f"{session(at).ceiling().accuracy:.1%}" in progress(at)
 
     # The same network's embedding: no warning; the session has rounds, so it asks first.
@@ -237,8 +250,7 @@ def test_switching_backbone_layer_and_question_starts_the_matching_session():
     settle(at.button(key="new_session").click())
     s = session(at)
     assert s.task == Task.binary("2,3,5,7") and s.settings.backbone == "mnist-cnn"
-    labels = {b.key: b.label for b in at.button if (b.key or "").startswith("key_")}
-    assert labels["key_positive"] == "Positive {2,3,5,7}" and labels["key_negative"] == "Negative"
+    assert grid_keys(at) == {"Positive {2,3,5,7}": "p", "Negative": "n", "Skip": "s"}
     assert "band" in at.selectbox(key=keys.SET_STRATEGY).options
 
 
@@ -283,7 +295,6 @@ def test_the_compare_page_runs_classes_with_budgets_and_draws_the_persons_sessio
     at = open_app()
     choose(at, layer="embedding", kind="classes")
     answer_truthfully(at)
-    settle(at.button(key="submit").click())
 
     at.switch_page("pages/compare.py")
     settle(at)

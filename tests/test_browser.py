@@ -130,8 +130,14 @@ def test_a_multiclass_round_answered_with_the_digit_keys(page):
     page.locator(".st-key-set_kind").get_by_text("classes", exact=True).click()
     expect(page.locator(".st-key-set_kind input[type='radio']:checked")).to_have_value("3")
     page.get_by_role("button", name="New session with these settings").click()
+    # The grid offers the classes' digits; the heatmap has the bias column a head on an
+    # embedding trains (and 16 of the layer's 128 units, said in its title's help).
     page.locator(".tl-choices button", has_text="0").first.wait_for(timeout=180_000)
-    page.get_by_text("16 of the layer's 128 units shown").first.wait_for(timeout=30_000)
+    page.wait_for_function(
+        "sel => Array.from(document.querySelectorAll(sel)).some(t => t.textContent === 'bias')",
+        arg=WEIGHT_TEXTS,
+        timeout=30_000,
+    )
     assert page.get_by_text("mnist-cnn-5to9 / embedding · classes 0-4").count() == 1
     assert page.get_by_text("peaks near 61 %").count() == 0  # only its softmax outputs do
 
@@ -143,6 +149,10 @@ def test_a_multiclass_round_answered_with_the_digit_keys(page):
     truth = twin.truth([p.index for p in twin.next_batch()])
     press_fast(page, "".join(truth))
     expect(page.get_by_role("button", name="Submit batch (4/4)")).to_be_enabled(timeout=2_000)
+    # Each tile shows the class its key gave it, in the browser, before anything is sent.
+    cells = page.locator(".st-key-batch_grid").get_by_role("gridcell")
+    expect(cells.locator(".tl-answer")).to_have_text(truth)
+    assert cells.evaluate_all("cells => cells.map(c => c.dataset.answer)") == truth
     page.keyboard.press("Enter")
     page.get_by_text("Round 1 learned: 4 labels").wait_for(timeout=15_000)
     page.wait_for_function(
