@@ -21,6 +21,7 @@ SHOW_CHECK = "show_check"  # whether "Check my labels" is open
 REVISION = "revision"  # bumped by every change to the session: the charts must be redrawn
 SPECS = "chart_specs"  # Vega-Lite specs of the current revision, by chart
 HISTORY = "history_rows"  # the history's rows (thumbnails included) of the current revision
+RECENT = "recent_sessions"  # the sidebar's recent sessions, read at the current revision
 
 # --- the labelling page's sidebar (widget keys) -------------------------------------------------
 SET_BACKBONE = "set_backbone"

@@ -34,7 +34,7 @@ from tl_active.head import HEAD_MODES
 from tl_active.session import MAX_BATCH, LabellingSession
 from tl_active.strategies import DESCRIPTIONS, STRATEGIES
 from tl_active.task import SKIP, Task
-from ui_browser import recent_sessions
+from ui_browser import browser_id, recent_sessions
 from ui_session import (
     allowed_strategies,
     answer_options,
@@ -216,11 +216,25 @@ def recent_sessions_sidebar() -> None:
         )
     else:
         st.caption(f"This session: `{session_id}`, its link is this page's address.")
-    try:
-        recent = recent_sessions(limit=4 * RECENT_SHOWN)  # this browser's own
-    except (TlActiveError, SQLAlchemyError) as error:
-        st.error(f"The session store cannot be read: {escape_markdown(error)}")
-        recent = []
+    # Read from the store once per revision of this tab's session (and when this browser's id
+    # becomes known or claims the session), not on every rerun.
+    revision = (
+        id(current_session()),
+        session_id,
+        st.session_state.get(keys.REVISION, 0),
+        browser_id(),
+        st.session_state.get(keys.BROWSER_CLAIMED),
+    )
+    kept = st.session_state.get(keys.RECENT)
+    if kept and kept[0] == revision:
+        recent = kept[1]
+    else:
+        try:
+            recent = recent_sessions(limit=4 * RECENT_SHOWN)  # this browser's own
+            st.session_state[keys.RECENT] = (revision, recent)
+        except (TlActiveError, SQLAlchemyError) as error:
+            st.error(f"The session store cannot be read: {escape_markdown(error)}")
+            recent = []
     shown = [s for s in recent if s.n_rounds or s.id == session_id][:RECENT_SHOWN]
     for item in shown:
         here = item.id == session_id
@@ -367,11 +381,12 @@ def batch_panel(session: LabellingSession, options: list) -> None:
 # --- what the head has learned ------------------------------------------------------------------
 
 
-def chart(name: str, build, *args, **kwargs) -> None:
-    """Draw one of `plots`' Altair charts, `build(*args)`, once per session revision and args.
+def chart(name: str, build, *args, **kwargs) -> str:
+    """Draw one of `plots`' charts, `build(*args)`, built once per session revision and args.
 
-    Turning an Altair chart into Vega-Lite costs tens of milliseconds per chart; a rerun that
-    changed nothing (a label check, a download) reuses the spec and sends the browser the same
+    `build` returns an Altair chart or a `plots.Figure`; the figure's note is returned. Building
+    an Altair chart and turning it into Vega-Lite costs tens of milliseconds; a rerun that
+    changed nothing (a label check, a download) builds nothing and sends the browser the same
     chart, which it does not redraw.
     """
     revision = (id(current_session()), st.session_state.get(keys.REVISION, 0))
@@ -380,11 +395,15 @@ def chart(name: str, build, *args, **kwargs) -> None:
         specs = st.session_state[keys.SPECS] = {"revision": revision}
     key = (name, args)
     if key not in specs:
-        spec = build(*args).to_dict(validate=False)
+        built = build(*args)
+        figure = built if isinstance(built, plots.Figure) else plots.Figure(built, "")
+        spec = figure.chart.to_dict(validate=False)
         spec.pop("config", None)  # Altair's default view size; Streamlit sizes the chart
-        specs[key] = spec
+        specs[key] = (spec, figure.note)
+    spec, note = specs[key]
     with st.container(key=f"{name}_chart"):
-        st.vega_lite_chart(specs[key], **kwargs)
+        st.vega_lite_chart(spec, **kwargs)
+    return note
 
 
 def head_layout(session: LabellingSession) -> plots.HeadLayout:
@@ -428,9 +447,13 @@ def weights_panel(session: LabellingSession, layout: plots.HeadLayout) -> None:
     n_labels = record.n_labels if record else 0
     auto = " (auto-labelled)" if record and record.simulated else ""
     title = f"Weights after round {selected}: {n_labels} labels{auto}"
-    weights = plots.weights_figure(rounds, selected, layout, title)
     with chart_slot.container():
-        chart("weights", lambda _: weights.chart, selected, width="stretch")
+        weights_note = chart(
+            "weights",
+            lambda at: plots.weights_figure(rounds, at, layout, title),
+            selected,
+            width="stretch",
+        )
     if session.task.is_binary:
         what = (
             f"one weight per {layout.unit_title.split(' (')[0]} to the sigmoid: blue pushes "
@@ -439,7 +462,7 @@ def weights_panel(session: LabellingSession, layout: plots.HeadLayout) -> None:
     else:
         what = "one row per class, one column per unit: blue pushes towards the class, red away"
     note = f"{what[0].upper()}{what[1:]}; the scale is symmetric around 0 and reaches the largest |value|."
-    title_slot.markdown("**What the head has learned**", help=f"{note} {weights.note}".strip())
+    title_slot.markdown("**What the head has learned**", help=f"{note} {weights_note}".strip())
 
 
 def history_rows(session: LabellingSession, options: list) -> pd.DataFrame:
@@ -514,10 +537,13 @@ def figures(session: LabellingSession, layout: plots.HeadLayout, options: list) 
     left, right = st.columns(2)
     with left:
         st.markdown("**Evolution of the weights over the rounds**")
-        evolution = plots.evolution_figure(rounds, layout, len(rounds))
-        chart("evolution", lambda: evolution.chart, width="stretch")
-        if evolution.note:
-            st.caption(evolution.note)
+        evolution_note = chart(
+            "evolution",
+            lambda: plots.evolution_figure(rounds, layout, len(rounds)),
+            width="stretch",
+        )
+        if evolution_note:
+            st.caption(evolution_note)
     with right:
         history(session, options)
 

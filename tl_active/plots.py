@@ -188,10 +188,23 @@ def weights_frame(
     return frame
 
 
+def _tips(*fields: str | alt.Tooltip) -> list[alt.Tooltip]:
+    """Tooltips as channel objects.
+
+    Altair turns a shorthand string or a plain dict in `encode` into a channel by hashing every
+    class of its schema, tens of milliseconds per chart; the label page builds its charts after
+    every round, so every channel here is spelled as its class.
+    """
+    return [f if isinstance(f, alt.Tooltip) else alt.Tooltip(f) for f in fields]
+
+
+def _cell_text_colour(test: str) -> alt.ColorValue:
+    """White text on a dark cell, black elsewhere."""
+    return alt.ColorValue("black", condition={"test": test, "value": "white"})
+
+
 def _text_colour(extent: float) -> alt.ColorValue:
-    return alt.condition(
-        f"abs(datum.value) > {0.6 * extent}", alt.value("white"), alt.value("black")
-    )
+    return _cell_text_colour(f"abs(datum.value) > {0.6 * extent}")
 
 
 def weights_heatmap(
@@ -230,11 +243,11 @@ def weights_heatmap(
             scale=alt.Scale(domain=list(layout.outputs)),
             title=layout.output_title if len(layout.outputs) > 1 else None,
         ),
-        tooltip=["output", "unit", alt.Tooltip("value:Q", format="+.4f")],
+        tooltip=_tips("output", "unit", alt.Tooltip("value:Q", format="+.4f")),
     )
     rect = base.mark_rect(stroke="white").encode(color=colour)
     text = base.mark_text(fontSize=13 if len(domain) <= 12 else 10).encode(
-        text="label:N", color=_text_colour(extent)
+        text=alt.Text("label:N"), color=_text_colour(extent)
     )
     return (rect + text).properties(width=alt.Step(step), height=alt.Step(step), title=title)
 
@@ -315,9 +328,7 @@ def evolution_heatmap(
         top = max(float(frame["value"].max()), 1e-6)
         scale = alt.Scale(scheme=NORM_SCHEME, domain=[0, top])
         legend_title = "length of the class's weights"
-        text_colour = alt.condition(
-            f"datum.value > {0.6 * top}", alt.value("white"), alt.value("black")
-        )
+        text_colour = _cell_text_colour(f"datum.value > {0.6 * top}")
     colour = alt.Color(
         "value:Q",
         scale=scale,
@@ -333,11 +344,13 @@ def evolution_heatmap(
     base = alt.Chart(frame).encode(
         x=x,
         y=alt.Y("label:N", sort=order, title="round"),
-        tooltip=["round", "label", "column", alt.Tooltip("value:Q", format="+.3f")],
+        tooltip=_tips("round", "label", "column", alt.Tooltip("value:Q", format="+.3f")),
     )
     layers = [base.mark_rect().encode(color=colour)]
     if row_height >= 16:
-        layers.append(base.mark_text(fontSize=10).encode(text="label_text:N", color=text_colour))
+        layers.append(
+            base.mark_text(fontSize=10).encode(text=alt.Text("label_text:N"), color=text_colour)
+        )
     if selected is not None:
         picked = frame[frame["round"] == selected]
         layers.append(
@@ -421,7 +434,7 @@ def p_histogram(
                 title=f"{p_label(task, class_names)} over the pool",
                 scale=alt.Scale(domain=[0, 1]),
             ),
-            x2="bin_end:Q",
+            x2=alt.X2("bin_end:Q"),
             y=alt.Y("count:Q", stack=True, title="pool images"),
             color=alt.Color(
                 "group:N",
@@ -430,7 +443,7 @@ def p_histogram(
                     title="MNIST says" if task.is_binary else "the head's answer", orient="top"
                 ),
             ),
-            tooltip=["group", "bin_start", "bin_end", "count"],
+            tooltip=_tips("group", "bin_start", "bin_end", "count"),
         )
         .properties(height=260)
     )
@@ -493,30 +506,32 @@ def p_by_class_chart(
         y_title = f"{p_label(task, class_names)} (box 25-75 %, whiskers 5-95 %)"
         line = 0.5
     else:
-        colour = alt.value(CLASS_COLOUR)
+        colour = alt.ColorValue(CLASS_COLOUR)
         y_title = "p(true class) (box 25-75 %, whiskers 5-95 %)"
         line = 1.0 / task.n_outputs  # chance
     base = alt.Chart(frame).encode(
         x=alt.X(
             "class:N", sort=list(frame["class"]), title="true class", axis=alt.Axis(labelAngle=0)
         ),
-        tooltip=[
+        tooltip=_tips(
             "class",
             alt.Tooltip("median:Q", format=".3f"),
             alt.Tooltip("mean:Q", format=".3f"),
             alt.Tooltip("wrong:Q", format=".1%", title="answered wrong"),
-        ],
+        ),
     )
     scale = alt.Scale(domain=[0, 1])
     whiskers = base.mark_rule().encode(
-        y=alt.Y("q05:Q", scale=scale, title=y_title), y2="q95:Q", color=colour
+        y=alt.Y("q05:Q", scale=scale, title=y_title), y2=alt.Y2("q95:Q"), color=colour
     )
-    box = base.mark_bar(size=22).encode(y=alt.Y("q25:Q", scale=scale), y2="q75:Q", color=colour)
-    median = base.mark_tick(size=26, thickness=4).encode(y="median:Q", color=colour)
+    box = base.mark_bar(size=22).encode(
+        y=alt.Y("q25:Q", scale=scale), y2=alt.Y2("q75:Q"), color=colour
+    )
+    median = base.mark_tick(size=26, thickness=4).encode(y=alt.Y("median:Q"), color=colour)
     rule = (
         alt.Chart(pd.DataFrame({"y": [line]}))
         .mark_rule(strokeDash=[4, 4], color="gray")
-        .encode(y="y:Q")
+        .encode(y=alt.Y("y:Q"))
     )
     return alt.layer(whiskers, box, median, rule).properties(height=260)
 
@@ -553,7 +568,9 @@ def learning_curve(
         x=alt.X("labels:Q", title="labels given"),
         y=alt.Y("value:Q", title="on the held-out test set", scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("metric:N", legend=alt.Legend(orient="top", title=None)),
-        tooltip=["round", "labels", "metric", alt.Tooltip("value:Q", format=".4f"), "answered_by"],
+        tooltip=_tips(
+            "round", "labels", "metric", alt.Tooltip("value:Q", format=".4f"), "answered_by"
+        ),
     )
     line = lines.mark_line()
     dots = lines.mark_point(filled=True, size=50).encode(
@@ -571,11 +588,15 @@ def learning_curve(
             "text": [f"frozen-head ceiling {ceiling['accuracy']:.1%}"],
         }
     )
-    rule = alt.Chart(ceiling_frame).mark_rule(strokeDash=[6, 4], color="black").encode(y="value:Q")
+    rule = (
+        alt.Chart(ceiling_frame)
+        .mark_rule(strokeDash=[6, 4], color="black")
+        .encode(y=alt.Y("value:Q"))
+    )
     text = (
         alt.Chart(ceiling_frame)
         .mark_text(align="left", dx=4, dy=-7, color="black")
-        .encode(y="value:Q", x=alt.value(0), text="text:N")
+        .encode(y=alt.Y("value:Q"), x=alt.XValue(0), text=alt.Text("text:N"))
     )
     return alt.layer(line, dots, rule, text).properties(height=260)
 
@@ -715,7 +736,7 @@ def counts_histogram(counts: Sequence[int], x_title: str, ymax: float) -> alt.Ch
         .mark_bar(color=CLASS_COLOUR, stroke="white", clip=True)
         .encode(
             x=alt.X("bin_start:Q", bin="binned", title=x_title, scale=alt.Scale(domain=[0, 1])),
-            x2="bin_end:Q",
+            x2=alt.X2("bin_end:Q"),
             y=alt.Y("count:Q", title="pool images", scale=alt.Scale(domain=[0, ymax])),
         )
         .properties(width=520, height=240)
