@@ -46,7 +46,8 @@ test-fast: setup
 bench: setup
 	$(PY) -m tl_active bench
 
-# The app's speed in a real browser (submit to updated charts, reruns, first page): medians.
+# What a person gets in Chromium at 1440 x 900 (key to outline, submit to charts, server CPU per
+# round, first page): medians.
 .PHONY: bench-browser
 bench-browser: setup chromium
 	$(PY) bench/bench_browser.py
