@@ -1,8 +1,8 @@
 """What a person gets in a real browser (Debian's Chromium via Playwright), as medians.
 
 The app is served as `make run` serves it: `streamlit run app.py` from the repository, so with
-its `.streamlit/config.toml`, the file watcher off (on 127.0.0.1, a free port, and a temporary
-session database, TL_ACTIVE_DB). Chromium's window is 1440 x 900. Each round presses the batch's
+its `.streamlit/config.toml`, the file watcher off and one BLAS thread (on 127.0.0.1, a free
+port, and a temporary session database, TL_ACTIVE_DB). Chromium's window is 1440 x 900. Each round presses the batch's
 keys 20 ms apart without waiting for anything, then Enter. Measured:
 
 - key to outline: from a key press to the grid drawing its answer and outline, as the grid
@@ -114,7 +114,8 @@ def main() -> None:
         sync_playwright() as playwright,
     ):
         browser = launch_chromium(playwright)
-        env = {"TL_ACTIVE_DB": str(Path(db_dir) / "sessions.db")}
+        # As `make run` serves it: one BLAS thread, the sessions sharing one process.
+        env = {"TL_ACTIVE_DB": str(Path(db_dir) / "sessions.db"), "OPENBLAS_NUM_THREADS": "1"}
         server = StreamlitServer(LOG_DIR / "bench-browser.log", env=env).start()
         try:
             first = []
