@@ -31,6 +31,7 @@ from tl_active.backbones import DIGITS_LAYER, SHIPPED, resolve_backbone, unit_na
 from tl_active.errors import TlActiveError
 from tl_active.exchange import head_keras_bytes, labels_csv, manifest_json
 from tl_active.head import HEAD_MODES
+from tl_active.quality import layer_check
 from tl_active.session import MAX_BATCH, LabellingSession
 from tl_active.strategies import DESCRIPTIONS, STRATEGIES
 from tl_active.task import SKIP, Task
@@ -189,6 +190,11 @@ def settings_sidebar(session: LabellingSession) -> None:
         f"Now: {escape_markdown(session.settings.summary())}; {session.settings.strategy}: "
         f"{DESCRIPTIONS[session.settings.strategy]}."
     )
+    # An untrained or broken network with the right layer names gives features that look fine;
+    # a head fitted on a small labelled sample says whether the layer tells the classes apart.
+    check = layer_check(session.features)
+    if check.warning:
+        st.warning(escape_markdown(check.warning))
 
 
 def live_demo_sidebar() -> None:

@@ -135,3 +135,24 @@ def test_a_stored_session_whose_settings_hold_markdown_is_listed_inert(synthetic
     [button] = [b for b in at.sidebar.button if b.key == f"reopen_{stored_id}"]
     assert escape_markdown(session.settings.summary()) in button.label
     assert "](" not in button.label and "://" not in button.label
+
+
+def test_a_layer_that_tells_the_classes_apart_no_better_than_chance_is_said(app_db, monkeypatch):
+    """An untrained network with the right layer names gives features of the right shape."""
+    import dataclasses
+
+    import numpy as np
+
+    good = synthetic_features(2_000, 500)
+    rng = np.random.default_rng(0)
+    noise = rng.dirichlet(np.ones(10), size=len(good.pool) + len(good.test)).astype(np.float32)
+    untrained = dataclasses.replace(
+        good, pool=noise[: len(good.pool)], test=noise[len(good.pool) :]
+    )
+    monkeypatch.setattr(ui_support, "load_features", lambda *args, **kwargs: untrained)
+    ui_support.shared_features.clear()
+    try:
+        at = open_app()
+        assert any("Check the model file" in w.value for w in at.sidebar.warning)
+    finally:
+        ui_support.shared_features.clear()
