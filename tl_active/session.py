@@ -458,13 +458,7 @@ class LabellingSession:
         self._pending = None
         indices = [p.index for p in picks]
         local = self.data.local(indices)
-        self._available[local] = False
-        for i, position, a in zip(indices, local, parsed):
-            if a == SKIP:
-                self._skipped.append(int(i))
-            else:
-                self._labelled.append(int(position))
-                self._labels.append(self._answer_index[a])
+        self._take_answers(indices, local, parsed)
         record = RoundRecord(
             number=expected,
             indices=indices,
@@ -753,6 +747,27 @@ class LabellingSession:
             old = self._check_correction(record)
             self._change_answer(record.indices[0], old, record.answers[0])
             return
+        local = self._check_batch(record)
+        try:
+            answers = self._parse_answers(record.answers, len(local))
+        except ProtocolError as error:
+            raise SessionFileError(f"round {record.number} cannot be replayed: {error}") from None
+        self._take_answers(record.indices, local, answers)
+
+    def _take_answers(
+        self, indices: Sequence[int], local: np.ndarray, answers: Sequence[str]
+    ) -> None:
+        """Mark a batch's images answered and keep its labels and skips, in batch order."""
+        self._available[local] = False
+        for i, position, a in zip(indices, local, answers):
+            if a == SKIP:
+                self._skipped.append(int(i))
+            else:
+                self._labelled.append(int(position))
+                self._labels.append(self._answer_index[a])
+
+    def _check_batch(self, record: RoundRecord) -> np.ndarray:
+        """A recorded batch's images as positions in the task's pool, or `SessionFileError`."""
         n = len(record.indices)
         if n == 0 or len(record.answers) != n or len(set(record.indices)) != n:
             raise SessionFileError(f"round {record.number} is malformed")
@@ -763,17 +778,7 @@ class LabellingSession:
                 f"round {record.number} asks for pool images {bad[:5] or record.indices[:5]} "
                 "that are out of range, outside the task or already answered"
             )
-        try:
-            answers = self._parse_answers(record.answers, n)
-        except ProtocolError as error:
-            raise SessionFileError(f"round {record.number} cannot be replayed: {error}") from None
-        self._available[local] = False
-        for i, position, a in zip(record.indices, local, answers):
-            if a == SKIP:
-                self._skipped.append(int(i))
-            else:
-                self._labelled.append(int(position))
-                self._labels.append(self._answer_index[a])
+        return local
 
     def _check_correction(self, record: RoundRecord) -> str:
         """A recorded correction's earlier answer, checked against the session's own."""
@@ -799,16 +804,7 @@ class LabellingSession:
                 record.indices[0], record.answers[0], simulated=record.simulated
             )
             return self._same_weights(record, replayed, tolerance)
-        n = len(record.indices)
-        if n == 0 or len(record.answers) != n or len(set(record.indices)) != n:
-            raise SessionFileError(f"round {record.number} is malformed")
-        local = self.data.local(record.indices)
-        bad = [int(i) for i, p in zip(record.indices, local) if p < 0]
-        if bad or not self._available[local].all():
-            raise SessionFileError(
-                f"round {record.number} asks for pool images {bad or record.indices} "
-                "that are out of range, outside the task or already answered"
-            )
+        self._check_batch(record)
         self._pending = _Pending(
             [
                 Pick(int(i), float(s), int(k), str(why))
