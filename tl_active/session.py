@@ -212,11 +212,12 @@ class RoundRecord:
     ranks: list[int]
     reasons: list[str]
     n_labels: int  # labels (not skips) so far, this round included
-    weights: list[list[float]]  # the head's weights, one row per output
-    bias: list[float]  # one per output
-    metrics: dict[str, float]
-    p_histogram: list[int]  # counts of p over the pool in HISTOGRAM_BINS bins (see p_of_pool)
-    mean_p_by_class: list[float]  # mean p over pool images of each true class (see p_by_class)
+    # What the head and its figures are after the round: filled by the session when it refits.
+    weights: list[list[float]] = field(default_factory=list)  # one row per output
+    bias: list[float] = field(default_factory=list)  # one per output
+    metrics: dict[str, float] = field(default_factory=dict)
+    p_histogram: list[int] = field(default_factory=list)  # p over the pool, HISTOGRAM_BINS bins
+    mean_p_by_class: list[float] = field(default_factory=list)  # see p_by_class
     simulated: bool = False  # answered by the data's ground truth, not a person
     asked_at: float = 0.0  # unix time the batch was offered
     answered_at: float = 0.0  # unix time it was submitted
@@ -467,11 +468,6 @@ class LabellingSession:
             ranks=[p.rank for p in picks],
             reasons=[p.reason for p in picks],
             n_labels=len(self._labelled),
-            weights=[],
-            bias=[],
-            metrics={},
-            p_histogram=[],
-            mean_p_by_class=[],
             simulated=simulated,
             asked_at=asked_at,
             answered_at=time.time(),
@@ -543,11 +539,6 @@ class LabellingSession:
             ranks=[0],
             reasons=[f"corrected from {old}"],
             n_labels=len(self._labelled),
-            weights=[],
-            bias=[],
-            metrics={},
-            p_histogram=[],
-            mean_p_by_class=[],
             simulated=simulated,
             asked_at=now,
             answered_at=now,
