@@ -85,7 +85,7 @@ def main() -> None:
     print("each submit (ms):", " ".join(f"{t * 1e3:.0f}" for t in submits))
     if profile:
         pstats.Stats(profile).sort_stats("cumulative").print_stats(
-            r"wt-label2/(pages|ui_|tl_active|labelling)", 40
+            rf"{ROOT.name}/(pages|ui_|tl_active|labelling)", 40
         )
 
 

@@ -388,12 +388,12 @@ def batch_panel(session: LabellingSession, options: list) -> None:
 
 
 def chart(name: str, build, *args, **kwargs) -> str:
-    """Draw one of `plots`' charts, `build(*args)`, built once per session revision and args.
+    """Draw one of `plots`' live charts, `build(*args)`, once per session revision and args.
 
-    `build` returns an Altair chart or a `plots.Figure`; the figure's note is returned. Building
-    an Altair chart and turning it into Vega-Lite costs tens of milliseconds; a rerun that
-    changed nothing (a label check, a download) builds nothing and sends the browser the same
-    chart, which it does not redraw.
+    `build` returns a `plots.LiveChart`: its Vega-Lite spec is made once per shape and kept by
+    `plots.live_spec` (for every session of the server), so a round costs its data and a few
+    params, not an Altair chart. A rerun that changed nothing (a label check, a download) builds
+    nothing and sends the browser the same chart. The figure's note is returned.
     """
     revision = (id(current_session()), st.session_state.get(keys.REVISION, 0))
     specs = st.session_state.get(keys.SPECS)
@@ -401,11 +401,8 @@ def chart(name: str, build, *args, **kwargs) -> str:
         specs = st.session_state[keys.SPECS] = {"revision": revision}
     key = (name, args)
     if key not in specs:
-        built = build(*args)
-        figure = built if isinstance(built, plots.Figure) else plots.Figure(built, "")
-        spec = figure.chart.to_dict(validate=False)
-        spec.pop("config", None)  # Altair's default view size; Streamlit sizes the chart
-        specs[key] = (spec, figure.note)
+        live = build(*args)
+        specs[key] = (plots.live_spec(live), live.note)
     spec, note = specs[key]
     with st.container(key=f"{name}_chart"):
         st.vega_lite_chart(spec, **kwargs)
@@ -456,7 +453,7 @@ def weights_panel(session: LabellingSession, layout: plots.HeadLayout) -> None:
     with chart_slot.container():
         weights_note = chart(
             "weights",
-            lambda at: plots.weights_figure(rounds, at, layout, title),
+            lambda at: plots.weights_live(rounds, at, layout, title),
             selected,
             width="stretch",
         )
@@ -545,7 +542,7 @@ def figures(session: LabellingSession, layout: plots.HeadLayout, options: list) 
         st.markdown("**Evolution of the weights over the rounds**")
         evolution_note = chart(
             "evolution",
-            lambda: plots.evolution_figure(rounds, layout, len(rounds)),
+            lambda: plots.evolution_live(rounds, layout, len(rounds)),
             width="stretch",
         )
         if evolution_note:
@@ -559,20 +556,20 @@ def figures(session: LabellingSession, layout: plots.HeadLayout, options: list) 
             st.markdown(f"**{plots.p_label(task, names)} over the pool**, by MNIST's true class")
         else:
             st.markdown("**p of the head's top answer over the pool**, right or wrong")
-        chart("hist", lambda: plots.p_histogram(task, names, data.y_pool, session.proba_pool))
+        chart("hist", lambda: plots.histogram_live(task, names, data.y_pool, session.proba_pool))
     with right:
         if task.is_binary:
             st.markdown(f"**{plots.p_label(task, names)} per true digit**: which are confused")
         else:
             st.markdown("**p of the true class per class**: which classes are still confused")
-        chart("digit", lambda: plots.p_by_class_chart(task, names, data.y_pool, session.proba_pool))
+        chart("digit", lambda: plots.by_class_live(task, names, data.y_pool, session.proba_pool))
 
 
 def learning_curve(session: LabellingSession) -> None:
     start = session.start_metrics().as_dict()
     ceiling = session.ceiling().as_dict()
     st.markdown("**Learning curve** (triangles: rounds answered by MNIST's ground truth)")
-    chart("curve", lambda: plots.learning_curve(session.rounds, start, ceiling))
+    chart("curve", lambda: plots.curve_live(session.rounds, start, ceiling))
 
 
 def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:

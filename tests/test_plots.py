@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import re
 
 import numpy as np
 import pytest
@@ -42,15 +44,30 @@ def layout_of(s: LabellingSession) -> plots.HeadLayout:
     return plots.head_layout(s.task, s.features.class_names, units, "unit", s.head.bias_trained)
 
 
+def _params(spec: dict) -> dict:
+    """The values of a spec's Vega-Lite params, by name (Altair lifts them to the top level)."""
+    return {p["name"]: p["value"] for p in spec.get("params", []) if "value" in p}
+
+
+def _resolved(item, params: dict):
+    """A domain item with the param it names put in: `{"expr": "(-w_extent)"}` -> -2.5."""
+    if not isinstance(item, dict):
+        return item
+    match = re.fullmatch(r"\(?(-?)(\w+)\)?", item["expr"])
+    value = params[match.group(2)]
+    return -value if match.group(1) else value
+
+
 def _colour_domain(spec: dict) -> list[list[float]]:
-    """The colour scale's domain of every layer that encodes colour by value."""
+    """The colour scale's domain of every layer that encodes colour by value, params put in."""
     domains = []
+    params = _params(spec)
 
     def walk(node):
         if isinstance(node, dict):
             colour = node.get("encoding", {}).get("color", {})
             if isinstance(colour, dict) and colour.get("field") == "value":
-                domains.append(colour["scale"]["domain"])
+                domains.append([_resolved(d, params) for d in colour["scale"]["domain"]])
             for child in node.values():
                 walk(child)
         elif isinstance(node, list):
@@ -137,7 +154,8 @@ def test_a_wide_k_class_head_shows_its_16_most_varying_units_and_says_so(k_sessi
             assert cells[(str(k), str(u))] == pytest.approx(weights[k, u])
         assert cells[(str(k), "bias")] == pytest.approx(bias[k])
     spec = figure.chart.to_dict()
-    assert spec["layer"][0]["encoding"]["x"]["scale"]["domain"] == [
+    assert spec["layer"][0]["encoding"]["x"]["scale"]["domain"] == {"expr": "w_units"}
+    assert _params(spec)["w_units"] == [
         *(str(u) for u in shown),
         plots.BIAS_GAP,
         "bias",
@@ -356,3 +374,82 @@ def test_a_long_session_gets_at_most_max_frames_evenly_spread_with_the_first_and
         f"Number of curated samples: {labels[1]}",
         f"Number of curated samples: {labels[3]}",
     ]
+
+
+# --- live charts: one spec per shape, data and params each round ------------------------------
+
+
+def _records(spec: dict) -> dict:
+    """A live spec with its data frames as records, as vl-convert (and the browser) read them."""
+    datasets = {
+        name: rows.to_dict("records") if hasattr(rows, "to_dict") else rows
+        for name, rows in spec["datasets"].items()
+    }
+    return {**spec, "datasets": datasets}
+
+
+def _live_and_export(session):
+    layout = layout_of(session)
+    rounds, data, proba = session.rounds, session.data, session.proba_pool
+    task, names = session.task, session.features.class_names
+    start, ceiling = session.start_metrics().as_dict(), session.ceiling().as_dict()
+    title = "Weights after round 3"
+    return [
+        (
+            plots.weights_live(rounds, 3, layout, title),
+            plots.weights_figure(rounds, 3, layout, title).chart,
+        ),
+        (
+            plots.evolution_live(rounds, layout, 2),
+            plots.evolution_figure(rounds, layout, 2).chart,
+        ),
+        (
+            plots.histogram_live(task, names, data.y_pool, proba),
+            plots.p_histogram(task, names, data.y_pool, proba),
+        ),
+        (
+            plots.by_class_live(task, names, data.y_pool, proba),
+            plots.p_by_class_chart(task, names, data.y_pool, proba),
+        ),
+        (
+            plots.curve_live(rounds, start, ceiling),
+            plots.learning_curve(rounds, start, ceiling),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("which", ["session", "k_session"])
+def test_a_live_chart_draws_exactly_what_its_export_draws(which, request):
+    """The page's spec (data by name, numbers as params) and the exported chart (data inline)
+    render to the same picture: one drawing of each figure."""
+    import vl_convert
+
+    for live, exported in _live_and_export(request.getfixturevalue(which)):
+        spec = plots.live_spec(live)
+        assert "config" not in spec and set(live.datasets) <= set(spec["datasets"])
+        drawn = [
+            # Gradients are numbered in the order vl-convert draws them.
+            re.sub(r"gradient_\d+", "gradient", vl_convert.vegalite_to_svg(s))
+            for s in (_records(spec), exported.to_dict())
+        ]
+        assert drawn[0] == drawn[1], live.shape[0]
+
+
+def test_a_new_round_reuses_the_spec_and_sends_only_data_and_params(session):
+    layout = layout_of(session)
+    first = plots.live_spec(plots.weights_live(session.rounds[:1], 1, layout, "after 1"))
+    last = plots.live_spec(plots.weights_live(session.rounds, 3, layout, "after 3"))
+    assert first["layer"] is last["layer"]  # the kept template, not a new chart
+    params = _params(last)
+    assert params["w_title"] == "after 3" and _params(first)["w_title"] == "after 1"
+    np.testing.assert_allclose(
+        last["datasets"]["weights"]["value"], session.rounds[-1].weights[0]
+    )
+    assert params["w_extent"] == pytest.approx(np.abs(session.rounds[-1].weights).max())
+    # The evolution keeps its spec while its rows fit, and changes it as they shrink.
+    assert plots.evolution_shape(31) == ("fit", True)
+    assert plots.evolution_shape(42) == ("fit", False)
+    assert plots.evolution_shape(111) == ("small", False)
+    live = plots.weights_live(session.rounds, 3, layout, "after 3")
+    with pytest.raises(ValueError, match="no params"):
+        plots.live_spec(dataclasses.replace(live, params={**live.params, "nonsense": 1}))

@@ -27,9 +27,12 @@ largest |value| shown (bias included), so no cell is ever clipped.
 from __future__ import annotations
 
 import io
+import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -118,6 +121,67 @@ class Figure:
     note: str = ""
 
 
+# --- live figures: a spec kept per shape, fresh data and params each round ----------------------
+
+
+@dataclass(frozen=True)
+class LiveChart:
+    """A figure as a page draws it after every round: what changes, apart from what stays.
+
+    `build` makes the Altair chart with its data by name (`alt.NamedData`) and its changing
+    numbers as Vega-Lite params; its spec depends only on `shape`, so `live_spec` turns it into
+    Vega-Lite once per shape (tens of milliseconds) and afterwards only puts in `datasets` and
+    the `params`' values (well under one).
+    """
+
+    shape: tuple
+    build: Callable[[], alt.TopLevelMixin]
+    datasets: Mapping[str, pd.DataFrame]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+MAX_TEMPLATES = 256  # specs kept, over every session of a server: a few per layout and question
+_templates: OrderedDict[tuple, dict] = OrderedDict()
+_templates_lock = threading.Lock()
+
+
+def _template(chart: LiveChart) -> dict:
+    with _templates_lock:
+        spec = _templates.get(chart.shape)
+        if spec is not None:
+            _templates.move_to_end(chart.shape)
+            return spec
+    spec = chart.build().to_dict(validate=False)
+    spec.pop("config", None)  # Altair's default view size; the page sizes the chart
+    with _templates_lock:
+        _templates[chart.shape] = spec
+        while len(_templates) > MAX_TEMPLATES:
+            _templates.popitem(last=False)
+    return spec
+
+
+def live_spec(chart: LiveChart) -> dict:
+    """The chart's Vega-Lite spec with this round's data and params, from the kept template.
+
+    The template is shared and never changed: the spec returned is a new top-level dict whose
+    `datasets` and `params` are new lists and dicts (the rest is the template's own).
+    """
+    template = _template(chart)
+    params = []
+    for param in template.get("params", []):
+        name = param.get("name")
+        params.append({**param, "value": chart.params[name]} if name in chart.params else param)
+    missing = set(chart.params) - {p.get("name") for p in params}
+    if missing:
+        raise ValueError(f"the {chart.shape[0]} chart has no params {sorted(missing)}")
+    spec = dict(template)
+    spec["datasets"] = {**template.get("datasets", {}), **chart.datasets}
+    if params:
+        spec["params"] = params
+    return spec
+
+
 # --- the head's weights -----------------------------------------------------------------------
 
 
@@ -203,8 +267,64 @@ def _cell_text_colour(test: str) -> alt.ColorValue:
     return alt.ColorValue("black", condition={"test": test, "value": "white"})
 
 
-def _text_colour(extent: float) -> alt.ColorValue:
-    return _cell_text_colour(f"abs(datum.value) > {0.6 * extent}")
+def _text_colour(extent: str) -> alt.ColorValue:
+    """`extent` names the param that holds the colour scale's reach."""
+    return _cell_text_colour(f"abs(datum.value) > 0.6 * {extent}")
+
+
+def _params(values: Mapping[str, Any]) -> dict[str, alt.Parameter]:
+    return {name: alt.param(name=name, value=value) for name, value in values.items()}
+
+
+def weights_values(
+    frame: pd.DataFrame, layout: HeadLayout, title: str = "", extent: float | None = None
+) -> dict[str, Any]:
+    """What a weights heatmap's spec takes as params: the colour scale's reach, the columns
+    (the units shown, then a gap and the bias where it is trained) and the title."""
+    extent = symmetric_extent(frame["value"]) if extent is None else float(extent)
+    units = list(dict.fromkeys(frame["unit"][frame["unit"] != BIAS]))
+    domain = units + ([BIAS_GAP, BIAS] if layout.bias_trained else [])
+    return {"w_extent": extent, "w_units": domain, "w_title": title}
+
+
+def weights_chart(
+    source: pd.DataFrame | alt.NamedData, layout: HeadLayout, values: Mapping[str, Any]
+) -> alt.LayerChart:
+    """The weights heatmap drawn from `source` (a `weights_frame`, or the name of one) and
+    `weights_values`, which it takes as Vega-Lite params: a page keeps this spec for as long as
+    the layout and the number of columns stay, and sends only the data and the params."""
+    p = _params(values)
+    step = 52 if len(values["w_units"]) <= 12 else 40
+    colour = alt.Color(
+        "value:Q",
+        scale=alt.Scale(scheme=WEIGHT_SCHEME, domain=[-p["w_extent"], p["w_extent"]], domainMid=0),
+        legend=alt.Legend(title=None, orient="right", gradientLength=50),
+    )
+    base = alt.Chart(source).encode(
+        x=alt.X(
+            "unit:N",
+            scale=alt.Scale(domain=alt.ExprRef("w_units")),
+            title=layout.unit_title,
+            axis=alt.Axis(labelAngle=0),
+        ),
+        y=alt.Y(
+            "output:N",
+            scale=alt.Scale(domain=list(layout.outputs)),
+            title=layout.output_title if len(layout.outputs) > 1 else None,
+        ),
+        tooltip=_tips("output:N", "unit:N", alt.Tooltip("value:Q", format="+.4f")),
+    )
+    rect = base.mark_rect(stroke="white").encode(color=colour)
+    text = base.mark_text(fontSize=13 if step == 52 else 10).encode(
+        text=alt.Text("label:N"), color=_text_colour("w_extent")
+    )
+    return (
+        alt.layer(rect, text)
+        .add_params(*p.values())
+        .properties(
+            width=alt.Step(step), height=alt.Step(step), title=alt.Title(alt.ExprRef("w_title"))
+        )
+    )
 
 
 def weights_heatmap(
@@ -222,47 +342,39 @@ def weights_heatmap(
     fixes the colour scale (the GIF keeps one for all its frames).
     """
     frame = weights_frame(weights, bias, layout, shown)
-    extent = symmetric_extent(frame["value"]) if extent is None else extent
-    units = list(dict.fromkeys(frame["unit"][frame["unit"] != BIAS]))
-    domain = units + ([BIAS_GAP, BIAS] if layout.bias_trained else [])
-    step = 52 if len(domain) <= 12 else 40
-    colour = alt.Color(
-        "value:Q",
-        scale=alt.Scale(scheme=WEIGHT_SCHEME, domain=[-extent, extent], domainMid=0),
-        legend=alt.Legend(title=None, orient="right", gradientLength=50),
-    )
-    base = alt.Chart(frame).encode(
-        x=alt.X(
-            "unit:N",
-            scale=alt.Scale(domain=domain),
-            title=layout.unit_title,
-            axis=alt.Axis(labelAngle=0),
-        ),
-        y=alt.Y(
-            "output:N",
-            scale=alt.Scale(domain=list(layout.outputs)),
-            title=layout.output_title if len(layout.outputs) > 1 else None,
-        ),
-        tooltip=_tips("output", "unit", alt.Tooltip("value:Q", format="+.4f")),
-    )
-    rect = base.mark_rect(stroke="white").encode(color=colour)
-    text = base.mark_text(fontSize=13 if len(domain) <= 12 else 10).encode(
-        text=alt.Text("label:N"), color=_text_colour(extent)
-    )
-    return (rect + text).properties(width=alt.Step(step), height=alt.Step(step), title=title)
+    return weights_chart(frame, layout, weights_values(frame, layout, title, extent))
+
+
+def _selected_weights(rounds: Sequence[RoundRecord], selected: int, layout: HeadLayout):
+    history = weight_history(rounds, layout)
+    shown = shown_units(history)
+    record = rounds[selected - 1] if selected else None
+    bias = record.bias if record else [0.0] * len(layout.outputs)
+    note = " ".join(n for n in (units_note(layout, shown), bias_note(layout)) if n)
+    return weights_frame(history[selected], bias, layout, shown), note
 
 
 def weights_figure(
     rounds: Sequence[RoundRecord], selected: int, layout: HeadLayout, title: str = ""
 ) -> Figure:
     """The heatmap of round `selected` (0: the untrained head), its units chosen over all rounds."""
-    history = weight_history(rounds, layout)
-    shown = shown_units(history)
-    record = rounds[selected - 1] if selected else None
-    bias = record.bias if record else [0.0] * len(layout.outputs)
-    chart = weights_heatmap(history[selected], bias, layout, shown, title)
-    note = " ".join(n for n in (units_note(layout, shown), bias_note(layout)) if n)
-    return Figure(chart, note)
+    frame, note = _selected_weights(rounds, selected, layout)
+    return Figure(weights_chart(frame, layout, weights_values(frame, layout, title)), note)
+
+
+def weights_live(
+    rounds: Sequence[RoundRecord], selected: int, layout: HeadLayout, title: str = ""
+) -> LiveChart:
+    """`weights_figure` for a page that draws it again after every round (`live_spec`)."""
+    frame, note = _selected_weights(rounds, selected, layout)
+    values = weights_values(frame, layout, title)
+    return LiveChart(
+        shape=("weights", layout, len(values["w_units"])),
+        build=lambda: weights_chart(alt.NamedData("weights"), layout, values),
+        datasets={"weights": frame},
+        params=values,
+        note=note,
+    )
 
 
 # --- their evolution, round by round ------------------------------------------------------------
@@ -308,27 +420,53 @@ def evolution_frame(
     return frame
 
 
-def evolution_heatmap(
-    rounds: Sequence[RoundRecord],
-    layout: HeadLayout,
-    selected: int | None = None,
-    shown: np.ndarray | None = None,
-) -> alt.LayerChart:
-    """Every round as one heatmap (rounds down, columns across); the selected round outlined."""
-    frame = evolution_frame(rounds, layout, shown)
-    binary = len(layout.outputs) == 1
-    order = list(dict.fromkeys(frame["label"]))
-    columns = list(dict.fromkeys(frame["column"]))
-    row_height = 22 if len(order) <= 30 else max(6, 660 // len(order))
+EVOLUTION_ROWS_AT_STEP = 30  # up to this many rows, each 22 px; then the chart keeps 660 px
+EVOLUTION_MAX_FIT = 110  # beyond this many rows (6 px each), the chart grows again
+
+
+def evolution_values(frame: pd.DataFrame, binary: bool, selected: int | None) -> dict[str, Any]:
+    """What an evolution heatmap's spec takes as params: the colour scale's reach, the columns
+    in order, and the round outlined (-1 for none)."""
     if binary:
         extent = symmetric_extent(frame["value"])
-        scale = alt.Scale(scheme=WEIGHT_SCHEME, domain=[-extent, extent], domainMid=0)
-        legend_title, text_colour = "weight", _text_colour(extent)
     else:
-        top = max(float(frame["value"].max()), 1e-6)
-        scale = alt.Scale(scheme=NORM_SCHEME, domain=[0, top])
+        extent = max(float(frame["value"].max()), 1e-6)
+    columns = list(dict.fromkeys(frame["column"]))
+    return {
+        "e_extent": extent,
+        "e_columns": columns,
+        "e_selected": -1 if selected is None else selected,
+    }
+
+
+def evolution_shape(n_rows: int) -> tuple[str, bool]:
+    """How the rows are sized ('step' 22 px, 'fit' into 660 px, or 'small' 6 px) and whether
+    their cells have room for the values."""
+    if n_rows <= EVOLUTION_ROWS_AT_STEP:
+        return "step", True
+    if n_rows <= EVOLUTION_MAX_FIT:
+        return "fit", 660 / n_rows >= 16
+    return "small", False
+
+
+def evolution_chart(
+    source: pd.DataFrame | alt.NamedData,
+    layout: HeadLayout,
+    values: Mapping[str, Any],
+    n_rows: int,
+    outlined: bool,
+) -> alt.LayerChart:
+    """The evolution heatmap drawn from `source` (an `evolution_frame`, or its name) and
+    `evolution_values`, taken as params; its spec changes only with the rows' sizing."""
+    p = _params(values)
+    binary = len(layout.outputs) == 1
+    if binary:
+        scale = alt.Scale(scheme=WEIGHT_SCHEME, domain=[-p["e_extent"], p["e_extent"]], domainMid=0)
+        legend_title, text_colour = "weight", _text_colour("e_extent")
+    else:
+        scale = alt.Scale(scheme=NORM_SCHEME, domain=[0, p["e_extent"]])
         legend_title = "length of the class's weights"
-        text_colour = _cell_text_colour(f"datum.value > {0.6 * top}")
+        text_colour = _cell_text_colour("datum.value > 0.6 * e_extent")
     colour = alt.Color(
         "value:Q",
         scale=scale,
@@ -337,43 +475,81 @@ def evolution_heatmap(
     )
     x = alt.X(
         "column:N",
-        sort=columns,
+        scale=alt.Scale(domain=alt.ExprRef("e_columns")),
         title=layout.unit_title if binary else layout.output_title,
         axis=alt.Axis(labelAngle=0, orient="top"),
     )
-    base = alt.Chart(frame).encode(
+    y = alt.Y("label:N", sort=alt.EncodingSortField(field="round", op="min"), title="round")
+    base = alt.Chart(source).encode(
         x=x,
-        y=alt.Y("label:N", sort=order, title="round"),
-        tooltip=_tips("round", "label", "column", alt.Tooltip("value:Q", format="+.3f")),
+        y=y,
+        tooltip=_tips("round:Q", "label:N", "column:N", alt.Tooltip("value:Q", format="+.3f")),
     )
+    sizing, with_text = evolution_shape(n_rows)
     layers = [base.mark_rect().encode(color=colour)]
-    if row_height >= 16:
+    if with_text:
         layers.append(
             base.mark_text(fontSize=10).encode(text=alt.Text("label_text:N"), color=text_colour)
         )
-    if selected is not None:
-        picked = frame[frame["round"] == selected]
+    if outlined:
         layers.append(
-            alt.Chart(picked)
+            alt.Chart(source)
+            .transform_filter("datum.round == e_selected")
             .mark_rect(fill=None, stroke="black", strokeWidth=2)
-            .encode(x=x, y=alt.Y("label:N", sort=order))
+            .encode(x=x, y=y)
         )
-    return alt.layer(*layers).properties(width=alt.Step(34), height=alt.Step(row_height))
+    height = {"step": alt.Step(22), "fit": 660, "small": alt.Step(6)}[sizing]
+    return alt.layer(*layers).add_params(*p.values()).properties(width=alt.Step(34), height=height)
 
 
-def evolution_figure(
-    rounds: Sequence[RoundRecord], layout: HeadLayout, selected: int | None = None
-) -> Figure:
-    """The evolution heatmap with its note (which units, or why class norms)."""
+def evolution_heatmap(
+    rounds: Sequence[RoundRecord],
+    layout: HeadLayout,
+    selected: int | None = None,
+    shown: np.ndarray | None = None,
+) -> alt.LayerChart:
+    """Every round as one heatmap (rounds down, columns across); the selected round outlined."""
+    frame = evolution_frame(rounds, layout, shown)
+    values = evolution_values(frame, len(layout.outputs) == 1, selected)
+    return evolution_chart(frame, layout, values, len(rounds) + 1, selected is not None)
+
+
+def _evolution_parts(rounds: Sequence[RoundRecord], layout: HeadLayout):
     if len(layout.outputs) > 1:
         note = (
             "Each cell is the length of one class's weights (over all "
             f"{layout.width} units) after that round: 0 until the class is labelled, growing as "
             "the head learns what tells it apart."
         )
-        return Figure(evolution_heatmap(rounds, layout, selected), note)
+        return evolution_frame(rounds, layout), note
     shown = shown_units(weight_history(rounds, layout))
-    return Figure(evolution_heatmap(rounds, layout, selected, shown), units_note(layout, shown))
+    return evolution_frame(rounds, layout, shown), units_note(layout, shown)
+
+
+def evolution_figure(
+    rounds: Sequence[RoundRecord], layout: HeadLayout, selected: int | None = None
+) -> Figure:
+    """The evolution heatmap with its note (which units, or why class norms)."""
+    frame, note = _evolution_parts(rounds, layout)
+    values = evolution_values(frame, len(layout.outputs) == 1, selected)
+    chart = evolution_chart(frame, layout, values, len(rounds) + 1, selected is not None)
+    return Figure(chart, note)
+
+
+def evolution_live(
+    rounds: Sequence[RoundRecord], layout: HeadLayout, selected: int | None = None
+) -> LiveChart:
+    """`evolution_figure` for a page that draws it again after every round (`live_spec`)."""
+    frame, note = _evolution_parts(rounds, layout)
+    values = evolution_values(frame, len(layout.outputs) == 1, selected)
+    n_rows, outlined = len(rounds) + 1, selected is not None
+    return LiveChart(
+        shape=("evolution", layout, evolution_shape(n_rows), outlined),
+        build=lambda: evolution_chart(alt.NamedData("evolution"), layout, values, n_rows, outlined),
+        datasets={"evolution": frame},
+        params=values,
+        note=note,
+    )
 
 
 # --- the head's p over the pool ----------------------------------------------------------------
@@ -418,14 +594,14 @@ def histogram_frame(
     return pd.DataFrame(rows)
 
 
-def p_histogram(
-    task: Task, class_names: Sequence[str], y_pool: np.ndarray, proba: np.ndarray
+def histogram_chart(
+    source: pd.DataFrame | alt.NamedData, task: Task, class_names: Sequence[str]
 ) -> alt.Chart:
-    frame = histogram_frame(task, class_names, y_pool, proba)
+    """The histogram drawn from `source`, a `histogram_frame` or its name."""
     groups = histogram_groups(task, class_names)
     colours = [POSITIVE_COLOUR, NEGATIVE_COLOUR] if task.is_binary else [RIGHT_COLOUR, WRONG_COLOUR]
     return (
-        alt.Chart(frame)
+        alt.Chart(source)
         .mark_bar()
         .encode(
             x=alt.X(
@@ -443,9 +619,27 @@ def p_histogram(
                     title="MNIST says" if task.is_binary else "the head's answer", orient="top"
                 ),
             ),
-            tooltip=_tips("group", "bin_start", "bin_end", "count"),
+            tooltip=_tips("group:N", "bin_start:Q", "bin_end:Q", "count:Q"),
         )
         .properties(height=260)
+    )
+
+
+def p_histogram(
+    task: Task, class_names: Sequence[str], y_pool: np.ndarray, proba: np.ndarray
+) -> alt.Chart:
+    return histogram_chart(histogram_frame(task, class_names, y_pool, proba), task, class_names)
+
+
+def histogram_live(
+    task: Task, class_names: Sequence[str], y_pool: np.ndarray, proba: np.ndarray
+) -> LiveChart:
+    """`p_histogram` for a page that draws it again after every round (`live_spec`)."""
+    names = tuple(class_names)
+    return LiveChart(
+        shape=("histogram", task, names),
+        build=lambda: histogram_chart(alt.NamedData("histogram"), task, names),
+        datasets={"histogram": histogram_frame(task, names, y_pool, proba)},
     )
 
 
@@ -491,11 +685,13 @@ def p_by_class_frame(
     return pd.DataFrame(rows)
 
 
-def p_by_class_chart(
-    task: Task, class_names: Sequence[str], y_pool: np.ndarray, proba: np.ndarray
+def by_class_chart(
+    source: pd.DataFrame | alt.NamedData,
+    task: Task,
+    class_names: Sequence[str],
+    order: Sequence[str],
 ) -> alt.LayerChart:
-    """A box per true class (whiskers 5-95 %); the dashed line is 0.5, or chance for K classes."""
-    frame = p_by_class_frame(task, class_names, y_pool, proba)
+    """The boxes drawn from `source` (a `p_by_class_frame` or its name), classes in `order`."""
     if task.is_binary:
         name = answer_name(task, class_names)
         colour = alt.Color(
@@ -509,12 +705,10 @@ def p_by_class_chart(
         colour = alt.ColorValue(CLASS_COLOUR)
         y_title = "p(true class) (box 25-75 %, whiskers 5-95 %)"
         line = 1.0 / task.n_outputs  # chance
-    base = alt.Chart(frame).encode(
-        x=alt.X(
-            "class:N", sort=list(frame["class"]), title="true class", axis=alt.Axis(labelAngle=0)
-        ),
+    base = alt.Chart(source).encode(
+        x=alt.X("class:N", sort=list(order), title="true class", axis=alt.Axis(labelAngle=0)),
         tooltip=_tips(
-            "class",
+            "class:N",
             alt.Tooltip("median:Q", format=".3f"),
             alt.Tooltip("mean:Q", format=".3f"),
             alt.Tooltip("wrong:Q", format=".1%", title="answered wrong"),
@@ -534,6 +728,28 @@ def p_by_class_chart(
         .encode(y=alt.Y("y:Q"))
     )
     return alt.layer(whiskers, box, median, rule).properties(height=260)
+
+
+def p_by_class_chart(
+    task: Task, class_names: Sequence[str], y_pool: np.ndarray, proba: np.ndarray
+) -> alt.LayerChart:
+    """A box per true class (whiskers 5-95 %); the dashed line is 0.5, or chance for K classes."""
+    frame = p_by_class_frame(task, class_names, y_pool, proba)
+    return by_class_chart(frame, task, class_names, list(frame["class"]))
+
+
+def by_class_live(
+    task: Task, class_names: Sequence[str], y_pool: np.ndarray, proba: np.ndarray
+) -> LiveChart:
+    """`p_by_class_chart` for a page that draws it again after every round (`live_spec`)."""
+    names = tuple(class_names)
+    frame = p_by_class_frame(task, names, y_pool, proba)
+    order = tuple(frame["class"])
+    return LiveChart(
+        shape=("by_class", task, names, order),
+        build=lambda: by_class_chart(alt.NamedData("by_class"), task, names, order),
+        datasets={"by_class": frame},
+    )
 
 
 # --- the learning curve ------------------------------------------------------------------------
@@ -559,17 +775,25 @@ def curve_frame(rounds: Sequence[RoundRecord], start: Mapping[str, float]) -> pd
     return pd.DataFrame(rows)
 
 
-def learning_curve(
-    rounds: Sequence[RoundRecord], start: Mapping[str, float], ceiling: Mapping[str, float]
+def ceiling_frame(ceiling: Mapping[str, float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "value": [float(ceiling["accuracy"])],
+            "text": [f"frozen-head ceiling {ceiling['accuracy']:.1%}"],
+        }
+    )
+
+
+def curve_chart(
+    source: pd.DataFrame | alt.NamedData, ceiling: pd.DataFrame | alt.NamedData
 ) -> alt.LayerChart:
-    """The test figures per number of labels, and the frozen-head ceiling as a dashed line."""
-    frame = curve_frame(rounds, start)
-    lines = alt.Chart(frame).encode(
+    """The curve drawn from `source` (a `curve_frame` or its name) and its ceiling line."""
+    lines = alt.Chart(source).encode(
         x=alt.X("labels:Q", title="labels given"),
         y=alt.Y("value:Q", title="on the held-out test set", scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("metric:N", legend=alt.Legend(orient="top", title=None)),
         tooltip=_tips(
-            "round", "labels", "metric", alt.Tooltip("value:Q", format=".4f"), "answered_by"
+            "round:Q", "labels:Q", "metric:N", alt.Tooltip("value:Q", format=".4f"), "answered_by:N"
         ),
     )
     line = lines.mark_line()
@@ -582,23 +806,31 @@ def learning_curve(
             legend=alt.Legend(orient="top", title=None),
         )
     )
-    ceiling_frame = pd.DataFrame(
-        {
-            "value": [float(ceiling["accuracy"])],
-            "text": [f"frozen-head ceiling {ceiling['accuracy']:.1%}"],
-        }
-    )
-    rule = (
-        alt.Chart(ceiling_frame)
-        .mark_rule(strokeDash=[6, 4], color="black")
-        .encode(y=alt.Y("value:Q"))
-    )
+    rule = alt.Chart(ceiling).mark_rule(strokeDash=[6, 4], color="black").encode(y=alt.Y("value:Q"))
     text = (
-        alt.Chart(ceiling_frame)
+        alt.Chart(ceiling)
         .mark_text(align="left", dx=4, dy=-7, color="black")
         .encode(y=alt.Y("value:Q"), x=alt.XValue(0), text=alt.Text("text:N"))
     )
     return alt.layer(line, dots, rule, text).properties(height=260)
+
+
+def learning_curve(
+    rounds: Sequence[RoundRecord], start: Mapping[str, float], ceiling: Mapping[str, float]
+) -> alt.LayerChart:
+    """The test figures per number of labels, and the frozen-head ceiling as a dashed line."""
+    return curve_chart(curve_frame(rounds, start), ceiling_frame(ceiling))
+
+
+def curve_live(
+    rounds: Sequence[RoundRecord], start: Mapping[str, float], ceiling: Mapping[str, float]
+) -> LiveChart:
+    """`learning_curve` for a page that draws it again after every round (`live_spec`)."""
+    return LiveChart(
+        shape=("curve",),
+        build=lambda: curve_chart(alt.NamedData("curve"), alt.NamedData("curve_ceiling")),
+        datasets={"curve": curve_frame(rounds, start), "curve_ceiling": ceiling_frame(ceiling)},
+    )
 
 
 # --- the strategy comparison -------------------------------------------------------------------
@@ -698,9 +930,8 @@ def figures_chart(
     """The page's figures in one chart: the weights, p over the pool and per class, the curve."""
     parts = [weights.chart]
     if weights.note:
-        parts = [
-            weights.chart.properties(title=alt.Title(weights.chart.title, subtitle=weights.note))
-        ]
+        title = alt.Title(alt.ExprRef("w_title"), subtitle=weights.note)
+        parts = [weights.chart.properties(title=title)]
     pool = alt.hconcat(histogram.properties(width=420), by_class.properties(width=420))
     return (
         alt.vconcat(
