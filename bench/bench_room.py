@@ -1,25 +1,30 @@
-"""A room on one server: N people label at once, each in their own Chromium context.
+"""A room on one server: N people label at once, each with their own session.
 
 One server is started as `make run` starts it (`streamlit run app.py` with the repository's
-`.streamlit/config.toml`, the file watcher off), on 127.0.0.1 only, with a temporary session
-database. For each N in `--people`, N browser contexts (one per person, so N sessions) open the
-app together; once every page shows its batch, each person labels `--rounds` rounds: answer the
-batch with keys pressed `KEY_GAP_S` apart, press Enter, wait for the progress line, then think for
-`THINK_S`. It prints, per N:
+`.streamlit/config.toml`, the file watcher off, one BLAS thread), on 127.0.0.1 only, with a
+temporary session database. For each N in `--people`, N people open the app together; once
+every page shows its batch, each person labels `--rounds` rounds: answer the batch with keys
+pressed `KEY_GAP_S` apart, press Enter, wait for the progress line, then think for `THINK_S`.
 
-- submit to progress, median and p95: from Enter until the progress line ("N labels in R rounds")
-  shows the new count;
-- key to outline, median: from `window.__tlGrid.latencies` when the page labels with the
-  browser-side grid (measured in the page, no server round-trip); else, from the key until the
-  submit button's count moves ("Submit batch (answered/size)"), which is a server round-trip;
+`--browsers` of the N people (1 unless told) are Chromium contexts, which measure key to
+outline in the page; the others speak Streamlit's protocol over the page's websocket
+(`room_protocol.py`: the same widget states and grid submit a browser sends, nothing drawn),
+because Chromium contexts, each drawing every chart, cannot carry thirty people on the two
+cores the server also runs on. It prints, per N:
+
+- submit to progress, median and p95: from Enter (or the protocol's submit) until the progress
+  line ("N labels in R rounds") shows the new count;
+- key to outline, median: from `window.__tlGrid.latencies`, measured in the page by the
+  browser-side grid (no server round-trip);
 - server CPU per labelled round: the server process's utime + stime (/proc/<pid>/stat) over the
   labelling phase, divided by the rounds labelled (the first pages are not in it);
 - first page, median and max: from opening the address until the batch and the progress line
-  are on screen, with all N people arriving at once;
-- errors in the server log (tracebacks, "Error", "Exception") while that N ran.
+  are there, with all N people arriving at once (a protocol person fetches index.html and the
+  scripts and styles it names, as a browser with an empty cache does, then runs the page);
+- rounds labelled of those asked for, and errors in the server log (tracebacks, "Error",
+  "Exception") and on the pages while that N ran.
 
-The browser runs on the same cores as the server, as it would not in a real room: the numbers
-are an upper bound on what people see. `--quick` is a smoke test (N = 1, 2; one round).
+`--quick` is a smoke test (N = 1, 2; one round).
 """
 
 from __future__ import annotations
@@ -38,13 +43,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from playwright.async_api import async_playwright
+from room_protocol import ProtocolPerson
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
 from browser_support import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
 
 LOG_DIR = ROOT / "tests" / "artifacts"
-MAX_PEOPLE = 40  # every person is a Chromium context: bounded, whatever is asked
+MAX_PEOPLE = 60  # bounded, whatever is asked: each is a session on the server
 KEY_GAP_S = 0.3
 THINK_S = 2.0
 TIMEOUT_MS = 120_000
@@ -110,6 +116,7 @@ class Person:
     grid_keys: list[float] = field(default_factory=list)  # from window.__tlGrid, in the page
     rounds: int = 0
     failure: str | None = None
+    page_errors: list[str] = field(default_factory=list)
 
 
 async def answer_key(page, key: str, count: int, size: int, person: Person) -> None:
@@ -171,6 +178,37 @@ async def one_person(browser, url: str, rounds: int, ready: asyncio.Barrier) -> 
     return person
 
 
+async def protocol_person(url: str, rounds: int, ready: asyncio.Barrier) -> Person:
+    """One person speaking Streamlit's protocol: the same page, the same submits, no drawing."""
+    person = Person()
+    client = ProtocolPerson(url, timeout=TIMEOUT_MS / 1000)
+    try:
+        try:
+            await client.open()
+            person.first_page = client.first_page
+        except Exception as error:  # noqa: BLE001 (said in the table, not raised)
+            person.failure = f"first page: {type(error).__name__}: {str(error)[:160]}"
+        await ready.wait()  # the CPU count starts when everyone has a page
+        if person.failure:
+            return person
+        for _ in range(rounds):
+            try:
+                await asyncio.sleep(KEY_GAP_S * len(client.page.grid["tiles"]))  # the keys
+                person.submits.append(await client.submit(client.answers()))
+                person.rounds += 1
+                await client.until_finished()
+            except Exception as error:  # noqa: BLE001
+                person.failure = (
+                    f"round {person.rounds + 1}: {type(error).__name__}: {str(error)[:160]}"
+                )
+                break
+            await asyncio.sleep(THINK_S)
+        person.page_errors = list(client.page.errors)
+    finally:
+        await client.close()
+    return person
+
+
 @dataclass
 class Level:
     people: int
@@ -180,8 +218,10 @@ class Level:
     cpu_per_round: float
     first_pages: list[float]
     rounds: int
+    asked: int
     failures: list[str]
     log_errors: int
+    page_errors: int
 
 
 def read_from(path: Path, offset: int) -> tuple[str, int]:
@@ -191,7 +231,9 @@ def read_from(path: Path, offset: int) -> tuple[str, int]:
         return text, log.tell()
 
 
-async def run_level(browser, server, url: str, n: int, rounds: int, log_path: Path) -> Level:
+async def run_level(
+    browser, server, url: str, n: int, rounds: int, log_path: Path, browsers: int
+) -> Level:
     _, offset = read_from(log_path, 0)
     cpu = {}
 
@@ -199,7 +241,14 @@ async def run_level(browser, server, url: str, n: int, rounds: int, log_path: Pa
         cpu["start"] = cpu_seconds(server.pid)
 
     ready = asyncio.Barrier(n + 1)
-    tasks = [asyncio.create_task(one_person(browser, url, rounds, ready)) for _ in range(n)]
+    tasks = [
+        asyncio.create_task(
+            one_person(browser, url, rounds, ready)
+            if k < browsers
+            else protocol_person(url, rounds, ready)
+        )
+        for k in range(n)
+    ]
     await ready.wait()
     await everyone_ready()
     people = await asyncio.gather(*tasks)
@@ -211,12 +260,14 @@ async def run_level(browser, server, url: str, n: int, rounds: int, log_path: Pa
         people=n,
         submits=[s for p in people for s in p.submits],
         keys=grid or [k for p in people for k in p.keys],
-        key_source="grid, in the page" if grid else "server round-trip",
+        key_source="grid, in the page" if grid else "no browser",
         cpu_per_round=used / done if done else float("nan"),
         first_pages=[p.first_page for p in people if p.first_page is not None],
         rounds=done,
+        asked=n * rounds,
         failures=[p.failure for p in people if p.failure],
         log_errors=sum(1 for line in text.splitlines() if ERRORS.search(line)),
+        page_errors=sum(len(p.page_errors) for p in people),
     )
 
 
@@ -233,21 +284,23 @@ def median(values: list[float]) -> float:
 def table(levels: list[Level]) -> str:
     rows = [
         "| people | submit → progress median / p95 | key → outline median | server CPU per "
-        "round | first page median / max | rounds | errors in log | failures |",
-        "|---:|---:|---:|---:|---:|---:|---:|---|",
+        "round | first page median / max | rounds | errors in log / on pages | failures |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for level in levels:
+        keys = f"{median(level.keys) * 1000:.0f} ms ({level.key_source})" if level.keys else "-"
         rows.append(
             f"| {level.people} | {median(level.submits):.2f} / {p95(level.submits):.2f} s "
-            f"| {median(level.keys) * 1000:.0f} ms ({level.key_source}) "
-            f"| {level.cpu_per_round * 1000:.0f} ms "
-            f"| {median(level.first_pages):.1f} / {max(level.first_pages, default=float('nan')):.1f} s "
-            f"| {level.rounds} | {level.log_errors} | {len(level.failures)} |"
+            f"| {keys} | {level.cpu_per_round * 1000:.0f} ms "
+            f"| {median(level.first_pages):.1f} / "
+            f"{max(level.first_pages, default=float('nan')):.1f} s "
+            f"| {level.rounds} of {level.asked} | {level.log_errors} / {level.page_errors} "
+            f"| {len(level.failures)} |"
         )
     return "\n".join(rows)
 
 
-async def main_async(people: list[int], rounds: int) -> list[Level]:
+async def main_async(people: list[int], rounds: int, browsers: int) -> list[Level]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     log_path = LOG_DIR / "bench-room-server.log"
@@ -260,10 +313,10 @@ async def main_async(people: list[int], rounds: int) -> list[Level]:
                 )
                 try:
                     # A warm server, as a presenter's own first visit leaves it: features loaded.
-                    await run_level(browser, server, url, 1, 0, log_path)
+                    await run_level(browser, server, url, 1, 0, log_path, browsers)
                     levels = []
                     for n in people:
-                        level = await run_level(browser, server, url, n, rounds, log_path)
+                        level = await run_level(browser, server, url, n, rounds, log_path, browsers)
                         levels.append(level)
                         print(table([level]).splitlines()[-1], flush=True)
                         for failure in sorted(set(level.failures)):
@@ -283,14 +336,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", default="1,8,16,30", help="comma-separated N, each a run")
     parser.add_argument("--rounds", type=int, default=3, help="rounds each person labels")
+    parser.add_argument(
+        "--browsers", type=int, default=1, help="how many of the N people are Chromium contexts"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke test: N = 1, 2; one round")
     args = parser.parse_args()
     people = [1, 2] if args.quick else [int(n) for n in args.people.split(",")]
     rounds = 1 if args.quick else args.rounds
     if not all(1 <= n <= MAX_PEOPLE for n in people) or rounds < 1:
         parser.error(f"each N must be from 1 to {MAX_PEOPLE}, and rounds at least 1")
-    print(f"{rounds} rounds each; keys {KEY_GAP_S} s apart, {THINK_S} s of thought", flush=True)
-    levels = asyncio.run(main_async(people, rounds))
+    print(
+        f"{rounds} rounds each; keys {KEY_GAP_S} s apart, {THINK_S} s of thought; "
+        f"{args.browsers} of each N in Chromium, the others over Streamlit's protocol",
+        flush=True,
+    )
+    levels = asyncio.run(main_async(people, rounds, max(0, args.browsers)))
     print()
     print(table(levels))
 
