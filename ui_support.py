@@ -1,7 +1,7 @@
 """What every page of the app shares: the frozen features and images, the session store, names.
 
-`st.cache_resource` objects are shared by every user, so only read-only or thread-safe things
-live here: each backbone's features at each layer, the raw MNIST images and the `SessionStore`
+What is kept here is shared by every user, so only read-only or thread-safe things live here:
+each backbone's features at each layer (`SharedFeatures`), the raw MNIST images and the `SessionStore`
 (its engine pools connections and every write is its own transaction). The trainable head and
 the labelling session are per user, in `st.session_state` (see `ui_keys`).
 
@@ -12,6 +12,8 @@ either) reaches a Markdown element only through `escape_markdown`.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -92,21 +94,68 @@ def _file_stamp(path: Path) -> str:
     return f"{status.st_mtime_ns}-{status.st_size}"
 
 
-@st.cache_resource(show_spinner=False, max_entries=MAX_FEATURE_SETS)
-def shared_features(backbone: str, layer: str, model_stamp: str = "") -> FeatureSet:
-    """A backbone's outputs at one layer for all of MNIST; computed with a progress bar when cold.
+class SharedFeatures:
+    """Each backbone's features at each layer, loaded once per server and shared by every user.
 
-    `model_stamp` is part of the cache's key only: see `features_for`.
+    A feature set missing from memory is loaded by the run that first asks for it, under a
+    progress bar, while other runs asking for the same one wait for it; the last
+    `MAX_FEATURE_SETS` used are kept. Not `st.cache_resource`: Streamlit replays the elements a
+    cached function drew in every run that hits the cache, so the progress bar came back, as an
+    empty slot, at the top of each new tab's first run and of no later run; every element
+    below it then moved between the two, and the browser rebuilt the whole page, the
+    labelling grid included, losing the keys pressed while it did.
     """
-    bar = st.progress(0.0, text=f"Running {backbone} over MNIST once (cached after this)...")
 
-    def progress(done: int, total: int) -> None:
-        bar.progress(done / total, text=f"Running {backbone} over MNIST once: {done:,}/{total:,}")
+    def __init__(self, max_entries: int):
+        self.max_entries = max_entries
+        self._sets: OrderedDict[tuple[str, str, str], FeatureSet] = OrderedDict()
+        self._loading: dict[tuple[str, str, str], threading.Lock] = {}
+        self._lock = threading.Lock()
 
-    try:
-        return load_features(backbone, layer, MNIST_PATH, progress=progress)
-    finally:
-        bar.empty()
+    def _kept(self, key: tuple[str, str, str]) -> FeatureSet | None:
+        with self._lock:
+            features = self._sets.get(key)
+            if features is not None:
+                self._sets.move_to_end(key)
+            return features
+
+    def __call__(self, backbone: str, layer: str, model_stamp: str = "") -> FeatureSet:
+        """`model_stamp` is part of the key only: see `features_for`."""
+        key = (backbone, layer, model_stamp)
+        features = self._kept(key)
+        if features is not None:
+            return features
+        with self._lock:
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            features = self._kept(key)
+            if features is not None:
+                return features
+            bar = st.progress(
+                0.0, text=f"Running {backbone} over MNIST once (cached after this)..."
+            )
+
+            def progress(done: int, total: int) -> None:
+                text = f"Running {backbone} over MNIST once: {done:,}/{total:,}"
+                bar.progress(done / total, text=text)
+
+            try:
+                features = load_features(backbone, layer, MNIST_PATH, progress=progress)
+            finally:
+                bar.empty()
+            with self._lock:
+                self._sets[key] = features
+                while len(self._sets) > self.max_entries:
+                    self._sets.popitem(last=False)
+                self._loading.pop(key, None)
+            return features
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sets.clear()
+
+
+shared_features = SharedFeatures(MAX_FEATURE_SETS)
 
 
 def features_for(backbone: str, layer: str) -> FeatureSet:

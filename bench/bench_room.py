@@ -140,9 +140,14 @@ async def label_round(page, person: Person) -> None:
         await asyncio.sleep(max(0.0, KEY_GAP_S - (time.monotonic() - start)))
     start = time.monotonic()
     await page.keyboard.press("Enter")
-    await page.wait_for_function(
-        f"() => ({READ_PROGRESS})() >= {before + size}", polling=20, timeout=TIMEOUT_MS
-    )
+    try:
+        await page.wait_for_function(
+            f"() => ({READ_PROGRESS})() >= {before + size}", polling=20, timeout=TIMEOUT_MS
+        )
+    except Exception:
+        label = await page.get_by_role("button", name="Submit batch").first.inner_text()
+        said = await page.locator(".tl-status").first.inner_text()
+        raise RuntimeError(f"no progress after Enter; the grid shows {label!r}, says {said!r}")
     person.submits.append(time.monotonic() - start)
     person.rounds += 1
 
