@@ -17,6 +17,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from tl_active import paths
@@ -197,3 +199,20 @@ def session_store() -> SessionStore:
     """The store every user of this server shares, at `TL_ACTIVE_DB` (see `tl_active.paths`)."""
     # Looked up on each call, not imported once, so that tests can point it at a fresh file.
     return _store_at(paths.DB_URL)
+
+
+def arrow_ipc(rows: pd.DataFrame | list[dict]) -> bytes:
+    """A chart's dataset as Arrow IPC bytes, which `st.vega_lite_chart` sends as they are.
+
+    Made once per session revision and kept (see the Label page's `chart`), so a rerun that
+    changed nothing converts nothing; built from the columns' arrays, without pandas' schema
+    metadata, which is most of what a conversion of these small frames costs.
+    """
+    if isinstance(rows, pd.DataFrame):
+        table = pa.table({str(c): pa.array(rows[c].to_numpy()) for c in rows.columns})
+    else:
+        table = pa.Table.from_pylist(list(rows))
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()

@@ -144,10 +144,12 @@ async def label_round(page, person: Person) -> None:
         await page.wait_for_function(
             f"() => ({READ_PROGRESS})() >= {before + size}", polling=20, timeout=TIMEOUT_MS
         )
-    except Exception:
+    except Exception as error:
         label = await page.get_by_role("button", name="Submit batch").first.inner_text()
         said = await page.locator(".tl-status").first.inner_text()
-        raise RuntimeError(f"no progress after Enter; the grid shows {label!r}, says {said!r}")
+        raise RuntimeError(
+            f"no progress after Enter; the grid shows {label!r}, says {said!r}"
+        ) from error
     person.submits.append(time.monotonic() - start)
     person.rounds += 1
 

@@ -62,6 +62,7 @@ from ui_session import (
 )
 from ui_support import (
     OWN_FILE,
+    arrow_ipc,
     backbone_choices,
     escape_markdown,
     layer_options,
@@ -332,9 +333,12 @@ def label_check(session: LabellingSession, options: list) -> None:
 # --- the batch ----------------------------------------------------------------------------------
 
 
-@st.cache_data(max_entries=1024, show_spinner=False)
+@lru_cache(maxsize=4096)
 def tile_png(index: int, scale: int = TILE_SCALE) -> bytes:
-    """A pool image drawn large and crisp: ink dark on white, upscaled without blur."""
+    """A pool image drawn large and crisp: ink dark on white, upscaled without blur.
+
+    Kept per server process (the pool never changes while served); `st.cache_data` would hash
+    and pickle each call, several milliseconds per history row."""
     image = Image.fromarray(255 - pool_images()[index])
     image = image.resize((28 * scale, 28 * scale), Image.NEAREST)
     buffer = io.BytesIO()
@@ -402,7 +406,9 @@ def chart(name: str, build, *args, **kwargs) -> str:
     key = (name, args)
     if key not in specs:
         live = build(*args)
-        specs[key] = (plots.live_spec(live), live.note)
+        spec = plots.live_spec(live)
+        spec["datasets"] = {name: arrow_ipc(rows) for name, rows in spec["datasets"].items()}
+        specs[key] = (spec, live.note)
     spec, note = specs[key]
     with st.container(key=f"{name}_chart"):
         st.vega_lite_chart(spec, **kwargs)

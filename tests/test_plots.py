@@ -442,9 +442,7 @@ def test_a_new_round_reuses_the_spec_and_sends_only_data_and_params(session):
     assert first["layer"] is last["layer"]  # the kept template, not a new chart
     params = _params(last)
     assert params["w_title"] == "after 3" and _params(first)["w_title"] == "after 1"
-    np.testing.assert_allclose(
-        last["datasets"]["weights"]["value"], session.rounds[-1].weights[0]
-    )
+    np.testing.assert_allclose(last["datasets"]["weights"]["value"], session.rounds[-1].weights[0])
     assert params["w_extent"] == pytest.approx(np.abs(session.rounds[-1].weights).max())
     # The evolution keeps its spec while its rows fit, and changes it as they shrink.
     assert plots.evolution_shape(31) == ("fit", True)

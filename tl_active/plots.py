@@ -584,14 +584,18 @@ def histogram_frame(
     p = _shown_p(task, proba)
     first = truth == 1 if task.is_binary else proba.argmax(axis=1) == truth
     edges = np.linspace(0.0, 1.0, bins + 1)
-    rows = []
-    for in_first, group in zip((True, False), histogram_groups(task, class_names)):
-        counts = np.histogram(p[first == in_first], bins=edges)[0]
-        rows += [
-            {"bin_start": edges[i], "bin_end": edges[i + 1], "group": group, "count": int(c)}
-            for i, c in enumerate(counts)
-        ]
-    return pd.DataFrame(rows)
+    # One pass over the pool for both groups (the page redraws this after every round): the
+    # bin of each p (p = 1 in the last), then the second group's bins after the first's.
+    which = np.minimum((np.asarray(p, np.float64) * bins).astype(np.intp), bins - 1)
+    counts = np.bincount(which + bins * ~first, minlength=2 * bins)
+    return pd.DataFrame(
+        {
+            "bin_start": np.tile(edges[:-1], 2),
+            "bin_end": np.tile(edges[1:], 2),
+            "group": np.repeat(histogram_groups(task, class_names), bins),
+            "count": counts.astype(np.int64),
+        }
+    )
 
 
 def histogram_chart(
@@ -655,19 +659,26 @@ def p_by_class_frame(
     truth = task.truth(y_pool)
     name = answer_name(task, class_names)
     rows = []
+    # Columns and masks, not `proba[mask, k]` (a gather over a 2-D array, several times slower):
+    # the page redraws this after every round.
     if task.is_binary:
-        groups = [(int(c), proba[y_pool == c, 1]) for c in np.unique(y_pool)]
+        positive_p = np.ascontiguousarray(proba[:, 1])
+        present = np.flatnonzero(np.bincount(y_pool))
+        groups = [(int(c), positive_p[y_pool == c], None) for c in present]
     else:
-        groups = [(c, proba[truth == k, k]) for k, c in enumerate(task.classes)]
-    for c, p in groups:
+        top = proba.argmax(axis=1)
+        groups = []
+        for k, c in enumerate(task.classes):
+            mine = truth == k
+            groups.append((c, np.ascontiguousarray(proba[:, k])[mine], top[mine]))
+    for c, p, answered in groups:
         positive = c in task.positive
         if task.is_binary:
             group = name if positive else f"not {name}"
             wrong = np.mean((p > 0.5) != positive)
         else:
             group = class_names[c]
-            k = task.classes.index(c)
-            wrong = np.mean(proba[truth == k].argmax(axis=1) != k)
+            wrong = np.mean(answered != task.classes.index(c))
         q05, q25, q50, q75, q95 = np.quantile(p, [0.05, 0.25, 0.5, 0.75, 0.95])
         rows.append(
             {
