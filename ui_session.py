@@ -357,7 +357,7 @@ def on_grid_submit(submission: dict) -> None:
     The grid sends the round it showed; the session refuses answers for any other (a second
     tab, a double submit), and the person is told rather than a batch being answered unseen.
     """
-    session = current_session()
+    session, session_id = current_session(), current_id()
     try:
         record = session.submit(submission["answers"], round_number=submission["round"])
     except TlActiveError as error:
@@ -371,6 +371,10 @@ def on_grid_submit(submission: dict) -> None:
             "indices": list(record.indices),
             "answers": list(record.answers),
         }
+    # The grid is in the page's fragment, which a round reruns alone; a session stored for the
+    # first time (its id, the sidebar's list) or reloaded from the store changes the sidebar too.
+    if (current_session(), current_id()) != (session, session_id):
+        redraw_page()
 
 
 def on_correct(index: int, answer: str, number: int) -> None:
@@ -378,7 +382,7 @@ def on_correct(index: int, answer: str, number: int) -> None:
 
     `number` is the round the correction was offered for, so a stale page changes nothing.
     """
-    session = current_session()
+    session, session_id = current_session(), current_id()
     try:
         record = session.correct(index, answer, round_number=number)
     except TlActiveError as error:
@@ -386,6 +390,8 @@ def on_correct(index: int, answer: str, number: int) -> None:
         return
     if store_rounds(session, [record]):
         after_change(record, f"Image {index} is now {answer} (round {record.number})")
+    if (current_session(), current_id()) != (session, session_id):  # reloaded from the store
+        redraw_page()
 
 
 def on_check_fix(index: int, answer: str, number: int) -> None:
@@ -413,7 +419,7 @@ def on_undo() -> None:
         session_store().undo_round(current_id(), session.rounds[-1])
     except StaleSessionError:
         reload_stored("This session changed in another tab or window; nothing was undone")
-        return
+        redraw_page()
     except (TlActiveError, SQLAlchemyError) as error:
         flash(
             "error",
@@ -427,7 +433,7 @@ def on_undo() -> None:
         flash(
             "info", f"Round {record.number} undone: image {record.indices[0]} has its answer back."
         )
-        return
+        redraw_page()  # from the label check's fragment: the batch and every chart change
     # The same batch comes back (its query is seeded by the round); offer it with its answers.
     st.session_state[keys.DRAFT] = {
         "round": record.number,
@@ -436,6 +442,7 @@ def on_undo() -> None:
     }
     on_session_changed()
     flash("info", f"Round {record.number} undone: its answers are back on the tiles to change.")
+    redraw_page()
 
 
 # --- the sidebar's settings -----------------------------------------------------------------------

@@ -5,7 +5,8 @@ sends), so `bench_room.py` labels with this client instead: it opens the page as
 (index.html and the scripts and styles it names, then `/_stcore/stream`), sends the same
 `BackMsg` protobufs (`rerun_script` with the page's widget states: every widget's value as the
 page shows it, the browser-id component's value, and at a submit the labelling grid's trigger
-`{"event": "submit", "value": {"round", "answers"}}`), and reads the `ForwardMsg`s the server
+`{"event": "submit", "value": {"round", "answers"}}`, naming the fragment the grid is drawn
+in, as the browser does), and reads the `ForwardMsg`s the server
 sends: the progress line ("**N labels** in **R rounds**"), the grid's props (its round and
 tiles), the widgets and the query string the page now has. Keys cost the server nothing (the
 grid answers them in the page), so a person's keys here are only the time they take.
@@ -88,6 +89,8 @@ class Page:
     widgets: dict[str, WidgetState] = field(default_factory=dict)
     grid: dict | None = None  # the grid's props: round, tiles, options
     grid_id: str | None = None
+    grid_fragment: str = ""  # the fragment the grid is drawn in: a submit reruns that alone
+    widget_fragments: dict[str, str] = field(default_factory=dict)
     browser_component: str | None = None
     labels: int = -1  # the progress line's count, -1 before it is drawn
     query_string: str = ""
@@ -107,6 +110,7 @@ class ProtocolPerson:
         self._cache: dict[str, ForwardMsg] = {}  # messages the server may send as a ref_hash
         self._ws = None
         self.first_page: float | None = None
+        self.runs: list[list[tuple[int, ...]]] = []  # each run's element paths, in order
 
     # --- opening the page ---
 
@@ -144,10 +148,13 @@ class ProtocolPerson:
 
     # --- talking to the server ---
 
-    async def rerun(self, trigger: WidgetState | None = None, first: bool = False) -> None:
+    async def rerun(
+        self, trigger: WidgetState | None = None, first: bool = False, fragment: str = ""
+    ) -> None:
         message = BackMsg()
         client = message.rerun_script
         client.query_string = self.page.query_string
+        client.fragment_id = fragment
         client.widget_states.SetInParent()
         if not first:
             client.page_script_hash = self.page.page_script_hash
@@ -163,7 +170,9 @@ class ProtocolPerson:
         info.timezone, info.timezone_offset, info.locale = "UTC", 0, "en-US"
         info.url, info.color_scheme = self.base_url, "light"
         self.page.finished = False
+        self._fragment_run = fragment
         self._seen_widgets: dict[str, WidgetState] = {}
+        self._paths: list[tuple[int, ...]] = []
         await self._ws.send(message.SerializeToString())
 
     async def receive(self) -> None:
@@ -178,6 +187,8 @@ class ProtocolPerson:
         elif message.metadata.cacheable and message.hash:
             self._cache[message.hash] = message
         if kind == "delta":
+            if message.delta.WhichOneof("type") in ("new_element", "add_block"):
+                self._paths.append(tuple(message.metadata.delta_path))
             self._read_delta(message.delta)
         elif kind == "page_info_changed":
             self.page.query_string = message.page_info_changed.query_string
@@ -187,12 +198,29 @@ class ProtocolPerson:
             if message.new_session.page_script_hash:
                 self.page.page_script_hash = message.new_session.page_script_hash
         elif kind == "script_finished":
-            self.page.widgets = self._seen_widgets
+            if message.script_finished == message.FINISHED_EARLY_FOR_RERUN:
+                # A callback asked for the whole page (e.g. a session stored for the first
+                # time): the server runs it at once, as a full run.
+                self._fragment_run = ""
+                self._seen_widgets, self._paths = {}, []
+                return
+            if self._fragment_run:
+                # The widgets outside the fragment are still on the page, as they were.
+                kept = {
+                    k: v
+                    for k, v in self.page.widgets.items()
+                    if self.page.widget_fragments.get(k) != self._fragment_run
+                }
+                self.page.widgets = {**kept, **self._seen_widgets}
+            else:
+                self.page.widgets = self._seen_widgets
+            self.runs.append(self._paths)
             self.page.finished = True
 
     def _read_delta(self, delta) -> None:
         if delta.WhichOneof("type") != "new_element":
             return
+        fragment = delta.fragment_id
         element = delta.new_element
         kind = element.WhichOneof("type")
         inner = getattr(element, kind)
@@ -205,12 +233,14 @@ class ProtocolPerson:
         elif kind == "bidi_component":
             if inner.component_name.endswith(GRID):
                 self.page.grid, self.page.grid_id = json.loads(inner.json), inner.id
+                self.page.grid_fragment = fragment
             elif inner.component_name.endswith(BROWSER_COMPONENT):
                 self.page.browser_component = inner.id
         else:
             state = widget_state(kind, inner)
             if state is not None:
                 self._seen_widgets[state.id] = state
+                self.page.widget_fragments[state.id] = fragment
 
     async def until_finished(self) -> None:
         while not self.page.finished:
@@ -229,7 +259,7 @@ class ProtocolPerson:
         }
         trigger.json_trigger_value = json.dumps([payload])
         start = time.monotonic()
-        await self.rerun(trigger)
+        await self.rerun(trigger, fragment=self.page.grid_fragment)
         while self.page.labels < before + len(answers):
             if self.page.finished:
                 raise RuntimeError(f"the run ended with {self.page.labels} labels, not more")

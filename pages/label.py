@@ -245,11 +245,16 @@ def recent_sessions_sidebar() -> None:
     shown = [s for s in recent if s.n_rounds or s.id == session_id][:RECENT_SHOWN]
     for item in shown:
         here = item.id == session_id
+        # The summary may hold a model's path, which a person chose: escaped. This session's
+        # own counts are the progress line's (a round reruns the page, not the sidebar).
+        counts = (
+            "this session"
+            if here
+            else f"{plural(item.n_rounds, 'round')}, {item.n_labels} labels, "
+            f"{when(item.updated_at)}"
+        )
         st.button(
-            # The summary may hold a model's path, which a person chose: escaped.
-            f"{'▶ ' if here else ''}{escape_markdown(item.summary)}: "
-            f"{plural(item.n_rounds, 'round')}, "
-            f"{item.n_labels} labels, {when(item.updated_at)}",
+            f"{'▶ ' if here else ''}{escape_markdown(item.summary)}: {counts}",
             key=f"reopen_{item.id}",
             on_click=on_reopen,
             args=(item.id,),
@@ -659,9 +664,54 @@ def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
 
 # --- the page -----------------------------------------------------------------------------------
 
+
+@st.fragment
+def labelling_area() -> None:
+    """Everything but the sidebar: the progress line, the batch beside the head, the figures.
+
+    A fragment, so a batch submitted from the grid (or a label changed in the history) reruns
+    this and not the sidebar, whose settings and list of sessions a round does not change; the
+    callbacks rerun the whole page when it does (a session stored for the first time, another
+    one opened). It reads the session from the tab's state on each run, never from arguments
+    kept from the last full run.
+    """
+    session = current_session()
+    options = answer_options(session.task, session.features.class_names)
+    layout = head_layout(session)
+    show_flash()
+    st.markdown("#### Label the digits the head is least sure of")
+    st.caption(
+        f"{escape_markdown(session.settings.backbone)} / "
+        f"{escape_markdown(session.settings.layer)}"
+        f" · {session.task.describe(session.features.class_names)}: "
+        + (
+            "answer the question for each image."
+            if session.task.is_binary
+            else "say which class each image shows."
+        )
+    )
+    with st.spinner("Fitting the frozen-head ceiling (once per backbone, layer and question)..."):
+        ceiling = session.ceiling().accuracy
+    note = layer_note(session.settings.backbone, session.settings.layer, session.task, ceiling)
+    if note:
+        st.info(note)
+    progress_line(session, ceiling)
+
+    # The batch beside the head: answer on the left, watch the weights and the curve move on
+    # the right.
+    batch_side, head_side = st.columns([1, 2], gap="medium")
+    with batch_side:
+        batch_panel(session, options)
+        label_check(session, options)
+    with head_side:
+        weights_panel(session, layout)
+        learning_curve(session)
+
+    figures(session, layout, options)
+    downloads(session, layout)
+
+
 session = ensure_session()
-options = answer_options(session.task, session.features.class_names)
-layout = head_layout(session)
 with st.sidebar:
     settings_sidebar(session)
     live_demo_sidebar()
@@ -669,32 +719,4 @@ with st.sidebar:
 
 # Streamlit's default top margin (6rem) would push the learning curve below a 900 px screen.
 st.html("<style>.stMainBlockContainer { padding-top: 2.5rem; }</style>")
-show_flash()
-st.markdown("#### Label the digits the head is least sure of")
-st.caption(
-    f"{escape_markdown(session.settings.backbone)} / {escape_markdown(session.settings.layer)}"
-    f" · {session.task.describe(session.features.class_names)}: "
-    + (
-        "answer the question for each image."
-        if session.task.is_binary
-        else "say which class each image shows."
-    )
-)
-with st.spinner("Fitting the frozen-head ceiling (once per backbone, layer and question)..."):
-    ceiling = session.ceiling().accuracy
-note = layer_note(session.settings.backbone, session.settings.layer, session.task, ceiling)
-if note:
-    st.info(note)
-progress_line(session, ceiling)
-
-# The batch beside the head: answer on the left, watch the weights and the curve move on the right.
-batch_side, head_side = st.columns([1, 2], gap="medium")
-with batch_side:
-    batch_panel(session, options)
-    label_check(session, options)
-with head_side:
-    weights_panel(session, layout)
-    learning_curve(session)
-
-figures(session, layout, options)
-downloads(session, layout)
+labelling_area()

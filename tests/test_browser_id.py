@@ -60,7 +60,12 @@ def test_each_browser_keeps_an_id_and_lists_only_its_own_sessions(streamlit_serv
         # other tests' sessions.
         lines = recent_lines(alice_page)
         assert [": 1 round, 4 labels, " in line for line in lines] == [True], lines
-        assert [": 1 round, 4 labels, " in line for line in recent_lines(bob_page)] == [True]
+        # Bob is still on his: it is marked as this session (its counts are the progress
+        # line's), and the list holds nothing else.
+        assert recent_lines(bob_page) == []
+        bob_sidebar = bob_page.locator('[data-testid="stSidebar"]')
+        mine = [t for t in bob_sidebar.get_by_role("button").all_inner_texts() if "▶" in t]
+        assert len(mine) == 1 and mine[0].endswith(": this session"), mine
     finally:
         alice.close()
         bob.close()
