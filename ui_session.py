@@ -357,7 +357,7 @@ def on_grid_submit(submission: dict) -> None:
     The grid sends the round it showed; the session refuses answers for any other (a second
     tab, a double submit), and the person is told rather than a batch being answered unseen.
     """
-    session, session_id = current_session(), current_id()
+    session = current_session()
     try:
         record = session.submit(submission["answers"], round_number=submission["round"])
     except TlActiveError as error:
@@ -371,9 +371,11 @@ def on_grid_submit(submission: dict) -> None:
             "indices": list(record.indices),
             "answers": list(record.answers),
         }
-    # The grid is in the page's fragment, which a round reruns alone; a session stored for the
-    # first time (its id, the sidebar's list) or reloaded from the store changes the sidebar too.
-    if (current_session(), current_id()) != (session, session_id):
+    # The grid is in the page's fragment, which a round reruns alone. A session reloaded from
+    # the store changes the sidebar too. One stored for the first time does not need it: its
+    # link is in the address at once, and the sidebar lists it from its next full run (a whole
+    # page run per person's first round is what a room's first minute cannot afford).
+    if current_session() is not session:
         redraw_page()
 
 

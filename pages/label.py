@@ -20,6 +20,7 @@ import time
 from functools import lru_cache
 
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 from PIL import Image
 from sqlalchemy.exc import SQLAlchemyError
@@ -479,7 +480,7 @@ def weights_panel(session: LabellingSession, layout: plots.HeadLayout) -> None:
     title_slot.markdown("**What the head has learned**", help=f"{note} {weights_note}".strip())
 
 
-def history_rows(session: LabellingSession, options: list) -> pd.DataFrame:
+def history_rows(session: LabellingSession, options: list) -> pa.Table:
     """Every answer of every round, newest first, with its image: built once per revision."""
     revision = (id(session), st.session_state.get(keys.REVISION, 0))
     kept = st.session_state.get(keys.HISTORY)
@@ -499,7 +500,8 @@ def history_rows(session: LabellingSession, options: list) -> pd.DataFrame:
                     "test accuracy after": r.metrics["accuracy"],
                 }
             )
-    frame = pd.DataFrame(rows)
+    # As an Arrow table, made once per revision: `st.dataframe` sends it without converting.
+    frame = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
     st.session_state[keys.HISTORY] = (revision, frame)
     return frame
 

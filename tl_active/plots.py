@@ -29,6 +29,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -647,6 +648,30 @@ def histogram_live(
     )
 
 
+_positions_kept: dict[int, tuple[weakref.ref, dict[int, np.ndarray]]] = {}
+_positions_lock = threading.Lock()
+
+
+def class_positions(y: np.ndarray) -> dict[int, np.ndarray]:
+    """Where each class present in `y` sits, by class, in order; kept while `y` lives.
+
+    A pool's classes never change while a page draws it round after round, so the positions
+    are found once per array, not in a pass over the pool per class and round.
+    """
+    with _positions_lock:
+        kept = _positions_kept.get(id(y))
+        if kept is not None and kept[0]() is y:
+            return kept[1]
+    order = np.argsort(y, kind="stable")
+    classes, starts = np.unique(y[order], return_index=True)
+    positions = dict(zip(classes.tolist(), np.split(order, starts[1:]), strict=True))
+    with _positions_lock:
+        for key in [k for k, (ref, _) in _positions_kept.items() if ref() is None]:
+            del _positions_kept[key]
+        _positions_kept[id(y)] = (weakref.ref(y), positions)
+    return positions
+
+
 def p_by_class_frame(
     task: Task, class_names: Sequence[str], y_pool: np.ndarray, proba: np.ndarray
 ) -> pd.DataFrame:
@@ -656,21 +681,20 @@ def p_by_class_frame(
     images on the wrong side of 0.5. K classes: per class of the task, p of the true class, and
     `wrong` is the share whose top answer is another class.
     """
-    truth = task.truth(y_pool)
     name = answer_name(task, class_names)
     rows = []
     # Columns and masks, not `proba[mask, k]` (a gather over a 2-D array, several times slower):
     # the page redraws this after every round.
+    positions = class_positions(y_pool)
     if task.is_binary:
         positive_p = np.ascontiguousarray(proba[:, 1])
-        present = np.flatnonzero(np.bincount(y_pool))
-        groups = [(int(c), positive_p[y_pool == c], None) for c in present]
+        groups = [(c, positive_p[where], None) for c, where in positions.items()]
     else:
         top = proba.argmax(axis=1)
         groups = []
         for k, c in enumerate(task.classes):
-            mine = truth == k
-            groups.append((c, np.ascontiguousarray(proba[:, k])[mine], top[mine]))
+            where = positions.get(c, np.empty(0, np.intp))
+            groups.append((c, np.ascontiguousarray(proba[:, k])[where], top[where]))
     for c, p, answered in groups:
         positive = c in task.positive
         if task.is_binary:
