@@ -52,9 +52,10 @@ bench: setup
 bench-browser: setup chromium
 	$(PY) bench/bench_browser.py
 
-# N people labelling at once in Chromium contexts against one server started as `make run` starts
-# it: submit to progress, key to outline, server CPU per round, first page, for each N.
-# Options: BENCH_ROOM_ARGS="--people 1,8 --rounds 2" or "--quick".
+# N people labelling at once against one server started as `make run` starts it (one in Chromium,
+# the others over Streamlit's websocket protocol): submit to progress, key to outline, server CPU
+# per round, first page, for each N.
+# Options: BENCH_ROOM_ARGS="--people 1,8 --rounds 2", "--browsers 2" or "--quick".
 .PHONY: bench-room
 bench-room: setup chromium
 	$(PY) bench/bench_room.py $(BENCH_ROOM_ARGS)

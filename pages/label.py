@@ -8,9 +8,12 @@ downloads. Each user action is a callback in `ui_session`, which makes one call 
 `LabellingSession`; the page draws what the session knows.
 
 The batch is answered in the browser (`labelling_grid`): keys and clicks cost the server
-nothing, and the submit is one rerun. Every figure and the history are built once per session
-revision and kept, so a rerun that changed nothing sends the same things again cheaply. The label
-check and the weights' scrubber are fragments, so they redraw only themselves.
+nothing, and the submit is one rerun of the page's main area (`labelling_area`, a fragment: the
+sidebar is not redrawn). Each chart's Vega-Lite spec is made once per shape (`plots.live_spec`)
+and a round sends its data and a few params; the figures' data and the history are built once
+per session revision and kept, so a rerun that changed nothing sends the same things again
+cheaply. The label check and the weights' scrubber are fragments too, so they redraw only
+themselves.
 """
 
 from __future__ import annotations
