@@ -698,12 +698,13 @@ class SessionStore:
         }
 
     def load(self, session_id: str, features: FeatureSet) -> LabellingSession:
-        """The stored session rebuilt by replaying its live rounds over `features`.
+        """The stored session rebuilt from its live rounds over `features`.
 
-        A session stored under another CNN raises `SessionFileError` (from the replay), as an
-        imported file would.
+        The store is the app's own: its rounds were checked when made or imported, so their
+        recorded heads are taken with a check of the last round only. A session stored under
+        another CNN raises `SessionFileError`, as an imported file would.
         """
-        return LabellingSession.from_dict(self.session_dict(session_id), features)
+        return LabellingSession.from_dict(self.session_dict(session_id), features, check="last")
 
     @_reports("be read")
     def history(self, session_id: str) -> list[StoredRound]:
