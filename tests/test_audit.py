@@ -167,7 +167,9 @@ def open_app(
     bench.monkeypatch.setattr(paths, "DB_URL", db_url or f"sqlite:///{bench.db}")
     served = features or synthetic_features(2_000, 500)
     bench.monkeypatch.setattr(ui_support, "load_features", lambda *args, **kwargs: served)
+    # The app shares features per process: these are for this row only.
     ui_support.shared_features.clear()
+    bench.request.addfinalizer(ui_support.shared_features.clear)
     at = AppTest.from_file(
         str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60
     )
