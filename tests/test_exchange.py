@@ -322,14 +322,23 @@ def test_a_softmax_head_exports_as_a_keras_file(tmp_path):
     assert np.allclose(model.predict(x, verbose=0), session.head.predict_proba(x), atol=1e-5)
 
 
-def test_reopening_fits_the_head_a_bounded_number_of_times(monkeypatch):
-    """Replay is linear in the rounds: the recorded weights are taken, a few rounds are refit."""
+LONG = synthetic_features(1_200, 200, seed=4, model="tinymodel")
+
+
+def long_session(head_mode: str, n_rounds: int = 300) -> LabellingSession:
+    """A long session with a skip and a correction in it, so labels are not just a prefix."""
+    session = LabellingSession(LONG, SessionSettings(batch_size=2, seed=1, head_mode=head_mode))
+    session.auto_label(n_rounds // 2)
+    first = session.rounds[0].indices[0]
+    session.correct(first, "skip")
+    session.auto_label(n_rounds - n_rounds // 2 - 1)
+    return session
+
+
+def _fits(monkeypatch) -> list[int]:
     from tl_active import head as head_module
 
-    session = LabellingSession(FEATURES, SessionSettings(batch_size=2, seed=1))
-    session.auto_label(60)
-    raw = manifest_json(session)
-    fits = []
+    fits: list[int] = []
     real_fit = head_module.LogisticHead.fit
 
     def counting_fit(self, x, y):
@@ -337,13 +346,84 @@ def test_reopening_fits_the_head_a_bounded_number_of_times(monkeypatch):
         return real_fit(self, x, y)
 
     monkeypatch.setattr(head_module.LogisticHead, "fit", counting_fit)
-    reopened = read_manifest(raw, FEATURES)
-    assert len([n for n in fits if n]) <= 6  # the last round and five spread before it, not 60
+    return fits
+
+
+@pytest.mark.parametrize("head_mode", ["converge", "demo"])
+def test_one_tampered_weight_in_the_middle_of_a_long_manifest_is_refused(head_mode, store):
+    session = long_session(head_mode)
+    data = manifest(session)
+    assert len(data["rounds"]) == 300 and data["rounds"][150]["kind"] == "correction"
+    for number, change in [(120, 1e-3), (151, -1e-3), (217, 1e-4)]:
+        tampered = json.loads(json.dumps(data))
+        tampered["rounds"][number - 1]["weights"][0][3] += change
+        with pytest.raises(SessionFileError, match=f"replaying round {number} gives other head"):
+            store.import_manifest(json.dumps(tampered), LONG)
+    if head_mode == "demo":  # Adam's state is checked too: it moves every later step
+        tampered = json.loads(json.dumps(data))
+        tampered["rounds"][99]["adam_v"][2] *= 1.01
+        with pytest.raises(SessionFileError, match="replaying round 100 gives other head"):
+            store.import_manifest(json.dumps(tampered), LONG)
+    assert stored_rows(store) == (0, 0)
+    session_id = store.import_manifest(json.dumps(data), LONG)
+    assert store.load(session_id, LONG).to_dict() == session.to_dict()
+
+
+@pytest.mark.parametrize("head_mode", ["converge", "demo"])
+def test_import_checks_every_round_without_refitting_and_the_store_reopens_without_replay(
+    head_mode, store, monkeypatch
+):
+    """Each round is checked on its own, blocks at a time; reopening checks the last round."""
+    session = long_session(head_mode)
+    raw = manifest_json(session)
+    fits = _fits(monkeypatch)
+    imported = read_manifest(raw, LONG)
+    assert [n for n in fits if n] == []  # no round refit: every check passed as recorded
+    session_id = store.create(imported)
+    reopened = store.load(session_id, LONG)
+    assert [n for n in fits if n] == []
     assert np.array_equal(reopened.head.coef_, session.head.coef_)
+    assert reopened.head.state_.adam_t == session.head.state_.adam_t
     assert reopened.next_batch() == session.next_batch()
-    reopened.undo()
-    session.undo()
-    assert np.array_equal(reopened.head.coef_, session.head.coef_)
+    # Undo, then labelling on, gives what the session that was never saved gives.
+    for s in (reopened, session):
+        s.undo()
+        s.undo()
+        s.auto_label(3)
+    assert [r.weights for r in reopened.rounds[-3:]] == [r.weights for r in session.rounds[-3:]]
+    assert reopened.head.state_.adam_t == session.head.state_.adam_t
+
+
+def test_a_stored_session_is_taken_as_stored_after_a_check_of_its_last_round(store):
+    """The store is the app's own: a round changed in it (not the last) is not looked for."""
+    session = long_session("converge", 40)
+    data = manifest(session)
+    data["rounds"][10]["weights"][0][3] += 1e-3
+    session_id = store.create(LabellingSession.from_dict(data, LONG, check="last"))
+    assert store.load(session_id, LONG).rounds[10].weights == data["rounds"][10]["weights"]
+    data["rounds"][-1]["weights"][0][3] += 1e-3
+    with pytest.raises(SessionFileError, match="replaying round 40 gives other head"):
+        LabellingSession.from_dict(data, LONG, check="last")
+
+
+def test_a_demo_manifest_without_adam_state_is_rebuilt_step_by_step_and_gets_it(store):
+    session = long_session("demo", 60)
+    data = manifest(session)
+    for record in data["rounds"]:
+        del record["adam_m"], record["adam_v"], record["adam_t"]
+    session_id = store.import_manifest(json.dumps(data), LONG)
+    loaded = store.load(session_id, LONG)
+    assert loaded.to_dict() == session.to_dict()  # the Adam state the replay gave is stored
+    data["rounds"][30]["weights"][0][3] += 1e-3
+    with pytest.raises(SessionFileError, match="replaying round 31 gives other head"):
+        read_manifest(json.dumps(data), LONG)
+
+
+def test_a_converged_round_that_records_adam_state_is_refused():
+    data = manifest(long_session("converge", 6))
+    data["rounds"][2]["adam_t"] = 3
+    with pytest.raises(SessionFileError, match="round 3 records an Adam state"):
+        read_manifest(json.dumps(data), LONG)
 
 
 def test_corrections_travel_in_the_csv_and_the_manifest(store):
@@ -364,3 +444,15 @@ def test_corrections_travel_in_the_csv_and_the_manifest(store):
     loaded = store.load(session_id, FEATURES)
     assert loaded.rounds[-1].is_correction and loaded.answer_of(image) == wrong
     assert np.allclose(loaded.head.coef_, session.head.coef_, atol=1e-12, rtol=0)
+
+
+def test_one_tampered_weight_of_a_five_class_head_is_refused(store):
+    embedding = synthetic_features(600, 200, seed=5, model="tinymodel", layer="embedding")
+    settings = SessionSettings(task=Task.multiclass("0-4"), layer="embedding", batch_size=2)
+    session = LabellingSession(embedding, settings)
+    session.auto_label(24)
+    data = manifest(session)
+    data["rounds"][14]["weights"][2][7] += 1e-3
+    with pytest.raises(SessionFileError, match="replaying round 15 gives other head"):
+        store.import_manifest(json.dumps(data), embedding)
+    assert stored_rows(store) == (0, 0)

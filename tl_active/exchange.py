@@ -153,6 +153,13 @@ def _is_number(value) -> bool:
 _CHECKS = {int: _is_int, float: _is_number, str: lambda v: isinstance(v, str)}
 
 
+def _all_of(kind: type, values: list) -> bool:
+    """Whether every value is a `kind` value as `_CHECKS` reads it (fast for a list of floats)."""
+    if kind is float and all(type(v) is float for v in values):
+        return all(map(math.isfinite, values))
+    return all(map(_CHECKS[kind], values))
+
+
 def _check_round(position: int, data: object, session: LabellingSession, n_labels: int) -> int:
     """Refuse a round whose fields are missing, of the wrong kind or size, before it replays.
 
@@ -175,17 +182,24 @@ def _check_round(position: int, data: object, session: LabellingSession, n_label
         )
     for name, kind in _LIST_FIELDS.items():
         value = data[name]
-        if not isinstance(value, list) or not all(_CHECKS[kind](v) for v in value):
+        if not isinstance(value, list) or not _all_of(kind, value):
             raise SessionFileError(f"{where}: {name} must be a list of {kind.__name__} values")
     weights = data["weights"]
     if (
         not isinstance(weights, list)
         or not weights
-        or not all(isinstance(row, list) and row and all(map(_is_number, row)) for row in weights)
+        or not all(isinstance(row, list) and row and _all_of(float, row) for row in weights)
     ):
         raise SessionFileError(
             f"{where}: weights must be the head's weights, a non-empty list of rows of numbers"
         )
+    for name in ("adam_m", "adam_v"):
+        value = data.get(name, [])
+        if not isinstance(value, list) or not _all_of(float, value):
+            raise SessionFileError(f"{where}: {name} must be a list of float values")
+    adam_t = data.get("adam_t", 0)
+    if not _is_int(adam_t) or not 0 <= adam_t <= 2**53:
+        raise SessionFileError(f"{where}: adam_t must be a whole number of steps")
     kind = data.get("kind", BATCH)
     previous = data.get("previous", [])
     if kind not in (BATCH, CORRECTION):

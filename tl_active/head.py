@@ -76,6 +76,30 @@ class HeadState:
         return HeadState(c(self.weights), c(self.bias), c(self.adam_m), c(self.adam_v), self.adam_t)
 
 
+@dataclass
+class HeadStates:
+    """Many heads' states stacked, one row per round: what checking rounds in blocks reads."""
+
+    weights: np.ndarray  # (R, outputs, width)
+    bias: np.ndarray  # (R, outputs)
+    adam_m: np.ndarray  # (R, width + 1); zeros before the first step
+    adam_v: np.ndarray
+    adam_t: np.ndarray  # (R,)
+
+    def copy(self) -> HeadStates:
+        return HeadStates(*(np.array(a, copy=True) for a in self._arrays()))
+
+    def take(self, rows) -> HeadStates:
+        return HeadStates(*(a[rows] for a in self._arrays()))
+
+    def put(self, rows, states: HeadStates) -> None:
+        for mine, theirs in zip(self._arrays(), states._arrays()):
+            mine[rows] = theirs
+
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.weights, self.bias, self.adam_m, self.adam_v, self.adam_t)
+
+
 class _Head:
     """What both heads share: settings, state, width, export."""
 
@@ -244,6 +268,78 @@ class LogisticHead(_Head):
             theta, loss = candidate, new_loss
         return theta
 
+    # The test Newton stops at: every component of the gradient under this.
+    gradient_tol = 1e-9
+
+    def fit_gradients(
+        self, x: np.ndarray, y: np.ndarray, ends: np.ndarray, weights: np.ndarray, bias: np.ndarray
+    ) -> np.ndarray:
+        """The largest |gradient| of the converged fit's loss at each of R recorded heads.
+
+        Head r (`weights[r]`, (R, 1, width); `bias[r]`, (R, 1)) is scored on the first
+        `ends[r]` rows of `x` and `y`. The loss is strictly convex (the L2 penalty), so a head
+        whose gradient passes the test the fit stops at is the fit, whatever path led there.
+        """
+        x = np.asarray(x, np.float64)
+        y = np.asarray(y, np.float64)
+        theta = np.asarray(weights, np.float64)[:, 0, :]
+        if self.fit_intercept:
+            x = np.column_stack([x, np.ones(len(x))])
+            theta = np.column_stack([theta, np.asarray(bias, np.float64)[:, 0]])
+        out = np.zeros(len(ends))
+        for block in _round_blocks(ends, 1):
+            end = ends[block]
+            top = int(end.max())
+            if top == 0:
+                continue
+            residual = _sigmoid_in_place(x[:top] @ theta[block].T)
+            residual -= y[:top, None]
+            _zero_beyond(residual, end)
+            grad = (x[:top].T @ residual) / np.maximum(end, 1) + self.l2 * theta[block].T
+            out[block] = np.abs(grad).max(axis=0)
+        return out
+
+    def adam_steps_from(
+        self, x: np.ndarray, y: np.ndarray, ends: np.ndarray, before: HeadStates
+    ) -> HeadStates:
+        """The demo mode's fit of R rounds at once: each from its own state `before[r]`, on the
+        first `ends[r]` rows (a round with no labels leaves its head as it was)."""
+        x = np.asarray(x, np.float64)
+        y = np.asarray(y, np.float64)
+        after = before.copy()
+        for block in _round_blocks(ends, 1):
+            end = ends[block]
+            top = int(end.max())
+            if top == 0:
+                continue
+            moves = end > 0
+            s = after.take(block)
+            for _ in range(self.adam_steps):
+                # Keras' Adam, as `_adam_step`, one round per column.
+                residual = sigmoid(x[:top] @ s.weights[:, 0, :].T + s.bias[:, 0]) - y[:top, None]
+                _zero_beyond(residual, end)
+                g = np.column_stack([(x[:top].T @ residual).T, residual.sum(axis=0)])
+                g /= np.maximum(end, 1)[:, None]
+                t = s.adam_t + moves
+                alpha = (
+                    self.learning_rate
+                    * np.sqrt(1 - _BETA_2 ** np.maximum(t, 1))
+                    / (1 - _BETA_1 ** np.maximum(t, 1))
+                )
+                m = s.adam_m + (g - s.adam_m) * (1 - _BETA_1)
+                v = s.adam_v + (g * g - s.adam_v) * (1 - _BETA_2)
+                step = alpha[:, None] * m / (np.sqrt(v) + _EPSILON)
+                keep = ~moves[:, None]
+                s = HeadStates(
+                    np.where(keep[:, :, None], s.weights, s.weights - step[:, None, :-1]),
+                    np.where(keep, s.bias, s.bias - step[:, -1:]),
+                    np.where(keep, s.adam_m, m),
+                    np.where(keep, s.adam_v, v),
+                    t,
+                )
+            after.put(block, s)
+        return after
+
 
 class SoftmaxHead(_Head):
     """Multinomial logistic regression for K classes: `coef_` is K x width."""
@@ -313,6 +409,38 @@ class SoftmaxHead(_Head):
             self.state_.weights, self.state_.bias = theta, np.zeros(k)
         return self
 
+    @property
+    def gradient_tol(self) -> float:
+        # L-BFGS-B stops when every component of its gradient is under `gtol`.
+        return self.tol
+
+    def fit_gradients(
+        self, x: np.ndarray, y: np.ndarray, ends: np.ndarray, weights: np.ndarray, bias: np.ndarray
+    ) -> np.ndarray:
+        """As `LogisticHead.fit_gradients`, for K x width weights (`weights` is (R, K, width))."""
+        x = np.asarray(x, np.float64)
+        y = np.asarray(y, np.intp)
+        theta = np.asarray(weights, np.float64)
+        if self.fit_intercept:
+            x = np.column_stack([x, np.ones(len(x))])
+            theta = np.concatenate([theta, np.asarray(bias, np.float64)[:, :, None]], axis=2)
+        k, cols = theta.shape[1:]
+        out = np.zeros(len(ends))
+        for block in _round_blocks(ends, k):
+            end = ends[block]
+            top, n_rounds = int(end.max()), len(end)
+            if top == 0:
+                continue
+            z = (x[:top] @ theta[block].reshape(n_rounds * k, cols).T).reshape(top, n_rounds, k)
+            residual = softmax(z.reshape(top * n_rounds, k)).reshape(top, n_rounds, k)
+            residual[np.arange(top)[:, None], np.arange(n_rounds)[None, :], y[:top, None]] -= 1.0
+            _zero_beyond(residual, end)
+            grad = (x[:top].T @ residual.reshape(top, n_rounds * k)).reshape(cols, n_rounds, k)
+            grad = grad.transpose(1, 2, 0) / np.maximum(end, 1)[:, None, None]
+            grad += self.l2 * theta[block]
+            out[block] = np.abs(grad).reshape(n_rounds, -1).max(axis=1)
+        return out
+
 
 def make_head(
     n_outputs: int, mode: str, fit_intercept: bool, l2: float | None = None, tol: float = 1e-6
@@ -344,3 +472,32 @@ def build_keras_head(weights: np.ndarray, bias: np.ndarray, activation: str = "s
     model = keras.Model(inputs, layer(inputs), name=f"{activation}_head")
     layer.set_weights([weights.T, np.asarray(bias, np.float32).reshape(outputs)])
     return model
+
+
+# Checking recorded fits: a session's rounds record the head after each fit, and reading them
+# back each round is checked on its own (the labels so far and the round before it are all it
+# depends on), many rounds at a time: one matrix product per block of rounds, not one fit each.
+_BLOCK_NUMBERS = 4_000_000  # numbers in a block's labels x rounds x outputs array: 32 MB
+
+
+def _round_blocks(ends: np.ndarray, per_round: int) -> list[slice]:
+    """Consecutive rounds in blocks whose labels x rounds x `per_round` array stays small."""
+    most = max(1, int(np.max(ends, initial=0)) * per_round)
+    size = max(1, _BLOCK_NUMBERS // most)
+    return [slice(start, start + size) for start in range(0, len(ends), size)]
+
+
+def _sigmoid_in_place(z: np.ndarray) -> np.ndarray:
+    # The checks' bulk: the logistic function of every label under every round of a block,
+    # without the temporaries of `sigmoid` (exp overflows to inf, which gives exactly 0).
+    np.negative(z, out=z)
+    with np.errstate(over="ignore"):
+        np.exp(z, out=z)
+    z += 1.0
+    return np.reciprocal(z, out=z)
+
+
+def _zero_beyond(residual: np.ndarray, ends: np.ndarray) -> None:
+    """Zero each round's column below its own labels (rows from `ends[r]` on)."""
+    for r, end in enumerate(ends):
+        residual[end:, r] = 0.0

@@ -31,7 +31,7 @@ import numpy as np
 from tl_active.backbones import DEFAULT_BACKBONE, DIGITS_LAYER
 from tl_active.errors import PoolExhaustedError, ProtocolError, SessionFileError
 from tl_active.features import FeatureSet
-from tl_active.head import HEAD_MODES, L2_SIMPLEX, HeadState, make_head
+from tl_active.head import HEAD_MODES, L2_SIMPLEX, HeadState, HeadStates, make_head
 from tl_active.metrics import Metrics, task_metrics
 from tl_active.strategies import (
     BINARY_ONLY,
@@ -223,10 +223,15 @@ class RoundRecord:
     answered_at: float = 0.0  # unix time it was submitted
     kind: str = BATCH  # BATCH, or CORRECTION of one earlier answer
     previous: list[str] = field(default_factory=list)  # a correction: the answer it replaces
+    # A demo-mode head's Adam moments (weights, then bias) and step count after the round, so
+    # that each round can be checked, and a session reopened, without replaying those before.
+    adam_m: list[float] = field(default_factory=list)
+    adam_v: list[float] = field(default_factory=list)
+    adam_t: int = 0
 
     @classmethod
     def from_dict(cls, data: dict) -> RoundRecord:
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+        return cls(**{name: data[name] for name in RECORD_FIELDS if name in data})
 
     def __post_init__(self) -> None:
         if self.kind not in (BATCH, CORRECTION):
@@ -238,8 +243,10 @@ class RoundRecord:
 
 
 RECORD_FIELDS = tuple(f.name for f in fields(RoundRecord))
-# Fields a record may leave out (rounds written before corrections existed have neither).
-OPTIONAL_FIELDS = ("kind", "previous")
+# Fields a record may leave out: rounds written before corrections existed have neither kind
+# nor previous, and rounds written before the demo mode's Adam state was kept lack that.
+OPTIONAL_FIELDS = ("kind", "previous", "adam_m", "adam_v", "adam_t")
+ADAM_FIELDS = ("adam_m", "adam_v", "adam_t")
 
 
 def upgrade_round(data: dict, version: int) -> dict:
@@ -302,7 +309,9 @@ class LabellingSession:
         self._answer_index = {a: k for k, a in enumerate(self.answer_values)}
         self.rounds: list[RoundRecord] = []
         self.head = self._new_head()
-        self._states_before: list[HeadState] = []  # head state before each round, for undo
+        # The head before each round, for undo: its state, or the round before's record (a
+        # reopened session's, made into a state only when undo needs it).
+        self._states_before: list[HeadState | RoundRecord] = []
         self._pending: _Pending | None = None
         self._available = np.ones(self.data.size, bool)
         # Kept as the rounds come, so a round (and a replay) costs the same at round 1 and 1,000.
@@ -587,7 +596,8 @@ class LabellingSession:
         if not self.rounds:
             raise ProtocolError("there is no round to undo")
         record = self.rounds.pop()
-        self.head.state_ = self._states_before.pop()
+        before = self._states_before.pop()
+        self.head.state_ = before if isinstance(before, HeadState) else self._recorded_state(before)
         if record.is_correction:
             self._undo_correction(record)
             self._pending = None
@@ -631,6 +641,10 @@ class LabellingSession:
         record.metrics = self.metrics().as_dict()
         record.p_histogram = p_histogram(self.p_pool)
         record.mean_p_by_class = self.p_by_class().tolist()
+        state = self.head.state_
+        if state.adam_m is not None:
+            record.adam_m, record.adam_v = state.adam_m.tolist(), state.adam_v.tolist()
+            record.adam_t = int(state.adam_t)
 
     def start_metrics(self) -> Metrics:
         """Test-set figures of the untrained head (every answer equally likely)."""
@@ -650,9 +664,15 @@ class LabellingSession:
 
     @classmethod
     def from_dict(
-        cls, data: dict, features: FeatureSet, check_model: bool = True
+        cls, data: dict, features: FeatureSet, check_model: bool = True, check: str = "every"
     ) -> LabellingSession:
-        """Rebuild a session by replaying its rounds; refuse a foreign, damaged or other-model one."""
+        """Rebuild a session from its rounds; refuse a foreign, damaged or other-model one.
+
+        The recorded heads are taken as they are, after a check (see `_restore`): of `"every"`
+        round for a file from outside, of the `"last"` for the app's own store.
+        """
+        if check not in ("every", "last"):
+            raise ValueError(f"check is 'every' or 'last', not {check!r}")
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise SessionFileError("this is not a tl-active session file")
         version = data.get("version")
@@ -671,7 +691,11 @@ class LabellingSession:
             # The store keeps a first-version session's settings as they were, beside rounds
             # it has upgraded: the settings say which form they are in.
             settings = SessionSettings.from_dict(data["settings"])
-            recorded = [RoundRecord.from_dict(upgrade_round(r, version)) for r in data["rounds"]]
+            rounds = [upgrade_round(r, version) for r in data["rounds"]]
+            without_adam = {
+                k for k, r in enumerate(rounds) if not all(name in r for name in ADAM_FIELDS)
+            }
+            recorded = [RoundRecord.from_dict(r) for r in rounds]
         except (KeyError, TypeError, ValueError) as error:
             raise SessionFileError(f"the session file is malformed: {error}") from None
         if settings.layer != features.layer:
@@ -679,58 +703,236 @@ class LabellingSession:
                 f"this session reads layer {reprlib.repr(settings.layer)}, not {features.layer!r}"
             )
         session = cls(features, settings)
-        if settings.head_mode == "converge":
-            session._reopen(recorded)
-        else:
-            # Adam's moments are not recorded: the demo mode's head is rebuilt step by step.
-            for record in recorded:
-                session.replay_round(record)
+        if settings.head_mode != "demo":
+            without_adam = set()
+        session._restore(recorded, every=check == "every", without_adam=without_adam)
         return session
 
-    def _reopen(self, recorded: Sequence[RoundRecord], checks: int = 4) -> None:
-        """Take the recorded rounds as they are, then verify the head lazily: linear in rounds.
+    def _restore(
+        self, recorded: Sequence[RoundRecord], every: bool, without_adam: set[int] = frozenset()
+    ) -> None:
+        """Take the recorded rounds and heads as they are, after checking them.
 
-        A fit to convergence depends only on the labels, not on the path that led there, so the
-        recorded weights of round k-1 and the answers up to round k must give round k's recorded
-        weights. That is checked for the last round and for `checks` rounds spread before it,
-        instead of refitting every round (which grows with the square of the rounds).
+        Each round's head depends only on the labels so far and the head of the round before,
+        so each round is checked on its own, blocks of rounds at a time (`head.py`):
+
+        - converged: the fit's loss is strictly convex, so the recorded head is the fit when
+          the gradient there passes the test the fit itself stops at; if not, the round is
+          refit from the round before's head and must come out the same;
+        - demo: the round's Adam step is taken again from the round before's recorded head and
+          Adam state, and must give the recorded head and state.
+
+        `every` checks every round (a file from outside); otherwise only the last (the app's own
+        store). A demo-mode session with rounds recorded without Adam state (`without_adam`,
+        written before it was kept) is rebuilt step by step instead, and those rounds get
+        theirs. Either way, a round costs the labels so far, not a replay of those before it.
         """
-        last = len(recorded) - 1
-        spread = np.linspace(0, last, checks + 2)[:-1].round().astype(int).tolist()
-        to_check = sorted({*spread, last}) if recorded else []
-        labels_at: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for k, record in enumerate(recorded):
-            self._apply(record)
-            if k in labels_at or k in to_check:
-                # Corrections change earlier labels: keep the labels as they stood at round k.
-                labels_at[k] = (np.array(self._labelled, np.intp), np.array(self._labels, np.intp))
+        self._check_shapes(recorded)
+        ends = np.zeros(len(recorded), np.intp)
+        segment: list[int] = []
+        k = 0
+        while k < len(recorded):
+            if recorded[k].is_correction:
+                # A correction changes earlier labels: check the rounds before it on theirs.
+                if segment:
+                    self._check_rounds(recorded, segment, ends, every, without_adam)
+                    segment = []
+                self._apply(recorded[k])
+                ends[k] = len(self._labelled)
+                segment.append(k)
+                k += 1
+                continue
+            stop = k
+            while stop < len(recorded) and not recorded[stop].is_correction:
+                stop += 1
+            ends[k:stop] = self._apply_batches(recorded[k:stop])
+            segment.extend(range(k, stop))
+            k = stop
+        if segment:
+            self._check_rounds(recorded, segment, ends, every, without_adam)
+        if recorded:
+            self._states_before = [self.head.state_.copy(), *recorded[:-1]]
+            self.head.state_ = self._recorded_state(recorded[-1])
+        self.rounds = list(recorded)
+        self._rescore()
+
+    def _check_shapes(self, recorded: Sequence[RoundRecord]) -> None:
         width = self.data.pool.shape[1]
         shape = (self.head.n_outputs, width)
+        demo = self.settings.head_mode == "demo"
         for record in recorded:
             if np.shape(record.weights) != shape or len(record.bias) != shape[0]:
                 raise SessionFileError(
                     f"round {record.number} records head weights of shape "
                     f"{np.shape(record.weights)}; this head has {shape}"
                 )
-        for k in to_check:
+            moments = (len(record.adam_m), len(record.adam_v))
+            if not demo:
+                ok = moments == (0, 0) and record.adam_t == 0
+            elif record.adam_t == 0:
+                ok = moments == (0, 0)
+            else:
+                ok = moments == (width + 1, width + 1) and min(record.adam_v) >= 0
+            if not ok or not isinstance(record.adam_t, int) or record.adam_t < 0:
+                raise SessionFileError(
+                    f"round {record.number} records an Adam state this head cannot have"
+                )
+
+    def _recorded_state(self, record: RoundRecord) -> HeadState:
+        state = HeadState(np.asarray(record.weights, float), np.asarray(record.bias, float))
+        if record.adam_t:
+            state.adam_m = np.asarray(record.adam_m, float)
+            state.adam_v = np.asarray(record.adam_v, float)
+            state.adam_t = record.adam_t
+        return state
+
+    def _states_of(self, rows: Sequence[RoundRecord | None]) -> HeadStates:
+        """Recorded heads stacked (None: the untrained head), for checking rounds in blocks."""
+        width = self.data.pool.shape[1]
+        n, k = len(rows), self.head.n_outputs
+        states = HeadStates(
+            np.zeros((n, k, width)),
+            np.zeros((n, k)),
+            np.zeros((n, width + 1)),
+            np.zeros((n, width + 1)),
+            np.zeros(n, np.int64),
+        )
+        for r, record in enumerate(rows):
+            if record is None:
+                continue
+            states.weights[r], states.bias[r] = record.weights, record.bias
+            if record.adam_t:
+                states.adam_m[r], states.adam_v[r] = record.adam_m, record.adam_v
+                states.adam_t[r] = record.adam_t
+        return states
+
+    def _check_rounds(
+        self,
+        recorded: Sequence[RoundRecord],
+        segment: list[int],
+        ends: np.ndarray,
+        every: bool,
+        without_adam: set[int],
+    ) -> None:
+        """Check the heads of rounds that share one list of labels (`ends`: its length at each)."""
+        last = len(recorded) - 1
+        replay = bool(without_adam)
+        ks = segment if every or replay else [k for k in segment if k == last]
+        if not ks:
+            return
+        top = int(ends[ks].max())
+        x = self.data.pool[np.array(self._labelled[:top], np.intp)].astype(np.float64)
+        y = np.array(self._labels[:top], np.intp)
+        if replay:
+            return self._replay_rounds(recorded, ks, ends, x, y, without_adam)
+        before = [recorded[k - 1] if k else None for k in ks]
+        if self.settings.head_mode == "demo":
+            after = self.head.adam_steps_from(x, y, ends[ks], self._states_of(before))
+            want = self._states_of([recorded[k] for k in ks])
+            for r, k in enumerate(ks):
+                if not all(
+                    np.allclose(a[r], b[r], rtol=1e-7, atol=1e-9)
+                    for a, b in zip(after._arrays(), want._arrays())
+                ):
+                    raise SessionFileError(
+                        f"replaying round {recorded[k].number} gives other head weights than "
+                        "were recorded (one Adam step from the round before)"
+                    )
+            return
+        want = self._states_of([recorded[k] for k in ks])
+        labelled = ends[ks] > 0
+        gradients = np.full(len(ks), np.inf)
+        gradients[labelled] = self.head.fit_gradients(
+            x, y, ends[ks][labelled], want.weights[labelled], want.bias[labelled]
+        )
+        for r, k in enumerate(ks):
+            held = not self.head.bias_trained and np.any(want.bias[r])
+            if gradients[r] < self.head.gradient_tol and not held:
+                continue
+            # Not the fit's stopping point: the fit itself from the round before must give it.
             head = self._new_head()
-            if k > 0:
-                head.state_.weights = np.asarray(recorded[k - 1].weights, float)
-                head.state_.bias = np.asarray(recorded[k - 1].bias, float)
-            positions, labels = labels_at[k]
-            head.fit(self.data.pool[positions], labels)
-            if not np.allclose(head.coef_, recorded[k].weights, atol=1e-6):
+            if before[r] is not None:
+                head.state_ = self._recorded_state(before[r])
+            head.fit(x[: ends[k]], y[: ends[k]])
+            if not (
+                np.allclose(head.coef_, want.weights[r], atol=1e-6)
+                and np.allclose(head.intercept_, want.bias[r], atol=1e-6)
+            ):
                 raise SessionFileError(
                     f"replaying round {recorded[k].number} gives other head weights than were "
                     "recorded"
                 )
-        previous = self.head.state_
-        for record in recorded:
-            self._states_before.append(previous)
-            previous = HeadState(np.asarray(record.weights, float), np.asarray(record.bias, float))
-            self.rounds.append(record)
-        self.head.state_ = previous.copy()
-        self._rescore()
+
+    def _replay_rounds(
+        self,
+        recorded: Sequence[RoundRecord],
+        ks: list[int],
+        ends: np.ndarray,
+        x: np.ndarray,
+        y: np.ndarray,
+        without_adam: set[int],
+    ) -> None:
+        """Rebuild a demo head round by round (on the session's own head) and compare."""
+        for k in ks:
+            record = recorded[k]
+            self.head.fit(x[: ends[k]], y[: ends[k]])
+            state = self.head.state_
+            if not (
+                np.allclose(state.weights, record.weights, atol=1e-6)
+                and np.allclose(state.bias, record.bias, atol=1e-6)
+            ):
+                raise SessionFileError(
+                    f"replaying round {record.number} gives other head weights than were recorded"
+                )
+            if k in without_adam:
+                if state.adam_m is not None:
+                    record.adam_m, record.adam_v = state.adam_m.tolist(), state.adam_v.tolist()
+                    record.adam_t = int(state.adam_t)
+            elif record.adam_t != state.adam_t or (
+                record.adam_t
+                and not (
+                    np.allclose(state.adam_m, record.adam_m, rtol=1e-7, atol=1e-9)
+                    and np.allclose(state.adam_v, record.adam_v, rtol=1e-7, atol=1e-9)
+                )
+            ):
+                raise SessionFileError(
+                    f"replaying round {record.number} gives another Adam state than was recorded"
+                )
+
+    def _apply_batches(self, records: Sequence[RoundRecord]) -> np.ndarray:
+        """`_apply` for consecutive batches at once; the count of labels after each.
+
+        Rounds that fail any check here go through `_apply` one by one, which names the first
+        round at fault (or takes answers only it reads, such as a digit given as a number).
+        """
+        sizes = np.array([len(r.indices) for r in records], np.intp)
+        indices = [i for r in records for i in r.indices]
+        answers = [a for r in records for a in r.answers]
+        code = {a: k for k, a in enumerate(self.answer_values)} | {SKIP: -1}
+        codes = np.array([code.get(a, -2) if isinstance(a, str) else -2 for a in answers])
+        local = self.data.local(indices)
+        fine = (
+            sizes.min(initial=1) > 0
+            and [len(r.answers) for r in records] == sizes.tolist()
+            and (codes > -2).all()
+            and (local >= 0).all()
+            and self._available[local].all()
+            and len(np.unique(local)) == len(local)
+        )
+        if not fine:
+            ends = []
+            for record in records:
+                self._apply(record)
+                ends.append(len(self._labelled))
+            return np.array(ends, np.intp)
+        self._available[local] = False
+        labelled = codes >= 0
+        self._labelled.extend(local[labelled].tolist())
+        self._labels.extend(codes[labelled].tolist())
+        self._skipped.extend(np.asarray(indices, np.int64)[~labelled].tolist())
+        before = len(self._labelled) - int(labelled.sum())
+        per_round = np.add.reduceat(labelled.astype(np.intp), np.cumsum(sizes) - sizes)
+        return before + np.cumsum(per_round)
 
     def _apply(self, record: RoundRecord) -> None:
         """Mark a recorded round's images as answered and keep its labels (no fit)."""
@@ -786,44 +988,6 @@ class LabellingSession:
         except ProtocolError as error:
             raise SessionFileError(f"round {record.number} cannot be replayed: {error}") from None
         return old
-
-    def replay_round(self, record: RoundRecord, tolerance: float = 1e-6) -> RoundRecord:
-        """Submit a recorded round as it was; check the head comes out with the recorded weights."""
-        if record.is_correction:
-            self._check_correction(record)
-            replayed = self.correct(
-                record.indices[0], record.answers[0], simulated=record.simulated
-            )
-            return self._same_weights(record, replayed, tolerance)
-        self._check_batch(record)
-        self._pending = _Pending(
-            [
-                Pick(int(i), float(s), int(k), str(why))
-                for i, s, k, why in zip(record.indices, record.scores, record.ranks, record.reasons)
-            ],
-            record.asked_at,
-        )
-        try:
-            replayed = self.submit(record.answers, simulated=record.simulated)
-        except ProtocolError as error:
-            self._pending = None
-            raise SessionFileError(f"round {record.number} cannot be replayed: {error}") from None
-        return self._same_weights(record, replayed, tolerance)
-
-    def _same_weights(
-        self, record: RoundRecord, replayed: RoundRecord, tolerance: float
-    ) -> RoundRecord:
-        recorded = np.asarray(record.weights, float)
-        if recorded.shape != np.shape(replayed.weights) or not np.allclose(
-            replayed.weights, recorded, atol=tolerance
-        ):
-            raise SessionFileError(
-                f"replaying round {record.number} gives other head weights than were recorded"
-            )
-        # The round as recorded, as reopening a converged session keeps it: a session stored
-        # from a file holds what the file holds, to the last digit.
-        self.rounds[-1] = record
-        return record
 
     def save_json(self, path: Path | str) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1))
