@@ -113,10 +113,17 @@ def test_round_signals_leave_undefined_values_out_of_the_record():
 
 def test_the_recommendation_reads_as_a_sentence():
     fired = stopping.recommendation({"kappa_average": 0.996, "changed_share": 0.0003}, True)
-    assert fired.startswith("you can stop: predictions on the pool have not changed for 3 rounds")
-    assert "0.996" in fired and "0.03%" in fired
-    assert "stop at 0.99" in stopping.recommendation({"kappa_average": 0.9}, False)
-    assert "3 rounds to settle" in stopping.recommendation({}, False)
+    assert fired == "you can stop: predictions on the pool have barely changed for 3 rounds"
+    assert stopping.recommendation({"kappa_average": 0.9}, False) == (
+        "keep labelling: pool kappa 0.900, stop at 0.99"
+    )
+    assert "not settled yet" in stopping.recommendation({}, False)
+    note = stopping.signals_note({"kappa": 0.5, "changed_share": 0.0003, "uncertainty": 0.25})
+    assert note == (
+        "kappa against the round before 0.5000; 0.03% of the pool changed its answer; "
+        "uncertainty over the unlabelled pool 0.250 (0 to 1)."
+    )
+    assert stopping.signals_note({}) == "No signals yet."
 
 
 # --- in a session -----------------------------------------------------------------------------

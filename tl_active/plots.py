@@ -562,7 +562,8 @@ def curve_frame(rounds: Sequence[RoundRecord], start: Mapping[str, float]) -> pd
 def learning_curve(
     rounds: Sequence[RoundRecord], start: Mapping[str, float], ceiling: Mapping[str, float]
 ) -> alt.LayerChart:
-    """The test figures per number of labels, and the frozen-head ceiling as a dashed line."""
+    """The test figures per number of labels, the frozen-head ceiling as a dashed line, and
+    where the stopping signals first said the person could stop, as a marker."""
     frame = curve_frame(rounds, start)
     lines = alt.Chart(frame).encode(
         x=alt.X("labels:Q", title="labels given"),
@@ -598,7 +599,36 @@ def learning_curve(
         .mark_text(align="left", dx=4, dy=-7, color="black")
         .encode(y=alt.Y("value:Q"), x=alt.XValue(0), text=alt.Text("text:N"))
     )
-    return alt.layer(line, dots, rule, text).properties(height=260)
+    layers = [line, dots, rule, text]
+    stop = next((r for r in rounds if r.can_stop), None)
+    if stop is not None:
+        layers += stop_marker(stop.n_labels, stop.number, float(stop.metrics["accuracy"]))
+    return alt.layer(*layers).properties(height=260)
+
+
+STOP_COLOUR = "#2ca02c"
+
+
+def stop_marker(labels: int, number: int, accuracy: float) -> list[alt.Chart]:
+    """A vertical rule and a note where the stopping recommendation first fired."""
+    frame = pd.DataFrame(
+        {
+            "labels": [labels],
+            "round": [number],
+            "accuracy": [accuracy],
+            "text": [f"you can stop ({labels} labels)"],
+        }
+    )
+    base = alt.Chart(frame).encode(
+        x=alt.X("labels:Q"),
+        tooltip=_tips("round", "labels", alt.Tooltip("accuracy:Q", format=".4f")),
+    )
+    return [
+        base.mark_rule(color=STOP_COLOUR, strokeWidth=2),
+        base.mark_text(align="left", dx=4, dy=12, color=STOP_COLOUR, fontWeight="bold").encode(
+            y=alt.YValue(0), text=alt.Text("text:N")
+        ),
+    ]
 
 
 # --- the strategy comparison -------------------------------------------------------------------

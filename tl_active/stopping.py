@@ -212,17 +212,37 @@ def round_signals(
 
 
 def recommendation(signals: dict[str, float], can_stop_now: bool) -> str:
-    """One line for people: whether they can stop, and why."""
-    average = signals.get("kappa_average")
+    """One short line for people: whether they can stop, and why."""
     if can_stop_now:
-        changed = signals.get("changed_share", 0.0)
         return (
-            f"you can stop: predictions on the pool have not changed for {KAPPA_WINDOW} rounds "
-            f"(kappa {average:.3f} ≥ {KAPPA_THRESHOLD}; {changed:.2%} changed last round)"
+            f"you can stop: predictions on the pool have barely changed for {KAPPA_WINDOW} rounds"
         )
+    average = signals.get("kappa_average")
     if average is None:
-        return f"keep labelling: the pool's predictions need {KAPPA_WINDOW} rounds to settle"
+        return "keep labelling: the pool's predictions have not settled yet"
     return f"keep labelling: pool kappa {average:.3f}, stop at {KAPPA_THRESHOLD}"
+
+
+def signals_note(signals: dict[str, float]) -> str:
+    """The signals of a round in one sentence, each left out if the round did not define it."""
+    parts = []
+    if "kappa" in signals:
+        parts.append(f"kappa against the round before {signals['kappa']:.4f}")
+    if "kappa_average" in signals:
+        parts.append(
+            f"mean over the last {KAPPA_WINDOW} rounds {signals['kappa_average']:.4f} "
+            f"(stop at {KAPPA_THRESHOLD})"
+        )
+    if "changed_share" in signals:
+        parts.append(f"{signals['changed_share']:.2%} of the pool changed its answer")
+    if "uncertainty" in signals:
+        parts.append(f"uncertainty over the unlabelled pool {signals['uncertainty']:.3f} (0 to 1)")
+    if "progressive_accuracy" in signals:
+        parts.append(
+            f"the last {PROGRESSIVE_WINDOW} batches answered right before training "
+            f"{signals['progressive_accuracy']:.0%}"
+        )
+    return "; ".join(parts) + "." if parts else "No signals yet."
 
 
 __all__ = [
@@ -240,4 +260,5 @@ __all__ = [
     "progressive_accuracy",
     "recommendation",
     "round_signals",
+    "signals_note",
 ]
