@@ -598,8 +598,7 @@ def learning_curve(session: LabellingSession) -> None:
     start = session.start_metrics().as_dict()
     ceiling = session.ceiling().as_dict()
     st.markdown(
-        "**Learning curve** (triangles: rounds answered by MNIST's ground truth; green: where "
-        "the pool's predictions said you could stop)"
+        "**Learning curve** (triangles: answered by MNIST's ground truth; green: you can stop)"
     )
     chart("curve", lambda: plots.learning_curve(session.rounds, start, ceiling))
 

@@ -117,7 +117,9 @@ def test_the_recommendation_reads_as_a_sentence():
     assert stopping.recommendation({"kappa_average": 0.9}, False) == (
         "keep labelling: pool kappa 0.900, stop at 0.99"
     )
-    assert "not settled yet" in stopping.recommendation({}, False)
+    assert stopping.recommendation({}, False) == (
+        "keep labelling: the predictions are still settling"
+    )
     note = stopping.signals_note({"kappa": 0.5, "changed_share": 0.0003, "uncertainty": 0.25})
     assert note == (
         "kappa against the round before 0.5000; 0.03% of the pool changed its answer; "
@@ -200,3 +202,11 @@ def test_a_manifest_without_signals_still_imports_and_bad_signals_are_refused():
     data["rounds"][0]["can_stop"] = "yes"
     with pytest.raises(SessionFileError, match="can_stop must"):
         read_manifest(json.dumps(data), FEATURES)
+
+
+def test_the_bench_times_what_a_round_adds_for_the_signals():
+    from tl_active.bench import time_signals
+
+    ours, sklearn = time_signals(FEATURES, 4)
+    assert ours.shape == sklearn.shape == (4,)
+    assert (ours > 0).all() and (sklearn > 0).all()

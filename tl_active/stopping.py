@@ -219,7 +219,7 @@ def recommendation(signals: dict[str, float], can_stop_now: bool) -> str:
         )
     average = signals.get("kappa_average")
     if average is None:
-        return "keep labelling: the pool's predictions have not settled yet"
+        return "keep labelling: the predictions are still settling"
     return f"keep labelling: pool kappa {average:.3f}, stop at {KAPPA_THRESHOLD}"
 
 
