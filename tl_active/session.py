@@ -10,8 +10,9 @@ question or K classes, see `task.py`), its strategy, batch size, head mode and s
 round it records what the app draws: the labels so far, the head's weights and biases, test-set
 accuracy, precision, recall and F1, the distribution of the head's p over the pool and the mean
 p per true class, and the stopping signals (`stopping.py`): how much the head's predictions on
-the pool moved, and whether the person can stop. The query of round k uses a generator seeded from the session seed and k, so a
-session replays exactly from its settings and answers, and plain JSON is enough to save it.
+the pool moved, and whether the person can stop. The query of round k uses a generator seeded
+from the session seed and k, so a session replays exactly from its settings and answers, and
+plain JSON is enough to save it.
 
 Rounds name images by their index in the whole pool (MNIST's 60,000 training images), whatever
 part of the pool the task looks at.
