@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 import ui_keys as keys
-from tl_active import plots
+from tl_active import plots, stopping
 from tl_active.backbones import SHIPPED
 from tl_active.compare import BUDGETS, mean_curves, parse_budgets, run_comparison, summarise
 from tl_active.errors import TlActiveError
@@ -216,8 +216,18 @@ def summary_table(summary: pd.DataFrame, budgets: tuple[int, ...]) -> None:
         "labels_to_99pct_of_ceiling": st.column_config.NumberColumn(
             "labels to 99 % of ceiling", help="empty: never reached in these rounds"
         ),
+        "labels_at_stop": st.column_config.NumberColumn(
+            "labels at stop",
+            help="where the stopping recommendation (no test labels: the pool's predictions "
+            f"steady for {stopping.KAPPA_WINDOW} rounds) first fired, mean over seeds; empty: "
+            "not in every seed",
+        ),
+        "accuracy_at_stop": st.column_config.NumberColumn(
+            "accuracy at stop", format="%.2f %%", help="test accuracy there, mean over seeds"
+        ),
         "auc": st.column_config.NumberColumn("AUC", format="%.4f"),
     }
+    shown["accuracy_at_stop"] = 100 * shown["accuracy_at_stop"]
     for budget in budgets:
         column = f"accuracy_at_{budget}"
         shown[column] = 100 * shown[column]

@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import ui_keys as keys
 from labelling_grid import labelling_grid, png_data_uri
-from tl_active import plots
+from tl_active import plots, stopping
 from tl_active.backbones import DIGITS_LAYER, SHIPPED, resolve_backbone, unit_names
 from tl_active.errors import TlActiveError
 from tl_active.exchange import head_keras_bytes, labels_csv, manifest_json
@@ -279,17 +279,43 @@ def recent_sessions_sidebar() -> None:
 # --- the progress line and the label check ------------------------------------------------------
 
 
+def stopping_status(session: LabellingSession) -> tuple[str, str]:
+    """The stopping recommendation after the last round, for the progress line, and its help."""
+    if not session.rounds:
+        return "", ""
+    last = session.rounds[-1]
+    text = stopping.recommendation(last.stopping, last.can_stop)
+    first = session.stop_round()
+    fired = (
+        f" It first said so after round {first.number}, at {first.n_labels} labels (the green "
+        "line on the learning curve)."
+        if first is not None
+        else ""
+    )
+    why = (
+        f"\n\nWhen to stop, without the test set: after each round the head's answer for every "
+        f"pool image is compared with the round before (Cohen's kappa). Once the mean of the "
+        f"last {stopping.KAPPA_WINDOW} rounds reaches {stopping.KAPPA_THRESHOLD} and every "
+        "answer has been given, more labels seldom change what the head says (Bloodgood & "
+        f"Vijay-Shanker 2009).{fired} After round {last.number}: "
+        + stopping.signals_note(last.stopping)
+    )
+    return (f" · **{text}**" if last.can_stop else f" · {text}"), why
+
+
 def progress_line(session: LabellingSession, ceiling: float) -> None:
     rounds = session.rounds
     simulated = sum(r.simulated for r in rounds)
     auto = f" ({simulated} auto-labelled)" if simulated else ""
+    stop_text, stop_help = stopping_status(session)
     st.markdown(
         f"**{len(session.labelled)} labels** in **{plural(len(rounds), 'round')}**{auto} · "
         f"test accuracy now **{session.metrics().accuracy:.1%}** · "
-        f"frozen-head ceiling {ceiling:.1%}",
+        f"frozen-head ceiling {ceiling:.1%}{stop_text}",
         help=f"Accuracy on the {len(session.data.test):,} held-out test images of the question, "
         "never offered for labelling. The frozen-head ceiling is the same head fitted on every "
-        "pool label of this backbone, layer and question: what a few labels can approach.",
+        "pool label of this backbone, layer and question: what a few labels can approach."
+        + stop_help,
     )
 
 
@@ -584,7 +610,9 @@ def figures(session: LabellingSession, layout: plots.HeadLayout, options: list) 
 def learning_curve(session: LabellingSession) -> None:
     start = session.start_metrics().as_dict()
     ceiling = session.ceiling().as_dict()
-    st.markdown("**Learning curve** (triangles: rounds answered by MNIST's ground truth)")
+    st.markdown(
+        "**Learning curve** (triangles: answered by MNIST's ground truth; green: you can stop)"
+    )
     chart("curve", lambda: plots.curve_live(session.rounds, start, ceiling))
 
 

@@ -220,3 +220,23 @@ def test_auto_label_marks_simulated_rounds_and_check_finds_wrong_answers(app):
     app.button(key="check").click().run()
     assert app.warning[0].value.startswith("1 of your 4 answers disagree")
     assert len(s.disagreements()) == 1
+
+
+def test_the_progress_line_says_when_to_stop_and_the_curve_marks_it(app):
+    app.number_input(key="auto_rounds").set_value(5)
+    app.button(key="auto_label").click().run()
+    line = progress(app)
+    assert line.startswith("**20 labels** in **5 rounds** (5 auto-labelled)")
+    assert "· keep labelling: pool kappa " in line and "stop at 0.99" in line
+    answer_all_truthfully(app)
+    # Odd/even on the digit outputs settles after round 3; three steady rounds later it fires.
+    line = progress(app)
+    assert line.startswith("**24 labels** in **6 rounds**")
+    assert line.endswith(
+        " · **you can stop: predictions on the pool have barely changed for 3 rounds**"
+    )
+    help_text = next(m.help for m in app.markdown if m.value == line)
+    assert "first said so after round 6, at 24 labels" in help_text
+    _, frames = chart(app, CURVE)
+    marker = next(f for f in frames if "text" in f and "you can stop" in f["text"][0])
+    assert marker["labels"][0] == 24

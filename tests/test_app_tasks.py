@@ -313,6 +313,8 @@ def test_the_compare_page_runs_classes_with_budgets_and_draws_the_persons_sessio
     assert list(table.columns) == [
         "strategy",
         "labels_to_99pct_of_ceiling",
+        "labels_at_stop",
+        "accuracy_at_stop",
         "auc",
         "accuracy_at_5",
         "accuracy_at_15",

@@ -18,9 +18,11 @@ import pytest
 from tl_active import compare
 from tl_active.compare import (
     CURVE_COLUMNS,
+    FIGURE_COLUMNS,
     SUMMARY_COLUMNS,
     run_comparison,
     simulate_run,
+    stop_points,
     summarise,
 )
 from tl_active.features import FeatureSet
@@ -53,6 +55,20 @@ def near_one_hot_features(n_pool: int = 600, n_test: int = 300, seed: int = 0) -
 
 
 FEATURES = near_one_hot_features()
+
+
+def known_curves(rows: list[tuple], stop_from: dict[tuple[str, int], int] | None = None):
+    """Curves from (strategy, seed, round, labels, accuracy, ...) rows, with the stopping columns:
+    `can_stop` from the round given per (strategy, seed) on, never elsewhere."""
+    curves = pd.DataFrame(rows, columns=FIGURE_COLUMNS)
+    for column in CURVE_COLUMNS[len(FIGURE_COLUMNS) :]:
+        curves[column] = np.nan
+    stop_from = stop_from or {}
+    curves["can_stop"] = [
+        (s, seed) in stop_from and r >= stop_from[s, seed]
+        for s, seed, r in zip(curves["strategy"], curves["seed"], curves["round"])
+    ]
+    return curves
 
 
 def test_curves_have_the_documented_columns_one_row_per_round_and_values_in_range():
@@ -133,14 +149,14 @@ def test_partial_noise_is_seeded_and_lands_between_clean_and_flipped():
 
 def test_summary_of_known_curves():
     # Two seeds of one strategy: mean accuracy 0.5, 0.8, 1.0 at 4, 8, 12 labels.
-    curves = pd.DataFrame(
+    curves = known_curves(
         [
             ("a", seed, r, 4 * r, acc, 0.0, 0.0, 0.0)
             for seed, accs in enumerate([(0.5, 0.9, 1.0), (0.5, 0.7, 1.0)])
             for r, acc in enumerate(accs, start=1)
         ]
         + [("b", 0, r, 4 * r, 0.6, 0.0, 0.0, 0.0) for r in range(1, 11)],
-        columns=CURVE_COLUMNS,
+        stop_from={("a", 0): 2, ("a", 1): 3},
     )
     summary = summarise(curves, ceiling=1.0)
 
@@ -151,16 +167,44 @@ def test_summary_of_known_curves():
     assert a["accuracy_at_12"] == pytest.approx(1.0)
     assert pd.isna(a["accuracy_at_40"])  # the runs stopped at 12 labels
     assert a["auc"] == pytest.approx(((0.5 + 0.8) / 2 + (0.8 + 1.0) / 2) / 2)
+    # Seed 0 stopped at 8 labels (90 %), seed 1 at 12 (100 %).
+    assert a["labels_at_stop"] == 10
+    assert a["accuracy_at_stop"] == pytest.approx(0.95)
     assert pd.isna(b["labels_to_99pct_of_ceiling"])  # never reached
+    assert pd.isna(b["labels_at_stop"]) and pd.isna(b["accuracy_at_stop"])  # never fired
     assert b["accuracy_at_12"] == pytest.approx(0.6)
     assert b["accuracy_at_40"] == pytest.approx(0.6)
     assert b["auc"] == pytest.approx(0.6)
 
 
+def test_the_stop_is_empty_unless_it_fired_in_every_seed():
+    rows = [("a", seed, r, 4 * r, 0.1 * r, 0.0, 0.0, 0.0) for seed in (0, 1) for r in (1, 2, 3)]
+    curves = known_curves(rows, stop_from={("a", 1): 2})
+    points = stop_points(curves)
+    assert list(points["seed"]) == [0, 1]
+    assert pd.isna(points.loc[0, "n_labels"])
+    assert points.loc[1, "n_labels"] == 8 and points.loc[1, "accuracy"] == pytest.approx(0.2)
+    summary = summarise(curves, ceiling=1.0)
+    assert pd.isna(summary.loc[0, "labels_at_stop"]) and pd.isna(summary.loc[0, "accuracy_at_stop"])
+
+
+def test_oracle_runs_record_the_stopping_signals_and_stop_once_the_predictions_settle():
+    rows = simulate_run(FEATURES, "representative", seed=0, rounds=12, batch=4, task=ODD)
+    # The first round is measured against the untrained head, which predicts one answer
+    # everywhere: no agreement beyond chance.
+    assert rows[0]["kappa"] == pytest.approx(0.0)
+    assert np.isnan(rows[0]["kappa_average"]) and not rows[0]["can_stop"]
+    for row in rows:
+        assert 0.0 <= row["changed_share"] <= 1.0 and 0.0 <= row["uncertainty"] <= 1.0
+    fired = [row for row in rows if row["can_stop"]]
+    assert fired, "near one-hot outputs settle within 12 rounds"
+    first = fired[0]
+    assert first["round"] >= 3 and first["kappa_average"] >= 0.99
+    assert first["accuracy"] > 0.95
+
+
 def test_accuracy_at_a_budget_the_batch_does_not_divide_is_the_last_round_within_it():
-    curves = pd.DataFrame(
-        [("a", 0, r, 5 * r, 0.1 * r, 0, 0, 0) for r in range(1, 10)], columns=CURVE_COLUMNS
-    )
+    curves = known_curves([("a", 0, r, 5 * r, 0.1 * r, 0, 0, 0) for r in range(1, 10)])
     summary = summarise(curves, ceiling=0.9)
     assert summary.loc[0, "accuracy_at_12"] == pytest.approx(0.2)  # 10 labels, not 15
     assert summary.loc[0, "accuracy_at_40"] == pytest.approx(0.8)
@@ -216,7 +260,8 @@ def test_command_line_takes_classes_and_budgets(tmp_path, monkeypatch, capsys):
     compare.main(args)
     header = (tmp_path / "summary.csv").read_text().splitlines()[0]
     assert header == (
-        "strategy,labels_to_99pct_of_ceiling,auc,accuracy_at_5,accuracy_at_10,accuracy_at_100"
+        "strategy,labels_to_99pct_of_ceiling,labels_at_stop,accuracy_at_stop,auc,"
+        "accuracy_at_5,accuracy_at_10,accuracy_at_100"
     )
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert "band" not in set(summary.strategy) and {"margin", "entropy"} <= set(summary.strategy)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import re
 
 import numpy as np
@@ -305,6 +306,21 @@ def test_curve_starts_at_zero_labels_and_shows_the_frozen_head_ceiling(session):
     ceiling_rows = [rows for rows in spec["datasets"].values() if rows and "text" in rows[0]]
     assert ceiling_rows[0][0]["value"] == pytest.approx(session.ceiling().accuracy)
     assert ceiling_rows[0][0]["text"].startswith("frozen-head ceiling ")
+
+
+def test_curve_marks_where_the_signals_first_said_stop():
+    s = LabellingSession(synthetic_features(), SessionSettings(strategy="representative"))
+    start, ceiling = s.start_metrics().as_dict(), s.ceiling().as_dict()
+    s.auto_label(2)
+    spec = plots.learning_curve(s.rounds, start, ceiling).to_dict()
+    assert not any("you can stop" in json.dumps(rows) for rows in spec["datasets"].values())
+    s.auto_label(10)
+    stop = s.stop_round()
+    assert stop is not None
+    spec = plots.learning_curve(s.rounds, start, ceiling).to_dict()
+    marker = [rows for rows in spec["datasets"].values() if rows and "you can stop" in str(rows[0])]
+    assert marker[0][0]["labels"] == stop.n_labels and marker[0][0]["round"] == stop.number
+    assert marker[0][0]["text"] == f"you can stop ({stop.n_labels} labels)"
 
 
 def test_names_follow_the_task():

@@ -6,7 +6,8 @@ a binary task, another class of a K-class one), and the wrong answers are labels
 It never skips. One run is one `LabellingSession` with one strategy and one seed, answered for a
 number of rounds; its curve is the test-set figures after each round. Any backbone, layer and
 task can be compared; the summary measures each strategy against the frozen-head ceiling of that
-configuration (the head fitted on every pool label).
+configuration (the head fitted on every pool label), and says where the stopping
+recommendation (`stopping.py`) first fired and the test accuracy there.
 
 Runs are independent and seeded, so they go to joblib's workers in any order and the results
 do not depend on how many there are: they are put back in (strategy, seed, round) order.
@@ -38,16 +39,29 @@ from tl_active.session import (
 from tl_active.strategies import BINARY_ONLY, STRATEGIES, get_strategy
 from tl_active.task import Task
 
-CURVE_COLUMNS = ["strategy", "seed", "round", "n_labels", "accuracy", "precision", "recall", "f1"]
+FIGURE_COLUMNS = ["strategy", "seed", "round", "n_labels", "accuracy", "precision", "recall", "f1"]
+# The stopping signals after each round (NaN where undefined) and the recommendation.
+STOPPING_COLUMNS = [
+    "kappa",
+    "kappa_average",
+    "changed_share",
+    "uncertainty",
+    "progressive_accuracy",
+    "can_stop",
+]
+CURVE_COLUMNS = FIGURE_COLUMNS + STOPPING_COLUMNS
 SHARE_OF_CEILING = 0.99
 BUDGETS = (12, 40)
 
 
 def summary_columns(budgets: Sequence[int] = BUDGETS) -> list[str]:
-    """`strategy,labels_to_99pct_of_ceiling,auc` and one `accuracy_at_<n>` per budget."""
+    """`strategy,labels_to_99pct_of_ceiling,labels_at_stop,accuracy_at_stop,auc` and one
+    `accuracy_at_<n>` per budget."""
     return [
         "strategy",
         "labels_to_99pct_of_ceiling",
+        "labels_at_stop",
+        "accuracy_at_stop",
         "auc",
         *(f"accuracy_at_{b}" for b in budgets),
     ]
@@ -107,7 +121,9 @@ def simulate_run(
                 "seed": seed,
                 "round": record.number,
                 "n_labels": record.n_labels,
-                **{name: record.metrics[name] for name in CURVE_COLUMNS[4:]},
+                **{name: record.metrics[name] for name in FIGURE_COLUMNS[4:]},
+                **{name: record.stopping.get(name, np.nan) for name in STOPPING_COLUMNS[:-1]},
+                "can_stop": record.can_stop,
             }
         )
     return rows
@@ -232,6 +248,15 @@ def _accuracy_at(curve: pd.DataFrame, budget: int) -> float:
     return float(within["mean"].iloc[-1]) if len(within) else float("nan")
 
 
+def stop_points(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per (strategy, seed) run: the labels and test accuracy of the first round whose signals
+    recommended stopping; NaN for a run where it never fired."""
+    runs = curves.groupby(["strategy", "seed"], sort=False)
+    fired = curves[curves["can_stop"].astype(bool)].groupby(["strategy", "seed"], sort=False)
+    first = fired[["n_labels", "accuracy"]].first()
+    return first.reindex(list(runs.groups)).rename_axis(["strategy", "seed"]).reset_index()
+
+
 def summarise(
     curves: pd.DataFrame, ceiling: float, budgets: Sequence[int] = BUDGETS
 ) -> pd.DataFrame:
@@ -239,12 +264,18 @@ def summarise(
 
     - `labels_to_99pct_of_ceiling`: the fewest labels at which the mean accuracy reaches 99 % of
       `ceiling` (the frozen-head ceiling); empty where it never does.
+    - `labels_at_stop`, `accuracy_at_stop`: the labels at which the stopping recommendation
+      first fired and the test accuracy there, means over seeds; empty unless it fired in every
+      seed (a run that never stopped has no point to average).
     - `accuracy_at_<n>`: mean accuracy with at most n labels, per budget.
     - `auc`: the area under the mean accuracy curve over the rounds (trapezoids), divided by
       the number of rounds spanned, so 1 is a perfect head from the first round on.
     """
     rows = []
+    stops = stop_points(curves).groupby("strategy", sort=False)
     for name, curve in mean_curves(curves).groupby("strategy", sort=False):
+        stop = stops.get_group(name)
+        every_seed = bool(stop["n_labels"].notna().all())
         reached = curve[curve["mean"] >= SHARE_OF_CEILING * ceiling]
         accuracy = curve["mean"].to_numpy()
         span = curve["round"].iloc[-1] - curve["round"].iloc[0]
@@ -259,12 +290,15 @@ def summarise(
                 "labels_to_99pct_of_ceiling": (
                     int(round(reached["n_labels"].iloc[0])) if len(reached) else pd.NA
                 ),
+                "labels_at_stop": (int(round(stop["n_labels"].mean())) if every_seed else pd.NA),
+                "accuracy_at_stop": float(stop["accuracy"].mean()) if every_seed else np.nan,
                 "auc": auc,
                 **{f"accuracy_at_{b}": _accuracy_at(curve, b) for b in budgets},
             }
         )
     summary = pd.DataFrame(rows, columns=summary_columns(budgets))
-    summary["labels_to_99pct_of_ceiling"] = summary["labels_to_99pct_of_ceiling"].astype("Int64")
+    for column in ("labels_to_99pct_of_ceiling", "labels_at_stop"):
+        summary[column] = summary[column].astype("Int64")
     return summary
 
 
@@ -274,7 +308,7 @@ def format_summary(summary: pd.DataFrame, ceiling: float) -> str:
     def percent(value: float) -> str:
         return "-" if pd.isna(value) else f"{100 * value:.2f} %"
 
-    budgets = [c for c in summary.columns if c.startswith("accuracy_at_")]
+    budgets = [c for c in summary.columns if c.startswith("accuracy_at_") and c[12:].isdigit()]
     table = pd.DataFrame(
         {
             "strategy": summary["strategy"],
@@ -282,6 +316,10 @@ def format_summary(summary: pd.DataFrame, ceiling: float) -> str:
                 "never" if pd.isna(v) else str(int(v))
                 for v in summary["labels_to_99pct_of_ceiling"]
             ],
+            "labels at stop": [
+                "never" if pd.isna(v) else str(int(v)) for v in summary["labels_at_stop"]
+            ],
+            "accuracy at stop": [percent(v) for v in summary["accuracy_at_stop"]],
             **{
                 c.replace("accuracy_at_", "accuracy at "): [percent(v) for v in summary[c]]
                 for c in budgets

@@ -1,8 +1,10 @@
 """What leaves and enters the app as files: labels CSV, session manifest, the head as `.keras`.
 
 - The labels CSV has one row per answered image: pool index, answer, round, time, MNIST's
-  ground-truth digit and whether the answer agrees with it. Rounds taken back with undo can be
-  included, marked `undone`.
+  ground-truth digit and whether the answer agrees with it, and after its round the stopping
+  signal (`pool_kappa`, the mean kappa of the pool's predictions over the last rounds) and
+  whether it recommended stopping (`can_stop`). Rounds taken back with undo can be included,
+  marked `undone`.
 - The manifest is the whole session as one JSON document (format `tl-active-session`: settings
   with the seed, the model checksum, every round). Importing it checks its shape, then replays it
   in memory over the frozen features, which reproduces the head weights and checks them against
@@ -43,6 +45,7 @@ from tl_active.session import (
     SessionSettings,
     upgrade_round,
 )
+from tl_active.stopping import SIGNALS
 from tl_active.task import SKIP
 
 MAX_MANIFEST_BYTES = 50_000_000
@@ -55,6 +58,8 @@ LABEL_COLUMNS = (
     "agrees",
     "simulated",
     "status",
+    "pool_kappa",
+    "can_stop",
 )
 # Unix times a manifest may hold: from 1970 to the year 2100.
 _LATEST_TIME = 4_102_444_800.0
@@ -74,7 +79,9 @@ def labels_csv(
 
     `agrees` is whether the answer matches the data's ground truth for the session's task
     (empty for a skip); `status` is `live`, `corrected` (a later correction replaced it) or
-    `undone`. A correction is a row of its own, in the round that made it.
+    `undone`. A correction is a row of its own, in the round that made it. `pool_kappa` and
+    `can_stop` are the round's stopping signal and recommendation (`stopping.py`; the kappa is
+    empty until there are enough rounds, and for rounds recorded before it existed).
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -99,12 +106,18 @@ def labels_csv(
                     "" if answer == SKIP else answer == right,
                     bool(record.simulated),
                     status,
+                    _fixed(record.stopping.get("kappa_average")),
+                    bool(record.can_stop),
                 ]
             )
     for row in rows:
         if include_skips or row[1] != SKIP:
             writer.writerow(row)
     return out.getvalue()
+
+
+def _fixed(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
 
 
 def manifest(session: LabellingSession) -> dict:
@@ -266,6 +279,15 @@ def _check_round(position: int, data: object, session: LabellingSession, n_label
             raise SessionFileError(f"{where}: {name} must be a time between 1970 and 2100")
     if not isinstance(data["simulated"], bool):
         raise SessionFileError(f"{where}: simulated must be true or false")
+    stopping = data.get("stopping", {})
+    if not isinstance(stopping, dict) or not all(
+        name in SIGNALS and _is_number(value) for name, value in stopping.items()
+    ):
+        raise SessionFileError(
+            f"{where}: stopping must map signals among {', '.join(SIGNALS)} to numbers"
+        )
+    if not isinstance(data.get("can_stop", False), bool):
+        raise SessionFileError(f"{where}: can_stop must be true or false")
     return n_labels
 
 

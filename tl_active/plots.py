@@ -819,10 +819,53 @@ def ceiling_frame(ceiling: Mapping[str, float]) -> pd.DataFrame:
     )
 
 
+STOP_COLOUR = "#2ca02c"
+
+
+def stop_frame(rounds: Sequence[RoundRecord]) -> pd.DataFrame:
+    """Where the stopping signals first said the person could stop: one row, or none yet."""
+    stop = next((r for r in rounds if r.can_stop), None)
+    if stop is None:
+        return pd.DataFrame(
+            {
+                "labels": pd.Series(dtype=int),
+                "round": pd.Series(dtype=int),
+                "accuracy": pd.Series(dtype=float),
+                "text": pd.Series(dtype=str),
+            }
+        )
+    return pd.DataFrame(
+        {
+            "labels": [stop.n_labels],
+            "round": [stop.number],
+            "accuracy": [float(stop.metrics["accuracy"])],
+            "text": [f"you can stop ({stop.n_labels} labels)"],
+        }
+    )
+
+
+def stop_marker(source: pd.DataFrame | alt.NamedData) -> list[alt.Chart]:
+    """A vertical rule and a note where the stopping recommendation first fired (a `stop_frame`
+    or its name; with no row, nothing is drawn)."""
+    base = alt.Chart(source).encode(
+        x=alt.X("labels:Q"),
+        tooltip=_tips("round:Q", "labels:Q", alt.Tooltip("accuracy:Q", format=".4f")),
+    )
+    return [
+        base.mark_rule(color=STOP_COLOUR, strokeWidth=2),
+        base.mark_text(align="left", dx=4, dy=12, color=STOP_COLOUR, fontWeight="bold").encode(
+            y=alt.YValue(0), text=alt.Text("text:N")
+        ),
+    ]
+
+
 def curve_chart(
-    source: pd.DataFrame | alt.NamedData, ceiling: pd.DataFrame | alt.NamedData
+    source: pd.DataFrame | alt.NamedData,
+    ceiling: pd.DataFrame | alt.NamedData,
+    stop: pd.DataFrame | alt.NamedData,
 ) -> alt.LayerChart:
-    """The curve drawn from `source` (a `curve_frame` or its name) and its ceiling line."""
+    """The curve drawn from `source` (a `curve_frame` or its name), its ceiling line, and where
+    the stopping signals first said the person could stop (`stop_frame`)."""
     lines = alt.Chart(source).encode(
         x=alt.X("labels:Q", title="labels given"),
         y=alt.Y("value:Q", title="on the held-out test set", scale=alt.Scale(domain=[0, 1])),
@@ -847,14 +890,15 @@ def curve_chart(
         .mark_text(align="left", dx=4, dy=-7, color="black")
         .encode(y=alt.Y("value:Q"), x=alt.XValue(0), text=alt.Text("text:N"))
     )
-    return alt.layer(line, dots, rule, text).properties(height=260)
+    return alt.layer(line, dots, rule, text, *stop_marker(stop)).properties(height=260)
 
 
 def learning_curve(
     rounds: Sequence[RoundRecord], start: Mapping[str, float], ceiling: Mapping[str, float]
 ) -> alt.LayerChart:
-    """The test figures per number of labels, and the frozen-head ceiling as a dashed line."""
-    return curve_chart(curve_frame(rounds, start), ceiling_frame(ceiling))
+    """The test figures per number of labels, the frozen-head ceiling as a dashed line, and
+    where the stopping signals first said the person could stop, as a marker."""
+    return curve_chart(curve_frame(rounds, start), ceiling_frame(ceiling), stop_frame(rounds))
 
 
 def curve_live(
@@ -863,8 +907,14 @@ def curve_live(
     """`learning_curve` for a page that draws it again after every round (`live_spec`)."""
     return LiveChart(
         shape=("curve",),
-        build=lambda: curve_chart(alt.NamedData("curve"), alt.NamedData("curve_ceiling")),
-        datasets={"curve": curve_frame(rounds, start), "curve_ceiling": ceiling_frame(ceiling)},
+        build=lambda: curve_chart(
+            alt.NamedData("curve"), alt.NamedData("curve_ceiling"), alt.NamedData("curve_stop")
+        ),
+        datasets={
+            "curve": curve_frame(rounds, start),
+            "curve_ceiling": ceiling_frame(ceiling),
+            "curve_stop": stop_frame(rounds),
+        },
     )
 
 

@@ -9,8 +9,10 @@ A session is its backbone and layer (which frozen features the head reads), its 
 question or K classes, see `task.py`), its strategy, batch size, head mode and seed. After each
 round it records what the app draws: the labels so far, the head's weights and biases, test-set
 accuracy, precision, recall and F1, the distribution of the head's p over the pool and the mean
-p per true class. The query of round k uses a generator seeded from the session seed and k, so a
-session replays exactly from its settings and answers, and plain JSON is enough to save it.
+p per true class, and the stopping signals (`stopping.py`): how much the head's predictions on
+the pool moved, and whether the person can stop. The query of round k uses a generator seeded
+from the session seed and k, so a session replays exactly from its settings and answers, and
+plain JSON is enough to save it.
 
 Rounds name images by their index in the whole pool (MNIST's 60,000 training images), whatever
 part of the pool the task looks at.
@@ -33,6 +35,12 @@ from tl_active.errors import PoolExhaustedError, ProtocolError, SessionFileError
 from tl_active.features import FeatureSet
 from tl_active.head import HEAD_MODES, L2_SIMPLEX, HeadState, HeadStates, make_head
 from tl_active.metrics import Metrics, task_metrics
+from tl_active.stopping import (
+    KAPPA_WINDOW,
+    PROGRESSIVE_WINDOW,
+    predicted_answers,
+    round_signals,
+)
 from tl_active.strategies import (
     BINARY_ONLY,
     DEFAULT_STRATEGY,
@@ -228,6 +236,10 @@ class RoundRecord:
     adam_m: list[float] = field(default_factory=list)
     adam_v: list[float] = field(default_factory=list)
     adam_t: int = 0
+    # The stopping signals after the round, by name (stopping.SIGNALS; an undefined one is left
+    # out), and whether they recommend stopping. Rounds recorded before these existed have none.
+    stopping: dict[str, float] = field(default_factory=dict)
+    can_stop: bool = False
 
     @classmethod
     def from_dict(cls, data: dict) -> RoundRecord:
@@ -244,8 +256,9 @@ class RoundRecord:
 
 RECORD_FIELDS = tuple(f.name for f in fields(RoundRecord))
 # Fields a record may leave out: rounds written before corrections existed have neither kind
-# nor previous, and rounds written before the demo mode's Adam state was kept lack that.
-OPTIONAL_FIELDS = ("kind", "previous", "adam_m", "adam_v", "adam_t")
+# nor previous, rounds written before the demo mode's Adam state was kept lack that, and rounds
+# written before the stopping signals existed have none.
+OPTIONAL_FIELDS = ("kind", "previous", "adam_m", "adam_v", "adam_t", "stopping", "can_stop")
 ADAM_FIELDS = ("adam_m", "adam_v", "adam_t")
 
 
@@ -468,6 +481,11 @@ class LabellingSession:
         self._pending = None
         indices = [p.index for p in picks]
         local = self.data.local(indices)
+        prior_right = sum(
+            int(self._predicted[position]) == self._answer_index[a]
+            for position, a in zip(local, parsed)
+            if a != SKIP
+        )
         self._take_answers(indices, local, parsed)
         record = RoundRecord(
             number=expected,
@@ -482,15 +500,49 @@ class LabellingSession:
             answered_at=time.time(),
         )
         self.rounds.append(record)
-        self._refit(record)
+        self._refit(record, float(prior_right))
         return record
 
-    def _refit(self, record: RoundRecord) -> None:
-        """Retrain the head on every label so far, rescore, and fill the round's figures."""
+    def _refit(self, record: RoundRecord, prior_right: float = float("nan")) -> None:
+        """Retrain the head on every label so far, rescore, and fill the round's figures.
+
+        `prior_right` is how many of the round's labels the head before it predicted right
+        (NaN for a correction, whose image the head had already learned).
+        """
         positions = np.array(self._labelled, np.intp)
+        previous = self._predicted
         self.head.fit(self.data.pool[positions], self.labels)
         self._rescore()
         self._fill_figures(record)
+        self._fill_stopping(record, previous, prior_right)
+
+    def _fill_stopping(self, record: RoundRecord, previous: np.ndarray, prior_right: float) -> None:
+        """The round's stopping signals, from the predictions on the pool before and after it."""
+        earlier = self.rounds[:-1]
+        kappas = [r.stopping.get("kappa", float("nan")) for r in earlier[-(KAPPA_WINDOW - 1) :]]
+        batches = [
+            (r.stopping["prior_right"], sum(a != SKIP for a in r.answers))
+            for r in earlier[-PROGRESSIVE_WINDOW:]
+            if "prior_right" in r.stopping
+        ]
+        given = np.bincount(np.array(self._labels, np.intp), minlength=self.task.n_outputs)
+        signals = round_signals(
+            previous,
+            self._predicted,
+            self._proba_pool,
+            np.array(self._labelled, np.intp),
+            kappas,
+            prior_right,
+            batches,
+            sum(a != SKIP for a in record.answers),
+            bool(np.all(given > 0)),
+        )
+        record.stopping = signals.as_record()
+        record.can_stop = signals.can_stop
+
+    def stop_round(self) -> RoundRecord | None:
+        """The first live round after which the signals recommended stopping, if any."""
+        return next((r for r in self.rounds if r.can_stop), None)
 
     def answer_by_truth(self) -> RoundRecord:
         """Answer the pending (or next) batch with the ground truth, marked as simulated."""
@@ -618,6 +670,8 @@ class LabellingSession:
     def _rescore(self) -> None:
         self._proba_pool = self.head.predict_proba(self.data.pool)
         self._proba_test = self.head.predict_proba(self.data.test)
+        # Kept for the next round's stopping signals: how much its head changes the answers.
+        self._predicted = predicted_answers(self._proba_pool)
 
     def p_by_class(self) -> np.ndarray:
         """Per class of the data (binary) or of the task: the mean p the figures show.
