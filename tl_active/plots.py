@@ -678,6 +678,46 @@ def compare_chart(
     return alt.layer(*layers).properties(height=420, title=title)
 
 
+def sweep_chart(summary: pd.DataFrame) -> alt.HConcatChart:
+    """A sweep at a glance, one box per strategy over the grid's cells (`sweep.summarise_sweep`).
+
+    Left, each cell's AUC (its mean curve's, over seeds); right, the labels each cell's mean
+    curve took to reach 99 % of its frozen-head ceiling, among the cells that reached it (the
+    axis title says how many did).
+    """
+    names = list(dict.fromkeys(summary["strategy"]))
+    colour = alt.Color(
+        "strategy:N",
+        scale=alt.Scale(domain=names, range=[TABLEAU[i % len(TABLEAU)] for i in range(len(names))]),
+        legend=None,
+    )
+    y = alt.Y("strategy:N", sort=names, title=None)
+    frame = summary[["strategy", "auc", "labels_to_99pct_of_ceiling"]].copy()
+    frame["labels"] = frame["labels_to_99pct_of_ceiling"].astype("float")
+    auc = (
+        alt.Chart(frame, title=f"AUC of each grid cell ({len(frame):,} cells)")
+        .mark_boxplot(extent="min-max")
+        .encode(
+            x=alt.X("auc:Q", title="AUC (mean curve over seeds)", scale=alt.Scale(zero=False)),
+            y=y,
+            color=colour,
+        )
+    )
+    reached = frame.dropna(subset=["labels"])
+    labels = (
+        alt.Chart(reached, title="labels to reach 99 % of the ceiling")
+        .mark_boxplot(extent="min-max")
+        .encode(
+            x=alt.X(
+                "labels:Q", title=f"labels ({len(reached):,} of {len(frame):,} cells reach it)"
+            ),
+            y=y,
+            color=colour,
+        )
+    )
+    return alt.hconcat(auc.properties(width=420), labels.properties(width=420))
+
+
 # --- exports: the same charts as PNG, and the evolution as a GIF -------------------------------
 
 
