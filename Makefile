@@ -10,7 +10,7 @@ ADDRESS ?= localhost
 
 .PHONY: setup run test test-fast bench compare lint chromium features clean-cache
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-cluster.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
@@ -58,6 +58,12 @@ bench-browser: setup chromium
 .PHONY: bench-room
 bench-room: setup chromium
 	$(PY) bench/bench_room.py $(BENCH_ROOM_ARGS)
+
+# Runs per second of a sweep on both backends (joblib, a local Ray) on a slice of the 18,396-run
+# grid, medians and the Ray / local ratio. Options: BENCH_SWEEP_ARGS="--every 73 --repeats 3".
+.PHONY: bench-sweep
+bench-sweep: setup
+	$(PY) bench/bench_sweep.py $(BENCH_SWEEP_ARGS)
 
 compare: setup
 	$(PY) -m tl_active compare --out results/compare

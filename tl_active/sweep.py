@@ -330,6 +330,10 @@ def _local_results(shared, work, jobs) -> Iterator[list[tuple[Cell, list[dict]]]
 def _ray_results(shared, work, jobs, address) -> Iterator[list[tuple[Cell, list[dict]]]]:
     # Nothing of this process's goes to Ray's usage statistics, whatever the environment says.
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    if not address:
+        # A Ray of its own serves this machine only: on 127.0.0.1, rather than the address other
+        # machines would reach it at (which Ray finds by opening a socket towards the internet).
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
     if address:
