@@ -8,6 +8,7 @@ here, each stopped by its process group when the test ends.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -463,3 +464,52 @@ def test_the_ray_backend_without_an_address_starts_and_stops_a_ray_of_its_own(tm
     assert report.computed == 4
     assert not ray.is_initialized()
     pd.testing.assert_frame_equal(read_sweep(tmp_path / "local"), read_sweep(tmp_path / "ray"))
+
+
+# --- the compare page -------------------------------------------------------------------------
+
+
+def slice_caption(at) -> str:
+    (caption,) = [c.value for c in at.caption if "in this slice" in c.value]
+    return caption
+
+
+def test_the_compare_page_opens_a_sweep_and_draws_a_slice(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.syspath_prepend(str(ROOT))  # ui_support sits beside app.py
+    out = tmp_path / "sweep"
+    grid = parse_grid(SMALL | {"noise": [0, 0.5]})
+    run_sweep(grid, out, load, jobs=1)
+    sweep.finish_sweep(out, grid, load)
+
+    at = AppTest.from_file(str(ROOT / "pages" / "compare.py"), default_timeout=60)
+    at.run()
+    at.radio(key="cmp_source").set_value("Open a sweep's results").run()
+    assert not at.exception and "Give the folder" in at.info[0].value
+
+    # A folder that is not there is said, escaped: its name cannot become a link.
+    at.text_input(key="sweep_path").set_value("[x](http://example.com) missing").run()
+    message = at.error[0].value
+    assert message.startswith("no sweep results in \\[x\\]\\(http") and "](" not in message
+
+    at.text_input(key="sweep_path").set_value(str(out)).run()
+    assert not at.exception and not at.error
+    # At first: every strategy, the first question and noise level.
+    tasks, strategies = at.multiselect[0], at.multiselect[1]
+    assert strategies.value == ["band", "diversity", "random"]
+    assert tasks.value == ["2,3,5,7"] and at.multiselect[2].value == [0.0]
+    assert "6 runs of 32 in this slice" in slice_caption(at)
+    ceilings = pd.read_csv(out / sweep.CEILINGS_FILE, dtype={"task": str}).set_index("task")
+    assert f"Frozen-head ceiling: {ceilings.loc['2,3,5,7', 'ceiling']:.2%}." in slice_caption(at)
+    # The band, the lines, the ceiling's rule and its label.
+    assert len(json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"]) == 4
+    assert len(at.dataframe[0].value) == 3  # the slice's grid cells in the summary
+
+    # Lines by noise: both levels, averaged over the strategies and the two questions chosen.
+    at.multiselect[0].set_value(["2,3,5,7", "odd"]).run()
+    at.multiselect[2].set_value([0.0, 0.5]).run()
+    at.selectbox[0].set_value("noise").run()
+    assert not at.exception
+    assert "24 runs of 32" in slice_caption(at) and "mean of 2 questions" in slice_caption(at)
+    assert "lines: noise" in slice_caption(at)

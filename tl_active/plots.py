@@ -609,13 +609,14 @@ TABLEAU = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 def compare_chart(
     bands: pd.DataFrame,
-    ceiling: float,
+    ceiling: float | None,
     yours: pd.DataFrame | None = None,
     title: str = "",
     y_domain: tuple[float, float] | None = None,
 ) -> alt.LayerChart:
     """Mean test accuracy per strategy against labels, the seeds' range as a band, the
-    frozen-head ceiling dashed, and a person's own session (`n_labels`, `mean`) in black.
+    frozen-head ceiling dashed (none if it is None), and a person's own session (`n_labels`,
+    `mean`) in black.
 
     `bands` is `compare.mean_curves` of the runs; `y_domain` zooms in (what falls outside is
     cut at the chart's edge).
@@ -646,20 +647,22 @@ def compare_chart(
             alt.Tooltip("high:Q", title="highest seed", format=".2%"),
         ],
     )
-    ceiling_frame = pd.DataFrame(
-        {"ceiling": [ceiling], "text": [f"frozen-head ceiling {ceiling:.2%}"]}
-    )
-    rule = (
-        alt.Chart(ceiling_frame)
-        .mark_rule(strokeDash=[6, 4], color="gray")
-        .encode(y="ceiling:Q", tooltip=[alt.Tooltip("ceiling:Q", format=".2%")])
-    )
-    label = (
-        alt.Chart(ceiling_frame)
-        .mark_text(align="left", dx=4, dy=-7, color="gray")
-        .encode(y="ceiling:Q", x=alt.value(0), text="text:N")
-    )
-    layers = [band, line, rule, label]
+    layers = [band, line]
+    if ceiling is not None:
+        ceiling_frame = pd.DataFrame(
+            {"ceiling": [ceiling], "text": [f"frozen-head ceiling {ceiling:.2%}"]}
+        )
+        rule = (
+            alt.Chart(ceiling_frame)
+            .mark_rule(strokeDash=[6, 4], color="gray")
+            .encode(y="ceiling:Q", tooltip=[alt.Tooltip("ceiling:Q", format=".2%")])
+        )
+        label = (
+            alt.Chart(ceiling_frame)
+            .mark_text(align="left", dx=4, dy=-7, color="gray")
+            .encode(y="ceiling:Q", x=alt.value(0), text="text:N")
+        )
+        layers += [rule, label]
     if yours is not None:
         layers.append(
             alt.Chart(yours)

@@ -443,6 +443,54 @@ def read_sweep(out: Path | str) -> pd.DataFrame:
     return rows.sort_values(ORDER, kind="stable").reset_index(drop=True)[ROW_COLUMNS]
 
 
+def folder_state(out: Path | str) -> tuple:
+    """The part files' names, sizes and times: changes whenever cells land (for caches)."""
+    return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in _parts(Path(out)))
+
+
+@dataclass(frozen=True)
+class SweepResults:
+    """A sweep's folder as read: its rows, and the summary and ceilings once it finished."""
+
+    rows: pd.DataFrame
+    summary: pd.DataFrame | None
+    ceilings: pd.DataFrame | None
+
+    def slice(self, chosen: dict[str, Sequence]) -> pd.DataFrame:
+        """The rows whose value of each named key is one of those chosen."""
+        keep = np.ones(len(self.rows), bool)
+        for column, values in chosen.items():
+            keep &= self.rows[column].isin(list(values)).to_numpy()
+        return self.rows[keep]
+
+    def ceiling(self, rows: pd.DataFrame) -> float | None:
+        """The mean frozen-head ceiling of the questions in `rows`; None if not yet written."""
+        if self.ceilings is None or rows.empty:
+            return None
+        asked = rows[["backbone", "layer", "task"]].drop_duplicates()
+        known = asked.merge(self.ceilings, on=["backbone", "layer", "task"])
+        return float(known["ceiling"].mean()) if len(known) == len(asked) else None
+
+
+def read_results(out: Path | str) -> SweepResults:
+    """`read_sweep`, with `_summary.csv` and `_ceilings.csv` if the sweep got that far."""
+    out = Path(out)
+    rows = read_sweep(out)
+
+    def optional(name: str) -> pd.DataFrame | None:
+        try:
+            # "1" or "0,1" is a question's name, not a number.
+            text = {"backbone": str, "layer": str, "task": str}
+            return pd.read_csv(out / name, dtype=text, keep_default_na=False, na_values=[""])
+        except (OSError, ValueError):
+            return None
+
+    ceilings = optional(CEILINGS_FILE)
+    if ceilings is not None and not {"backbone", "layer", "task", "ceiling"} <= set(ceilings):
+        ceilings = None
+    return SweepResults(rows, optional(SUMMARY_FILE), ceilings)
+
+
 class _PartWriter:
     """Finished cells to part files: all a cell's rows in one file, a file every few seconds."""
 
