@@ -60,32 +60,53 @@ def main() -> None:
         f"{args.jobs} cores, {args.repeats} repeats"
     )
     seconds: dict[str, list[float]] = {"local": [], "ray": []}
+    steady: dict[str, list[float]] = {"local": [], "ray": []}
     for repeat in range(args.repeats):
         for backend in ("local", "ray"):
             out = Path(tempfile.mkdtemp(prefix=f"sweep-{backend}-"))
+            seen: list[tuple[float, int]] = []
             start = time.perf_counter()
             report = sweep.run_sweep(
-                grid, out, lambda b, layer: features, backend=backend, jobs=args.jobs
+                grid,
+                out,
+                lambda b, layer: features,
+                backend=backend,
+                jobs=args.jobs,
+                progress=lambda done, total: seen.append((time.perf_counter(), done)),
             )
             wall = time.perf_counter() - start
             assert report.computed == runs, report
+            # From the first finished chunk on: the rate once the workers are up.
+            (first, n_first), (last, _) = next(s for s in seen if s[1] > 0), seen[-1]
+            rate = (runs - n_first) / (last - first)
             seconds[backend].append(wall)
-            print(f"  repeat {repeat + 1}, {backend}: {wall:.1f} s, {runs / wall:.2f} runs/s")
+            steady[backend].append(rate)
+            print(
+                f"  repeat {repeat + 1}, {backend}: {wall:.1f} s, {runs / wall:.2f} runs/s "
+                f"({rate:.2f} runs/s once started)"
+            )
 
     local, ray = (statistics.median(seconds[b]) for b in ("local", "ray"))
     print()
-    print("| backend | median wall | runs/s | s per run | whole grid (18,396 runs) |")
+    print("| backend | median wall | runs/s | once started | whole grid (18,396 runs) |")
     print("|---|---:|---:|---:|---:|")
-    for name, wall in (("local (joblib)", local), ("ray (local Ray)", ray)):
+    for backend, name in (("local", "local (joblib)"), ("ray", "ray (a local Ray)")):
+        wall = statistics.median(seconds[backend])
         rate = runs / wall
         print(
-            f"| {name} | {wall:.1f} s | {rate:.2f} | {wall / runs:.3f} | "
-            f"{FULL_RUNS / rate / 60:.0f} min |"
+            f"| {name} | {wall:.1f} s | {rate:.2f} | "
+            f"{statistics.median(steady[backend]):.2f} | {FULL_RUNS / rate / 60:.0f} min |"
         )
-    print(f"\nRay / local, seconds per run: {ray / local:.2f} (target: at most 1.5)")
-    per_core = runs / ray / args.jobs
+    # Each repeat ran both backends one after the other: its ratio saw about the same load.
+    paired = [r / lo for r, lo in zip(seconds["ray"], seconds["local"])]
     print(
-        f"projection on Ray at {per_core:.2f} runs/s per core: "
+        f"\nRay / local, seconds per run: {ray / local:.2f} from the medians, "
+        f"{statistics.median(paired):.2f} the median of each repeat's own "
+        f"({', '.join(f'{p:.2f}' for p in paired)}); target: at most 1.5"
+    )
+    per_core = statistics.median(steady["ray"]) / args.jobs
+    print(
+        f"projection on Ray at {per_core:.2f} runs/s per core once started: "
         + ", ".join(
             f"{n} cores {FULL_RUNS / (per_core * n) / 60:.1f} min" for n in (2, 16, 64, 256)
         )

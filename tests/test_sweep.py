@@ -513,3 +513,36 @@ def test_the_compare_page_opens_a_sweep_and_draws_a_slice(tmp_path, monkeypatch)
     assert not at.exception
     assert "24 runs of 32" in slice_caption(at) and "mean of 2 questions" in slice_caption(at)
     assert "lines: noise" in slice_caption(at)
+
+
+@pytest.mark.parametrize(
+    ("name", "cells"), [("issue-grid.toml", 18_396), ("example-grid.toml", 192)]
+)
+def test_the_shipped_grid_files_parse_to_their_cells(name, cells):
+    grid = load_grid(ROOT / "docs" / "sweep" / name)
+    assert (
+        sum(len(sweep.grid_cells(grid, b, layer)) for b, layer in grid.backbone_layers()) == cells
+    )
+
+
+# --- on the real features ---------------------------------------------------------------------
+
+
+@pytest.mark.model
+def test_a_small_sweep_on_the_shipped_cnn(tmp_path):
+    from tl_active.features import load_features
+
+    grid = parse_grid(
+        {"strategies": ["diversity", "random"], "targets": ["odd", "0,6,8,9"], "seeds": 2,
+         "rounds": 5}
+    )  # fmt: skip
+    features = load_features("mnist-cnn", "digits")
+    report = run_sweep(grid, tmp_path, lambda b, layer: features, jobs=2)
+    assert report.computed == 8
+    summary = sweep.finish_sweep(tmp_path, grid, lambda b, layer: features).set_index(
+        ["task", "strategy"]
+    )
+    # The README's odd/even figure: the default strategy at the ceiling by 12 labels.
+    assert summary.loc[("odd", "diversity"), "accuracy_at_12"] >= 0.99
+    assert summary.loc[("odd", "diversity"), "ceiling"] == pytest.approx(0.9975, abs=0.002)
+    assert (summary["auc"] > 0.8).all()

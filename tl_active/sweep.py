@@ -550,7 +550,6 @@ class SweepReport:
     computed: int
     seconds: float
     backend: str
-    workers: int
 
     @property
     def runs_per_second(self) -> float:
@@ -625,7 +624,6 @@ def run_sweep(
         computed=computed,
         seconds=time.perf_counter() - start,
         backend=backend,
-        workers=_cores(jobs),
     )
 
 
