@@ -72,7 +72,7 @@ def main() -> None:
                 lambda b, layer: features,
                 backend=backend,
                 jobs=args.jobs,
-                progress=lambda done, total: seen.append((time.perf_counter(), done)),
+                progress=lambda done, total, seen=seen: seen.append((time.perf_counter(), done)),
             )
             wall = time.perf_counter() - start
             assert report.computed == runs, report
