@@ -41,7 +41,7 @@ test: setup chromium
 	$(PY) -m pytest
 
 test-fast: setup
-	$(PY) -m pytest -m "not model and not server and not browser"
+	$(PY) -m pytest -m "not model and not server and not browser and not cluster"
 
 bench: setup
 	$(PY) -m tl_active bench
