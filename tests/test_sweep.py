@@ -546,3 +546,17 @@ def test_a_small_sweep_on_the_shipped_cnn(tmp_path):
     assert summary.loc[("odd", "diversity"), "accuracy_at_12"] >= 0.99
     assert summary.loc[("odd", "diversity"), "ceiling"] == pytest.approx(0.9975, abs=0.002)
     assert (summary["auc"] > 0.8).all()
+
+
+def test_binary_questions_share_one_clustering_and_a_fork_keeps_its_task_views():
+    features = synthetic_features(300, 100)
+    odd = features.task_data(sweep.Task.binary("odd"))
+    clusters = odd.clusters
+    fork = features.fork()
+    primes = fork.task_data(sweep.Task.binary("2,3,5,7"))
+    assert primes.clusters is clusters  # made once, for every binary question
+    classes = fork.task_data(sweep.Task.multiclass("0-4"))
+    assert len(classes.clusters) == classes.size != len(clusters)
+    # The fork's new views are its own; the set it came from keeps only its one.
+    assert list(features._tasks) == [sweep.Task.binary("odd")]
+    assert fork.pool is features.pool
