@@ -560,3 +560,11 @@ def test_binary_questions_share_one_clustering_and_a_fork_keeps_its_task_views()
     # The fork's new views are its own; the set it came from keeps only its one.
     assert list(features._tasks) == [sweep.Task.binary("odd")]
     assert fork.pool is features.pool
+
+
+def test_the_ray_backend_without_ray_installed_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an import of a missing package meets
+    with pytest.raises(sweep.TlActiveError, match=r"needs Ray: pip install \.\[cluster\]"):
+        run_sweep(parse_grid({"strategies": ["random"], "seeds": 1, "rounds": 1}), tmp_path,
+                  load, backend="ray")  # fmt: skip
+    assert not list(tmp_path.glob(sweep.PART_GLOB))

@@ -334,18 +334,27 @@ def _ray_results(shared, work, jobs, address) -> Iterator[list[tuple[Cell, list[
         # A Ray of its own serves this machine only: on 127.0.0.1, rather than the address other
         # machines would reach it at (which Ray finds by opening a socket towards the internet).
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    import ray
-
-    if address:
-        ray.init(address=address, logging_level="ERROR")
-    else:
-        # "local": a Ray of its own on this machine, never one found running here.
-        ray.init(
-            address="local",
-            num_cpus=_cores(jobs),
-            include_dashboard=False,
-            logging_level="ERROR",
-        )
+    try:
+        import ray
+    except ImportError:
+        raise TlActiveError(
+            "--backend ray needs Ray: pip install .[cluster] (or -r requirements-cluster.txt)"
+        ) from None
+    try:
+        if address:
+            ray.init(address=address, logging_level="ERROR")
+        else:
+            # "local": a Ray of its own on this machine, never one found running here.
+            ray.init(
+                address="local",
+                num_cpus=_cores(jobs),
+                include_dashboard=False,
+                logging_level="ERROR",
+            )
+    except (ConnectionError, ValueError, RuntimeError) as error:
+        ray.shutdown()
+        where = f"join the Ray cluster at {address}" if address else "start a local Ray"
+        raise TlActiveError(f"cannot {where}: {error}") from None
     try:
         workers = int(ray.cluster_resources().get("CPU", 1))
         refs = {key: ray.put(features) for key, features in shared.items()}
@@ -355,7 +364,16 @@ def _ray_results(shared, work, jobs, address) -> Iterator[list[tuple[Cell, list[
             # A wait on every pending task at once, taking what is ready: cheap for many tasks.
             done, pending = ray.wait(pending, num_returns=len(pending), timeout=0.5)
             for ref in done:
-                yield ray.get(ref)
+                try:
+                    chunk = ray.get(ref)
+                except ray.exceptions.RayTaskError as error:
+                    # Most often a node without this project installed: say so in one line.
+                    cause = str(error).strip().splitlines()[-1]
+                    raise TlActiveError(
+                        f"a sweep task failed on Ray ({cause}): is tl-active installed, the same "
+                        "version, on every node?"
+                    ) from None
+                yield chunk
     finally:
         ray.shutdown()
 
