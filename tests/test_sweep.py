@@ -181,7 +181,9 @@ class Stop(Exception):
     pass
 
 
-def test_an_interrupted_sweep_resumes_computing_only_the_missing_cells(tmp_path):
+def test_an_interrupted_sweep_resumes_computing_only_the_missing_cells(tmp_path, monkeypatch):
+    # Both sweeps within one second of one process: their part files must not share a name.
+    monkeypatch.setattr(sweep.time, "strftime", lambda *args: "20260101T000000")
     grid = parse_grid(SMALL)
     finished: list = []
 

@@ -29,6 +29,7 @@ import hashlib
 import itertools
 import json
 import os
+import secrets
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
@@ -509,12 +510,17 @@ def read_results(out: Path | str) -> SweepResults:
     return SweepResults(rows, optional(SUMMARY_FILE), ceilings)
 
 
+def _part_prefix() -> str:
+    """A name no other writer uses: two sweeps of one process within a second differ too."""
+    return f"part-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
 class _PartWriter:
     """Finished cells to part files: all a cell's rows in one file, a file every few seconds."""
 
     def __init__(self, out: Path, flush_seconds: float):
         self.out, self.flush_seconds = out, flush_seconds
-        self.prefix = f"part-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        self.prefix = _part_prefix()
         self.rows: list[dict] = []
         self.written = 0
         self.last = time.monotonic()
@@ -548,7 +554,7 @@ def _compact(out: Path) -> None:
     if len(parts) < 2:
         return
     rows = read_sweep(out)
-    name = f"part-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-all.parquet"
+    name = f"{_part_prefix()}-all.parquet"
     tmp = out / f".{name}.tmp"
     pq.write_table(pa.Table.from_pandas(rows, schema=_schema(), preserve_index=False), tmp)
     os.replace(tmp, out / name)
