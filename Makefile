@@ -10,7 +10,7 @@ ADDRESS ?= localhost
 
 .PHONY: setup run test test-fast bench compare lint chromium features clean-cache
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-cluster.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
@@ -41,7 +41,7 @@ test: setup chromium
 	$(PY) -m pytest
 
 test-fast: setup
-	$(PY) -m pytest -m "not model and not server and not browser"
+	$(PY) -m pytest -m "not model and not server and not browser and not cluster"
 
 bench: setup
 	$(PY) -m tl_active bench
@@ -59,6 +59,12 @@ bench-browser: setup chromium
 .PHONY: bench-room
 bench-room: setup chromium
 	$(PY) bench/bench_room.py $(BENCH_ROOM_ARGS)
+
+# Runs per second of a sweep on both backends (joblib, a local Ray) on a slice of the 18,396-run
+# grid, medians and the Ray / local ratio. Options: BENCH_SWEEP_ARGS="--every 73 --repeats 3".
+.PHONY: bench-sweep
+bench-sweep: setup
+	$(PY) bench/bench_sweep.py $(BENCH_SWEEP_ARGS)
 
 compare: setup
 	$(PY) -m tl_active compare --out results/compare

@@ -54,6 +54,10 @@ CMP_NOISE = "cmp_noise"
 CMP_HEAD = "cmp_head"
 CMP_BUDGETS = "cmp_budgets"
 CMP_RUN = "cmp_run"
+CMP_SOURCE = "cmp_source"  # simulate here, or open a sweep's results
+SWEEP_PATH = "sweep_path"  # the folder of a sweep's Parquet results
+SWEEP_LINES = "sweep_lines"  # the key whose values are the chart's lines
+SWEEP_FILTER = "sweep_filter"  # prefix: one multiselect per grid key, per folder
 
 # --- the room page ------------------------------------------------------------------------------
 ROOM_SINCE_PARAM = "since"  # ?since=<unix seconds>: when the presenter said the room started

@@ -1,5 +1,8 @@
 """Compare strategies: every strategy answered by an oracle, and the person's own session on top.
 
+It also opens a sweep's results (`python -m tl_active sweep`, `tl_active.sweep`): the folder's
+path, then a slice of the grid chosen per key in the sidebar, drawn as the comparison is.
+
 A thin page over `tl_active.compare`. It reads the settings (backbone, layer, question, budgets,
 runs), calls `run_comparison` once per new set of settings (with a progress bar), and draws what
 comes back with the frozen-head ceiling of that configuration. Results are kept per settings in
@@ -9,7 +12,9 @@ labelling session is drawn on top when it asks the same question of the same lay
 
 from __future__ import annotations
 
+import hashlib
 import time
+from pathlib import Path
 from typing import NamedTuple
 
 import pandas as pd
@@ -23,6 +28,7 @@ from tl_active.errors import TlActiveError
 from tl_active.head import HEAD_MODES
 from tl_active.session import MAX_BATCH, LabellingSession, frozen_head_ceiling
 from tl_active.strategies import BINARY_ONLY, DESCRIPTIONS, STRATEGIES
+from tl_active.sweep import GROUP_COLUMNS, SweepResults, folder_state, read_results
 from tl_active.task import Task
 from ui_support import (
     OWN_FILE,
@@ -37,6 +43,7 @@ from ui_support import (
 
 MAX_KEPT = 8
 KINDS = {"binary": "binary target", "classes": "classes"}
+SIMULATE, SWEEP = "Simulate here", "Open a sweep's results"
 
 
 class Settings(NamedTuple):
@@ -237,6 +244,90 @@ def summary_table(summary: pd.DataFrame, budgets: tuple[int, ...]) -> None:
     st.dataframe(shown, hide_index=True, column_config=columns)
 
 
+# --- a sweep's results --------------------------------------------------------------------------
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the sweep...")
+def sweep_results(folder: str, state: tuple) -> SweepResults:
+    """The folder's results; `state` (its part files) makes a sweep still running read again."""
+    return read_results(folder)
+
+
+def choose_slice(results: SweepResults, folder: str) -> tuple[dict, str]:
+    """The sidebar's filters, one per grid key with more than one value, and the lines' key.
+
+    At first every strategy and the first value of each other key: one question, one batch
+    size and so on, so the lines are strategies compared on like terms.
+    """
+    tag = hashlib.sha256(folder.encode()).hexdigest()[:8]  # new filters for another folder
+    chosen, varied = {}, []
+    st.header("Slice of the sweep")
+    for column in GROUP_COLUMNS:
+        values = sorted(results.rows[column].unique().tolist())
+        if len(values) == 1:
+            st.caption(f"{column}: {escape_markdown(values[0])}")
+            continue
+        varied.append(column)
+        chosen[column] = st.multiselect(
+            column.replace("_", " "),
+            values,
+            default=values if column == "strategy" else values[:1],
+            key=f"{keys.SWEEP_FILTER}_{column}_{tag}",
+        )
+    lines = st.selectbox(
+        "Lines",
+        ["strategy", *(c for c in varied if c != "strategy")],
+        key=f"{keys.SWEEP_LINES}_{tag}",
+        help="The key whose values are the chart's lines; the others are averaged over.",
+    )
+    return chosen, lines
+
+
+def show_sweep() -> None:
+    folder = st.text_input(
+        "Sweep folder",
+        key=keys.SWEEP_PATH,
+        placeholder="results/sweep",
+        help="The --out folder of `python -m tl_active sweep GRID.toml --out DIR`.",
+    ).strip()
+    if not folder:
+        st.info("Give the folder a sweep wrote its results to (its `--out`).")
+        return
+    try:
+        where = Path(folder).expanduser()
+        results = sweep_results(str(where), folder_state(where))
+    except (TlActiveError, OSError) as error:
+        st.error(escape_markdown(error))
+        return
+    with st.sidebar:
+        chosen, lines = choose_slice(results, folder)
+    rows = results.slice(chosen)
+    if rows.empty:
+        st.warning("Nothing in this slice: choose at least one value of each key.")
+        return
+    drawn = rows.assign(strategy=rows[lines].astype(str)) if lines != "strategy" else rows
+    ceiling = results.ceiling(rows)
+    questions = rows["task"].nunique()
+    st.caption(
+        f"{escape_markdown(folder)}: {rows['cell'].nunique():,} runs of "
+        f"{results.rows['cell'].nunique():,} in this slice; lines: {lines}, each the mean over "
+        "what else the slice holds (bands: lowest to highest run). "
+        + (
+            "The frozen-head ceilings are written when the sweep finishes."
+            if ceiling is None
+            else f"Frozen-head ceiling: {ceiling:.2%}"
+            + (f" (the mean of {questions} questions)." if questions > 1 else ".")
+        )
+    )
+    st.altair_chart(plots.compare_chart(mean_curves(drawn), ceiling).interactive(), width="stretch")
+    if results.summary is not None:
+        st.subheader("Summary per grid cell (over seeds)")
+        summary = results.summary
+        for column, values in chosen.items():
+            summary = summary[summary[column].isin(values)]
+        st.dataframe(summary, hide_index=True)
+
+
 # --- the page -----------------------------------------------------------------------------------
 
 st.title("Compare strategies")
@@ -247,6 +338,12 @@ st.write(
     "frozen-head ceiling: the same head fitted on every pool label of that backbone, layer and "
     "question."
 )
+source = st.radio(
+    "Results", [SIMULATE, SWEEP], key=keys.CMP_SOURCE, horizontal=True, label_visibility="collapsed"
+)
+if source == SWEEP:
+    show_sweep()
+    st.stop()
 
 with st.sidebar:
     settings = read_settings()

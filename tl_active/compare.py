@@ -10,7 +10,8 @@ configuration (the head fitted on every pool label), and says where the stopping
 recommendation (`stopping.py`) first fired and the test accuracy there.
 
 Runs are independent and seeded, so they go to joblib's workers in any order and the results
-do not depend on how many there are: they are put back in (strategy, seed, round) order.
+do not depend on how many there are: they are put back in (strategy, seed, round) order. One
+function, `oracle_run`, is what every worker runs, here and in a sweep (`sweep.py`).
 
 `run_comparison` and `summarise` are pure (no files, no printing) so that the app's compare page
 calls them too; `main` is the command line, `python -m tl_active compare`.
@@ -22,6 +23,7 @@ import argparse
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -199,25 +201,45 @@ def run_comparison(
     check_settings(strategies, seed_list, rounds, batch, noise, task)
     # The task's clusters are made once here and travel to the workers with the features.
     features.task_data(task).clusters  # noqa: B018
-    tasks = [(name, seed) for name in strategies for seed in seed_list]
+    runs = [
+        OracleRun(name, seed, rounds, batch, task, noise, head_mode)
+        for name in strategies
+        for seed in seed_list
+    ]
     if progress:
-        progress(0, len(tasks))
-    results: dict[tuple[str, int], list[dict]] = {}
-    # Every run is a short numpy loop: give each worker one BLAS thread rather than oversubscribe.
+        progress(0, len(runs))
+    results: dict[OracleRun, list[dict]] = {}
     parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", inner_max_num_threads=1)
-    for rows, key in parallel(
-        delayed(_run_task)(features, name, seed, rounds, batch, task, noise, head_mode)
-        for name, seed in tasks
-    ):
-        results[key] = rows
+    for run, rows in parallel(delayed(oracle_run)(features, run) for run in runs):
+        results[run] = rows
         if progress:
-            progress(len(results), len(tasks))
-    rows = [row for key in tasks for row in results[key]]
-    return pd.DataFrame(rows, columns=CURVE_COLUMNS)
+            progress(len(results), len(runs))
+    return pd.DataFrame([row for run in runs for row in results[run]], columns=CURVE_COLUMNS)
 
 
-def _run_task(features, name, seed, rounds, batch, task, noise, head_mode):
-    return simulate_run(features, name, seed, rounds, batch, task, noise, head_mode), (name, seed)
+class OracleRun(NamedTuple):
+    """One oracle run's settings: what `compare` and a sweep's cells hand to a worker."""
+
+    strategy: str
+    seed: int
+    rounds: int
+    batch: int
+    task: Task
+    noise: float = 0.0
+    head_mode: str = "converge"
+
+
+def oracle_run(features: FeatureSet, run: OracleRun) -> tuple[OracleRun, list[dict]]:
+    """`simulate_run` for one run's settings, on one BLAS thread, returned with its settings.
+
+    The one function every worker runs, whichever engine sends the work: a run is a short numpy
+    loop, so one thread each rather than oversubscribed cores; and the same thread count
+    everywhere keeps a run's figures the same to the last bit on any backend.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return run, simulate_run(features, *run)
 
 
 # --- what the curves say ----------------------------------------------------------------------
@@ -240,12 +262,35 @@ def mean_curves(curves: pd.DataFrame) -> pd.DataFrame:
     return bands
 
 
-def _accuracy_at(curve: pd.DataFrame, budget: int) -> float:
-    """Mean accuracy after the last round with at most `budget` labels; NaN if runs stop short."""
-    if curve["n_labels"].max() < budget:
-        return float("nan")
-    within = curve[curve["n_labels"] <= budget]
-    return float(within["mean"].iloc[-1]) if len(within) else float("nan")
+def curve_figures(
+    n_labels: np.ndarray,
+    accuracy: np.ndarray,
+    rounds: np.ndarray,
+    ceiling: float,
+    budgets: Sequence[int] = BUDGETS,
+) -> dict:
+    """What one curve says, round by round in order: the summary's figures (see `summarise`).
+
+    The one definition both `summarise` (a strategy's mean curve) and a sweep's summary (each
+    grid cell's mean curve, and each seed's own) use.
+    """
+    n_labels, accuracy, rounds = (np.asarray(a, float) for a in (n_labels, accuracy, rounds))
+    reached = np.flatnonzero(accuracy >= SHARE_OF_CEILING * ceiling)
+    span = rounds[-1] - rounds[0]
+    auc = float(np.trapezoid(accuracy, rounds) / span) if span else float(accuracy[0])
+
+    def accuracy_at(budget: int) -> float:
+        # After the last round with at most `budget` labels; NaN if the runs stop short.
+        within = np.flatnonzero(n_labels <= budget)
+        if n_labels.max() < budget or not len(within):
+            return float("nan")
+        return float(accuracy[within[-1]])
+
+    return {
+        "labels_to_99pct_of_ceiling": (int(round(n_labels[reached[0]])) if len(reached) else pd.NA),
+        "auc": auc,
+        **{f"accuracy_at_{b}": accuracy_at(b) for b in budgets},
+    }
 
 
 def stop_points(curves: pd.DataFrame) -> pd.DataFrame:
@@ -276,24 +321,13 @@ def summarise(
     for name, curve in mean_curves(curves).groupby("strategy", sort=False):
         stop = stops.get_group(name)
         every_seed = bool(stop["n_labels"].notna().all())
-        reached = curve[curve["mean"] >= SHARE_OF_CEILING * ceiling]
-        accuracy = curve["mean"].to_numpy()
-        span = curve["round"].iloc[-1] - curve["round"].iloc[0]
-        auc = (
-            float(np.trapezoid(accuracy, curve["round"].to_numpy()) / span)
-            if span
-            else float(accuracy[0])
-        )
+        figures = curve_figures(curve["n_labels"], curve["mean"], curve["round"], ceiling, budgets)
         rows.append(
             {
                 "strategy": name,
-                "labels_to_99pct_of_ceiling": (
-                    int(round(reached["n_labels"].iloc[0])) if len(reached) else pd.NA
-                ),
+                **figures,
                 "labels_at_stop": (int(round(stop["n_labels"].mean())) if every_seed else pd.NA),
                 "accuracy_at_stop": float(stop["accuracy"].mean()) if every_seed else np.nan,
-                "auc": auc,
-                **{f"accuracy_at_{b}": _accuracy_at(curve, b) for b in budgets},
             }
         )
     summary = pd.DataFrame(rows, columns=summary_columns(budgets))

@@ -16,6 +16,7 @@ backbone that never saw the classes).
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import os
 import re
@@ -37,6 +38,7 @@ from tl_active.paths import CACHE_DIR, MNIST_PATH, file_in_the_way
 from tl_active.task import DIGITS, Task
 
 Progress = Callable[[int, int], None]
+_WHOLE_POOL = "clustering of the whole pool"
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,10 @@ class FeatureSet:
         """The part of the data a task looks at; made once per task and shared (thread-safe)."""
         with self._lock:
             if task not in self._tasks:
-                self._tasks[task] = TaskData.of(self, task)
+                # Every binary task reads the whole pool, so one clustering serves them all: a
+                # sweep over the 1,022 binary targets runs k-means once, not once per target.
+                shared = self._derived.setdefault(_WHOLE_POOL, {}) if task.is_binary else {}
+                self._tasks[task] = TaskData.of(self, task, shared)
             return self._tasks[task]
 
     def derived(self, name: str, make: Callable[[FeatureSet], object]):
@@ -113,6 +118,17 @@ class FeatureSet:
             if name not in self._derived:
                 self._derived[name] = make(self)
             return self._derived[name]
+
+    def fork(self) -> FeatureSet:
+        """A copy that shares the arrays and every view made so far, but keeps new ones its own.
+
+        For a worker that runs many tasks one after another (a sweep's 1,022 targets): each
+        run reads a fork, so the task views it makes are dropped with it rather than kept by
+        the one shared set, while the clusterings made beforehand are still shared.
+        """
+        clone = copy.copy(self)  # through __getstate__: a lock of its own
+        object.__setattr__(clone, "_tasks", dict(self._tasks))
+        return clone
 
     def __getstate__(self) -> dict:
         # The lock cannot be pickled (joblib sends feature sets to its workers); the per-task
@@ -138,9 +154,11 @@ class TaskData:
     truth_pool: np.ndarray  # (n,) output index each pool image should get
     truth_test: np.ndarray
     class_names: tuple[str, ...]
+    # Holds the clustering once made, shared with other tasks over the same pool.
+    shared: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def of(cls, features: FeatureSet, task: Task) -> TaskData:
+    def of(cls, features: FeatureSet, task: Task, shared: dict | None = None) -> TaskData:
         n_classes = len(features.class_names)
         outside = [c for c in task.classes if not 0 <= c < n_classes]
         if outside:
@@ -171,6 +189,7 @@ class TaskData:
             task.truth(y_pool),
             task.truth(y_test),
             features.class_names,
+            {} if shared is None else shared,
         )
 
     @property
@@ -198,12 +217,14 @@ class TaskData:
 
     @cached_property
     def _clustering(self) -> tuple[np.ndarray, np.ndarray]:
-        from sklearn.cluster import KMeans
+        if "clustering" not in self.shared:
+            from sklearn.cluster import KMeans
 
-        kmeans = KMeans(self.n_clusters, n_init=3, random_state=0).fit(self.pool)
-        clusters = kmeans.labels_.astype(np.intp)
-        distance = np.linalg.norm(self.pool - kmeans.cluster_centers_[clusters], axis=1)
-        return clusters, -distance
+            kmeans = KMeans(self.n_clusters, n_init=3, random_state=0).fit(self.pool)
+            clusters = kmeans.labels_.astype(np.intp)
+            distance = np.linalg.norm(self.pool - kmeans.cluster_centers_[clusters], axis=1)
+            self.shared["clustering"] = (clusters, -distance)
+        return self.shared["clustering"]
 
     @property
     def clusters(self) -> np.ndarray:
