@@ -165,18 +165,10 @@ class TransferData:
         return self.features.task_data(self.task)
 
 
-def load_transfer_data(
-    backbone: str = DEFAULT_BACKBONE,
-    classes: str | Sequence[int] = DEFAULT_CLASSES,
-    data_path: Path = MNIST_PATH,
-    cache_dir: Path = CACHE_DIR,
-    progress: Callable[[int, int], None] | None = None,
-) -> TransferData:
-    """The images of a K-class question and the backbone's embedding of them (cached)."""
+def lab_for(features: FeatureSet, task: Task, data_path: Path = MNIST_PATH) -> TransferData:
+    """The question's images beside the embedding features the head reads (loaded already)."""
     from tl_active.data import load_mnist
 
-    task = Task.multiclass(classes)
-    features = load_features(backbone, EMBEDDING, data_path, cache_dir, progress)
     mnist = load_mnist(data_path)
     data = features.task_data(task)
     return TransferData(
@@ -185,6 +177,18 @@ def load_transfer_data(
         mnist.x_pool[data.pool_index],
         mnist.x_test[task.in_task(mnist.y_test)],
     )
+
+
+def load_transfer_data(
+    backbone: str = DEFAULT_BACKBONE,
+    classes: str | Sequence[int] = DEFAULT_CLASSES,
+    data_path: Path = MNIST_PATH,
+    cache_dir: Path = CACHE_DIR,
+    progress: Callable[[int, int], None] | None = None,
+) -> TransferData:
+    """The images of a K-class question and the backbone's embedding of them (cached)."""
+    features = load_features(backbone, EMBEDDING, data_path, cache_dir, progress)
+    return lab_for(features, Task.multiclass(classes), data_path)
 
 
 # --- which labels ------------------------------------------------------------------------------
@@ -464,6 +468,31 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
         seconds_per_epoch=("seconds_per_epoch", "mean"),
     ).reset_index()
     return summary[SUMMARY_COLUMNS]
+
+
+def read_rows(path: Path | str) -> pd.DataFrame:
+    """A `transfer.csv` written by a run, checked; `TlActiveError` saying what is wrong if not."""
+    from tl_active.errors import TlActiveError
+
+    path = Path(path)
+    try:
+        rows = pd.read_csv(path)
+    except FileNotFoundError:
+        raise TlActiveError(
+            f"{path} is missing: `python -m tl_active transfer --out {path.parent}` makes it"
+        ) from None
+    except (OSError, ValueError) as error:
+        raise TlActiveError(f"{path} cannot be read as a CSV file ({error})") from None
+    missing = [c for c in COLUMNS if c not in rows.columns]
+    if missing:
+        raise TlActiveError(f"{path} is not a transfer.csv: it lacks {', '.join(missing)}")
+    rows = rows[COLUMNS].copy()
+    for column in COLUMNS[2:]:
+        rows[column] = pd.to_numeric(rows[column], errors="coerce")
+    numeric = rows[COLUMNS[2:]]
+    if rows.empty or numeric.isna().any().any() or not rows["accuracy"].between(0, 1).all():
+        raise TlActiveError(f"{path} holds no rows or damaged ones")
+    return rows
 
 
 def _value(summary: pd.DataFrame, method: str, selection: str, labels: int, column: str):
