@@ -511,7 +511,8 @@ class Findings:
     epoch_speedup: float  # scratch's seconds per epoch over frozen-conv's, with all labels
     all_labels_gap: float  # frozen-conv's accuracy minus scratch's, with all labels
     at_50: dict[str, float]  # selection -> best of head / fine-tune minus scratch, at 50 labels
-    fine_tune_pays_from: dict[str, int | None]  # selection -> fewest labels where it beats head
+    # selection -> the fewest labels from which fine-tuning beats the head at every budget
+    fine_tune_pays_from: dict[str, int | None]
     lines: tuple[str, ...]
 
 
@@ -565,7 +566,12 @@ def findings(summary: pd.DataFrame, fine_tune: str) -> Findings:
             (n, tuned, frozen) for n, tuned, frozen in compared if not math.isnan(tuned + frozen)
         ]
         if compared:
-            pays[selection] = next((n for n, tuned, frozen in compared if tuned > frozen), None)
+            # From the smallest budget at which it wins there and at every larger budget.
+            pays[selection] = None
+            for n, tuned, frozen in reversed(compared):
+                if tuned <= frozen:
+                    break
+                pays[selection] = n
             lines.append(
                 f"{fine_tune} against the head, {selection}: "
                 + ", ".join(
@@ -615,7 +621,12 @@ def transfer_chart(rows: pd.DataFrame, title: str = ""):
         scale=alt.Scale(domain=methods, range=plots.TABLEAU[: len(methods)]),
         title="method",
     )
-    dash = alt.StrokeDash("selection:N", title="selection")
+    dash = alt.StrokeDash(
+        "selection:N",
+        title="line: selection",
+        legend=alt.Legend(symbolType="stroke", symbolStrokeColor="gray"),
+    )
+    shape = alt.Shape("selection:N", title="point: selection")
     tooltip = [
         "method:N",
         "selection:N",
@@ -629,21 +640,26 @@ def transfer_chart(rows: pd.DataFrame, title: str = ""):
     # The budget "all" has no selection of its own: it is drawn as points at the end.
     counted = summary[summary["selection"] != ALL]
     every = summary[summary["selection"] == ALL]
-    by_labels = alt.layer(
-        base.properties(data=counted)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("labels:Q", scale=alt.Scale(type="log"), title="labels (log)"), strokeDash=dash
+    labels = alt.X(
+        "labels:Q",
+        title="labels (log)",
+        scale=alt.Scale(
+            type="log",
+            domain=[0.8 * summary["labels"].min(), 1.25 * summary["labels"].max()],
+            nice=False,
         ),
+    )
+    by_labels = alt.layer(
+        base.properties(data=counted).mark_line(point=True).encode(x=labels, strokeDash=dash),
         base.properties(data=every)
         .mark_point(filled=True, size=90, shape="diamond")
-        .encode(x=alt.X("labels:Q", scale=alt.Scale(type="log"))),
+        .encode(x=labels),
     ).properties(width=460, height=360, title="accuracy against labels (diamonds: all labels)")
     by_seconds = (
         base.mark_point(filled=True, size=70)
         .encode(
             x=alt.X("train_seconds:Q", scale=alt.Scale(type="log"), title="training seconds (log)"),
-            shape=alt.Shape("selection:N", title="selection"),
+            shape=shape,
         )
         .properties(width=460, height=360, title="accuracy against training time")
     )
