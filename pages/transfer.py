@@ -25,7 +25,7 @@ from tl_active.task import Task
 from ui_support import escape_markdown, features_for
 
 MEASURED = PROJECT_ROOT / "docs" / "transfer" / "transfer.csv"
-BUDGET_CHOICES = [25, 50, 100, 500, transfer.ALL]
+BUDGET_CHOICES = [25, 50, 100, 200, 500, transfer.ALL]
 SELECTIONS = [transfer.RANDOM, DEFAULT_STRATEGY]
 MAX_KEPT = 4
 
@@ -53,7 +53,7 @@ def read_settings() -> transfer.TransferSettings | None:
         "one seed take a minute or two."
     )
     budgets = st.multiselect(
-        "Budgets (labels)", BUDGET_CHOICES, [50, transfer.ALL], key=keys.TR_BUDGETS
+        "Budgets (labels)", BUDGET_CHOICES, [50, 200], key=keys.TR_BUDGETS
     )
     selections = st.multiselect(
         "Selections", SELECTIONS, SELECTIONS, key=keys.TR_SELECTIONS,
