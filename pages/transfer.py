@@ -52,9 +52,7 @@ def read_settings() -> transfer.TransferSettings | None:
         "Short trainings (the command's --quick lengths), on this server: a few budgets and "
         "one seed take a minute or two."
     )
-    budgets = st.multiselect(
-        "Budgets (labels)", BUDGET_CHOICES, [50, 200], key=keys.TR_BUDGETS
-    )
+    budgets = st.multiselect("Budgets (labels)", BUDGET_CHOICES, [50, 200], key=keys.TR_BUDGETS)
     selections = st.multiselect(
         "Selections", SELECTIONS, SELECTIONS, key=keys.TR_SELECTIONS,
         help=f"random, or the app's default strategy ({DEFAULT_STRATEGY}) on the frozen "
