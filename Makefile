@@ -69,6 +69,12 @@ bench-sweep: setup
 compare: setup
 	$(PY) -m tl_active compare --out results/compare
 
+# Scratch, frozen-conv, the head and fine-tuning on digits 0-4 of the 5-9 network (docs/transfer/
+# holds the committed run); TRANSFER_ARGS="--quick" for the short one.
+.PHONY: transfer
+transfer: setup
+	$(PY) -m tl_active transfer --out results/transfer $(TRANSFER_ARGS)
+
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .

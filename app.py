@@ -16,8 +16,9 @@ st.set_page_config(page_title="tl-active", page_icon="🔢", layout="wide")
 
 LABEL = st.Page("pages/label.py", title="Label", icon="🔢", url_path="label", default=True)
 COMPARE = st.Page("pages/compare.py", title="Compare strategies", icon="📈", url_path="compare")
+TRANSFER = st.Page("pages/transfer.py", title="Transfer lab", icon="🧪", url_path="transfer")
 ROOM = st.Page("pages/room.py", title="Room", icon="👥", url_path="room")
 
-st.navigation([LABEL, COMPARE, ROOM]).run()
+st.navigation([LABEL, COMPARE, TRANSFER, ROOM]).run()
 # Which browser this is, so that its recent list shows its own sessions only (see ui_browser).
 remember_browser()

@@ -59,6 +59,15 @@ SWEEP_PATH = "sweep_path"  # the folder of a sweep's Parquet results
 SWEEP_LINES = "sweep_lines"  # the key whose values are the chart's lines
 SWEEP_FILTER = "sweep_filter"  # prefix: one multiselect per grid key, per folder
 
+# --- the transfer lab page ---------------------------------------------------------------------
+TR_RESULTS = "transfer_results"  # {settings: result}, this person's runs
+TR_SHOWN = "transfer_shown"  # the settings whose run is on screen
+TR_BUDGETS = "tr_budgets"
+TR_SELECTIONS = "tr_selections"
+TR_SEEDS = "tr_seeds"
+TR_LAYERS = "tr_fine_tune_layers"
+TR_RUN = "tr_run"
+
 # --- the room page ------------------------------------------------------------------------------
 ROOM_SINCE_PARAM = "since"  # ?since=<unix seconds>: when the presenter said the room started
 ROOM_HOURS = "room_hours"  # otherwise: sessions changed in this many last hours

@@ -1,4 +1,4 @@
-"""Command line: `python -m tl_active {pretrain,features,compare,sweep,bench,import,export}`.
+"""Command line: `python -m tl_active {pretrain,features,compare,sweep,transfer,bench,import,export}`.
 
 Errors the user can fix (a missing file, a bad option, a refused manifest, an unknown session)
 are printed as one line, without a traceback, and the command exits with status 2.
@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     features.set_defaults(run=_features)
 
     # Only argparse options here: the heavy imports happen when a command runs.
-    from tl_active import bench, compare, sweep
+    from tl_active import bench, compare, sweep, transfer
 
     compare_parser = commands.add_parser(
         "compare", parents=[backbone_options], help="simulate every strategy with an oracle"
@@ -264,6 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_arguments(sweep_parser)
     sweep_parser.set_defaults(run=sweep.main)
+
+    transfer_parser = commands.add_parser(
+        "transfer",
+        help="scratch, frozen-conv, head and fine-tuning on a new question, side by side",
+    )
+    transfer.add_arguments(transfer_parser)
+    transfer_parser.set_defaults(run=transfer.main)
 
     bench_parser = commands.add_parser(
         "bench", help="time a labelling round against the demo's way"
