@@ -33,6 +33,7 @@ import numpy as np
 from tl_active.backbones import Backbone, default_layer, resolve_backbone
 from tl_active.data import file_checksum, load_mnist
 from tl_active.errors import DataError, ModelError
+from tl_active.images import ImageSource
 from tl_active.paths import CACHE_DIR, MNIST_PATH, file_in_the_way
 from tl_active.task import DIGITS, Task
 
@@ -51,6 +52,8 @@ class FeatureSet:
     backbone: str = "mnist-cnn"
     layer: str = "digits"
     key: str = ""  # model checksum, layer and data checksum the features were computed from
+    # A person's image folder (None: MNIST): its path, checksum and the path of each image.
+    source: ImageSource | None = None
     _tasks: dict = field(default_factory=dict, repr=False, compare=False)
     _derived: dict = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -79,6 +82,11 @@ class FeatureSet:
     @property
     def width(self) -> int:
         return self.pool.shape[1]
+
+    @property
+    def has_truth(self) -> bool:
+        """Whether the images have known classes (MNIST, a folder of class folders)."""
+        return self.source is None or self.source.has_truth
 
     @property
     def model_checksum(self) -> str:

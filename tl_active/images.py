@@ -222,6 +222,27 @@ def scan_folder(root: Path | str) -> ImageFolder:
     )
 
 
+@dataclass(frozen=True)
+class ImageSource:
+    """Where a feature set's images come from: it travels with the features (`FeatureSet.source`).
+
+    The pool's and the test set's images are named by their path relative to the folder, in
+    the order of the feature rows, so that the i-th pool image of a session is a file.
+    """
+
+    root: str
+    checksum: str  # the folder's content checksum when the features were computed
+    pool_paths: tuple[str, ...]
+    test_paths: tuple[str, ...]
+    has_truth: bool
+    preprocessing: str  # how the images were turned into the network's input, for people
+    skipped: tuple[Skipped, ...] = ()
+    split_file: str = ""  # where the held-out split is recorded
+
+    def path_of(self, pool_index: int) -> Path:
+        return Path(self.root) / self.pool_paths[pool_index]
+
+
 # --- a .zip, unpacked within limits -------------------------------------------------------------
 
 
