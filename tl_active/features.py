@@ -146,9 +146,26 @@ class TaskData:
     truth_pool: np.ndarray  # (n,) output index each pool image should get
     truth_test: np.ndarray
     class_names: tuple[str, ...]
+    has_truth: bool = True
 
     @classmethod
     def of(cls, features: FeatureSet, task: Task) -> TaskData:
+        if not features.has_truth:
+            # A folder without classes: every image is in the pool, none has a known answer,
+            # and there is no test set.
+            n = features.pool_size
+            return cls(
+                task,
+                np.arange(n),
+                features.pool,
+                features.test,
+                features.y_pool,
+                features.y_test,
+                np.full(n, -1, np.intp),
+                np.full(len(features.test), -1, np.intp),
+                features.class_names,
+                has_truth=False,
+            )
         n_classes = len(features.class_names)
         outside = [c for c in task.classes if not 0 <= c < n_classes]
         if outside:
@@ -201,7 +218,12 @@ class TaskData:
 
     @cached_property
     def n_clusters(self) -> int:
-        """One cluster per data class present in the pool (10 for MNIST, K for K classes)."""
+        """One cluster per data class present in the pool (10 for MNIST, K for K classes).
+
+        Without truth, one per answer the person named.
+        """
+        if not self.has_truth:
+            return max(2, self.task.n_outputs)
         return max(2, len(np.unique(self.y_pool)))
 
     @cached_property
