@@ -11,7 +11,12 @@ import pytest
 from synthetic import synthetic_features
 
 from tl_active.errors import ProtocolError
-from tl_active.exchange import read_manifest
+from tl_active.exchange import (
+    FOLDER_LABEL_COLUMNS,
+    labels_csv,
+    predictions_csv,
+    read_manifest,
+)
 from tl_active.images import ImageSource
 from tl_active.session import (
     LabellingSession,
@@ -19,7 +24,7 @@ from tl_active.session import (
     cross_validated_metrics,
     parse_answer_names,
 )
-from tl_active.task import MULTICLASS, Task
+from tl_active.task import MULTICLASS, SKIP, Task
 
 BASE = synthetic_features(400, 100, layer="embedding")
 
@@ -124,3 +129,66 @@ def test_mnist_settings_are_written_as_before():
     settings = SessionSettings(images="/x", images_checksum="a" * 64)
     assert SessionSettings.from_dict(settings.as_dict()) == settings
     assert "on /x" in settings.summary()
+
+
+def class_folder_features():
+    """The synthetic set as a folder of class folders: each image a path, a test split."""
+    source = ImageSource(
+        root="/data/digits",
+        checksum="d" * 64,
+        pool_paths=tuple(f"{d}/p{i:04d}.png" for i, d in enumerate(BASE.y_pool)),
+        test_paths=tuple(f"{d}/t{i:04d}.png" for i, d in enumerate(BASE.y_test)),
+        has_truth=True,
+        preprocessing="as stated",
+    )
+    return replace(BASE, source=source)
+
+
+def test_the_labels_csv_names_images_by_path_with_who_and_p():
+    import csv
+    import io
+
+    features = class_folder_features()
+    session = LabellingSession(
+        features, SessionSettings(task=Task.multiclass("0-2"), layer="embedding", batch_size=3)
+    )
+    picks = session.next_batch()
+    answers = [session.answer_values[0], SKIP, session.answer_values[2]]
+    session.submit(answers)
+    session.auto_label(1)
+    rows = list(csv.DictReader(io.StringIO(labels_csv(session))))
+    assert list(rows[0]) == list(FOLDER_LABEL_COLUMNS)
+    assert [r["path"] for r in rows[:3]] == [features.source.pool_paths[p.index] for p in picks]
+    assert [r["who"] for r in rows] == ["person"] * 3 + ["auto"] * 3
+    assert rows[1]["answer"] == "skip" and rows[1]["p"] == "" and rows[1]["agrees"] == ""
+    local = session.data.local([picks[0].index])[0]
+    assert float(rows[0]["p"]) == pytest.approx(session.proba_pool[local, 0], abs=1e-6)
+    assert rows[0]["true_class"] == rows[0]["path"].split("/")[0]
+    assert rows[0]["agrees"] == str(rows[0]["path"].startswith("0/"))
+    assert all(r["agrees"] == "True" for r in rows[3:])  # the truth agrees with itself
+
+
+def test_predict_the_rest_lists_every_image_nobody_labelled():
+    import csv
+    import io
+
+    features, digits = flat_features()
+    session = LabellingSession(features, flat_settings())
+    answer_as_a_person(session, digits)
+    rows = list(csv.DictReader(io.StringIO(predictions_csv(session))))
+    assert len(rows) == 400 - 24 and {r["part"] for r in rows} == {"pool"}
+    labelled_paths = {features.source.pool_paths[i] for i in session.labelled}
+    assert not labelled_paths & {r["path"] for r in rows}
+    first = int(rows[0]["path"][3:7])
+    proba = session.proba_pool[first]
+    assert rows[0]["predicted"] == session.answer_values[int(proba.argmax())]
+    assert float(rows[0]["p"]) == pytest.approx(proba.max(), abs=1e-6)
+    # With class folders the held-out test images are predicted too.
+    folder = class_folder_features()
+    session = LabellingSession(
+        folder, SessionSettings(task=Task.multiclass("0-2"), layer="embedding")
+    )
+    rows = list(csv.DictReader(io.StringIO(predictions_csv(session))))
+    n_test = int(np.isin(BASE.y_test, [0, 1, 2]).sum())
+    assert sum(r["part"] == "test" for r in rows) == n_test
+    assert all(r["path"].split("/")[0] in "012" for r in rows)
