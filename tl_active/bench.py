@@ -11,6 +11,9 @@ Two configurations are timed: the demo's (the shipped CNN's 10 softmax outputs, 
 odd/even over the 60,000-image pool) and a K-class one (the 5-9 CNN's 128-wide embedding, a
 softmax head over digits 0-4, about 30,000 pool images).
 
+It also measures how fast an image folder becomes features (images per second, PNG files to
+the cache) for the shipped CNN and a MobileNetV2-size network at 96 x 96 (`image_bench.py`).
+
 It also answers which head training mode learns faster: test accuracy after 12, 20 and 40
 oracle labels, mean over seeds, for the demo's Adam steps and the default fit to convergence.
 """
@@ -36,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=30, help="rounds timed per strategy")
     parser.add_argument("--demo-repeats", type=int, default=3, help="timed demo-way rounds")
     parser.add_argument("--seeds", type=int, default=5, help="seeds for the head-mode comparison")
+    parser.add_argument(
+        "--no-images", action="store_true", help="leave out the image-folder throughput"
+    )
 
 
 def time_rounds(
@@ -169,6 +175,13 @@ def main(args: argparse.Namespace) -> None:
         f"slowest ({max(k_ours, key=lambda s: np.median(k_ours[s]))}): "
         f"{1000 * max(np.median(v) for v in k_ours.values()):.1f} ms"
     )
+
+    if not args.no_images:
+        from tl_active.image_bench import throughput
+
+        print("\nimage folder to features (scan, decode, network, cache), median of 3 runs")
+        for name, rate in throughput().items():
+            print(f"  {name:50s} {rate:8,.0f} images/s")
 
     print(f"\nhead training mode: mean test accuracy over {args.seeds} seeds (oracle labels)")
     print(f"  {'strategy':16s} {'mode':9s} {'12 labels':>9s} {'20 labels':>9s} {'40 labels':>9s}")

@@ -101,13 +101,19 @@ def head_layout(
     units: Sequence[str],
     unit_title: str,
     bias_trained: bool,
+    answers: Sequence[str] = (),
 ) -> HeadLayout:
-    """The layout of a task's head on a layer whose units have these names."""
+    """The layout of a task's head on a layer whose units have these names.
+
+    `answers` names the outputs where a person named them (images without classes). Two
+    classes make a logistic head: one row, the p of the second.
+    """
     if task.is_binary:
         return HeadLayout((p_label(task, class_names),), tuple(units), unit_title, bias_trained)
-    return HeadLayout(
-        task.answers(class_names), tuple(units), unit_title, bias_trained, output_title="class"
-    )
+    names = tuple(answers) or task.answers(class_names)
+    if len(names) == 2:
+        return HeadLayout((f"p({names[1]})",), tuple(units), unit_title, bias_trained)
+    return HeadLayout(names, tuple(units), unit_title, bias_trained, output_title="class")
 
 
 @dataclass(frozen=True)
@@ -491,6 +497,46 @@ def p_by_class_frame(
     return pd.DataFrame(rows)
 
 
+def p_by_answer_histogram(answers: Sequence[str], proba: np.ndarray) -> alt.Chart:
+    """p of the head's top answer over the pool, stacked by that answer: where there is no
+    truth to colour by, how sure the head is of what it would say."""
+    said = proba.argmax(axis=1)
+    top = proba[np.arange(len(proba)), said]
+    edges = np.linspace(0, 1, 21)
+    rows = []
+    for k, answer in enumerate(answers):
+        counts, _ = np.histogram(top[said == k], bins=edges)
+        rows += [
+            {"bin_start": a, "bin_end": b, "count": int(c), "answer": answer}
+            for a, b, c in zip(edges[:-1], edges[1:], counts)
+        ]
+    return (
+        alt.Chart(pd.DataFrame(rows))
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "bin_start:Q",
+                bin="binned",
+                title="p of the head's answer over the pool",
+                scale=alt.Scale(domain=[0, 1]),
+            ),
+            x2=alt.X2("bin_end:Q"),
+            y=alt.Y("count:Q", stack=True, title="pool images"),
+            color=alt.Color(
+                "answer:N",
+                sort=list(answers),
+                scale=alt.Scale(
+                    domain=list(answers),
+                    range=[TABLEAU[k % len(TABLEAU)] for k in range(len(answers))],
+                ),
+                legend=alt.Legend(orient="top", title="the head says"),
+            ),
+            tooltip=_tips("answer", "count"),
+        )
+        .properties(height=220)
+    )
+
+
 def p_by_class_chart(
     task: Task, class_names: Sequence[str], y_pool: np.ndarray, proba: np.ndarray
 ) -> alt.LayerChart:
@@ -560,13 +606,20 @@ def curve_frame(rounds: Sequence[RoundRecord], start: Mapping[str, float]) -> pd
 
 
 def learning_curve(
-    rounds: Sequence[RoundRecord], start: Mapping[str, float], ceiling: Mapping[str, float]
+    rounds: Sequence[RoundRecord],
+    start: Mapping[str, float],
+    ceiling: Mapping[str, float] | None,
 ) -> alt.LayerChart:
-    """The test figures per number of labels, and the frozen-head ceiling as a dashed line."""
+    """The test figures per number of labels, and the frozen-head ceiling as a dashed line.
+
+    Without a test set (`ceiling` None: images without classes), the figures are the head's
+    cross-validated on the labels given, and there is no ceiling to draw.
+    """
     frame = curve_frame(rounds, start)
+    axis = "on the held-out test set" if ceiling is not None else "cross-validated on your labels"
     lines = alt.Chart(frame).encode(
         x=alt.X("labels:Q", title="labels given"),
-        y=alt.Y("value:Q", title="on the held-out test set", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("value:Q", title=axis, scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("metric:N", legend=alt.Legend(orient="top", title=None)),
         tooltip=_tips(
             "round", "labels", "metric", alt.Tooltip("value:Q", format=".4f"), "answered_by"
@@ -582,6 +635,8 @@ def learning_curve(
             legend=alt.Legend(orient="top", title=None),
         )
     )
+    if ceiling is None:
+        return alt.layer(line, dots).properties(height=260)
     ceiling_frame = pd.DataFrame(
         {
             "value": [float(ceiling["accuracy"])],
