@@ -673,7 +673,8 @@ def learning_curve(session: LabellingSession) -> None:
         chart("curve", lambda: plots.learning_curve(session.rounds, start, None))
         return
     ceiling = session.ceiling().as_dict()
-    st.markdown("**Learning curve** (triangles: rounds answered by MNIST's ground truth)")
+    truth = "MNIST's ground truth" if session.features.source is None else "the class folders"
+    st.markdown(f"**Learning curve** (triangles: rounds answered by {truth})")
     chart("curve", lambda: plots.learning_curve(session.rounds, start, ceiling))
 
 
