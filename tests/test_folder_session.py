@@ -192,3 +192,10 @@ def test_predict_the_rest_lists_every_image_nobody_labelled():
     n_test = int(np.isin(BASE.y_test, [0, 1, 2]).sum())
     assert sum(r["part"] == "test" for r in rows) == n_test
     assert all(r["path"].split("/")[0] in "012" for r in rows)
+
+
+def test_sessions_on_a_folder_stay_out_of_the_room():
+    from tl_active.room import configuration_of
+
+    assert configuration_of(flat_settings().as_dict()) is None
+    assert configuration_of(SessionSettings().as_dict()) is not None
