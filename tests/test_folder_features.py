@@ -151,3 +151,31 @@ def test_a_missing_weights_file_or_a_bad_size_is_a_clear_error(folder, tmp_path)
     with pytest.raises(ValueError, match="from 32 to 1024"):
         load_folder_features(folder, f"resnet50@9:{tmp_path}/none.h5", None, tmp_path / "c")
     assert scan_folder(folder).checksum  # the folder itself is untouched
+
+
+def test_a_flat_folder_session_exports_its_head_as_keras(tmp_path):
+    import io
+    import zipfile
+
+    import keras
+
+    from tl_active.exchange import head_keras_bytes
+    from tl_active.session import LabellingSession, SessionSettings
+    from tl_active.task import Task
+
+    root = write_flat_folder(tmp_path / "flat", {0: 6, 1: 6, 7: 6})
+    features = load_folder_features(root, "mnist-cnn", "embedding", tmp_path / "cache")
+    settings = SessionSettings(
+        task=Task.multiclass("0-2"), layer="embedding", answers=("zero", "one", "seven")
+    )
+    session = LabellingSession(features, settings)
+    word = {"0": "zero", "1": "one", "7": "seven"}
+    for _ in range(3):
+        picks = session.next_batch()
+        session.submit([word[features.source.pool_paths[p.index][1]] for p in picks])
+    data = head_keras_bytes(session)
+    assert zipfile.is_zipfile(io.BytesIO(data))
+    path = tmp_path / "head.keras"
+    path.write_bytes(data)
+    head = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(np.asarray(head(features.pool)), session.proba_pool, atol=1e-5)
