@@ -34,6 +34,11 @@ SET_STRATEGY = "set_strategy"
 SET_BATCH = "set_batch"
 SET_HEAD = "set_head"
 SET_SEED = "set_seed"
+SET_IMAGES = "set_images"  # an image folder's path ('' for MNIST)
+SET_ZIP = "set_zip"  # an uploaded .zip of images
+SET_FOLDER_CLASSES = "set_folder_classes"  # a folder's classes to tell apart, by name
+SET_ANSWERS = "set_answers"  # a flat folder's answers, named by the person
+FOLDER_NOTE = "folder_note"  # what was skipped in an uploaded zip, said once
 AUTO_ROUNDS = "auto_rounds"
 IMPORT_FILE = "import_file"
 

@@ -28,20 +28,26 @@ from labelling_grid import DEFAULT_COLOURS, SKIP_COLOUR
 from tl_active.errors import SessionFileError, TlActiveError
 from tl_active.exchange import read_manifest
 from tl_active.features import FeatureSet
-from tl_active.session import LabellingSession, SessionSettings
+from tl_active.session import LabellingSession, SessionSettings, parse_answer_names
 from tl_active.store import StaleSessionError, UnknownSessionError, check_session_id
 from tl_active.strategies import BINARY_ONLY, DEFAULT_STRATEGY, STRATEGIES
-from tl_active.task import EVEN, ODD, SKIP, Task
+from tl_active.task import EVEN, MULTICLASS, ODD, SKIP, Task
 from ui_browser import browser_id
 from ui_support import (
     backbone_spec,
     choice_of,
     default_backbone_and_layer,
+    default_images,
     escape_markdown,
     features_for,
     features_or_stop,
+    image_folder,
     session_store,
+    unpack_upload,
 )
+
+# A folder without class folders starts with this question; the sidebar names others.
+DEFAULT_ANSWERS = "yes, no"
 
 
 def redraw_page() -> None:
@@ -69,11 +75,14 @@ class AnswerOption:
         return {"value": self.value, "label": self.label, "key": self.key, "colour": self.colour}
 
 
-def answer_options(task: Task, class_names: tuple[str, ...]) -> list[AnswerOption]:
+def answer_options(
+    task: Task, class_names: tuple[str, ...], named: tuple[str, ...] = ()
+) -> list[AnswerOption]:
     """The answers of a task, then Skip.
 
     Binary: Odd/Even (keys O, E) for parity, else Positive/Negative (P, N). K classes: one per
-    class, its key the class's digit (or 1..K for classes not named by one digit). S skips.
+    class, its key the class's digit (or 1..K for classes not named by one digit); `named`:
+    the answers a person named for images without classes. S skips.
     """
     if task.is_binary and task.positive in (ODD, EVEN):
         yes, no = ("Odd", "Even") if task.positive == ODD else ("Even", "Odd")
@@ -88,7 +97,7 @@ def answer_options(task: Task, class_names: tuple[str, ...]) -> list[AnswerOptio
             AnswerOption("negative", "Negative", "n", DEFAULT_COLOURS[1]),
         ]
     else:
-        names = task.answers(class_names)
+        names = named or task.answers(class_names)
         by_digit = all(len(n) == 1 and n.isdigit() for n in names)
         options = [
             AnswerOption(
@@ -154,7 +163,36 @@ def on_session_changed() -> None:
 
 
 def features_of(settings: SessionSettings) -> FeatureSet:
-    return features_for(settings.backbone, settings.layer)
+    return features_for(settings.backbone, settings.layer, settings.images)
+
+
+def folder_settings(
+    images: str, base: SessionSettings, names: list[str] | None = None, answers: str = ""
+) -> SessionSettings:
+    """Settings on an image folder: its classes (all, or those named), or for a folder without
+    class folders the answers the person names; its checksum recorded."""
+    folder = image_folder(images)
+    if folder.has_truth:
+        chosen = [folder.class_names.index(n) for n in names or [] if n in folder.class_names]
+        task = Task(MULTICLASS, tuple(sorted(chosen or range(len(folder.class_names)))))
+        if len(task.classes) < 2:
+            raise ValueError("choose at least two of the folder's classes")
+        named: tuple[str, ...] = ()
+    else:
+        named = parse_answer_names(answers or DEFAULT_ANSWERS)
+        task = Task(MULTICLASS, tuple(range(len(named))))
+    return SessionSettings(
+        task=task,
+        strategy=base.strategy if base.strategy not in BINARY_ONLY else DEFAULT_STRATEGY,
+        batch_size=base.batch_size,
+        head_mode="converge",
+        seed=base.seed,
+        backbone=base.backbone,
+        layer=base.layer,
+        images=images,
+        images_checksum=folder.checksum,
+        answers=named,
+    )
 
 
 def use_session(
@@ -198,7 +236,17 @@ def load_stored(session_id: str) -> LabellingSession:
         settings = SessionSettings.from_dict(data["settings"])
     except (KeyError, TypeError, ValueError) as error:
         raise SessionFileError(f"its settings cannot be read: {error}") from None
-    return LabellingSession.from_dict(data, features_of(settings))
+    features = features_of(settings)
+    if settings.images and features.source.checksum != settings.images_checksum:
+        # Its labels name images by their place in the pool: a changed folder may have moved
+        # them. Said first; the replay then refuses what no longer fits.
+        flash(
+            "warning",
+            f"The folder {escape_markdown(settings.images)} changed since this session began "
+            f"(checksum {settings.images_checksum[:12]}, now {features.source.checksum[:12]}): "
+            "its labels may now point at other images.",
+        )
+    return LabellingSession.from_dict(data, features)
 
 
 def reload_stored(why: str) -> None:
@@ -268,7 +316,9 @@ def store_new(session: LabellingSession, records: list) -> bool:
 
 def default_settings() -> SessionSettings:
     backbone, layer = default_backbone_and_layer()
-    return SessionSettings(backbone=backbone, layer=layer)
+    base = SessionSettings(backbone=backbone, layer=layer)
+    images = default_images()
+    return folder_settings(images, base) if images else base
 
 
 def ensure_session() -> LabellingSession:
@@ -281,8 +331,12 @@ def ensure_session() -> LabellingSession:
                 st.query_params[keys.URL_PARAM] = have  # e.g. back from another page
             catch_up()
     elif not (requested is not None and open_requested(requested)):
-        settings = default_settings()
-        features_or_stop(settings.backbone, settings.layer)  # says why it cannot start
+        try:
+            settings = default_settings()
+        except (TlActiveError, ValueError) as error:
+            st.error(escape_markdown(error))
+            st.stop()
+        features_or_stop(settings.backbone, settings.layer, settings.images)  # says why not
         if not start_session(settings):
             show_flash()
             if keys.SETTINGS_ERROR in st.session_state:
@@ -463,6 +517,9 @@ def settings_into_widgets(settings: SessionSettings) -> None:
     state[keys.SET_KIND] = kind
     state[keys.SET_DIGITS] = list(task.classes) if kind == "custom" else [2, 3, 5, 7]
     state[keys.SET_CLASSES] = list(task.classes) if kind == "classes" else [0, 1, 2, 3, 4]
+    state[keys.SET_IMAGES] = settings.images
+    state[keys.SET_FOLDER_CLASSES] = []
+    state[keys.SET_ANSWERS] = ", ".join(settings.answers) or DEFAULT_ANSWERS
     state[keys.SET_STRATEGY] = settings.strategy
     state[keys.SET_BATCH] = settings.batch_size
     state[keys.SET_HEAD] = settings.head_mode
@@ -496,6 +553,18 @@ def keep_choices_valid(task: Task | None) -> None:
 
 def settings_from_widgets() -> SessionSettings:
     state = st.session_state
+    images = str(state.get(keys.SET_IMAGES) or "").strip()
+    if images:
+        base = SessionSettings(
+            strategy=state[keys.SET_STRATEGY],
+            batch_size=int(state[keys.SET_BATCH]),
+            seed=int(state[keys.SET_SEED]),
+            backbone=backbone_spec(state[keys.SET_BACKBONE], state[keys.SET_MODEL_PATH]),
+            layer=str(state[keys.SET_LAYER] or "").strip() or "digits",
+        )
+        return folder_settings(
+            images, base, list(state.get(keys.SET_FOLDER_CLASSES) or []), state[keys.SET_ANSWERS]
+        )
     return SessionSettings(
         task=task_from_widgets(),
         strategy=state[keys.SET_STRATEGY],
@@ -514,7 +583,7 @@ def on_settings_submit() -> None:
         settings = settings_from_widgets()
         if not settings.layer:
             raise ValueError("name the layer whose outputs the head reads")
-    except ValueError as error:
+    except (ValueError, TlActiveError) as error:
         st.session_state[keys.SETTINGS_ERROR] = str(error)
         return
     if current_session().rounds:
@@ -534,8 +603,28 @@ def on_confirm(start: bool) -> None:
 # --- the live demo, checks, other sessions ------------------------------------------------------
 
 
+def on_zip_upload() -> None:
+    """An uploaded zip of images: unpacked within limits, its folder put in the sidebar."""
+    upload = st.session_state.get(keys.SET_ZIP)
+    if upload is None:
+        return
+    try:
+        folder, skipped = unpack_upload(upload.getvalue())
+        image_folder(folder)  # refuses a zip with no image in it, with the reason
+    except TlActiveError as error:
+        flash("error", f"{escape_markdown(upload.name)}: {escape_markdown(error)}")
+        return
+    st.session_state[keys.SET_IMAGES] = folder
+    st.session_state[keys.SET_FOLDER_CLASSES] = []
+    note = f"{escape_markdown(upload.name)} unpacked"
+    flash("warning" if skipped else "success", f"{note}. {escape_markdown(skipped)}".strip())
+
+
 def on_auto_label() -> None:
     session = current_session()
+    if not session.has_test:
+        flash("warning", "These images have no class folders: there is no truth to answer with.")
+        return
     done = session.auto_label(int(st.session_state[keys.AUTO_ROUNDS]))
     if not store_rounds(session, done):
         return

@@ -11,6 +11,8 @@ either) reaches a Markdown element only through `escape_markdown`.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -26,6 +28,8 @@ from tl_active.backbones import SHIPPED, Backbone, default_layer, resolve_backbo
 from tl_active.data import load_raw
 from tl_active.errors import ModelError, TlActiveError
 from tl_active.features import FeatureSet, load_features
+from tl_active.folder_features import load_folder_features
+from tl_active.images import ImageFolder, describe_skipped, scan_folder, thumbnail_png, unpack_zip
 from tl_active.paths import MNIST_PATH
 from tl_active.store import SessionStore
 
@@ -160,7 +164,66 @@ class SharedFeatures:
 shared_features = SharedFeatures(MAX_FEATURE_SETS)
 
 
-def features_for(backbone: str, layer: str) -> FeatureSet:
+def default_images() -> str:
+    """The image folder the app starts on: `TL_ACTIVE_IMAGES`, or '' for MNIST."""
+    return os.environ.get("TL_ACTIVE_IMAGES", "").strip()
+
+
+def _folder_stamp(root: Path) -> str:
+    """Changes when any file of the folder is added, removed, replaced or touched (stat only)."""
+    digest = hashlib.sha256()
+    for current, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            try:
+                status = os.stat(os.path.join(current, name))
+            except OSError:
+                continue
+            digest.update(f"{current}/{name}:{status.st_mtime_ns}:{status.st_size};".encode())
+    return digest.hexdigest()
+
+
+@st.cache_resource(show_spinner=False, max_entries=MAX_FEATURE_SETS)
+def _scanned(root: str, stamp: str) -> ImageFolder:
+    return scan_folder(root)
+
+
+def image_folder(root: str) -> ImageFolder:
+    """The folder scanned (checksummed once per change of its files); `DataError` if unusable."""
+    return _scanned(root, _folder_stamp(Path(root).expanduser()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=MAX_FEATURE_SETS)
+def shared_folder_features(root: str, checksum: str, backbone: str, layer: str) -> FeatureSet:
+    """A backbone's outputs at one layer over an image folder; a progress bar when computed."""
+    folder = image_folder(root)
+    bar = st.progress(0.0, text=f"Running {backbone} over {len(folder):,} images once...")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=f"Running {backbone} over your images: {done:,}/{total:,}")
+
+    try:
+        return load_folder_features(folder, backbone, layer, paths.CACHE_DIR, progress)
+    finally:
+        bar.empty()
+
+
+def unpack_upload(data: bytes) -> tuple[str, str]:
+    """An uploaded zip unpacked under the cache (once per content): its folder, what was skipped."""
+    name = hashlib.sha256(data).hexdigest()[:16]
+    unpacked = unpack_zip(data, paths.CACHE_DIR / "uploads" / name)
+    return str(unpacked.folder), describe_skipped(unpacked.skipped)
+
+
+def folder_thumbnail(features: FeatureSet, index: int, size: int = 112) -> bytes:
+    """The tile of a folder's pool image, made once and cached on disk."""
+    source = features.source
+    return thumbnail_png(
+        Path(source.root), source.pool_paths[index], paths.CACHE_DIR, source.checksum, size
+    )
+
+
+def features_for(backbone: str, layer: str, images: str = "") -> FeatureSet:
     """The shared features of a backbone (name or path) and layer; `TlActiveError` if not to be had.
 
     A name that is neither shipped nor a file, a missing or broken model, or a layer the model
@@ -170,13 +233,16 @@ def features_for(backbone: str, layer: str) -> FeatureSet:
         resolved = resolve_backbone(backbone)
     except ValueError as error:
         raise ModelError(str(error)) from None
+    if images:
+        folder = image_folder(images)
+        return shared_folder_features(images, folder.checksum, resolved.name, layer)
     return shared_features(resolved.name, layer, _file_stamp(resolved.path))
 
 
-def features_or_stop(backbone: str, layer: str) -> FeatureSet:
+def features_or_stop(backbone: str, layer: str, images: str = "") -> FeatureSet:
     """The shared features; if they cannot be had, say why and stop the page."""
     try:
-        return features_for(backbone, layer)
+        return features_for(backbone, layer, images)
     except TlActiveError as error:
         st.error(escape_markdown(error))
         st.stop()

@@ -73,9 +73,15 @@ class Settings(NamedTuple):
 
 
 def person_session() -> LabellingSession | None:
-    """The person's labelling session, if they have submitted at least one round."""
+    """The person's labelling session on MNIST, if they have submitted at least one round.
+
+    This page compares on MNIST; a session on an image folder is compared with
+    `python -m tl_active compare --images`.
+    """
     session = st.session_state.get(keys.SESSION)
-    return session if session is not None and session.rounds else None
+    if session is None or session.settings.images:
+        return None
+    return session if session.rounds else None
 
 
 def defaults_from_session() -> None:
@@ -84,7 +90,7 @@ def defaults_from_session() -> None:
     if keys.CMP_BACKBONE in state:
         return
     session = st.session_state.get(keys.SESSION)
-    if session is not None:
+    if session is not None and not session.settings.images:
         backbone, layer, task = (
             session.settings.backbone,
             session.settings.layer,

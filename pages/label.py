@@ -22,6 +22,7 @@ import io
 import time
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import streamlit as st
@@ -33,10 +34,11 @@ from labelling_grid import labelling_grid, png_data_uri
 from tl_active import plots, stopping
 from tl_active.backbones import DIGITS_LAYER, SHIPPED, resolve_backbone, unit_names
 from tl_active.errors import TlActiveError
-from tl_active.exchange import head_keras_bytes, labels_csv, manifest_json
+from tl_active.exchange import head_keras_bytes, labels_csv, manifest_json, predictions_csv
 from tl_active.head import HEAD_MODES
+from tl_active.images import MAX_ZIP_BYTES
 from tl_active.quality import layer_check
-from tl_active.session import MAX_BATCH, LabellingSession
+from tl_active.session import CV_FOLDS, MAX_BATCH, LabellingSession
 from tl_active.strategies import DESCRIPTIONS, STRATEGIES
 from tl_active.task import SKIP, Task
 from ui_browser import browser_id, recent_sessions
@@ -58,6 +60,7 @@ from ui_session import (
     on_reopen,
     on_settings_submit,
     on_undo,
+    on_zip_upload,
     open_batch,
     plural,
     settings_into_widgets,
@@ -69,6 +72,8 @@ from ui_support import (
     arrow_ipc,
     backbone_choices,
     escape_markdown,
+    folder_thumbnail,
+    image_folder,
     layer_options,
     pool_images,
     session_store,
@@ -113,6 +118,43 @@ def settings_sidebar(session: LabellingSession) -> None:
     if keys.SET_KIND not in state:  # first run, or back from another page
         settings_into_widgets(session.settings)
     st.header("Session")
+    st.text_input(
+        "Image folder (empty: MNIST)",
+        key=keys.SET_IMAGES,
+        placeholder="/path/to/images",
+        help="A folder of your images (PNG, JPEG, anything Pillow reads) on this server, with "
+        "one subfolder per class if you know the classes; also TL_ACTIVE_IMAGES.",
+    )
+    st.file_uploader(
+        f"... or a .zip of them (at most {MAX_ZIP_BYTES // 1024**2} MB)",
+        type=["zip"],
+        key=keys.SET_ZIP,
+        on_change=on_zip_upload,
+        help="Unpacked on the server within limits: names that lead out of the folder, links, "
+        "non-images, unreadable files and zip bombs are skipped and counted.",
+    )
+    images = str(state.get(keys.SET_IMAGES) or "").strip()
+    folder = None
+    if images:
+        try:
+            folder = image_folder(images)
+        except TlActiveError as error:
+            st.error(escape_markdown(error))
+    if folder is not None:
+        st.caption(escape_markdown(folder.describe()))
+        if folder.has_truth:
+            st.multiselect(
+                "Classes to tell apart (none chosen: all)",
+                list(folder.class_names),
+                key=keys.SET_FOLDER_CLASSES,
+            )
+        else:
+            st.text_input(
+                "Your answers, by commas",
+                key=keys.SET_ANSWERS,
+                help="No class folders, so no truth: name the answers you will give, such as "
+                "cat, dog.",
+            )
     st.selectbox(
         "Backbone: the frozen network",
         backbone_choices(),
@@ -125,7 +167,9 @@ def settings_sidebar(session: LabellingSession) -> None:
         key=keys.SET_MODEL_PATH,
         disabled=not own,
         placeholder="/path/to/model.keras",
-        help="Loaded in Keras' safe mode; its input must take 28 x 28 grayscale images.",
+        help="A .keras file (loaded in Keras' safe mode; its input size and channels are read "
+        "from it) or an architecture and the weights file you have, e.g. "
+        "mobilenetv2@96:/path/weights.h5 (efficientnetb0, resnet50 too).",
     )
     shipped = None if own else SHIPPED[state[keys.SET_BACKBONE]]
     st.selectbox(
@@ -136,24 +180,33 @@ def settings_sidebar(session: LabellingSession) -> None:
         help="`digits`: the softmax outputs; `embedding`: the Dense(128) layer before them; "
         "or type the name of any layer of your model (its outputs are flattened).",
     )
-    st.radio("Question", list(KINDS), key=keys.SET_KIND, horizontal=True, format_func=KINDS.get)
+    on_mnist = not images
+    st.radio(
+        "Question",
+        list(KINDS),
+        key=keys.SET_KIND,
+        horizontal=True,
+        format_func=KINDS.get,
+        disabled=not on_mnist,
+    )
     kind = state[keys.SET_KIND]
     st.multiselect(
         "Custom positive digits",
         list(range(10)),
         key=keys.SET_DIGITS,
-        disabled=kind != "custom",
+        disabled=kind != "custom" or not on_mnist,
         help="A binary question: these digits are positive, the others negative.",
     )
     st.multiselect(
         "Classes to tell apart",
         list(range(10)),
         key=keys.SET_CLASSES,
-        disabled=kind != "classes",
+        disabled=kind != "classes" or not on_mnist,
         help="A multi-class question: the pool and the test set hold only these digits.",
     )
     try:
-        task = task_from_widgets()
+        # A folder's question is always its classes (or the answers named for it).
+        task = task_from_widgets() if on_mnist else Task.multiclass("0-1")
     except ValueError:
         task = None  # said when the session is asked for
     keep_choices_valid(task)
@@ -202,7 +255,9 @@ def settings_sidebar(session: LabellingSession) -> None:
         st.warning(escape_markdown(check.warning))
 
 
-def live_demo_sidebar() -> None:
+def live_demo_sidebar(session: LabellingSession) -> None:
+    if not session.has_test:
+        return  # no truth to answer with
     st.header("Live demo")
     st.number_input("Rounds to auto-label", 1, 100, 5, key=keys.AUTO_ROUNDS)
     st.button(
@@ -303,6 +358,21 @@ def stopping_status(session: LabellingSession) -> tuple[str, str]:
     return (f" · **{text}**" if last.can_stop else f" · {text}"), why
 
 
+def progress_line_without_truth(session: LabellingSession) -> None:
+    """What can honestly be said where the images have no classes: no test set, no ceiling."""
+    counts = np.bincount(session.labels, minlength=len(session.answer_values))
+    given = ", ".join(f"{a} {n}" for a, n in zip(session.answer_values, counts))
+    stop_text, stop_help = stopping_status(session)
+    st.markdown(
+        f"**{len(session.labelled)} labels** in **{plural(len(session.rounds), 'round')}** "
+        f"({escape_markdown(given)}) · cross-validated accuracy on your labels "
+        f"**{session.metrics().accuracy:.1%}** · no test set{stop_text}",
+        help="These images have no class folders, so there is no ground truth and no test set. "
+        "The accuracy is the head's on each of your labels when fitted on the others "
+        f"({CV_FOLDS}-fold): what can be said without a truth." + stop_help,
+    )
+
+
 def progress_line(session: LabellingSession, ceiling: float) -> None:
     rounds = session.rounds
     simulated = sum(r.simulated for r in rounds)
@@ -338,6 +408,7 @@ def label_check(session: LabellingSession, options: list) -> None:
         "Check my labels",
         key="check",
         on_click=on_check,
+        disabled=not session.has_test,
         help="Which of your answers MNIST's ground truth disagrees with, each with its fix.",
     )
     if not st.session_state.get(keys.SHOW_CHECK):
@@ -387,6 +458,18 @@ def tile_uri(index: int, scale: int = TILE_SCALE) -> str:
     return png_data_uri(tile_png(index, scale))
 
 
+def image_uri(session: LabellingSession, index: int, scale: int = TILE_SCALE) -> str:
+    """A pool image of the session as a data URI: MNIST's digits, or a folder's thumbnails."""
+    if session.features.source is None:
+        return tile_uri(index, scale)
+    return png_data_uri(folder_thumbnail(session.features, index, 28 * scale))
+
+
+def image_name(session: LabellingSession, index: int) -> str:
+    source = session.features.source
+    return f"pool image {index:,}" if source is None else source.pool_paths[index]
+
+
 def batch_panel(session: LabellingSession, options: list) -> None:
     """The batch, answered in the browser and sent once, at its submit (`on_grid_submit`)."""
     try:
@@ -403,8 +486,8 @@ def batch_panel(session: LabellingSession, options: list) -> None:
         says = "" if session.task.is_binary else f", says {predicted[position]}"
         tiles.append(
             {
-                "src": tile_uri(pick.index),
-                "alt": f"pool image {pick.index:,}",
+                "src": image_uri(session, pick.index),
+                "alt": image_name(session, pick.index),
                 "caption": f"{p_name} {p_shown[position]:.3f}{says} · rank {pick.rank:,}",
             }
         )
@@ -462,7 +545,12 @@ def head_layout(session: LabellingSession) -> plots.HeadLayout:
     else:
         unit_title = f"unit of layer {settings.layer}"
     return plots.head_layout(
-        session.task, features.class_names, units, unit_title, session.head.bias_trained
+        session.task,
+        features.class_names,
+        units,
+        unit_title,
+        session.head.bias_trained,
+        session.settings.answers,
     )
 
 
@@ -509,6 +597,10 @@ def weights_panel(session: LabellingSession, layout: plots.HeadLayout) -> None:
     title_slot.markdown("**What the head has learned**", help=f"{note} {weights_note}".strip())
 
 
+def accuracy_column(session: LabellingSession) -> str:
+    return "test accuracy after" if session.has_test else "cross-validated accuracy after"
+
+
 def history_rows(session: LabellingSession, options: list) -> pa.Table:
     """Every answer of every round, newest first, with its image: built once per revision."""
     revision = (id(session), st.session_state.get(keys.REVISION, 0))
@@ -522,11 +614,11 @@ def history_rows(session: LabellingSession, options: list) -> pa.Table:
             rows.append(
                 {
                     "round": r.number,
-                    "image": tile_uri(i, THUMB_SCALE),
-                    "pool index": i,
+                    "image": image_uri(session, i, THUMB_SCALE),
+                    "pool index": i if session.features.source is None else image_name(session, i),
                     "answer": answer_word(a, options),
                     "answered by": f"{who}, correction" if r.is_correction else who,
-                    "test accuracy after": r.metrics["accuracy"],
+                    accuracy_column(session): r.metrics["accuracy"],
                 }
             )
     # As an Arrow table, made once per revision: `st.dataframe` sends it without converting.
@@ -548,7 +640,7 @@ def history(session: LabellingSession, options: list) -> None:
         key="history_table",
         column_config={
             "image": st.column_config.ImageColumn("image", width="small"),
-            "test accuracy after": st.column_config.NumberColumn(format="percent"),
+            accuracy_column(session): st.column_config.NumberColumn(format="percent"),
         },
     )
     answered = [i for r in reversed(session.rounds) for i in r.indices]
@@ -560,7 +652,7 @@ def history(session: LabellingSession, options: list) -> None:
             "Image to change",
             answered,
             key=keys.FIX_IMAGE,
-            format_func=lambda i: f"image {i:,}: now {words[session.answer_of(i)]}",
+            format_func=lambda i: f"{image_name(session, i)}: now {words[session.answer_of(i)]}",
         )
         answer.segmented_control(
             "New answer", list(words), key=keys.FIX_ANSWER, format_func=words.get
@@ -592,6 +684,13 @@ def figures(session: LabellingSession, layout: plots.HeadLayout, options: list) 
     with right:
         history(session, options)
 
+    if not session.has_test:
+        st.markdown("**p of the head's answer over the pool**, by the answer it would give")
+        chart(
+            "hist",
+            lambda: plots.answer_histogram_live(session.answer_values, session.proba_pool),
+        )
+        return
     left, right = st.columns(2)
     with left:
         if task.is_binary:
@@ -609,10 +708,16 @@ def figures(session: LabellingSession, layout: plots.HeadLayout, options: list) 
 
 def learning_curve(session: LabellingSession) -> None:
     start = session.start_metrics().as_dict()
+    if not session.has_test:
+        st.markdown(
+            "**Learning curve**, cross-validated on your labels (there is no test set; green: "
+            "you can stop)"
+        )
+        chart("curve", lambda: plots.curve_live(session.rounds, start, None))
+        return
     ceiling = session.ceiling().as_dict()
-    st.markdown(
-        "**Learning curve** (triangles: answered by MNIST's ground truth; green: you can stop)"
-    )
+    truth = "MNIST's ground truth" if session.features.source is None else "the class folders"
+    st.markdown(f"**Learning curve** (triangles: answered by {truth}; green: you can stop)")
     chart("curve", lambda: plots.curve_live(session.rounds, start, ceiling))
 
 
@@ -620,7 +725,8 @@ def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
     """Files built when their button is clicked, from a snapshot of the session taken now."""
     task, names, data = session.task, session.features.class_names, session.data
     rounds, proba = list(session.rounds), session.proba_pool
-    start, ceiling = session.start_metrics().as_dict(), session.ceiling().as_dict()
+    start = session.start_metrics().as_dict()
+    ceiling = session.ceiling().as_dict() if session.has_test else None
     session_id = current_id()
     name = session_id or "new"
 
@@ -628,6 +734,13 @@ def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
         weights = plots.weights_figure(
             rounds, len(rounds), layout, f"Weights after round {len(rounds)}"
         )
+        if not session.has_test:
+            return plots.figures_png(
+                weights,
+                plots.p_by_answer_histogram(session.answer_values, proba),
+                plots.learning_curve(rounds, start, None),
+                title=session.settings.summary(),
+            )
         return plots.figures_png(
             weights,
             plots.p_histogram(task, names, data.y_pool, proba),
@@ -672,8 +785,19 @@ def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
         mime="text/csv",
         on_click="ignore",
         icon=":material/table:",
-        help="One row per answered image: pool index, answer, round, time, MNIST's digit; "
-        "rounds taken back with undo are included, marked undone.",
+        help="One row per answered image: pool index (a folder's: the image's path), answer, "
+        "round, time, who answered, the true class where known; rounds taken back with undo "
+        "are included, marked undone.",
+    )
+    row.download_button(
+        "Predict the rest as CSV",
+        data=lambda: predictions_csv(session),
+        file_name=f"tl-active-{name}-predictions.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/table:",
+        help="Every image nobody labelled (and the held-out test images), with the head's "
+        "answer and its p: the rest of the data set, labelled by the head.",
     )
     row.download_button(
         "Session as JSON manifest",
@@ -709,26 +833,43 @@ def labelling_area() -> None:
     kept from the last full run.
     """
     session = current_session()
-    options = answer_options(session.task, session.features.class_names)
+    options = answer_options(session.task, session.features.class_names, session.settings.answers)
     layout = head_layout(session)
     show_flash()
-    st.markdown("#### Label the digits the head is least sure of")
+    what = "digits" if session.features.source is None else "images"
+    st.markdown(f"#### Label the {what} the head is least sure of")
     st.caption(
-        f"{escape_markdown(session.settings.backbone)} / "
-        f"{escape_markdown(session.settings.layer)}"
-        f" · {session.task.describe(session.features.class_names)}: "
+        f"{escape_markdown(session.settings.backbone)} / {escape_markdown(session.settings.layer)}"
+        + (
+            f" · {escape_markdown(session.settings.images)}"
+            f" ({escape_markdown(session.features.source.preprocessing)})"
+            if session.features.source
+            else ""
+        )
+        + " · "
+        + (
+            f"answers {escape_markdown(', '.join(session.settings.answers))}"
+            if session.settings.answers
+            else session.task.describe(session.features.class_names)
+        )
+        + ": "
         + (
             "answer the question for each image."
             if session.task.is_binary
             else "say which class each image shows."
         )
     )
-    with st.spinner("Fitting the frozen-head ceiling (once per backbone, layer and question)..."):
-        ceiling = session.ceiling().accuracy
-    note = layer_note(session.settings.backbone, session.settings.layer, session.task, ceiling)
-    if note:
-        st.info(note)
-    progress_line(session, ceiling)
+    if session.has_test:
+        with st.spinner(
+            "Fitting the frozen-head ceiling (once per backbone, layer and question)..."
+        ):
+            ceiling = session.ceiling().accuracy
+        note = layer_note(session.settings.backbone, session.settings.layer, session.task, ceiling)
+        if note:
+            st.info(note)
+        progress_line(session, ceiling)
+    else:
+        progress_line_without_truth(session)
 
     # The batch beside the head: answer on the left, watch the weights and the curve move on
     # the right.
@@ -747,7 +888,7 @@ def labelling_area() -> None:
 session = ensure_session()
 with st.sidebar:
     settings_sidebar(session)
-    live_demo_sidebar()
+    live_demo_sidebar(session)
     recent_sessions_sidebar()
 
 # Streamlit's default top margin (6rem) would push the learning curve below a 900 px screen.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -82,17 +83,48 @@ def _pretrain(args: argparse.Namespace) -> None:
     )
 
 
-def _features(args: argparse.Namespace) -> None:
+def load_any_features(args: argparse.Namespace):
+    """The features a command reads: of the image folder given (--images or TL_ACTIVE_IMAGES), or
+    of MNIST; with a progress bar while they are computed."""
     from tl_active.features import load_features
+
+    if not getattr(args, "images", None):
+        return load_features(
+            args.backbone, args.layer, args.data, args.cache, _progress_bar("frozen backbone")
+        )
+    from tl_active.folder_features import load_folder_features
+    from tl_active.images import describe_skipped, scan_folder
+
+    print(f"reading {args.images} ...", file=sys.stderr)
+    folder = scan_folder(args.images)
+    print(f"{folder.root}: {folder.describe()}", file=sys.stderr)
+    features = load_folder_features(
+        folder, args.backbone, args.layer, args.cache, _progress_bar("frozen backbone")
+    )
+    skipped = describe_skipped(features.source.skipped)
+    if skipped:
+        print(skipped, file=sys.stderr)
+    return features
+
+
+def _features(args: argparse.Namespace) -> None:
     from tl_active.quality import layer_check
 
-    features = load_features(
-        args.backbone, args.layer, args.data, args.cache, _progress_bar("frozen backbone")
-    )
+    features = load_any_features(args)
     print(
         f"features {features.key} ({features.backbone} / {features.layer}): "
         f"pool {features.pool.shape}, test {features.test.shape}"
     )
+    if features.source is not None:
+        print(f"preprocessing: {features.source.preprocessing}")
+        if features.has_truth:
+            print(
+                f"held-out test split: {len(features.test):,} images (a fifth of each class, "
+                f"seed 0), recorded in {features.source.split_file}"
+            )
+        else:
+            print("no class folders, so no ground truth: no test set and no layer check")
+            return
     check = layer_check(features)
     print(
         f"layer check: a head on {check.n_labelled:,} labelled pool images answers "
@@ -108,13 +140,21 @@ def _backbone_options() -> argparse.ArgumentParser:
     options.add_argument(
         "--backbone",
         default=None,
-        help="mnist-cnn, mnist-cnn-5to9 or the path of a .keras file "
-        "(default: $TL_ACTIVE_BACKBONE or mnist-cnn)",
+        help="mnist-cnn, mnist-cnn-5to9, the path of a .keras file, or an architecture with "
+        "its weights file, e.g. mobilenetv2@96:weights.h5 (default: $TL_ACTIVE_BACKBONE or "
+        "mnist-cnn)",
     )
     options.add_argument(
         "--layer",
         default=None,
         help="the layer the head reads, e.g. digits or embedding (default: the backbone's own)",
+    )
+    options.add_argument(
+        "--images",
+        type=Path,
+        default=os.environ.get("TL_ACTIVE_IMAGES") or None,
+        help="a folder of your images, one subfolder per class if known "
+        "(default: $TL_ACTIVE_IMAGES, else MNIST)",
     )
     return options
 
@@ -126,7 +166,6 @@ def _session_features(args: argparse.Namespace, settings: object):
     manifest is never opened unless the person names it with --backbone.
     """
     from tl_active.backbones import SHIPPED
-    from tl_active.features import load_features
 
     settings = settings if isinstance(settings, dict) else {}
     backbone, layer = args.backbone, args.layer
@@ -140,7 +179,9 @@ def _session_features(args: argparse.Namespace, settings: object):
         backbone = named
     if layer is None and isinstance(settings.get("layer"), str):
         layer = settings["layer"]
-    return load_features(backbone, layer, args.data, args.cache, _progress_bar("frozen backbone"))
+    return load_any_features(
+        argparse.Namespace(**{**vars(args), "backbone": backbone, "layer": layer})
+    )
 
 
 def _open_store(args: argparse.Namespace):

@@ -11,7 +11,14 @@ Any other `.keras` file works too, given by path (on the command line, in `TL_AC
 or in the app's sidebar), with the name of the layer whose outputs the head reads
 (`TL_ACTIVE_LAYER`); it is loaded in Keras' safe mode. The shipped networks name two layers:
 `digits`, the softmax outputs (the demo's classification-to-binary view), and `embedding`, the
-Dense(128, tanh) layer before them. This module only names things; `network.py` loads them.
+Dense(128, tanh) layer before them.
+
+A Keras Applications architecture (MobileNetV2, EfficientNetB0, ResNet50) is named with the
+weights file a person already has: `mobilenetv2:/path/to/weights.h5`, optionally with its input
+size, `mobilenetv2@96:/path/...` (224 otherwise). It is built with `weights=None` and loaded
+from that file, so nothing is ever downloaded; the head reads its last convolutional block,
+averaged over the image (the layer `pooled`). This module only names things; `network.py`
+loads them.
 """
 
 from __future__ import annotations
@@ -25,6 +32,31 @@ from tl_active.task import DIGITS
 
 DIGITS_LAYER = "digits"
 EMBEDDING_LAYER = "embedding"
+POOLED_LAYER = "pooled"  # an application's last convolutional block, averaged over the image
+
+
+@dataclass(frozen=True)
+class Application:
+    """A Keras Applications architecture: its class, its last block, the pixels it expects."""
+
+    keras_name: str  # the class in keras.applications
+    last_block: str  # the layer whose output `pooled` averages
+    scale: str  # see images.SCALES: what its preprocess_input does
+    options: tuple[dict, ...] = ({},)  # constructor options to try against a weights file
+
+
+APPLICATIONS: dict[str, Application] = {
+    # MobileNetV2's width multiplier is not in the file's name; the file's shapes tell which.
+    "mobilenetv2": Application(
+        "MobileNetV2",
+        "out_relu",
+        "-1-1",
+        tuple({"alpha": a} for a in (1.0, 0.35, 0.5, 0.75, 1.3, 1.4)),
+    ),
+    "efficientnetb0": Application("EfficientNetB0", "top_activation", "0-255"),
+    "resnet50": Application("ResNet50", "conv5_block3_out", "caffe"),
+}
+APPLICATION_SIZE = 224
 
 
 @dataclass(frozen=True)
@@ -39,6 +71,13 @@ class Backbone:
     layers: tuple[tuple[str, str], ...] = ()
     # The classes its `digits` layer was trained to output, in output order (empty: unknown).
     output_classes: tuple[str, ...] = ()
+    # A Keras Applications architecture (a key of APPLICATIONS) built around the weights file
+    # at `path`; empty for a whole .keras model.
+    architecture: str = ""
+    # (height, width) images are resized to when the network takes any size (None: the first
+    # image's own size); a network with a fixed input size says its own.
+    image_size: tuple[int, int] | None = None
+    scale: str = "0-1"  # how pixels are scaled for it (images.SCALES)
 
     @property
     def shipped(self) -> bool:
@@ -58,6 +97,7 @@ SHIPPED: dict[str, Backbone] = {
         DIGITS_LAYER,
         _SHIPPED_LAYERS,
         DIGITS,
+        image_size=(28, 28),
     ),
     "mnist-cnn-5to9": Backbone(
         "mnist-cnn-5to9",
@@ -66,6 +106,7 @@ SHIPPED: dict[str, Backbone] = {
         EMBEDDING_LAYER,
         _SHIPPED_LAYERS,
         DIGITS[5:],  # trained on 5-9 only
+        image_size=(28, 28),
     ),
 }
 DEFAULT_BACKBONE = "mnist-cnn"
@@ -80,11 +121,46 @@ def resolve_backbone(spec: str | Path | None = None) -> Backbone:
     spec = str(spec or os.environ.get("TL_ACTIVE_BACKBONE") or DEFAULT_BACKBONE).strip()
     if spec in SHIPPED:
         return SHIPPED[spec]
+    application = _application(spec)
+    if application is not None:
+        return application
     path = Path(spec).expanduser()
     if path.suffix == ".keras" or path.exists():
         return Backbone(str(path), path, "your own Keras model", DIGITS_LAYER, ())
     raise ValueError(
-        f"unknown backbone {spec!r}: choose {', '.join(SHIPPED)}, or give the path of a .keras file"
+        f"unknown backbone {spec!r}: choose {', '.join(SHIPPED)}, give the path of a .keras "
+        f"file, or an architecture and its weights file ({', '.join(APPLICATIONS)}), e.g. "
+        "mobilenetv2@96:/path/to/weights.h5"
+    )
+
+
+def _application(spec: str) -> Backbone | None:
+    """`ARCH[@SIZE]:PATH` as a Keras Applications backbone, or None if `spec` is not one."""
+    head, colon, path = spec.partition(":")
+    architecture, at, size_text = head.partition("@")
+    architecture = architecture.strip().lower()
+    if not colon or architecture not in APPLICATIONS:
+        return None
+    try:
+        size = int(size_text) if at else APPLICATION_SIZE
+    except ValueError:
+        size = 0
+    if not 32 <= size <= 1024:
+        raise ValueError(
+            f"{spec!r}: the input size after @ is a whole number of pixels from 32 to 1024"
+        )
+    if not path.strip():
+        raise ValueError(f"{spec!r}: give the weights file after the colon")
+    application = APPLICATIONS[architecture]
+    return Backbone(
+        spec,
+        Path(path.strip()).expanduser(),
+        f"{application.keras_name} at {size} x {size}, weights from your file",
+        POOLED_LAYER,
+        ((POOLED_LAYER, f"{application.last_block}, averaged over the image"),),
+        architecture=architecture,
+        image_size=(size, size),
+        scale=application.scale,
     )
 
 

@@ -15,6 +15,9 @@ The stopping signals (`stopping.py`) are timed on their own too: what the sessio
 round to compute them on the whole pool (target: under 2 ms on the 60,000 images), against
 scikit-learn's `cohen_kappa_score` of the same two predictions as a baseline in the same run.
 
+It also measures how fast an image folder becomes features (images per second, PNG files to
+the cache) for the shipped CNN and a MobileNetV2-size network at 96 x 96 (`image_bench.py`).
+
 It also answers which head training mode learns faster: test accuracy after 12, 20 and 40
 oracle labels, mean over seeds, for the demo's Adam steps and the default fit to convergence.
 """
@@ -41,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=30, help="rounds timed per strategy")
     parser.add_argument("--demo-repeats", type=int, default=3, help="timed demo-way rounds")
     parser.add_argument("--seeds", type=int, default=5, help="seeds for the head-mode comparison")
+    parser.add_argument(
+        "--no-images", action="store_true", help="leave out the image-folder throughput"
+    )
 
 
 def time_rounds(
@@ -216,6 +222,13 @@ def main(args: argparse.Namespace) -> None:
         f"{1000 * np.median(k_signals):.2f} ms, p95 {1000 * np.percentile(k_signals, 95):.2f} ms; "
         f"scikit-learn's cohen_kappa_score alone {1000 * np.median(k_sklearn):.2f} ms"
     )
+
+    if not args.no_images:
+        from tl_active.image_bench import throughput
+
+        print("\nimage folder to features (scan, decode, network, cache), median of 3 runs")
+        for name, rate in throughput().items():
+            print(f"  {name:50s} {rate:8,.0f} images/s")
 
     print(f"\nhead training mode: mean test accuracy over {args.seeds} seeds (oracle labels)")
     print(f"  {'strategy':16s} {'mode':9s} {'12 labels':>9s} {'20 labels':>9s} {'40 labels':>9s}")

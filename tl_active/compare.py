@@ -39,7 +39,7 @@ from tl_active.session import (
     frozen_head_ceiling,
 )
 from tl_active.strategies import BINARY_ONLY, STRATEGIES, get_strategy
-from tl_active.task import Task
+from tl_active.task import BINARY, DIGITS, MULTICLASS, Task, classes_by_name
 
 FIGURE_COLUMNS = ["strategy", "seed", "round", "n_labels", "accuracy", "precision", "recall", "f1"]
 # The stopping signals after each round (NaN where undefined) and the recommendation.
@@ -415,10 +415,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=4, help="images per round")
     question = parser.add_mutually_exclusive_group()
     question.add_argument(
-        "--target", default=None, help="binary: 'odd', 'even' or positive digits such as 2,3,5,7"
+        "--target",
+        default=None,
+        help="binary: 'odd', 'even' or positive digits such as 2,3,5,7 (for --images: class names)",
     )
     question.add_argument(
-        "--classes", default=None, help="multi-class: the classes to tell apart, e.g. 0-4"
+        "--classes",
+        default=None,
+        help="multi-class: the classes to tell apart, e.g. 0-4 (for --images: names, e.g. cat,dog; default: all)",
     )
     parser.add_argument(
         "--budgets", default="12,40", help="label counts to report accuracy at (default 12,40)"
@@ -431,18 +435,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("results/compare"), help="output folder")
 
 
-def task_from_args(args: argparse.Namespace) -> Task:
+def task_from_args(args: argparse.Namespace, class_names: tuple[str, ...] | None = None) -> Task:
+    """The question --target or --classes asks; classes by name for an image folder's classes.
+
+    An image folder with neither tells all its classes apart.
+    """
+    if class_names is None or tuple(class_names) == DIGITS:
+        if args.classes:
+            return Task.multiclass(args.classes)
+        return Task.binary(args.target or "odd")
+    if args.target:
+        return Task(BINARY, classes_by_name(args.target, class_names))
     if args.classes:
-        return Task.multiclass(args.classes)
-    return Task.binary(args.target or "odd")
+        return Task(MULTICLASS, classes_by_name(args.classes, class_names))
+    return Task(MULTICLASS, tuple(range(len(class_names))))
 
 
 def main(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from tl_active.features import load_features
+    from tl_active.__main__ import load_any_features
 
-    task = task_from_args(args)
+    images = getattr(args, "images", None)
+    features = load_any_features(args) if images else None
+    if features is not None and not features.has_truth:
+        raise ValueError(
+            f"{images} has no class folders, so there is no ground truth to answer with: the "
+            "comparison needs one subfolder per class"
+        )
+    task = task_from_args(args, features.class_names if features is not None else None)
     if args.strategies:
         strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     else:
@@ -456,7 +477,8 @@ def main(args: argparse.Namespace) -> None:
     check_settings(strategies, _seed_list(args.seeds), args.rounds, args.batch, args.noise, task)
     out = Path(args.out)
     check_writable_folder(out, "--out")
-    features = load_features(args.backbone, args.layer, args.data, args.cache)
+    if features is None:
+        features = load_any_features(args)
     ceiling = frozen_head_ceiling(features, task).accuracy
 
     start = time.perf_counter()

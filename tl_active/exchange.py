@@ -12,6 +12,10 @@
   it in one transaction; anything refused writes nothing.
 - The head's weights as a Keras `.keras` file, built by the head's `to_keras()`; TensorFlow is
   loaded only for this.
+- On an image folder, the labels CSV names each image by its path relative to the folder, with
+  who answered (person or auto) and the head's p for that answer at export; and "predict the
+  rest" lists every image nobody labelled with the head's answer and its p, so that labelling
+  ends in a labelled data set.
 
 This module reads and writes bytes and strings; it never touches the database or the UI.
 """
@@ -27,6 +31,8 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+
+import numpy as np
 
 from tl_active.errors import SessionFileError
 from tl_active.features import FeatureSet
@@ -72,6 +78,113 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
 
 
+FOLDER_LABEL_COLUMNS = (
+    "path",
+    "answer",
+    "round",
+    "answered_at",
+    "who",
+    "p",
+    "true_class",
+    "agrees",
+    "status",
+)
+PREDICTION_COLUMNS = ("path", "part", "predicted", "p")
+
+
+def _answer_rows(session: LabellingSession, undone: Iterable[RoundRecord]) -> list[dict]:
+    """Every answer, live rounds first then taken-back ones, with its status."""
+    rows: list[dict] = []
+    current: dict[int, int] = {}  # image -> its row holding the live answer
+    tagged = [(r, "live") for r in session.rounds] + [(r, "undone") for r in undone]
+    for record, status in tagged:
+        for index, answer in zip(record.indices, record.answers, strict=True):
+            if status == "live" and record.is_correction and int(index) in current:
+                rows[current[int(index)]]["status"] = "corrected"
+            if status == "live":
+                current[int(index)] = len(rows)
+            rows.append(
+                {"index": int(index), "answer": str(answer), "record": record, "status": status}
+            )
+    return rows
+
+
+def folder_labels_csv(
+    session: LabellingSession, undone: Iterable[RoundRecord] = (), include_skips: bool = True
+) -> str:
+    """The answers on an image folder as CSV: each image by its path relative to the folder.
+
+    `who` is `person` or `auto` (answered by the folder's classes); `p` is the head's
+    probability, at export, of the answer given (empty for a skip); `true_class` and `agrees`
+    are filled only where the folder has class folders.
+    """
+    source = session.features.source
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(FOLDER_LABEL_COLUMNS)
+    truth_known = session.has_test
+    answer_index = {a: k for k, a in enumerate(session.answer_values)}
+    for row in _answer_rows(session, undone):
+        index, answer, record = row["index"], row["answer"], row["record"]
+        if answer == SKIP and not include_skips:
+            continue
+        local = int(session.data.local([index])[0])
+        p = "" if answer == SKIP else f"{session.proba_pool[local, answer_index[answer]]:.6f}"
+        truth = session.truth([index])[0] if truth_known else ""
+        true_class = (
+            session.features.class_names[int(session.features.y_pool[index])] if truth_known else ""
+        )
+        writer.writerow(
+            [
+                source.pool_paths[index],
+                answer,
+                record.number,
+                _iso(record.answered_at),
+                "auto" if record.simulated else "person",
+                p,
+                true_class,
+                "" if answer == SKIP or not truth_known else answer == truth,
+                row["status"],
+            ]
+        )
+    return out.getvalue()
+
+
+def predictions_csv(session: LabellingSession) -> str:
+    """Every image nobody labelled, with the head's answer and its p: "predict the rest".
+
+    The task's pool images not labelled (skipped ones included), then its held-out test
+    images, each named by its path (an image folder) or its index (MNIST's pool and test
+    split), with `part` saying which.
+    """
+    features, data = session.features, session.data
+    source = features.source
+    labelled = np.zeros(data.size, bool)
+    labelled[data.local(session.labelled)] = True
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(PREDICTION_COLUMNS)
+    values = session.answer_values
+    pool_proba = session.proba_pool
+    for local in np.flatnonzero(~labelled):
+        index = int(data.pool_index[local])
+        k = int(pool_proba[local].argmax())
+        name = source.pool_paths[index] if source else str(index)
+        writer.writerow([name, "pool", values[k], f"{pool_proba[local, k]:.6f}"])
+    if len(data.test):
+        test_index = (
+            np.flatnonzero(session.task.in_task(features.y_test))
+            if session.has_test
+            else np.arange(len(data.test))
+        )
+        test_proba = session.head.predict_proba(data.test)
+        for row, index in enumerate(test_index):
+            k = int(test_proba[row].argmax())
+            name = source.test_paths[index] if source else str(int(index))
+            writer.writerow([name, "test", values[k], f"{test_proba[row, k]:.6f}"])
+    return out.getvalue()
+
+
 def labels_csv(
     session: LabellingSession, undone: Iterable[RoundRecord] = (), include_skips: bool = True
 ) -> str:
@@ -81,8 +194,11 @@ def labels_csv(
     (empty for a skip); `status` is `live`, `corrected` (a later correction replaced it) or
     `undone`. A correction is a row of its own, in the round that made it. `pool_kappa` and
     `can_stop` are the round's stopping signal and recommendation (`stopping.py`; the kappa is
-    empty until there are enough rounds, and for rounds recorded before it existed).
+    empty until there are enough rounds, and for rounds recorded before it existed). A session
+    on an image folder gets `folder_labels_csv`.
     """
+    if session.features.source is not None:
+        return folder_labels_csv(session, undone, include_skips)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(LABEL_COLUMNS)

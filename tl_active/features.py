@@ -34,6 +34,7 @@ import numpy as np
 from tl_active.backbones import Backbone, default_layer, resolve_backbone
 from tl_active.data import file_checksum, load_mnist
 from tl_active.errors import DataError, ModelError
+from tl_active.images import ImageSource
 from tl_active.paths import CACHE_DIR, MNIST_PATH, file_in_the_way
 from tl_active.task import DIGITS, Task
 
@@ -53,6 +54,8 @@ class FeatureSet:
     backbone: str = "mnist-cnn"
     layer: str = "digits"
     key: str = ""  # model checksum, layer and data checksum the features were computed from
+    # A person's image folder (None: MNIST): its path, checksum and the path of each image.
+    source: ImageSource | None = None
     _tasks: dict = field(default_factory=dict, repr=False, compare=False)
     _derived: dict = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -81,6 +84,11 @@ class FeatureSet:
     @property
     def width(self) -> int:
         return self.pool.shape[1]
+
+    @property
+    def has_truth(self) -> bool:
+        """Whether the images have known classes (MNIST, a folder of class folders)."""
+        return self.source is None or self.source.has_truth
 
     @property
     def model_checksum(self) -> str:
@@ -156,9 +164,27 @@ class TaskData:
     class_names: tuple[str, ...]
     # Holds the clustering once made, shared with other tasks over the same pool.
     shared: dict = field(default_factory=dict, repr=False, compare=False)
+    has_truth: bool = True
 
     @classmethod
     def of(cls, features: FeatureSet, task: Task, shared: dict | None = None) -> TaskData:
+        if not features.has_truth:
+            # A folder without classes: every image is in the pool, none has a known answer,
+            # and there is no test set.
+            n = features.pool_size
+            return cls(
+                task,
+                np.arange(n),
+                features.pool,
+                features.test,
+                features.y_pool,
+                features.y_test,
+                np.full(n, -1, np.intp),
+                np.full(len(features.test), -1, np.intp),
+                features.class_names,
+                shared={} if shared is None else shared,
+                has_truth=False,
+            )
         n_classes = len(features.class_names)
         outside = [c for c in task.classes if not 0 <= c < n_classes]
         if outside:
@@ -212,7 +238,12 @@ class TaskData:
 
     @cached_property
     def n_clusters(self) -> int:
-        """One cluster per data class present in the pool (10 for MNIST, K for K classes)."""
+        """One cluster per data class present in the pool (10 for MNIST, K for K classes).
+
+        Without truth, one per answer the person named.
+        """
+        if not self.has_truth:
+            return max(2, self.task.n_outputs)
         return max(2, len(np.unique(self.y_pool)))
 
     @cached_property

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,8 +24,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tl_active.backbones import Backbone  # noqa: E402
 from tl_active.data import Mnist, file_checksum  # noqa: E402
 from tl_active.errors import ModelError  # noqa: E402
+from tl_active.images import Preprocessing  # noqa: E402
 from tl_active.paths import MODEL_PATH, MODELS_DIR  # noqa: E402
 
 EMBEDDING_LAYER = "embedding"  # Dense(128, tanh), the layer before the class outputs
@@ -516,3 +519,90 @@ def predict_classes(trained: keras.Model, x: np.ndarray, chunk: int = 2_000) -> 
         for start in range(0, len(x), chunk)
     ]
     return np.concatenate(parts) if parts else np.empty(0, np.intp)
+
+
+# --- any backbone, over any images --------------------------------------------------------------
+
+
+def build_application(backbone: Backbone) -> keras.Model:
+    """A Keras Applications network built with `weights=None`, loaded from the person's file.
+
+    Nothing is downloaded: the architecture is built empty and the weights file (with or
+    without its ImageNet top) is read into it. MobileNetV2's width multiplier is found by
+    trying each one against the file's shapes. The head reads `pooled`: the last block's
+    output averaged over the image.
+    """
+    from tl_active.backbones import APPLICATIONS, POOLED_LAYER
+
+    application = APPLICATIONS[backbone.architecture]
+    path = backbone.path
+    if not path.is_file():
+        raise ModelError(
+            f"Weights file not found: {path}. Give the path of the {application.keras_name} "
+            "weights file you have (nothing is downloaded)."
+        )
+    build = getattr(keras.applications, application.keras_name)
+    height, width = backbone.image_size or (224, 224)
+    reasons = []
+    for include_top in (False, True):
+        for options in application.options:
+            base = build(
+                include_top=include_top,
+                weights=None,
+                input_shape=(height, width, 3),
+                **options,
+            )
+            try:
+                # Keras only warns when part of a file fits nowhere and leaves those layers
+                # random: here that is a file for another build, not a network to use.
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    base.load_weights(path)
+                partial = [w for w in caught if "Skipping" in str(w.message)]
+                if partial:
+                    raise ValueError(str(partial[0].message))
+            except Exception as error:  # shapes or layer names that do not match this build
+                reasons.append(str(error).strip().splitlines()[0][:160] if str(error) else "")
+                continue
+            pooled = keras.layers.GlobalAveragePooling2D(name=POOLED_LAYER)(
+                base.get_layer(application.last_block).output
+            )
+            model = keras.Model(base.input, pooled, name=base.name)
+            model.trainable = False
+            return model
+    raise ModelError(
+        f"{path} does not hold {application.keras_name} weights that fit this network "
+        f"({reasons[0] if reasons else 'no reason given'}). Give the weights file of that "
+        "architecture (with or without its top), saved by Keras."
+    )
+
+
+def load_network(backbone: Backbone) -> keras.Model:
+    """The frozen network of a backbone: a whole `.keras` model, or an application's weights."""
+    if backbone.architecture:
+        return build_application(backbone)
+    return load_backbone(backbone.path)
+
+
+def preprocessing_for(
+    model: keras.Model, backbone: Backbone, first_size: Callable[[], tuple[int, int]]
+) -> Preprocessing:
+    """How images become this network's input, read from the model's own input shape.
+
+    Height, width and channels come from the model; where it takes any size, the backbone's
+    own (28 x 28 for the shipped CNNs), else `first_size()` (the folder's first image).
+    """
+    if len(model.inputs) != 1:
+        raise ModelError(
+            f"The model '{model.name}' takes {len(model.inputs)} inputs; a backbone takes one image."
+        )
+    shape = tuple(model.inputs[0].shape[1:])
+    if len(shape) != 3:
+        raise ModelError(
+            f"The model '{model.name}' expects input of shape {_shape_text(shape)}, not an image "
+            "(height, width, channels); choose a backbone that reads images."
+        )
+    height, width, channels = shape
+    if height is None or width is None:
+        height, width = backbone.image_size or first_size()
+    return Preprocessing(int(height), int(width), int(channels or 3), backbone.scale)

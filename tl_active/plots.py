@@ -105,13 +105,19 @@ def head_layout(
     units: Sequence[str],
     unit_title: str,
     bias_trained: bool,
+    answers: Sequence[str] = (),
 ) -> HeadLayout:
-    """The layout of a task's head on a layer whose units have these names."""
+    """The layout of a task's head on a layer whose units have these names.
+
+    `answers` names the outputs where a person named them (images without classes). Two
+    classes make a logistic head: one row, the p of the second.
+    """
     if task.is_binary:
         return HeadLayout((p_label(task, class_names),), tuple(units), unit_title, bias_trained)
-    return HeadLayout(
-        task.answers(class_names), tuple(units), unit_title, bias_trained, output_title="class"
-    )
+    names = tuple(answers) or task.answers(class_names)
+    if len(names) == 2:
+        return HeadLayout((f"p({names[1]})",), tuple(units), unit_title, bias_trained)
+    return HeadLayout(names, tuple(units), unit_title, bias_trained, output_title="class")
 
 
 @dataclass(frozen=True)
@@ -720,6 +726,68 @@ def p_by_class_frame(
     return pd.DataFrame(rows)
 
 
+def answer_histogram_frame(answers: Sequence[str], proba: np.ndarray) -> pd.DataFrame:
+    """Counts of the pool's p of the head's top answer, in 20 bins, per answer."""
+    said = proba.argmax(axis=1)
+    top = proba[np.arange(len(proba)), said]
+    edges = np.linspace(0, 1, 21)
+    rows = []
+    for k, answer in enumerate(answers):
+        counts, _ = np.histogram(top[said == k], bins=edges)
+        rows += [
+            {"bin_start": a, "bin_end": b, "count": int(c), "answer": answer}
+            for a, b, c in zip(edges[:-1], edges[1:], counts)
+        ]
+    return pd.DataFrame(rows)
+
+
+def answer_histogram_chart(
+    source: pd.DataFrame | alt.NamedData, answers: Sequence[str]
+) -> alt.Chart:
+    """The bars of an `answer_histogram_frame` (or its name), stacked by answer."""
+    return (
+        alt.Chart(source)
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "bin_start:Q",
+                bin="binned",
+                title="p of the head's answer over the pool",
+                scale=alt.Scale(domain=[0, 1]),
+            ),
+            x2=alt.X2("bin_end:Q"),
+            y=alt.Y("count:Q", stack=True, title="pool images"),
+            color=alt.Color(
+                "answer:N",
+                sort=list(answers),
+                scale=alt.Scale(
+                    domain=list(answers),
+                    range=[TABLEAU[k % len(TABLEAU)] for k in range(len(answers))],
+                ),
+                legend=alt.Legend(orient="top", title="the head says"),
+            ),
+            tooltip=_tips("answer:N", "count:Q"),
+        )
+        .properties(height=220)
+    )
+
+
+def p_by_answer_histogram(answers: Sequence[str], proba: np.ndarray) -> alt.Chart:
+    """p of the head's top answer over the pool, stacked by that answer: where there is no
+    truth to colour by, how sure the head is of what it would say."""
+    return answer_histogram_chart(answer_histogram_frame(answers, proba), answers)
+
+
+def answer_histogram_live(answers: Sequence[str], proba: np.ndarray) -> LiveChart:
+    """`p_by_answer_histogram` for a page that draws it again after every round (`live_spec`)."""
+    names = tuple(answers)
+    return LiveChart(
+        shape=("answer_histogram", names),
+        build=lambda: answer_histogram_chart(alt.NamedData("answer_histogram"), names),
+        datasets={"answer_histogram": answer_histogram_frame(names, proba)},
+    )
+
+
 def by_class_chart(
     source: pd.DataFrame | alt.NamedData,
     task: Task,
@@ -810,7 +878,10 @@ def curve_frame(rounds: Sequence[RoundRecord], start: Mapping[str, float]) -> pd
     return pd.DataFrame(rows)
 
 
-def ceiling_frame(ceiling: Mapping[str, float]) -> pd.DataFrame:
+def ceiling_frame(ceiling: Mapping[str, float] | None) -> pd.DataFrame:
+    """The frozen-head ceiling's line: one row, or none where there is no test set."""
+    if ceiling is None:
+        return pd.DataFrame({"value": pd.Series(dtype=float), "text": pd.Series(dtype=str)})
     return pd.DataFrame(
         {
             "value": [float(ceiling["accuracy"])],
@@ -863,12 +934,18 @@ def curve_chart(
     source: pd.DataFrame | alt.NamedData,
     ceiling: pd.DataFrame | alt.NamedData,
     stop: pd.DataFrame | alt.NamedData,
+    has_test_set: bool = True,
 ) -> alt.LayerChart:
     """The curve drawn from `source` (a `curve_frame` or its name), its ceiling line, and where
-    the stopping signals first said the person could stop (`stop_frame`)."""
+    the stopping signals first said the person could stop (`stop_frame`).
+
+    Without a test set (images without classes), the figures are the head's cross-validated on
+    the labels given, and the ceiling's data is empty.
+    """
+    axis = "on the held-out test set" if has_test_set else "cross-validated on your labels"
     lines = alt.Chart(source).encode(
         x=alt.X("labels:Q", title="labels given"),
-        y=alt.Y("value:Q", title="on the held-out test set", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("value:Q", title=axis, scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("metric:N", legend=alt.Legend(orient="top", title=None)),
         tooltip=_tips(
             "round:Q", "labels:Q", "metric:N", alt.Tooltip("value:Q", format=".4f"), "answered_by:N"
@@ -894,21 +971,38 @@ def curve_chart(
 
 
 def learning_curve(
-    rounds: Sequence[RoundRecord], start: Mapping[str, float], ceiling: Mapping[str, float]
+    rounds: Sequence[RoundRecord],
+    start: Mapping[str, float],
+    ceiling: Mapping[str, float] | None,
 ) -> alt.LayerChart:
     """The test figures per number of labels, the frozen-head ceiling as a dashed line, and
-    where the stopping signals first said the person could stop, as a marker."""
-    return curve_chart(curve_frame(rounds, start), ceiling_frame(ceiling), stop_frame(rounds))
+    where the stopping signals first said the person could stop, as a marker.
+
+    Without a test set (`ceiling` None: images without classes), the figures are the head's
+    cross-validated on the labels given, and there is no ceiling to draw.
+    """
+    return curve_chart(
+        curve_frame(rounds, start),
+        ceiling_frame(ceiling),
+        stop_frame(rounds),
+        has_test_set=ceiling is not None,
+    )
 
 
 def curve_live(
-    rounds: Sequence[RoundRecord], start: Mapping[str, float], ceiling: Mapping[str, float]
+    rounds: Sequence[RoundRecord],
+    start: Mapping[str, float],
+    ceiling: Mapping[str, float] | None,
 ) -> LiveChart:
     """`learning_curve` for a page that draws it again after every round (`live_spec`)."""
+    has_test_set = ceiling is not None
     return LiveChart(
-        shape=("curve",),
+        shape=("curve", has_test_set),
         build=lambda: curve_chart(
-            alt.NamedData("curve"), alt.NamedData("curve_ceiling"), alt.NamedData("curve_stop")
+            alt.NamedData("curve"),
+            alt.NamedData("curve_ceiling"),
+            alt.NamedData("curve_stop"),
+            has_test_set=has_test_set,
         ),
         datasets={
             "curve": curve_frame(rounds, start),

@@ -60,10 +60,13 @@ class Standing:
 
 
 def configuration_of(settings: dict) -> Configuration | None:
-    """The configuration of stored settings; None if they cannot be read."""
+    """The configuration of stored settings; None if they cannot be read, or if the session
+    labels an image folder (a person's own images are not the room's shared question)."""
     try:
         parsed = SessionSettings.from_dict(settings)
     except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if parsed.images:
         return None
     return Configuration(parsed.backbone, parsed.layer, parsed.task)
 

@@ -14,8 +14,13 @@ the pool moved, and whether the person can stop. The query of round k uses a gen
 from the session seed and k, so a session replays exactly from its settings and answers, and
 plain JSON is enough to save it.
 
-Rounds name images by their index in the whole pool (MNIST's 60,000 training images), whatever
-part of the pool the task looks at.
+Rounds name images by their index in the whole pool (MNIST's 60,000 training images, or an
+image folder's pool), whatever part of the pool the task looks at.
+
+A session on an image folder records the folder and its content checksum, so a folder that
+changed since is noticed when the session is opened. A folder without class folders has no
+ground truth and no test set: the person names the answers, and a round's figures are those
+of the head cross-validated on the labels given (`cross_validated_metrics`), not test figures.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from tl_active.strategies import (
     PoolView,
     get_strategy,
 )
-from tl_active.task import EVEN, NEGATIVE, ODD, POSITIVE, SKIP, Task, parse_classes
+from tl_active.task import EVEN, MULTICLASS, NEGATIVE, ODD, POSITIVE, SKIP, Task, parse_classes
 
 FORMAT = "tl-active-session"
 FORMAT_VERSION = 2
@@ -110,9 +115,13 @@ class SessionSettings:
     seed: int = 0
     backbone: str = DEFAULT_BACKBONE
     layer: str = DIGITS_LAYER
+    images: str = ""  # an image folder's path; empty for MNIST
+    images_checksum: str = ""  # that folder's content checksum when the session began
+    answers: tuple[str, ...] = ()  # a folder without class folders: the answers, named
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", _as_task(self.task))
+        object.__setattr__(self, "answers", tuple(self.answers))
         get_strategy(self.strategy)
         if self.strategy in BINARY_ONLY and not self.task.is_binary:
             raise ValueError(f"strategy {reprlib.repr(self.strategy)} needs a binary task")
@@ -137,6 +146,14 @@ class SessionSettings:
                 raise ValueError(
                     f"{name} must be a name or a path of 1 to {MAX_NAME:,} printable characters"
                 )
+        if not isinstance(self.images, str) or len(self.images) > MAX_NAME:
+            raise ValueError(f"images must be a folder's path of at most {MAX_NAME:,} characters")
+        if not isinstance(self.images_checksum, str) or len(self.images_checksum) > 64:
+            raise ValueError("images_checksum must be a sha256 hex digest")
+        if self.answers:
+            check_answer_names(self.answers)
+            if self.task != Task(MULTICLASS, tuple(range(len(self.answers)))):
+                raise ValueError("a session with named answers asks one class per answer")
 
     @property
     def target(self) -> frozenset[int]:
@@ -144,7 +161,9 @@ class SessionSettings:
         return self.task.positive
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "task": self.task.as_dict()}
+        data = {**asdict(self), "task": self.task.as_dict(), "answers": list(self.answers)}
+        # An MNIST session's settings stay as they were before image folders.
+        return {k: v for k, v in data.items() if k not in _OPTIONAL_SETTINGS or v}
 
     @classmethod
     def from_dict(cls, data: dict, version: int | None = None) -> SessionSettings:
@@ -161,14 +180,14 @@ class SessionSettings:
             version = FORMAT_VERSION if "task" in data else 1
         names = _V1_SETTINGS if version == 1 else _SETTINGS
         unknown = [key for key in data if key not in names]
-        missing = [key for key in names if key not in data]
+        missing = [key for key in names if key not in data and key not in _OPTIONAL_SETTINGS]
         if unknown or missing:
             raise ValueError(
                 f"settings must name {', '.join(names)}"
                 + (f"; {reprlib.repr(unknown)} is not one of them" if unknown else "")
             )
-        for name in ("strategy", "head_mode", "backbone", "layer"):
-            if name in names and not isinstance(data[name], str):
+        for name in ("strategy", "head_mode", "backbone", "layer", "images", "images_checksum"):
+            if name in names and name in data and not isinstance(data[name], str):
                 raise ValueError(f"{name} must be text, not {reprlib.repr(data[name])}")
         for name in ("batch_size", "seed"):
             if not isinstance(data[name], int) or isinstance(data[name], bool):
@@ -188,17 +207,61 @@ class SessionSettings:
             seed=data["seed"],
             backbone=data.get("backbone", DEFAULT_BACKBONE),
             layer=data.get("layer", DIGITS_LAYER),
+            images=data.get("images", ""),
+            images_checksum=data.get("images_checksum", ""),
+            answers=_answer_list(data.get("answers", [])),
         )
 
     def summary(self) -> str:
         """One line for people: 'odd, diversity, batch 4, converge, seed 0 (mnist-cnn/digits)'."""
+        question = ",".join(self.answers) if self.answers else self.task.name()
+        where = f" on {self.images}" if self.images else ""
         return (
-            f"{self.task.name()}, {self.strategy}, batch {self.batch_size}, {self.head_mode}, "
-            f"seed {self.seed} ({self.backbone}/{self.layer})"
+            f"{question}, {self.strategy}, batch {self.batch_size}, {self.head_mode}, "
+            f"seed {self.seed} ({self.backbone}/{self.layer}){where}"
         )
 
 
+MAX_ANSWERS = 20
+
+
+def check_answer_names(answers: Sequence[str]) -> None:
+    """The answers a person names for a folder without classes: 2 to 20, distinct, short text."""
+    if not 2 <= len(answers) <= MAX_ANSWERS:
+        raise ValueError(f"name from 2 to {MAX_ANSWERS} answers, such as cat,dog")
+    for answer in answers:
+        if (
+            not isinstance(answer, str)
+            or not 0 < len(answer) <= 40
+            or not answer.isprintable()
+            or answer != answer.strip()
+            or "," in answer
+            or answer == SKIP
+        ):
+            raise ValueError(
+                f"an answer is a name of 1 to 40 characters, without commas, not {SKIP!r}: "
+                f"{reprlib.repr(answer)}"
+            )
+    if len(set(answers)) != len(answers):
+        raise ValueError("each answer is named once")
+
+
+def parse_answer_names(text: str) -> tuple[str, ...]:
+    """'cat, dog, fox' as the answers for a folder without classes (checked)."""
+    answers = tuple(part.strip() for part in str(text).split(",") if part.strip())
+    check_answer_names(answers)
+    return answers
+
+
+def _answer_list(value) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("answers must be a list of names")
+    return tuple(value)
+
+
 _SETTINGS = tuple(f.name for f in fields(SessionSettings))
+# Written only when set (a session on an image folder), so MNIST sessions read as before.
+_OPTIONAL_SETTINGS = ("images", "images_checksum", "answers")
 # The first format's settings: a binary target on the shared CNN's digits.
 _V1_SETTINGS = ("target", "strategy", "batch_size", "head_mode", "seed")
 
@@ -305,6 +368,33 @@ def frozen_head_ceiling(features: FeatureSet, task: Task) -> Metrics:
     return _CEILINGS[key]
 
 
+CV_FOLDS = 5
+
+
+def cross_validated_metrics(
+    x: np.ndarray, labels: np.ndarray, n_outputs: int, fit_intercept: bool, seed: int = 0
+) -> Metrics:
+    """The figures of a head fitted on part of the labels and scored on the rest, k-fold.
+
+    What can honestly be said of a head where there is no test set: each label is predicted
+    by a head that never saw it (up to `CV_FOLDS` folds, drawn with `seed`). With fewer than
+    two labels nothing can be held out, and the figures are those of an untrained head.
+    """
+    n = len(labels)
+    if n == 0:
+        return Metrics(0.0, 0.0, 0.0, 0.0)
+    if n < 2:
+        return task_metrics(labels, np.full((n, n_outputs), 1.0 / n_outputs))
+    folds = np.random.default_rng(seed).permutation(n) % min(CV_FOLDS, n)
+    proba = np.empty((n, n_outputs))
+    for fold in range(min(CV_FOLDS, n)):
+        held = folds == fold
+        head = make_head(n_outputs, "converge", fit_intercept=fit_intercept)
+        head.fit(x[~held], labels[~held])
+        proba[held] = head.predict_proba(x[held])
+    return task_metrics(labels, proba)
+
+
 class LabellingSession:
     """One person's labelling of one task, over the shared frozen features."""
 
@@ -316,9 +406,14 @@ class LabellingSession:
                 f"these features are layer {features.layer!r} of {features.backbone}, but the "
                 f"session reads layer {reprlib.repr(self.settings.layer)}"
             )
+        if not features.has_truth and not self.settings.answers:
+            raise ValueError(
+                "these images have no class folders: name the answers you will give, such as "
+                "cat,dog"
+            )
         self.task = self.settings.task
         self.data = features.task_data(self.task)
-        self.answer_values = self.task.answers(features.class_names)
+        self.answer_values = self.settings.answers or self.task.answers(features.class_names)
         self._answer_index = {a: k for k, a in enumerate(self.answer_values)}
         self.rounds: list[RoundRecord] = []
         self.head = self._new_head()
@@ -381,8 +476,22 @@ class LabellingSession:
         proba = self._proba_pool[self.data.local(indices)]
         return [self.answer_values[k] for k in proba.argmax(axis=1)]
 
+    @property
+    def has_test(self) -> bool:
+        """Whether there is a test set (MNIST, a folder of class folders) to score on."""
+        return self.features.has_truth
+
     def metrics(self) -> Metrics:
-        """Test-set figures of the current head."""
+        """Test-set figures of the current head; without a test set, cross-validated ones."""
+        if not self.has_test:
+            positions = np.array(self._labelled, np.intp)
+            return cross_validated_metrics(
+                self.data.pool[positions],
+                self.labels,
+                self.task.n_outputs,
+                not self.features.simplex,
+                self.settings.seed,
+            )
         return task_metrics(self.data.truth_test, self._proba_test)
 
     def ceiling(self) -> Metrics:
@@ -391,6 +500,8 @@ class LabellingSession:
 
     def truth(self, indices: Sequence[int]) -> list[str]:
         """The data's ground-truth answers for whole-pool indices."""
+        if not self.has_test:
+            raise ProtocolError("these images have no class folders: there is no truth to tell")
         truth = self.task.truth(self.features.y_pool[np.asarray(indices, np.intp)])
         return [self.answer_values[k] for k in truth]
 
@@ -402,6 +513,8 @@ class LabellingSession:
         """
         found = []
         seen: set[int] = set()
+        if not self.has_test:
+            return found
         for r in reversed(self.rounds):
             if r.simulated:
                 continue
@@ -680,6 +793,12 @@ class LabellingSession:
         stands out. K classes: mean p of the true class over its pool images.
         """
         data, n = self.data, len(self.features.class_names)
+        if not self.has_test:
+            # No truth: the mean p of each answer over the images the head gives it.
+            k, said = self.task.n_outputs, self._proba_pool.argmax(axis=1)
+            right = self._proba_pool[np.arange(data.size), said]
+            counts = np.bincount(said, minlength=k)
+            return np.bincount(said, weights=right, minlength=k) / np.maximum(counts, 1)
         if self.task.is_binary:
             counts = np.bincount(data.y_pool, minlength=n)
             sums = np.bincount(data.y_pool, weights=self._proba_pool[:, 1], minlength=n)
@@ -703,6 +822,8 @@ class LabellingSession:
     def start_metrics(self) -> Metrics:
         """Test-set figures of the untrained head (every answer equally likely)."""
         k = self.task.n_outputs
+        if not self.has_test:
+            return cross_validated_metrics(self.data.pool[:0], np.zeros(0, np.intp), k, False)
         return task_metrics(self.data.truth_test, np.full((len(self.data.test), k), 1.0 / k))
 
     # --- saving and replaying ---------------------------------------------------------------

@@ -54,6 +54,22 @@ def parse_classes(text: str | Sequence[int], n_classes: int = 10) -> tuple[int, 
     return classes
 
 
+def classes_by_name(text: str, class_names: Sequence[str]) -> tuple[int, ...]:
+    """Class indices from names separated by commas (`cat,dog`), sorted and unique.
+
+    For a folder of images, whose classes are its subfolders' names. A name that is not one of
+    them is a `ValueError` listing those there are.
+    """
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in class_names]
+    if unknown or not names:
+        raise ValueError(
+            f"{reprlib.repr(', '.join(unknown) or text)} is not among the classes "
+            f"({reprlib.repr(', '.join(class_names))}); name them as the folders are, by commas"
+        )
+    return tuple(sorted({list(class_names).index(name) for name in names}))
+
+
 @dataclass(frozen=True)
 class Task:
     """The question of a session: `kind` and the data classes it names (sorted)."""
