@@ -143,21 +143,31 @@ def test_threads_racing_for_one_round_store_it_exactly_once(tmp_path, store):
     assert len(store.load(session_id, FEATURES).rounds) == 5
 
 
-def _process_race(url: str, session_id: str, barrier, queue) -> None:
-    results: list[str] = []
-    _race(url, session_id, barrier, results)
-    queue.put(results[0])
+def _store_race(url: str, session_id: str, record, barrier, queue) -> None:
+    """One writer process: store `record` once all are ready, and say whether it won."""
+    store = SessionStore(url)
+    barrier.wait()
+    try:
+        store.append_round(session_id, record)
+        queue.put("stored")
+    except StaleSessionError:
+        queue.put("stale")
+    finally:
+        store.close()
 
 
 @pytest.mark.server
 def test_processes_racing_for_one_round_store_it_exactly_once(tmp_path, store):
     session_id = store.create(LabellingSession(FEATURES, SessionSettings(seed=4)))
+    # The round is answered here, before the fork: a forked child that starts scikit-learn's
+    # OpenMP k-means after the parent has used it can wait forever on the parent's thread pool.
     context = multiprocessing.get_context("fork")
     for number in (1, 2, 3):
+        record = store.load(session_id, FEATURES).answer_by_truth()
         barrier, queue = context.Barrier(4), context.Queue()
         workers = [
             context.Process(
-                target=_process_race, args=(db_url(tmp_path), session_id, barrier, queue)
+                target=_store_race, args=(db_url(tmp_path), session_id, record, barrier, queue)
             )
             for _ in range(4)
         ]
