@@ -55,6 +55,21 @@ def escape_markdown(text: object) -> str:
 # --- backbones and layers, as the sidebars offer them -----------------------------------------
 
 
+def run_once_kept(results: dict, settings, run, max_kept: int) -> None:
+    """Run `settings` unless their result is already in `results`, keeping the newest
+    `max_kept` results (a page's runs over a tab's life). A run the user's settings make fail is
+    shown as one message and the page stops, with the results kept as they were."""
+    if settings in results:
+        return
+    try:
+        results[settings] = run(settings)
+    except (TlActiveError, ValueError) as error:
+        st.error(escape_markdown(error))
+        st.stop()
+    while len(results) > max_kept:
+        results.pop(next(iter(results)))
+
+
 def backbone_choices() -> list[str]:
     return [*SHIPPED, OWN_FILE]
 

@@ -39,6 +39,7 @@ from ui_support import (
     escape_markdown,
     features_for,
     layer_options,
+    run_once_kept,
 )
 
 MAX_KEPT = 8
@@ -356,14 +357,7 @@ with st.sidebar:
 results = st.session_state.setdefault(keys.CMP_RESULTS, {})
 clicked = st.button("Run comparison", type="primary", disabled=settings is None, key=keys.CMP_RUN)
 if clicked and settings is not None:
-    if settings not in results:
-        try:
-            results[settings] = run(settings)
-        except (TlActiveError, ValueError) as error:
-            st.error(escape_markdown(error))
-            st.stop()
-        while len(results) > MAX_KEPT:
-            results.pop(next(iter(results)))
+    run_once_kept(results, settings, run, MAX_KEPT)
     st.session_state[keys.CMP_SHOWN] = settings
 elif settings in results:
     st.session_state[keys.CMP_SHOWN] = settings  # settings already run: show them at once

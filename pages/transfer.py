@@ -22,7 +22,7 @@ from tl_active.errors import TlActiveError
 from tl_active.paths import PROJECT_ROOT
 from tl_active.strategies import DEFAULT_STRATEGY
 from tl_active.task import Task
-from ui_support import escape_markdown, features_for
+from ui_support import escape_markdown, features_for, run_once_kept
 
 MEASURED = PROJECT_ROOT / "docs" / "transfer" / "transfer.csv"
 BUDGET_CHOICES = [25, 50, 100, 200, 500, transfer.ALL]
@@ -139,14 +139,7 @@ with st.sidebar:
 
 results = st.session_state.setdefault(keys.TR_RESULTS, {})
 if st.button("Run", type="primary", disabled=settings is None, key=keys.TR_RUN):
-    if settings not in results:
-        try:
-            results[settings] = run(settings)
-        except (TlActiveError, ValueError) as error:
-            st.error(escape_markdown(error))
-            st.stop()
-        while len(results) > MAX_KEPT:
-            results.pop(next(iter(results)))
+    run_once_kept(results, settings, run, MAX_KEPT)
     st.session_state[keys.TR_SHOWN] = settings
 
 shown = st.session_state.get(keys.TR_SHOWN)
