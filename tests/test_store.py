@@ -108,19 +108,27 @@ def test_a_tab_that_is_behind_is_told_and_writes_nothing(tmp_path, store):
     other_store.close()
 
 
-def _race(url: str, session_id: str, barrier, results: list) -> None:
-    """One writer: load the session, answer the next batch, then store it when all are ready."""
+def _append_when_ready(url: str, session_id: str, record, barrier) -> str:
+    """Store `record` once every writer is ready: 'stored' if it won, 'stale' if another did."""
     store = SessionStore(url)
-    session = store.load(session_id, FEATURES)
-    record = session.answer_by_truth()
     barrier.wait()
     try:
         store.append_round(session_id, record)
-        results.append("stored")
+        return "stored"
     except StaleSessionError:
-        results.append("stale")
+        return "stale"
     finally:
         store.close()
+
+
+def _race(url: str, session_id: str, barrier, results: list) -> None:
+    """One writer: load the session, answer the next batch, then store it when all are ready."""
+    reader = SessionStore(url)
+    try:
+        record = reader.load(session_id, FEATURES).answer_by_truth()
+    finally:
+        reader.close()
+    results.append(_append_when_ready(url, session_id, record, barrier))
 
 
 def test_threads_racing_for_one_round_store_it_exactly_once(tmp_path, store):
@@ -145,15 +153,7 @@ def test_threads_racing_for_one_round_store_it_exactly_once(tmp_path, store):
 
 def _store_race(url: str, session_id: str, record, barrier, queue) -> None:
     """One writer process: store `record` once all are ready, and say whether it won."""
-    store = SessionStore(url)
-    barrier.wait()
-    try:
-        store.append_round(session_id, record)
-        queue.put("stored")
-    except StaleSessionError:
-        queue.put("stale")
-    finally:
-        store.close()
+    queue.put(_append_when_ready(url, session_id, record, barrier))
 
 
 @pytest.mark.server
