@@ -41,7 +41,8 @@ def room_since() -> float:
 
 
 def on_room_starts() -> None:
-    st.query_params[keys.ROOM_SINCE_PARAM] = str(int(time.time()))
+    # To the millisecond: whole seconds would count a session changed earlier in the same second.
+    st.query_params[keys.ROOM_SINCE_PARAM] = f"{time.time():.3f}"
 
 
 def on_room_forgotten() -> None:
