@@ -611,28 +611,40 @@ def histogram_chart(
     """The histogram drawn from `source`, a `histogram_frame` or its name."""
     groups = histogram_groups(task, class_names)
     colours = [POSITIVE_COLOUR, NEGATIVE_COLOUR] if task.is_binary else [RIGHT_COLOUR, WRONG_COLOUR]
+    return p_bars(
+        source,
+        f"{p_label(task, class_names)} over the pool",
+        alt.Color(
+            "group:N",
+            scale=alt.Scale(domain=groups, range=colours),
+            legend=alt.Legend(
+                title="MNIST says" if task.is_binary else "the head's answer", orient="top"
+            ),
+        ),
+        _tips("group:N", "bin_start:Q", "bin_end:Q", "count:Q"),
+        height=260,
+    )
+
+
+def p_bars(
+    source: pd.DataFrame | alt.NamedData,
+    x_title: str,
+    colour: alt.Color,
+    tooltip: list[alt.Tooltip],
+    height: int,
+) -> alt.Chart:
+    """Counts of p in bins (`bin_start`, `bin_end`, `count`) as bars stacked by `colour`."""
     return (
         alt.Chart(source)
         .mark_bar()
         .encode(
-            x=alt.X(
-                "bin_start:Q",
-                bin="binned",
-                title=f"{p_label(task, class_names)} over the pool",
-                scale=alt.Scale(domain=[0, 1]),
-            ),
+            x=alt.X("bin_start:Q", bin="binned", title=x_title, scale=alt.Scale(domain=[0, 1])),
             x2=alt.X2("bin_end:Q"),
             y=alt.Y("count:Q", stack=True, title="pool images"),
-            color=alt.Color(
-                "group:N",
-                scale=alt.Scale(domain=groups, range=colours),
-                legend=alt.Legend(
-                    title="MNIST says" if task.is_binary else "the head's answer", orient="top"
-                ),
-            ),
-            tooltip=_tips("group:N", "bin_start:Q", "bin_end:Q", "count:Q"),
+            color=colour,
+            tooltip=tooltip,
         )
-        .properties(height=260)
+        .properties(height=height)
     )
 
 
@@ -745,30 +757,20 @@ def answer_histogram_chart(
     source: pd.DataFrame | alt.NamedData, answers: Sequence[str]
 ) -> alt.Chart:
     """The bars of an `answer_histogram_frame` (or its name), stacked by answer."""
-    return (
-        alt.Chart(source)
-        .mark_bar()
-        .encode(
-            x=alt.X(
-                "bin_start:Q",
-                bin="binned",
-                title="p of the head's answer over the pool",
-                scale=alt.Scale(domain=[0, 1]),
+    return p_bars(
+        source,
+        "p of the head's answer over the pool",
+        alt.Color(
+            "answer:N",
+            sort=list(answers),
+            scale=alt.Scale(
+                domain=list(answers),
+                range=[TABLEAU[k % len(TABLEAU)] for k in range(len(answers))],
             ),
-            x2=alt.X2("bin_end:Q"),
-            y=alt.Y("count:Q", stack=True, title="pool images"),
-            color=alt.Color(
-                "answer:N",
-                sort=list(answers),
-                scale=alt.Scale(
-                    domain=list(answers),
-                    range=[TABLEAU[k % len(TABLEAU)] for k in range(len(answers))],
-                ),
-                legend=alt.Legend(orient="top", title="the head says"),
-            ),
-            tooltip=_tips("answer:N", "count:Q"),
-        )
-        .properties(height=220)
+            legend=alt.Legend(orient="top", title="the head says"),
+        ),
+        _tips("answer:N", "count:Q"),
+        height=220,
     )
 
 
