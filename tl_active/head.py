@@ -37,6 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tl_active.rows import row_max
+
 HEAD_MODES = ("converge", "demo")
 # The L2 penalty on the mean loss. On softmax outputs (10 bounded inputs) the demo's head keeps
 # 1e-3. On a wide layer (128 tanh units) few labels call for more: on the 5-9 network's
@@ -54,7 +56,7 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
+    z = z - row_max(z)[:, None]
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
 

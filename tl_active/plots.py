@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from tl_active.rows import row_max
 from tl_active.session import HISTOGRAM_BINS, RoundRecord
 from tl_active.session import p_histogram as count_p
 from tl_active.task import Task
@@ -564,7 +565,7 @@ def evolution_live(
 
 def _shown_p(task: Task, proba: np.ndarray) -> np.ndarray:
     """The p a figure shows per image: p(positive), or p of the head's top answer."""
-    return proba[:, 1] if task.is_binary else proba.max(axis=1)
+    return proba[:, 1] if task.is_binary else row_max(proba)
 
 
 def histogram_groups(task: Task, class_names: Sequence[str]) -> list[str]:

@@ -40,6 +40,7 @@ from tl_active.errors import PoolExhaustedError, ProtocolError, SessionFileError
 from tl_active.features import FeatureSet
 from tl_active.head import HEAD_MODES, L2_SIMPLEX, HeadState, HeadStates, make_head
 from tl_active.metrics import Metrics, task_metrics
+from tl_active.rows import row_max
 from tl_active.stopping import (
     KAPPA_WINDOW,
     PROGRESSIVE_WINDOW,
@@ -465,7 +466,7 @@ class LabellingSession:
     def p_pool(self) -> np.ndarray:
         """What the figures show per pool image: p(positive), or p of the most likely class."""
         proba = self._proba_pool
-        return proba[:, 1] if self.task.is_binary else proba.max(axis=1)
+        return proba[:, 1] if self.task.is_binary else row_max(proba)
 
     def p_of(self, indices: Sequence[int]) -> np.ndarray:
         """`p_pool` of whole-pool indices."""

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tl_active.errors import PoolExhaustedError
+from tl_active.rows import row_max, row_min
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def _top(order: np.ndarray, score: np.ndarray, n: int, reason: str) -> list[Pick
 def least_confidence(proba: np.ndarray) -> np.ndarray:
     """1 - max p, scaled so that 1 is "every answer equally likely" (1 - 2|p - 0.5| for K = 2)."""
     k = proba.shape[1]
-    return (1.0 - proba.max(axis=1)) * (k / (k - 1))
+    return (1.0 - row_max(proba)) * (k / (k - 1))
 
 
 def margin_score(proba: np.ndarray) -> np.ndarray:
@@ -286,7 +287,7 @@ def committee_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list
     candidates = _check_room(pool, n)
     k = pool.n_outputs
     x = pool.features[candidates]
-    votes = np.zeros((len(candidates), k))
+    votes = np.zeros((k, len(candidates)))  # answers by rows: each count is one fast pass
     mean_p = np.zeros((len(candidates), k))
     for _ in range(COMMITTEE_SIZE):
         member = pool.new_head() if pool.new_head else None
@@ -298,10 +299,11 @@ def committee_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list
             p = np.full((len(candidates), k), 1.0 / k)
         mean_p += p / COMMITTEE_SIZE
         # An untrained member (all p equal) votes for no one.
-        decided = p.max(axis=1) > p.min(axis=1)
-        votes[np.flatnonzero(decided), p.argmax(axis=1)[decided]] += 1
+        vote = np.where(row_max(p) > row_min(p), p.argmax(axis=1), -1)
+        for answer in range(k):
+            votes[answer] += vote == answer
     # An abstaining member is not in the majority: where all abstain, the committee knows nothing.
-    outvoted = 1.0 - votes.max(axis=1) / COMMITTEE_SIZE
+    outvoted = 1.0 - votes.max(axis=0) / COMMITTEE_SIZE
     score = np.zeros(len(pool.available))
     score[candidates] = outvoted + 1e-3 * least_confidence(mean_p)
     order = _ranked(candidates, score[candidates], rng, top=n)
