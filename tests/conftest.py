@@ -28,6 +28,16 @@ def app_db(tmp_path, monkeypatch) -> str:
 
 
 @pytest.fixture
+def store(tmp_path):
+    """A session store on a fresh database (see store_db), closed after the test."""
+    from store_db import fresh_store
+
+    store = fresh_store(tmp_path)
+    yield store
+    store.close()
+
+
+@pytest.fixture
 def silent_server():
     """The port of a TCP server on 127.0.0.1 that accepts every connection and never says a word."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

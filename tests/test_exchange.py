@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from old_formats import as_version_1
 from sqlalchemy import func, select
-from store_db import fresh_store
 from synthetic import synthetic_features
 
 from tl_active.errors import SessionFileError
@@ -37,13 +37,6 @@ def labelled_session(n_rounds: int = 5, **settings) -> LabellingSession:
             answers[1] = "negative" if answers[1] == "positive" else "positive"
         session.submit(answers)
     return session
-
-
-@pytest.fixture
-def store(tmp_path):
-    store = fresh_store(tmp_path)
-    yield store
-    store.close()
 
 
 def stored_rows(store: SessionStore) -> tuple[int, int]:
@@ -263,18 +256,7 @@ def test_a_huge_name_in_the_settings_is_refused_in_a_short_message(field):
 def test_a_version_1_manifest_still_imports():
     session = labelled_session(3, seed=2)
     data = manifest(session)
-    # What the first format wrote: a flat binary head, a target, the mean p per digit.
-    data["version"] = 1
-    data["settings"] = {
-        "target": [1, 3, 5, 7, 9],
-        "strategy": "diversity",
-        "batch_size": 4,
-        "head_mode": "converge",
-        "seed": 2,
-    }
-    for r in data["rounds"]:
-        r["weights"], r["bias"] = r["weights"][0], r["bias"][0]
-        r["mean_p_by_digit"] = r.pop("mean_p_by_class")
+    as_version_1(data, seed=2)
     imported = read_manifest(json.dumps(data), FEATURES)
     assert imported.settings == session.settings
     assert imported.to_dict() == session.to_dict()

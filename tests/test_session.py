@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from old_formats import as_version_1
 from synthetic import synthetic_features
 
 from tl_active.errors import PoolExhaustedError, ProtocolError, SessionFileError
@@ -273,18 +274,7 @@ def test_a_version_1_session_file_still_opens():
     s = session(seed=2)
     s.auto_label(2)
     data = json.loads(json.dumps(s.to_dict()))
-    # What the first format wrote: a flat binary head, a target, the mean p per digit.
-    data["version"] = 1
-    data["settings"] = {
-        "target": [1, 3, 5, 7, 9],
-        "strategy": "diversity",
-        "batch_size": 4,
-        "head_mode": "converge",
-        "seed": 2,
-    }
-    for r in data["rounds"]:
-        r["weights"], r["bias"] = r["weights"][0], r["bias"][0]
-        r["mean_p_by_digit"] = r.pop("mean_p_by_class")
+    as_version_1(data, seed=2)
     again = LabellingSession.from_dict(data, FEATURES)
     assert again.settings == s.settings
     assert np.allclose(again.rounds[-1].weights, s.rounds[-1].weights, atol=1e-12, rtol=0)

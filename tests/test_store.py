@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 from sqlalchemy import func, select, text
-from store_db import TEST_DB, db_url, fresh_store
+from store_db import TEST_DB, db_url
 from synthetic import synthetic_features
 
 from tl_active.errors import SessionFileError, TlActiveError
@@ -40,13 +40,6 @@ def answer_some(session: LabellingSession):
     answers = session.truth([p.index for p in picks])
     answers[-1] = "skip"
     return session.submit(answers)
-
-
-@pytest.fixture
-def store(tmp_path):
-    store = fresh_store(tmp_path)
-    yield store
-    store.close()
 
 
 def test_round_trip_restores_rounds_weights_and_next_batch(tmp_path, store):

@@ -4,7 +4,7 @@ import sqlite3
 import time
 
 import pytest
-from store_db import TEST_DB, db_url, fresh_store
+from store_db import TEST_DB, db_url
 from synthetic import synthetic_features
 
 from tl_active.errors import TlActiveError
@@ -18,13 +18,6 @@ def labelled(rounds: int, seed: int = 0) -> LabellingSession:
     session = LabellingSession(FEATURES, SessionSettings(seed=seed))
     session.auto_label(rounds)
     return session
-
-
-@pytest.fixture
-def store(tmp_path):
-    store = fresh_store(tmp_path)
-    yield store
-    store.close()
 
 
 def test_room_curves_are_the_live_rounds_of_recent_sessions(store):
