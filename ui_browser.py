@@ -1,17 +1,22 @@
 """Which browser this is: an id the browser keeps, so that its recent list shows only its own.
 
 At a room demo everyone uses one server; a server-wide list of recent sessions would show
-everyone's sessions to everyone. So each browser makes itself a random id once (96 bits, in
-localStorage, and in a cookie that reaches the server with the page's first request), every
-session it makes is recorded with it in the store (`SessionStore.claim`), and the recent list
-asks for that browser's sessions only. A browser seen for the first time has made nothing yet:
-its list holds only the session it is on.
+everyone's sessions to everyone. So each browser keeps a random id (96 bits, in localStorage,
+and in a cookie that reaches the server with the page's first request), every session it makes
+is recorded with it in the store (`SessionStore.claim`), and the recent list asks for that
+browser's sessions only.
 
-The id is made by a tiny components-v2 component (inline JavaScript, nothing fetched, no
-iframe). It is not a secret or a login: anyone with a session's link can still open it.
+A returning browser's cookie names it in the page's first run. A request without the cookie (a
+first visit) gets an id made here, in the same shape the browser would make, and a tiny
+components-v2 component (inline JavaScript, nothing fetched, no iframe) stores it in the
+browser; the page reruns only if the browser already kept another one (its cookie lost, its
+localStorage not), so a new visitor costs one page run, not two. It is not a secret or a
+login: anyone with a session's link can still open it.
 """
 
 from __future__ import annotations
+
+import secrets
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,6 +38,8 @@ export default function ({ data, setStateValue }) {
     const match = document.cookie.match(/(?:^|; )tl_active_browser=([A-Za-z0-9_-]{8,64})/);
     if (match) {
       id = match[1];
+    } else if (data.known && shape.test(data.known)) {
+      id = data.known;  // made by the server for this first visit: keep it
     } else {
       const bytes = new Uint8Array(12);
       crypto.getRandomValues(bytes);
@@ -52,24 +59,39 @@ def _valid(value: object) -> str | None:
     return value if isinstance(value, str) and SESSION_ID_PATTERN.fullmatch(value) else None
 
 
-def browser_id() -> str | None:
-    """This browser's id, once known: from its cookie, or from the component on a first visit."""
-    return _valid(st.session_state.get(keys.BROWSER_ID)) or _valid(st.context.cookies.get(COOKIE))
+def new_browser_id() -> str:
+    """A new browser id, as the browser would make it: 12 random bytes, URL-safe base64."""
+    return secrets.token_urlsafe(12)
+
+
+def browser_id() -> str:
+    """This browser's id: kept by the tab, else from its cookie, else made now (a first visit).
+
+    One made now is kept by the tab and handed to the browser by `remember_browser`, which
+    stores it, so a first visit's page, its recent list and the session it stores all use it
+    from the first run.
+    """
+    known = _valid(st.session_state.get(keys.BROWSER_ID))
+    if known is None:
+        known = _valid(st.context.cookies.get(COOKIE)) or new_browser_id()
+        st.session_state[keys.BROWSER_ID] = known
+    return known
 
 
 def remember_browser() -> None:
-    """Learn this browser's id, and record it as the maker of the tab's session if none is.
+    """Hand the browser its id, learn the one it keeps, record it as the maker of the session.
 
-    Called by the entry script after the page, on every run: sessions started once the id is
-    known are stored with it (`ui_session.start_session`); this catches the one a browser's
-    very first page started, with one small `UPDATE`, until that session has a maker.
+    Called by the entry script after the page, on every full run. The component stores the id
+    the server knows (from the cookie, or made for a first visit) and reports back only one
+    that differs: the browser's own, kept from an earlier visit whose cookie is gone, which
+    then reruns the page once. Sessions are stored with the id (`ui_session.start_session`);
+    this claims one stored before the browser's own id was known, with one small `UPDATE`,
+    until that session has a maker.
     """
     known = browser_id()
     with st.sidebar:
         reported = _BROWSER(key=keys.BROWSER_COMPONENT, data={"known": known}, height=0)
     known = _valid((reported or {}).get("id")) or known
-    if known is None:
-        return
     st.session_state[keys.BROWSER_ID] = known
     session_id = st.session_state.get(keys.SESSION_ID)
     if session_id is None or st.session_state.get(keys.BROWSER_CLAIMED) == session_id:
@@ -83,6 +105,5 @@ def remember_browser() -> None:
 
 
 def recent_sessions(limit: int) -> list[SessionSummary]:
-    """The sessions this browser made, most recently changed first; none if it is not known yet."""
-    known = browser_id()
-    return session_store().recent(limit=limit, browser_id=known) if known else []
+    """The sessions this browser made, most recently changed first."""
+    return session_store().recent(limit=limit, browser_id=browser_id())

@@ -6,6 +6,7 @@ have left it, in `st.session_state`; the component itself runs in `test_browser_
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,16 @@ def test_each_browser_lists_only_the_sessions_it_made(app_db):
     store.close()
 
 
-def test_a_browser_not_known_yet_lists_nobody_elses_sessions():
-    browser("browser-alice-01")
-    stranger = browser(None)
-    assert listed(stranger) == set()
+def test_a_browser_without_a_cookie_gets_an_id_and_lists_only_its_own_sessions(app_db):
+    alice = browser("browser-alice-01")
+    stranger = browser(None)  # no cookie, no id yet: a first visit
+    made = stranger.session_state[keys.BROWSER_ID]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{16}", made)  # the shape the browser's own would have
+    # Its session is stored with the id made for it from the first run: no claim needed.
+    own = stranger.session_state[keys.SESSION_ID]
+    assert listed(stranger) == {own}
+    store = SessionStore(app_db)
+    assert store.claim(own, "browser-alice-01") == made
+    assert {s.id for s in store.recent(browser_id=made)} == {own}
+    store.close()
+    assert alice.session_state[keys.SESSION_ID] != own

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 pytestmark = [pytest.mark.server, pytest.mark.browser]
 
@@ -69,3 +70,53 @@ def test_each_browser_keeps_an_id_and_lists_only_its_own_sessions(streamlit_serv
     finally:
         alice.close()
         bob.close()
+
+
+def count_page_runs(page) -> list[int]:
+    """A counter of the page's whole-script runs, read from the server's messages as they come."""
+    runs = [0]
+
+    def on_frame(payload) -> None:
+        if isinstance(payload, str):
+            return
+        message = ForwardMsg()
+        message.ParseFromString(payload)
+        # A fragment's run ends with FINISHED_FRAGMENT_RUN_SUCCESSFULLY, not counted.
+        if message.WhichOneof("type") == "script_finished" and (
+            message.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY
+        ):
+            runs[0] += 1
+
+    page.on("websocket", lambda socket: socket.on("framereceived", on_frame))
+    return runs
+
+
+def test_a_first_visit_takes_one_page_run_with_an_id_made_by_the_server(streamlit_server, chromium):
+    context = chromium.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        page = context.new_page()
+        runs = count_page_runs(page)
+        page.goto(streamlit_server.url)
+        page.get_by_role("button", name="Submit batch").first.wait_for(timeout=60_000)
+        stored = own_id(page)
+        page.wait_for_timeout(1_500)  # a rerun asked for by the component would land by now
+        assert runs[0] == 1
+        assert ID.match(stored)
+        assert {c["name"]: c["value"] for c in context.cookies()}["tl_active_browser"] == stored
+
+        # A browser that kept its id but lost its cookie: the page learns the kept one, in one
+        # more run, and the browser keeps it.
+        kept = "kept-id-0123456789"
+        context.clear_cookies()
+        page.evaluate(f"() => localStorage.setItem('tl-active-browser', '{kept}')")
+        runs[0] = 0
+        page.goto(streamlit_server.url)
+        page.get_by_role("button", name="Submit batch").first.wait_for(timeout=60_000)
+        page.wait_for_function(
+            f"() => document.cookie.includes('tl_active_browser={kept}')", timeout=10_000
+        )
+        page.wait_for_timeout(1_500)
+        assert runs[0] == 2
+        assert own_id(page) == kept
+    finally:
+        context.close()
