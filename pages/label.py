@@ -18,19 +18,15 @@ themselves.
 
 from __future__ import annotations
 
-import io
 import time
-from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import streamlit as st
-from PIL import Image
 from sqlalchemy.exc import SQLAlchemyError
 
 import ui_keys as keys
-from labelling_grid import labelling_grid, png_data_uri
+from labelling_grid import labelling_grid
 from tl_active import plots, stopping
 from tl_active.backbones import DIGITS_LAYER, SHIPPED, resolve_backbone, unit_names
 from tl_active.errors import TlActiveError
@@ -72,16 +68,13 @@ from ui_support import (
     arrow_ipc,
     backbone_choices,
     escape_markdown,
-    folder_thumbnail,
     image_folder,
     layer_options,
-    pool_images,
     session_store,
 )
+from ui_tiles import THUMB_SCALE, image_name, image_uri, tile_png
 
 RECENT_SHOWN = 8
-TILE_SCALE = 4  # 28 px -> 112 px, nearest neighbour: two by two beside the head's figures
-THUMB_SCALE = 2  # the history's thumbnails
 HEAD_HELP = {
     "converge": "fit all labels so far to convergence (small L2), warm-started",
     "demo": "the demo's way: one Adam step at learning rate 0.1 per round (binary questions only)",
@@ -439,37 +432,6 @@ def label_check(session: LabellingSession, options: list) -> None:
 # --- the batch ----------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4096)
-def tile_png(index: int, scale: int = TILE_SCALE) -> bytes:
-    """A pool image drawn large and crisp: ink dark on white, upscaled without blur.
-
-    Kept per server process (the pool never changes while served); `st.cache_data` would hash
-    and pickle each call, several milliseconds per history row."""
-    image = Image.fromarray(255 - pool_images()[index])
-    image = image.resize((28 * scale, 28 * scale), Image.NEAREST)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-@lru_cache(maxsize=4096)
-def tile_uri(index: int, scale: int = TILE_SCALE) -> str:
-    """A pool image as a data URI, made once per image: the pool never changes while served."""
-    return png_data_uri(tile_png(index, scale))
-
-
-def image_uri(session: LabellingSession, index: int, scale: int = TILE_SCALE) -> str:
-    """A pool image of the session as a data URI: MNIST's digits, or a folder's thumbnails."""
-    if session.features.source is None:
-        return tile_uri(index, scale)
-    return png_data_uri(folder_thumbnail(session.features, index, 28 * scale))
-
-
-def image_name(session: LabellingSession, index: int) -> str:
-    source = session.features.source
-    return f"pool image {index:,}" if source is None else source.pool_paths[index]
-
-
 def batch_panel(session: LabellingSession, options: list) -> None:
     """The batch, answered in the browser and sent once, at its submit (`on_grid_submit`)."""
     try:
@@ -607,22 +569,31 @@ def history_rows(session: LabellingSession, options: list) -> pa.Table:
     kept = st.session_state.get(keys.HISTORY)
     if kept and kept[0] == revision:
         return kept[1]
-    rows = []
+    columns: dict[str, list] = {
+        "round": [],
+        "image": [],
+        "pool index": [],
+        "answer": [],
+        "answered by": [],
+        accuracy_column(session): [],
+    }
+    on_mnist = session.features.source is None
+    words = {o.value: o.label for o in options}
     for r in reversed(session.rounds):
         who = "MNIST (auto)" if r.simulated else "person"
-        for i, a in zip(r.indices, r.answers):
-            rows.append(
-                {
-                    "round": r.number,
-                    "image": image_uri(session, i, THUMB_SCALE),
-                    "pool index": i if session.features.source is None else image_name(session, i),
-                    "answer": answer_word(a, options),
-                    "answered by": f"{who}, correction" if r.is_correction else who,
-                    accuracy_column(session): r.metrics["accuracy"],
-                }
-            )
-    # As an Arrow table, made once per revision: `st.dataframe` sends it without converting.
-    frame = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
+        who = f"{who}, correction" if r.is_correction else who
+        n = len(r.indices)
+        columns["round"] += [r.number] * n
+        columns["image"] += [image_uri(session, i, THUMB_SCALE) for i in r.indices]
+        columns["pool index"] += (
+            list(r.indices) if on_mnist else [image_name(session, i) for i in r.indices]
+        )
+        columns["answer"] += [words[a] for a in r.answers]
+        columns["answered by"] += [who] * n
+        columns[accuracy_column(session)] += [r.metrics["accuracy"]] * n
+    # An Arrow table straight from the columns, made once per revision: `st.dataframe` sends it
+    # without converting, and no pandas frame is built on the way.
+    frame = pa.table(columns)
     st.session_state[keys.HISTORY] = (revision, frame)
     return frame
 
