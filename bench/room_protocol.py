@@ -4,7 +4,7 @@ Chromium contexts cannot carry thirty people on two cores (each draws every char
 sends), so `bench_room.py` labels with this client instead: it opens the page as a browser does
 (index.html and the scripts and styles it names, then `/_stcore/stream`), sends the same
 `BackMsg` protobufs (`rerun_script` with the page's widget states: every widget's value as the
-page shows it, the browser-id component's value, and at a submit the labelling grid's trigger
+page shows it, the browser-id component's value where it reports one, and at a submit the labelling grid's trigger
 `{"event": "submit", "value": {"round", "answers"}}`, naming the fragment the grid is drawn
 in, as the browser does), and reads the `ForwardMsg`s the server
 sends: the progress line ("**N labels** in **R rounds**"), the grid's props (its round and
@@ -92,6 +92,7 @@ class Page:
     grid_fragment: str = ""  # the fragment the grid is drawn in: a submit reruns that alone
     widget_fragments: dict[str, str] = field(default_factory=dict)
     browser_component: str | None = None
+    browser_known: str | None = None  # the id the server hands the browser-id component
     labels: int = -1  # the progress line's count, -1 before it is drawn
     query_string: str = ""
     page_script_hash: str = ""
@@ -106,7 +107,12 @@ class ProtocolPerson:
         self.base_url = base_url.rstrip("/") + "/"
         self.timeout = timeout
         self.page = Page()
-        self.browser_id = secrets.token_urlsafe(12)  # as the browser-id component makes one
+        # A browser seen for the first time: it keeps the id the server hands it (the component's
+        # `known`) and reports nothing; `kept_id` plays one that kept its own from an earlier
+        # visit but lost the cookie, which reports it and so reruns the page once.
+        self.browser_id: str | None = None
+        self.kept_id: str | None = None
+        self.reports_id = False  # whether the component sends the browser's id with each run
         self._cache: dict[str, ForwardMsg] = {}  # messages the server may send as a ref_hash
         self._ws = None
         self.first_page: float | None = None
@@ -138,9 +144,12 @@ class ProtocolPerson:
         await self.rerun(first=True)
         await self.until_finished()
         self.first_page = time.monotonic() - started
-        # The browser-id component reports this browser's id: the page runs again.
-        await self.rerun()
-        await self.until_finished()
+        known = self.page.browser_known
+        self.browser_id = self.kept_id or known or secrets.token_urlsafe(12)
+        self.reports_id = self.browser_id != known
+        if self.reports_id:  # the component reports the browser's own: the page runs again
+            await self.rerun()
+            await self.until_finished()
 
     async def close(self) -> None:
         if self._ws is not None:
@@ -159,7 +168,7 @@ class ProtocolPerson:
         if not first:
             client.page_script_hash = self.page.page_script_hash
             client.widget_states.widgets.extend(self.page.widgets.values())
-            if self.page.browser_component:
+            if self.page.browser_component and self.reports_id:
                 browser = WidgetState(id=self.page.browser_component)
                 browser.json_value = json.dumps({"id": self.browser_id})
                 client.widget_states.widgets.append(browser)
@@ -236,6 +245,7 @@ class ProtocolPerson:
                 self.page.grid_fragment = fragment
             elif inner.component_name.endswith(BROWSER_COMPONENT):
                 self.page.browser_component = inner.id
+                self.page.browser_known = json.loads(inner.json or "{}").get("known")
         else:
             state = widget_state(kind, inner)
             if state is not None:
