@@ -247,17 +247,22 @@ def weights_frame(
     if weights.shape != expected:
         raise ValueError(f"expected weights of shape {expected}, got {weights.shape}")
     shown = np.arange(layout.width) if shown is None else np.asarray(shown)
-    rows = []
-    for k, output in enumerate(layout.outputs):
-        rows += [
-            {"output": output, "unit": layout.units[u], "value": float(weights[k, u])}
-            for u in shown
-        ]
-        if layout.bias_trained:
-            rows.append({"output": output, "unit": BIAS, "value": float(np.asarray(bias)[k])})
-    frame = pd.DataFrame(rows, columns=["output", "unit", "value"])
-    frame["label"] = frame["value"].map(lambda v: f"{v:+.2f}")
-    return frame
+    # Built from whole columns, output by output (row-major), not row by row: the page draws
+    # this after every round.
+    cells = weights[:, shown]
+    units = [layout.units[u] for u in shown]
+    if layout.bias_trained:
+        cells = np.column_stack([cells, np.asarray(bias, float).reshape(len(layout.outputs))])
+        units.append(BIAS)
+    values = cells.ravel()
+    return pd.DataFrame(
+        {
+            "output": [o for o in layout.outputs for _ in units],
+            "unit": units * len(layout.outputs),
+            "value": values,
+            "label": [f"{v:+.2f}" for v in values.tolist()],
+        }
+    )
 
 
 def _tips(*fields: str | alt.Tooltip) -> list[alt.Tooltip]:
@@ -410,22 +415,20 @@ def evolution_frame(
     else:
         names = list(layout.outputs)
         values = np.linalg.norm(history, axis=2)
-    rows = [
+    # Whole columns, round by round (row-major): the page draws this after every round.
+    flat = values.ravel()
+    n = len(names)
+    text = "{:+.1f}" if binary else "{:.1f}"
+    return pd.DataFrame(
         {
-            "round": number,
-            "label": round_label(number, simulated),
-            "column": name,
-            "value": float(values[i, j]),
-            "simulated": simulated,
+            "round": np.repeat([number for number, _ in steps], n),
+            "label": [round_label(*step) for step in steps for _ in names],
+            "column": names * len(steps),
+            "value": flat,
+            "simulated": np.repeat([simulated for _, simulated in steps], n).astype(bool),
+            "label_text": [text.format(v) for v in flat.tolist()],
         }
-        for i, (number, simulated) in enumerate(steps)
-        for j, name in enumerate(names)
-    ]
-    frame = pd.DataFrame(rows)
-    frame["label_text"] = frame["value"].map(
-        (lambda v: f"{v:+.1f}") if binary else (lambda v: f"{v:.1f}")
     )
-    return frame
 
 
 EVOLUTION_ROWS_AT_STEP = 30  # up to this many rows, each 22 px; then the chart keeps 660 px
@@ -863,22 +866,23 @@ def by_class_live(
 
 def curve_frame(rounds: Sequence[RoundRecord], start: Mapping[str, float]) -> pd.DataFrame:
     """Test accuracy, precision and recall against the number of labels, from 0 labels on."""
-    rows = []
     points = [(0, 0, False, start)] + [
         (r.number, r.n_labels, r.simulated, r.metrics) for r in rounds
     ]
-    for number, n_labels, simulated, metrics in points:
-        for metric in ("accuracy", "precision", "recall"):
-            rows.append(
-                {
-                    "round": number,
-                    "labels": n_labels,
-                    "metric": metric,
-                    "value": float(metrics[metric]),
-                    "answered_by": "ground truth (auto)" if simulated else "person",
-                }
-            )
-    return pd.DataFrame(rows)
+    metrics = ("accuracy", "precision", "recall")
+    return pd.DataFrame(
+        {
+            "round": [number for number, *_ in points for _ in metrics],
+            "labels": [n_labels for _, n_labels, *_ in points for _ in metrics],
+            "metric": list(metrics) * len(points),
+            "value": [float(m[metric]) for *_, m in points for metric in metrics],
+            "answered_by": [
+                "ground truth (auto)" if simulated else "person"
+                for _, _, simulated, _ in points
+                for _ in metrics
+            ],
+        }
+    )
 
 
 def ceiling_frame(ceiling: Mapping[str, float] | None) -> pd.DataFrame:
