@@ -617,13 +617,14 @@ def history(session: LabellingSession, options: list) -> None:
     answered = [i for r in reversed(session.rounds) for i in r.indices]
     answered = list(dict.fromkeys(answered))  # each image once, most recent first
     words = {o.value: o.label for o in options}
+    now = session.live_answers()  # one pass, not a search per image listed
     with st.form("change_label", border=True):
         image, answer = st.columns([3, 2])
         image.selectbox(
             "Image to change",
             answered,
             key=keys.FIX_IMAGE,
-            format_func=lambda i: f"{image_name(session, i)}: now {words[session.answer_of(i)]}",
+            format_func=lambda i: f"{image_name(session, i)}: now {words[now[i]]}",
         )
         answer.segmented_control(
             "New answer", list(words), key=keys.FIX_ANSWER, format_func=words.get

@@ -311,6 +311,10 @@ def test_any_earlier_answer_can_be_corrected_and_undone():
     s.correct(first[3].index, truth[3])
     s.correct(first[1].index, "skip")
     assert s.rounds[-1].n_labels == 7 and s.answer_of(first[1].index) == "skip"
+    # Every answered image's live answer at once, as `answer_of` gives it one by one.
+    answered = {i for r in s.rounds for i in r.indices}
+    assert s.live_answers() == {i: s.answer_of(i) for i in answered}
+    assert s.live_answers()[first[1].index] == "skip" and len(answered) == 8
     for _ in range(3):
         s.undo()
     assert list(s.labels) == labels_before and np.allclose(s.head.coef_, before.weights)

@@ -682,6 +682,14 @@ class LabellingSession:
             return self.answer_values[self._labels[self._labelled.index(local)]]
         return SKIP
 
+    def live_answers(self) -> dict[int, str]:
+        """`answer_of` every image answered so far, by whole-pool index, in one pass."""
+        answers = dict.fromkeys(self._skipped, SKIP)
+        pool = self.data.pool_index
+        for local, label in zip(self._labelled, self._labels, strict=True):
+            answers[int(pool[local])] = self.answer_values[label]
+        return answers
+
     def correct(
         self, index: int, answer: str, *, round_number: int | None = None, simulated: bool = False
     ) -> RoundRecord:
