@@ -282,14 +282,17 @@ def session_store() -> SessionStore:
     return _store_at(paths.DB_URL)
 
 
-def arrow_ipc(rows: pd.DataFrame | list[dict]) -> bytes:
+def arrow_ipc(rows: pa.Table | pd.DataFrame | list[dict]) -> bytes:
     """A chart's dataset as Arrow IPC bytes, which `st.vega_lite_chart` sends as they are.
 
     Made once per session revision and kept (see the Label page's `chart`), so a rerun that
-    changed nothing converts nothing; built from the columns' arrays, without pandas' schema
+    changed nothing converts nothing. The live charts' data come as Arrow tables already
+    (`plots.LiveChart`); a frame is converted from its columns' arrays, without pandas' schema
     metadata, which is most of what a conversion of these small frames costs.
     """
-    if isinstance(rows, pd.DataFrame):
+    if isinstance(rows, pa.Table):
+        table = rows
+    elif isinstance(rows, pd.DataFrame):
         # A column's own Arrow array where pandas keeps one (its strings), no copy.
         table = pa.table({str(c): pa.array(rows[c]) for c in rows.columns})
     else:

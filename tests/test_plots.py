@@ -8,6 +8,7 @@ import json
 import re
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from PIL import Image
 from synthetic import synthetic_features
@@ -398,7 +399,7 @@ def test_a_long_session_gets_at_most_max_frames_evenly_spread_with_the_first_and
 def _records(spec: dict) -> dict:
     """A live spec with its data frames as records, as vl-convert (and the browser) read them."""
     datasets = {
-        name: rows.to_dict("records") if hasattr(rows, "to_dict") else rows
+        name: rows.to_pylist() if isinstance(rows, pa.Table) else rows
         for name, rows in spec["datasets"].items()
     }
     return {**spec, "datasets": datasets}

@@ -38,6 +38,7 @@ from typing import Any
 import altair as alt
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from PIL import Image
 
 from tl_active.rows import row_max
@@ -144,7 +145,7 @@ class LiveChart:
 
     shape: tuple
     build: Callable[[], alt.TopLevelMixin]
-    datasets: Mapping[str, pd.DataFrame]
+    datasets: Mapping[str, pa.Table]  # built from columns: no data frame on the way
     params: Mapping[str, Any] = field(default_factory=dict)
     note: str = ""
 
@@ -242,6 +243,16 @@ def weights_frame(
     shown: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per cell: output, unit, value, label; the bias last, where the head trains it."""
+    return pd.DataFrame(weights_columns(weights, bias, layout, shown))
+
+
+def weights_columns(
+    weights: Sequence[Sequence[float]] | np.ndarray,
+    bias: Sequence[float] | np.ndarray,
+    layout: HeadLayout,
+    shown: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """`weights_frame`'s columns, for a page that sends them as Arrow without a data frame."""
     weights = np.asarray(weights, float)
     expected = (len(layout.outputs), layout.width)
     if weights.shape != expected:
@@ -255,14 +266,12 @@ def weights_frame(
         cells = np.column_stack([cells, np.asarray(bias, float).reshape(len(layout.outputs))])
         units.append(BIAS)
     values = cells.ravel()
-    return pd.DataFrame(
-        {
-            "output": [o for o in layout.outputs for _ in units],
-            "unit": units * len(layout.outputs),
-            "value": values,
-            "label": [f"{v:+.2f}" for v in values.tolist()],
-        }
-    )
+    return {
+        "output": [o for o in layout.outputs for _ in units],
+        "unit": units * len(layout.outputs),
+        "value": values,
+        "label": [f"{v:+.2f}" for v in values.tolist()],
+    }
 
 
 def _tips(*fields: str | alt.Tooltip) -> list[alt.Tooltip]:
@@ -290,12 +299,15 @@ def _params(values: Mapping[str, Any]) -> dict[str, alt.Parameter]:
 
 
 def weights_values(
-    frame: pd.DataFrame, layout: HeadLayout, title: str = "", extent: float | None = None
+    frame: pd.DataFrame | Mapping[str, Any],
+    layout: HeadLayout,
+    title: str = "",
+    extent: float | None = None,
 ) -> dict[str, Any]:
     """What a weights heatmap's spec takes as params: the colour scale's reach, the columns
     (the units shown, then a gap and the bias where it is trained) and the title."""
     extent = symmetric_extent(frame["value"]) if extent is None else float(extent)
-    units = list(dict.fromkeys(frame["unit"][frame["unit"] != BIAS]))
+    units = [u for u in dict.fromkeys(frame["unit"]) if u != BIAS]
     domain = units + ([BIAS_GAP, BIAS] if layout.bias_trained else [])
     return {"w_extent": extent, "w_units": domain, "w_title": title}
 
@@ -364,14 +376,15 @@ def _selected_weights(rounds: Sequence[RoundRecord], selected: int, layout: Head
     record = rounds[selected - 1] if selected else None
     bias = record.bias if record else [0.0] * len(layout.outputs)
     note = " ".join(n for n in (units_note(layout, shown), bias_note(layout)) if n)
-    return weights_frame(history[selected], bias, layout, shown), note
+    return weights_columns(history[selected], bias, layout, shown), note
 
 
 def weights_figure(
     rounds: Sequence[RoundRecord], selected: int, layout: HeadLayout, title: str = ""
 ) -> Figure:
     """The heatmap of round `selected` (0: the untrained head), its units chosen over all rounds."""
-    frame, note = _selected_weights(rounds, selected, layout)
+    columns, note = _selected_weights(rounds, selected, layout)
+    frame = pd.DataFrame(columns)
     return Figure(weights_chart(frame, layout, weights_values(frame, layout, title)), note)
 
 
@@ -379,12 +392,12 @@ def weights_live(
     rounds: Sequence[RoundRecord], selected: int, layout: HeadLayout, title: str = ""
 ) -> LiveChart:
     """`weights_figure` for a page that draws it again after every round (`live_spec`)."""
-    frame, note = _selected_weights(rounds, selected, layout)
-    values = weights_values(frame, layout, title)
+    columns, note = _selected_weights(rounds, selected, layout)
+    values = weights_values(columns, layout, title)
     return LiveChart(
         shape=("weights", layout, len(values["w_units"])),
         build=lambda: weights_chart(alt.NamedData("weights"), layout, values),
-        datasets={"weights": frame},
+        datasets={"weights": pa.table(columns)},
         params=values,
         note=note,
     )
@@ -405,6 +418,13 @@ def evolution_frame(
     Binary: the columns are the shown units and `value` is the weight. K classes: the columns
     are the classes and `value` is the L2 norm of that class's weight row over every unit.
     """
+    return pd.DataFrame(evolution_columns(rounds, layout, shown))
+
+
+def evolution_columns(
+    rounds: Sequence[RoundRecord], layout: HeadLayout, shown: np.ndarray | None = None
+) -> dict[str, Any]:
+    """`evolution_frame`'s columns, for a page that sends them as Arrow without a data frame."""
     history = weight_history(rounds, layout)
     steps = [(0, False)] + [(r.number, bool(r.simulated)) for r in rounds]
     binary = len(layout.outputs) == 1
@@ -419,29 +439,29 @@ def evolution_frame(
     flat = values.ravel()
     n = len(names)
     text = "{:+.1f}" if binary else "{:.1f}"
-    return pd.DataFrame(
-        {
-            "round": np.repeat([number for number, _ in steps], n),
-            "label": [round_label(*step) for step in steps for _ in names],
-            "column": names * len(steps),
-            "value": flat,
-            "simulated": np.repeat([simulated for _, simulated in steps], n).astype(bool),
-            "label_text": [text.format(v) for v in flat.tolist()],
-        }
-    )
+    return {
+        "round": np.repeat([number for number, _ in steps], n),
+        "label": [round_label(*step) for step in steps for _ in names],
+        "column": names * len(steps),
+        "value": flat,
+        "simulated": np.repeat([simulated for _, simulated in steps], n).astype(bool),
+        "label_text": [text.format(v) for v in flat.tolist()],
+    }
 
 
 EVOLUTION_ROWS_AT_STEP = 30  # up to this many rows, each 22 px; then the chart keeps 660 px
 EVOLUTION_MAX_FIT = 110  # beyond this many rows (6 px each), the chart grows again
 
 
-def evolution_values(frame: pd.DataFrame, binary: bool, selected: int | None) -> dict[str, Any]:
+def evolution_values(
+    frame: pd.DataFrame | Mapping[str, Any], binary: bool, selected: int | None
+) -> dict[str, Any]:
     """What an evolution heatmap's spec takes as params: the colour scale's reach, the columns
     in order, and the round outlined (-1 for none)."""
     if binary:
         extent = symmetric_extent(frame["value"])
     else:
-        extent = max(float(frame["value"].max()), 1e-6)
+        extent = max(float(np.max(frame["value"])), 1e-6)
     columns = list(dict.fromkeys(frame["column"]))
     return {
         "e_extent": extent,
@@ -532,16 +552,17 @@ def _evolution_parts(rounds: Sequence[RoundRecord], layout: HeadLayout):
             f"{layout.width} units) after that round: 0 until the class is labelled, growing as "
             "the head learns what tells it apart."
         )
-        return evolution_frame(rounds, layout), note
+        return evolution_columns(rounds, layout), note
     shown = shown_units(weight_history(rounds, layout))
-    return evolution_frame(rounds, layout, shown), units_note(layout, shown)
+    return evolution_columns(rounds, layout, shown), units_note(layout, shown)
 
 
 def evolution_figure(
     rounds: Sequence[RoundRecord], layout: HeadLayout, selected: int | None = None
 ) -> Figure:
     """The evolution heatmap with its note (which units, or why class norms)."""
-    frame, note = _evolution_parts(rounds, layout)
+    columns, note = _evolution_parts(rounds, layout)
+    frame = pd.DataFrame(columns)
     values = evolution_values(frame, len(layout.outputs) == 1, selected)
     chart = evolution_chart(frame, layout, values, len(rounds) + 1, selected is not None)
     return Figure(chart, note)
@@ -551,13 +572,13 @@ def evolution_live(
     rounds: Sequence[RoundRecord], layout: HeadLayout, selected: int | None = None
 ) -> LiveChart:
     """`evolution_figure` for a page that draws it again after every round (`live_spec`)."""
-    frame, note = _evolution_parts(rounds, layout)
-    values = evolution_values(frame, len(layout.outputs) == 1, selected)
+    columns, note = _evolution_parts(rounds, layout)
+    values = evolution_values(columns, len(layout.outputs) == 1, selected)
     n_rows, outlined = len(rounds) + 1, selected is not None
     return LiveChart(
         shape=("evolution", layout, evolution_shape(n_rows), outlined),
         build=lambda: evolution_chart(alt.NamedData("evolution"), layout, values, n_rows, outlined),
-        datasets={"evolution": frame},
+        datasets={"evolution": pa.table(columns)},
         params=values,
         note=note,
     )
@@ -591,6 +612,17 @@ def histogram_frame(
     Binary: p(positive), split by the image's true answer. K classes: p of the head's top
     answer, split by whether that answer is right.
     """
+    return pd.DataFrame(histogram_columns(task, class_names, y_pool, proba, bins))
+
+
+def histogram_columns(
+    task: Task,
+    class_names: Sequence[str],
+    y_pool: np.ndarray,
+    proba: np.ndarray,
+    bins: int = HISTOGRAM_BINS,
+) -> dict[str, Any]:
+    """`histogram_frame`'s columns, for a page that sends them as Arrow without a data frame."""
     truth = task.truth(y_pool)
     p = _shown_p(task, proba)
     first = truth == 1 if task.is_binary else proba.argmax(axis=1) == truth
@@ -599,14 +631,12 @@ def histogram_frame(
     # bin of each p (p = 1 in the last), then the second group's bins after the first's.
     which = np.minimum((np.asarray(p, np.float64) * bins).astype(np.intp), bins - 1)
     counts = np.bincount(which + bins * ~first, minlength=2 * bins)
-    return pd.DataFrame(
-        {
-            "bin_start": np.tile(edges[:-1], 2),
-            "bin_end": np.tile(edges[1:], 2),
-            "group": np.repeat(histogram_groups(task, class_names), bins),
-            "count": counts.astype(np.int64),
-        }
-    )
+    return {
+        "bin_start": np.tile(edges[:-1], 2),
+        "bin_end": np.tile(edges[1:], 2),
+        "group": [g for g in histogram_groups(task, class_names) for _ in range(bins)],
+        "count": counts.astype(np.int64),
+    }
 
 
 def histogram_chart(
@@ -666,7 +696,7 @@ def histogram_live(
     return LiveChart(
         shape=("histogram", task, names),
         build=lambda: histogram_chart(alt.NamedData("histogram"), task, names),
-        datasets={"histogram": histogram_frame(task, names, y_pool, proba)},
+        datasets={"histogram": pa.table(histogram_columns(task, names, y_pool, proba))},
     )
 
 
@@ -703,6 +733,13 @@ def p_by_class_frame(
     images on the wrong side of 0.5. K classes: per class of the task, p of the true class, and
     `wrong` is the share whose top answer is another class.
     """
+    return pd.DataFrame(p_by_class_columns(task, class_names, y_pool, proba))
+
+
+def p_by_class_columns(
+    task: Task, class_names: Sequence[str], y_pool: np.ndarray, proba: np.ndarray
+) -> dict[str, list]:
+    """`p_by_class_frame`'s columns, for a page that sends them as Arrow without a data frame."""
     name = answer_name(task, class_names)
     rows = []
     # Columns and masks, not `proba[mask, k]` (a gather over a 2-D array, several times slower):
@@ -725,21 +762,10 @@ def p_by_class_frame(
         else:
             group = class_names[c]
             wrong = np.mean(answered != task.classes.index(c))
-        q05, q25, q50, q75, q95 = np.quantile(p, [0.05, 0.25, 0.5, 0.75, 0.95])
-        rows.append(
-            {
-                "class": class_names[c],
-                "group": group,
-                "q05": q05,
-                "q25": q25,
-                "median": q50,
-                "q75": q75,
-                "q95": q95,
-                "mean": float(p.mean()),
-                "wrong": float(wrong),
-            }
-        )
-    return pd.DataFrame(rows)
+        q05, q25, q50, q75, q95 = np.quantile(p, [0.05, 0.25, 0.5, 0.75, 0.95]).tolist()
+        rows.append((class_names[c], group, q05, q25, q50, q75, q95, float(p.mean()), float(wrong)))
+    names = ("class", "group", "q05", "q25", "median", "q75", "q95", "mean", "wrong")
+    return {n: [row[i] for row in rows] for i, n in enumerate(names)}
 
 
 def answer_histogram_frame(answers: Sequence[str], proba: np.ndarray) -> pd.DataFrame:
@@ -755,6 +781,11 @@ def answer_histogram_frame(answers: Sequence[str], proba: np.ndarray) -> pd.Data
             for a, b, c in zip(edges[:-1], edges[1:], counts)
         ]
     return pd.DataFrame(rows)
+
+
+def _table(frame: pd.DataFrame) -> pa.Table:
+    """A frame as an Arrow table, column by column (no pandas schema metadata)."""
+    return pa.table({str(name): pa.array(frame[name]) for name in frame.columns})
 
 
 def answer_histogram_chart(
@@ -790,7 +821,7 @@ def answer_histogram_live(answers: Sequence[str], proba: np.ndarray) -> LiveChar
     return LiveChart(
         shape=("answer_histogram", names),
         build=lambda: answer_histogram_chart(alt.NamedData("answer_histogram"), names),
-        datasets={"answer_histogram": answer_histogram_frame(names, proba)},
+        datasets={"answer_histogram": _table(answer_histogram_frame(names, proba))},
     )
 
 
@@ -852,12 +883,12 @@ def by_class_live(
 ) -> LiveChart:
     """`p_by_class_chart` for a page that draws it again after every round (`live_spec`)."""
     names = tuple(class_names)
-    frame = p_by_class_frame(task, names, y_pool, proba)
-    order = tuple(frame["class"])
+    columns = p_by_class_columns(task, names, y_pool, proba)
+    order = tuple(columns["class"])
     return LiveChart(
         shape=("by_class", task, names, order),
         build=lambda: by_class_chart(alt.NamedData("by_class"), task, names, order),
-        datasets={"by_class": frame},
+        datasets={"by_class": pa.table(columns)},
     )
 
 
@@ -866,35 +897,63 @@ def by_class_live(
 
 def curve_frame(rounds: Sequence[RoundRecord], start: Mapping[str, float]) -> pd.DataFrame:
     """Test accuracy, precision and recall against the number of labels, from 0 labels on."""
+    return pd.DataFrame(curve_columns(rounds, start))
+
+
+def curve_columns(rounds: Sequence[RoundRecord], start: Mapping[str, float]) -> dict[str, list]:
+    """`curve_frame`'s columns, for a page that sends them as Arrow without a data frame."""
     points = [(0, 0, False, start)] + [
         (r.number, r.n_labels, r.simulated, r.metrics) for r in rounds
     ]
     metrics = ("accuracy", "precision", "recall")
+    return {
+        "round": [number for number, *_ in points for _ in metrics],
+        "labels": [n_labels for _, n_labels, *_ in points for _ in metrics],
+        "metric": list(metrics) * len(points),
+        "value": [float(m[metric]) for *_, m in points for metric in metrics],
+        "answered_by": [
+            "ground truth (auto)" if simulated else "person"
+            for _, _, simulated, _ in points
+            for _ in metrics
+        ],
+    }
+
+
+# The one-row tables of the curve's ceiling and stop, typed even when empty.
+CEILING_TYPES = {"value": pa.float64(), "text": pa.string()}
+STOP_TYPES = {
+    "labels": pa.int64(),
+    "round": pa.int64(),
+    "accuracy": pa.float64(),
+    "text": pa.string(),
+}
+
+
+def _typed_table(columns: Mapping[str, list], types: Mapping[str, pa.DataType]) -> pa.Table:
+    """A row or none as an Arrow table with these column types."""
+    return pa.table({name: pa.array(columns[name], kind) for name, kind in types.items()})
+
+
+def _typed_frame(columns: Mapping[str, list], types: Mapping[str, pa.DataType]) -> pd.DataFrame:
+    """A row or none as a data frame with these column types (NumPy's, and pandas' strings)."""
+    dtypes = {pa.float64(): float, pa.int64(): int, pa.string(): str}
     return pd.DataFrame(
-        {
-            "round": [number for number, *_ in points for _ in metrics],
-            "labels": [n_labels for _, n_labels, *_ in points for _ in metrics],
-            "metric": list(metrics) * len(points),
-            "value": [float(m[metric]) for *_, m in points for metric in metrics],
-            "answered_by": [
-                "ground truth (auto)" if simulated else "person"
-                for _, _, simulated, _ in points
-                for _ in metrics
-            ],
-        }
+        {name: pd.Series(columns[name], dtype=dtypes[kind]) for name, kind in types.items()}
     )
 
 
 def ceiling_frame(ceiling: Mapping[str, float] | None) -> pd.DataFrame:
     """The frozen-head ceiling's line: one row, or none where there is no test set."""
+    return _typed_frame(ceiling_columns(ceiling), CEILING_TYPES)
+
+
+def ceiling_columns(ceiling: Mapping[str, float] | None) -> dict[str, list]:
     if ceiling is None:
-        return pd.DataFrame({"value": pd.Series(dtype=float), "text": pd.Series(dtype=str)})
-    return pd.DataFrame(
-        {
-            "value": [float(ceiling["accuracy"])],
-            "text": [f"frozen-head ceiling {ceiling['accuracy']:.1%}"],
-        }
-    )
+        return {"value": [], "text": []}
+    return {
+        "value": [float(ceiling["accuracy"])],
+        "text": [f"frozen-head ceiling {ceiling['accuracy']:.1%}"],
+    }
 
 
 STOP_COLOUR = "#2ca02c"
@@ -902,24 +961,19 @@ STOP_COLOUR = "#2ca02c"
 
 def stop_frame(rounds: Sequence[RoundRecord]) -> pd.DataFrame:
     """Where the stopping signals first said the person could stop: one row, or none yet."""
+    return _typed_frame(stop_columns(rounds), STOP_TYPES)
+
+
+def stop_columns(rounds: Sequence[RoundRecord]) -> dict[str, list]:
     stop = next((r for r in rounds if r.can_stop), None)
     if stop is None:
-        return pd.DataFrame(
-            {
-                "labels": pd.Series(dtype=int),
-                "round": pd.Series(dtype=int),
-                "accuracy": pd.Series(dtype=float),
-                "text": pd.Series(dtype=str),
-            }
-        )
-    return pd.DataFrame(
-        {
-            "labels": [stop.n_labels],
-            "round": [stop.number],
-            "accuracy": [float(stop.metrics["accuracy"])],
-            "text": [f"you can stop ({stop.n_labels} labels)"],
-        }
-    )
+        return {"labels": [], "round": [], "accuracy": [], "text": []}
+    return {
+        "labels": [stop.n_labels],
+        "round": [stop.number],
+        "accuracy": [float(stop.metrics["accuracy"])],
+        "text": [f"you can stop ({stop.n_labels} labels)"],
+    }
 
 
 def stop_marker(source: pd.DataFrame | alt.NamedData) -> list[alt.Chart]:
@@ -1012,9 +1066,9 @@ def curve_live(
             has_test_set=has_test_set,
         ),
         datasets={
-            "curve": curve_frame(rounds, start),
-            "curve_ceiling": ceiling_frame(ceiling),
-            "curve_stop": stop_frame(rounds),
+            "curve": pa.table(curve_columns(rounds, start)),
+            "curve_ceiling": _typed_table(ceiling_columns(ceiling), CEILING_TYPES),
+            "curve_stop": _typed_table(stop_columns(rounds), STOP_TYPES),
         },
     )
 
