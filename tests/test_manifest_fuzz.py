@@ -457,3 +457,16 @@ def test_a_mutated_manifest_imports_exactly_or_is_refused_in_one_line(store):
         f"{outcomes['refused']} refused; slowest answer {wall:.3f} s ({cpu:.3f} s of CPU)"
     )
     assert wall < MAX_SECONDS, f"{slowest} took {wall:.1f} s ({cpu:.1f} s of CPU)"
+
+
+@pytest.mark.parametrize("dropped", ["can_stop", "stopping"])
+def test_a_round_with_half_of_its_stopping_record_is_refused(store, dropped):
+    # Found by the fuzz above: without `can_stop` a round read as one that never recommended
+    # stopping, whatever its signals said.
+    features, base = BASES["binary-demo"]
+    data = json.loads(json.dumps(base))
+    del data["rounds"][2][dropped]
+    before = _rows(store)
+    with pytest.raises(SessionFileError, match="round 3 of the manifest: stopping and can_stop"):
+        store.import_manifest(json.dumps(data), features)
+    assert _rows(store) == before

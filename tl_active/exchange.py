@@ -404,6 +404,10 @@ def _check_round(position: int, data: object, session: LabellingSession, n_label
         )
     if not isinstance(data.get("can_stop", False), bool):
         raise SessionFileError(f"{where}: can_stop must be true or false")
+    if ("stopping" in data) != ("can_stop" in data):
+        # A recommendation without its signals, or signals without it, is a round cut short,
+        # not an older one: rounds recorded before the stopping signals have neither.
+        raise SessionFileError(f"{where}: stopping and can_stop go together; it has only one")
     return n_labels
 
 
