@@ -22,7 +22,6 @@ from tl_active.transfer import (
     TransferData,
     TransferSettings,
     batch_size_for,
-    epoch_cap,
     findings,
     parse_budgets,
     selection_order,
@@ -127,11 +126,24 @@ def test_the_validation_split_is_a_seeded_share_and_never_empty():
     assert [len(part) for part in validation_split(2, 0.2, seed=0)] == [1, 1]
 
 
-def test_small_budgets_get_small_batches_and_many_epochs_large_ones_few():
-    settings = TransferSettings()
+def test_small_budgets_get_small_batches_and_every_training_the_same_epoch_cap():
     assert batch_size_for(20) == 8 and batch_size_for(400) == 50 and batch_size_for(24_000) == 128
-    assert epoch_cap(20, settings) == 60  # 3 steps an epoch: the epoch cap binds
-    assert epoch_cap(24_477, settings) == 4  # 192 steps an epoch: 800 steps make 4
+    # One cap, in epochs, for every method and budget: no step cap that would stop all labels
+    # (192 steps an epoch) after a few epochs, before early stopping decides.
+    assert TransferSettings().max_epochs == 60
+    assert not hasattr(TransferSettings(), "max_steps")
+
+
+def test_the_command_takes_the_epoch_cap_and_has_no_step_cap(tmp_path, capsys):
+    from tl_active.__main__ import build_parser
+
+    args = build_parser().parse_args(["transfer", "--quick", "--max-epochs", "30"])
+    settings = transfer.settings_from_args(args)
+    assert settings.max_epochs == 30 and settings.budgets == (50, 200) and settings.seeds == 1
+    with pytest.raises(SystemExit) as stopped:
+        main(["transfer", "--max-steps", "800", "--out", str(tmp_path)])
+    assert stopped.value.code == 2 and "--max-steps" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
 # --- what a summary says -----------------------------------------------------------------------
@@ -242,9 +254,7 @@ def test_the_same_settings_train_to_the_same_accuracies(small_lab):
     from tl_active.network import load_backbone
 
     backbone = load_backbone(SHIPPED["mnist-cnn-5to9"].path)
-    settings = TransferSettings(
-        budgets=(20, ALL), seeds=1, max_epochs=3, max_steps=60, patience=2, min_epochs=1
-    )
+    settings = TransferSettings(budgets=(20, ALL), seeds=1, max_epochs=3, patience=2, min_epochs=1)
     first = transfer.run_transfer(small_lab, backbone, settings)
     second = transfer.run_transfer(small_lab, backbone, settings)
     rows = first.rows

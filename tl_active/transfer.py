@@ -79,8 +79,10 @@ class TransferSettings:
     """What a transfer run trains: budgets, selections, seeds, and how long each training is.
 
     A budget is a number of labels or `"all"` (every pool label of the task, once per seed: the
-    selection does not matter there). Epochs are capped by `max_epochs` and by `max_steps`
-    (optimiser steps), so that thousands of labels get a few epochs and dozens get many; the
+    selection does not matter there). Every method that backpropagates trains until early
+    stopping on its validation split decides, within the same cap of `max_epochs` epochs. The
+    cap is in epochs, not optimiser steps: a step cap cuts a cheap epoch (frozen layers) as short
+    as an expensive one, and on thousands of labels stops every method before it converges. The
     mini-batch is an eighth of the training labels, from 8 to 128.
     """
 
@@ -91,7 +93,6 @@ class TransferSettings:
     fine_tune_layers: int = 2
     learning_rate: float = 1e-3
     max_epochs: int = 60
-    max_steps: int = 800
     patience: int = 8
     min_epochs: int = 15
     validation_share: float = 0.2
@@ -127,7 +128,6 @@ class TransferSettings:
             (self.fine_tune_layers >= 1, "fine-tuning unfreezes at least 1 layer"),
             (self.learning_rate > 0, "the learning rate must be above 0"),
             (self.max_epochs >= 1, "max epochs must be 1 or more"),
-            (self.max_steps >= 1, "max steps must be 1 or more"),
             (self.patience >= 1, "patience must be 1 epoch or more"),
             (self.min_epochs >= 1, "min epochs must be 1 or more"),
             (0 < self.validation_share < 1, "the validation share lies between 0 and 1"),
@@ -147,9 +147,7 @@ class TransferSettings:
 
 # The command's --quick: one seed, two budgets, short trainings. Not all labels: on them the
 # frozen passes over 35,000 images and the head's fit alone take a minute or more here.
-QUICK = TransferSettings(
-    budgets=(50, 200), seeds=1, max_epochs=60, max_steps=400, patience=5, min_epochs=10
-)
+QUICK = TransferSettings(budgets=(50, 200), seeds=1, max_epochs=60, patience=5, min_epochs=10)
 
 
 @dataclass
@@ -238,11 +236,6 @@ def validation_split(n: int, share: float, seed: int) -> tuple[np.ndarray, np.nd
 def batch_size_for(n_fit: int) -> int:
     """An eighth of the training labels, from 8 to 128: a few steps per epoch on a small budget."""
     return int(np.clip(n_fit // 8, 8, 128))
-
-
-def epoch_cap(n_fit: int, settings: TransferSettings) -> int:
-    steps = math.ceil(n_fit / batch_size_for(n_fit))
-    return int(min(settings.max_epochs, max(2, settings.max_steps // steps)))
 
 
 # --- one training ------------------------------------------------------------------------------
@@ -356,7 +349,7 @@ class _Trainer:
             y[val],
             learning_rate,
             batch_size_for(len(fit)),
-            epoch_cap(len(fit), self.settings),
+            self.settings.max_epochs,
             self.settings.patience,
             np.random.default_rng([seed, SHUFFLE_STREAM, len(labelled)]),
             keep_start=method == FINE_TUNE,
@@ -721,13 +714,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="N of fine-tune-last-N: the backbone's last N weighted layers unfrozen (default 2)",
     )
-    parser.add_argument("--max-epochs", type=int, default=None, help="epochs at most (default 60)")
     parser.add_argument(
-        "--max-steps",
+        "--max-epochs",
         type=int,
         default=None,
-        help="optimiser steps at most per training, which caps the epochs on many labels "
-        "(default 800)",
+        help="epochs at most per training, the same for every method; early stopping on the "
+        "validation split usually ends it sooner (default 60)",
     )
     parser.add_argument(
         "--quick",
@@ -744,7 +736,7 @@ def settings_from_args(args: argparse.Namespace) -> TransferSettings:
         given["budgets"] = parse_budgets(args.budgets)
     if args.selections is not None:
         given["selections"] = tuple(s.strip() for s in args.selections.split(",") if s.strip())
-    for name in ("seeds", "fine_tune_layers", "max_epochs", "max_steps"):
+    for name in ("seeds", "fine_tune_layers", "max_epochs"):
         if getattr(args, name) is not None:
             given[name] = getattr(args, name)
     return replace(settings, **given)
