@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tl_active.rows import row_max, row_min
+from tl_active.rows import row_argmax, row_max, row_min
 
 
 @pytest.mark.parametrize("k", [1, 2, 5, 10])
@@ -21,3 +21,12 @@ def test_row_max_of_probabilities():
     proba = np.array([[0.2, 0.8], [0.5, 0.5], [0.9, 0.1]])
     assert row_max(proba).tolist() == [0.8, 0.5, 0.9]
     assert row_min(proba).tolist() == [0.2, 0.5, 0.1]
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 10])
+def test_row_argmax_matches_numpy_first_on_ties(k):
+    rng = np.random.default_rng(k)
+    table = np.round(rng.random((1_000, k)), 1).astype(np.float32)  # many ties
+    table[0] = 0.5  # a whole row tied: the first column, as NumPy says
+    assert np.array_equal(row_argmax(table), table.argmax(axis=1))
+    assert row_argmax(table)[0] == 0

@@ -81,6 +81,18 @@ def test_a_round_records_labels_head_and_figures():
     assert record.mean_p_by_class == pytest.approx(by_digit)
 
 
+@pytest.mark.parametrize("task", ["odd", Task.multiclass("0-4")])
+def test_a_session_without_charts_records_the_same_rounds_but_the_charts(task):
+    settings = SessionSettings(task=task, strategy="committee", seed=2)
+    with_charts = LabellingSession(FEATURES, settings)
+    without = LabellingSession(FEATURES, settings, charts=False)
+    for _ in range(4):
+        a, b = with_charts.answer_by_truth(), without.answer_by_truth()
+        assert a.indices == b.indices and a.weights == b.weights
+        assert a.metrics == b.metrics and a.stopping == b.stopping
+        assert len(a.p_histogram) > 0 and b.p_histogram == [] and b.mean_p_by_class == []
+
+
 def test_skipped_images_are_never_offered_again():
     s = session(batch_size=16, strategy="uncertainty")
     skipped = {p.index for p in s.next_batch()}

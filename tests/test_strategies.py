@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from synthetic import synthetic_features
 
+from tl_active import strategies
 from tl_active.errors import ModelError, PoolExhaustedError
 from tl_active.head import LogisticHead, SoftmaxHead
 from tl_active.strategies import (
+    COMMITTEE_SIZE,
     STRATEGIES,
     PoolView,
     band_strategy,
@@ -218,6 +220,56 @@ def test_committee_asks_where_the_members_split():
     )
     assert picks[0].score > 0  # some disagreement was found
     assert [x.score for x in picks] == sorted((x.score for x in picks), reverse=True)
+
+
+def _ranked_by_shuffle(candidates, scores, rng, top):
+    """The ranking with every candidate shuffled first: what `_ranked` must give."""
+    shuffle = rng.permutation(len(candidates))
+    shuffled, negated = candidates[shuffle], -scores[shuffle]
+    head = np.argpartition(negated, top)[:top]
+    return shuffled[head[np.argsort(negated[head], kind="stable")]]
+
+
+@pytest.mark.parametrize("top", [1, 4, 16])
+@pytest.mark.parametrize("ties", ["none", "at the floor", "everywhere"])
+def test_ranked_gives_what_the_full_shuffle_gives(top, ties):
+    rng = np.random.default_rng(top)
+    candidates = np.sort(rng.choice(20_000, 15_000, replace=False))
+    scores = rng.random(len(candidates))
+    if ties == "at the floor":
+        scores = np.round(scores, 3)  # the best few share values with their neighbours
+    elif ties == "everywhere":
+        scores = np.full(len(candidates), 0.5)  # an untrained head
+    for seed in range(3):
+        got = strategies._ranked(candidates, scores, np.random.default_rng(seed), top)
+        want = _ranked_by_shuffle(candidates, scores, np.random.default_rng(seed), top)
+        assert got.tolist() == want.tolist()
+
+
+def test_binary_committee_scores_as_the_k_answer_loop_does():
+    labelled = np.arange(60)
+    labels = FEATURES.y_pool[labelled] % 2
+    available = np.ones(FEATURES.pool_size, bool)
+    available[labelled] = False
+    pool = view(None, available, labelled, labels)
+    candidates = np.flatnonzero(available)
+    x = FEATURES.pool[candidates]
+    score = strategies._binary_committee_score(pool, candidates, x, np.random.default_rng(3))
+    # The loop over K answers, as the strategy runs it for K > 2.
+    rng = np.random.default_rng(3)
+    votes, mean_p = np.zeros((2, len(candidates))), np.zeros((len(candidates), 2))
+    for _ in range(COMMITTEE_SIZE):
+        member = pool.new_head()
+        sample = rng.integers(0, len(labelled), len(labelled))
+        p = member.fit(FEATURES.pool[labelled[sample]], labels[sample]).predict_proba(x)
+        mean_p += p / COMMITTEE_SIZE
+        vote = np.where(p.max(axis=1) > p.min(axis=1), p.argmax(axis=1), -1)
+        for answer in range(2):
+            votes[answer] += vote == answer
+    want = np.zeros(len(available))
+    want[candidates] = 1.0 - votes.max(axis=0) / COMMITTEE_SIZE + 1e-3 * least_confidence(mean_p)
+    assert np.array_equal(score, want)
+    assert score[candidates].max() > 0
 
 
 def test_unknown_strategy_names_the_choices():

@@ -103,6 +103,7 @@ def simulate_run(
             backbone=features.backbone,
             layer=features.layer,
         ),
+        charts=False,
     )
     values = session.answer_values
     noise_rng = np.random.default_rng([seed, NOISE_STREAM])

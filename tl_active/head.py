@@ -203,7 +203,11 @@ class LogisticHead(_Head):
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """(n, 2): p(negative), p(positive), as the answers' output indices 0 and 1."""
         p = self.positive_proba(x)
-        return np.column_stack([1.0 - p, p])
+        # Filled in place: `column_stack` goes through a copy of each column first.
+        proba = np.empty((len(p), 2), p.dtype)
+        np.subtract(1.0, p, out=proba[:, 0])
+        proba[:, 1] = p
+        return proba
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> LogisticHead:
         """Retrain on all labels so far: `x` (n, width), `y` (n,) 0/1."""

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from tl_active.rows import row_argmax
+
 
 @dataclass(frozen=True)
 class Metrics:
@@ -67,7 +69,7 @@ def task_metrics(truth: np.ndarray, proba: np.ndarray) -> Metrics:
     """
     if proba.shape[1] == 2:
         return binary_metrics(truth == 1, proba[:, 1] > 0.5)
-    return multiclass_metrics(truth, proba.argmax(axis=1), proba.shape[1])
+    return multiclass_metrics(truth, row_argmax(proba), proba.shape[1])
 
 
 def is_positive(classes: np.ndarray, target: frozenset[int]) -> np.ndarray:

@@ -21,3 +21,15 @@ def row_max(table: np.ndarray) -> np.ndarray:
 def row_min(table: np.ndarray) -> np.ndarray:
     """Each row's smallest value (`table.min(axis=1)`)."""
     return functools.reduce(np.minimum, table.T)
+
+
+def row_argmax(table: np.ndarray) -> np.ndarray:
+    """Each row's column of its largest value, the first one on a tie (`table.argmax(axis=1)`)."""
+    best = np.zeros(len(table), np.intp)
+    top = table[:, 0].copy()
+    for column in range(1, table.shape[1]):
+        values = table[:, column]
+        larger = values > top
+        best[larger] = column
+        np.maximum(top, values, out=top)
+    return best

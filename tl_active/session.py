@@ -399,9 +399,14 @@ def cross_validated_metrics(
 class LabellingSession:
     """One person's labelling of one task, over the shared frozen features."""
 
-    def __init__(self, features: FeatureSet, settings: SessionSettings | None = None):
+    def __init__(
+        self, features: FeatureSet, settings: SessionSettings | None = None, charts: bool = True
+    ):
+        """`charts=False` is an oracle run's session: its rounds leave out the p histogram and
+        the mean p by class, which only the app's charts read (a tenth of a round's time)."""
         self.features = features
         self.settings = settings or SessionSettings()
+        self.charts = charts
         if features.layer and features.layer != self.settings.layer:
             raise ValueError(
                 f"these features are layer {features.layer!r} of {features.backbone}, but the "
@@ -821,8 +826,9 @@ class LabellingSession:
         record.weights = self.head.coef_.tolist()
         record.bias = [float(b) for b in self.head.intercept_]
         record.metrics = self.metrics().as_dict()
-        record.p_histogram = p_histogram(self.p_pool)
-        record.mean_p_by_class = self.p_by_class().tolist()
+        if self.charts:
+            record.p_histogram = p_histogram(self.p_pool)
+            record.mean_p_by_class = self.p_by_class().tolist()
         state = self.head.state_
         if state.adam_m is not None:
             record.adam_m, record.adam_v = state.adam_m.tolist(), state.adam_v.tolist()

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tl_active.errors import PoolExhaustedError
-from tl_active.rows import row_max, row_min
+from tl_active.rows import row_argmax, row_max, row_min
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ class Pick:
 
 
 Strategy = Callable[[PoolView, int, np.random.Generator], list[Pick]]
+SAMPLE_FOR_TOP = 1_024  # scores sampled to find a floor for the best few (see `_unique_top`)
 
 
 def _check_room(pool: PoolView, n: int) -> np.ndarray:
@@ -101,14 +102,48 @@ def _ranked(
     """Candidates from highest to lowest score (only the first `top`, when given).
 
     The candidates are shuffled by the seeded generator first, so that equal scores come out in
-    a random but reproducible order; `top` lets a partial sort do the work of a full one.
+    a random but reproducible order; `top` lets a partial sort do the work of a full one. Where
+    the first `top` scores are all different, and above the rest, no order of the candidates
+    changes them: then the shuffle is left out (the generator is not read after this).
     """
+    if top is not None and top < len(candidates):
+        unique = _unique_top(scores, top)
+        if unique is not None:
+            return candidates[unique]
     shuffle = rng.permutation(len(candidates))
     shuffled, negated = candidates[shuffle], -scores[shuffle]
     if top is not None and top < len(shuffled):
         head = np.argpartition(negated, top)[:top]
         return shuffled[head[np.argsort(negated[head], kind="stable")]]
     return shuffled[np.argsort(negated, kind="stable")]
+
+
+def _unique_top(scores: np.ndarray, top: int) -> np.ndarray | None:
+    """Positions of the `top` highest scores, highest first; None if a tie would decide them.
+
+    A sparse sample's `top`-th highest score is a floor that at least `top` scores reach, and
+    few others: the partial sort then runs over a few hundred scores instead of the pool.
+    """
+    n = len(scores)
+    sample = scores[:: max(1, n // SAMPLE_FOR_TOP)]
+    near = None
+    if len(sample) > top:
+        floor = np.partition(sample, len(sample) - top)[len(sample) - top]
+        if np.isfinite(floor):
+            near = np.flatnonzero(scores >= floor)
+    if near is None or len(near) > n // 4:  # scores that tie in bulk: the full partial sort
+        near = np.arange(n)
+    negated = -scores[near]
+    if len(near) > top:
+        part = np.argpartition(negated, top)
+        head, below = part[:top], negated[part[top]]
+    else:
+        head, below = np.arange(len(near)), np.inf
+    best = negated[head]
+    order = np.argsort(best, kind="stable")
+    if best.max() < below and np.all(np.diff(best[order]) > 0):
+        return near[head[order]]
+    return None
 
 
 def _top(order: np.ndarray, score: np.ndarray, n: int, reason: str) -> list[Pick]:
@@ -287,6 +322,10 @@ def committee_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list
     candidates = _check_room(pool, n)
     k = pool.n_outputs
     x = pool.features[candidates]
+    if k == 2 and pool.new_head is not None and len(pool.labelled):
+        score = _binary_committee_score(pool, candidates, x, rng)
+        order = _ranked(candidates, score[candidates], rng, top=n)
+        return _top(order, score, n, "committee disagrees")
     votes = np.zeros((k, len(candidates)))  # answers by rows: each count is one fast pass
     mean_p = np.zeros((len(candidates), k))
     for _ in range(COMMITTEE_SIZE):
@@ -299,7 +338,7 @@ def committee_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list
             p = np.full((len(candidates), k), 1.0 / k)
         mean_p += p / COMMITTEE_SIZE
         # An untrained member (all p equal) votes for no one.
-        vote = np.where(row_max(p) > row_min(p), p.argmax(axis=1), -1)
+        vote = np.where(row_max(p) > row_min(p), row_argmax(p), -1)
         for answer in range(k):
             votes[answer] += vote == answer
     # An abstaining member is not in the majority: where all abstain, the committee knows nothing.
@@ -308,6 +347,38 @@ def committee_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list
     score[candidates] = outvoted + 1e-3 * least_confidence(mean_p)
     order = _ranked(candidates, score[candidates], rng, top=n)
     return _top(order, score, n, "committee disagrees")
+
+
+def _binary_committee_score(
+    pool: PoolView, candidates: np.ndarray, x: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """`committee_strategy`'s score for a binary head, on p(positive) alone.
+
+    The same members, draws and sums as the K-answer loop, so the same score to the last bit,
+    with half the passes over the pool: a member votes positive where p(positive) > p(negative)
+    and negative where it is below (it abstains on a tie), and the mean p of the two answers
+    is kept as two columns.
+    """
+    votes_negative = np.zeros(len(x))
+    votes_positive = np.zeros(len(x))
+    mean_negative = np.zeros(len(x))
+    mean_positive = np.zeros(len(x))
+    for _ in range(COMMITTEE_SIZE):
+        member = pool.new_head()
+        sample = rng.integers(0, len(pool.labelled), len(pool.labelled))
+        member.fit(pool.features[pool.labelled[sample]], pool.labels[sample])
+        positive = member.positive_proba(x)
+        negative = 1.0 - positive  # as `predict_proba` gives it
+        mean_negative += negative / COMMITTEE_SIZE
+        mean_positive += positive / COMMITTEE_SIZE
+        votes_negative += negative > positive
+        votes_positive += positive > negative
+    outvoted = 1.0 - np.maximum(votes_negative, votes_positive) / COMMITTEE_SIZE
+    # `least_confidence` of the two-column mean p: (1 - its larger p) * K / (K - 1), K = 2.
+    least_confident = (1.0 - np.maximum(mean_negative, mean_positive)) * 2.0
+    score = np.zeros(len(pool.available))
+    score[candidates] = outvoted + 1e-3 * least_confident
+    return score
 
 
 STRATEGIES: dict[str, Strategy] = {
