@@ -20,6 +20,7 @@ calls them too; `main` is the command line, `python -m tl_active compare`.
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -237,10 +238,20 @@ def oracle_run(features: FeatureSet, run: OracleRun) -> tuple[OracleRun, list[di
     loop, so one thread each rather than oversubscribed cores; and the same thread count
     everywhere keeps a run's figures the same to the last bit on any backend.
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
+    with _thread_pools().limit(limits=1):
         return run, simulate_run(features, *run)
+
+
+@functools.cache
+def _thread_pools():
+    """This process's BLAS and OpenMP pools, found once: finding them costs a twentieth of a run.
+
+    SciPy (the K-class head's optimiser) is imported first, so its own BLAS is among them.
+    """
+    import scipy.optimize  # noqa: F401
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 # --- what the curves say ----------------------------------------------------------------------

@@ -128,9 +128,13 @@ class Task:
     def truth(self, y: np.ndarray) -> np.ndarray:
         """The output index each image of the task should get (1/0 for binary, k for K classes)."""
         y = np.asarray(y)
+        # A table by class rather than `np.isin`, whose set-up costs more than a batch's lookup.
+        size = max(max(self.classes), int(y.max(initial=0))) + 1
         if self.is_binary:
-            return np.isin(y, self.classes).astype(np.intp)
-        lookup = np.full(max(max(self.classes), int(y.max(initial=0))) + 1, -1, np.intp)
+            lookup = np.zeros(size, np.intp)
+            lookup[list(self.classes)] = 1
+            return lookup[y]
+        lookup = np.full(size, -1, np.intp)
         lookup[list(self.classes)] = np.arange(len(self.classes))
         return lookup[y]
 
