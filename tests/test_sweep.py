@@ -256,6 +256,48 @@ def test_a_sweep_killed_with_sigkill_resumes_with_no_finished_cell_computed_agai
     pd.testing.assert_frame_equal(read_sweep(out), read_sweep(tmp_path / "whole"))
 
 
+HOLD_LOCK = """
+import sys, time
+sys.path[:0] = [{root!r}]
+from tl_active import sweep
+with sweep.folder_lock({out!r}):
+    print("holding", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_second_sweep_on_a_folder_is_refused_until_the_first_is_killed(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr("tl_active.features.load_features", lambda *args, **kw: FEATURES)
+    grid = write_grid(tmp_path / "grid.toml", 'strategies = ["random"]\nseeds = 1\nrounds = 2')
+    out = tmp_path / "out"
+    out.mkdir()
+    script = HOLD_LOCK.format(root=str(ROOT), out=str(out))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        assert holder.stdout.readline() == b"holding\n"
+        assert main(["sweep", str(grid), "--out", str(out), "--jobs", "1"]) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line == (
+            f"error: a sweep is already running in {out.resolve()} (pid {holder.pid} on "
+            f"{socket.gethostname()}): wait for it to finish, or give another --out"
+        )
+        with pytest.raises(sweep.SweepRunningError):
+            run_sweep(parse_grid(SMALL), out, load, jobs=1)
+        assert not list(out.glob(sweep.PART_GLOB))  # nothing was run
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait(10)
+    # Killed, its lock went with it: the file is still there, and the sweep goes on.
+    assert (out / sweep.LOCK_FILE).exists()
+    assert main(["sweep", str(grid), "--out", str(out), "--jobs", "1"]) == 0
+    assert "1 cells: 0 already in" in capsys.readouterr().out
+    assert (out / sweep.LOCK_FILE).read_text().startswith(f"pid {os.getpid()} on ")
+
+
 def test_a_grid_that_grows_runs_only_its_new_cells(tmp_path):
     run_sweep(parse_grid(SMALL), tmp_path, load, jobs=1)
     bigger = parse_grid(SMALL | {"seeds": 3, "noise": [0, 0.2]})

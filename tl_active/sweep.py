@@ -25,11 +25,14 @@ DuckDB read the folder as the runs alone.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import itertools
 import json
 import os
 import secrets
+import socket
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
@@ -68,6 +71,7 @@ ROW_COLUMNS = [*CURVE_COLUMNS, "backbone", "layer", "task", "batch_size", "noise
 ORDER = [*GROUP_COLUMNS, "seed", "round"]
 PART_GLOB = "part-*.parquet"
 SUMMARY_FILE, CEILINGS_FILE, PLOT_FILE = "_summary.csv", "_ceilings.csv", "_sweep.png"
+LOCK_FILE = "_sweep.lock"
 FLUSH_SECONDS = 2.0
 MAX_CHUNK = 32  # cells per task sent to a worker: a few seconds of work at most
 
@@ -77,6 +81,10 @@ Loader = Callable[[str, str], FeatureSet]
 
 class GridError(TlActiveError):
     """A sweep's grid file cannot be read, or names something that cannot run."""
+
+
+class SweepRunningError(TlActiveError):
+    """Another sweep is writing into the folder."""
 
 
 # --- the grid ---------------------------------------------------------------------------------
@@ -569,6 +577,56 @@ def _compact(out: Path) -> None:
         part.unlink()
 
 
+# --- one sweep per folder ---------------------------------------------------------------------
+
+_held: dict[Path, tuple[int, int]] = {}  # folder -> (lock file descriptor, depth) of this process
+
+
+@contextlib.contextmanager
+def folder_lock(out: Path | str) -> Iterator[None]:
+    """Hold the folder's `_sweep.lock` while a sweep writes there; a second sweep is refused.
+
+    An exclusive `flock` on the file, which the kernel releases when its process ends, however
+    it ends: a sweep killed with SIGKILL leaves the file but not the lock, and the next sweep
+    on the folder goes on. The file says which process holds it, for the refusal's message.
+    Taken again in the same process (the command line holds it over the run and the summary),
+    it is the same lock.
+    """
+    out = Path(out).resolve()
+    if out in _held:
+        fd, depth = _held[out]
+        _held[out] = fd, depth + 1
+        try:
+            yield
+        finally:
+            fd, depth = _held[out]
+            _held[out] = fd, depth - 1
+        return
+    check_writable_folder(out, "--out")
+    fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 200).decode("utf-8", "replace").strip()
+        os.close(fd)
+        raise SweepRunningError(
+            f"a sweep is already running in {out}"
+            + (f" ({holder})" if holder else "")
+            + ": wait for it to finish, or give another --out"
+        ) from None
+    except OSError as error:
+        os.close(fd)
+        raise TlActiveError(f"cannot lock {out / LOCK_FILE}: {error.strerror or error}") from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        _held[out] = fd, 1
+        yield
+    finally:
+        _held.pop(out, None)
+        os.close(fd)  # closing the last descriptor releases the lock
+
+
 # --- the sweep --------------------------------------------------------------------------------
 
 
@@ -608,7 +666,13 @@ def run_sweep(
     if backend not in ("local", "ray"):
         raise ValueError(f"backend is 'local' or 'ray', not {backend!r}")
     out = Path(out)
-    check_writable_folder(out, "--out")
+    with folder_lock(out):
+        return _run_sweep(grid, out, load, backend, address, jobs, progress, on_cell, flush_seconds)
+
+
+def _run_sweep(
+    grid, out, load, backend, address, jobs, progress, on_cell, flush_seconds
+) -> SweepReport:
     for stale in out.glob(".part-*.tmp"):  # a part file a killed sweep did not finish
         stale.unlink()
     done = landed_cells(out)
@@ -759,12 +823,13 @@ def finish_sweep(out: Path | str, grid: Grid, load: Loader) -> pd.DataFrame:
     from tl_active import plots
 
     out = Path(out)
-    _compact(out)
-    ceilings = sweep_ceilings(grid, load)
-    summary = summarise_sweep(grid_rows(out, grid, load), ceilings, grid.budgets)
-    ceilings.to_csv(out / CEILINGS_FILE, index=False, float_format="%.6f")
-    summary.to_csv(out / SUMMARY_FILE, index=False, float_format="%.6f")
-    (out / PLOT_FILE).write_bytes(plots.to_png(plots.sweep_chart(summary), scale=1.5))
+    with folder_lock(out):
+        _compact(out)
+        ceilings = sweep_ceilings(grid, load)
+        summary = summarise_sweep(grid_rows(out, grid, load), ceilings, grid.budgets)
+        ceilings.to_csv(out / CEILINGS_FILE, index=False, float_format="%.6f")
+        summary.to_csv(out / SUMMARY_FILE, index=False, float_format="%.6f")
+        (out / PLOT_FILE).write_bytes(plots.to_png(plots.sweep_chart(summary), scale=1.5))
     return summary
 
 
@@ -822,25 +887,28 @@ def main(args: argparse.Namespace) -> None:
             loaded[backbone, layer] = load_features(backbone, layer, args.data, args.cache)
         return loaded[backbone, layer]
 
-    bar = tqdm(desc="cells", unit="run")
+    # Held from the first cell to the summary: a second sweep on the folder is refused at once.
+    with folder_lock(out):
+        bar = tqdm(desc="cells", unit="run")
 
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
 
-    try:
-        report = run_sweep(grid, out, load, args.backend, args.address, args.jobs, progress)
-    except KeyboardInterrupt:
-        raise TlActiveError(
-            f"stopped: the cells finished so far are in {out}; the same command goes on from there"
-        ) from None
-    finally:
-        bar.close()
-    print(
-        f"{report.cells:,} cells: {report.already_done:,} already in {out}, "
-        f"{report.computed:,} run now in {report.seconds:.1f} s "
-        f"({report.runs_per_second:.2f} runs/s, backend {report.backend})"
-    )
-    summary = finish_sweep(out, grid, load)
+        try:
+            report = run_sweep(grid, out, load, args.backend, args.address, args.jobs, progress)
+        except KeyboardInterrupt:
+            raise TlActiveError(
+                f"stopped: the cells finished so far are in {out}; the same command goes on "
+                "from there"
+            ) from None
+        finally:
+            bar.close()
+        print(
+            f"{report.cells:,} cells: {report.already_done:,} already in {out}, "
+            f"{report.computed:,} run now in {report.seconds:.1f} s "
+            f"({report.runs_per_second:.2f} runs/s, backend {report.backend})"
+        )
+        summary = finish_sweep(out, grid, load)
     print(format_overview(summary))
     print(f"wrote {out}/part-*.parquet, {SUMMARY_FILE}, {CEILINGS_FILE}, {PLOT_FILE}")
