@@ -290,6 +290,41 @@ def choose_slice(results: SweepResults, folder: str) -> tuple[dict, str]:
     return chosen, lines
 
 
+def sweep_summary_table(summary: pd.DataFrame) -> None:
+    """The sweep's summary rows: the grid keys, then the figures over seeds, accuracies in %."""
+    shown = summary.copy()
+    accuracies = [c for c in shown.columns if c.startswith("accuracy_at_")]
+    shown[accuracies] = 100 * shown[accuracies]
+    columns = {
+        "labels_to_99pct_of_ceiling": st.column_config.NumberColumn(
+            "labels to 99 % of ceiling", help="mean curve over seeds; empty: never reached"
+        ),
+        "labels_at_stop": st.column_config.NumberColumn(
+            "labels at stop",
+            help="where the stopping recommendation (the pool's predictions steady for "
+            f"{stopping.KAPPA_WINDOW} rounds) first fired, mean over seeds; empty: not in "
+            "every seed",
+        ),
+        "labels_at_stop_sd": st.column_config.NumberColumn("± sd", format="%.1f"),
+        "accuracy_at_stop": st.column_config.NumberColumn(
+            "accuracy at stop", format="%.2f %%", help="test accuracy there, mean over seeds"
+        ),
+        "accuracy_at_stop_sd": st.column_config.NumberColumn("± sd ", format="%.2f %%"),
+        "seeds_stopped": st.column_config.NumberColumn(
+            "seeds stopped", help="in how many seeds the recommendation fired at all"
+        ),
+        "auc": st.column_config.NumberColumn("AUC", format="%.4f"),
+        "auc_sd": st.column_config.NumberColumn("± sd  ", format="%.4f"),
+    }
+    for column in accuracies:
+        if column.startswith("accuracy_at_stop"):
+            continue
+        budget = column.removeprefix("accuracy_at_").removesuffix("_sd")
+        label = f"accuracy at {budget}" if not column.endswith("_sd") else f"± sd {budget}"
+        columns[column] = st.column_config.NumberColumn(label, format="%.2f %%")
+    st.dataframe(shown, hide_index=True, column_config=columns)
+
+
 def show_sweep() -> None:
     folder = st.text_input(
         "Sweep folder",
@@ -332,7 +367,7 @@ def show_sweep() -> None:
         summary = results.summary
         for column, values in chosen.items():
             summary = summary[summary[column].isin(values)]
-        st.dataframe(summary, hide_index=True)
+        sweep_summary_table(summary)
 
 
 # --- the page -----------------------------------------------------------------------------------

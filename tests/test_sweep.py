@@ -354,6 +354,37 @@ def test_the_summary_of_a_grid_cell_is_compares_from_its_mean_curve_with_the_see
     assert row["auc_sd"] == pytest.approx(np.std([0.825, 0.725], ddof=1))
 
 
+def test_the_summary_says_where_the_stopping_rule_fired_as_compares_does():
+    # Strategy a: seed 0 stops at round 2 (8 labels), seed 1 at round 3; b: only seed 0 stops.
+    fires = {("a", 0): 2, ("a", 1): 3, ("b", 0): 1, ("b", 1): 99}
+    curves = pd.DataFrame(
+        [
+            (name, seed, r, 4 * r, acc, 0.0, 0.0, 0.0, *[np.nan] * 5, r >= fires[name, seed])
+            for name in ("a", "b")
+            for seed, accs in enumerate([(0.5, 0.9, 1.0), (0.5, 0.7, 1.0)])
+            for r, acc in enumerate(accs, start=1)
+        ],
+        columns=CURVE_COLUMNS,
+    )
+    keys = dict(backbone="b", layer="l", task="odd", batch_size=4, noise=0.0, rounds=3, cell="x")
+    ceilings = pd.DataFrame(
+        [("b", "l", "odd", 1.0)], columns=["backbone", "layer", "task", "ceiling"]
+    )
+    summary = sweep.summarise_sweep(curves.assign(**keys), ceilings).set_index("strategy")
+    theirs = summarise(curves, 1.0).set_index("strategy")
+
+    a, b = summary.loc["a"], summary.loc["b"]
+    assert a["labels_at_stop"] == theirs.loc["a", "labels_at_stop"] == 10  # (8 + 12) / 2
+    assert a["accuracy_at_stop"] == pytest.approx(theirs.loc["a", "accuracy_at_stop"])
+    assert a["accuracy_at_stop"] == pytest.approx(0.95)  # (0.9 + 1.0) / 2
+    assert a["labels_at_stop_sd"] == pytest.approx(np.std([8, 12], ddof=1))
+    assert a["accuracy_at_stop_sd"] == pytest.approx(np.std([0.9, 1.0], ddof=1))
+    assert a["seeds_stopped"] == 2 and b["seeds_stopped"] == 1
+    # Not in every seed: no mean to give, as compare's summary says.
+    assert pd.isna(b["labels_at_stop"]) and pd.isna(theirs.loc["b", "labels_at_stop"])
+    assert pd.isna(b["accuracy_at_stop"]) and pd.isna(b["accuracy_at_stop_sd"])
+
+
 def test_the_command_line_sweeps_resumes_and_writes_the_summary_and_plot(
     tmp_path, monkeypatch, capsys
 ):
@@ -548,7 +579,16 @@ def test_the_compare_page_opens_a_sweep_and_draws_a_slice(tmp_path, monkeypatch)
     assert f"Frozen-head ceiling: {ceilings.loc['2,3,5,7', 'ceiling']:.2%}." in slice_caption(at)
     # The band, the lines, the ceiling's rule and its label.
     assert len(json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"]) == 4
-    assert len(at.dataframe[0].value) == 3  # the slice's grid cells in the summary
+    summary = at.dataframe[0].value
+    assert len(summary) == 3  # the slice's grid cells in the summary
+    written = pd.read_csv(out / sweep.SUMMARY_FILE, dtype={"task": str})
+    written = written[(written["task"] == "2,3,5,7") & (written["noise"] == 0)]
+    # The stopping rule's columns are there, accuracies in percent.
+    assert {"labels_at_stop", "accuracy_at_stop_sd", "seeds_stopped"} <= set(summary.columns)
+    assert summary["seeds_stopped"].tolist() == written["seeds_stopped"].tolist()
+    assert np.allclose(
+        summary["accuracy_at_stop"], 100 * written["accuracy_at_stop"], equal_nan=True
+    )
 
     # Lines by noise: both levels, averaged over the strategies and the two questions chosen.
     at.multiselect[0].set_value(["2,3,5,7", "odd"]).run()

@@ -745,6 +745,11 @@ def summary_columns(budgets: Sequence[int] = BUDGETS) -> list[str]:
         "seeds",
         "ceiling",
         "labels_to_99pct_of_ceiling",
+        "labels_at_stop",
+        "labels_at_stop_sd",
+        "accuracy_at_stop",
+        "accuracy_at_stop_sd",
+        "seeds_stopped",
         "auc",
         "auc_sd",
         *itertools.chain.from_iterable(
@@ -760,7 +765,10 @@ def summarise_sweep(
 
     `labels_to_99pct_of_ceiling`, `auc` and `accuracy_at_<n>` are those of `compare.summarise`,
     from the cell's mean curve over seeds; `auc_sd` and `accuracy_at_<n>_sd` are the standard
-    deviation of each seed's own figure (empty with one seed).
+    deviation of each seed's own figure (empty with one seed). `labels_at_stop` and
+    `accuracy_at_stop` are compare's too: where the stopping recommendation first fired in each
+    seed's run, the mean over seeds, empty unless it fired in every seed; their `_sd` is the
+    spread over those seeds, and `seeds_stopped` says in how many seeds it fired at all.
     """
     ceiling_of = {
         (b, layer, t): c
@@ -772,6 +780,7 @@ def summarise_sweep(
         ceiling = ceiling_of[keys[:3]]
         seed, rnd = group["seed"].to_numpy(), group["round"].to_numpy()
         labels, accuracy = group["n_labels"].to_numpy(float), group["accuracy"].to_numpy(float)
+        fired = group["can_stop"].to_numpy(bool)
         # The mean curve over seeds: per round, the mean labels and accuracy.
         rounds, at = np.unique(rnd, return_inverse=True)
         count = np.bincount(at)
@@ -783,14 +792,22 @@ def summarise_sweep(
             budgets,
         )
         starts = np.flatnonzero(np.diff(seed)) + 1
-        per_seed = [
-            curve_figures(labels[i], accuracy[i], rnd[i], ceiling, budgets)
-            for i in np.split(np.arange(len(seed)), starts)
-        ]
+        runs = np.split(np.arange(len(seed)), starts)
+        per_seed = [curve_figures(labels[i], accuracy[i], rnd[i], ceiling, budgets) for i in runs]
+        # Each run's first round that recommended stopping, as `compare.stop_points` finds it.
+        stops = [i[fired[i]][:1] for i in runs]
+        stopped = [i[0] for i in stops if len(i)]
+        every_seed = len(stopped) == len(runs)
+        stop = {
+            "labels_at_stop": round(float(labels[stopped].mean())) if every_seed else pd.NA,
+            "labels_at_stop_sd": spread_of(labels[stopped]) if every_seed else np.nan,
+            "accuracy_at_stop": float(accuracy[stopped].mean()) if every_seed else np.nan,
+            "accuracy_at_stop_sd": spread_of(accuracy[stopped]) if every_seed else np.nan,
+            "seeds_stopped": len(stopped),
+        }
 
         def spread(name: str, figures=per_seed) -> float:
-            values = np.array([f[name] for f in figures], float)
-            return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+            return spread_of(np.array([f[name] for f in figures], float))
 
         out.append(
             {
@@ -798,13 +815,20 @@ def summarise_sweep(
                 "seeds": len(per_seed),
                 "ceiling": ceiling,
                 **mean,
+                **stop,
                 "auc_sd": spread("auc"),
                 **{f"accuracy_at_{b}_sd": spread(f"accuracy_at_{b}") for b in budgets},
             }
         )
     summary = pd.DataFrame(out, columns=summary_columns(budgets))
-    summary["labels_to_99pct_of_ceiling"] = summary["labels_to_99pct_of_ceiling"].astype("Int64")
+    for column in ("labels_to_99pct_of_ceiling", "labels_at_stop"):
+        summary[column] = summary[column].astype("Int64")
     return summary
+
+
+def spread_of(values: np.ndarray) -> float:
+    """The standard deviation over seeds (n - 1); NaN with one seed."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
 
 
 def grid_rows(out: Path | str, grid: Grid, load: Loader) -> pd.DataFrame:
