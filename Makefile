@@ -66,6 +66,13 @@ bench-room: setup chromium
 bench-sweep: setup
 	$(PY) bench/bench_sweep.py $(BENCH_SWEEP_ARGS)
 
+# Oracle runs per second of this checkout against an earlier commit, alternating, on one core;
+# also checks both give the same rows. BENCH_ORACLE_ARGS="--against 6c79731 --cells 60".
+BENCH_ORACLE_ARGS ?= --against 6c79731
+.PHONY: bench-oracle
+bench-oracle: setup
+	$(PY) bench/bench_oracle_runs.py $(BENCH_ORACLE_ARGS)
+
 compare: setup
 	$(PY) -m tl_active compare --out results/compare
 
