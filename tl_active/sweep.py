@@ -16,8 +16,12 @@ started again on the same folder it reads which cells are there and runs only th
 grid that grows runs only its new cells). Runs are seeded, so the rows do not depend on the
 backend or the number of workers; `read_sweep` gives them in one order.
 
+One sweep writes into a folder at a time: it holds an `flock` on the folder's `_sweep.lock`
+(`folder_lock`), which the kernel releases when the process ends, killed or not.
+
 When every cell is in, the folder also gets `_summary.csv` (per grid cell, over its seeds:
-labels to 99 % of the ceiling, accuracy at the budgets, AUC, and their spread), `_ceilings.csv`
+labels to 99 % of the ceiling, accuracy at the budgets, AUC, where the stopping rule fired, and
+their spread), `_ceilings.csv`
 and `_sweep.png`. Their names start with `_`, which Parquet readers skip, so pandas, pyarrow or
 DuckDB read the folder as the runs alone.
 """
