@@ -8,6 +8,7 @@ import json
 import re
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from PIL import Image
@@ -468,3 +469,21 @@ def test_a_new_round_reuses_the_spec_and_sends_only_data_and_params(session):
     live = plots.weights_live(session.rounds, 3, layout, "after 3")
     with pytest.raises(ValueError, match="no params"):
         plots.live_spec(dataclasses.replace(live, params={**live.params, "nonsense": 1}))
+
+
+def test_a_sweep_of_every_binary_question_draws_its_png():
+    # 6 strategies x 1,022 questions: more rows than Altair embeds for a page.
+    rng = np.random.default_rng(0)
+    strategies = ["diversity", "uncertainty", "entropy", "representative", "committee", "random"]
+    summary = pd.DataFrame(
+        {
+            "strategy": np.repeat(strategies, 1_022),
+            "auc": rng.uniform(0.8, 1.0, 6_132),
+            "labels_to_99pct_of_ceiling": pd.array(
+                np.where(rng.random(6_132) < 0.5, rng.integers(8, 80, 6_132), -1), "Int64"
+            ),
+        }
+    )
+    summary.loc[summary["labels_to_99pct_of_ceiling"] < 0, "labels_to_99pct_of_ceiling"] = pd.NA
+    image = Image.open(io.BytesIO(plots.to_png(plots.sweep_chart(summary))))
+    assert image.format == "PNG" and image.width > 800

@@ -1197,10 +1197,16 @@ def sweep_chart(summary: pd.DataFrame) -> alt.HConcatChart:
 
 
 def to_png(chart: alt.TopLevelMixin, scale: float = PNG_SCALE) -> bytes:
-    """A chart rendered by vl-convert (no browser): the same spec the app shows."""
+    """A chart rendered by vl-convert (no browser): the same spec the app shows.
+
+    Altair refuses to embed more than 5,000 rows, a guard for pages sent to a browser; a PNG
+    drawn here is not, and a sweep's summary of every binary question holds 6,132 cells.
+    """
     import vl_convert
 
-    return vl_convert.vegalite_to_png(chart.to_dict(), scale=scale)
+    with alt.data_transformers.disable_max_rows():
+        spec = chart.to_dict()
+    return vl_convert.vegalite_to_png(spec, scale=scale)
 
 
 def figures_chart(
