@@ -197,9 +197,16 @@ def folder_settings(
 
 
 def use_session(
-    session: LabellingSession, session_id: str | None, keep_draft: bool = False
+    session: LabellingSession,
+    session_id: str | None,
+    keep_draft: bool = False,
+    widgets_drawn: bool = False,
 ) -> None:
-    """Put a session on the page, its settings in the sidebar and its id (once stored) in the URL."""
+    """Put a session on the page, its settings in the sidebar and its id (once stored) in the URL.
+
+    `widgets_drawn`: called from the page's body after the sidebar's settings were drawn, so
+    they take the session's settings at the next run (Streamlit refuses them in this one).
+    """
     st.session_state[keys.SESSION] = session
     st.session_state[keys.SESSION_ID] = session_id
     if session_id is None:
@@ -210,7 +217,10 @@ def use_session(
     dropped = (keys.CONFIRM, keys.SHOW_CHECK, keys.SETTINGS_ERROR)
     for key in dropped if keep_draft else (keys.DRAFT, *dropped):
         st.session_state.pop(key, None)
-    settings_into_widgets(session.settings)
+    if widgets_drawn:
+        st.session_state.pop(keys.SET_KIND, None)  # see `settings_sidebar`
+    else:
+        settings_into_widgets(session.settings)
     on_session_changed()
 
 
@@ -724,6 +734,6 @@ def fine_tuned(outcome: FineTuneOutcome) -> bool:
             f"{escape_markdown(error)}",
         )
         return False
-    use_session(outcome.continued, session_id)
+    use_session(outcome.continued, session_id, widgets_drawn=True)
     flash("success", f"{message} Session {session_id} continues session {parent} on it.")
     return True

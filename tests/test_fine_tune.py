@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from small_mnist import accept_small_mnist, write_small_mnist
 from synthetic import synthetic_features
 
 from tl_active import fine_tune
 from tl_active.errors import Cancelled, ModelError, TlActiveError
 from tl_active.exchange import manifest_json, read_manifest
-from tl_active.paths import MNIST_PATH
 from tl_active.session import LabellingSession, SessionSettings
 from tl_active.store import SessionStore
 from tl_active.task import Task
@@ -138,35 +138,15 @@ SHORT = TransferSettings(max_epochs=12, patience=4, min_epochs=4)
 
 @pytest.fixture(scope="module")
 def small_mnist(tmp_path_factory) -> Path:
-    """The first 600 pool and 400 test images of MNIST, as a data file of their own."""
-    from tl_active.data import load_raw
-
-    raw = load_raw(MNIST_PATH)
-    path = tmp_path_factory.mktemp("mnist") / "mnist-small.npz"
-    np.savez(
-        path,
-        x_train=raw["x_train"][:600],
-        y_train=raw["y_train"][:600],
-        x_test=raw["x_test"][:400],
-        y_test=raw["y_test"][:400],
-    )
-    return path
+    return write_small_mnist(tmp_path_factory.mktemp("mnist") / "mnist-small.npz")
 
 
 @pytest.fixture
 def small_session(small_mnist, tmp_path, monkeypatch) -> LabellingSession:
     """40 oracle labels of 0-4 on the 5-9 network's embedding, on the small MNIST."""
-    from tl_active import data
     from tl_active.features import load_features
 
-    # The loader checks MNIST's sizes: here they are the slice's.
-    sizes = {"x_train": 600, "y_train": 600, "x_test": 400, "y_test": 400}
-    monkeypatch.setattr(
-        data,
-        "_EXPECTED",
-        {key: ((sizes[key], *shape[1:]), dtype) for key, (shape, dtype) in data._EXPECTED.items()},
-    )
-
+    accept_small_mnist(monkeypatch)
     features = load_features("mnist-cnn-5to9", "embedding", small_mnist, tmp_path / "cache")
     session = LabellingSession(
         features,
