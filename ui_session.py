@@ -712,6 +712,8 @@ def on_import() -> None:
 
 def on_fine_tune_cancel() -> None:
     """Its click reruns the page, which stops the fine-tuning at its next progress step."""
+    # Said by the new run while the old one is still stopping: what it saved goes within an
+    # epoch or a chunk of images.
     flash("info", "Fine-tuning stopped: nothing changed, the session goes on as it was.")
 
 

@@ -266,17 +266,26 @@ def live_demo_sidebar(session: LabellingSession) -> None:
 FINE_TUNE_LAYERS = (1, 2, 3, 4)
 
 
-def fine_tune_sidebar(session: LabellingSession) -> None:
-    """Fine-tune on my labels: the backbone's last layers, with a progress bar and a Cancel.
-
-    The training runs in this script run, on the button's click. Any click reruns the page,
-    and Streamlit stops a running script at its next element call (the progress bar's, each
-    epoch and each chunk of images), so Cancel stops it there; the core leaves nothing behind.
-    """
-    st.header("Fine-tune on my labels")
+def fine_tune_blocked(session: LabellingSession) -> str:
+    """Why the session cannot be fine-tuned on now ('' when it can)."""
     why_not = fine_tune.readiness(session)
     if not why_not and current_id() is None:
         why_not = "Fine-tuning needs the session stored: submit a round first."
+    return why_not
+
+
+def fine_tune_sidebar(session: LabellingSession) -> None:
+    """Fine-tune on my labels: the backbone's last layers, with a progress bar and a Cancel.
+
+    The training runs in this script run, on the button's click. Any click reruns the page:
+    Streamlit starts the new run at once and stops the running one at its next element call,
+    here the progress bar's after each epoch and each chunk of 2,000 images, where the core
+    removes what it saved (seen in Chromium: a Cancel while the network was being saved left
+    nothing once the first chunk of its features was done, 7 s later on a loaded machine).
+    """
+    st.header("Fine-tune on my labels")
+    why_not = fine_tune_blocked(session)
+    st.session_state[keys.FT_SHOWN] = why_not
     st.selectbox(
         "Layers to fine-tune",
         FINE_TUNE_LAYERS,
@@ -903,6 +912,10 @@ def labelling_area() -> None:
     kept from the last full run.
     """
     session = current_session()
+    if st.session_state.get(keys.FT_SHOWN) != fine_tune_blocked(session):
+        # A round made the session ready to fine-tune on (or an undo made it not): the sidebar,
+        # which a round does not redraw, must show it.
+        st.rerun()
     options = answer_options(session.task, session.features.class_names, session.settings.answers)
     layout = head_layout(session)
     show_flash()

@@ -38,7 +38,7 @@ def test_readiness_asks_for_enough_labels_of_every_answer():
         features, SessionSettings(task=ZERO_TO_FOUR, batch_size=8, layer="embedding")
     )
     assert fine_tune.readiness(session) == (
-        "Fine-tuning needs at least 20 labels (this session has 0)."
+        "Fine-tuning needs at least 20 labels, some of every answer."
     )
     # Three rounds of only zeros and ones: enough labels, not every answer.
     for _ in range(3):

@@ -71,9 +71,10 @@ def readiness(session: LabellingSession) -> str:
             "Fine-tuning on your labels works on MNIST sessions: an image folder's session "
             "keeps its backbone."
         )
-    n = len(session.labelled)
-    if n < MIN_LABELS:
-        return f"Fine-tuning needs at least {MIN_LABELS} labels (this session has {n})."
+    if len(session.labelled) < MIN_LABELS:
+        # No count of the labels so far: the progress line has it, and this sentence stays
+        # the same from round to round (the page redraws the sidebar when it changes).
+        return f"Fine-tuning needs at least {MIN_LABELS} labels, some of every answer."
     given = np.bincount(session.labels, minlength=session.task.n_outputs)
     missing = [session.answer_values[k] for k in np.flatnonzero(given == 0)]
     if missing:
