@@ -307,3 +307,20 @@ def test_an_unready_session_is_refused_before_anything_loads(tmp_path):
     with pytest.raises(TlActiveError, match="at least 20 labels"):
         fine_tune.fine_tune_session(session, "parent-id-1", folder=tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("n_classes", [2, 5])
+def test_the_head_enters_the_network_as_the_same_softmax(n_classes):
+    """A logistic head as a two-way softmax, a softmax head as it is: the same probabilities."""
+    from tl_active.head import make_head
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 7))
+    y = np.arange(60) % n_classes
+    head = make_head(n_classes, "converge", fit_intercept=True).fit(x, y)
+    kernel, bias = fine_tune._dense_weights(head, n_classes)
+    assert kernel.shape == (7, n_classes) and bias.shape == (n_classes,)
+    logits = x @ kernel.astype(np.float64) + bias
+    softmax = np.exp(logits - logits.max(axis=1, keepdims=True))
+    softmax /= softmax.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(softmax, head.predict_proba(x), atol=1e-5)
