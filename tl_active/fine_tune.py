@@ -48,7 +48,6 @@ from tl_active.transfer import (
     SHUFFLE_STREAM,
     TransferSettings,
     batch_size_for,
-    epoch_cap,
     validation_split,
 )
 
@@ -219,7 +218,7 @@ def fine_tune_backbone(
         labels[val],
         settings.learning_rate / 10,
         batch_size_for(len(fit)),
-        epoch_cap(len(fit), settings),
+        settings.max_epochs,
         settings.patience,
         np.random.default_rng([seed, SHUFFLE_STREAM, len(labels)]),
         keep_start=True,
