@@ -41,6 +41,11 @@ SET_ANSWERS = "set_answers"  # a flat folder's answers, named by the person
 FOLDER_NOTE = "folder_note"  # what was skipped in an uploaded zip, said once
 AUTO_ROUNDS = "auto_rounds"
 IMPORT_FILE = "import_file"
+FT_LAYERS = "fine_tune_layers"  # how many of the backbone's last layers to fine-tune
+FT_RUN = "fine_tune_run"  # the button that starts it
+FT_CANCEL = "fine_tune_cancel"  # the button that stops it
+FT_SHOWN = "fine_tune_shown"  # why the sidebar's fine-tune button is disabled ('' if it is not)
+FT_PARENT = "fine_tune_parent"  # (parent session id, its stored curve) of a continued session
 
 # --- the compare page -------------------------------------------------------------------------
 CMP_RESULTS = "compare_results"  # {settings: result}, this person's runs

@@ -28,6 +28,7 @@ from labelling_grid import DEFAULT_COLOURS, SKIP_COLOUR
 from tl_active.errors import SessionFileError, TlActiveError
 from tl_active.exchange import read_manifest
 from tl_active.features import FeatureSet
+from tl_active.fine_tune import FineTuneOutcome
 from tl_active.session import LabellingSession, SessionSettings, parse_answer_names
 from tl_active.store import StaleSessionError, UnknownSessionError, check_session_id
 from tl_active.strategies import BINARY_ONLY, DEFAULT_STRATEGY, STRATEGIES
@@ -196,9 +197,16 @@ def folder_settings(
 
 
 def use_session(
-    session: LabellingSession, session_id: str | None, keep_draft: bool = False
+    session: LabellingSession,
+    session_id: str | None,
+    keep_draft: bool = False,
+    widgets_drawn: bool = False,
 ) -> None:
-    """Put a session on the page, its settings in the sidebar and its id (once stored) in the URL."""
+    """Put a session on the page, its settings in the sidebar and its id (once stored) in the URL.
+
+    `widgets_drawn`: called from the page's body after the sidebar's settings were drawn, so
+    they take the session's settings at the next run (Streamlit refuses them in this one).
+    """
     st.session_state[keys.SESSION] = session
     st.session_state[keys.SESSION_ID] = session_id
     if session_id is None:
@@ -209,7 +217,10 @@ def use_session(
     dropped = (keys.CONFIRM, keys.SHOW_CHECK, keys.SETTINGS_ERROR)
     for key in dropped if keep_draft else (keys.DRAFT, *dropped):
         st.session_state.pop(key, None)
-    settings_into_widgets(session.settings)
+    if widgets_drawn:
+        st.session_state.pop(keys.SET_KIND, None)  # see `settings_sidebar`
+    else:
+        settings_into_widgets(session.settings)
     on_session_changed()
 
 
@@ -694,3 +705,37 @@ def on_import() -> None:
         f"Imported {name}: {plural(len(session.rounds), 'round')} replayed to the recorded head "
         f"weights, stored as session {session_id}.",
     )
+
+
+# --- fine-tuning on the session's labels ----------------------------------------------------------
+
+
+def on_fine_tune_cancel() -> None:
+    """Its click reruns the page, which stops the fine-tuning at its next progress step."""
+    # Said by the new run while the old one is still stopping: what it saved goes within an
+    # epoch or a chunk of images.
+    flash("info", "Fine-tuning stopped: nothing changed, the session goes on as it was.")
+
+
+def fine_tuned(outcome: FineTuneOutcome) -> bool:
+    """A fine-tune's outcome: the continued session stored and opened, or why the old one stays.
+
+    Returns whether the page now shows another session (and must be drawn again).
+    """
+    message = escape_markdown(outcome.message)
+    if outcome.continued is None:
+        flash("warning", message)
+        return False
+    parent = current_id()
+    try:
+        session_id = session_store().create(outcome.continued, browser_id=browser_id())
+    except (TlActiveError, SQLAlchemyError) as error:
+        flash(
+            "error",
+            f"{message} The new session could not be stored, so this one goes on as it was: "
+            f"{escape_markdown(error)}",
+        )
+        return False
+    use_session(outcome.continued, session_id, widgets_drawn=True)
+    flash("success", f"{message} Session {session_id} continues session {parent} on it.")
+    return True

@@ -27,14 +27,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import ui_keys as keys
 from labelling_grid import labelling_grid
-from tl_active import plots, stopping
+from tl_active import fine_tune, paths, plots, stopping
 from tl_active.backbones import DIGITS_LAYER, SHIPPED, resolve_backbone, unit_names
 from tl_active.errors import TlActiveError
 from tl_active.exchange import head_keras_bytes, labels_csv, manifest_json, predictions_csv
 from tl_active.head import HEAD_MODES
 from tl_active.images import MAX_ZIP_BYTES
 from tl_active.quality import layer_check
-from tl_active.session import CV_FOLDS, MAX_BATCH, LabellingSession
+from tl_active.session import CV_FOLDS, MAX_BATCH, LabellingSession, RoundRecord
 from tl_active.strategies import DESCRIPTIONS, STRATEGIES
 from tl_active.task import SKIP, Task
 from ui_browser import browser_id, recent_sessions
@@ -45,12 +45,14 @@ from ui_session import (
     current_id,
     current_session,
     ensure_session,
+    fine_tuned,
     keep_choices_valid,
     on_auto_label,
     on_change_form,
     on_check,
     on_check_fix,
     on_confirm,
+    on_fine_tune_cancel,
     on_grid_submit,
     on_import,
     on_reopen,
@@ -258,6 +260,111 @@ def live_demo_sidebar(session: LabellingSession) -> None:
         key="auto_label",
         on_click=on_auto_label,
         help="Answer with MNIST's ground truth, to fast-forward; marked 'auto' everywhere.",
+    )
+
+
+FINE_TUNE_LAYERS = (1, 2, 3, 4)
+
+
+def fine_tune_blocked(session: LabellingSession) -> str:
+    """Why the session cannot be fine-tuned on now ('' when it can)."""
+    why_not = fine_tune.readiness(session)
+    if not why_not and current_id() is None:
+        why_not = "Fine-tuning needs the session stored: submit a round first."
+    return why_not
+
+
+def fine_tune_sidebar(session: LabellingSession) -> None:
+    """Fine-tune on my labels: the backbone's last layers, with a progress bar and a Cancel.
+
+    The training runs in this script run, on the button's click. Any click reruns the page:
+    Streamlit starts the new run at once and stops the running one at its next element call,
+    here the progress bar's after each epoch and each chunk of 2,000 images, where the core
+    removes what it saved (seen in Chromium: a Cancel while the network was being saved left
+    nothing once the first chunk of its features was done, 7 s later on a loaded machine).
+    """
+    st.header("Fine-tune on my labels")
+    why_not = fine_tune_blocked(session)
+    st.session_state[keys.FT_SHOWN] = why_not
+    st.selectbox(
+        "Layers to fine-tune",
+        FINE_TUNE_LAYERS,
+        index=FINE_TUNE_LAYERS.index(fine_tune.DEFAULT_LAYERS),
+        key=keys.FT_LAYERS,
+        help="The backbone's last N layers with weights, up to the layer the head reads "
+        f"({escape_markdown(session.settings.layer)}), trained with the head on your labels at "
+        "a tenth of the transfer lab's learning rate; a fifth of the labels pick the best epoch.",
+    )
+    run = st.button(
+        "Fine-tune on my labels",
+        key=keys.FT_RUN,
+        disabled=bool(why_not),
+        help="A new session continues on the fine-tuned backbone with your labels, if it "
+        "answers the held-out test set better; this one stays as it is.",
+        width="stretch",
+    )
+    if why_not:
+        st.caption(escape_markdown(why_not))
+        return
+    if not run:
+        return
+    st.button("Cancel fine-tuning", key=keys.FT_CANCEL, on_click=on_fine_tune_cancel)
+    bar = st.progress(0.0, text="fine-tuning: loading the backbone")
+    try:
+        outcome = fine_tune.fine_tune_session(
+            session,
+            current_id(),
+            int(st.session_state[keys.FT_LAYERS]),
+            folder=paths.FINE_TUNED_DIR,
+            data_path=paths.MNIST_PATH,
+            cache_dir=paths.CACHE_DIR,
+            progress=lambda done, what: bar.progress(min(done, 1.0), text=what),
+        )
+    except (TlActiveError, ValueError) as error:
+        bar.empty()
+        st.error(f"Fine-tuning failed, nothing changed: {escape_markdown(error)}")
+        return
+    bar.empty()
+    if fine_tuned(outcome):
+        st.rerun()  # the whole page, for the session it now shows
+
+
+def parent_rounds(parent_id: str) -> list[RoundRecord] | None:
+    """The live rounds of the session a fine-tuned one continues (read once per tab), or None."""
+    kept = st.session_state.get(keys.FT_PARENT)
+    if kept and kept[0] == parent_id:
+        return kept[1]
+    try:
+        rounds = [
+            RoundRecord.from_dict(r) for r in session_store().session_dict(parent_id)["rounds"]
+        ]
+    except (TlActiveError, SQLAlchemyError, KeyError, TypeError, ValueError):
+        rounds = None  # e.g. a manifest imported from another store
+    st.session_state[keys.FT_PARENT] = (parent_id, rounds)
+    return rounds
+
+
+def before_after(session: LabellingSession) -> None:
+    """A continued session's curve beside that of the session it continues, before fine-tuning."""
+    parent_id = session.settings.continued_from
+    if not parent_id:
+        return
+    before = parent_rounds(parent_id)
+    if before is None:
+        st.caption(
+            f"Continued from session {escape_markdown(parent_id)} after fine-tuning (that "
+            "session is not in this store)."
+        )
+        return
+    st.markdown(
+        f"**Before and after fine-tuning**: continued from session {escape_markdown(parent_id)}, whose "
+        f"{before[-1].n_labels if before else 0} labels this session starts with"
+    )
+    names = ("before: the backbone it had", "after: fine-tuned on its labels")
+    frame = plots.before_after_frame(before, session.rounds, names)
+    st.altair_chart(
+        plots.before_after_chart(frame, before[-1].n_labels if before else 0),
+        width="stretch",
     )
 
 
@@ -805,6 +912,10 @@ def labelling_area() -> None:
     kept from the last full run.
     """
     session = current_session()
+    if st.session_state.get(keys.FT_SHOWN) != fine_tune_blocked(session):
+        # A round made the session ready to fine-tune on (or an undo made it not): the sidebar,
+        # which a round does not redraw, must show it.
+        st.rerun()
     options = answer_options(session.task, session.features.class_names, session.settings.answers)
     layout = head_layout(session)
     show_flash()
@@ -852,6 +963,7 @@ def labelling_area() -> None:
     with head_side:
         weights_panel(session, layout)
         learning_curve(session)
+        before_after(session)
 
     figures(session, layout, options)
     downloads(session, layout)
@@ -861,6 +973,7 @@ session = ensure_session()
 with st.sidebar:
     settings_sidebar(session)
     live_demo_sidebar(session)
+    fine_tune_sidebar(session)
     recent_sessions_sidebar()
 
 # Streamlit's default top margin (6rem) would push the learning curve below a 900 px screen.

@@ -27,3 +27,7 @@ class PoolExhaustedError(TlActiveError):
 
 class SessionFileError(TlActiveError):
     """A saved session or manifest is unreadable, foreign, or made with another model."""
+
+
+class Cancelled(TlActiveError):
+    """A long run (a fine-tuning) that the person stopped; it changed nothing."""

@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 
 from tl_active.backbones import Backbone  # noqa: E402
 from tl_active.data import Mnist, file_checksum  # noqa: E402
-from tl_active.errors import ModelError  # noqa: E402
+from tl_active.errors import Cancelled, ModelError  # noqa: E402
 from tl_active.images import Preprocessing  # noqa: E402
 from tl_active.paths import MODEL_PATH, MODELS_DIR  # noqa: E402
 
@@ -415,6 +415,58 @@ def split_chain(network: keras.Model, first_trained: int) -> tuple[keras.Model |
     return frozen, keras.Model(inputs, x, name="trained")
 
 
+def chain_to(model: keras.Model, layer: str) -> list[keras.Layer]:
+    """The model's layers from its input up to `layer`, each feeding the next; else `ModelError`.
+
+    Fine-tuning cuts the network into a frozen part and a trained part (`split_chain`), which
+    only means something when the layers form a chain: a branch or a skip connection below
+    the layer would be lost by the cut.
+    """
+    names = layer_names(model)
+    if layer not in names:
+        raise ModelError(
+            f"The model '{model.name}' has no layer '{layer}'; its layers are: {', '.join(names)}."
+        )
+    if len(model.inputs) != 1:
+        raise ModelError(
+            f"The model '{model.name}' takes {len(model.inputs)} inputs; a backbone takes one image."
+        )
+    chain, previous = [], model.inputs[0]
+    for candidate in model.layers:
+        if isinstance(candidate, keras.layers.InputLayer):
+            continue
+        try:
+            feeds = candidate.input is previous
+        except (AttributeError, ValueError):  # a layer called more than once has no one input
+            feeds = False
+        if not feeds:
+            raise ModelError(
+                f"The model '{model.name}' is not a chain of layers up to '{layer}' (layer "
+                f"'{candidate.name}' does not take the output of the one before it), so it "
+                "cannot be cut to fine-tune its last layers."
+            )
+        chain.append(candidate)
+        if candidate.name == layer:
+            return chain
+        previous = candidate.output
+    raise ModelError(f"The model '{model.name}' has no layer '{layer}' in its chain.")
+
+
+def network_checksum(model: keras.Model) -> str:
+    """sha256 of a network's architecture and weights: the same for the same network.
+
+    Not the `.keras` file's checksum, which holds the time it was saved.
+    """
+    import hashlib
+
+    digest = hashlib.sha256(model.to_json().encode())
+    for weight in model.weights:
+        value = np.ascontiguousarray(np.asarray(weight))
+        digest.update(f"{weight.path}:{value.dtype}:{value.shape};".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
 def run_frozen(frozen: keras.Model | None, images: np.ndarray, chunk: int = 2_000) -> np.ndarray:
     """The frozen part's outputs for every image (the images themselves when nothing is frozen)."""
     images = np.asarray(images, np.float32)
@@ -442,6 +494,8 @@ def train_top(
     rng: np.random.Generator,
     keep_start: bool = False,
     min_epochs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> tuple[int, int, float]:
     """Train `trained` (Adam, cross-entropy) with early stopping on the validation loss.
 
@@ -452,7 +506,9 @@ def train_top(
     epoch's weights are restored; with
     `keep_start`, the weights it started with compete too (a fine-tuning that never beats the
     head it started from gives that head back). Returns the epochs run, the best epoch (0: the
-    start) and the seconds spent, validation included.
+    start) and the seconds spent, validation included. `progress(epoch, max_epochs)` is called
+    after each epoch; `cancelled()` is asked before each mini-batch, and a yes raises `Cancelled`
+    with the model's weights as they were when it began.
 
     A plain loop over one compiled step rather than `model.fit`: fit builds its input pipeline
     again for each epoch's validation, which costs more than a whole epoch on a few dozen labels.
@@ -496,10 +552,14 @@ def train_top(
 
     best_loss = validation_loss() if keep_start else np.inf
     best_epoch, best_weights = 0, trained.get_weights()
+    start_weights = best_weights
     epochs = 0
     for epoch in range(1, max_epochs + 1):
         order = rng.permutation(len(x_fit))
         for start in range(0, len(order), batch_size):
+            if cancelled is not None and cancelled():
+                trained.set_weights(start_weights)
+                raise Cancelled(f"stopped in epoch {epoch}; nothing was changed")
             batch = order[start : start + batch_size]
             step(x_fit[batch], y_fit[batch])
         epochs = epoch
@@ -508,6 +568,8 @@ def train_top(
             best_loss, best_epoch, best_weights = loss, epoch, trained.get_weights()
         elif epoch - best_epoch >= patience and epoch >= min_epochs:
             break
+        if progress:
+            progress(epoch, max_epochs)
     trained.set_weights(best_weights)
     return epochs, best_epoch, time.perf_counter() - started
 

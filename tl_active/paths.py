@@ -18,6 +18,9 @@ MODELS_DIR = PROJECT_ROOT / "models"
 # The shipped `mnist-cnn` backbone; other backbones are chosen by name or path (backbones.py).
 MODEL_PATH = Path(os.environ.get("TL_ACTIVE_MODEL", MODELS_DIR / "shared_cnn.keras"))
 CACHE_DIR = Path(os.environ.get("TL_ACTIVE_CACHE", PROJECT_ROOT / ".cache"))
+# Backbones fine-tuned on a session's labels (`fine_tune.py`), each named by its checksum;
+# outside git, like the feature cache, and never inside a person's image folder.
+FINE_TUNED_DIR = Path(os.environ.get("TL_ACTIVE_FINE_TUNED", MODELS_DIR / "fine-tuned"))
 
 
 def db_url(value: str = "") -> str:

@@ -942,6 +942,52 @@ def _typed_frame(columns: Mapping[str, list], types: Mapping[str, pa.DataType]) 
     )
 
 
+def before_after_frame(
+    before: Sequence[RoundRecord], after: Sequence[RoundRecord], names: tuple[str, str]
+) -> pd.DataFrame:
+    """Test accuracy against labels of a session and of the one that continues it fine-tuned."""
+    return pd.DataFrame(
+        [
+            {"backbone": name, "labels": r.n_labels, "accuracy": float(r.metrics["accuracy"])}
+            for name, rounds in zip(names, (before, after))
+            for r in rounds
+            if "accuracy" in r.metrics
+        ],
+        columns=["backbone", "labels", "accuracy"],
+    )
+
+
+def before_after_chart(frame: pd.DataFrame, fine_tuned_at: int) -> alt.LayerChart:
+    """The learning curve before and after fine-tuning, with a rule where it was fine-tuned."""
+    names = list(dict.fromkeys(frame["backbone"]))
+    lines = (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("labels:Q", title="labels"),
+            y=alt.Y(
+                "accuracy:Q",
+                title="test accuracy",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(zero=False),
+            ),
+            color=alt.Color(
+                "backbone:N",
+                sort=names,
+                scale=alt.Scale(domain=names, range=TABLEAU[: len(names)]),
+                legend=alt.Legend(orient="bottom", title=None, labelLimit=400),
+            ),
+            tooltip=_tips("backbone:N", "labels:Q", alt.Tooltip("accuracy:Q", format=".2%")),
+        )
+    )
+    rule = (
+        alt.Chart(pd.DataFrame({"labels": [fine_tuned_at]}))
+        .mark_rule(strokeDash=[4, 4], color="gray")
+        .encode(x="labels:Q")
+    )
+    return alt.layer(lines, rule).properties(height=220)
+
+
 def ceiling_frame(ceiling: Mapping[str, float] | None) -> pd.DataFrame:
     """The frozen-head ceiling's line: one row, or none where there is no test set."""
     return _typed_frame(ceiling_columns(ceiling), CEILING_TYPES)

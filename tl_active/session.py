@@ -119,6 +119,9 @@ class SessionSettings:
     images: str = ""  # an image folder's path; empty for MNIST
     images_checksum: str = ""  # that folder's content checksum when the session began
     answers: tuple[str, ...] = ()  # a folder without class folders: the answers, named
+    # The session this one continues on a backbone fine-tuned on that one's labels (its id in
+    # the store); empty for a session begun afresh.
+    continued_from: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", _as_task(self.task))
@@ -151,6 +154,10 @@ class SessionSettings:
             raise ValueError(f"images must be a folder's path of at most {MAX_NAME:,} characters")
         if not isinstance(self.images_checksum, str) or len(self.images_checksum) > 64:
             raise ValueError("images_checksum must be a sha256 hex digest")
+        if not isinstance(self.continued_from, str) or not (
+            len(self.continued_from) <= 64 and self.continued_from.isprintable()
+        ):
+            raise ValueError("continued_from must be a session's id")
         if self.answers:
             check_answer_names(self.answers)
             if self.task != Task(MULTICLASS, tuple(range(len(self.answers)))):
@@ -187,7 +194,15 @@ class SessionSettings:
                 f"settings must name {', '.join(names)}"
                 + (f"; {reprlib.repr(unknown)} is not one of them" if unknown else "")
             )
-        for name in ("strategy", "head_mode", "backbone", "layer", "images", "images_checksum"):
+        for name in (
+            "strategy",
+            "head_mode",
+            "backbone",
+            "layer",
+            "images",
+            "images_checksum",
+            "continued_from",
+        ):
             if name in names and name in data and not isinstance(data[name], str):
                 raise ValueError(f"{name} must be text, not {reprlib.repr(data[name])}")
         for name in ("batch_size", "seed"):
@@ -211,6 +226,7 @@ class SessionSettings:
             images=data.get("images", ""),
             images_checksum=data.get("images_checksum", ""),
             answers=_answer_list(data.get("answers", [])),
+            continued_from=data.get("continued_from", ""),
         )
 
     def summary(self) -> str:
@@ -262,7 +278,7 @@ def _answer_list(value) -> tuple[str, ...]:
 
 _SETTINGS = tuple(f.name for f in fields(SessionSettings))
 # Written only when set (a session on an image folder), so MNIST sessions read as before.
-_OPTIONAL_SETTINGS = ("images", "images_checksum", "answers")
+_OPTIONAL_SETTINGS = ("images", "images_checksum", "answers", "continued_from")
 # The first format's settings: a binary target on the shared CNN's digits.
 _V1_SETTINGS = ("target", "strategy", "batch_size", "head_mode", "seed")
 
@@ -791,6 +807,34 @@ class LabellingSession:
         self._pending = None
         self._rescore()
         return record
+
+    def continued_on(self, features: FeatureSet, settings: SessionSettings) -> LabellingSession:
+        """A new session over other features that starts with this one's answers, round by round.
+
+        Each live round is taken again as it was (the same batch, answers, strategy scores and
+        times; a correction as a correction), and the head is refit on the new features after
+        each, so the new session's learning curve is this one's labels seen through the new
+        backbone, and its rounds replay and resume like any others. This session is unchanged.
+        """
+        if features.pool_size != self.features.pool_size:
+            raise ValueError("a session continues only on features of the same images")
+        continued = LabellingSession(features, settings)
+        for record in self.rounds:
+            if record.is_correction:
+                new = continued.correct(
+                    record.indices[0], record.answers[0], simulated=record.simulated
+                )
+            else:
+                picks = [
+                    Pick(int(i), float(score), int(rank), reason)
+                    for i, score, rank, reason in zip(
+                        record.indices, record.scores, record.ranks, record.reasons
+                    )
+                ]
+                continued._pending = _Pending(picks, record.asked_at)
+                new = continued.submit(record.answers, simulated=record.simulated)
+            new.asked_at, new.answered_at = record.asked_at, record.answered_at
+        return continued
 
     # --- figures ----------------------------------------------------------------------------
 
