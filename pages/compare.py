@@ -224,11 +224,11 @@ def session_curve(session: LabellingSession) -> pd.DataFrame:
     )
 
 
-def summary_table(summary: pd.DataFrame, budgets: tuple[int, ...]) -> None:
-    shown = summary.copy()
-    columns = {
+def figure_columns(reached_help: str) -> dict:
+    """How both summaries show the figures they share: the ceiling reached, the stop, the AUC."""
+    return {
         "labels_to_99pct_of_ceiling": st.column_config.NumberColumn(
-            "labels to 99 % of ceiling", help="empty: never reached in these rounds"
+            "labels to 99 % of ceiling", help=reached_help
         ),
         "labels_at_stop": st.column_config.NumberColumn(
             "labels at stop",
@@ -241,6 +241,11 @@ def summary_table(summary: pd.DataFrame, budgets: tuple[int, ...]) -> None:
         ),
         "auc": st.column_config.NumberColumn("AUC", format="%.4f"),
     }
+
+
+def summary_table(summary: pd.DataFrame, budgets: tuple[int, ...]) -> None:
+    shown = summary.copy()
+    columns = figure_columns("empty: never reached in these rounds")
     shown["accuracy_at_stop"] = 100 * shown["accuracy_at_stop"]
     for budget in budgets:
         column = f"accuracy_at_{budget}"
@@ -296,24 +301,12 @@ def sweep_summary_table(summary: pd.DataFrame) -> None:
     accuracies = [c for c in shown.columns if c.startswith("accuracy_at_")]
     shown[accuracies] = 100 * shown[accuracies]
     columns = {
-        "labels_to_99pct_of_ceiling": st.column_config.NumberColumn(
-            "labels to 99 % of ceiling", help="mean curve over seeds; empty: never reached"
-        ),
-        "labels_at_stop": st.column_config.NumberColumn(
-            "labels at stop",
-            help="where the stopping recommendation (the pool's predictions steady for "
-            f"{stopping.KAPPA_WINDOW} rounds) first fired, mean over seeds; empty: not in "
-            "every seed",
-        ),
+        **figure_columns("mean curve over seeds; empty: never reached"),
         "labels_at_stop_sd": st.column_config.NumberColumn("± sd", format="%.1f"),
-        "accuracy_at_stop": st.column_config.NumberColumn(
-            "accuracy at stop", format="%.2f %%", help="test accuracy there, mean over seeds"
-        ),
         "accuracy_at_stop_sd": st.column_config.NumberColumn("± sd ", format="%.2f %%"),
         "seeds_stopped": st.column_config.NumberColumn(
             "seeds stopped", help="in how many seeds the recommendation fired at all"
         ),
-        "auc": st.column_config.NumberColumn("AUC", format="%.4f"),
         "auc_sd": st.column_config.NumberColumn("± sd  ", format="%.4f"),
     }
     for column in accuracies:
