@@ -1,24 +1,24 @@
 """tl-active: label the images a head on a frozen network is least sure of, retrain it, compare.
 
 The entry script only routes: `streamlit run app.py` serves the named pages below, each a module
-under `pages/` that reads top to bottom. What the pages share (features, images, the session
-store) is in `ui_support`; the person's labelling session and its callbacks in `ui_session`;
-every `st.session_state` key in `ui_keys`.
+under `ui/pages/` that reads top to bottom. What the pages share (features, images, the session
+store) is in `ui.support`; the person's labelling session and its callbacks in `ui.labelling`;
+every `st.session_state` key in `ui.keys`.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui_browser import remember_browser
+from ui.browser import remember_browser
 
 st.set_page_config(page_title="tl-active", page_icon="🔢", layout="wide")
 
-LABEL = st.Page("pages/label.py", title="Label", icon="🔢", url_path="label", default=True)
-COMPARE = st.Page("pages/compare.py", title="Compare strategies", icon="📈", url_path="compare")
-TRANSFER = st.Page("pages/transfer.py", title="Transfer lab", icon="🧪", url_path="transfer")
-ROOM = st.Page("pages/room.py", title="Room", icon="👥", url_path="room")
+LABEL = st.Page("ui/pages/label.py", title="Label", icon="🔢", url_path="label", default=True)
+COMPARE = st.Page("ui/pages/compare.py", title="Compare strategies", icon="📈", url_path="compare")
+TRANSFER = st.Page("ui/pages/transfer.py", title="Transfer lab", icon="🧪", url_path="transfer")
+ROOM = st.Page("ui/pages/room.py", title="Room", icon="👥", url_path="room")
 
 st.navigation([LABEL, COMPARE, TRANSFER, ROOM]).run()
-# Which browser this is, so that its recent list shows its own sessions only (see ui_browser).
+# Which browser this is, so that its recent list shows its own sessions only (see ui.browser).
 remember_browser()

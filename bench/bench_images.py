@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def child(folder: str, cache: str) -> None:
-    from tl_active.folder_features import load_folder_features
-    from tl_active.images import scan_folder
+    from tl_active.data.folder_features import load_folder_features
+    from tl_active.data.images import scan_folder
 
     ticks = []
     started = time.perf_counter()
@@ -53,7 +53,7 @@ def child(folder: str, cache: str) -> None:
 
 
 def run(n: int, workdir: Path) -> dict:
-    from tl_active.image_bench import write_digit_pngs
+    from tl_active.cli.image_throughput import write_digit_pngs
 
     folder = workdir / f"digits-{n}"
     if not folder.is_dir():

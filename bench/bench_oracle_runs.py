@@ -28,8 +28,8 @@ TIMED = """
 import hashlib, json, sys, time
 from pathlib import Path
 sys.path[:0] = [{root!r}]
-from tl_active import sweep
-from tl_active.features import load_features
+from tl_active.experiments import sweep
+from tl_active.data.features import load_features
 
 strategies = ("diversity", "uncertainty", "entropy", "representative", "committee", "random")
 targets = [t.name() for t in sweep.Grid(targets=(sweep.ALL_TARGETS,)).tasks()[::73]]

@@ -25,11 +25,11 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from tl_active.exchange import manifest_json
-from tl_active.features import FeatureSet, load_features
+from tl_active.data.features import FeatureSet, load_features
 from tl_active.paths import CACHE_DIR
-from tl_active.session import ADAM_FIELDS, LabellingSession, SessionSettings
-from tl_active.store import SessionStore
+from tl_active.sessions.exchange import manifest_json
+from tl_active.sessions.session import ADAM_FIELDS, LabellingSession, SessionSettings
+from tl_active.sessions.store import SessionStore
 
 
 def long_manifest(features: FeatureSet, head_mode: str, n_rounds: int) -> dict:

@@ -68,7 +68,7 @@ def main() -> None:
     from grid_apptest import submit_grid
     from streamlit.testing.v1 import AppTest
 
-    import ui_keys as keys
+    from ui import keys
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -97,7 +97,7 @@ def main() -> None:
     print("each submit (ms):", " ".join(f"{t * 1e3:.0f}" for t in submits))
     if profile:
         pstats.Stats(profile).sort_stats("cumulative").print_stats(
-            rf"{ROOT.name}/(pages|ui_|tl_active|labelling)", 40
+            rf"{ROOT.name}/(ui|tl_active)", 40
         )
 
 

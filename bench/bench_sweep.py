@@ -41,8 +41,8 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("RAY_TMPDIR", tempfile.mkdtemp(prefix="ray", dir="/tmp"))
-    from tl_active import sweep
-    from tl_active.features import load_features
+    from tl_active.data.features import load_features
+    from tl_active.experiments import sweep
 
     every_target = sweep.Grid(targets=(sweep.ALL_TARGETS,)).tasks()
     targets = [t.name() for t in every_target[:: args.every]]

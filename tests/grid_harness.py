@@ -21,8 +21,8 @@ import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from labelling_grid import labelling_grid, png_data_uri  # noqa: E402
-from tl_active.data import load_raw  # noqa: E402
+from tl_active.data.mnist import load_raw  # noqa: E402
+from ui.components.labelling_grid import labelling_grid, png_data_uri  # noqa: E402
 
 SCALE = 6  # 28 px -> 168 px, as the app draws them
 TASKS = {

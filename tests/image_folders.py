@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tl_active.data import load_raw
+from tl_active.data.mnist import load_raw
 from tl_active.paths import MNIST_PATH
 
 

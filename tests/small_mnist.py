@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tl_active import data
+from tl_active.data import mnist as data
 from tl_active.paths import MNIST_PATH
 
 SIZES = {"x_train": 600, "y_train": 600, "x_test": 400, "y_test": 400}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from tl_active.store import SessionStore, metadata
+from tl_active.sessions.store import SessionStore, metadata
 
 TEST_DB = os.environ.get("TL_ACTIVE_TEST_DB", "")
 

@@ -18,8 +18,8 @@ import time
 from sqlalchemy import event
 from synthetic import synthetic_features
 
-from tl_active.session import LabellingSession, SessionSettings
-from tl_active.store import SessionStore
+from tl_active.sessions.session import LabellingSession, SessionSettings
+from tl_active.sessions.store import SessionStore
 
 FEATURES = {"n_pool": 60_000, "n_test": 10_000, "seed": 3, "model": "killmodel"}
 SETTINGS = SessionSettings(strategy="uncertainty", batch_size=4, seed=9)

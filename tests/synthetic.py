@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tl_active.features import FeatureSet
+from tl_active.data.features import FeatureSet
 
 
 def fake_probs(digits: np.ndarray, rng: np.random.Generator, ambiguous: float = 0.1) -> np.ndarray:

@@ -17,7 +17,7 @@ import pytest
 from grid_apptest import grid_props_of, submit_grid
 from streamlit.testing.v1 import AppTest
 
-import ui_keys as keys
+from ui import keys
 
 pytestmark = [pytest.mark.model, pytest.mark.usefixtures("app_db")]
 

@@ -19,12 +19,12 @@ from markdown_it import MarkdownIt  # comes with keras (through rich)
 from streamlit.testing.v1 import AppTest
 from synthetic import synthetic_features
 
-import ui_keys as keys
-import ui_support
 from tl_active import paths
-from tl_active.exchange import manifest_json
-from tl_active.session import LabellingSession, SessionSettings
-from ui_support import escape_markdown
+from tl_active.sessions.exchange import manifest_json
+from tl_active.sessions.session import LabellingSession, SessionSettings
+from ui import keys
+from ui import support as ui_support
+from ui.support import escape_markdown
 
 TEST_BROWSER = "test-browser-0001"
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

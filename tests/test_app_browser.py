@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import ui_keys as keys
-from tl_active.store import SessionStore
+from tl_active.sessions.store import SessionStore
+from ui import keys
 
 pytestmark = [pytest.mark.model, pytest.mark.usefixtures("app_db")]
 

@@ -14,10 +14,10 @@ import pytest
 from small_mnist import accept_small_mnist, write_small_mnist
 from streamlit.testing.v1 import AppTest
 
-import ui_keys as keys
-import ui_support
 from tl_active import paths
-from tl_active.task import Task
+from tl_active.core.task import Task
+from ui import keys
+from ui import support as ui_support
 
 pytestmark = [pytest.mark.usefixtures("app_db"), pytest.mark.model]
 
@@ -85,7 +85,7 @@ def test_the_button_fine_tunes_and_continues_the_session(tmp_path, monkeypatch):
     assert any(f"{old.metrics().accuracy:.1%}" in t for t in toasts)
     assert any("Before and after fine-tuning" in m.value for m in at.main.markdown)
     # The old session stays stored as it was.
-    from tl_active.store import SessionStore
+    from tl_active.sessions.store import SessionStore
 
     stored = SessionStore(paths.DB_URL).session_dict(old_id)
     assert len(stored["rounds"]) == 5 and stored["settings"]["backbone"] == "mnist-cnn-5to9"

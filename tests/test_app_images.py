@@ -13,8 +13,8 @@ from image_folders import write_class_folder, write_flat_folder
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-import ui_keys as keys
 from tl_active import paths
+from ui import keys
 
 pytestmark = [pytest.mark.model, pytest.mark.usefixtures("app_db")]
 
@@ -97,8 +97,8 @@ def test_a_zip_is_unpacked_and_its_skipped_files_are_said(tmp_path, cache, monke
         for path in sorted(folder.rglob("*.png")):
             out.write(path, f"z/{path.relative_to(folder)}")
         out.writestr("../escape.png", b"x")
-    from ui_session import on_zip_upload
-    from ui_support import image_folder
+    from ui.labelling import on_zip_upload
+    from ui.support import image_folder
 
     class Upload:
         name = "mine.zip"

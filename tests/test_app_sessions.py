@@ -19,10 +19,10 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 from test_app import answer_all_truthfully, progress, session, truth
 
-import ui_keys as keys
-from tl_active.exchange import manifest_json
-from tl_active.store import SessionStore
-from ui_support import escape_markdown, features_for
+from tl_active.sessions.exchange import manifest_json
+from tl_active.sessions.store import SessionStore
+from ui import keys
+from ui.support import escape_markdown, features_for
 
 pytestmark = [pytest.mark.model, pytest.mark.usefixtures("app_db")]
 

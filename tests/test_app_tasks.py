@@ -19,12 +19,12 @@ from grid_apptest import grid_props_of, submit_grid
 from streamlit.testing.v1 import AppTest
 from synthetic import synthetic_features
 
-import ui_keys as keys
-import ui_support
-from tl_active import features as features_module
-from tl_active.backbones import SHIPPED, Backbone
+from tl_active.core.task import Task
+from tl_active.data import features as features_module
+from tl_active.data.backbones import SHIPPED, Backbone
 from tl_active.errors import ModelError
-from tl_active.task import Task
+from ui import keys
+from ui import support as ui_support
 
 pytestmark = pytest.mark.usefixtures("app_db")
 
@@ -296,7 +296,7 @@ def test_the_compare_page_runs_classes_with_budgets_and_draws_the_persons_sessio
     choose(at, layer="embedding", kind="classes")
     answer_truthfully(at)
 
-    at.switch_page("pages/compare.py")
+    at.switch_page("ui/pages/compare.py")
     settle(at)
     # The sidebar starts from the person's session.
     assert at.selectbox(key=keys.CMP_LAYER).value == "embedding"

@@ -35,13 +35,13 @@ from forged_npz import FORGED_HEADERS, write_forged_npz
 from sqlalchemy import text
 from synthetic import synthetic_features
 
-from tl_active import features as features_module
-from tl_active.__main__ import main
+from tl_active.cli.main import main
+from tl_active.data import features as features_module
+from tl_active.data.features import FeatureSet, cache_path
 from tl_active.errors import TlActiveError
-from tl_active.exchange import manifest, manifest_json
-from tl_active.features import FeatureSet, cache_path
-from tl_active.session import LabellingSession, SessionSettings
-from tl_active.store import SessionStore, rounds
+from tl_active.sessions.exchange import manifest, manifest_json
+from tl_active.sessions.session import LabellingSession, SessionSettings
+from tl_active.sessions.store import SessionStore, rounds
 
 FEATURES = synthetic_features(400, 200, model="tinymodel")
 EMBEDDING = synthetic_features(400, 200, model="tinymodel", layer="embedding")
@@ -91,7 +91,7 @@ class Bench:
             self.loads.append((backbone, layer))
             return features
 
-        self.monkeypatch.setattr("tl_active.features.load_features", load)
+        self.monkeypatch.setattr("tl_active.data.features.load_features", load)
 
     def stored(self) -> int:
         """Sessions in the bench's database (0 if it was never made)."""
@@ -160,9 +160,9 @@ def open_app(
 ):
     from streamlit.testing.v1 import AppTest
 
-    import ui_keys as keys
-    import ui_support
     from tl_active import paths
+    from ui import keys
+    from ui import support as ui_support
 
     bench.monkeypatch.setattr(paths, "DB_URL", db_url or f"sqlite:///{bench.db}")
     served = features or synthetic_features(2_000, 500)
@@ -322,7 +322,7 @@ def nan_feature_set(bench: Bench) -> Answer:
 
 
 def forged_mnist(bench: Bench) -> Answer:
-    from tl_active.data import load_mnist
+    from tl_active.data.mnist import load_mnist
 
     path = bench.tmp / "mnist.npz"
     arrays = {
@@ -412,7 +412,7 @@ def compare_with(*options: str, out_is_file: bool = False) -> Callable[[Bench], 
             bench.loads.append(args)
             raise AssertionError("a refused comparison loaded features")
 
-        bench.monkeypatch.setattr("tl_active.features.load_features", load)
+        bench.monkeypatch.setattr("tl_active.data.features.load_features", load)
         answer = bench.cli(["compare", "--strategies", "random", *options, "--out", str(out)])
         if bench.loads:
             answer.wrote.append("the computation started before the refusal")

@@ -116,9 +116,9 @@ def test_label_a_batch_with_the_keyboard_and_watch_the_head_learn(page):
 def test_a_multiclass_round_answered_with_the_digit_keys(page):
     """Digits 0-4 on the embedding of the network that never saw them, chosen in the sidebar,
     answered with the keys 0-4. On a fresh clone the server first runs that network over MNIST."""
-    from tl_active.features import load_features
-    from tl_active.session import LabellingSession, SessionSettings
-    from tl_active.task import Task
+    from tl_active.core.task import Task
+    from tl_active.data.features import load_features
+    from tl_active.sessions.session import LabellingSession, SessionSettings
 
     page.locator(".st-key-set_backbone").click()
     page.get_by_role("option", name="mnist-cnn-5to9").click()

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from synthetic import synthetic_features
 
-from tl_active.__main__ import APP_URL, main
-from tl_active.exchange import manifest_json
-from tl_active.session import LabellingSession, SessionSettings
-from tl_active.store import SessionStore
+from tl_active.cli.main import APP_URL, main
+from tl_active.sessions.exchange import manifest_json
+from tl_active.sessions.session import LabellingSession, SessionSettings
+from tl_active.sessions.store import SessionStore
 
 FEATURES = synthetic_features(400, 200, model="tinymodel")
 
@@ -32,7 +32,7 @@ def features_loads(monkeypatch) -> list:
         loads.append(args)
         raise AssertionError("features were loaded for a command that should have been refused")
 
-    monkeypatch.setattr("tl_active.features.load_features", load)
+    monkeypatch.setattr("tl_active.data.features.load_features", load)
     return loads
 
 
@@ -91,7 +91,7 @@ def db(tmp_path, monkeypatch, requested) -> str:
         requested.append((backbone, layer))
         return FEATURES
 
-    monkeypatch.setattr("tl_active.features.load_features", load)
+    monkeypatch.setattr("tl_active.data.features.load_features", load)
     return str(tmp_path / "sessions.db")
 
 
@@ -242,7 +242,7 @@ def test_export_refuses_an_unknown_id_in_one_line_and_writes_nothing(
 
 
 def test_features_says_how_well_a_head_learns_from_the_layer(capsys, monkeypatch):
-    monkeypatch.setattr("tl_active.features.load_features", lambda *args, **kwargs: FEATURES)
+    monkeypatch.setattr("tl_active.data.features.load_features", lambda *args, **kwargs: FEATURES)
 
     assert main(["features"]) == 0
 
@@ -262,7 +262,7 @@ def test_features_warns_about_a_layer_a_head_learns_nothing_from(capsys, monkeyp
         test=noise[len(FEATURES.pool) :].astype(np.float32),
         key="untrained-digits-synthetic",
     )
-    monkeypatch.setattr("tl_active.features.load_features", lambda *args, **kwargs: useless)
+    monkeypatch.setattr("tl_active.data.features.load_features", lambda *args, **kwargs: useless)
 
     assert main(["features"]) == 0  # a warning, not a refusal: the person may go on
 

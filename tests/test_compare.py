@@ -15,8 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tl_active import compare
-from tl_active.compare import (
+from tl_active.core.strategies import STRATEGIES
+from tl_active.core.task import Task
+from tl_active.data.features import FeatureSet
+from tl_active.experiments import compare
+from tl_active.experiments.compare import (
     CURVE_COLUMNS,
     FIGURE_COLUMNS,
     SUMMARY_COLUMNS,
@@ -25,13 +28,10 @@ from tl_active.compare import (
     stop_points,
     summarise,
 )
-from tl_active.features import FeatureSet
-from tl_active.session import ODD, frozen_head_ceiling, parse_target
-from tl_active.strategies import STRATEGIES
-from tl_active.task import Task
+from tl_active.sessions.session import ODD, frozen_head_ceiling, parse_target
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = ROOT / "pages" / "compare.py"
+PAGE = ROOT / "ui" / "pages" / "compare.py"
 
 
 def near_one_hot_features(n_pool: int = 600, n_test: int = 300, seed: int = 0) -> FeatureSet:
@@ -233,7 +233,7 @@ def cli_args(out: Path, jobs: int, **changes) -> argparse.Namespace:
 
 
 def test_command_line_writes_the_same_files_whatever_the_jobs(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("tl_active.features.load_features", lambda *args, **kw: FEATURES)
+    monkeypatch.setattr("tl_active.data.features.load_features", lambda *args, **kw: FEATURES)
     compare.main(cli_args(tmp_path / "one", jobs=1))
     printed = capsys.readouterr().out
     compare.main(cli_args(tmp_path / "two", jobs=2))
@@ -254,7 +254,7 @@ def test_command_line_writes_the_same_files_whatever_the_jobs(tmp_path, monkeypa
 
 
 def test_command_line_takes_classes_and_budgets(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("tl_active.features.load_features", lambda *args, **kw: FEATURES)
+    monkeypatch.setattr("tl_active.data.features.load_features", lambda *args, **kw: FEATURES)
     args = cli_args(tmp_path, jobs=1, classes="0-4", budgets="5,10,100", batch=5)
     args.strategies = None  # every strategy a K-class task allows
     compare.main(args)
@@ -284,7 +284,7 @@ def test_bad_budgets_are_refused(bad):
 
 
 def test_command_line_empty_cell_where_the_ceiling_is_never_reached(tmp_path, monkeypatch):
-    monkeypatch.setattr("tl_active.features.load_features", lambda *args, **kw: FEATURES)
+    monkeypatch.setattr("tl_active.data.features.load_features", lambda *args, **kw: FEATURES)
     compare.main(cli_args(tmp_path, jobs=1, noise=1.0, target="even"))
     rows = (tmp_path / "summary.csv").read_text().splitlines()[1:]
     # Every answer flipped: no strategy gets near the ceiling, and the cell is empty, not 0 or NaN.
@@ -296,7 +296,7 @@ def test_command_line_empty_cell_where_the_ceiling_is_never_reached(tmp_path, mo
 
 @pytest.fixture(scope="module")
 def real_features():
-    from tl_active.features import load_features
+    from tl_active.data.features import load_features
 
     return load_features()
 
@@ -324,7 +324,7 @@ def test_the_default_strategy_beats_random_at_12_and_20_labels(real_features):
 @pytest.mark.model
 def test_on_the_5to9_embedding_the_default_strategy_reaches_95_percent_with_50_labels():
     """Issue 8's first target: digits 0-4 on a network that never saw them, batch 5, 5 seeds."""
-    from tl_active.features import load_features
+    from tl_active.data.features import load_features
 
     features = load_features("mnist-cnn-5to9", "embedding")
     task = Task.multiclass("0-4")
@@ -342,9 +342,9 @@ def test_compare_page_runs_a_tiny_comparison_with_the_persons_session_on_top(
 ):
     from streamlit.testing.v1 import AppTest
 
-    from tl_active.session import LabellingSession, SessionSettings
+    from tl_active.sessions.session import LabellingSession, SessionSettings
 
-    monkeypatch.syspath_prepend(str(ROOT))  # ui_support sits beside app.py
+    monkeypatch.syspath_prepend(str(ROOT))  # ui.support sits beside app.py
     session = LabellingSession(real_features, SessionSettings(strategy="random", seed=3))
     session.answer_by_truth()
     session.answer_by_truth()

@@ -3,7 +3,7 @@
 import tomllib
 from pathlib import Path
 
-from tl_active.exchange import MAX_MANIFEST_BYTES
+from tl_active.sessions.exchange import MAX_MANIFEST_BYTES
 
 CONFIG = Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml"
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from forged_npz import FORGED_HEADERS, write_forged_npz
 
-from tl_active.data import load_mnist, load_raw
+from tl_active.data.mnist import load_mnist, load_raw
 from tl_active.errors import DataError
 from tl_active.paths import MNIST_PATH
 

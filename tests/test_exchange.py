@@ -10,8 +10,9 @@ from old_formats import as_version_1
 from sqlalchemy import func, select
 from synthetic import synthetic_features
 
+from tl_active.core.task import Task
 from tl_active.errors import SessionFileError
-from tl_active.exchange import (
+from tl_active.sessions.exchange import (
     LABEL_COLUMNS,
     head_keras_bytes,
     labels_csv,
@@ -19,9 +20,8 @@ from tl_active.exchange import (
     manifest_json,
     read_manifest,
 )
-from tl_active.session import LabellingSession, SessionSettings
-from tl_active.store import SessionStore, rounds, sessions
-from tl_active.task import Task
+from tl_active.sessions.session import LabellingSession, SessionSettings
+from tl_active.sessions.store import SessionStore, rounds, sessions
 
 FEATURES = synthetic_features(400, 200, model="tinymodel")
 
@@ -318,7 +318,7 @@ def long_session(head_mode: str, n_rounds: int = 300) -> LabellingSession:
 
 
 def _fits(monkeypatch) -> list[int]:
-    from tl_active import head as head_module
+    from tl_active.core import head as head_module
 
     fits: list[int] = []
     real_fit = head_module.LogisticHead.fit

@@ -18,8 +18,8 @@ import pytest
 from forged_npz import FORGED_HEADERS, write_forged_npz
 from synthetic import synthetic_features
 
-from tl_active import features as features_module
-from tl_active.features import _read_cache, _write_cache, cache_path, load_features
+from tl_active.data import features as features_module
+from tl_active.data.features import _read_cache, _write_cache, cache_path, load_features
 
 FEATURES = synthetic_features(300, 100)
 

@@ -19,13 +19,13 @@ import pytest
 from small_mnist import accept_small_mnist, write_small_mnist
 from synthetic import synthetic_features
 
-from tl_active import fine_tune
+from tl_active.core.task import Task
 from tl_active.errors import Cancelled, ModelError, TlActiveError
-from tl_active.exchange import manifest_json, read_manifest
-from tl_active.session import LabellingSession, SessionSettings
-from tl_active.store import SessionStore
-from tl_active.task import Task
-from tl_active.transfer import TransferSettings
+from tl_active.experiments import fine_tune
+from tl_active.experiments.transfer import TransferSettings
+from tl_active.sessions.exchange import manifest_json, read_manifest
+from tl_active.sessions.session import LabellingSession, SessionSettings
+from tl_active.sessions.store import SessionStore
 
 ZERO_TO_FOUR = Task.multiclass("0-4")
 
@@ -53,7 +53,7 @@ def test_readiness_asks_for_enough_labels_of_every_answer():
 
 
 def test_readiness_keeps_an_image_folder_on_its_backbone(tmp_path):
-    from tl_active.images import ImageSource
+    from tl_active.data.images import ImageSource
 
     features = synthetic_features(200, 50, layer="embedding")
     source = ImageSource(
@@ -144,7 +144,7 @@ def small_mnist(tmp_path_factory) -> Path:
 @pytest.fixture
 def small_session(small_mnist, tmp_path, monkeypatch) -> LabellingSession:
     """40 oracle labels of 0-4 on the 5-9 network's embedding, on the small MNIST."""
-    from tl_active.features import load_features
+    from tl_active.data.features import load_features
 
     accept_small_mnist(monkeypatch)
     features = load_features("mnist-cnn-5to9", "embedding", small_mnist, tmp_path / "cache")
@@ -183,7 +183,7 @@ def _models(tmp_path) -> list[Path]:
 def test_a_fine_tune_continues_the_session_on_a_backbone_of_its_own(
     small_session, small_mnist, tmp_path
 ):
-    from tl_active.data import file_checksum
+    from tl_active.data.mnist import file_checksum
 
     steps = []
     outcome = _run(small_session, small_mnist, tmp_path, progress=lambda f, w: steps.append(f))
@@ -206,7 +206,7 @@ def test_a_fine_tune_continues_the_session_on_a_backbone_of_its_own(
     assert continued.features.model_checksum == file_checksum(result.path)[:16]
     np.testing.assert_array_equal(continued.labelled, small_session.labelled)
     # Resumed from the store over the cached features of the saved network: the same head.
-    from tl_active.features import load_features
+    from tl_active.data.features import load_features
 
     store = SessionStore(f"sqlite:///{tmp_path / 'sessions.db'}")
     session_id = store.create(continued)
@@ -312,7 +312,7 @@ def test_an_unready_session_is_refused_before_anything_loads(tmp_path):
 @pytest.mark.parametrize("n_classes", [2, 5])
 def test_the_head_enters_the_network_as_the_same_softmax(n_classes):
     """A logistic head as a two-way softmax, a softmax head as it is: the same probabilities."""
-    from tl_active.head import make_head
+    from tl_active.core.head import make_head
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(60, 7))

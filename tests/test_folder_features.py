@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from image_folders import digit_images, write_class_folder, write_flat_folder
 
+from tl_active.data.folder_features import load_folder_features
+from tl_active.data.images import scan_folder
 from tl_active.errors import ModelError
-from tl_active.folder_features import load_folder_features
-from tl_active.images import scan_folder
 
 pytestmark = pytest.mark.model
 
@@ -22,8 +22,8 @@ def folder(tmp_path_factory):
 
 
 def _shipped_outputs(pixels: np.ndarray, layer: str = "digits") -> np.ndarray:
-    from tl_active.backbones import SHIPPED
-    from tl_active.network import extract_layer, load_backbone
+    from tl_active.data.backbones import SHIPPED
+    from tl_active.data.network import extract_layer, load_backbone
 
     model = load_backbone(SHIPPED["mnist-cnn"].path)
     return extract_layer(model, layer, pixels.astype(np.float32) / 255.0)
@@ -159,9 +159,9 @@ def test_a_flat_folder_session_exports_its_head_as_keras(tmp_path):
 
     import keras
 
-    from tl_active.exchange import head_keras_bytes
-    from tl_active.session import LabellingSession, SessionSettings
-    from tl_active.task import Task
+    from tl_active.core.task import Task
+    from tl_active.sessions.exchange import head_keras_bytes
+    from tl_active.sessions.session import LabellingSession, SessionSettings
 
     root = write_flat_folder(tmp_path / "flat", {0: 6, 1: 6, 7: 6})
     features = load_folder_features(root, "mnist-cnn", "embedding", tmp_path / "cache")

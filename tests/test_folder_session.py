@@ -10,21 +10,21 @@ import numpy as np
 import pytest
 from synthetic import synthetic_features
 
+from tl_active.core.task import MULTICLASS, SKIP, Task
+from tl_active.data.images import ImageSource
 from tl_active.errors import ProtocolError
-from tl_active.exchange import (
+from tl_active.sessions.exchange import (
     FOLDER_LABEL_COLUMNS,
     labels_csv,
     predictions_csv,
     read_manifest,
 )
-from tl_active.images import ImageSource
-from tl_active.session import (
+from tl_active.sessions.session import (
     LabellingSession,
     SessionSettings,
     cross_validated_metrics,
     parse_answer_names,
 )
-from tl_active.task import MULTICLASS, SKIP, Task
 
 BASE = synthetic_features(400, 100, layer="embedding")
 
@@ -195,7 +195,7 @@ def test_predict_the_rest_lists_every_image_nobody_labelled():
 
 
 def test_sessions_on_a_folder_stay_out_of_the_room():
-    from tl_active.room import configuration_of
+    from tl_active.experiments.room import configuration_of
 
     assert configuration_of(flat_settings().as_dict()) is None
     assert configuration_of(SessionSettings().as_dict()) is not None

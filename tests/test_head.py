@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from synthetic import synthetic_features
 
-from tl_active.head import LogisticHead, SoftmaxHead, make_head
+from tl_active.core.head import LogisticHead, SoftmaxHead, make_head
 
 FEATURES = synthetic_features()
 X = FEATURES.pool[:50].astype(float)

@@ -12,15 +12,15 @@ import pytest
 from image_folders import write_class_folder, write_flat_folder
 from PIL import Image
 
-from tl_active import images
-from tl_active.errors import DataError
-from tl_active.images import (
+from tl_active.data import images
+from tl_active.data.images import (
     Preprocessing,
     read_batch,
     scan_folder,
     thumbnail_png,
     unpack_zip,
 )
+from tl_active.errors import DataError
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from image_folders import write_class_folder, write_flat_folder
 
-from tl_active.__main__ import main
-from tl_active.task import classes_by_name
+from tl_active.cli.main import main
+from tl_active.core.task import classes_by_name
 
 
 def test_classes_are_named_as_the_folders_are():

@@ -28,9 +28,9 @@ from sqlalchemy import text
 from submit_writer import FEATURES, SETTINGS
 from synthetic import synthetic_features
 
-from tl_active.exchange import labels_csv
-from tl_active.session import LabellingSession
-from tl_active.store import SessionStore
+from tl_active.sessions.exchange import labels_csv
+from tl_active.sessions.session import LabellingSession
+from tl_active.sessions.store import SessionStore
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent

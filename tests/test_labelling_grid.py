@@ -12,7 +12,7 @@ import io
 import pytest
 from PIL import Image
 
-from labelling_grid import (
+from ui.components.labelling_grid import (
     DEFAULT_COLOURS,
     SKIP,
     grid_props,

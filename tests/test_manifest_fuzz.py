@@ -28,17 +28,17 @@ from sqlalchemy import func, select
 from synthetic import synthetic_features
 from threadpoolctl import threadpool_limits
 
+from tl_active.core.task import Task
 from tl_active.errors import PoolExhaustedError, SessionFileError
-from tl_active.exchange import labels_csv, manifest
-from tl_active.session import (
+from tl_active.sessions.exchange import labels_csv, manifest
+from tl_active.sessions.session import (
     ADAM_FIELDS,
     BATCH,
     HISTOGRAM_BINS,
     LabellingSession,
     SessionSettings,
 )
-from tl_active.store import SessionStore, rounds, sessions
-from tl_active.task import Task
+from tl_active.sessions.store import SessionStore, rounds, sessions
 
 DIGITS = synthetic_features(400, 200, model="fuzzmodel")
 EMBEDDING = synthetic_features(400, 200, model="fuzzmodel", layer="embedding")

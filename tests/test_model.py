@@ -9,12 +9,12 @@ import shutil
 import numpy as np
 import pytest
 
-from tl_active import features as features_module
-from tl_active.data import file_checksum
+from tl_active.data import features as features_module
+from tl_active.data.features import cache_key, cache_path, load_features
+from tl_active.data.mnist import file_checksum
 from tl_active.errors import ModelError
-from tl_active.features import cache_key, cache_path, load_features
 from tl_active.paths import MNIST_PATH, MODEL_PATH
-from tl_active.session import LabellingSession, SessionSettings
+from tl_active.sessions.session import LabellingSession, SessionSettings
 
 pytestmark = pytest.mark.model
 
@@ -34,8 +34,8 @@ def test_shipped_cnn_is_at_least_99_percent_on_the_test_set(real_features):
 
 
 def test_loaded_network_agrees_with_the_cached_features(real_features):
-    from tl_active.data import load_mnist
-    from tl_active.network import feature_extractor, load_shared_network
+    from tl_active.data.mnist import load_mnist
+    from tl_active.data.network import feature_extractor, load_shared_network
 
     network = load_shared_network()
     assert all(not layer.trainable for layer in network.layers)
@@ -85,7 +85,7 @@ def test_cache_is_keyed_reused_invalidated_and_repaired(tmp_path, monkeypatch, r
     assert cache_key(model, "embedding", MNIST_PATH) != key
 
     # Another model file is another key: the old features are never reused for it.
-    from tl_active.network import load_shared_network
+    from tl_active.data.network import load_shared_network
 
     network = load_shared_network(model)
     digits = network.get_layer("digits")
@@ -99,7 +99,7 @@ def test_cache_is_keyed_reused_invalidated_and_repaired(tmp_path, monkeypatch, r
 
 
 def test_missing_and_corrupt_model_files_give_clear_errors(tmp_path):
-    from tl_active.network import load_shared_network
+    from tl_active.data.network import load_shared_network
 
     with pytest.raises(ModelError, match="not found.*git checkout -- models/"):
         load_shared_network(tmp_path / "absent.keras")
@@ -114,7 +114,7 @@ def test_missing_and_corrupt_model_files_give_clear_errors(tmp_path):
 def test_a_foreign_keras_model_is_refused(tmp_path):
     import keras
 
-    from tl_active.network import load_shared_network
+    from tl_active.data.network import load_shared_network
 
     other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     other.save(tmp_path / "other.keras")
@@ -162,7 +162,7 @@ def test_to_keras_predicts_what_the_head_predicts(real_features):
 
 
 def test_pretrain_command_writes_a_model_and_its_card(tmp_path):
-    from tl_active.__main__ import main
+    from tl_active.cli.main import main
 
     model = tmp_path / "cnn.keras"
     assert main(["--model", str(model), "pretrain", "--epochs", "1", "--seed", "3"]) == 0
@@ -177,14 +177,14 @@ SHIPPED_5TO9 = MODEL_PATH.parent / "mnist_cnn_5to9.keras"
 
 @pytest.fixture(scope="module")
 def mnist():
-    from tl_active.data import load_mnist
+    from tl_active.data.mnist import load_mnist
 
     return load_mnist()
 
 
 def test_pretrain_on_some_digits_writes_a_five_way_model_and_its_card(tmp_path, mnist):
-    from tl_active.data import Mnist
-    from tl_active.network import layer_names, load_backbone, pretrain
+    from tl_active.data.mnist import Mnist
+    from tl_active.data.network import layer_names, load_backbone, pretrain
 
     # A few hundred images keep this fast; the digits 5-9 are about half of them.
     small = Mnist(
@@ -207,7 +207,7 @@ def test_pretrain_on_some_digits_writes_a_five_way_model_and_its_card(tmp_path, 
 
 
 def test_pretrain_refuses_bad_digits_before_training(tmp_path, mnist):
-    from tl_active.network import pretrain
+    from tl_active.data.network import pretrain
 
     for digits, message in [([5], "at least two"), ([5, 5, 6], "repeat"), ([8, 10], "0-9")]:
         with pytest.raises(ValueError, match=message):
@@ -218,8 +218,8 @@ def test_pretrain_refuses_bad_digits_before_training(tmp_path, mnist):
 
 
 def test_pretrain_command_reads_digit_ranges_and_lists(tmp_path, monkeypatch):
-    from tl_active import network
-    from tl_active.__main__ import main, parse_digits
+    from tl_active.cli.main import main, parse_digits
+    from tl_active.data import network
 
     assert parse_digits("5-9") == [5, 6, 7, 8, 9]
     assert parse_digits("0,2,4") == [0, 2, 4]
@@ -241,7 +241,7 @@ def test_pretrain_command_reads_digit_ranges_and_lists(tmp_path, monkeypatch):
     [("9-5", "low to high"), ("5-x", "not a digit"), ("5", "two digits"), ("3,1-4", "twice")],
 )
 def test_pretrain_command_gives_one_line_for_bad_digits(value, message, capsys):
-    from tl_active.__main__ import main
+    from tl_active.cli.main import main
 
     assert main(["pretrain", "--digits", value, "--model", "unused.keras"]) == 2
     err = capsys.readouterr().err
@@ -249,8 +249,8 @@ def test_pretrain_command_gives_one_line_for_bad_digits(value, message, capsys):
 
 
 def test_pretrain_command_never_writes_some_digits_over_the_shared_cnn(capsys, monkeypatch):
-    from tl_active import network
-    from tl_active.__main__ import main
+    from tl_active.cli.main import main
+    from tl_active.data import network
 
     # Should the guard ever fail, fail here rather than train over the shipped file.
     monkeypatch.setattr(network, "pretrain", lambda *a, **k: pytest.fail("pretrain was called"))
@@ -261,7 +261,7 @@ def test_pretrain_command_never_writes_some_digits_over_the_shared_cnn(capsys, m
 
 
 def test_load_backbone_gives_clear_errors_for_bad_files(tmp_path):
-    from tl_active.network import load_backbone
+    from tl_active.data.network import load_backbone
 
     with pytest.raises(ModelError, match="not found"):
         load_backbone(tmp_path / "absent.keras")
@@ -282,7 +282,7 @@ def test_load_backbone_gives_clear_errors_for_bad_files(tmp_path):
 def test_load_backbone_loads_any_keras_model_frozen(tmp_path):
     import keras
 
-    from tl_active.network import layer_names, load_backbone
+    from tl_active.data.network import layer_names, load_backbone
 
     other = keras.Sequential(
         [keras.Input((4,)), keras.layers.Dense(3, name="hidden"), keras.layers.Dense(2, name="out")]
@@ -294,7 +294,7 @@ def test_load_backbone_loads_any_keras_model_frozen(tmp_path):
 
 
 def test_layer_names_of_the_shipped_cnn():
-    from tl_active.network import layer_names, load_backbone
+    from tl_active.data.network import layer_names, load_backbone
 
     assert layer_names(load_backbone(MODEL_PATH)) == [
         "conv11", "conv12", "conv13", "maxpool", "conv21", "conv22", "conv23",
@@ -303,7 +303,7 @@ def test_layer_names_of_the_shipped_cnn():
 
 
 def test_an_unknown_layer_names_the_layers_there_are():
-    from tl_active.network import layer_extractor, load_backbone
+    from tl_active.data.network import layer_extractor, load_backbone
 
     with pytest.raises(ModelError, match="no layer 'image'.*conv11, conv12.*embedding, digits"):
         layer_extractor(load_backbone(MODEL_PATH), "image")
@@ -312,7 +312,7 @@ def test_an_unknown_layer_names_the_layers_there_are():
 def test_check_fits_says_what_the_model_expects_and_what_the_images_are():
     import keras
 
-    from tl_active.network import check_fits, extract_layer, load_backbone
+    from tl_active.data.network import check_fits, extract_layer, load_backbone
 
     inputs = keras.Input((32, 32, 3))
     rgb = keras.Model(inputs, keras.layers.Conv2D(4, 3, name="conv")(inputs), name="rgb32")
@@ -331,7 +331,7 @@ def test_check_fits_says_what_the_model_expects_and_what_the_images_are():
 
 
 def test_extract_layer_matches_the_feature_extractor(mnist):
-    from tl_active.network import extract_layer, feature_extractor, load_backbone
+    from tl_active.data.network import extract_layer, feature_extractor, load_backbone
 
     network = load_backbone(MODEL_PATH)
     images = mnist.x_test[:150]
@@ -351,7 +351,7 @@ def test_extract_layer_matches_the_feature_extractor(mnist):
 
 
 def test_shipped_5to9_cnn_knows_only_the_digits_5_to_9(mnist):
-    from tl_active.network import card_path, extract_layer, load_backbone
+    from tl_active.data.network import card_path, extract_layer, load_backbone
 
     card = json.loads(card_path(SHIPPED_5TO9).read_text())
     assert card["digits"] == [5, 6, 7, 8, 9] and card["outputs"] == 5

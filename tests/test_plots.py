@@ -15,9 +15,9 @@ from PIL import Image
 from synthetic import synthetic_features
 
 from tl_active import plots
-from tl_active.backbones import SHIPPED, unit_names
-from tl_active.session import LabellingSession, SessionSettings
-from tl_active.task import DIGITS, Task
+from tl_active.core.task import DIGITS, Task
+from tl_active.data.backbones import SHIPPED, unit_names
+from tl_active.sessions.session import LabellingSession, SessionSettings
 
 ODD = Task.binary("odd")
 CLASSES = Task.multiclass("0-4")

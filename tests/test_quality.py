@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from synthetic import synthetic_features
 
-from tl_active import quality
-from tl_active.features import FeatureSet
-from tl_active.quality import check_layer, layer_check
+from tl_active.data.features import FeatureSet
+from tl_active.experiments import layer_check as quality
+from tl_active.experiments.layer_check import check_layer, layer_check
 
 WORDING = "Check the model file (is it the trained network?) or choose another layer."
 
@@ -92,8 +92,8 @@ def test_the_check_takes_milliseconds_on_a_pool_the_size_of_mnist():
 def test_an_untrained_network_with_the_shipped_layer_names_is_flagged(tmp_path, layer):
     import keras
 
-    from tl_active.data import load_mnist
-    from tl_active.network import build_shared_network, extract_layer, load_backbone
+    from tl_active.data.mnist import load_mnist
+    from tl_active.data.network import build_shared_network, extract_layer, load_backbone
 
     keras.utils.set_random_seed(0)
     path = tmp_path / "untrained.keras"
@@ -117,7 +117,7 @@ def test_an_untrained_network_with_the_shipped_layer_names_is_flagged(tmp_path, 
 
 @pytest.mark.model
 def test_the_shipped_network_passes():
-    from tl_active.features import load_features
+    from tl_active.data.features import load_features
 
     check = layer_check(load_features("mnist-cnn", "digits"))
     assert check.ok and check.accuracy > 0.97

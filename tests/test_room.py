@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from tl_active.room import Curve, curves_by_configuration, leader_board, room_chart
-from tl_active.session import SessionSettings
-from tl_active.store import RoomPoint
+from tl_active.experiments.room import Curve, curves_by_configuration, leader_board, room_chart
+from tl_active.sessions.session import SessionSettings
+from tl_active.sessions.store import RoomPoint
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 ODD = SessionSettings().as_dict()
@@ -61,9 +61,9 @@ def test_the_leader_board_orders_by_labels_to_the_mark_then_by_accuracy():
 def test_the_room_page_draws_two_stored_sessions_and_ranks_them(app_db):
     from streamlit.testing.v1 import AppTest
 
-    from tl_active.session import LabellingSession, frozen_head_ceiling
-    from tl_active.store import SessionStore
-    from ui_support import features_for
+    from tl_active.sessions.session import LabellingSession, frozen_head_ceiling
+    from tl_active.sessions.store import SessionStore
+    from ui.support import features_for
 
     features = features_for("mnist-cnn", "digits")
     store = SessionStore(app_db)
@@ -76,7 +76,7 @@ def test_the_room_page_draws_two_stored_sessions_and_ranks_them(app_db):
 
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("pages/room.py").run()
+    at.switch_page("ui/pages/room.py").run()
     assert not at.exception, [e.value for e in at.exception]
 
     ceiling = frozen_head_ceiling(features, session.task).accuracy

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tl_active.rows import row_argmax, row_max, row_min
+from tl_active.core.rows import row_argmax, row_max, row_min
 
 
 @pytest.mark.parametrize("k", [1, 2, 5, 10])

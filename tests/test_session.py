@@ -7,9 +7,10 @@ import pytest
 from old_formats import as_version_1
 from synthetic import synthetic_features
 
+from tl_active.core.metrics import binary_metrics
+from tl_active.core.task import Task
 from tl_active.errors import PoolExhaustedError, ProtocolError, SessionFileError
-from tl_active.metrics import binary_metrics
-from tl_active.session import (
+from tl_active.sessions.session import (
     EVEN,
     ODD,
     Answer,
@@ -18,7 +19,6 @@ from tl_active.session import (
     parse_target,
     target_name,
 )
-from tl_active.task import Task
 
 FEATURES = synthetic_features()
 

@@ -8,11 +8,8 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 from synthetic import synthetic_features
 
-from tl_active import stopping
-from tl_active.errors import SessionFileError
-from tl_active.exchange import labels_csv, manifest_json, read_manifest
-from tl_active.session import LabellingSession, SessionSettings
-from tl_active.stopping import (
+from tl_active.core import stopping
+from tl_active.core.stopping import (
     KAPPA_THRESHOLD,
     KAPPA_WINDOW,
     can_stop,
@@ -24,7 +21,10 @@ from tl_active.stopping import (
     progressive_accuracy,
     round_signals,
 )
-from tl_active.task import Task
+from tl_active.core.task import Task
+from tl_active.errors import SessionFileError
+from tl_active.sessions.exchange import labels_csv, manifest_json, read_manifest
+from tl_active.sessions.session import LabellingSession, SessionSettings
 
 FEATURES = synthetic_features()
 
@@ -205,7 +205,7 @@ def test_a_manifest_without_signals_still_imports_and_bad_signals_are_refused():
 
 
 def test_the_bench_times_what_a_round_adds_for_the_signals():
-    from tl_active.bench import time_signals
+    from tl_active.cli.bench import time_signals
 
     ours, sklearn = time_signals(FEATURES, 4)
     assert ours.shape == sklearn.shape == (4,)

@@ -16,8 +16,8 @@ from sqlalchemy import text
 from synthetic import synthetic_features
 
 from tl_active.errors import TlActiveError
-from tl_active.session import LabellingSession
-from tl_active.store import SessionStore, StoreError, rounds
+from tl_active.sessions.session import LabellingSession
+from tl_active.sessions.store import SessionStore, StoreError, rounds
 
 FEATURES = synthetic_features(400, 200, model="tinymodel")
 

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from synthetic import synthetic_features
 
-from tl_active import strategies
-from tl_active.errors import ModelError, PoolExhaustedError
-from tl_active.head import LogisticHead, SoftmaxHead
-from tl_active.strategies import (
+from tl_active.core import strategies
+from tl_active.core.head import LogisticHead, SoftmaxHead
+from tl_active.core.strategies import (
     COMMITTEE_SIZE,
     STRATEGIES,
     PoolView,
@@ -23,7 +22,8 @@ from tl_active.strategies import (
     uncertainty_score,
     uncertainty_strategy,
 )
-from tl_active.task import Task
+from tl_active.core.task import Task
+from tl_active.errors import ModelError, PoolExhaustedError
 
 FEATURES = synthetic_features()
 DATA = FEATURES.task_data(Task.binary("odd"))

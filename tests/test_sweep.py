@@ -24,11 +24,18 @@ import pandas as pd
 import pytest
 from synthetic import synthetic_features
 
-from tl_active import sweep
-from tl_active.__main__ import main
-from tl_active.compare import CURVE_COLUMNS, run_comparison, summarise
-from tl_active.strategies import STRATEGIES
-from tl_active.sweep import Grid, GridError, load_grid, parse_grid, read_sweep, run_sweep
+from tl_active.cli.main import main
+from tl_active.core.strategies import STRATEGIES
+from tl_active.experiments import sweep
+from tl_active.experiments.compare import CURVE_COLUMNS, run_comparison, summarise
+from tl_active.experiments.sweep import (
+    Grid,
+    GridError,
+    load_grid,
+    parse_grid,
+    read_sweep,
+    run_sweep,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FEATURES = synthetic_features(600, 300)
@@ -221,7 +228,7 @@ KILLED_SWEEP = """
 import sys, time
 sys.path[:0] = [{root!r}, {tests!r}]
 from synthetic import synthetic_features
-from tl_active import sweep
+from tl_active.experiments import sweep
 features = synthetic_features(600, 300)
 sweep.run_sweep(
     sweep.parse_grid({grid!r}), {out!r}, lambda b, l: features, jobs=1, flush_seconds=0,
@@ -259,7 +266,7 @@ def test_a_sweep_killed_with_sigkill_resumes_with_no_finished_cell_computed_agai
 HOLD_LOCK = """
 import sys, time
 sys.path[:0] = [{root!r}]
-from tl_active import sweep
+from tl_active.experiments import sweep
 with sweep.folder_lock({out!r}):
     print("holding", flush=True)
     time.sleep(120)
@@ -269,7 +276,7 @@ with sweep.folder_lock({out!r}):
 def test_a_second_sweep_on_a_folder_is_refused_until_the_first_is_killed(
     tmp_path, monkeypatch, capsys
 ):
-    monkeypatch.setattr("tl_active.features.load_features", lambda *args, **kw: FEATURES)
+    monkeypatch.setattr("tl_active.data.features.load_features", lambda *args, **kw: FEATURES)
     grid = write_grid(tmp_path / "grid.toml", 'strategies = ["random"]\nseeds = 1\nrounds = 2')
     out = tmp_path / "out"
     out.mkdir()
@@ -311,8 +318,8 @@ def test_a_local_sweep_never_imports_ray(tmp_path):
 import sys
 sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "tests")!r}]
 from synthetic import synthetic_features
-from tl_active import sweep
-from tl_active.__main__ import build_parser
+from tl_active.experiments import sweep
+from tl_active.cli.main import build_parser
 build_parser()
 features = synthetic_features(300, 100)
 grid = sweep.parse_grid({{"strategies": ["random"], "seeds": 1, "rounds": 1}})
@@ -388,7 +395,7 @@ def test_the_summary_says_where_the_stopping_rule_fired_as_compares_does():
 def test_the_command_line_sweeps_resumes_and_writes_the_summary_and_plot(
     tmp_path, monkeypatch, capsys
 ):
-    monkeypatch.setattr("tl_active.features.load_features", lambda *args, **kw: FEATURES)
+    monkeypatch.setattr("tl_active.data.features.load_features", lambda *args, **kw: FEATURES)
     grid = write_grid(
         tmp_path / "grid.toml",
         """
@@ -552,13 +559,13 @@ def slice_caption(at) -> str:
 def test_the_compare_page_opens_a_sweep_and_draws_a_slice(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    monkeypatch.syspath_prepend(str(ROOT))  # ui_support sits beside app.py
+    monkeypatch.syspath_prepend(str(ROOT))  # ui.support sits beside app.py
     out = tmp_path / "sweep"
     grid = parse_grid(SMALL | {"noise": [0, 0.5]})
     run_sweep(grid, out, load, jobs=1)
     sweep.finish_sweep(out, grid, load)
 
-    at = AppTest.from_file(str(ROOT / "pages" / "compare.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "ui" / "pages" / "compare.py"), default_timeout=60)
     at.run()
     at.radio(key="cmp_source").set_value("Open a sweep's results").run()
     assert not at.exception and "Give the folder" in at.info[0].value
@@ -614,7 +621,7 @@ def test_the_shipped_grid_files_parse_to_their_cells(name, cells):
 
 @pytest.mark.model
 def test_a_small_sweep_on_the_shipped_cnn(tmp_path):
-    from tl_active.features import load_features
+    from tl_active.data.features import load_features
 
     grid = parse_grid(
         {"strategies": ["diversity", "random"], "targets": ["odd", "0,6,8,9"], "seeds": 2,

@@ -8,11 +8,10 @@ import pandas as pd
 import pytest
 from synthetic import synthetic_features
 
-from tl_active import transfer
-from tl_active.__main__ import main
-from tl_active.paths import PROJECT_ROOT
-from tl_active.task import Task
-from tl_active.transfer import (
+from tl_active.cli.main import main
+from tl_active.core.task import Task
+from tl_active.experiments import transfer
+from tl_active.experiments.transfer import (
     ALL,
     COLUMNS,
     FINE_TUNE,
@@ -28,6 +27,7 @@ from tl_active.transfer import (
     summarise,
     validation_split,
 )
+from tl_active.paths import PROJECT_ROOT
 
 # --- settings ----------------------------------------------------------------------------------
 
@@ -135,7 +135,7 @@ def test_small_budgets_get_small_batches_and_every_training_the_same_epoch_cap()
 
 
 def test_the_command_takes_the_epoch_cap_and_has_no_step_cap(tmp_path, capsys):
-    from tl_active.__main__ import build_parser
+    from tl_active.cli.main import build_parser
 
     args = build_parser().parse_args(["transfer", "--quick", "--max-epochs", "30"])
     settings = transfer.settings_from_args(args)
@@ -227,7 +227,7 @@ def small_lab() -> TransferData:
     """Digits 0-4 among the first 600 pool and 400 test images, on the 5-9 network's embedding."""
     from dataclasses import replace
 
-    from tl_active.data import load_mnist
+    from tl_active.data.mnist import load_mnist
 
     lab = transfer.load_transfer_data()
     whole, mnist = lab.features, load_mnist()
@@ -250,8 +250,8 @@ def small_lab() -> TransferData:
 
 @pytest.mark.model
 def test_the_same_settings_train_to_the_same_accuracies(small_lab):
-    from tl_active.backbones import SHIPPED
-    from tl_active.network import load_backbone
+    from tl_active.data.backbones import SHIPPED
+    from tl_active.data.network import load_backbone
 
     backbone = load_backbone(SHIPPED["mnist-cnn-5to9"].path)
     settings = TransferSettings(budgets=(20, ALL), seeds=1, max_epochs=3, patience=2, min_epochs=1)
@@ -286,8 +286,8 @@ def test_the_same_settings_train_to_the_same_accuracies(small_lab):
 @pytest.mark.model
 def test_fine_tuning_that_never_helps_gives_the_head_back(small_lab):
     """With a learning rate too small to move anything, the best epoch is the start: the head."""
-    from tl_active.backbones import SHIPPED
-    from tl_active.network import load_backbone
+    from tl_active.data.backbones import SHIPPED
+    from tl_active.data.network import load_backbone
 
     backbone = load_backbone(SHIPPED["mnist-cnn-5to9"].path)
     settings = TransferSettings(
@@ -360,11 +360,11 @@ def test_a_damaged_transfer_csv_is_refused_with_what_is_wrong(tmp_path):
 def test_the_transfer_lab_page_shows_the_measured_run_and_runs_a_short_one(app_db):
     from streamlit.testing.v1 import AppTest
 
-    import ui_keys as keys
+    from ui import keys
 
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
     at.run()
-    at.switch_page("pages/transfer.py").run()
+    at.switch_page("ui/pages/transfer.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert [h.value for h in at.subheader] == ["The measured run"]
     measured = transfer.read_rows(PROJECT_ROOT / "docs" / "transfer" / "transfer.csv")

@@ -41,10 +41,10 @@ import pandas as pd
 import pyarrow as pa
 from PIL import Image
 
-from tl_active.rows import row_max
-from tl_active.session import HISTOGRAM_BINS, RoundRecord
-from tl_active.session import p_histogram as count_p
-from tl_active.task import Task
+from tl_active.core.rows import row_max
+from tl_active.core.task import Task
+from tl_active.sessions.session import HISTOGRAM_BINS, RoundRecord
+from tl_active.sessions.session import p_histogram as count_p
 
 WEIGHT_SCHEME = "redblue"  # negative red, positive blue, white at 0
 NORM_SCHEME = "blues"

@@ -1,0 +1,534 @@
+"""Which images should a person curate? Every strategy, answered by an oracle, over many seeds.
+
+The oracle is a labeller who answers with the data's ground truth; with `noise` > 0 it gets that
+share of its answers wrong (drawn from a generator seeded by the run's seed: the other answer of
+a binary task, another class of a K-class one), and the wrong answers are labels like any other.
+It never skips. One run is one `LabellingSession` with one strategy and one seed, answered for a
+number of rounds; its curve is the test-set figures after each round. Any backbone, layer and
+task can be compared; the summary measures each strategy against the frozen-head ceiling of that
+configuration (the head fitted on every pool label), and says where the stopping
+recommendation (`stopping.py`) first fired and the test accuracy there.
+
+Runs are independent and seeded, so they go to joblib's workers in any order and the results
+do not depend on how many there are: they are put back in (strategy, seed, round) order. One
+function, `oracle_run`, is what every worker runs, here and in a sweep (`sweep.py`).
+
+`run_comparison` and `summarise` are pure (no files, no printing) so that the app's compare page
+calls them too; `main` is the command line, `python -m tl_active compare`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from tl_active.core.head import HEAD_MODES
+from tl_active.core.strategies import BINARY_ONLY, STRATEGIES, get_strategy
+from tl_active.core.task import BINARY, DIGITS, MULTICLASS, Task, classes_by_name
+from tl_active.data.features import FeatureSet
+from tl_active.errors import PoolExhaustedError
+from tl_active.paths import check_writable_folder
+from tl_active.sessions.session import (
+    MAX_BATCH,
+    LabellingSession,
+    SessionSettings,
+    frozen_head_ceiling,
+)
+
+FIGURE_COLUMNS = ["strategy", "seed", "round", "n_labels", "accuracy", "precision", "recall", "f1"]
+# The stopping signals after each round (NaN where undefined) and the recommendation.
+STOPPING_COLUMNS = [
+    "kappa",
+    "kappa_average",
+    "changed_share",
+    "uncertainty",
+    "progressive_accuracy",
+    "can_stop",
+]
+CURVE_COLUMNS = FIGURE_COLUMNS + STOPPING_COLUMNS
+SHARE_OF_CEILING = 0.99
+BUDGETS = (12, 40)
+
+
+def summary_columns(budgets: Sequence[int] = BUDGETS) -> list[str]:
+    """`strategy,labels_to_99pct_of_ceiling,labels_at_stop,accuracy_at_stop,auc` and one
+    `accuracy_at_<n>` per budget."""
+    return [
+        "strategy",
+        "labels_to_99pct_of_ceiling",
+        "labels_at_stop",
+        "accuracy_at_stop",
+        "auc",
+        *(f"accuracy_at_{b}" for b in budgets),
+    ]
+
+
+SUMMARY_COLUMNS = summary_columns()
+NOISE_STREAM = 7_919  # a fixed second seed word, so the noise never shares a stream with a query
+
+Progress = Callable[[int, int], None]
+
+
+# --- one run ----------------------------------------------------------------------------------
+
+
+def simulate_run(
+    features: FeatureSet,
+    strategy: str,
+    seed: int,
+    rounds: int,
+    batch: int,
+    task: Task | str | frozenset[int],
+    noise: float = 0.0,
+    head_mode: str = "converge",
+) -> list[dict]:
+    """One labelling session answered by the oracle: a curve row per round.
+
+    Stops early, without error, when the pool runs out (only a tiny pool can).
+    """
+    session = LabellingSession(
+        features,
+        SessionSettings(
+            task=task,
+            strategy=strategy,
+            batch_size=batch,
+            head_mode=head_mode,
+            seed=seed,
+            backbone=features.backbone,
+            layer=features.layer,
+        ),
+        charts=False,
+    )
+    values = session.answer_values
+    noise_rng = np.random.default_rng([seed, NOISE_STREAM])
+    rows = []
+    for _ in range(rounds):
+        try:
+            picks = session.next_batch()
+        except PoolExhaustedError:
+            break
+        answers = session.truth([p.index for p in picks])
+        # Drawn every round, even at noise 0, so a run's flips depend on its seed and round only.
+        flipped = noise_rng.random(len(answers)) < noise
+        answers = [_wrong(a, values, noise_rng) if f else a for a, f in zip(answers, flipped)]
+        record = session.submit(answers, simulated=True)
+        rows.append(
+            {
+                "strategy": strategy,
+                "seed": seed,
+                "round": record.number,
+                "n_labels": record.n_labels,
+                **{name: record.metrics[name] for name in FIGURE_COLUMNS[4:]},
+                **{name: record.stopping.get(name, np.nan) for name in STOPPING_COLUMNS[:-1]},
+                "can_stop": record.can_stop,
+            }
+        )
+    return rows
+
+
+def _wrong(answer: str, values: Sequence[str], rng: np.random.Generator) -> str:
+    """Another answer than `answer`: the other one of two, or one of the others drawn at random."""
+    others = [v for v in values if v != answer]
+    return others[0] if len(others) == 1 else others[int(rng.integers(len(others)))]
+
+
+# --- many runs --------------------------------------------------------------------------------
+
+
+def _seed_list(seeds: int | Sequence[int]) -> list[int]:
+    """Seeds 0 to N-1 for a count N, or the seeds given."""
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ValueError(f"the number of seeds must be at least 1, not {seeds}")
+        return list(range(seeds))
+    return [int(s) for s in seeds]
+
+
+def check_settings(
+    strategies: Sequence[str],
+    seeds: Sequence[int],
+    rounds: int,
+    batch: int,
+    noise: float,
+    task: Task | None = None,
+) -> None:
+    """A ValueError that names the bad setting, before any work starts."""
+    if not strategies:
+        raise ValueError("choose at least one strategy")
+    for name in strategies:
+        get_strategy(name)
+        if task is not None and not task.is_binary and name in BINARY_ONLY:
+            raise ValueError(f"strategy {name!r} needs a binary task; leave it out for classes")
+    if not seeds:
+        raise ValueError("give at least one seed")
+    if min(seeds) < 0:
+        raise ValueError(f"seeds are whole numbers 0 or more, not {min(seeds)}")
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, not {rounds}")
+    if not 1 <= batch <= MAX_BATCH:
+        raise ValueError(f"batch size must be a whole number from 1 to {MAX_BATCH}")
+    if not 0.0 <= noise <= 1.0:
+        raise ValueError(f"noise is a share of answers flipped, from 0 to 1, not {noise}")
+
+
+def run_comparison(
+    features: FeatureSet,
+    strategies: Sequence[str] = tuple(STRATEGIES),
+    seeds: int | Sequence[int] = 5,
+    rounds: int = 30,
+    batch: int = 4,
+    task: Task | str | frozenset[int] = "odd",
+    noise: float = 0.0,
+    jobs: int = -1,
+    progress: Progress | None = None,
+    head_mode: str = "converge",
+) -> pd.DataFrame:
+    """The curves of every (strategy, seed) run, one row per round, in `CURVE_COLUMNS`.
+
+    `progress(done, total)` is called in this process as runs finish. The rows come back sorted
+    by strategy (in the order given), seed and round, whatever `jobs` is.
+    """
+    from joblib import Parallel, delayed
+
+    strategies = list(strategies)
+    seed_list = _seed_list(seeds)
+    task = SessionSettings(task=task).task if not isinstance(task, Task) else task
+    check_settings(strategies, seed_list, rounds, batch, noise, task)
+    # The task's clusters are made once here and travel to the workers with the features.
+    features.task_data(task).clusters  # noqa: B018
+    runs = [
+        OracleRun(name, seed, rounds, batch, task, noise, head_mode)
+        for name in strategies
+        for seed in seed_list
+    ]
+    if progress:
+        progress(0, len(runs))
+    results: dict[OracleRun, list[dict]] = {}
+    parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", inner_max_num_threads=1)
+    for run, rows in parallel(delayed(oracle_run)(features, run) for run in runs):
+        results[run] = rows
+        if progress:
+            progress(len(results), len(runs))
+    return pd.DataFrame([row for run in runs for row in results[run]], columns=CURVE_COLUMNS)
+
+
+class OracleRun(NamedTuple):
+    """One oracle run's settings: what `compare` and a sweep's cells hand to a worker."""
+
+    strategy: str
+    seed: int
+    rounds: int
+    batch: int
+    task: Task
+    noise: float = 0.0
+    head_mode: str = "converge"
+
+
+def oracle_run(features: FeatureSet, run: OracleRun) -> tuple[OracleRun, list[dict]]:
+    """`simulate_run` for one run's settings, on one BLAS thread, returned with its settings.
+
+    The one function every worker runs, whichever engine sends the work: a run is a short numpy
+    loop, so one thread each rather than oversubscribed cores; and the same thread count
+    everywhere keeps a run's figures the same to the last bit on any backend.
+    """
+    with _thread_pools().limit(limits=1):
+        return run, simulate_run(features, *run)
+
+
+@functools.cache
+def _thread_pools():
+    """This process's BLAS and OpenMP pools, found once: finding them costs a twentieth of a run.
+
+    SciPy (the K-class head's optimiser) is imported first, so its own BLAS is among them.
+    """
+    import scipy.optimize  # noqa: F401
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+# --- what the curves say ----------------------------------------------------------------------
+
+
+def mean_curves(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per strategy and round: labels, and the mean, lowest and highest accuracy over seeds."""
+    order = list(dict.fromkeys(curves["strategy"]))
+    grouped = curves.groupby(["strategy", "round"], sort=False)
+    bands = grouped.agg(
+        n_labels=("n_labels", "mean"),
+        mean=("accuracy", "mean"),
+        low=("accuracy", "min"),
+        high=("accuracy", "max"),
+        seeds=("seed", "nunique"),
+    ).reset_index()
+    bands["strategy"] = pd.Categorical(bands["strategy"], categories=order, ordered=True)
+    bands = bands.sort_values(["strategy", "round"]).reset_index(drop=True)
+    bands["strategy"] = bands["strategy"].astype(str)
+    return bands
+
+
+def curve_figures(
+    n_labels: np.ndarray,
+    accuracy: np.ndarray,
+    rounds: np.ndarray,
+    ceiling: float,
+    budgets: Sequence[int] = BUDGETS,
+) -> dict:
+    """What one curve says, round by round in order: the summary's figures (see `summarise`).
+
+    The one definition both `summarise` (a strategy's mean curve) and a sweep's summary (each
+    grid cell's mean curve, and each seed's own) use.
+    """
+    n_labels, accuracy, rounds = (np.asarray(a, float) for a in (n_labels, accuracy, rounds))
+    reached = np.flatnonzero(accuracy >= SHARE_OF_CEILING * ceiling)
+    span = rounds[-1] - rounds[0]
+    auc = float(np.trapezoid(accuracy, rounds) / span) if span else float(accuracy[0])
+
+    def accuracy_at(budget: int) -> float:
+        # After the last round with at most `budget` labels; NaN if the runs stop short.
+        within = np.flatnonzero(n_labels <= budget)
+        if n_labels.max() < budget or not len(within):
+            return float("nan")
+        return float(accuracy[within[-1]])
+
+    return {
+        "labels_to_99pct_of_ceiling": (int(round(n_labels[reached[0]])) if len(reached) else pd.NA),
+        "auc": auc,
+        **{f"accuracy_at_{b}": accuracy_at(b) for b in budgets},
+    }
+
+
+def stop_points(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per (strategy, seed) run: the labels and test accuracy of the first round whose signals
+    recommended stopping; NaN for a run where it never fired."""
+    runs = curves.groupby(["strategy", "seed"], sort=False)
+    fired = curves[curves["can_stop"].astype(bool)].groupby(["strategy", "seed"], sort=False)
+    first = fired[["n_labels", "accuracy"]].first()
+    return first.reindex(list(runs.groups)).rename_axis(["strategy", "seed"]).reset_index()
+
+
+def summarise(
+    curves: pd.DataFrame, ceiling: float, budgets: Sequence[int] = BUDGETS
+) -> pd.DataFrame:
+    """One row per strategy, in `summary_columns(budgets)`, from the mean curve over seeds.
+
+    - `labels_to_99pct_of_ceiling`: the fewest labels at which the mean accuracy reaches 99 % of
+      `ceiling` (the frozen-head ceiling); empty where it never does.
+    - `labels_at_stop`, `accuracy_at_stop`: the labels at which the stopping recommendation
+      first fired and the test accuracy there, means over seeds; empty unless it fired in every
+      seed (a run that never stopped has no point to average).
+    - `accuracy_at_<n>`: mean accuracy with at most n labels, per budget.
+    - `auc`: the area under the mean accuracy curve over the rounds (trapezoids), divided by
+      the number of rounds spanned, so 1 is a perfect head from the first round on.
+    """
+    rows = []
+    stops = stop_points(curves).groupby("strategy", sort=False)
+    for name, curve in mean_curves(curves).groupby("strategy", sort=False):
+        stop = stops.get_group(name)
+        every_seed = bool(stop["n_labels"].notna().all())
+        figures = curve_figures(curve["n_labels"], curve["mean"], curve["round"], ceiling, budgets)
+        rows.append(
+            {
+                "strategy": name,
+                **figures,
+                "labels_at_stop": (int(round(stop["n_labels"].mean())) if every_seed else pd.NA),
+                "accuracy_at_stop": float(stop["accuracy"].mean()) if every_seed else np.nan,
+            }
+        )
+    summary = pd.DataFrame(rows, columns=summary_columns(budgets))
+    for column in ("labels_to_99pct_of_ceiling", "labels_at_stop"):
+        summary[column] = summary[column].astype("Int64")
+    return summary
+
+
+def format_summary(summary: pd.DataFrame, ceiling: float) -> str:
+    """The summary as a plain-text table, accuracies in percent."""
+
+    def percent(value: float) -> str:
+        return "-" if pd.isna(value) else f"{100 * value:.2f} %"
+
+    budgets = [c for c in summary.columns if c.startswith("accuracy_at_") and c[12:].isdigit()]
+    table = pd.DataFrame(
+        {
+            "strategy": summary["strategy"],
+            "labels to 99% of ceiling": [
+                "never" if pd.isna(v) else str(int(v))
+                for v in summary["labels_to_99pct_of_ceiling"]
+            ],
+            "labels at stop": [
+                "never" if pd.isna(v) else str(int(v)) for v in summary["labels_at_stop"]
+            ],
+            "accuracy at stop": [percent(v) for v in summary["accuracy_at_stop"]],
+            **{
+                c.replace("accuracy_at_", "accuracy at "): [percent(v) for v in summary[c]]
+                for c in budgets
+            },
+            "auc": [f"{v:.4f}" for v in summary["auc"]],
+        }
+    )
+    return f"frozen-head ceiling (the head on every pool label): {100 * ceiling:.2f} %\n" + (
+        table.to_string(index=False)
+    )
+
+
+def plot_curves(curves: pd.DataFrame, ceiling: float, path: Path | str, title: str = "") -> None:
+    """The compare page's chart as a PNG, beside the same zoomed in near the ceiling.
+
+    Mean test accuracy per strategy against labels, the seeds' range as a band, the ceiling
+    dashed: `plots.compare_chart`, rendered by vl-convert, so the file and the page are one
+    drawing.
+    """
+    import altair as alt
+
+    from tl_active import plots
+
+    bands = mean_curves(curves)
+    full = plots.compare_chart(
+        bands, ceiling, title=title or "mean over seeds; band = lowest to highest seed"
+    )
+    near = plots.compare_chart(
+        bands,
+        ceiling,
+        title="near the ceiling",
+        y_domain=(ceiling - 0.03, min(1.0, ceiling + 0.005)),
+    )
+    chart = alt.hconcat(full.properties(width=520), near.properties(width=520))
+    Path(path).write_bytes(plots.to_png(chart, scale=1.5))
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def parse_budgets(text: str) -> tuple[int, ...]:
+    try:
+        budgets = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        raise ValueError(f"budgets are label counts such as 12,40,100, not {text!r}") from None
+    if not budgets or min(budgets) < 1:
+        raise ValueError(f"budgets are label counts of 1 or more, such as 12,40,100, not {text!r}")
+    return budgets
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--strategies",
+        default=None,
+        help="comma-separated strategy names (default: every one the task allows)",
+    )
+    parser.add_argument("--seeds", type=int, default=5, help="runs per strategy, seeds 0..N-1")
+    parser.add_argument("--rounds", type=int, default=30, help="labelling rounds per run")
+    parser.add_argument("--batch", type=int, default=4, help="images per round")
+    question = parser.add_mutually_exclusive_group()
+    question.add_argument(
+        "--target",
+        default=None,
+        help="binary: 'odd', 'even' or positive digits such as 2,3,5,7 (for --images: class names)",
+    )
+    question.add_argument(
+        "--classes",
+        default=None,
+        help="multi-class: the classes to tell apart, e.g. 0-4 (for --images: names, e.g. cat,dog; default: all)",
+    )
+    parser.add_argument(
+        "--budgets", default="12,40", help="label counts to report accuracy at (default 12,40)"
+    )
+    parser.add_argument(
+        "--noise", type=float, default=0.0, help="share of the oracle's answers wrong (0 to 1)"
+    )
+    parser.add_argument("--head", choices=HEAD_MODES, default="converge", help="head training mode")
+    parser.add_argument("--jobs", type=int, default=-1, help="parallel workers (-1: every core)")
+    parser.add_argument("--out", type=Path, default=Path("results/compare"), help="output folder")
+
+
+def task_from_args(args: argparse.Namespace, class_names: tuple[str, ...] | None = None) -> Task:
+    """The question --target or --classes asks; classes by name for an image folder's classes.
+
+    An image folder with neither tells all its classes apart.
+    """
+    if class_names is None or tuple(class_names) == DIGITS:
+        if args.classes:
+            return Task.multiclass(args.classes)
+        return Task.binary(args.target or "odd")
+    if args.target:
+        return Task(BINARY, classes_by_name(args.target, class_names))
+    if args.classes:
+        return Task(MULTICLASS, classes_by_name(args.classes, class_names))
+    return Task(MULTICLASS, tuple(range(len(class_names))))
+
+
+def main(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from tl_active.cli.main import load_any_features
+
+    images = getattr(args, "images", None)
+    features = load_any_features(args) if images else None
+    if features is not None and not features.has_truth:
+        raise ValueError(
+            f"{images} has no class folders, so there is no ground truth to answer with: the "
+            "comparison needs one subfolder per class"
+        )
+    task = task_from_args(args, features.class_names if features is not None else None)
+    if args.strategies:
+        strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    else:
+        strategies = [s for s in STRATEGIES if task.is_binary or s not in BINARY_ONLY]
+    budgets = parse_budgets(args.budgets)
+    if args.seeds < 1:
+        raise ValueError(
+            f"--seeds must be at least 1, not {args.seeds}: it is the number of runs per "
+            "strategy, which use seeds 0 to N-1"
+        )
+    check_settings(strategies, _seed_list(args.seeds), args.rounds, args.batch, args.noise, task)
+    out = Path(args.out)
+    check_writable_folder(out, "--out")
+    if features is None:
+        features = load_any_features(args)
+    ceiling = frozen_head_ceiling(features, task).accuracy
+
+    start = time.perf_counter()
+    with tqdm(total=len(strategies) * args.seeds, desc="runs", unit="run") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        curves = run_comparison(
+            features,
+            strategies,
+            args.seeds,
+            args.rounds,
+            args.batch,
+            task,
+            args.noise,
+            args.jobs,
+            progress,
+            args.head,
+        )
+    elapsed = time.perf_counter() - start
+    summary = summarise(curves, ceiling, budgets)
+
+    curves.to_csv(out / "curves.csv", index=False, float_format="%.6f")
+    summary.to_csv(out / "summary.csv", index=False, float_format="%.6f")
+    plot_curves(
+        curves,
+        ceiling,
+        out / "curves.png",
+        title=(
+            f"{features.backbone} / {features.layer}: {task.describe(features.class_names)}, "
+            f"batch {args.batch}, {args.seeds} seeds"
+            + (f", noise {args.noise:g}" if args.noise else "")
+        ),
+    )
+    print(f"{features.backbone} / {features.layer}, {task.describe(features.class_names)}")
+    print(format_summary(summary, ceiling))
+    print(
+        f"{len(strategies)} strategies x {args.seeds} seeds x {args.rounds} rounds of "
+        f"{args.batch} in {elapsed:.1f} s; wrote {out}/curves.csv, summary.csv, curves.png"
+    )

@@ -1,0 +1,169 @@
+"""Transfer lab: training from scratch, freezing, the head and fine-tuning, side by side.
+
+A thin page over `tl_active.transfer`. It shows the measured run committed under
+`docs/transfer/` (the command's default settings), and runs short configurations here, in the
+server, with the command's `--quick` training lengths: the settings are read from the sidebar,
+`run_transfer` is called once per new set of settings (with a progress bar), and what comes
+back is drawn. Results are kept per settings in `st.session_state`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from tl_active.core.strategies import DEFAULT_STRATEGY
+from tl_active.core.task import Task
+from tl_active.data.backbones import SHIPPED
+from tl_active.errors import TlActiveError
+from tl_active.experiments import transfer
+from tl_active.paths import PROJECT_ROOT
+from ui import keys
+from ui.support import escape_markdown, features_for, run_once_kept
+
+MEASURED = PROJECT_ROOT / "docs" / "transfer" / "transfer.csv"
+BUDGET_CHOICES = [25, 50, 100, 200, 500, transfer.ALL]
+SELECTIONS = [transfer.RANDOM, DEFAULT_STRATEGY]
+MAX_KEPT = 4
+
+
+@st.cache_resource(show_spinner=False)
+def backbone_model():
+    """The 5-9 network, loaded once for every person (only read: each training copies it)."""
+    from tl_active.data.network import load_backbone
+
+    return load_backbone(SHIPPED[transfer.DEFAULT_BACKBONE].path)
+
+
+@st.cache_resource(show_spinner=False)
+def lab() -> transfer.TransferData:
+    """Digits 0-4: their images and the 5-9 network's embedding of them (the feature cache)."""
+    features = features_for(transfer.DEFAULT_BACKBONE, transfer.EMBEDDING)
+    return transfer.lab_for(features, Task.multiclass(transfer.DEFAULT_CLASSES))
+
+
+def read_settings() -> transfer.TransferSettings | None:
+    """The sidebar's settings on the command's `--quick` training lengths; None if invalid."""
+    st.header("Run it here")
+    st.caption(
+        "Short trainings (the command's --quick lengths), on this server: a few budgets and "
+        "one seed take a minute or two."
+    )
+    budgets = st.multiselect("Budgets (labels)", BUDGET_CHOICES, [50, 200], key=keys.TR_BUDGETS)
+    selections = st.multiselect(
+        "Selections", SELECTIONS, SELECTIONS, key=keys.TR_SELECTIONS,
+        help=f"random, or the app's default strategy ({DEFAULT_STRATEGY}) on the frozen "
+        "embedding, answered by MNIST's ground truth",
+    )  # fmt: skip
+    seeds = st.number_input("Seeds", 1, 3, 1, key=keys.TR_SEEDS)
+    layers = st.number_input(
+        "Fine-tune the last N layers", 1, 7, 2, key=keys.TR_LAYERS,
+        help="N of fine-tune-last-N: the network's last N weighted layers (from the embedding "
+        "down) train with the head, at a tenth of the learning rate",
+    )  # fmt: skip
+    try:
+        return replace(
+            transfer.QUICK,
+            budgets=tuple(budgets),
+            selections=tuple(selections),
+            seeds=int(seeds),
+            fine_tune_layers=int(layers),
+        )
+    except ValueError as error:
+        st.error(escape_markdown(error))
+        return None
+
+
+def run(settings: transfer.TransferSettings) -> pd.DataFrame:
+    bar = st.progress(0.0, text="Loading the 5-9 network...")
+
+    def progress(done: int, total: int, what: str) -> None:
+        bar.progress(done / total, text=f"Trainings finished: {done} of {total} ({what})")
+
+    try:
+        return transfer.run_transfer(lab(), backbone_model(), settings, progress).rows
+    finally:
+        bar.empty()
+
+
+def show(rows: pd.DataFrame, fine_tune: str, title: str) -> None:
+    """The chart, what it says about the targets, and the table, from a run's rows."""
+    summary = transfer.summarise(rows)
+    st.altair_chart(transfer.transfer_chart(rows, title), width="content")
+    for line in transfer.findings(summary, fine_tune).lines:
+        st.markdown(f"- {escape_markdown(line)}")
+    shown = summary.assign(
+        accuracy=100 * summary["accuracy"],
+        accuracy_min=100 * summary["accuracy_min"],
+        accuracy_max=100 * summary["accuracy_max"],
+    )
+    percent = {"format": "%.2f %%"}
+    st.dataframe(
+        shown,
+        hide_index=True,
+        column_config={
+            "accuracy": st.column_config.NumberColumn("accuracy (mean)", **percent),
+            "accuracy_min": st.column_config.NumberColumn("lowest seed", **percent),
+            "accuracy_max": st.column_config.NumberColumn("highest seed", **percent),
+            "train_seconds": st.column_config.NumberColumn("train s", format="%.2f"),
+            "epochs": st.column_config.NumberColumn("epochs", format="%.1f"),
+            "seconds_per_epoch": st.column_config.NumberColumn("s / epoch", format="%.3f"),
+        },
+    )
+
+
+def fine_tune_of(rows: pd.DataFrame) -> str:
+    """The fine-tune-last-N method a run's rows name (the default N if none)."""
+    names = [m for m in rows["method"].unique() if str(m).startswith("fine-tune-last-")]
+    return names[0] if names else transfer.fine_tune_name(2)
+
+
+# --- the page -----------------------------------------------------------------------------------
+
+st.title("Transfer lab")
+st.write(
+    "The 5-9 network (`mnist-cnn-5to9`) has never seen a 0, 1, 2, 3 or 4. How much does it help "
+    "to learn those five digits? Four ways, on the same labels: **scratch** trains the whole "
+    "network from random weights; **frozen-conv** keeps its convolutional layers and retrains "
+    "the dense layers (the convolutions run once over the images); **head** is this app's head "
+    "on its frozen embedding; **fine-tune-last-N** starts from that head and trains the last N "
+    "layers with it at a tenth of the learning rate, keeping the best epoch on a validation "
+    "split of the labels. Accuracy is on MNIST's 5,139 test images of 0-4."
+)
+
+with st.sidebar:
+    settings = read_settings()
+
+results = st.session_state.setdefault(keys.TR_RESULTS, {})
+if st.button("Run", type="primary", disabled=settings is None, key=keys.TR_RUN):
+    run_once_kept(results, settings, run, MAX_KEPT)
+    st.session_state[keys.TR_SHOWN] = settings
+
+shown = st.session_state.get(keys.TR_SHOWN)
+if shown is not None and shown in results:
+    st.subheader("Your run")
+    rows = results[shown]
+    show(
+        rows,
+        shown.method_name(transfer.FINE_TUNE),
+        f"your run: {shown.seeds} seed(s), short trainings",
+    )
+    st.download_button(
+        "Download transfer.csv", rows.to_csv(index=False), file_name="transfer.csv", mime="text/csv"
+    )
+
+st.subheader("The measured run")
+try:
+    measured = transfer.read_rows(MEASURED)
+except TlActiveError as error:
+    st.warning(escape_markdown(error))
+else:
+    st.caption(
+        f"`python -m tl_active transfer` with its defaults, committed in "
+        f"{escape_markdown(Path(MEASURED).relative_to(PROJECT_ROOT).parent)}/: "
+        f"{len(measured)} trainings, {measured['seed'].nunique()} seeds."
+    )
+    show(measured, fine_tune_of(measured), "the measured run (docs/transfer)")
