@@ -82,9 +82,11 @@ compare: setup
 transfer: setup
 	$(PY) -m tl_active transfer --out results/transfer $(TRANSFER_ARGS)
 
+# Style and the dependency rules between packages (docs/architecture.md).
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 clean-cache:
 	rm -rf .cache
