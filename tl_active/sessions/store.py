@@ -73,14 +73,14 @@ from tl_active.data.features import FeatureSet
 from tl_active.errors import TlActiveError
 from tl_active.paths import file_in_the_way
 from tl_active.sessions.exchange import read_manifest
-from tl_active.sessions.session import (
+from tl_active.sessions.records import (
     FORMAT,
     FORMAT_VERSION,
-    LabellingSession,
     RoundRecord,
     SessionSettings,
     upgrade_round,
 )
+from tl_active.sessions.session import LabellingSession
 
 SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 BUSY_TIMEOUT_S = 15.0
