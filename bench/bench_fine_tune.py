@@ -29,7 +29,8 @@ def main() -> None:
     from tl_active.core.task import Task
     from tl_active.data.features import load_features
     from tl_active.experiments.fine_tune import fine_tune_session
-    from tl_active.sessions.session import LabellingSession, SessionSettings
+    from tl_active.sessions.records import SessionSettings
+    from tl_active.sessions.session import LabellingSession
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds of 8 labels before it")

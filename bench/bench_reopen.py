@@ -28,7 +28,8 @@ from threadpoolctl import threadpool_limits
 from tl_active.data.features import FeatureSet, load_features
 from tl_active.paths import CACHE_DIR
 from tl_active.sessions.exchange import manifest_json
-from tl_active.sessions.session import ADAM_FIELDS, LabellingSession, SessionSettings
+from tl_active.sessions.records import ADAM_FIELDS, SessionSettings
+from tl_active.sessions.session import LabellingSession
 from tl_active.sessions.store import SessionStore
 
 

@@ -35,7 +35,9 @@ from tl_active.core.stopping import KAPPA_THRESHOLD, KAPPA_WINDOW  # noqa: E402
 from tl_active.core.task import Task  # noqa: E402
 from tl_active.data.features import load_features  # noqa: E402
 from tl_active.experiments.compare import SHARE_OF_CEILING, run_comparison  # noqa: E402
-from tl_active.sessions.session import LabellingSession, SessionSettings, frozen_head_ceiling  # noqa: E402
+from tl_active.sessions.figures import frozen_head_ceiling  # noqa: E402
+from tl_active.sessions.records import SessionSettings  # noqa: E402
+from tl_active.sessions.session import LabellingSession  # noqa: E402
 
 TOO_FAR_BELOW = 0.02  # the target: never fire more than 2 points below the ceiling
 AT_MOST = 2.0  # the target: fire at most at twice the labels that reach 99 % of the ceiling

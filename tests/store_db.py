@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 
-from tl_active.sessions.store import SessionStore, metadata
+from tl_active.sessions.schema import metadata
+from tl_active.sessions.store import SessionStore
 
 TEST_DB = os.environ.get("TL_ACTIVE_TEST_DB", "")
 

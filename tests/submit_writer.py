@@ -18,7 +18,8 @@ import time
 from sqlalchemy import event
 from synthetic import synthetic_features
 
-from tl_active.sessions.session import LabellingSession, SessionSettings
+from tl_active.sessions.records import SessionSettings
+from tl_active.sessions.session import LabellingSession
 from tl_active.sessions.store import SessionStore
 
 FEATURES = {"n_pool": 60_000, "n_test": 10_000, "seed": 3, "model": "killmodel"}

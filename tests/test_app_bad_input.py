@@ -21,7 +21,8 @@ from synthetic import synthetic_features
 
 from tl_active import paths
 from tl_active.sessions.exchange import manifest_json
-from tl_active.sessions.session import LabellingSession, SessionSettings
+from tl_active.sessions.records import SessionSettings
+from tl_active.sessions.session import LabellingSession
 from ui import keys
 from ui import support as ui_support
 from ui.support import escape_markdown

@@ -40,8 +40,10 @@ from tl_active.data import features as features_module
 from tl_active.data.features import FeatureSet, cache_path
 from tl_active.errors import TlActiveError
 from tl_active.sessions.exchange import manifest, manifest_json
-from tl_active.sessions.session import LabellingSession, SessionSettings
-from tl_active.sessions.store import SessionStore, rounds
+from tl_active.sessions.records import SessionSettings
+from tl_active.sessions.schema import rounds
+from tl_active.sessions.session import LabellingSession
+from tl_active.sessions.store import SessionStore
 
 FEATURES = synthetic_features(400, 200, model="tinymodel")
 EMBEDDING = synthetic_features(400, 200, model="tinymodel", layer="embedding")

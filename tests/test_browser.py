@@ -118,7 +118,8 @@ def test_a_multiclass_round_answered_with_the_digit_keys(page):
     answered with the keys 0-4. On a fresh clone the server first runs that network over MNIST."""
     from tl_active.core.task import Task
     from tl_active.data.features import load_features
-    from tl_active.sessions.session import LabellingSession, SessionSettings
+    from tl_active.sessions.records import SessionSettings
+    from tl_active.sessions.session import LabellingSession
 
     page.locator(".st-key-set_backbone").click()
     page.get_by_role("option", name="mnist-cnn-5to9").click()

@@ -17,7 +17,8 @@ from synthetic import synthetic_features
 
 from tl_active.cli.main import APP_URL, main
 from tl_active.sessions.exchange import manifest_json
-from tl_active.sessions.session import LabellingSession, SessionSettings
+from tl_active.sessions.records import SessionSettings
+from tl_active.sessions.session import LabellingSession
 from tl_active.sessions.store import SessionStore
 
 FEATURES = synthetic_features(400, 200, model="tinymodel")

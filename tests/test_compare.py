@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from tl_active.core.strategies import STRATEGIES
-from tl_active.core.task import Task
+from tl_active.core.task import ODD, Task
 from tl_active.data.features import FeatureSet
 from tl_active.experiments import compare
 from tl_active.experiments.compare import (
@@ -28,7 +28,8 @@ from tl_active.experiments.compare import (
     stop_points,
     summarise,
 )
-from tl_active.sessions.session import ODD, frozen_head_ceiling, parse_target
+from tl_active.sessions.figures import frozen_head_ceiling
+from tl_active.sessions.records import parse_target
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "ui" / "pages" / "compare.py"
@@ -342,7 +343,8 @@ def test_compare_page_runs_a_tiny_comparison_with_the_persons_session_on_top(
 ):
     from streamlit.testing.v1 import AppTest
 
-    from tl_active.sessions.session import LabellingSession, SessionSettings
+    from tl_active.sessions.records import SessionSettings
+    from tl_active.sessions.session import LabellingSession
 
     monkeypatch.syspath_prepend(str(ROOT))  # ui.support sits beside app.py
     session = LabellingSession(real_features, SessionSettings(strategy="random", seed=3))

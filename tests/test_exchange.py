@@ -20,8 +20,10 @@ from tl_active.sessions.exchange import (
     manifest_json,
     read_manifest,
 )
-from tl_active.sessions.session import LabellingSession, SessionSettings
-from tl_active.sessions.store import SessionStore, rounds, sessions
+from tl_active.sessions.records import SessionSettings
+from tl_active.sessions.schema import rounds, sessions
+from tl_active.sessions.session import LabellingSession
+from tl_active.sessions.store import SessionStore
 
 FEATURES = synthetic_features(400, 200, model="tinymodel")
 

@@ -24,7 +24,8 @@ from tl_active.errors import Cancelled, ModelError, TlActiveError
 from tl_active.experiments import fine_tune
 from tl_active.experiments.transfer import TransferSettings
 from tl_active.sessions.exchange import manifest_json, read_manifest
-from tl_active.sessions.session import LabellingSession, SessionSettings
+from tl_active.sessions.records import SessionSettings
+from tl_active.sessions.session import LabellingSession
 from tl_active.sessions.store import SessionStore
 
 ZERO_TO_FOUR = Task.multiclass("0-4")

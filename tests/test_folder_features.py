@@ -161,7 +161,8 @@ def test_a_flat_folder_session_exports_its_head_as_keras(tmp_path):
 
     from tl_active.core.task import Task
     from tl_active.sessions.exchange import head_keras_bytes
-    from tl_active.sessions.session import LabellingSession, SessionSettings
+    from tl_active.sessions.records import SessionSettings
+    from tl_active.sessions.session import LabellingSession
 
     root = write_flat_folder(tmp_path / "flat", {0: 6, 1: 6, 7: 6})
     features = load_folder_features(root, "mnist-cnn", "embedding", tmp_path / "cache")

@@ -19,12 +19,9 @@ from tl_active.sessions.exchange import (
     predictions_csv,
     read_manifest,
 )
-from tl_active.sessions.session import (
-    LabellingSession,
-    SessionSettings,
-    cross_validated_metrics,
-    parse_answer_names,
-)
+from tl_active.sessions.figures import cross_validated_metrics
+from tl_active.sessions.records import SessionSettings, parse_answer_names
+from tl_active.sessions.session import LabellingSession
 
 BASE = synthetic_features(400, 100, layer="embedding")
 

@@ -31,14 +31,11 @@ from threadpoolctl import threadpool_limits
 from tl_active.core.task import Task
 from tl_active.errors import PoolExhaustedError, SessionFileError
 from tl_active.sessions.exchange import labels_csv, manifest
-from tl_active.sessions.session import (
-    ADAM_FIELDS,
-    BATCH,
-    HISTOGRAM_BINS,
-    LabellingSession,
-    SessionSettings,
-)
-from tl_active.sessions.store import SessionStore, rounds, sessions
+from tl_active.sessions.figures import HISTOGRAM_BINS
+from tl_active.sessions.records import ADAM_FIELDS, BATCH, SessionSettings
+from tl_active.sessions.schema import rounds, sessions
+from tl_active.sessions.session import LabellingSession
+from tl_active.sessions.store import SessionStore
 
 DIGITS = synthetic_features(400, 200, model="fuzzmodel")
 EMBEDDING = synthetic_features(400, 200, model="fuzzmodel", layer="embedding")

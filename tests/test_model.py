@@ -14,7 +14,8 @@ from tl_active.data.features import cache_key, cache_path, load_features
 from tl_active.data.mnist import file_checksum
 from tl_active.errors import ModelError
 from tl_active.paths import MNIST_PATH, MODEL_PATH
-from tl_active.sessions.session import LabellingSession, SessionSettings
+from tl_active.sessions.records import SessionSettings
+from tl_active.sessions.session import LabellingSession
 
 pytestmark = pytest.mark.model
 

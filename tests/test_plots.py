@@ -17,7 +17,8 @@ from synthetic import synthetic_features
 from tl_active import plots
 from tl_active.core.task import DIGITS, Task
 from tl_active.data.backbones import SHIPPED, unit_names
-from tl_active.sessions.session import LabellingSession, SessionSettings
+from tl_active.sessions.records import SessionSettings
+from tl_active.sessions.session import LabellingSession
 
 ODD = Task.binary("odd")
 CLASSES = Task.multiclass("0-4")

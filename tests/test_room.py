@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tl_active.experiments.room import Curve, curves_by_configuration, leader_board, room_chart
-from tl_active.sessions.session import SessionSettings
+from tl_active.sessions.records import SessionSettings
 from tl_active.sessions.store import RoomPoint
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -61,7 +61,8 @@ def test_the_leader_board_orders_by_labels_to_the_mark_then_by_accuracy():
 def test_the_room_page_draws_two_stored_sessions_and_ranks_them(app_db):
     from streamlit.testing.v1 import AppTest
 
-    from tl_active.sessions.session import LabellingSession, frozen_head_ceiling
+    from tl_active.sessions.figures import frozen_head_ceiling
+    from tl_active.sessions.session import LabellingSession
     from tl_active.sessions.store import SessionStore
     from ui.support import features_for
 

@@ -8,17 +8,10 @@ from old_formats import as_version_1
 from synthetic import synthetic_features
 
 from tl_active.core.metrics import binary_metrics
-from tl_active.core.task import Task
+from tl_active.core.task import EVEN, ODD, Task
 from tl_active.errors import PoolExhaustedError, ProtocolError, SessionFileError
-from tl_active.sessions.session import (
-    EVEN,
-    ODD,
-    Answer,
-    LabellingSession,
-    SessionSettings,
-    parse_target,
-    target_name,
-)
+from tl_active.sessions.records import Answer, SessionSettings, parse_target, target_name
+from tl_active.sessions.session import LabellingSession
 
 FEATURES = synthetic_features()
 

@@ -24,7 +24,8 @@ from tl_active.core.stopping import (
 from tl_active.core.task import Task
 from tl_active.errors import SessionFileError
 from tl_active.sessions.exchange import labels_csv, manifest_json, read_manifest
-from tl_active.sessions.session import LabellingSession, SessionSettings
+from tl_active.sessions.records import SessionSettings
+from tl_active.sessions.session import LabellingSession
 
 FEATURES = synthetic_features()
 

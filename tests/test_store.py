@@ -13,14 +13,15 @@ from store_db import TEST_DB, db_url
 from synthetic import synthetic_features
 
 from tl_active.errors import SessionFileError, TlActiveError
-from tl_active.sessions.session import LabellingSession, SessionSettings
+from tl_active.sessions.records import SessionSettings
+from tl_active.sessions.schema import rounds
+from tl_active.sessions.session import LabellingSession
 from tl_active.sessions.store import (
     SessionStore,
     StaleSessionError,
     UnknownSessionError,
     check_session_id,
     new_session_id,
-    rounds,
 )
 
 FEATURES = synthetic_features(400, 200, model="tinymodel")

@@ -16,8 +16,10 @@ from sqlalchemy import text
 from synthetic import synthetic_features
 
 from tl_active.errors import TlActiveError
+from tl_active.sessions.database import StoreError
+from tl_active.sessions.schema import rounds
 from tl_active.sessions.session import LabellingSession
-from tl_active.sessions.store import SessionStore, StoreError, rounds
+from tl_active.sessions.store import SessionStore
 
 FEATURES = synthetic_features(400, 200, model="tinymodel")
 

@@ -19,7 +19,8 @@ WRITER = textwrap.dedent(
     import sys
     sys.path.insert(0, sys.argv[3])
     from synthetic import synthetic_features
-    from tl_active.sessions.session import LabellingSession, SessionSettings
+    from tl_active.sessions.session import LabellingSession
+    from tl_active.sessions.records import SessionSettings
     from tl_active.sessions.store import SessionStore
 
     store = SessionStore(sys.argv[1])
@@ -44,7 +45,8 @@ def start_writer(url: str, session_id: str, script: Path) -> subprocess.Popen:
 
 @pytest.mark.server
 def test_a_killed_writer_loses_no_reported_round_and_a_new_process_resumes(tmp_path):
-    from tl_active.sessions.session import LabellingSession, SessionSettings
+    from tl_active.sessions.records import SessionSettings
+    from tl_active.sessions.session import LabellingSession
 
     features = synthetic_features(400, 200, model="tinymodel")
     url = f"sqlite:///{tmp_path / 'sessions.db'}"

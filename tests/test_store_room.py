@@ -8,7 +8,8 @@ from store_db import TEST_DB, db_url
 from synthetic import synthetic_features
 
 from tl_active.errors import TlActiveError
-from tl_active.sessions.session import LabellingSession, SessionSettings
+from tl_active.sessions.records import SessionSettings
+from tl_active.sessions.session import LabellingSession
 from tl_active.sessions.store import SessionStore
 
 FEATURES = synthetic_features(400, 200, model="tinymodel")

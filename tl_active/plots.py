@@ -43,8 +43,9 @@ from PIL import Image
 
 from tl_active.core.rows import row_max
 from tl_active.core.task import Task
-from tl_active.sessions.session import HISTOGRAM_BINS, RoundRecord
-from tl_active.sessions.session import p_histogram as count_p
+from tl_active.sessions.figures import HISTOGRAM_BINS
+from tl_active.sessions.figures import p_histogram as count_p
+from tl_active.sessions.records import RoundRecord
 
 WEIGHT_SCHEME = "redblue"  # negative red, positive blue, white at 0
 NORM_SCHEME = "blues"

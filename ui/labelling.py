@@ -29,7 +29,8 @@ from tl_active.data.features import FeatureSet
 from tl_active.errors import SessionFileError, TlActiveError
 from tl_active.experiments.fine_tune import FineTuneOutcome
 from tl_active.sessions.exchange import read_manifest
-from tl_active.sessions.session import LabellingSession, SessionSettings, parse_answer_names
+from tl_active.sessions.records import SessionSettings, parse_answer_names
+from tl_active.sessions.session import LabellingSession
 from tl_active.sessions.store import StaleSessionError, UnknownSessionError, check_session_id
 from ui import keys
 from ui.browser import browser_id

@@ -35,7 +35,8 @@ from tl_active.core.task import Task
 from tl_active.data.backbones import DIGITS_LAYER, EMBEDDING_LAYER, SHIPPED
 from tl_active.data.features import FeatureSet, load_features
 from tl_active.paths import MNIST_PATH, MODEL_PATH
-from tl_active.sessions.session import LabellingSession, SessionSettings
+from tl_active.sessions.records import SessionSettings
+from tl_active.sessions.session import LabellingSession
 
 K_CLASS_BACKBONE, K_CLASS_TASK, K_CLASS_BATCH = "mnist-cnn-5to9", Task.multiclass("0-4"), 5
 

@@ -15,7 +15,8 @@ import time
 import numpy as np
 
 from tl_active.data.features import load_features
-from tl_active.sessions.session import LabellingSession, SessionSettings
+from tl_active.sessions.records import SessionSettings
+from tl_active.sessions.session import LabellingSession
 from tl_active.sessions.store import SessionStore
 
 

@@ -35,12 +35,9 @@ from tl_active.core.task import BINARY, DIGITS, MULTICLASS, Task, classes_by_nam
 from tl_active.data.features import FeatureSet
 from tl_active.errors import PoolExhaustedError
 from tl_active.paths import check_writable_folder
-from tl_active.sessions.session import (
-    MAX_BATCH,
-    LabellingSession,
-    SessionSettings,
-    frozen_head_ceiling,
-)
+from tl_active.sessions.figures import frozen_head_ceiling
+from tl_active.sessions.records import MAX_BATCH, SessionSettings
+from tl_active.sessions.session import LabellingSession
 
 FIGURE_COLUMNS = ["strategy", "seed", "round", "n_labels", "accuracy", "precision", "recall", "f1"]
 # The stopping signals after each round (NaN where undefined) and the recommendation.

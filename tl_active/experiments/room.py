@@ -15,7 +15,7 @@ import altair as alt
 import pandas as pd
 
 from tl_active.core.task import Task
-from tl_active.sessions.session import SessionSettings
+from tl_active.sessions.records import SessionSettings
 from tl_active.sessions.store import RoomPoint
 
 REACHED = 0.99  # of the frozen-head ceiling's test accuracy

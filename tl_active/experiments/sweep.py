@@ -60,7 +60,8 @@ from tl_active.experiments.compare import (
     oracle_run,
 )
 from tl_active.paths import check_writable_folder
-from tl_active.sessions.session import MAX_BATCH, frozen_head_ceiling
+from tl_active.sessions.figures import frozen_head_ceiling
+from tl_active.sessions.records import MAX_BATCH
 
 ALL_TARGETS = "all"  # every binary question: each set of classes but none and all
 GRID_KEYS = (

@@ -44,7 +44,8 @@ from tl_active.core.task import Task
 from tl_active.data.features import FeatureSet, TaskData, load_features
 from tl_active.errors import PoolExhaustedError
 from tl_active.paths import CACHE_DIR, MNIST_PATH, check_writable_folder
-from tl_active.sessions.session import MAX_BATCH, LabellingSession, SessionSettings
+from tl_active.sessions.records import MAX_BATCH, SessionSettings
+from tl_active.sessions.session import LabellingSession
 
 SCRATCH, FROZEN_CONV, HEAD, FINE_TUNE = "scratch", "frozen-conv", "head", "fine-tune"
 METHODS = (SCRATCH, FROZEN_CONV, HEAD, FINE_TUNE)

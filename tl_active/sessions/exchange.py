@@ -39,20 +39,20 @@ from tl_active.core.stopping import SIGNALS
 from tl_active.core.task import SKIP
 from tl_active.data.features import FeatureSet
 from tl_active.errors import SessionFileError
-from tl_active.sessions.session import (
+from tl_active.sessions.figures import HISTOGRAM_BINS
+from tl_active.sessions.records import (
     BATCH,
     CORRECTION,
     FORMAT,
     FORMAT_VERSION,
-    HISTOGRAM_BINS,
     OPTIONAL_FIELDS,
     READABLE_VERSIONS,
     RECORD_FIELDS,
-    LabellingSession,
     RoundRecord,
     SessionSettings,
     upgrade_round,
 )
+from tl_active.sessions.session import LabellingSession
 
 MAX_MANIFEST_BYTES = 50_000_000
 LABEL_COLUMNS = (

@@ -35,7 +35,9 @@ from tl_active.experiments.compare import (
     summarise,
 )
 from tl_active.experiments.sweep import GROUP_COLUMNS, SweepResults, folder_state, read_results
-from tl_active.sessions.session import MAX_BATCH, LabellingSession, frozen_head_ceiling
+from tl_active.sessions.figures import frozen_head_ceiling
+from tl_active.sessions.records import MAX_BATCH
+from tl_active.sessions.session import LabellingSession
 from ui import keys
 from ui.support import (
     OWN_FILE,

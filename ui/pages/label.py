@@ -36,7 +36,9 @@ from tl_active.errors import TlActiveError
 from tl_active.experiments import fine_tune
 from tl_active.experiments.layer_check import layer_check
 from tl_active.sessions.exchange import head_keras_bytes, labels_csv, manifest_json, predictions_csv
-from tl_active.sessions.session import CV_FOLDS, MAX_BATCH, LabellingSession, RoundRecord
+from tl_active.sessions.figures import CV_FOLDS
+from tl_active.sessions.records import MAX_BATCH, RoundRecord
+from tl_active.sessions.session import LabellingSession
 from ui import keys
 from ui.browser import browser_id, recent_sessions
 from ui.components.labelling_grid import labelling_grid

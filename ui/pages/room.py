@@ -23,7 +23,7 @@ from tl_active.experiments.room import (
     leader_board,
     room_chart,
 )
-from tl_active.sessions.session import frozen_head_ceiling
+from tl_active.sessions.figures import frozen_head_ceiling
 from ui import keys
 from ui.support import escape_markdown, features_for, session_store
 
