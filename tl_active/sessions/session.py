@@ -45,11 +45,10 @@ from tl_active.core.stopping import (
     round_signals,
 )
 from tl_active.core.strategies import (
-    BINARY_ONLY,
     DEFAULT_STRATEGY,
-    STRATEGIES,
     Pick,
     PoolView,
+    allowed_strategies,
     get_strategy,
 )
 from tl_active.core.task import EVEN, MULTICLASS, NEGATIVE, ODD, POSITIVE, SKIP, Task, parse_classes
@@ -127,7 +126,7 @@ class SessionSettings:
         object.__setattr__(self, "task", _as_task(self.task))
         object.__setattr__(self, "answers", tuple(self.answers))
         get_strategy(self.strategy)
-        if self.strategy in BINARY_ONLY and not self.task.is_binary:
+        if self.strategy not in allowed_strategies(self.task):
             raise ValueError(f"strategy {reprlib.repr(self.strategy)} needs a binary task")
         if self.head_mode not in HEAD_MODES:
             raise ValueError(
@@ -1242,7 +1241,6 @@ __all__ = [
     "ODD",
     "RoundRecord",
     "SessionSettings",
-    "STRATEGIES",
     "frozen_head_ceiling",
     "parse_target",
     "target_name",
