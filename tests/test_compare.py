@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tl_active.core.strategies import STRATEGIES
+from tl_active.core.strategies import REGISTRY
 from tl_active.core.task import ODD, Task
 from tl_active.data.features import FeatureSet
 from tl_active.experiments import compare
@@ -73,11 +73,11 @@ def known_curves(rows: list[tuple], stop_from: dict[tuple[str, int], int] | None
 
 
 def test_curves_have_the_documented_columns_one_row_per_round_and_values_in_range():
-    curves = run_comparison(FEATURES, list(STRATEGIES), seeds=2, rounds=5, batch=3, jobs=1)
+    curves = run_comparison(FEATURES, list(REGISTRY), seeds=2, rounds=5, batch=3, jobs=1)
 
     assert list(curves.columns) == CURVE_COLUMNS
-    assert len(curves) == len(STRATEGIES) * 2 * 5
-    assert list(dict.fromkeys(curves["strategy"])) == list(STRATEGIES)
+    assert len(curves) == len(REGISTRY) * 2 * 5
+    assert list(dict.fromkeys(curves["strategy"])) == list(REGISTRY)
     assert sorted(curves["seed"].unique()) == [0, 1]
     # The oracle never skips: every round adds a whole batch of labels.
     assert (curves["n_labels"] == 3 * curves["round"]).all()

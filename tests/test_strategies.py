@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 from synthetic import synthetic_features
 
-from tl_active.core import strategies
 from tl_active.core.head import LogisticHead, SoftmaxHead
 from tl_active.core.strategies import (
     COMMITTEE_SIZE,
-    STRATEGIES,
+    REGISTRY,
     PoolView,
     band_strategy,
     diversity_strategy,
@@ -22,6 +21,8 @@ from tl_active.core.strategies import (
     uncertainty_score,
     uncertainty_strategy,
 )
+from tl_active.core.strategies.committee import _binary_committee_score
+from tl_active.core.strategies.pool import ranked
 from tl_active.core.task import Task
 from tl_active.errors import ModelError, PoolExhaustedError
 
@@ -50,14 +51,14 @@ def trained_p(seed=1):
     return np.clip((FEATURES.y_pool % 2) * 0.8 + rng.normal(0.1, 0.2, FEATURES.pool_size), 0, 1)
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("name", sorted(REGISTRY))
 @pytest.mark.parametrize("n", [1, 4, 16])
 def test_contract_unique_available_explained(name, n):
     available = np.ones(FEATURES.pool_size, bool)
     available[::3] = False  # a third already labelled or skipped
     labelled = np.flatnonzero(~available)[:40]
     labels = FEATURES.y_pool[labelled] % 2
-    picks = STRATEGIES[name](
+    picks = REGISTRY[name](
         view(trained_p(), available, labelled, labels, round=3), n, np.random.default_rng(7)
     )
     indices = [p.index for p in picks]
@@ -67,17 +68,17 @@ def test_contract_unique_available_explained(name, n):
     assert all(p.rank >= 1 and np.isfinite(p.score) and p.reason for p in picks)
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_contract_seeded_and_reproducible(name):
-    first = STRATEGIES[name](view(trained_p()), 4, np.random.default_rng(3))
-    again = STRATEGIES[name](view(trained_p()), 4, np.random.default_rng(3))
+    first = REGISTRY[name](view(trained_p()), 4, np.random.default_rng(3))
+    again = REGISTRY[name](view(trained_p()), 4, np.random.default_rng(3))
     assert first == again
 
 
-@pytest.mark.parametrize("name", sorted(set(STRATEGIES) - {"diversity"}))
+@pytest.mark.parametrize("name", sorted(set(REGISTRY) - {"diversity"}))
 def test_contract_head_at_zero_ties_broken_by_seed(name):
-    a = [p.index for p in STRATEGIES[name](view(), 4, np.random.default_rng(1))]
-    b = [p.index for p in STRATEGIES[name](view(), 4, np.random.default_rng(2))]
+    a = [p.index for p in REGISTRY[name](view(), 4, np.random.default_rng(1))]
+    b = [p.index for p in REGISTRY[name](view(), 4, np.random.default_rng(2))]
     assert a != b  # every p is 0.5: the seed, not the index order, decides
 
 
@@ -90,13 +91,13 @@ def test_diversity_breaks_the_first_ties_by_spreading_over_typical_images():
         assert x.index == members[np.argmax(DATA.typicality[members])]
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_contract_exhausted_pool_is_a_named_error(name):
     available = np.zeros(FEATURES.pool_size, bool)
     available[:3] = True
     with pytest.raises(PoolExhaustedError, match="only 3 unlabelled"):
-        STRATEGIES[name](view(available=available), 4, np.random.default_rng(0))
-    picks = STRATEGIES[name](view(available=available), 3, np.random.default_rng(0))
+        REGISTRY[name](view(available=available), 4, np.random.default_rng(0))
+    picks = REGISTRY[name](view(available=available), 3, np.random.default_rng(0))
     assert sorted(p.index for p in picks) == [0, 1, 2]
 
 
@@ -145,7 +146,7 @@ def test_k_class_strategies_pick_from_a_k_class_head(name):
         proba=head.predict_proba(FEATURES.pool),
         head=lambda: SoftmaxHead(k),
     )
-    picks = STRATEGIES[name](pool, 4, np.random.default_rng(0))
+    picks = REGISTRY[name](pool, 4, np.random.default_rng(0))
     assert len({x.index for x in picks}) == 4 and available[[x.index for x in picks]].all()
 
 
@@ -215,7 +216,7 @@ def test_committee_asks_where_the_members_split():
     labels = FEATURES.y_pool[labelled] % 2
     available = np.ones(FEATURES.pool_size, bool)
     available[labelled] = False
-    picks = STRATEGIES["committee"](
+    picks = REGISTRY["committee"](
         view(None, available, labelled, labels), 4, np.random.default_rng(0)
     )
     assert picks[0].score > 0  # some disagreement was found
@@ -223,7 +224,7 @@ def test_committee_asks_where_the_members_split():
 
 
 def _ranked_by_shuffle(candidates, scores, rng, top):
-    """The ranking with every candidate shuffled first: what `_ranked` must give."""
+    """The ranking with every candidate shuffled first: what `ranked` must give."""
     shuffle = rng.permutation(len(candidates))
     shuffled, negated = candidates[shuffle], -scores[shuffle]
     head = np.argpartition(negated, top)[:top]
@@ -241,7 +242,7 @@ def test_ranked_gives_what_the_full_shuffle_gives(top, ties):
     elif ties == "everywhere":
         scores = np.full(len(candidates), 0.5)  # an untrained head
     for seed in range(3):
-        got = strategies._ranked(candidates, scores, np.random.default_rng(seed), top)
+        got = ranked(candidates, scores, np.random.default_rng(seed), top)
         want = _ranked_by_shuffle(candidates, scores, np.random.default_rng(seed), top)
         assert got.tolist() == want.tolist()
 
@@ -254,7 +255,7 @@ def test_binary_committee_scores_as_the_k_answer_loop_does():
     pool = view(None, available, labelled, labels)
     candidates = np.flatnonzero(available)
     x = FEATURES.pool[candidates]
-    score = strategies._binary_committee_score(pool, candidates, x, np.random.default_rng(3))
+    score = _binary_committee_score(pool, candidates, x, np.random.default_rng(3))
     # The loop over K answers, as the strategy runs it for K > 2.
     rng = np.random.default_rng(3)
     votes, mean_p = np.zeros((2, len(candidates))), np.zeros((len(candidates), 2))

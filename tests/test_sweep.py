@@ -25,7 +25,7 @@ import pytest
 from synthetic import synthetic_features
 
 from tl_active.cli.main import main
-from tl_active.core.strategies import STRATEGIES
+from tl_active.core.strategies import REGISTRY
 from tl_active.experiments import sweep
 from tl_active.experiments.compare import CURVE_COLUMNS, run_comparison, summarise
 from tl_active.experiments.sweep import (
@@ -69,7 +69,7 @@ def test_a_grid_file_left_empty_takes_compares_defaults(tmp_path):
     assert grid.noise == (0.0,) and grid.budgets == (12, 40)
     assert grid.backbone_layers() == [("mnist-cnn", "digits")]
     cells = sweep.grid_cells(grid, "mnist-cnn", "digits")
-    assert len(cells) == len(STRATEGIES) * 5  # every strategy, 5 seeds
+    assert len(cells) == len(REGISTRY) * 5  # every strategy, 5 seeds
 
 
 def test_a_grid_file_names_every_key(tmp_path):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from tl_active.core.strategies import BINARY_ONLY, DEFAULT_STRATEGY, STRATEGIES
+from tl_active.core.strategies import DEFAULT_STRATEGY, allowed_strategies
 from tl_active.core.task import EVEN, MULTICLASS, ODD, SKIP, Task
 from tl_active.data.features import FeatureSet
 from tl_active.errors import SessionFileError, TlActiveError
@@ -185,7 +185,7 @@ def folder_settings(
         task = Task(MULTICLASS, tuple(range(len(named))))
     return SessionSettings(
         task=task,
-        strategy=base.strategy if base.strategy not in BINARY_ONLY else DEFAULT_STRATEGY,
+        strategy=base.strategy if base.strategy in allowed_strategies(task) else DEFAULT_STRATEGY,
         batch_size=base.batch_size,
         head_mode="converge",
         seed=base.seed,
@@ -548,10 +548,6 @@ def task_from_widgets() -> Task:
         raise ValueError(
             f"a custom target must name some but not all of the digits 0-9 as positive ({error})"
         ) from None
-
-
-def allowed_strategies(task: Task) -> list[str]:
-    return [name for name in STRATEGIES if task.is_binary or name not in BINARY_ONLY]
 
 
 def keep_choices_valid(task: Task | None) -> None:

@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 from tl_active.core.stopping import predicted_answers
-from tl_active.core.strategies import BINARY_ONLY, STRATEGIES
+from tl_active.core.strategies import allowed_strategies
 from tl_active.core.task import Task
 from tl_active.data.backbones import DIGITS_LAYER, EMBEDDING_LAYER, SHIPPED
 from tl_active.data.features import FeatureSet, load_features
@@ -160,11 +160,8 @@ def _ms(values: np.ndarray) -> str:
 
 
 def _time_strategies(features: FeatureSet, rounds: int, **settings) -> dict[str, np.ndarray]:
-    binary = Task.binary("odd") == settings.get("task", Task.binary("odd"))
     ours = {}
-    for strategy in STRATEGIES:
-        if strategy in BINARY_ONLY and not binary:
-            continue
+    for strategy in allowed_strategies(settings.get("task", Task.binary("odd"))):
         ours[strategy] = time_rounds(features, strategy, rounds, **settings)
         print(f"  {strategy:50s} {_ms(ours[strategy])}")
     return ours

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from tl_active.core.head import HEAD_MODES
-from tl_active.core.strategies import BINARY_ONLY, STRATEGIES, get_strategy
+from tl_active.core.strategies import REGISTRY, allowed_strategies, get_strategy
 from tl_active.core.task import BINARY, DIGITS, MULTICLASS, Task, classes_by_name
 from tl_active.data.features import FeatureSet
 from tl_active.errors import PoolExhaustedError
@@ -161,7 +161,7 @@ def check_settings(
         raise ValueError("choose at least one strategy")
     for name in strategies:
         get_strategy(name)
-        if task is not None and not task.is_binary and name in BINARY_ONLY:
+        if task is not None and name not in allowed_strategies(task):
             raise ValueError(f"strategy {name!r} needs a binary task; leave it out for classes")
     if not seeds:
         raise ValueError("give at least one seed")
@@ -177,7 +177,7 @@ def check_settings(
 
 def run_comparison(
     features: FeatureSet,
-    strategies: Sequence[str] = tuple(STRATEGIES),
+    strategies: Sequence[str] = tuple(REGISTRY),
     seeds: int | Sequence[int] = 5,
     rounds: int = 30,
     batch: int = 4,
@@ -476,7 +476,7 @@ def main(args: argparse.Namespace) -> None:
     if args.strategies:
         strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     else:
-        strategies = [s for s in STRATEGIES if task.is_binary or s not in BINARY_ONLY]
+        strategies = allowed_strategies(task)
     budgets = parse_budgets(args.budgets)
     if args.seeds < 1:
         raise ValueError(

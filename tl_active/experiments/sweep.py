@@ -47,7 +47,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from tl_active.core.strategies import BINARY_ONLY, STRATEGIES
+from tl_active.core.strategies import REGISTRY, allowed_strategies
 from tl_active.core.task import Task
 from tl_active.data.backbones import default_layer, resolve_backbone
 from tl_active.data.features import FeatureSet
@@ -181,9 +181,9 @@ def parse_grid(data: dict) -> Grid:
     if "strategies" in data:
         values["strategies"] = _texts("strategies", data["strategies"], '"diversity"')
         for name in values["strategies"]:
-            if name not in STRATEGIES:
+            if name not in REGISTRY:
                 raise GridError(
-                    f"strategies: unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}"
+                    f"strategies: unknown strategy {name!r}; choose from {', '.join(REGISTRY)}"
                 )
     for key, example in (("targets", '"odd", "even" or "0,6,8,9"'), ("classes", '"0-4"')):
         if key in data:
@@ -256,8 +256,8 @@ def load_grid(path: Path | str) -> Grid:
 
 def cell_strategies(grid: Grid, task: Task) -> list[str]:
     """The grid's strategies that can ask this question (binary-only ones skip K classes)."""
-    names = grid.strategies or tuple(STRATEGIES)
-    return [s for s in names if task.is_binary or s not in BINARY_ONLY]
+    allowed = allowed_strategies(task)
+    return [s for s in grid.strategies or allowed if s in allowed]
 
 
 class Cell(NamedTuple):

@@ -39,8 +39,8 @@ import pandas as pd
 
 from tl_active.core.head import make_head
 from tl_active.core.metrics import task_metrics
-from tl_active.core.strategies import BINARY_ONLY, DEFAULT_STRATEGY, get_strategy
-from tl_active.core.task import Task
+from tl_active.core.strategies import DEFAULT_STRATEGY, get_strategy
+from tl_active.core.task import MULTICLASS, Task
 from tl_active.data.features import FeatureSet, TaskData, load_features
 from tl_active.errors import PoolExhaustedError
 from tl_active.paths import CACHE_DIR, MNIST_PATH, check_writable_folder
@@ -118,8 +118,7 @@ class TransferSettings:
             raise ValueError("choose at least one selection: random or a strategy's name")
         for selection in self.selections:
             if selection != RANDOM:
-                get_strategy(selection)
-                if selection in BINARY_ONLY:
+                if not get_strategy(selection).serves(MULTICLASS):
                     raise ValueError(f"strategy {selection!r} needs a binary task")
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown or not self.methods:

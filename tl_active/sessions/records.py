@@ -17,8 +17,8 @@ from enum import StrEnum
 
 from tl_active.core.head import HEAD_MODES
 from tl_active.core.strategies import (
-    BINARY_ONLY,
     DEFAULT_STRATEGY,
+    allowed_strategies,
     get_strategy,
 )
 from tl_active.core.task import MULTICLASS, NEGATIVE, ODD, POSITIVE, SKIP, Task, parse_classes
@@ -87,7 +87,7 @@ class SessionSettings:
         object.__setattr__(self, "task", _as_task(self.task))
         object.__setattr__(self, "answers", tuple(self.answers))
         get_strategy(self.strategy)
-        if self.strategy in BINARY_ONLY and not self.task.is_binary:
+        if self.strategy not in allowed_strategies(self.task):
             raise ValueError(f"strategy {reprlib.repr(self.strategy)} needs a binary task")
         if self.head_mode not in HEAD_MODES:
             raise ValueError(

@@ -23,8 +23,8 @@ import streamlit as st
 from tl_active import plots
 from tl_active.core import stopping
 from tl_active.core.head import HEAD_MODES
-from tl_active.core.strategies import BINARY_ONLY, DESCRIPTIONS, STRATEGIES
-from tl_active.core.task import Task
+from tl_active.core.strategies import REGISTRY, allowed_strategies
+from tl_active.core.task import BINARY, MULTICLASS, Task
 from tl_active.data.backbones import SHIPPED
 from tl_active.errors import TlActiveError
 from tl_active.experiments.compare import (
@@ -144,7 +144,7 @@ def read_settings() -> Settings | None:
         help="'odd', 'even' or digits such as 2,3,5,7",
     )
     st.multiselect("Classes to tell apart", list(range(10)), key=keys.CMP_CLASSES, disabled=binary)
-    allowed = [s for s in STRATEGIES if binary or s not in BINARY_ONLY]
+    allowed = allowed_strategies(BINARY if binary else MULTICLASS)
     if keys.CMP_STRATEGIES in state:
         state[keys.CMP_STRATEGIES] = [s for s in state[keys.CMP_STRATEGIES] if s in allowed]
     else:
@@ -153,7 +153,7 @@ def read_settings() -> Settings | None:
         "Strategies",
         allowed,
         key=keys.CMP_STRATEGIES,
-        help="\n".join(f"- **{name}**: {text}" for name, text in DESCRIPTIONS.items()),
+        help="\n".join(f"- **{s.name}**: {s.description}" for s in REGISTRY.values()),
     )
     seeds = st.number_input("Seeds per strategy", 1, 20, 5, key=keys.CMP_SEEDS)
     rounds = st.number_input("Rounds per run", 1, 200, 30, key=keys.CMP_ROUNDS)
@@ -183,7 +183,7 @@ def read_settings() -> Settings | None:
     except ValueError as error:
         st.error(escape_markdown(error))
         return None
-    ordered = tuple(s for s in STRATEGIES if s in state[keys.CMP_STRATEGIES])
+    ordered = tuple(s for s in REGISTRY if s in state[keys.CMP_STRATEGIES])
     return Settings(
         backbone, layer, task, ordered, int(seeds), int(rounds), int(batch), float(noise),
         head, budgets,

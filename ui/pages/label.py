@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tl_active import paths, plots
 from tl_active.core import stopping
 from tl_active.core.head import HEAD_MODES
-from tl_active.core.strategies import DESCRIPTIONS, STRATEGIES
+from tl_active.core.strategies import REGISTRY, allowed_strategies, get_strategy
 from tl_active.core.task import SKIP, Task
 from tl_active.data.backbones import DIGITS_LAYER, SHIPPED, resolve_backbone, unit_names
 from tl_active.data.images import MAX_ZIP_BYTES
@@ -43,7 +43,6 @@ from ui import keys
 from ui.browser import browser_id, recent_sessions
 from ui.components.labelling_grid import labelling_grid
 from ui.labelling import (
-    allowed_strategies,
     answer_options,
     answer_word,
     current_id,
@@ -211,9 +210,9 @@ def settings_sidebar(session: LabellingSession) -> None:
     keep_choices_valid(task)
     st.selectbox(
         "Query strategy",
-        allowed_strategies(task) if task else list(STRATEGIES),
+        allowed_strategies(task) if task else list(REGISTRY),
         key=keys.SET_STRATEGY,
-        help="\n".join(f"- **{name}**: {text}" for name, text in DESCRIPTIONS.items()),
+        help="\n".join(f"- **{s.name}**: {s.description}" for s in REGISTRY.values()),
     )
     st.slider("Batch size", 1, MAX_BATCH, key=keys.SET_BATCH)
     st.radio(
@@ -245,7 +244,7 @@ def settings_sidebar(session: LabellingSession) -> None:
         right.button("Stay on this one", on_click=on_confirm, args=(False,))
     st.caption(
         f"Now: {escape_markdown(session.settings.summary())}; {session.settings.strategy}: "
-        f"{DESCRIPTIONS[session.settings.strategy]}."
+        f"{get_strategy(session.settings.strategy).description}."
     )
     # An untrained or broken network with the right layer names gives features that look fine;
     # a head fitted on a small labelled sample says whether the layer tells the classes apart.

@@ -1,0 +1,65 @@
+"""Query strategies: which pool images to ask a person about next.
+
+A strategy is one function, `strategy(pool, n, rng) -> list[Pick]`, in the module of its
+family, and one record in `registry.REGISTRY`. Every strategy returns `n` unique pool positions
+that were never labelled or skipped, breaks ties with the seeded generator it is given, and says
+for each pick why it was chosen (its score and its rank in the pool under that score), which the
+app shows on each tile. Asking for more than the pool has left raises `PoolExhaustedError`.
+
+- `pool`: what a strategy sees (`PoolView`) and returns (`Pick`), and the shared ranking;
+- `uncertainty`: least confidence, margin and entropy of the head's answers;
+- `coverage`: `representative` and `diversity`, over clusters of the frozen features;
+- `committee`: query by committee, heads refitted on bootstrap resamples;
+- `baseline`: a uniform draw, and the odd-number demo's band around 0.5;
+- `registry`: every strategy's record, `allowed_strategies(task)` and `get_strategy(name)`.
+
+While the head is still untrained, every p is equal. Then `uncertainty`, `margin`, `entropy`
+and `committee` (whose members all agree) are seeded random draws; `band` draws at random from
+the whole pool, as the demo's first round did; `representative` and `diversity` still know what
+to ask, because they work from the frozen features' clusters.
+"""
+
+from tl_active.core.strategies.baseline import band_strategy, random_strategy
+from tl_active.core.strategies.committee import COMMITTEE_SIZE, committee_strategy
+from tl_active.core.strategies.coverage import diversity_strategy, representative_strategy
+from tl_active.core.strategies.pool import Pick, PoolView, Strategy
+from tl_active.core.strategies.registry import (
+    DEFAULT_STRATEGY,
+    REGISTRY,
+    StrategyRecord,
+    allowed_strategies,
+    get_strategy,
+)
+from tl_active.core.strategies.uncertainty import (
+    entropy_score,
+    entropy_strategy,
+    least_confidence,
+    margin_score,
+    margin_strategy,
+    uncertainty_score,
+    uncertainty_strategy,
+)
+
+__all__ = [
+    "COMMITTEE_SIZE",
+    "DEFAULT_STRATEGY",
+    "REGISTRY",
+    "Pick",
+    "PoolView",
+    "Strategy",
+    "StrategyRecord",
+    "allowed_strategies",
+    "band_strategy",
+    "committee_strategy",
+    "diversity_strategy",
+    "entropy_score",
+    "entropy_strategy",
+    "get_strategy",
+    "least_confidence",
+    "margin_score",
+    "margin_strategy",
+    "random_strategy",
+    "representative_strategy",
+    "uncertainty_score",
+    "uncertainty_strategy",
+]
