@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from synthetic import synthetic_features
 
-from tl_active.cli.main import APP_URL, main
+from tl_active.cli.main import main
+from tl_active.cli.sessions import APP_URL
 from tl_active.sessions.exchange import manifest_json
 from tl_active.sessions.session import LabellingSession, SessionSettings
 from tl_active.sessions.store import SessionStore
