@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     command = commands.add_parser("bench", help="time a labelling round against the demo's way")
     bench.add_arguments(command)
-    command.set_defaults(run=bench.main)
+    command.set_defaults(run=bench.run)
 
     command = commands.add_parser(
         "import",
