@@ -9,16 +9,15 @@ from pathlib import Path
 
 from tl_active.data.features import FeatureSet
 from tl_active.errors import TlActiveError
-from tl_active.experiments.sweep import (
+from tl_active.experiments.sweep.grid import load_grid
+from tl_active.experiments.sweep.results import (
     CEILINGS_FILE,
     PLOT_FILE,
     SUMMARY_FILE,
-    finish_sweep,
     folder_lock,
-    format_overview,
-    load_grid,
-    run_sweep,
 )
+from tl_active.experiments.sweep.running import run_sweep
+from tl_active.experiments.sweep.summary import finish_sweep, format_overview
 from tl_active.paths import check_writable_folder
 
 

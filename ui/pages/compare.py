@@ -34,7 +34,8 @@ from tl_active.experiments.compare import (
     run_comparison,
     summarise,
 )
-from tl_active.experiments.sweep import GROUP_COLUMNS, SweepResults, folder_state, read_results
+from tl_active.experiments.sweep.grid import GROUP_COLUMNS
+from tl_active.experiments.sweep.results import SweepResults, folder_state, read_results
 from tl_active.sessions.session import MAX_BATCH, LabellingSession, frozen_head_ceiling
 from ui import keys
 from ui.support import (
