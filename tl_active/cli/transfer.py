@@ -9,17 +9,19 @@ from pathlib import Path
 
 from tl_active.core.strategies import DEFAULT_STRATEGY
 from tl_active.core.task import Task
-from tl_active.experiments.transfer import (
+from tl_active.experiments.transfer.running import run_transfer
+from tl_active.experiments.transfer.settings import (
     ALL,
     DEFAULT_BACKBONE,
     DEFAULT_CLASSES,
     FINE_TUNE,
     QUICK,
     TransferSettings,
+    load_transfer_data,
+)
+from tl_active.experiments.transfer.summary import (
     findings,
     format_summary,
-    load_transfer_data,
-    run_transfer,
     summarise,
     transfer_chart,
 )
