@@ -43,6 +43,8 @@ test: setup chromium
 test-fast: setup
 	$(PY) -m pytest -m "not model and not server and not browser and not cluster"
 
+# A labelling round against the demo's way, the stopping signals, an image folder's throughput and
+# the head's training modes: bench/bench_round.py, whose options the command declares.
 bench: setup
 	$(PY) -m tl_active bench
 

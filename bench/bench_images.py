@@ -53,7 +53,7 @@ def child(folder: str, cache: str) -> None:
 
 
 def run(n: int, workdir: Path) -> dict:
-    from tl_active.cli.image_throughput import write_digit_pngs
+    from image_throughput import write_digit_pngs
 
     folder = workdir / f"digits-{n}"
     if not folder.is_dir():

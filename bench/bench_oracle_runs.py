@@ -23,23 +23,37 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Run in a fresh process with the checkout under test first on sys.path.
+# Run in a fresh process with the checkout under test first on sys.path. The sweep's names have
+# lived in three places (tl_active/sweep.py, tl_active/experiments/sweep.py, and the package
+# tl_active/experiments/sweep/): each is taken from the first module this checkout has.
 TIMED = """
-import hashlib, json, sys, time
+import hashlib, importlib, json, sys, time
 from pathlib import Path
 sys.path[:0] = [{root!r}]
-from tl_active.experiments import sweep
-from tl_active.data.features import load_features
+
+def module(*names):
+    for name in names:
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+    raise ModuleNotFoundError(f"none of {{names}}")
+
+grids = module("tl_active.experiments.sweep.grid", "tl_active.experiments.sweep", "tl_active.sweep")
+running = module(
+    "tl_active.experiments.sweep.running", "tl_active.experiments.sweep", "tl_active.sweep"
+)
+load_features = module("tl_active.data.features", "tl_active.features").load_features
 
 strategies = ("diversity", "uncertainty", "entropy", "representative", "committee", "random")
-targets = [t.name() for t in sweep.Grid(targets=(sweep.ALL_TARGETS,)).tasks()[::73]]
-grid = sweep.Grid(strategies=strategies, targets=tuple(targets), seeds=(0, 1, 2), rounds=(20,))
+targets = [t.name() for t in grids.Grid(targets=(grids.ALL_TARGETS,)).tasks()[::73]]
+grid = grids.Grid(strategies=strategies, targets=tuple(targets), seeds=(0, 1, 2), rounds=(20,))
 features = load_features("mnist-cnn", "digits", cache_dir=Path({cache!r}))
-cells = sweep.grid_cells(grid, "mnist-cnn", "digits")[: {cells}]
-shared = sweep._shareable(features, list(dict.fromkeys(c.task for c in cells)))
-sweep._run_cells(shared, cells[:1])  # imports and first-call costs out of the timing
+cells = grids.grid_cells(grid, "mnist-cnn", "digits")[: {cells}]
+shared = running._shareable(features, list(dict.fromkeys(c.task for c in cells)))
+running._run_cells(shared, cells[:1])  # imports and first-call costs out of the timing
 start = time.perf_counter()
-done = sweep._run_cells(shared, cells)
+done = running._run_cells(shared, cells)
 seconds = time.perf_counter() - start
 rows = [row for _, run in done for row in run]
 digest = hashlib.sha256(json.dumps(rows, default=str).encode()).hexdigest()[:16]

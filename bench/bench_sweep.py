@@ -42,18 +42,19 @@ def main() -> None:
 
     os.environ.setdefault("RAY_TMPDIR", tempfile.mkdtemp(prefix="ray", dir="/tmp"))
     from tl_active.data.features import load_features
-    from tl_active.experiments import sweep
+    from tl_active.experiments.sweep.grid import ALL_TARGETS, Grid, grid_cells
+    from tl_active.experiments.sweep.running import run_sweep
 
-    every_target = sweep.Grid(targets=(sweep.ALL_TARGETS,)).tasks()
+    every_target = Grid(targets=(ALL_TARGETS,)).tasks()
     targets = [t.name() for t in every_target[:: args.every]]
-    grid = sweep.Grid(
+    grid = Grid(
         strategies=tuple(STRATEGIES),
         targets=tuple(targets),
         seeds=tuple(range(SEEDS)),
         rounds=(ROUNDS,),
     )
     features = load_features("mnist-cnn", "digits")
-    runs = len(sweep.grid_cells(grid, "mnist-cnn", "digits"))
+    runs = len(grid_cells(grid, "mnist-cnn", "digits"))
     print(
         f"slice: {len(STRATEGIES)} strategies x {len(targets)} targets (every {args.every}th "
         f"of {FULL_TARGETS:,}) x {SEEDS} seeds x {ROUNDS} rounds of 4 = {runs} runs, "
@@ -66,7 +67,7 @@ def main() -> None:
             out = Path(tempfile.mkdtemp(prefix=f"sweep-{backend}-"))
             seen: list[tuple[float, int]] = []
             start = time.perf_counter()
-            report = sweep.run_sweep(
+            report = run_sweep(
                 grid,
                 out,
                 lambda b, layer: features,

@@ -16,9 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from browser_support import StreamlitServer, launch_chromium  # noqa: E402
+from image_throughput import write_digit_pngs  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
-
-from tl_active.cli.image_throughput import write_digit_pngs  # noqa: E402
 
 CLASSES = {"one": 1, "seven": 7, "three": 3, "zero": 0}
 ROUNDS = 3

@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tl_active.cli.main import parse_digits  # noqa: E402
+from tl_active.cli.common import parse_digits  # noqa: E402
 from tl_active.data.mnist import load_mnist  # noqa: E402
 from tl_active.data.network import extract_layer, load_backbone  # noqa: E402
 from tl_active.paths import MNIST_PATH  # noqa: E402

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from dataclasses import replace
 
 import numpy as np
 import pytest
 from synthetic import synthetic_features
 
-from tl_active.cli.main import APP_URL, main
+from tl_active.cli.main import main
+from tl_active.cli.sessions import APP_URL
 from tl_active.sessions.exchange import manifest_json
 from tl_active.sessions.records import SessionSettings
 from tl_active.sessions.session import LabellingSession
@@ -273,4 +275,37 @@ def test_features_warns_about_a_layer_a_head_learns_nothing_from(capsys, monkeyp
     assert warning.startswith("warning: Layer 'digits' of mnist-cnn looks untrained")
     assert warning.endswith(
         "Check the model file (is it the trained network?) or choose another layer."
+    )
+
+
+def test_bench_runs_the_checkouts_benchmark_with_the_commands_options(
+    tmp_path, capsys, monkeypatch
+):
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "bench_round.py").write_text(
+        "def main(args):\n"
+        "    print(f'rounds {args.rounds}, demo {args.demo_repeats}, seeds {args.seeds}, '\n"
+        "          f'images {not args.no_images}')\n"
+    )
+    monkeypatch.setattr("tl_active.cli.bench.BENCH_DIR", bench)
+    # Imported afresh here, and gone afterwards (undone in reverse: set, then restored).
+    monkeypatch.setitem(sys.modules, "bench_round", None)
+    monkeypatch.delitem(sys.modules, "bench_round")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+
+    assert main(["bench", "--rounds", "3", "--seeds", "2", "--no-images"]) == 0
+    assert capsys.readouterr().out == "rounds 3, demo 3, seeds 2, images False\n"
+
+
+def test_bench_without_the_checkouts_bench_folder_says_so_in_one_line(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr("tl_active.cli.bench.BENCH_DIR", tmp_path / "bench")
+
+    assert main(["bench"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        f"error: the benchmarks live in a checkout's bench/ folder, and {tmp_path / 'bench'} is "
+        "not one: run `python -m tl_active bench` from a clone of tl-active"
     )

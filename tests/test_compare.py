@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tl_active.cli import compare as compare_command
 from tl_active.core.strategies import REGISTRY
 from tl_active.core.task import ODD, Task
 from tl_active.data.features import FeatureSet
@@ -225,7 +226,7 @@ def cli_args(out: Path, jobs: int, **changes) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     for name in ("--model", "--data", "--cache", "--backbone", "--layer"):
         parser.add_argument(name, default=None)
-    compare.add_arguments(parser)
+    compare_command.add_arguments(parser)
     argv = ["--strategies", "random,representative,diversity", "--seeds", "2", "--rounds", "4"]
     argv += ["--out", str(out), "--jobs", str(jobs)]
     for key, value in changes.items():
@@ -235,9 +236,9 @@ def cli_args(out: Path, jobs: int, **changes) -> argparse.Namespace:
 
 def test_command_line_writes_the_same_files_whatever_the_jobs(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("tl_active.data.features.load_features", lambda *args, **kw: FEATURES)
-    compare.main(cli_args(tmp_path / "one", jobs=1))
+    compare_command.run(cli_args(tmp_path / "one", jobs=1))
     printed = capsys.readouterr().out
-    compare.main(cli_args(tmp_path / "two", jobs=2))
+    compare_command.run(cli_args(tmp_path / "two", jobs=2))
 
     for name in ("curves.csv", "summary.csv"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
@@ -258,7 +259,7 @@ def test_command_line_takes_classes_and_budgets(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("tl_active.data.features.load_features", lambda *args, **kw: FEATURES)
     args = cli_args(tmp_path, jobs=1, classes="0-4", budgets="5,10,100", batch=5)
     args.strategies = None  # every strategy a K-class task allows
-    compare.main(args)
+    compare_command.run(args)
     header = (tmp_path / "summary.csv").read_text().splitlines()[0]
     assert header == (
         "strategy,labels_to_99pct_of_ceiling,labels_at_stop,accuracy_at_stop,auc,"
@@ -286,7 +287,7 @@ def test_bad_budgets_are_refused(bad):
 
 def test_command_line_empty_cell_where_the_ceiling_is_never_reached(tmp_path, monkeypatch):
     monkeypatch.setattr("tl_active.data.features.load_features", lambda *args, **kw: FEATURES)
-    compare.main(cli_args(tmp_path, jobs=1, noise=1.0, target="even"))
+    compare_command.run(cli_args(tmp_path, jobs=1, noise=1.0, target="even"))
     rows = (tmp_path / "summary.csv").read_text().splitlines()[1:]
     # Every answer flipped: no strategy gets near the ceiling, and the cell is empty, not 0 or NaN.
     assert all(row.split(",")[1] == "" for row in rows)

@@ -219,7 +219,8 @@ def test_pretrain_refuses_bad_digits_before_training(tmp_path, mnist):
 
 
 def test_pretrain_command_reads_digit_ranges_and_lists(tmp_path, monkeypatch):
-    from tl_active.cli.main import main, parse_digits
+    from tl_active.cli.common import parse_digits
+    from tl_active.cli.main import main
     from tl_active.data import network
 
     assert parse_digits("5-9") == [5, 6, 7, 8, 9]

@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -205,8 +206,9 @@ def test_a_manifest_without_signals_still_imports_and_bad_signals_are_refused():
         read_manifest(json.dumps(data), FEATURES)
 
 
-def test_the_bench_times_what_a_round_adds_for_the_signals():
-    from tl_active.cli.bench import time_signals
+def test_the_bench_times_what_a_round_adds_for_the_signals(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "bench"))
+    from bench_round import time_signals
 
     ours, sklearn = time_signals(FEATURES, 4)
     assert ours.shape == sklearn.shape == (4,)

@@ -26,6 +26,8 @@ from synthetic import synthetic_features
 
 from tl_active.cli.main import main
 from tl_active.core.strategies import REGISTRY
+from tl_active.core.task import Task
+from tl_active.errors import TlActiveError
 from tl_active.experiments import sweep
 from tl_active.experiments.compare import CURVE_COLUMNS, run_comparison, summarise
 from tl_active.experiments.sweep import (
@@ -167,7 +169,7 @@ def test_a_sweep_writes_one_row_per_run_per_round_the_same_as_compares(tmp_path)
             ["diversity", "random"],
             seeds=2,
             rounds=3,
-            task=sweep.Task.binary(task) if task[0].isdigit() else sweep.Task.multiclass("0-4"),
+            task=Task.binary(task) if task[0].isdigit() else Task.multiclass("0-4"),
             jobs=1,
         )
         mine = mine[mine["strategy"] != "band"].sort_values(["strategy", "seed", "round"])
@@ -190,7 +192,7 @@ class Stop(Exception):
 
 def test_an_interrupted_sweep_resumes_computing_only_the_missing_cells(tmp_path, monkeypatch):
     # Both sweeps within one second of one process: their part files must not share a name.
-    monkeypatch.setattr(sweep.time, "strftime", lambda *args: "20260101T000000")
+    monkeypatch.setattr(sweep.results.time, "strftime", lambda *args: "20260101T000000")
     grid = parse_grid(SMALL)
     finished: list = []
 
@@ -434,7 +436,7 @@ def test_an_address_without_the_ray_backend_is_refused(tmp_path, capsys):
 
 def test_a_damaged_part_file_is_named(tmp_path):
     (tmp_path / "part-0.parquet").write_bytes(b"not parquet")
-    with pytest.raises(sweep.TlActiveError, match="part-0.parquet is not a part file"):
+    with pytest.raises(TlActiveError, match="part-0.parquet is not a part file"):
         read_sweep(tmp_path)
 
 
@@ -641,21 +643,21 @@ def test_a_small_sweep_on_the_shipped_cnn(tmp_path):
 
 def test_binary_questions_share_one_clustering_and_a_fork_keeps_its_task_views():
     features = synthetic_features(300, 100)
-    odd = features.task_data(sweep.Task.binary("odd"))
+    odd = features.task_data(Task.binary("odd"))
     clusters = odd.clusters
     fork = features.fork()
-    primes = fork.task_data(sweep.Task.binary("2,3,5,7"))
+    primes = fork.task_data(Task.binary("2,3,5,7"))
     assert primes.clusters is clusters  # made once, for every binary question
-    classes = fork.task_data(sweep.Task.multiclass("0-4"))
+    classes = fork.task_data(Task.multiclass("0-4"))
     assert len(classes.clusters) == classes.size != len(clusters)
     # The fork's new views are its own; the set it came from keeps only its one.
-    assert list(features._tasks) == [sweep.Task.binary("odd")]
+    assert list(features._tasks) == [Task.binary("odd")]
     assert fork.pool is features.pool
 
 
 def test_the_ray_backend_without_ray_installed_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # what an import of a missing package meets
-    with pytest.raises(sweep.TlActiveError, match=r"needs Ray: pip install \.\[cluster\]"):
+    with pytest.raises(TlActiveError, match=r"needs Ray: pip install \.\[cluster\]"):
         run_sweep(parse_grid({"strategies": ["random"], "seeds": 1, "rounds": 1}), tmp_path,
                   load, backend="ray")  # fmt: skip
     assert not list(tmp_path.glob(sweep.PART_GLOB))

@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 from synthetic import synthetic_features
 
+from tl_active.cli import transfer as transfer_command
 from tl_active.cli.main import main
+from tl_active.core.head import make_head
 from tl_active.core.task import Task
 from tl_active.experiments import transfer
 from tl_active.experiments.transfer import (
@@ -22,7 +24,6 @@ from tl_active.experiments.transfer import (
     TransferSettings,
     batch_size_for,
     findings,
-    parse_budgets,
     selection_order,
     summarise,
     validation_split,
@@ -61,9 +62,9 @@ def test_bad_settings_are_refused_with_what_is_wrong(given, message):
 
 
 def test_budgets_parse_from_the_command_line():
-    assert parse_budgets("25, 50,all") == (25, 50, ALL)
+    assert transfer_command.parse_budgets("25, 50,all") == (25, 50, ALL)
     with pytest.raises(ValueError, match="label counts or 'all'"):
-        parse_budgets("25,many")
+        transfer_command.parse_budgets("25,many")
 
 
 @pytest.mark.parametrize("budgets", ["1", "25,x"])
@@ -138,7 +139,7 @@ def test_the_command_takes_the_epoch_cap_and_has_no_step_cap(tmp_path, capsys):
     from tl_active.cli.main import build_parser
 
     args = build_parser().parse_args(["transfer", "--quick", "--max-epochs", "30"])
-    settings = transfer.settings_from_args(args)
+    settings = transfer_command.settings_from_args(args)
     assert settings.max_epochs == 30 and settings.budgets == (50, 200) and settings.seeds == 1
     with pytest.raises(SystemExit) as stopped:
         main(["transfer", "--max-steps", "800", "--out", str(tmp_path)])
@@ -303,7 +304,7 @@ def test_fine_tuning_that_never_helps_gives_the_head_back(small_lab):
     labelled = selection_order(small_lab, "random", 40, seed=0)
     fit, _ = validation_split(40, settings.validation_share, seed=0)
     data = small_lab.data
-    head = transfer.make_head(5, "converge", True).fit(
+    head = make_head(5, "converge", True).fit(
         data.pool[labelled[fit]], data.truth_pool[labelled[fit]]
     )
     expected = float(np.mean(head.predict_proba(data.test).argmax(axis=1) == data.truth_test))

@@ -42,7 +42,7 @@ from tl_active.core.metrics import Metrics
 from tl_active.data.backbones import resolve_backbone
 from tl_active.data.features import cache_key, cache_path, load_features
 from tl_active.errors import Cancelled, ModelError, TlActiveError
-from tl_active.experiments.transfer import (
+from tl_active.experiments.transfer.settings import (
     SHUFFLE_STREAM,
     TransferSettings,
     batch_size_for,

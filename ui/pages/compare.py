@@ -34,7 +34,8 @@ from tl_active.experiments.compare import (
     run_comparison,
     summarise,
 )
-from tl_active.experiments.sweep import GROUP_COLUMNS, SweepResults, folder_state, read_results
+from tl_active.experiments.sweep.grid import GROUP_COLUMNS
+from tl_active.experiments.sweep.results import SweepResults, folder_state, read_results
 from tl_active.sessions.figures import frozen_head_ceiling
 from tl_active.sessions.records import MAX_BATCH
 from tl_active.sessions.session import LabellingSession

@@ -1,4 +1,4 @@
-"""How long the store takes: `python -m tl_active.cli.store_timing [DB_URL] [N_ROUNDS]`.
+"""How long the store takes: `python bench/bench_store.py [DB_URL] [N_ROUNDS]`.
 
 Labels N rounds (default 100) of the real 60,000-image pool by the ground truth, storing each
 round as the app does, and prints the median and p95 of `append_round`, then the time to resume
@@ -11,13 +11,16 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
-from tl_active.data.features import load_features
-from tl_active.sessions.records import SessionSettings
-from tl_active.sessions.session import LabellingSession
-from tl_active.sessions.store import SessionStore
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tl_active.data.features import load_features  # noqa: E402
+from tl_active.sessions.records import SessionSettings  # noqa: E402
+from tl_active.sessions.session import LabellingSession  # noqa: E402
+from tl_active.sessions.store import SessionStore  # noqa: E402
 
 
 def main(argv: list[str]) -> None:

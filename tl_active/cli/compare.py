@@ -1,0 +1,139 @@
+"""`python -m tl_active compare`: every strategy answered by the oracle over many seeds, on
+MNIST or an image folder with class folders; writes curves.csv, summary.csv and curves.png."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from tl_active.cli.common import load_any_features
+from tl_active.core.head import HEAD_MODES
+from tl_active.core.strategies import allowed_strategies
+from tl_active.core.task import BINARY, DIGITS, MULTICLASS, Task, classes_by_name
+from tl_active.experiments.compare import (
+    check_settings,
+    format_summary,
+    parse_budgets,
+    plot_curves,
+    run_comparison,
+    summarise,
+)
+from tl_active.paths import check_writable_folder
+from tl_active.sessions.figures import frozen_head_ceiling
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--strategies",
+        default=None,
+        help="comma-separated strategy names (default: every one the task allows)",
+    )
+    parser.add_argument("--seeds", type=int, default=5, help="runs per strategy, seeds 0..N-1")
+    parser.add_argument("--rounds", type=int, default=30, help="labelling rounds per run")
+    parser.add_argument("--batch", type=int, default=4, help="images per round")
+    question = parser.add_mutually_exclusive_group()
+    question.add_argument(
+        "--target",
+        default=None,
+        help="binary: 'odd', 'even' or positive digits such as 2,3,5,7 (for --images: class names)",
+    )
+    question.add_argument(
+        "--classes",
+        default=None,
+        help="multi-class: the classes to tell apart, e.g. 0-4 (for --images: names, e.g. cat,dog; default: all)",
+    )
+    parser.add_argument(
+        "--budgets", default="12,40", help="label counts to report accuracy at (default 12,40)"
+    )
+    parser.add_argument(
+        "--noise", type=float, default=0.0, help="share of the oracle's answers wrong (0 to 1)"
+    )
+    parser.add_argument("--head", choices=HEAD_MODES, default="converge", help="head training mode")
+    parser.add_argument("--jobs", type=int, default=-1, help="parallel workers (-1: every core)")
+    parser.add_argument("--out", type=Path, default=Path("results/compare"), help="output folder")
+
+
+def task_from_args(args: argparse.Namespace, class_names: tuple[str, ...] | None = None) -> Task:
+    """The question --target or --classes asks; classes by name for an image folder's classes.
+
+    An image folder with neither tells all its classes apart.
+    """
+    if class_names is None or tuple(class_names) == DIGITS:
+        if args.classes:
+            return Task.multiclass(args.classes)
+        return Task.binary(args.target or "odd")
+    if args.target:
+        return Task(BINARY, classes_by_name(args.target, class_names))
+    if args.classes:
+        return Task(MULTICLASS, classes_by_name(args.classes, class_names))
+    return Task(MULTICLASS, tuple(range(len(class_names))))
+
+
+def run(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    images = getattr(args, "images", None)
+    features = load_any_features(args) if images else None
+    if features is not None and not features.has_truth:
+        raise ValueError(
+            f"{images} has no class folders, so there is no ground truth to answer with: the "
+            "comparison needs one subfolder per class"
+        )
+    task = task_from_args(args, features.class_names if features is not None else None)
+    if args.strategies:
+        strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    else:
+        strategies = allowed_strategies(task)
+    budgets = parse_budgets(args.budgets)
+    if args.seeds < 1:
+        raise ValueError(
+            f"--seeds must be at least 1, not {args.seeds}: it is the number of runs per "
+            "strategy, which use seeds 0 to N-1"
+        )
+    check_settings(strategies, list(range(args.seeds)), args.rounds, args.batch, args.noise, task)
+    out = Path(args.out)
+    check_writable_folder(out, "--out")
+    if features is None:
+        features = load_any_features(args)
+    ceiling = frozen_head_ceiling(features, task).accuracy
+
+    start = time.perf_counter()
+    with tqdm(total=len(strategies) * args.seeds, desc="runs", unit="run") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        curves = run_comparison(
+            features,
+            strategies,
+            args.seeds,
+            args.rounds,
+            args.batch,
+            task,
+            args.noise,
+            args.jobs,
+            progress,
+            args.head,
+        )
+    elapsed = time.perf_counter() - start
+    summary = summarise(curves, ceiling, budgets)
+
+    curves.to_csv(out / "curves.csv", index=False, float_format="%.6f")
+    summary.to_csv(out / "summary.csv", index=False, float_format="%.6f")
+    plot_curves(
+        curves,
+        ceiling,
+        out / "curves.png",
+        title=(
+            f"{features.backbone} / {features.layer}: {task.describe(features.class_names)}, "
+            f"batch {args.batch}, {args.seeds} seeds"
+            + (f", noise {args.noise:g}" if args.noise else "")
+        ),
+    )
+    print(f"{features.backbone} / {features.layer}, {task.describe(features.class_names)}")
+    print(format_summary(summary, ceiling))
+    print(
+        f"{len(strategies)} strategies x {args.seeds} seeds x {args.rounds} rounds of "
+        f"{args.batch} in {elapsed:.1f} s; wrote {out}/curves.csv, summary.csv, curves.png"
+    )

@@ -1,0 +1,103 @@
+"""`python -m tl_active import` and `export`: a session's manifest into the store, and a stored
+session's labels (CSV) and manifest (JSON) out of it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tl_active.cli.common import session_features
+from tl_active.errors import TlActiveError
+from tl_active.paths import check_writable_folder, db_url
+
+# Where `make run` serves the app: a session's link is this with `/?session=<id>`.
+APP_URL = "http://localhost:8501"
+
+DB_HELP = (
+    "the session database: an SQLite file or a URL (default: TL_ACTIVE_DB, else data/sessions.db)"
+)
+
+
+def add_import_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("manifest", type=Path, help="a manifest exported by tl-active")
+    parser.add_argument("--db", help=DB_HELP)
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("session_id", help="the id in the session's link, ?session=<id>")
+    parser.add_argument("--out", type=Path, default=Path("."), help="output folder")
+    parser.add_argument("--db", help=DB_HELP)
+
+
+def _open_store(args: argparse.Namespace):
+    from tl_active.sessions.store import SessionStore
+
+    return SessionStore(db_url(args.db) if args.db else None)
+
+
+def _read_manifest_file(path: Path) -> bytes:
+    from tl_active.sessions.exchange import MAX_MANIFEST_BYTES
+
+    try:
+        with open(path, "rb") as handle:
+            # One byte over the limit is enough for the reader to refuse it as too large.
+            return handle.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as error:
+        raise TlActiveError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _manifest_settings(raw: bytes) -> object:
+    """The settings a manifest names, to choose its features; None if it cannot be read.
+
+    Only a hint: the manifest reader checks everything, and says what is wrong, afterwards.
+    """
+    try:
+        return json.loads(raw).get("settings")
+    except (ValueError, RecursionError, AttributeError):
+        return None
+
+
+def run_import(args: argparse.Namespace) -> None:
+    """Replay a manifest and store it as a new session; a refused one writes nothing."""
+    raw = _read_manifest_file(args.manifest)
+    store = _open_store(args)
+    try:
+        try:
+            features = session_features(args, _manifest_settings(raw))
+            session_id = store.import_manifest(raw, features)
+        except TlActiveError as error:
+            # Replayed in memory and stored in one transaction: a failure anywhere stores nothing.
+            raise TlActiveError(
+                f"{args.manifest} was not imported, nothing was stored: {error}"
+            ) from None
+        n = store.round_count(session_id)
+    finally:
+        store.close()
+    print(f"imported {args.manifest}: session {session_id}, {n} round{'s' * (n != 1)} replayed")
+    print(f"{APP_URL}/?session={session_id}")
+
+
+def run_export(args: argparse.Namespace) -> None:
+    """Write a stored session's labels (CSV) and manifest (JSON) into a folder."""
+    from tl_active.sessions.exchange import labels_csv, manifest_json
+    from tl_active.sessions.store import check_session_id
+
+    session_id = check_session_id(args.session_id)
+    store = _open_store(args)
+    try:
+        store.round_count(session_id)  # an unknown id is refused before any work or any file
+        check_writable_folder(args.out, "--out")
+        features = session_features(args, store.session_dict(session_id)["settings"])
+        session = store.load(session_id, features)
+        undone = [h.record for h in store.history(session_id) if h.undone]
+    finally:
+        store.close()
+    out = Path(args.out)
+    labels, manifest = (
+        out / f"tl-active-{session_id}-labels.csv",
+        out / f"tl-active-{session_id}.json",
+    )
+    labels.write_text(labels_csv(session, undone=undone), encoding="utf-8")
+    manifest.write_text(manifest_json(session), encoding="utf-8")
+    print(f"wrote {labels} and {manifest}")

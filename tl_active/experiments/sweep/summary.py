@@ -1,0 +1,184 @@
+"""What a sweep says: per grid cell over its seeds, and the files written when it finishes.
+
+When every cell is in, the folder also gets `_summary.csv` (per grid cell, over its seeds:
+labels to 99 % of the ceiling, accuracy at the budgets, AUC, where the stopping rule fired, and
+their spread), `_ceilings.csv` and `_sweep.png` (`finish_sweep`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tl_active.experiments.compare import (
+    BUDGETS,
+    curve_figures,
+)
+from tl_active.experiments.sweep.grid import (
+    GROUP_COLUMNS,
+    Grid,
+    Loader,
+    cell_key,
+    grid_cells,
+    task_label,
+)
+from tl_active.experiments.sweep.results import (
+    CEILINGS_FILE,
+    ORDER,
+    PLOT_FILE,
+    SUMMARY_FILE,
+    compact_parts,
+    folder_lock,
+    read_sweep,
+)
+from tl_active.sessions.figures import frozen_head_ceiling
+
+
+def sweep_ceilings(grid: Grid, load: Loader) -> pd.DataFrame:
+    """The frozen-head ceiling of every (backbone, layer, question) of the grid."""
+    rows = []
+    for backbone, layer in grid.backbone_layers():
+        features = load(backbone, layer)
+        for task in grid.tasks(len(features.class_names)):
+            # On a fork: the ceiling's task view is dropped with it (1,022 targets would keep a
+            # copy of the pool's answers each).
+            ceiling = frozen_head_ceiling(features.fork(), task).accuracy
+            rows.append((backbone, layer, task_label(task, features.class_names), ceiling))
+    return pd.DataFrame(rows, columns=["backbone", "layer", "task", "ceiling"])
+
+
+def summary_columns(budgets: Sequence[int] = BUDGETS) -> list[str]:
+    """The grid cell's keys, then its figures over seeds (`_sd`: their standard deviation)."""
+    return [
+        *GROUP_COLUMNS,
+        "seeds",
+        "ceiling",
+        "labels_to_99pct_of_ceiling",
+        "labels_at_stop",
+        "labels_at_stop_sd",
+        "accuracy_at_stop",
+        "accuracy_at_stop_sd",
+        "seeds_stopped",
+        "auc",
+        "auc_sd",
+        *itertools.chain.from_iterable(
+            (f"accuracy_at_{b}", f"accuracy_at_{b}_sd") for b in budgets
+        ),
+    ]
+
+
+def summarise_sweep(
+    rows: pd.DataFrame, ceilings: pd.DataFrame, budgets: Sequence[int] = BUDGETS
+) -> pd.DataFrame:
+    """One row per grid cell (its runs over seeds), in `summary_columns(budgets)`.
+
+    `labels_to_99pct_of_ceiling`, `auc` and `accuracy_at_<n>` are those of `compare.summarise`,
+    from the cell's mean curve over seeds; `auc_sd` and `accuracy_at_<n>_sd` are the standard
+    deviation of each seed's own figure (empty with one seed). `labels_at_stop` and
+    `accuracy_at_stop` are compare's too: where the stopping recommendation first fired in each
+    seed's run, the mean over seeds, empty unless it fired in every seed; their `_sd` is the
+    spread over those seeds, and `seeds_stopped` says in how many seeds it fired at all.
+    """
+    ceiling_of = {
+        (b, layer, t): c
+        for b, layer, t, c in ceilings[["backbone", "layer", "task", "ceiling"]].values
+    }
+    rows = rows.sort_values(ORDER, kind="stable")
+    out = []
+    for keys, group in rows.groupby(GROUP_COLUMNS, sort=False):
+        ceiling = ceiling_of[keys[:3]]
+        seed, rnd = group["seed"].to_numpy(), group["round"].to_numpy()
+        labels, accuracy = group["n_labels"].to_numpy(float), group["accuracy"].to_numpy(float)
+        fired = group["can_stop"].to_numpy(bool)
+        # The mean curve over seeds: per round, the mean labels and accuracy.
+        rounds, at = np.unique(rnd, return_inverse=True)
+        count = np.bincount(at)
+        mean = curve_figures(
+            np.bincount(at, labels) / count,
+            np.bincount(at, accuracy) / count,
+            rounds,
+            ceiling,
+            budgets,
+        )
+        starts = np.flatnonzero(np.diff(seed)) + 1
+        runs = np.split(np.arange(len(seed)), starts)
+        per_seed = [curve_figures(labels[i], accuracy[i], rnd[i], ceiling, budgets) for i in runs]
+        # Each run's first round that recommended stopping, as `compare.stop_points` finds it.
+        stops = [i[fired[i]][:1] for i in runs]
+        stopped = [i[0] for i in stops if len(i)]
+        every_seed = len(stopped) == len(runs)
+        stop = {
+            "labels_at_stop": round(float(labels[stopped].mean())) if every_seed else pd.NA,
+            "labels_at_stop_sd": spread_of(labels[stopped]) if every_seed else np.nan,
+            "accuracy_at_stop": float(accuracy[stopped].mean()) if every_seed else np.nan,
+            "accuracy_at_stop_sd": spread_of(accuracy[stopped]) if every_seed else np.nan,
+            "seeds_stopped": len(stopped),
+        }
+
+        def spread(name: str, figures=per_seed) -> float:
+            return spread_of(np.array([f[name] for f in figures], float))
+
+        out.append(
+            {
+                **dict(zip(GROUP_COLUMNS, keys)),
+                "seeds": len(per_seed),
+                "ceiling": ceiling,
+                **mean,
+                **stop,
+                "auc_sd": spread("auc"),
+                **{f"accuracy_at_{b}_sd": spread(f"accuracy_at_{b}") for b in budgets},
+            }
+        )
+    summary = pd.DataFrame(out, columns=summary_columns(budgets))
+    for column in ("labels_to_99pct_of_ceiling", "labels_at_stop"):
+        summary[column] = summary[column].astype("Int64")
+    return summary
+
+
+def spread_of(values: np.ndarray) -> float:
+    """The standard deviation over seeds (n - 1); NaN with one seed."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+
+
+def grid_rows(out: Path | str, grid: Grid, load: Loader) -> pd.DataFrame:
+    """The rows of this grid's cells in the folder (which may hold other grids' cells too)."""
+    keys = set()
+    for backbone, layer in grid.backbone_layers():
+        features = load(backbone, layer)
+        n = len(features.class_names)
+        keys.update(cell_key(features.key, c) for c in grid_cells(grid, backbone, layer, n))
+    rows = read_sweep(out)
+    return rows[rows["cell"].isin(keys)].reset_index(drop=True)
+
+
+def finish_sweep(out: Path | str, grid: Grid, load: Loader) -> pd.DataFrame:
+    """The part files made one, then `_summary.csv`, `_ceilings.csv` and `_sweep.png`."""
+    from tl_active import plots
+
+    out = Path(out)
+    with folder_lock(out):
+        compact_parts(out)
+        ceilings = sweep_ceilings(grid, load)
+        summary = summarise_sweep(grid_rows(out, grid, load), ceilings, grid.budgets)
+        ceilings.to_csv(out / CEILINGS_FILE, index=False, float_format="%.6f")
+        summary.to_csv(out / SUMMARY_FILE, index=False, float_format="%.6f")
+        (out / PLOT_FILE).write_bytes(plots.to_png(plots.sweep_chart(summary), scale=1.5))
+    return summary
+
+
+def format_overview(summary: pd.DataFrame) -> str:
+    """Per strategy over the grid's cells: how many, mean AUC, and how often 99 % is reached."""
+    grouped = summary.groupby("strategy", sort=False)
+    table = pd.DataFrame(
+        {
+            "cells": grouped.size(),
+            "mean auc": grouped["auc"].mean().map("{:.4f}".format),
+            "reach 99% of ceiling": grouped["labels_to_99pct_of_ceiling"].count(),
+            "median labels to 99%": grouped["labels_to_99pct_of_ceiling"].median(),
+        }
+    ).reset_index()
+    return table.to_string(index=False)
