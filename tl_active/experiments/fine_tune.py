@@ -166,7 +166,7 @@ def fine_tune_backbone(
     """
     import keras
 
-    from tl_active.data.network import (
+    from tl_active.experiments.retraining import (
         chain_to,
         make_deterministic,
         network_checksum,
@@ -287,7 +287,8 @@ def fine_tune_session(
     `cancelled()` said so; either way nothing is left behind.
     """
     from tl_active.data.mnist import load_mnist
-    from tl_active.data.network import card_path, load_backbone
+    from tl_active.data.network import load_backbone
+    from tl_active.data.shared_cnn import card_path
 
     reason = readiness(session)
     if reason:

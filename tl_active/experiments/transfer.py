@@ -262,7 +262,8 @@ class _Trainer:
 
     def _cut(self, method: str, network) -> int:
         """Where the trained layers start in the network's chain of layers."""
-        from tl_active.data.network import DIGITS_LAYER, weighted_layers
+        from tl_active.data.backbones import DIGITS_LAYER
+        from tl_active.experiments.retraining import weighted_layers
 
         chain = [layer.name for layer in network.layers[1:]]
         if method == SCRATCH:
@@ -281,7 +282,7 @@ class _Trainer:
         Each image goes through a frozen part at most once per run: the outputs are kept, and
         only the pool images not seen yet are run (a small budget never pays for the whole pool).
         """
-        from tl_active.data.network import run_frozen
+        from tl_active.experiments.retraining import run_frozen
 
         started = time.perf_counter()
         if cut not in self.frozen_outputs:
@@ -316,7 +317,7 @@ class _Trainer:
             accuracy = task_metrics(data.truth_test, head.predict_proba(data.test)).accuracy
             return accuracy, seconds, 0
 
-        from tl_active.data.network import (
+        from tl_active.experiments.retraining import (
             make_deterministic,
             predict_classes,
             split_chain,
