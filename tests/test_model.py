@@ -185,7 +185,8 @@ def mnist():
 
 def test_pretrain_on_some_digits_writes_a_five_way_model_and_its_card(tmp_path, mnist):
     from tl_active.data.mnist import Mnist
-    from tl_active.data.network import layer_names, load_backbone, pretrain
+    from tl_active.data.network import layer_names, load_backbone
+    from tl_active.data.shared_cnn import pretrain
 
     # A few hundred images keep this fast; the digits 5-9 are about half of them.
     small = Mnist(
@@ -208,7 +209,7 @@ def test_pretrain_on_some_digits_writes_a_five_way_model_and_its_card(tmp_path, 
 
 
 def test_pretrain_refuses_bad_digits_before_training(tmp_path, mnist):
-    from tl_active.data.network import pretrain
+    from tl_active.data.shared_cnn import pretrain
 
     for digits, message in [([5], "at least two"), ([5, 5, 6], "repeat"), ([8, 10], "0-9")]:
         with pytest.raises(ValueError, match=message):
@@ -221,7 +222,7 @@ def test_pretrain_refuses_bad_digits_before_training(tmp_path, mnist):
 def test_pretrain_command_reads_digit_ranges_and_lists(tmp_path, monkeypatch):
     from tl_active.cli.common import parse_digits
     from tl_active.cli.main import main
-    from tl_active.data import network
+    from tl_active.data import shared_cnn
 
     assert parse_digits("5-9") == [5, 6, 7, 8, 9]
     assert parse_digits("0,2,4") == [0, 2, 4]
@@ -232,7 +233,7 @@ def test_pretrain_command_reads_digit_ranges_and_lists(tmp_path, monkeypatch):
         calls.append((model_path, kwargs))
         return {"classes": [str(d) for d in kwargs["digits"]], "test_accuracy": 0.5}
 
-    monkeypatch.setattr(network, "pretrain", fake_pretrain)
+    monkeypatch.setattr(shared_cnn, "pretrain", fake_pretrain)
     model = tmp_path / "cnn.keras"
     assert main(["pretrain", "--digits", "5-9", "--model", str(model), "--epochs", "2"]) == 0
     assert calls == [(model, {"epochs": 2, "seed": 0, "digits": [5, 6, 7, 8, 9], "note": None})]
@@ -252,10 +253,10 @@ def test_pretrain_command_gives_one_line_for_bad_digits(value, message, capsys):
 
 def test_pretrain_command_never_writes_some_digits_over_the_shared_cnn(capsys, monkeypatch):
     from tl_active.cli.main import main
-    from tl_active.data import network
+    from tl_active.data import shared_cnn
 
     # Should the guard ever fail, fail here rather than train over the shipped file.
-    monkeypatch.setattr(network, "pretrain", lambda *a, **k: pytest.fail("pretrain was called"))
+    monkeypatch.setattr(shared_cnn, "pretrain", lambda *a, **k: pytest.fail("pretrain was called"))
     checksum = file_checksum(MODEL_PATH)
     assert main(["pretrain", "--digits", "5-9"]) == 2
     assert "would overwrite the shared CNN" in capsys.readouterr().err
@@ -353,7 +354,8 @@ def test_extract_layer_matches_the_feature_extractor(mnist):
 
 
 def test_shipped_5to9_cnn_knows_only_the_digits_5_to_9(mnist):
-    from tl_active.data.network import card_path, extract_layer, load_backbone
+    from tl_active.data.network import extract_layer, load_backbone
+    from tl_active.data.shared_cnn import card_path
 
     card = json.loads(card_path(SHIPPED_5TO9).read_text())
     assert card["digits"] == [5, 6, 7, 8, 9] and card["outputs"] == 5

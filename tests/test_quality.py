@@ -93,7 +93,8 @@ def test_an_untrained_network_with_the_shipped_layer_names_is_flagged(tmp_path, 
     import keras
 
     from tl_active.data.mnist import load_mnist
-    from tl_active.data.network import build_shared_network, extract_layer, load_backbone
+    from tl_active.data.network import extract_layer, load_backbone
+    from tl_active.data.shared_cnn import build_shared_network
 
     keras.utils.set_random_seed(0)
     path = tmp_path / "untrained.keras"

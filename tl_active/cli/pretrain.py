@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> None:
         )
 
     from tl_active.data.mnist import load_mnist
-    from tl_active.data.network import pretrain
+    from tl_active.data.shared_cnn import pretrain
 
     card = pretrain(
         load_mnist(args.data),

@@ -30,8 +30,8 @@ from pathlib import Path
 from tl_active.core.task import DIGITS
 from tl_active.paths import MODEL_PATH, MODELS_DIR
 
-DIGITS_LAYER = "digits"
-EMBEDDING_LAYER = "embedding"
+DIGITS_LAYER = "digits"  # Dense(n, softmax), one output per class the network was trained on
+EMBEDDING_LAYER = "embedding"  # Dense(128, tanh), the layer before the class outputs
 POOLED_LAYER = "pooled"  # an application's last convolutional block, averaged over the image
 
 

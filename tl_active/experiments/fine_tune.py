@@ -8,7 +8,7 @@ labels; the layers and the head then train at a tenth of the learning rate, a se
 the labels is the validation split, and the epoch with the lowest validation loss is restored
 (the start competes too). Everything is seeded and TensorFlow's ops are deterministic, so the
 same labels give the same weights, and the network is saved under a name made of its own
-checksum (`network.network_checksum`): two identical fine-tunes give one file.
+checksum (`retraining.network_checksum`): two identical fine-tunes give one file.
 
 The saved network is a backbone like any `.keras` file: its features are computed and cached
 by the usual path (`features.load_features`). The session then continues on it as a new
@@ -166,7 +166,7 @@ def fine_tune_backbone(
     """
     import keras
 
-    from tl_active.data.network import (
+    from tl_active.experiments.retraining import (
         chain_to,
         make_deterministic,
         network_checksum,
@@ -287,7 +287,8 @@ def fine_tune_session(
     `cancelled()` said so; either way nothing is left behind.
     """
     from tl_active.data.mnist import load_mnist
-    from tl_active.data.network import card_path, load_backbone
+    from tl_active.data.network import load_backbone
+    from tl_active.data.shared_cnn import card_path
 
     reason = readiness(session)
     if reason:

@@ -3,7 +3,7 @@
 The methods that backpropagate hold out a share of the labels as a validation split (seeded),
 stop when its loss has not improved for a number of epochs and restore the best epoch; the
 head needs none and fits on every label. A frozen part of the network is run once over the
-images, and only the layers above it train (`network.split_chain`), so no epoch runs frozen
+images, and only the layers above it train (`retraining.split_chain`), so no epoch runs frozen
 layers; the training seconds are the training itself, that one pass not included (the trainer
 keeps its time apart). Every step is seeded: the same settings give the same accuracies on the
 same machine.
@@ -52,7 +52,8 @@ class Trainer:
 
     def _cut(self, method: str, network) -> int:
         """Where the trained layers start in the network's chain of layers."""
-        from tl_active.data.network import DIGITS_LAYER, weighted_layers
+        from tl_active.data.backbones import DIGITS_LAYER
+        from tl_active.experiments.retraining import weighted_layers
 
         chain = [layer.name for layer in network.layers[1:]]
         if method == SCRATCH:
@@ -71,7 +72,7 @@ class Trainer:
         Each image goes through a frozen part at most once per run: the outputs are kept, and
         only the pool images not seen yet are run (a small budget never pays for the whole pool).
         """
-        from tl_active.data.network import run_frozen
+        from tl_active.experiments.retraining import run_frozen
 
         started = time.perf_counter()
         if cut not in self.frozen_outputs:
@@ -106,7 +107,7 @@ class Trainer:
             accuracy = task_metrics(data.truth_test, head.predict_proba(data.test)).accuracy
             return accuracy, seconds, 0
 
-        from tl_active.data.network import (
+        from tl_active.experiments.retraining import (
             make_deterministic,
             predict_classes,
             split_chain,
