@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from tl_active import paths
 from tl_active.core.task import Task
+from tl_active.data.kinds import mnist as mnist_kind
 from ui import keys
 from ui import support as ui_support
 
@@ -50,7 +51,7 @@ def test_the_button_fine_tunes_and_continues_the_session(tmp_path, monkeypatch):
     )
     monkeypatch.setenv("TL_ACTIVE_BACKBONE", "mnist-cnn-5to9")
     ui_support.shared_features.clear()
-    ui_support.pool_images.clear()
+    mnist_kind.pool_images.cache_clear()
     at = AppTest.from_file(APP, default_timeout=240).run()
     assert not at.exception, [e.value for e in at.exception]
     settle(at.radio(key=keys.SET_KIND).set_value("classes"))
@@ -90,4 +91,4 @@ def test_the_button_fine_tunes_and_continues_the_session(tmp_path, monkeypatch):
     stored = SessionStore(paths.DB_URL).session_dict(old_id)
     assert len(stored["rounds"]) == 5 and stored["settings"]["backbone"] == "mnist-cnn-5to9"
     ui_support.shared_features.clear()
-    ui_support.pool_images.clear()
+    mnist_kind.pool_images.cache_clear()

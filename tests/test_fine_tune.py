@@ -62,7 +62,8 @@ def test_readiness_keeps_an_image_folder_on_its_backbone(tmp_path):
     )
     folder = dataclasses.replace(features, source=source, _tasks={})
     session = LabellingSession(folder, SessionSettings(task=ZERO_TO_FOUR, layer="embedding"))
-    assert "works on MNIST sessions" in fine_tune.readiness(session)
+    reason = fine_tune.readiness(session)
+    assert "not offered on image folder sessions" in reason and "MNIST" not in reason
 
 
 # --- a session continued on other features -------------------------------------------------------

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tl_active.core.strategies import DEFAULT_STRATEGY, allowed_strategies
 from tl_active.core.task import EVEN, MULTICLASS, ODD, SKIP, Task
 from tl_active.data.features import FeatureSet
+from tl_active.data.kinds import DataKind
 from tl_active.errors import SessionFileError, TlActiveError
 from tl_active.experiments.fine_tune import FineTuneOutcome
 from tl_active.sessions.exchange import read_manifest
@@ -34,7 +35,7 @@ from tl_active.sessions.session import LabellingSession
 from tl_active.sessions.store import StaleSessionError, UnknownSessionError, check_session_id
 from ui import keys
 from ui.browser import browser_id
-from ui.components.labelling_grid import DEFAULT_COLOURS, SKIP_COLOUR
+from ui.components.labelling_grid import DEFAULT_COLOURS, SKIP_COLOUR, SKIP_KEY, UNDO_KEY
 from ui.support import (
     backbone_spec,
     choice_of,
@@ -77,14 +78,13 @@ class AnswerOption:
         return {"value": self.value, "label": self.label, "key": self.key, "colour": self.colour}
 
 
-def answer_options(
-    task: Task, class_names: tuple[str, ...], named: tuple[str, ...] = ()
-) -> list[AnswerOption]:
+def answer_options(task: Task, kind: DataKind, named: tuple[str, ...] = ()) -> list[AnswerOption]:
     """The answers of a task, then Skip.
 
     Binary: Odd/Even (keys O, E) for parity, else Positive/Negative (P, N). K classes: one per
-    class, its key the class's digit (or 1..K for classes not named by one digit); `named`:
-    the answers a person named for images without classes. S skips.
+    class, its key from the class's name as the data kind gives it (MNIST's digits, a folder's
+    first letters, numbers otherwise); `named`: the answers a person named for images without
+    classes. S skips.
     """
     if task.is_binary and task.positive in (ODD, EVEN):
         yes, no = ("Odd", "Even") if task.positive == ODD else ("Even", "Odd")
@@ -93,24 +93,19 @@ def answer_options(
             AnswerOption("negative", no, no[0].lower(), DEFAULT_COLOURS[1]),
         ]
     elif task.is_binary:
-        name = "{" + task.name(class_names) + "}"
+        name = "{" + task.name(kind.class_names) + "}"
         options = [
             AnswerOption("positive", f"Positive {name}", "p", DEFAULT_COLOURS[0]),
             AnswerOption("negative", "Negative", "n", DEFAULT_COLOURS[1]),
         ]
     else:
-        names = named or task.answers(class_names)
-        by_digit = all(len(n) == 1 and n.isdigit() for n in names)
+        names = named or task.answers(kind.class_names)
+        answer_keys = kind.answer_keys(names, reserved=(SKIP_KEY, UNDO_KEY))
         options = [
-            AnswerOption(
-                name,
-                name,
-                name if by_digit else str(k + 1),
-                DEFAULT_COLOURS[k % len(DEFAULT_COLOURS)],
-            )
-            for k, name in enumerate(names)
+            AnswerOption(name, name, key, DEFAULT_COLOURS[k % len(DEFAULT_COLOURS)])
+            for k, (name, key) in enumerate(zip(names, answer_keys, strict=True))
         ]
-    return [*options, AnswerOption(SKIP, "Skip", "s", SKIP_COLOUR)]
+    return [*options, AnswerOption(SKIP, "Skip", SKIP_KEY, SKIP_COLOUR)]
 
 
 def answer_word(answer: str, options: list[AnswerOption]) -> str:
@@ -639,7 +634,8 @@ def on_auto_label() -> None:
     st.session_state.pop(keys.DRAFT, None)
     on_session_changed()
     if done:
-        flash("success", f"{len(done)} rounds answered by MNIST's ground truth (marked 'auto').")
+        truth = session.features.kind.truth
+        flash("success", f"{len(done)} rounds answered by {truth} (marked 'auto').")
     else:
         flash("warning", "The pool has no unlabelled images left for another round.")
 

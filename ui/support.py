@@ -1,8 +1,8 @@
 """What every page of the app shares: the frozen features and images, the session store, names.
 
 What is kept here is shared by every user, so only read-only or thread-safe things live here:
-each backbone's features at each layer (`SharedFeatures`), the raw MNIST images and the `SessionStore`
-(its engine pools connections and every write is its own transaction). The trainable head and
+each backbone's features at each layer (`SharedFeatures`), the scanned image folders and the
+`SessionStore` (its engine pools connections and every write is its own transaction). The trainable head and
 the labelling session are per user, in `st.session_state` (see `ui.keys`).
 
 Text a person or a file chooses (a model's path, an uploaded file's name, an error quoting
@@ -18,7 +18,6 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import streamlit as st
@@ -31,10 +30,8 @@ from tl_active.data.images import (
     ImageFolder,
     describe_skipped,
     scan_folder,
-    thumbnail_png,
     unpack_zip,
 )
-from tl_active.data.mnist import load_raw
 from tl_active.errors import ModelError, TlActiveError
 from tl_active.paths import MNIST_PATH
 from tl_active.sessions.store import SessionStore
@@ -236,14 +233,6 @@ def unpack_upload(data: bytes) -> tuple[str, str]:
     return str(unpacked.folder), describe_skipped(unpacked.skipped)
 
 
-def folder_thumbnail(features: FeatureSet, index: int, size: int = 112) -> bytes:
-    """The tile of a folder's pool image, made once and cached on disk."""
-    source = features.source
-    return thumbnail_png(
-        Path(source.root), source.pool_paths[index], paths.CACHE_DIR, source.checksum, size
-    )
-
-
 def features_for(backbone: str, layer: str, images: str = "") -> FeatureSet:
     """The shared features of a backbone (name or path) and layer; `TlActiveError` if not to be had.
 
@@ -267,14 +256,6 @@ def features_or_stop(backbone: str, layer: str, images: str = "") -> FeatureSet:
     except TlActiveError as error:
         st.error(escape_markdown(error))
         st.stop()
-
-
-@st.cache_resource(show_spinner=False)
-def pool_images() -> np.ndarray:
-    """The 60,000 pool images as uint8 (0 = background), for drawing tiles."""
-    images = load_raw(MNIST_PATH)["x_train"]
-    images.setflags(write=False)
-    return images
 
 
 @st.cache_resource(show_spinner=False)

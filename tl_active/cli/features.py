@@ -17,16 +17,14 @@ def run(args: argparse.Namespace) -> None:
         f"features {features.key} ({features.backbone} / {features.layer}): "
         f"pool {features.pool.shape}, test {features.test.shape}"
     )
-    if features.source is not None:
-        print(f"preprocessing: {features.source.preprocessing}")
-        if features.has_truth:
-            print(
-                f"held-out test split: {len(features.test):,} images (a fifth of each class, "
-                f"seed 0), recorded in {features.source.split_file}"
-            )
-        else:
-            print("no class folders, so no ground truth: no test set and no layer check")
-            return
+    kind = features.kind
+    if kind.origin:
+        print(f"{kind.items}: {kind.origin}")
+    if not kind.has_truth:
+        print("no classes, so no ground truth: no test set and no layer check")
+        return
+    if kind.origin:  # a shipped data set's split is its own; a person's is made here
+        print(kind.test_split(len(features.test)))
     check = layer_check(features)
     print(
         f"layer check: a head on {check.n_labelled:,} labelled pool images answers "

@@ -34,6 +34,7 @@ import numpy as np
 from tl_active.core.task import DIGITS, Task
 from tl_active.data.backbones import Backbone, default_layer, resolve_backbone
 from tl_active.data.images import ImageSource
+from tl_active.data.kinds import DataKind, ImageFolderKind, MnistKind
 from tl_active.data.mnist import file_checksum, load_mnist
 from tl_active.errors import DataError, ModelError
 from tl_active.paths import CACHE_DIR, MNIST_PATH, file_in_the_way
@@ -56,6 +57,8 @@ class FeatureSet:
     key: str = ""  # model checksum, layer and data checksum the features were computed from
     # A person's image folder (None: MNIST): its path, checksum and the path of each image.
     source: ImageSource | None = None
+    # What the items are (see `kinds`), as the loader gives it; None: it follows from `source`.
+    data_kind: DataKind | None = field(default=None, repr=False, compare=False)
     _tasks: dict = field(default_factory=dict, repr=False, compare=False)
     _derived: dict = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -85,10 +88,21 @@ class FeatureSet:
     def width(self) -> int:
         return self.pool.shape[1]
 
+    @cached_property
+    def kind(self) -> DataKind:
+        """What the items are, how people see them, what their truth is called (see `kinds`)."""
+        if self.data_kind is not None:
+            return self.data_kind
+        # A set made without its loader (a test's, or one given another source): a folder's
+        # images if it has a folder, else MNIST's digits.
+        if self.source is None:
+            return MnistKind(class_names=self.class_names)
+        return ImageFolderKind(self.source, self.class_names)
+
     @property
     def has_truth(self) -> bool:
         """Whether the images have known classes (MNIST, a folder of class folders)."""
-        return self.source is None or self.source.has_truth
+        return self.kind.has_truth
 
     @property
     def model_checksum(self) -> str:
@@ -291,7 +305,7 @@ def cache_path(key: str, cache_dir: Path = CACHE_DIR) -> Path:
 _ARRAYS = ("pool", "test", "y_pool", "y_test")
 
 
-def _read_cache(path: Path, key: str) -> FeatureSet | None:
+def _read_cache(path: Path, key: str, kind: DataKind | None = None) -> FeatureSet | None:
     """The cached features, or None when the file is absent, stale or damaged."""
     if not path.is_file():
         return None
@@ -317,7 +331,9 @@ def _read_cache(path: Path, key: str) -> FeatureSet | None:
     ):
         return None
     try:
-        return FeatureSet(**arrays, class_names=names, backbone=backbone, layer=layer, key=key)
+        return FeatureSet(
+            **arrays, class_names=names, backbone=backbone, layer=layer, key=key, data_kind=kind
+        )
     except ModelError:
         return None  # NaN or infinite features: damaged, so computed again
 
@@ -395,6 +411,7 @@ def compute_features(
         backbone=backbone.name,
         layer=layer,
         key=cache_key(backbone.path, layer, data_path),
+        data_kind=MnistKind(str(data_path)),
     )
 
 
@@ -428,7 +445,7 @@ def load_features(
         )
     key = cache_key(backbone.path, layer, data_path)
     path = cache_path(key, cache_dir)
-    cached = _read_cache(path, key)
+    cached = _read_cache(path, key, MnistKind(str(data_path)))
     if cached is not None:
         return cached
     features = compute_features(backbone, layer, data_path, progress)

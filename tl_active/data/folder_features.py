@@ -36,6 +36,7 @@ from tl_active.data.images import (
     read_batch,
     scan_folder,
 )
+from tl_active.data.kinds import ImageFolderKind
 from tl_active.data.mnist import file_checksum
 from tl_active.errors import DataError, ModelError
 from tl_active.paths import CACHE_DIR
@@ -244,6 +245,7 @@ def _feature_set(
             layer=layer,
             key=key,
             source=source,
+            data_kind=ImageFolderKind(source, folder.class_names),
         )
     except ModelError:
         raise

@@ -65,11 +65,9 @@ _TRAINING_SHARE = 0.6
 
 def readiness(session: LabellingSession) -> str:
     """Why this session cannot be fine-tuned on yet, in a sentence; '' when it can."""
-    if session.features.source is not None:
-        return (
-            "Fine-tuning on your labels works on MNIST sessions: an image folder's session "
-            "keeps its backbone."
-        )
+    kind = session.features.kind
+    if not kind.fine_tunable:
+        return f"Fine-tuning on your labels is not offered on {kind.name} sessions: they keep their backbone."
     if len(session.labelled) < MIN_LABELS:
         # No count of the labels so far: the progress line has it, and this sentence stays
         # the same from round to round (the page redraws the sidebar when it changes).

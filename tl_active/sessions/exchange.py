@@ -12,7 +12,8 @@
   it in one transaction; anything refused writes nothing.
 - The head's weights as a Keras `.keras` file, built by the head's `to_keras()`; TensorFlow is
   loaded only for this.
-- On an image folder, the labels CSV names each image by its path relative to the folder, with
+- On an image folder (any data kind but MNIST's, see `DataKind.indexed_csv`), the labels CSV
+  names each image as its kind does (`item_id`: its path relative to the folder), with
   who answered (person or auto) and the head's p for that answer at export; and "predict the
   rest" lists every image nobody labelled with the head's answer and its p, so that labelling
   ends in a labelled data set.
@@ -118,10 +119,10 @@ def folder_labels_csv(
     probability, at export, of the answer given (empty for a skip); `true_class` and `agrees`
     are filled only where the folder has class folders.
     """
-    source = session.features.source
+    kind = session.features.kind
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(FOLDER_LABEL_COLUMNS)
+    writer.writerow((kind.item_column, *FOLDER_LABEL_COLUMNS[1:]))
     truth_known = session.has_test
     answer_index = {a: k for k, a in enumerate(session.answer_values)}
     for row in _answer_rows(session, undone):
@@ -136,7 +137,7 @@ def folder_labels_csv(
         )
         writer.writerow(
             [
-                source.pool_paths[index],
+                kind.item_id(index),
                 answer,
                 record.number,
                 _iso(record.answered_at),
@@ -154,11 +155,11 @@ def predictions_csv(session: LabellingSession) -> str:
     """Every image nobody labelled, with the head's answer and its p: "predict the rest".
 
     The task's pool images not labelled (skipped ones included), then its held-out test
-    images, each named by its path (an image folder) or its index (MNIST's pool and test
-    split), with `part` saying which.
+    images, each named as the data kind names it (a folder's path, MNIST's index in its pool or
+    test split), with `part` saying which.
     """
     features, data = session.features, session.data
-    source = features.source
+    kind = features.kind
     labelled = np.zeros(data.size, bool)
     labelled[data.local(session.labelled)] = True
     out = io.StringIO()
@@ -169,7 +170,7 @@ def predictions_csv(session: LabellingSession) -> str:
     for local in np.flatnonzero(~labelled):
         index = int(data.pool_index[local])
         k = int(pool_proba[local].argmax())
-        name = source.pool_paths[index] if source else str(index)
+        name = str(kind.item_id(index))
         writer.writerow([name, "pool", values[k], f"{pool_proba[local, k]:.6f}"])
     if len(data.test):
         test_index = (
@@ -180,7 +181,7 @@ def predictions_csv(session: LabellingSession) -> str:
         test_proba = session.head.predict_proba(data.test)
         for row, index in enumerate(test_index):
             k = int(test_proba[row].argmax())
-            name = source.test_paths[index] if source else str(int(index))
+            name = str(kind.test_item_id(int(index)))
             writer.writerow([name, "test", values[k], f"{test_proba[row, k]:.6f}"])
     return out.getvalue()
 
@@ -197,7 +198,7 @@ def labels_csv(
     empty until there are enough rounds, and for rounds recorded before it existed). A session
     on an image folder gets `folder_labels_csv`.
     """
-    if session.features.source is not None:
+    if not session.features.kind.indexed_csv:
         return folder_labels_csv(session, undone, include_skips)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

@@ -189,9 +189,12 @@ class SessionSettings:
             continued_from=data.get("continued_from", ""),
         )
 
-    def summary(self) -> str:
-        """One line for people: 'odd, diversity, batch 4, converge, seed 0 (mnist-cnn/digits)'."""
-        question = ",".join(self.answers) if self.answers else self.task.name()
+    def summary(self, class_names: Sequence[str] | None = None) -> str:
+        """One line for people: 'odd, diversity, batch 4, converge, seed 0 (mnist-cnn/digits)'.
+
+        `class_names` name the classes of the question (a folder's `eight,three`); without
+        them they are named by their index."""
+        question = ",".join(self.answers) if self.answers else self.task.name(class_names)
         where = f" on {self.images}" if self.images else ""
         return (
             f"{question}, {self.strategy}, batch {self.batch_size}, {self.head_mode}, "

@@ -13,7 +13,7 @@ How a page uses it:
         key="batch",
         round_number=number,
         tiles=[
-            {"src": png_data_uri(tile_png(pick.index)), "alt": "MNIST image 4,211",
+            {"src": png_data_uri(tile_png(session, pick.index)), "alt": "MNIST image 4,211",
              "caption": "p(odd) 0.48 · uncertainty, rank 3"}
             for pick in picks
         ],

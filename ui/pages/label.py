@@ -179,29 +179,36 @@ def settings_sidebar(session: LabellingSession) -> None:
         "or type the name of any layer of your model (its outputs are flattened).",
     )
     on_mnist = not images
-    st.radio(
-        "Question",
-        list(KINDS),
-        key=keys.SET_KIND,
-        horizontal=True,
-        format_func=KINDS.get,
-        disabled=not on_mnist,
-    )
-    kind = state[keys.SET_KIND]
-    st.multiselect(
-        "Custom positive digits",
-        list(range(10)),
-        key=keys.SET_DIGITS,
-        disabled=kind != "custom" or not on_mnist,
-        help="A binary question: these digits are positive, the others negative.",
-    )
-    st.multiselect(
-        "Classes to tell apart",
-        list(range(10)),
-        key=keys.SET_CLASSES,
-        disabled=kind != "classes" or not on_mnist,
-        help="A multi-class question: the pool and the test set hold only these digits.",
-    )
+    if on_mnist:
+        st.radio(
+            "Question",
+            list(KINDS),
+            key=keys.SET_KIND,
+            horizontal=True,
+            format_func=KINDS.get,
+        )
+        kind = state[keys.SET_KIND]
+        st.multiselect(
+            "Custom positive digits",
+            list(range(10)),
+            key=keys.SET_DIGITS,
+            disabled=kind != "custom",
+            help="A binary question: these digits are positive, the others negative.",
+        )
+        st.multiselect(
+            "Classes to tell apart",
+            list(range(10)),
+            key=keys.SET_CLASSES,
+            disabled=kind != "classes",
+            help="A multi-class question: the pool and the test set hold only these digits.",
+        )
+    else:
+        # A folder's question is its classes, chosen above: the digits' widgets are not drawn,
+        # but what they hold is kept for a return to MNIST (Streamlit drops the state of a
+        # widget not drawn in a run, unless it is set again).
+        for key in (keys.SET_KIND, keys.SET_DIGITS, keys.SET_CLASSES):
+            if key in state:
+                state[key] = state[key]
     try:
         # A folder's question is always its classes (or the answers named for it).
         task = task_from_widgets() if on_mnist else Task.multiclass("0-1")
@@ -243,7 +250,8 @@ def settings_sidebar(session: LabellingSession) -> None:
         left.button("Start it", on_click=on_confirm, args=(True,), type="primary")
         right.button("Stay on this one", on_click=on_confirm, args=(False,))
     st.caption(
-        f"Now: {escape_markdown(session.settings.summary())}; {session.settings.strategy}: "
+        f"Now: {escape_markdown(session.settings.summary(session.features.class_names))}; "
+        f"{session.settings.strategy}: "
         f"{get_strategy(session.settings.strategy).description}."
     )
     # An untrained or broken network with the right layer names gives features that look fine;
@@ -262,7 +270,8 @@ def live_demo_sidebar(session: LabellingSession) -> None:
         f"Auto-label {st.session_state[keys.AUTO_ROUNDS]} rounds",
         key="auto_label",
         on_click=on_auto_label,
-        help="Answer with MNIST's ground truth, to fast-forward; marked 'auto' everywhere.",
+        help=f"Answer with {session.features.kind.truth}, to fast-forward; marked 'auto' "
+        "everywhere.",
     )
 
 
@@ -498,6 +507,8 @@ def label_check(session: LabellingSession, options: list) -> None:
 
     A fragment, so opening and closing it redraws nothing else; a fix reruns the whole page.
     """
+    kind = session.features.kind
+    disagrees = "disagree" if kind.truth_is_plural else "disagrees"
     row = st.container(horizontal=True)
     row.button(
         "Undo last batch",
@@ -512,7 +523,7 @@ def label_check(session: LabellingSession, options: list) -> None:
         key="check",
         on_click=on_check,
         disabled=not session.has_test,
-        help="Which of your answers MNIST's ground truth disagrees with, each with its fix.",
+        help=f"Which of your answers {kind.truth} {disagrees} with, each with its fix.",
     )
     if not st.session_state.get(keys.SHOW_CHECK):
         return
@@ -521,18 +532,22 @@ def label_check(session: LabellingSession, options: list) -> None:
     number = len(session.rounds) + 1
     with st.container(border=True, key="check_panel"):
         if not wrong:
-            st.success(f"All {given} of your answers agree with MNIST's ground truth.")
+            st.success(f"All {given} of your answers agree with {kind.truth}.")
             return
-        st.warning(f"{len(wrong)} of your {given} answers disagree with MNIST's ground truth:")
+        st.warning(f"{len(wrong)} of your {given} answers disagree with {kind.truth}:")
         for item in wrong:
             picture, text, fix = st.columns([1, 5, 3], vertical_alignment="center")
-            picture.image(tile_png(item["index"], THUMB_SCALE))
+            picture.image(tile_png(session, item["index"], THUMB_SCALE))
+            # An image's path and a class's name are the person's: shown as written.
+            name = escape_markdown(kind.short_name(item["index"]))
             text.caption(
-                f"image {item['index']}, round {item['round']}: you said "
-                f"{answer_word(item['answer'], options)}, MNIST says {item['digit']}"
+                f"{name}, round {item['round']}: you said "
+                f"{answer_word(item['answer'], options)}, "
+                f"{escape_markdown(kind.says(kind.class_name(item['digit'])))}"
             )
             fix.button(
                 f"Make it {answer_word(item['truth'], options)}",
+                wrap=True,  # a class's name in full, never cut to "Make it..."
                 key=f"fix_{item['index']}",
                 on_click=on_check_fix,
                 args=(item["index"], item["truth"], number),
@@ -682,22 +697,20 @@ def history_rows(session: LabellingSession, options: list) -> pa.Table:
     columns: dict[str, list] = {
         "round": [],
         "image": [],
-        "pool index": [],
+        session.features.kind.item_column: [],
         "answer": [],
         "answered by": [],
         accuracy_column(session): [],
     }
-    on_mnist = session.features.source is None
+    kind = session.features.kind
     words = {o.value: o.label for o in options}
     for r in reversed(session.rounds):
-        who = "MNIST (auto)" if r.simulated else "person"
+        who = kind.auto_answerer if r.simulated else "person"
         who = f"{who}, correction" if r.is_correction else who
         n = len(r.indices)
         columns["round"] += [r.number] * n
         columns["image"] += [image_uri(session, i, THUMB_SCALE) for i in r.indices]
-        columns["pool index"] += (
-            list(r.indices) if on_mnist else [image_name(session, i) for i in r.indices]
-        )
+        columns[kind.item_column] += [kind.item_id(i) for i in r.indices]
         columns["answer"] += [words[a] for a in r.answers]
         columns["answered by"] += [who] * n
         columns[accuracy_column(session)] += [r.metrics["accuracy"]] * n
@@ -776,13 +789,19 @@ def figures(session: LabellingSession, layout: plots.HeadLayout, options: list) 
     left, right = st.columns(2)
     with left:
         if task.is_binary:
-            st.markdown(f"**{plots.p_label(task, names)} over the pool**, by MNIST's true class")
+            st.markdown(
+                f"**{plots.p_label(task, names)} over the pool**, by "
+                f"{session.features.kind.true_class}"
+            )
         else:
             st.markdown("**p of the head's top answer over the pool**, right or wrong")
         chart("hist", lambda: plots.histogram_live(task, names, data.y_pool, session.proba_pool))
     with right:
         if task.is_binary:
-            st.markdown(f"**{plots.p_label(task, names)} per true digit**: which are confused")
+            st.markdown(
+                f"**{plots.p_label(task, names)} per true {session.features.kind.class_word}**: "
+                "which are confused"
+            )
         else:
             st.markdown("**p of the true class per class**: which classes are still confused")
         chart("digit", lambda: plots.by_class_live(task, names, data.y_pool, session.proba_pool))
@@ -798,7 +817,7 @@ def learning_curve(session: LabellingSession) -> None:
         chart("curve", lambda: plots.curve_live(session.rounds, start, None))
         return
     ceiling = session.ceiling().as_dict()
-    truth = "MNIST's ground truth" if session.features.source is None else "the class folders"
+    truth = session.features.kind.truth
     st.markdown(f"**Learning curve** (triangles: answered by {truth}; green: you can stop)")
     chart("curve", lambda: plots.curve_live(session.rounds, start, ceiling))
 
@@ -821,14 +840,14 @@ def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
                 weights,
                 plots.p_by_answer_histogram(session.answer_values, proba),
                 plots.learning_curve(rounds, start, None),
-                title=session.settings.summary(),
+                title=session.settings.summary(names),
             )
         return plots.figures_png(
             weights,
             plots.p_histogram(task, names, data.y_pool, proba),
             plots.p_by_class_chart(task, names, data.y_pool, proba),
             plots.learning_curve(rounds, start, ceiling),
-            title=session.settings.summary(),
+            title=session.settings.summary(names),
         )
 
     def labels_with_undone() -> str:
@@ -919,19 +938,14 @@ def labelling_area() -> None:
         # A round made the session ready to fine-tune on (or an undo made it not): the sidebar,
         # which a round does not redraw, must show it.
         st.rerun()
-    options = answer_options(session.task, session.features.class_names, session.settings.answers)
+    options = answer_options(session.task, session.features.kind, session.settings.answers)
     layout = head_layout(session)
     show_flash()
-    what = "digits" if session.features.source is None else "images"
-    st.markdown(f"#### Label the {what} the head is least sure of")
+    kind = session.features.kind
+    st.markdown(f"#### Label the {kind.items} the head is least sure of")
     st.caption(
         f"{escape_markdown(session.settings.backbone)} / {escape_markdown(session.settings.layer)}"
-        + (
-            f" · {escape_markdown(session.settings.images)}"
-            f" ({escape_markdown(session.features.source.preprocessing)})"
-            if session.features.source
-            else ""
-        )
+        + (f" · {escape_markdown(kind.origin)}" if kind.origin else "")
         + " · "
         + (
             f"answers {escape_markdown(', '.join(session.settings.answers))}"

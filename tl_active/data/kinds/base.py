@@ -1,0 +1,104 @@
+"""The data kind: one abstraction for what differs between MNIST, an image folder and the rest.
+
+A kind's words are class attributes, so that a message is written once with the kind's words
+in it (`f"... agree with {kind.truth}."`) and reads as it always did on MNIST. Its items are
+named by their index in the pool, as every round records them; the kind turns that index into
+what a person sees: a name, a thumbnail, the truth.
+"""
+
+from __future__ import annotations
+
+import string
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
+
+
+def answer_keys(answers: Sequence[str], reserved: Sequence[str] = ()) -> tuple[str, ...]:
+    """One keyboard key per answer, from the answers' names where they allow it.
+
+    Digits where every answer is one digit (MNIST's `0`-`9`); else each answer's first letter
+    where those are distinct letters and none is `reserved` (`eight`, `three`: E, T); else the
+    numbers 1 to 9 and 0, then the letters left.
+    """
+    names = [str(a) for a in answers]
+    reserved = {r.lower() for r in reserved}
+    if all(len(n) == 1 and n.isdigit() for n in names) and len(set(names)) == len(names):
+        return tuple(names)
+    firsts = [n[:1].lower() for n in names]
+    if len(set(firsts)) == len(firsts) and all(
+        f in string.ascii_lowercase and f not in reserved for f in firsts
+    ):
+        return tuple(firsts)
+    spare = [k for k in "1234567890" + string.ascii_lowercase if k not in reserved]
+    if len(names) > len(spare):
+        raise ValueError(f"{len(names)} answers are more than there are keys ({len(spare)})")
+    return tuple(spare[: len(names)])
+
+
+class DataKind(ABC):
+    """What a feature set's items are, how people see them and what their truth is called.
+
+    `class_names` are the data's classes, by index (empty for images without known classes).
+    """
+
+    name: ClassVar[str]  # what the data is: "MNIST", "image folder"
+    items: ClassVar[str]  # what a person labels, in the plural: "digits", "images"
+    class_word: ClassVar[str]  # what one class is: "digit", "class"
+    truth: ClassVar[str]  # what answers are checked against: "MNIST's ground truth"
+    truth_is_plural: ClassVar[bool] = False  # "the class folders disagree", "MNIST's ... disagrees"
+    true_class: ClassVar[str]  # what an item's class is called: "MNIST's true class"
+    auto_answerer: ClassVar[str]  # who answered an auto-labelled round: "MNIST (auto)"
+    item_column: ClassVar[str]  # the heading of the column that names items in a table
+    # Whether its labels CSV names items by pool index in the columns MNIST's always had
+    # (`exchange.LABEL_COLUMNS`); otherwise by `item_id`, with who answered and the head's p.
+    indexed_csv: ClassVar[bool] = False
+    # Whether a backbone can be fine-tuned on a session's labels (it reads the images again).
+    fine_tunable: ClassVar[bool] = False
+
+    class_names: tuple[str, ...]
+
+    @property
+    @abstractmethod
+    def has_truth(self) -> bool:
+        """Whether every item has a known class, so answers can be checked and a test set held."""
+
+    @abstractmethod
+    def item_id(self, index: int) -> int | str:
+        """The pool item as a table or a CSV names it: its index, or its path."""
+
+    @abstractmethod
+    def item_name(self, index: int) -> str:
+        """The pool item as a sentence or a picker names it ('pool image 4,211', a path)."""
+
+    @abstractmethod
+    def short_name(self, index: int) -> str:
+        """The pool item in a line that lists several ('image 4211', a path)."""
+
+    @abstractmethod
+    def test_item_id(self, index: int) -> int | str:
+        """The held-out test item as a CSV names it."""
+
+    @abstractmethod
+    def thumbnail_png(self, index: int, size: int) -> bytes:
+        """The pool item drawn as a `size` x `size` PNG."""
+
+    @abstractmethod
+    def says(self, class_name: str) -> str:
+        """What the truth says of an item of this class: 'MNIST says 3'."""
+
+    @abstractmethod
+    def test_split(self, n_test: int) -> str:
+        """How the held-out test set was made, for people ('' when there is none)."""
+
+    @property
+    def origin(self) -> str:
+        """Where the items come from and how they were prepared ('' for a shipped data set)."""
+        return ""
+
+    def answer_keys(self, answers: Sequence[str], reserved: Sequence[str] = ()) -> tuple[str, ...]:
+        """The keys that answer with each of `answers` (see `answer_keys`)."""
+        return answer_keys(answers, reserved)
+
+    def class_name(self, class_index: int) -> str:
+        return self.class_names[int(class_index)]
