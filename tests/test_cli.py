@@ -77,6 +77,24 @@ def test_compare_refuses_fewer_than_one_seed_without_contradicting_itself(
     assert features_loads == []
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--seeds", "100000000"], "--seeds 100000000: a comparison runs at most 10,000 seeds"),
+        (["--rounds", "1000000000"], "rounds must be a whole number from 1 to 10,000"),
+    ],
+)
+def test_compare_refuses_unbounded_work_in_one_line_before_any_work(
+    tmp_path, capsys, features_loads, option, message
+):
+    status = main(["compare", *option, "--out", str(tmp_path / "out")])
+
+    assert status == 2
+    assert message in one_error_line(capsys)
+    assert features_loads == []
+    assert not (tmp_path / "out").exists()
+
+
 # --- import and export ------------------------------------------------------------------------
 
 

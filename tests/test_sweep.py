@@ -124,6 +124,15 @@ def test_a_grid_file_names_every_key(tmp_path):
         ("seeds = [-1]", "seeds: -1 is not a whole number of 0 or more"),
         ("rounds = [0]", "rounds: 0 is not a whole number of 1 or more"),
         ("backbones = ['resnet']", "unknown backbone 'resnet'"),
+        # Work without bounds: refused before a cell is made, not a MemoryError a minute later.
+        ("seeds = 1000000000", "seeds = 1000000000: a sweep runs at most 10,000 seeds"),
+        ("seeds = [0, 9223372036854775808]", "seeds: at most 10,000 seeds, each at most"),
+        ("rounds = [1000000000]", "rounds: a run has at most 10,000 rounds"),
+        (
+            "targets = ['all']\nstrategies = ['random', 'margin']\nseeds = 10000\n"
+            "batch_sizes = [1, 2, 3, 4]",
+            "the grid has 81,760,000 cells, more than the 1,000,000 a sweep runs",
+        ),
     ],
 )
 def test_a_bad_grid_is_refused_with_a_message_naming_the_file_and_the_fault(

@@ -12,6 +12,7 @@ from tl_active.core.head import HEAD_MODES
 from tl_active.core.strategies import allowed_strategies
 from tl_active.core.task import BINARY, DIGITS, MULTICLASS, Task, classes_by_name
 from tl_active.experiments.compare import (
+    MAX_SEEDS,
     check_settings,
     format_summary,
     parse_budgets,
@@ -91,6 +92,8 @@ def run(args: argparse.Namespace) -> None:
             f"--seeds must be at least 1, not {args.seeds}: it is the number of runs per "
             "strategy, which use seeds 0 to N-1"
         )
+    if args.seeds > MAX_SEEDS:
+        raise ValueError(f"--seeds {args.seeds}: a comparison runs at most {MAX_SEEDS:,} seeds")
     check_settings(strategies, list(range(args.seeds)), args.rounds, args.batch, args.noise, task)
     out = Path(args.out)
     check_writable_folder(out, "--out")

@@ -137,10 +137,17 @@ def _wrong(answer: str, values: Sequence[str], rng: np.random.Generator) -> str:
 def _seed_list(seeds: int | Sequence[int]) -> list[int]:
     """Seeds 0 to N-1 for a count N, or the seeds given."""
     if isinstance(seeds, int):
-        if seeds < 1:
-            raise ValueError(f"the number of seeds must be at least 1, not {seeds}")
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise ValueError(f"the number of seeds must be from 1 to {MAX_SEEDS:,}, not {seeds}")
         return list(range(seeds))
     return [int(s) for s in seeds]
+
+
+# The most work one comparison may ask for, so that a slip of the keyboard (--seeds 100000000)
+# is a one-line refusal rather than a machine out of memory or a run that never ends. A run of
+# MAX_ROUNDS rounds of the largest batch labels more images than MNIST's pool holds.
+MAX_SEEDS = 10_000
+MAX_ROUNDS = 10_000
 
 
 def check_settings(
@@ -160,10 +167,12 @@ def check_settings(
             raise ValueError(f"strategy {name!r} needs a binary task; leave it out for classes")
     if not seeds:
         raise ValueError("give at least one seed")
+    if len(seeds) > MAX_SEEDS:
+        raise ValueError(f"{len(seeds):,} seeds are more than the {MAX_SEEDS:,} a comparison runs")
     if min(seeds) < 0:
         raise ValueError(f"seeds are whole numbers 0 or more, not {min(seeds)}")
-    if rounds < 1:
-        raise ValueError(f"rounds must be at least 1, not {rounds}")
+    if not 1 <= rounds <= MAX_ROUNDS:
+        raise ValueError(f"rounds must be a whole number from 1 to {MAX_ROUNDS:,}, not {rounds}")
     if not 1 <= batch <= MAX_BATCH:
         raise ValueError(f"batch size must be a whole number from 1 to {MAX_BATCH}")
     if not 0.0 <= noise <= 1.0:

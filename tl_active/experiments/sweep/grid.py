@@ -23,9 +23,15 @@ from tl_active.data.features import FeatureSet
 from tl_active.errors import TlActiveError
 from tl_active.experiments.compare import (
     BUDGETS,
+    MAX_ROUNDS,
+    MAX_SEEDS,
     OracleRun,
 )
-from tl_active.sessions.records import MAX_BATCH
+from tl_active.sessions.records import MAX_BATCH, MAX_SEED
+
+# The most cells one sweep may hold: the 18,396-run grid of docs/sweep/ is about 1/50 of it.
+# A grid over it (seeds = 1000000000, say) is refused in one line before anything is made.
+MAX_CELLS = 1_000_000
 
 ALL_TARGETS = "all"  # every binary question: each set of classes but none and all
 GRID_KEYS = (
@@ -159,12 +165,20 @@ def parse_grid(data: dict) -> Grid:
         if isinstance(seeds, int) and not isinstance(seeds, bool):
             if seeds < 1:
                 raise GridError(f"seeds = {seeds}: give a count of 1 or more, or a list of seeds")
+            if seeds > MAX_SEEDS:
+                raise GridError(f"seeds = {seeds}: a sweep runs at most {MAX_SEEDS:,} seeds")
             values["seeds"] = tuple(range(seeds))  # a count, as compare's --seeds
         else:
             values["seeds"] = _whole_numbers("seeds", seeds, 0)
+            if len(values["seeds"]) > MAX_SEEDS or max(values["seeds"]) > MAX_SEED:
+                raise GridError(
+                    f"seeds: at most {MAX_SEEDS:,} seeds, each at most {MAX_SEED:,} (64 bits)"
+                )
     for key in ("rounds", "budgets"):
         if key in data:
             values[key] = _whole_numbers(key, data[key], 1)
+    if max(values.get("rounds", (1,))) > MAX_ROUNDS:
+        raise GridError(f"rounds: a run has at most {MAX_ROUNDS:,} rounds")
     grid = Grid(**values)
     try:
         for backbone in grid.backbones:
@@ -177,7 +191,27 @@ def parse_grid(data: dict) -> Grid:
             "no cell can run: every strategy named needs a binary question; add targets or "
             "other strategies"
         )
+    n_cells = grid_size(grid, tasks)
+    if n_cells > MAX_CELLS:
+        raise GridError(
+            f"the grid has {n_cells:,} cells, more than the {MAX_CELLS:,} a sweep runs: "
+            "split it into several sweeps"
+        )
     return grid
+
+
+def grid_size(grid: Grid, tasks: list[Task]) -> int:
+    """How many cells (oracle runs) a grid holds, counted without making them."""
+    per_task = sum(len(cell_strategies(grid, task)) for task in tasks)
+    return (
+        per_task
+        * max(1, len(grid.backbones))
+        * max(1, len(grid.layers))
+        * len(grid.batch_sizes)
+        * len(grid.noise)
+        * len(grid.seeds)
+        * len(grid.rounds)
+    )
 
 
 def load_grid(path: Path | str) -> Grid:
