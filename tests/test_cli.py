@@ -259,6 +259,41 @@ def test_export_refuses_an_unknown_id_in_one_line_and_writes_nothing(
     assert not out.exists()
 
 
+def test_export_with_a_folder_in_the_way_writes_nothing(tmp_path, capsys, db):
+    store = SessionStore(f"sqlite:///{db}")
+    session_id = store.create(labelled_session())
+    store.close()
+    out = tmp_path / "exported"
+    (out / f"tl-active-{session_id}.json").mkdir(parents=True)
+
+    assert main(["export", session_id, "--out", str(out), "--db", db]) == 2
+    assert "something that is not a file has its name" in one_error_line(capsys)
+    assert sorted(p.name for p in out.iterdir()) == [f"tl-active-{session_id}.json"]
+
+
+def test_export_on_a_full_disk_leaves_no_half_written_file(tmp_path, capsys, db, monkeypatch):
+    import errno
+    import os
+
+    store = SessionStore(f"sqlite:///{db}")
+    session_id = store.create(labelled_session())
+    store.close()
+    out = tmp_path / "exported"
+    out.mkdir()
+    fsyncs = []
+
+    def full_disk(fd):
+        fsyncs.append(fd)
+        if len(fsyncs) == 2:  # the labels CSV went down whole; the manifest finds the disk full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    assert main(["export", session_id, "--out", str(out), "--db", db]) == 2
+    line = one_error_line(capsys)
+    assert "No space left on device; nothing was written" in line
+    assert list(out.iterdir()) == []
+
+
 # --- features -------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from tl_active.cli.common import session_features
 from tl_active.errors import TlActiveError
 from tl_active.paths import check_writable_folder, db_url
+from tl_active.safe_writes import write_files
 
 # Where `make run` serves the app: a session's link is this with `/?session=<id>`.
 APP_URL = "http://localhost:8501"
@@ -98,6 +99,6 @@ def run_export(args: argparse.Namespace) -> None:
         out / f"tl-active-{session_id}-labels.csv",
         out / f"tl-active-{session_id}.json",
     )
-    labels.write_text(labels_csv(session, undone=undone), encoding="utf-8")
-    manifest.write_text(manifest_json(session), encoding="utf-8")
+    # Both files or neither: a full disk or a folder in the way leaves no half an export behind.
+    write_files({labels: labels_csv(session, undone=undone), manifest: manifest_json(session)})
     print(f"wrote {labels} and {manifest}")
