@@ -294,6 +294,37 @@ def test_export_on_a_full_disk_leaves_no_half_written_file(tmp_path, capsys, db,
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_import_refuses_a_database_that_vanishes_when_the_command_ends(tmp_path, capsys, db, url):
+    manifest = tmp_path / "m.json"
+    manifest.write_text(manifest_json(labelled_session()), encoding="utf-8")
+
+    assert main(["import", str(manifest), "--db", url]) == 2
+    line = one_error_line(capsys)
+    assert "vanishes when the command ends" in line and "give a file" in line
+
+
+def test_import_notices_a_database_file_deleted_during_the_import(
+    tmp_path, capsys, db, monkeypatch
+):
+    import os
+
+    manifest = tmp_path / "m.json"
+    manifest.write_text(manifest_json(labelled_session()), encoding="utf-8")
+    real = SessionStore.import_manifest
+
+    def import_then_delete(self, raw, features):
+        session_id = real(self, raw, features)
+        os.unlink(db)  # as a careless `rm` in another terminal would
+        return session_id
+
+    monkeypatch.setattr(SessionStore, "import_manifest", import_then_delete)
+    assert main(["import", str(manifest), "--db", db]) == 2
+    line = one_error_line(capsys)
+    assert f"the database file {db} vanished during the import" in line
+    assert "imported" not in capsys.readouterr().out
+
+
 # --- features -------------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
+from tl_active import paths
 from tl_active.cli.common import session_features
 from tl_active.errors import TlActiveError
 from tl_active.paths import check_writable_folder, db_url
@@ -59,8 +60,30 @@ def _manifest_settings(raw: bytes) -> object:
         return None
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The file an SQLite URL names; None for another database, "" for one held in memory."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # the store says what is wrong with the URL
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    name = parsed.database or ""
+    return Path(name) if name and name != ":memory:" else Path("")
+
+
 def run_import(args: argparse.Namespace) -> None:
     """Replay a manifest and store it as a new session; a refused one writes nothing."""
+    url = db_url(args.db) if args.db else paths.DB_URL
+    database = _sqlite_file(url)
+    if database == Path(""):
+        raise TlActiveError(
+            f"--db {url}: an SQLite database in memory vanishes when the command ends, so the "
+            "session would be lost; give a file or a server's URL"
+        )
     raw = _read_manifest_file(args.manifest)
     store = _open_store(args)
     try:
@@ -75,6 +98,12 @@ def run_import(args: argparse.Namespace) -> None:
         n = store.round_count(session_id)
     finally:
         store.close()
+    if database is not None and not database.exists():
+        # SQLite keeps writing to a file deleted under it; nothing would open the session again.
+        raise TlActiveError(
+            f"the database file {database} vanished during the import: session {session_id} "
+            "was not kept; import again"
+        )
     print(f"imported {args.manifest}: session {session_id}, {n} round{'s' * (n != 1)} replayed")
     print(f"{APP_URL}/?session={session_id}")
 
