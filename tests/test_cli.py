@@ -243,6 +243,25 @@ def test_export_writes_the_labels_with_undone_rounds_and_a_manifest_that_imports
     assert sorted(n for _, n in stored(db)) == [2, 2]
 
 
+@pytest.mark.parametrize("where", ["plain", "after --", "before the options"])
+def test_export_takes_a_session_id_that_begins_with_a_dash(tmp_path, capsys, db, where):
+    store = SessionStore(f"sqlite:///{db}")
+    session = labelled_session()
+    # Ids are random: one in 64 made by the old code began with "-". Store one such id.
+    store.create(session, "-dashed-id-1234")
+    store.close()
+    out = tmp_path / "exported"
+    argv = {
+        "plain": ["export", "-dashed-id-1234", "--out", str(out), "--db", db],
+        "after --": ["export", "--out", str(out), "--db", db, "--", "-dashed-id-1234"],
+        "before the options": ["export", "--db", db, "-dashed-id-1234", "--out", str(out)],
+    }[where]
+
+    assert main(argv) == 0
+    assert (out / "tl-active--dashed-id-1234-labels.csv").is_file()
+    assert (out / "tl-active--dashed-id-1234.json").is_file()
+
+
 @pytest.mark.parametrize(
     ("session_id", "reason"),
     [

@@ -87,8 +87,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def ids_as_positionals(argv: list[str]) -> list[str]:
+    """`export -x1Yz...`: a session id that begins with "-" moved after "--", where argparse
+    takes it as the id rather than an unknown option (ids are random, and 1 in 64 once began so).
+
+    Only for `export`, and only a word that is no option of it and has the shape of an id.
+    """
+    from tl_active.sessions.store import SESSION_ID_PATTERN
+
+    if "export" not in argv or "--" in argv:
+        return argv
+    start = argv.index("export") + 1
+    options = {"-h", "--help", "--out", "--db", "--backbone", "--layer", "--images"}
+    takes_value = options - {"-h", "--help"}
+    for i in range(start, len(argv)):
+        word = argv[i]
+        after_option = argv[i - 1] in takes_value
+        if (
+            word.startswith("-")
+            and not after_option
+            and word.split("=")[0] not in options
+            and SESSION_ID_PATTERN.fullmatch(word)
+        ):
+            return [*argv[:i], *argv[i + 1 :], "--", word]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(ids_as_positionals(argv))
     try:
         args.run(args)
     except (TlActiveError, ValueError) as error:
