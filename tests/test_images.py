@@ -294,6 +294,17 @@ def test_names_with_terminal_escapes_are_escaped_where_they_are_said(tmp_path):
     assert "\\x1b]0;owned\\x07.txt" in str(caught.value)
 
 
+def test_a_class_folder_named_with_control_characters_is_no_class(three_classes):
+    # Found by the folder fuzzer: the name reached describe() and, as a class, every session.
+    write_class_folder(three_classes / "\x1b[31mred", {"": (4, 2)})
+    folder = scan_folder(three_classes)
+    assert folder.class_names == ("one", "seven", "zero")
+    assert [(s.path, s.reason) for s in folder.skipped] == [
+        ("\x1b[31mred", images.NOT_A_CLASS_NAME)
+    ]
+    assert "\x1b" not in images.describe_skipped(folder.skipped)
+
+
 # --- pixels as a person sees them: one test per mode -------------------------------------------
 
 GREY = Preprocessing(4, 4, 1, "0-1")

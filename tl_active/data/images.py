@@ -41,6 +41,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from tl_active.errors import DataError, FileRefusedError
 from tl_active.safe_files import LINK_OUTSIDE, is_within, open_regular, read_regular
 from tl_active.text import shown as shown_text
+from tl_active.text import text_problem
 
 # What the app accepts as an upload (its server refuses more, .streamlit/config.toml).
 MAX_ZIP_BYTES = 50 * 1024**2
@@ -66,6 +67,8 @@ NOT_AN_IMAGE = "not an image"
 UNREADABLE = "unreadable"
 OUTSIDE_CLASSES = "outside any class folder"
 NAME_TOO_LONG = "a name too long for the file system"
+# A class is named as its folder, and that name is kept with the features and the sessions.
+NOT_A_CLASS_NAME = "a folder name that is not plain text (a control character or not UTF-8)"
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ class ImageFolder:
         n = len(self.paths)
         if self.has_truth:
             counts = np.bincount(self.labels, minlength=len(self.class_names))
-            names = ", ".join(f"{c} {m:,}" for c, m in zip(self.class_names, counts))
+            names = ", ".join(f"{shown_text(c)} {m:,}" for c, m in zip(self.class_names, counts))
             return f"{n:,} images in {len(self.class_names)} classes ({names})"
         return f"{n:,} images, no classes (a flat folder: no ground truth, no test set)"
 
@@ -192,9 +195,12 @@ def scan_folder(root: Path | str) -> ImageFolder:
     leading_out = [e for e in entries if e.is_symlink() and not is_within(e, root)]
     entries = [e for e in entries if e not in leading_out]
     class_dirs = [d for d in entries if d.is_dir() and _has_images(d)]
-    if class_dirs:
+    unnamed = [d for d in class_dirs if text_problem(d.name, MAX_NAME_BYTES) is not None]
+    class_dirs = [d for d in class_dirs if d not in unnamed]
+    if class_dirs or unnamed:
         groups = [(k, _image_files(d, root, skipped)) for k, d in enumerate(class_dirs)]
         skipped += [Skipped(e.name, LINK_OUTSIDE) for e in leading_out]
+        skipped += [Skipped(d.name, NOT_A_CLASS_NAME) for d in unnamed]
         skipped += [Skipped(e.name, OUTSIDE_CLASSES) for e in entries if e.is_file()]
     else:
         groups = [(-1, _image_files(root, root, skipped))]
