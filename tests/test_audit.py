@@ -632,11 +632,18 @@ def app_run_once(tmp_path_factory, request):
 
 
 @pytest.fixture(scope="module")
-def tensorflow_imported():
-    """Keras imported once, untimed, for the rows marked `model`: 14 s on a busy machine."""
-    import keras  # noqa: F401
+def tensorflow_imported(tmp_path_factory):
+    """Keras imported and a small model saved and loaded once, untimed, for the rows marked
+    `model`: TensorFlow's start took 14 s, and its first model 5 s more, on a busy machine."""
+    import keras
 
     import tl_active.data.network  # noqa: F401
+
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="conv")(inputs))
+    path = tmp_path_factory.mktemp("keras") / "warm.keras"
+    model.save(path)
+    keras.models.load_model(path).predict(np.zeros((1, 8, 8, 1)), verbose=0)
 
 
 @pytest.mark.parametrize(
