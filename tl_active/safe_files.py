@@ -3,9 +3,9 @@
 Such a file is opened only if it is a regular file: a FIFO would block the reader for good, a
 device could be read for ever, a socket cannot be read at all. It is checked without blocking
 (the path's status, then the open file's own status, opened with O_NONBLOCK so that even a
-FIFO put in its place in between cannot hold the open). Given a folder, the file must lie
-within it once every link is followed, so a link cannot lead the reader out; a link that
-leads to itself is refused, not followed. Given a size, a larger file is refused before it is
+FIFO put in its place in between cannot hold the open). Given a folder, the file opened must
+lie within it once every link is followed (the open file's own path, as the system names it),
+so a link cannot lead the reader out; a link that leads to itself is refused, not followed. Given a size, a larger file is refused before it is
 read, and no more than that is ever read (a file growing meanwhile cannot pass it).
 
 Every refusal is a `FileRefusedError` of one line naming the file (escaped: see `text.shown`)
@@ -15,6 +15,7 @@ with a short `reason`, so a scanner can list what it left out and why.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 from pathlib import Path
@@ -35,11 +36,29 @@ _KINDS = (
 )
 
 
+@functools.lru_cache(maxsize=64)
+def _real_folder(folder: str) -> str:
+    # A scan or a batch asks about one folder thousands of times; where it really is does not
+    # change meanwhile, and resolving it costs a system call per part of its path.
+    return os.path.realpath(folder)
+
+
+def _lies_in(real: str, folder: Path | str) -> bool:
+    real_folder = _real_folder(os.path.abspath(folder))
+    return real == real_folder or real.startswith(real_folder.rstrip(os.sep) + os.sep)
+
+
 def is_within(path: Path | str, folder: Path | str) -> bool:
     """Whether `path`, every link followed, lies in `folder` (itself with its links followed)."""
-    real = os.path.realpath(path)
-    real_folder = os.path.realpath(folder)
-    return real == real_folder or real.startswith(real_folder.rstrip(os.sep) + os.sep)
+    return _lies_in(os.path.realpath(path), folder)
+
+
+def _opened_path(fd: int, path: Path) -> str:
+    """Where the file open as `fd` really is: one call on Linux, every link resolved elsewhere."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return os.path.realpath(path)
 
 
 def _refuse(path: Path, reason: str, what: str) -> FileRefusedError:
@@ -75,8 +94,6 @@ def open_regular(
     taken. `what` names the file in the message ("manifest", "grid file", "image").
     """
     path = Path(path)
-    if within is not None and not is_within(path, within):
-        raise _refuse(path, LINK_OUTSIDE, what)
     try:
         mode = os.stat(path).st_mode  # follows links and never blocks, whatever the file is
     except OSError as error:
@@ -94,6 +111,8 @@ def open_regular(
         problem = _kind_problem(status.st_mode)
         if problem is None and max_bytes is not None and status.st_size > max_bytes:
             problem = f"{status.st_size:,} bytes; at most {max_bytes:,} are taken"
+        if problem is None and within is not None and not _lies_in(_opened_path(fd, path), within):
+            problem = LINK_OUTSIDE
         if problem is not None:
             raise _refuse(path, problem, what)
         os.set_blocking(fd, True)
@@ -116,7 +135,14 @@ def read_regular(
     """
     with open_regular(path, within=within, max_bytes=max_bytes, what=what) as handle:
         try:
-            data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+            if max_bytes is None:
+                data = handle.read()
+            else:
+                # Read what the file holds, not the limit: a read of n bytes sets n aside first.
+                size = os.fstat(handle.fileno()).st_size
+                data = handle.read(size + 1)
+                if len(data) > size:  # it grew since: read on, up to one byte over the limit
+                    data += handle.read(max(max_bytes + 1 - len(data), 0))
         except OSError as error:
             raise _refuse(Path(path), _os_reason(error), what) from None
     if max_bytes is not None and len(data) > max_bytes:

@@ -147,8 +147,9 @@ def _is_hidden(part: str) -> bool:
 def _image_files(folder: Path, root: Path, skipped: list[Skipped]) -> list[Path]:
     """Every file under `folder` that may be an image, in sorted order; the others skipped.
 
-    The walk does not follow links to folders below `folder`; a link to a file is checked
-    here for where it leads, and read (through `open_regular`) only within `root`.
+    The walk does not follow links to folders below `folder`, so only a file can be a link
+    here: it is checked for where it leads, and any file is read (`open_regular`) only if it
+    lies within `root`.
     """
     found = []
     real_root = os.path.realpath(root)
@@ -159,7 +160,7 @@ def _image_files(folder: Path, root: Path, skipped: list[Skipped]) -> list[Path]
             relative = path.relative_to(root).as_posix()
             if _is_hidden(name):
                 continue  # .DS_Store and the like: not a person's file
-            if not is_within(path, real_root):
+            if path.is_symlink() and not is_within(path, real_root):
                 skipped.append(Skipped(relative, LINK_OUTSIDE))
             elif path.suffix.lower() not in IMAGE_SUFFIXES:
                 skipped.append(Skipped(relative, NOT_AN_IMAGE))
