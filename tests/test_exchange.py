@@ -3,6 +3,8 @@
 import csv
 import io
 import json
+import os
+import time
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from tl_active.sessions.exchange import (
     manifest,
     manifest_json,
     read_manifest,
+    read_manifest_file,
 )
 from tl_active.sessions.records import SessionSettings
 from tl_active.sessions.schema import rounds, sessions
@@ -234,6 +237,30 @@ REFUSED = {
         _tampered(lambda d: d.update(version=1, rounds=[])),
         "settings must name target, strategy",
     ),
+    "a lone surrogate in a reason": (
+        _tampered(_set(["rounds", 1, "reasons", 0], "\ud800")),
+        r"round 2 of the manifest: reasons is not well-formed Unicode \(a lone surrogate",
+    ),
+    "a NUL in a reason": (
+        _tampered(_set(["rounds", 0, "reasons", 2], "closest\x00")),
+        r"round 1 of the manifest: reasons holds a control character \(U\+0000\)",
+    ),
+    "a right-to-left override in a reason": (
+        _tampered(_set(["rounds", 2, "reasons", 0], "\u202eclosest")),
+        r"round 3 of the manifest: reasons holds a control character \(U\+202E\)",
+    ),
+    "a reason of 201 characters": (
+        _tampered(_set(["rounds", 0, "reasons", 0], "x" * 201)),
+        "reasons is 201 characters long; at most 200 are taken",
+    ),
+    "a lone surrogate in the folder's path": (
+        _tampered(_set(["settings", "images"], "/home/me/\udcff")),
+        r"the manifest's settings: images is not well-formed Unicode",
+    ),
+    "a terminal escape in exported_at": (
+        _tampered(_set(["exported_at"], "\x1b[2J")),
+        r"the manifest's exported_at holds a control character \(U\+001B\)",
+    ),
 }
 
 
@@ -440,3 +467,40 @@ def test_one_tampered_weight_of_a_five_class_head_is_refused(store):
     with pytest.raises(SessionFileError, match="replaying round 15 gives other head"):
         store.import_manifest(json.dumps(data), embedding)
     assert stored_rows(store) == (0, 0)
+
+
+def test_a_40_mb_reason_is_refused_in_one_line_within_seconds(store):
+    raw = _tampered(_set(["rounds", 0, "reasons", 0], "x" * 40_000_000))
+    assert len(raw) < 50_000_000  # under the file's own limit
+    start = time.perf_counter()
+    with pytest.raises(SessionFileError, match="^round 1 of the manifest: reasons is 40,000,000"):
+        store.import_manifest(raw, FEATURES)
+    assert time.perf_counter() - start < 5
+    assert stored_rows(store) == (0, 0)
+
+
+def test_an_imported_session_holds_only_text_it_can_export_again(store):
+    # Well-formed text outside ASCII is text like any other.
+    raw = _tampered(_set(["settings", "images"], "/home/me/Müll 🙂"))
+    session_id = store.import_manifest(raw, FEATURES)
+    exported = manifest_json(store.load(session_id, FEATURES)).encode("utf-8")
+    assert "Müll 🙂" in json.loads(exported)["settings"]["images"]
+
+
+def test_a_manifest_file_is_read_only_if_it_is_a_regular_file(tmp_path):
+    (tmp_path / "mine.json").write_text(manifest_json(labelled_session(2)))
+    assert read_manifest(read_manifest_file(tmp_path / "mine.json"), FEATURES).rounds
+    os.mkfifo(tmp_path / "fifo.json")
+    start = time.perf_counter()
+    with pytest.raises(SessionFileError, match="fifo.json: not a regular file \\(a FIFO\\)$"):
+        read_manifest_file(tmp_path / "fifo.json")
+    assert time.perf_counter() - start < 1
+    with pytest.raises(SessionFileError, match="a folder, not a file"):
+        read_manifest_file(tmp_path)
+    with pytest.raises(SessionFileError, match="no such file"):
+        read_manifest_file(tmp_path / "\x1b[2Jgone.json")
+    # Over the limit: one byte more than it is read, for the reader to refuse.
+    with open(tmp_path / "big.json", "wb") as handle:
+        handle.truncate(60_000_000)
+    with pytest.raises(SessionFileError, match="over 50 MB: not a manifest"):
+        read_manifest(read_manifest_file(tmp_path / "big.json"), FEATURES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import time
 import zipfile
 
 import numpy as np
@@ -209,3 +210,230 @@ def test_a_thumbnail_is_made_once_and_then_read_from_the_cache(three_classes, tm
         assert len(np.unique(np.asarray(thumb)[:4, :4])) == 1
     (three_classes / folder.paths[0]).unlink()
     assert thumbnail_png(folder.root, folder.paths[0], tmp_path / "cache", folder.checksum) == png
+
+
+# --- hostile folders: links out, FIFOs, self-links, names the file system cannot hold ---------
+
+
+def test_a_class_folder_that_is_a_link_out_of_the_folder_is_skipped_not_read(
+    three_classes, tmp_path
+):
+    elsewhere = write_class_folder(tmp_path / "elsewhere", {"dog": (2, 4)}) / "dog"
+    os.symlink(elsewhere, three_classes / "dog")
+    folder = scan_folder(three_classes)
+    assert folder.class_names == ("one", "seven", "zero") and len(folder) == 30
+    assert [(s.path, s.reason) for s in folder.skipped] == [("dog", images.LINK_OUTSIDE)]
+    # A flat folder holding such a link says so too.
+    flat = write_flat_folder(tmp_path / "flat", {3: 2})
+    os.symlink(elsewhere, flat / "more")
+    folder = scan_folder(flat)
+    assert len(folder) == 2 and [s.path for s in folder.skipped] == ["more"]
+
+
+def test_a_class_folder_linked_within_the_folder_is_read(three_classes):
+    os.symlink(three_classes / "one", three_classes / "uno")
+    assert scan_folder(three_classes).class_names == ("one", "seven", "uno", "zero")
+
+
+def test_a_fifo_named_as_an_image_is_skipped_at_once(three_classes):
+    os.mkfifo(three_classes / "one" / "two.png")
+    start = time.perf_counter()
+    folder = scan_folder(three_classes)
+    assert time.perf_counter() - start < 5
+    assert [(s.path, s.reason) for s in folder.skipped] == [
+        ("one/two.png", "not a regular file (a FIFO)")
+    ]
+    # An image swapped for a FIFO after the scan costs its own row, and its tile is grey.
+    (three_classes / "one" / "0001.png").unlink()
+    os.mkfifo(three_classes / "one" / "0001.png")
+    batch, readable = read_batch(
+        three_classes, ["one/0000.png", "one/0001.png"], Preprocessing(28, 28, 1)
+    )
+    assert readable.tolist() == [True, False]
+    assert thumbnail_png(three_classes, "one/0001.png", three_classes / ".thumbs", "0" * 64)
+
+
+def test_a_link_to_itself_is_skipped_without_a_traceback(three_classes, tmp_path):
+    os.symlink("loop.png", three_classes / "one" / "loop.png")
+    os.symlink("self", three_classes / "self")
+    flat = write_flat_folder(tmp_path / "flat", {3: 2})
+    os.symlink("loop.png", flat / "loop.png")
+    assert ("one/loop.png", "a link that leads to itself") in {
+        (s.path, s.reason) for s in scan_folder(three_classes).skipped
+    }
+    assert [(s.path, s.reason) for s in scan_folder(flat).skipped] == [
+        ("loop.png", "a link that leads to itself")
+    ]
+
+
+def test_a_zip_member_whose_name_the_file_system_cannot_hold_is_skipped(tmp_path):
+    long_name = "cat/" + "x" * 300 + ".png"
+    long_folder = "y" * 256 + "/a.png"
+    unpacked = unpack_zip(
+        _zip({long_name: _png(1), long_folder: _png(2), "cat/a.png": _png(3)}), tmp_path / "up"
+    )
+    assert unpacked.n_files == 1
+    assert sorted((s.path, s.reason) for s in unpacked.skipped) == sorted(
+        [(long_name, images.NAME_TOO_LONG), (long_folder, images.NAME_TOO_LONG)]
+    )
+
+
+def test_a_zip_that_is_a_fifo_is_a_clear_error_at_once(tmp_path):
+    os.mkfifo(tmp_path / "mine.zip")
+    with pytest.raises(DataError, match="mine.zip: not a regular file"):
+        unpack_zip(tmp_path / "mine.zip", tmp_path / "up")
+
+
+def test_names_with_terminal_escapes_are_escaped_where_they_are_said(tmp_path):
+    folder = tmp_path / "\x1b[2Jmine"
+    folder.mkdir()
+    (folder / "\x1b]0;owned\x07.txt").write_text("x")
+    with pytest.raises(DataError) as caught:
+        scan_folder(folder)
+    assert "\x1b" not in str(caught.value) and "\\x1b[2Jmine" in str(caught.value)
+    assert "\\x1b]0;owned\\x07.txt" in str(caught.value)
+
+
+def test_a_class_folder_named_with_control_characters_is_no_class(three_classes):
+    # Found by the folder fuzzer: the name reached describe() and, as a class, every session.
+    write_class_folder(three_classes / "\x1b[31mred", {"": (4, 2)})
+    folder = scan_folder(three_classes)
+    assert folder.class_names == ("one", "seven", "zero")
+    assert [(s.path, s.reason) for s in folder.skipped] == [
+        ("\x1b[31mred", images.NOT_A_CLASS_NAME)
+    ]
+    assert "\x1b" not in images.describe_skipped(folder.skipped)
+
+
+# --- pixels as a person sees them: one test per mode -------------------------------------------
+
+GREY = Preprocessing(4, 4, 1, "0-1")
+COLOUR = Preprocessing(4, 4, 3, "0-1")
+
+
+def _read(tmp_path, image: Image.Image, name: str, preprocessing=GREY, **save) -> np.ndarray:
+    image.save(tmp_path / name, **save)
+    batch, readable = read_batch(tmp_path, [name], preprocessing)
+    assert readable.all()
+    return batch[0]
+
+
+def _save(tmp_path, image: Image.Image, name: str, **save):
+    image.save(tmp_path / name, **save)
+    return tmp_path / name
+
+
+def test_a_16_bit_grey_png_at_half_reads_as_half_not_white(tmp_path):
+    half = Image.fromarray(np.full((4, 4), 32768, np.uint16))
+    assert Image.open(_save(tmp_path, half, "half.png")).mode in ("I;16", "I")
+    assert _read(tmp_path, half, "half.png") == pytest.approx(np.full((4, 4, 1), 0.5), abs=1e-4)
+    ramp = Image.fromarray(np.array([[0, 16384, 49152, 65535]] * 4, np.uint16))
+    x = _read(tmp_path, ramp, "ramp.png", COLOUR)
+    assert x[0, :, 0] == pytest.approx([0, 0.25, 0.75, 1], abs=1e-4)
+    assert (x[..., 0] == x[..., 2]).all()  # grey in all three channels
+    thumb = Image.open(io.BytesIO(thumbnail_png(tmp_path, "half.png", tmp_path / "c", "0" * 64)))
+    assert thumb.mode == "L" and np.asarray(thumb).max() in (127, 128)  # not 255
+
+
+def test_a_32_bit_integer_image_is_read_on_the_16_bit_range(tmp_path):
+    image = Image.fromarray(np.array([[0, 32768, 65535, 100_000]] * 4, np.int32), "I")
+    assert image.mode == "I"
+    x = _read(tmp_path, image, "i.tiff")
+    assert x[0, :, 0] == pytest.approx([0, 0.5, 1, 1], abs=1e-4)  # beyond 16 bits: clipped
+
+
+def test_a_floating_point_image_is_read_on_0_to_1(tmp_path):
+    image = Image.fromarray(np.array([[0.0, 0.25, 1.0, 3.0]] * 4, np.float32), "F")
+    x = _read(tmp_path, image, "f.tiff")
+    assert x[0, :, 0] == pytest.approx([0, 0.25, 1, 1], abs=1e-6)
+
+
+def test_a_bilevel_image_reads_black_and_white(tmp_path):
+    image = Image.fromarray(np.array([[0, 255, 0, 255]] * 4, np.uint8)).convert("1")
+    assert _read(tmp_path, image, "b.png")[0, :, 0].tolist() == [0, 1, 0, 1]
+
+
+def test_grey_with_alpha_is_laid_over_white(tmp_path):
+    # Black strokes on a transparent ground whose hidden pixels are black too.
+    grey = np.zeros((4, 4), np.uint8)
+    alpha = np.array([[0, 255, 128, 0]] * 4, np.uint8)
+    image = Image.fromarray(np.dstack([grey, alpha]), "LA")
+    x = _read(tmp_path, image, "la.png")
+    assert x[0, :, 0] == pytest.approx([1, 0, 127 / 255, 1], abs=1 / 255)
+
+
+def test_a_palette_with_a_transparent_colour_is_laid_over_white(tmp_path):
+    image = Image.new("P", (4, 4), 0)
+    image.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    image.putpixel((1, 0), 1)
+    x = _read(tmp_path, image, "p.png", COLOUR, transparency=0)
+    assert x[0, 0].tolist() == [1, 1, 1] and x[0, 1].tolist() == [1, 0, 0]
+    opaque = _read(tmp_path, image, "opaque.png", COLOUR)
+    assert opaque[0, 0].tolist() == [0, 0, 0]  # no transparency: as it is
+
+
+def test_rgba_is_laid_over_white_and_an_opaque_one_reads_as_rgb(tmp_path):
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[:, :2, 3] = 255
+    x = _read(tmp_path, Image.fromarray(rgba, "RGBA"), "rgba.png", COLOUR)
+    assert x[0, 0].tolist() == [1, 0, 0] and x[0, 3].tolist() == [1, 1, 1]
+    rgba[..., 3] = 255
+    opaque = _read(tmp_path, Image.fromarray(rgba, "RGBA"), "opaque.png", COLOUR)
+    assert (opaque == _read(tmp_path, Image.fromarray(rgba[..., :3]), "rgb.png", COLOUR)).all()
+
+
+def test_cmyk_reads_as_its_colours(tmp_path):
+    image = Image.new("CMYK", (4, 4), (0, 255, 255, 0))  # no cyan, full magenta and yellow: red
+    assert _read(tmp_path, image, "c.jpg", COLOUR, quality=100)[1, 1] == pytest.approx(
+        [1, 0, 0], abs=0.02
+    )
+    assert _read(tmp_path, image, "c.tiff", COLOUR)[1, 1].tolist() == [1, 0, 0]
+
+
+def test_a_photo_is_turned_upright_by_its_exif_orientation(tmp_path):
+    # A phone held upright stores the sensor's landscape pixels and says "turn 90 degrees".
+    pixels = np.zeros((2, 4), np.uint8)
+    pixels[0, 0] = 255  # top left of the sensor's image
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    image.save(tmp_path / "photo.jpg", exif=exif, quality=100, subsampling=0)
+    with Image.open(tmp_path / "photo.jpg") as opened:
+        shown = images.upright(opened)
+        assert shown.size == (2, 4)  # (width, height): standing up
+        assert np.asarray(shown)[0, 1] > 200  # the sensor's top left is now the top right
+    assert images.first_image_size(tmp_path, ["photo.jpg"]) == (4, 2)
+    thumb = Image.open(io.BytesIO(thumbnail_png(tmp_path, "photo.jpg", tmp_path / "c", "0" * 64)))
+    assert thumb.height > thumb.width
+
+
+def test_ordinary_8_bit_images_read_as_they_always_did(tmp_path):
+    # The conversion before images were read upright: Pillow's own, straight to L or RGB.
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (30, 20, 3), np.uint8)
+    saved = {
+        "l.png": Image.fromarray(rgb[..., 0]),
+        "rgb.png": Image.fromarray(rgb),
+        "rgb.jpg": Image.fromarray(rgb),
+        "p.png": Image.fromarray(rgb).convert("P"),
+        "p.gif": Image.fromarray(rgb).convert("P"),
+        "cmyk.jpg": Image.fromarray(rgb).convert("CMYK"),
+    }
+    for name, image in saved.items():
+        image.save(tmp_path / name)
+    for preprocessing in (Preprocessing(28, 28, 1), Preprocessing(16, 24, 3, "caffe")):
+        batch, readable = read_batch(tmp_path, list(saved), preprocessing)
+        assert readable.all()
+        for row, name in enumerate(saved):
+            with Image.open(tmp_path / name) as image:
+                old = image.convert("L" if preprocessing.channels == 1 else "RGB").resize(
+                    (preprocessing.width, preprocessing.height), Image.BILINEAR
+                )
+                x = np.asarray(old, np.float32).reshape(batch.shape[1:])
+            expected = (
+                x / 255.0
+                if preprocessing.scale == "0-1"
+                else x[..., ::-1] - np.array([103.939, 116.779, 123.68], np.float32)
+            )
+            assert np.array_equal(batch[row], expected), name

@@ -12,7 +12,9 @@ steps), eight rounds each, so that reopening checks only some of them; and five 
 mutations are what a damaged, hand-edited or forged file shows: keys dropped, repeated or
 reordered, rounds dropped, repeated or reordered, values of another type or of plausible
 other values, huge and negative numbers, NaN and Infinity, deep nesting, long, multi-line and
-non-ASCII text, bytes that are not UTF-8, and the text cut short.
+non-ASCII text, lone surrogates, control characters and terminal escapes, bytes that are not
+UTF-8, and the text cut short. An imported session holds only text that can be exported and
+shown again.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from tl_active.sessions.records import ADAM_FIELDS, BATCH, SessionSettings
 from tl_active.sessions.schema import rounds, sessions
 from tl_active.sessions.session import LabellingSession
 from tl_active.sessions.store import SessionStore
+from tl_active.text import text_problem
 
 DIGITS = synthetic_features(400, 200, model="fuzzmodel")
 EMBEDDING = synthetic_features(400, 200, model="fuzzmodel", layer="embedding")
@@ -120,7 +123,17 @@ WEIRD_STRINGS = [
 
 # Values a key could well hold: they get past the first checks, to the replay and beyond.
 LONG, TWO_LINES = "x" * 100_000, "mnist-cnn\n[a link](https://evil.example)"
-ODD_TEXT = [LONG, TWO_LINES, "🙂" * 1_000, "\u202edigits", "digits\x00", ""]
+ODD_TEXT = [
+    LONG,
+    TWO_LINES,
+    "🙂" * 1_000,
+    "\u202edigits",
+    "digits\x00",
+    "",
+    "\ud800",
+    "\x1b[2Jdigits",
+    "\u2066digits\u2069",
+]
 PLAUSIBLE = {
     "version": [1, 2, 3],
     "model_checksum": ["fuzzmodel", "othermodel", "", LONG],
@@ -391,6 +404,10 @@ def _check_usable(session: LabellingSession) -> None:
         assert len(record.mean_p_by_class) == n_classes
     assert (session.rounds[-1].n_labels if session.rounds else 0) == len(session.labelled)
     labels_csv(session)
+    # Its text can be written out again and shown: well-formed, no control characters.
+    for _, value in _nodes(session.to_dict()):
+        if isinstance(value, str):
+            assert text_problem(value, 10**6) is None, repr(value)
     try:
         session.next_batch()
     except PoolExhaustedError:

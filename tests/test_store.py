@@ -255,6 +255,15 @@ def test_unknown_and_malformed_ids_are_refused_clearly(store):
     assert len(ids) == 100 and all(check_session_id(i) == i and len(i) == 16 for i in ids)
 
 
+def test_a_new_id_never_begins_with_a_dash_and_one_made_before_still_does(monkeypatch):
+    # One token in 64 begins with "-", which a command line reads as an option.
+    assert not any(new_session_id().startswith("-") for _ in range(5_000))
+    drawn = iter(["-dashfirst012345", "-dashagain012345", "letterfirst01234"])
+    monkeypatch.setattr("tl_active.sessions.store.secrets.token_urlsafe", lambda n: next(drawn))
+    assert new_session_id() == "letterfirst01234"
+    assert check_session_id("-madebefore01234") == "-madebefore01234"
+
+
 def test_a_session_stored_under_another_model_is_refused_on_load(store):
     other = synthetic_features(400, 200, model="othermodel")
     session = LabellingSession(other, SessionSettings(seed=8))

@@ -155,6 +155,18 @@ def test_the_command_line_refuses_a_bad_grid_in_one_line_before_any_work(tmp_pat
     assert "grid file not found" in capsys.readouterr().err
 
 
+def test_a_grid_file_that_is_a_fifo_or_huge_is_refused_at_once(tmp_path):
+    import os
+
+    fifo = tmp_path / "grid.toml"
+    os.mkfifo(fifo)  # no writer: a plain read would block for good
+    with pytest.raises(GridError, match="not a regular file"):
+        load_grid(fifo)
+    huge = write_grid(tmp_path / "huge.toml", "# " + "x" * 2_000_000)
+    with pytest.raises(GridError, match="2,000,002 bytes; at most 1,000,000 are taken"):
+        load_grid(huge)
+
+
 # --- the runs ---------------------------------------------------------------------------------
 
 

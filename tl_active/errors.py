@@ -31,3 +31,12 @@ class SessionFileError(TlActiveError):
 
 class Cancelled(TlActiveError):
     """A long run (a fine-tuning) that the person stopped; it changed nothing."""
+
+
+class FileRefusedError(TlActiveError):
+    """A file the app will not read: missing, not a regular file, a link out of its folder,
+    or too large. `reason` says why in a few words, for a list of files left out."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason

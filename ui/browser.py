@@ -16,13 +16,11 @@ login: anyone with a session's link can still open it.
 
 from __future__ import annotations
 
-import secrets
-
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from tl_active.errors import TlActiveError
-from tl_active.sessions.store import SESSION_ID_PATTERN, SessionSummary
+from tl_active.sessions.store import SESSION_ID_PATTERN, SessionSummary, new_session_id
 from ui import keys
 from ui.support import session_store
 
@@ -42,8 +40,10 @@ export default function ({ data, setStateValue }) {
       id = data.known;  // made by the server for this first visit: keep it
     } else {
       const bytes = new Uint8Array(12);
-      crypto.getRandomValues(bytes);
-      id = btoa(String.fromCharCode(...bytes)).replace(/\\+/g, "-").replace(/\\//g, "_");
+      do {  // never beginning with "-", as the server's ids (new_session_id)
+        crypto.getRandomValues(bytes);
+        id = btoa(String.fromCharCode(...bytes)).replace(/\\+/g, "-").replace(/\\//g, "_");
+      } while (id.startsWith("-"));
     }
     try { window.localStorage.setItem(KEY, id); } catch (e) { /* a cookie only */ }
   }
@@ -61,7 +61,7 @@ def _valid(value: object) -> str | None:
 
 def new_browser_id() -> str:
     """A new browser id, as the browser would make it: 12 random bytes, URL-safe base64."""
-    return secrets.token_urlsafe(12)
+    return new_session_id()
 
 
 def browser_id() -> str:

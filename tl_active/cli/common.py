@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tl_active.errors import TlActiveError
+from tl_active.text import shown
 
 
 def progress_bar(description: str):
@@ -86,9 +87,9 @@ def load_any_features(args: argparse.Namespace):
     from tl_active.data.folder_features import load_folder_features
     from tl_active.data.images import describe_skipped, scan_folder
 
-    print(f"reading {args.images} ...", file=sys.stderr)
+    print(f"reading {shown(args.images)} ...", file=sys.stderr)
     folder = scan_folder(args.images)
-    print(f"{folder.root}: {folder.describe()}", file=sys.stderr)
+    print(f"{shown(folder.root)}: {folder.describe()}", file=sys.stderr)
     features = load_folder_features(
         folder, args.backbone, args.layer, args.cache, progress_bar("frozen backbone")
     )

@@ -18,6 +18,7 @@ from tl_active.cli import bench, compare, features, pretrain, sessions, sweep, t
 from tl_active.cli.common import backbone_options
 from tl_active.errors import TlActiveError
 from tl_active.paths import CACHE_DIR, MNIST_PATH, MODEL_PATH
+from tl_active.text import shown
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         args.run(args)
     except (TlActiveError, ValueError) as error:
         # One line, whatever the message holds (a file name, say, may hold a line break).
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        # Control characters and escape sequences in it (a file's name) are shown, not obeyed.
+        print(f"error: {shown(' '.join(str(error).split()))}", file=sys.stderr)
         return 2
     return 0
 

@@ -39,14 +39,9 @@ def _open_store(args: argparse.Namespace):
 
 
 def _read_manifest_file(path: Path) -> bytes:
-    from tl_active.sessions.exchange import MAX_MANIFEST_BYTES
+    from tl_active.sessions.exchange import read_manifest_file
 
-    try:
-        with open(path, "rb") as handle:
-            # One byte over the limit is enough for the reader to refuse it as too large.
-            return handle.read(MAX_MANIFEST_BYTES + 1)
-    except OSError as error:
-        raise TlActiveError(f"cannot read {path}: {error.strerror or error}") from None
+    return read_manifest_file(path)
 
 
 def _manifest_settings(raw: bytes) -> object:

@@ -6,9 +6,15 @@ the features), so every figure works as it does on MNIST. A flat folder has no g
 every image is in the pool, and there is no test set.
 
 Whatever is not an image (by its name, or because Pillow cannot read its header) is skipped and
-counted, never a failure; so are hidden files and links that lead out of the folder. A `.zip`
-is unpacked only within limits: its own size, the total it unpacks to, how many times each
-member is compressed (a zip bomb's hallmark), and names that would land outside the folder.
+counted, never a failure; so are hidden files, links that lead out of the folder (a class
+folder that is such a link too), links that lead to themselves, and whatever is not a regular
+file (a FIFO named `two.png` would block the reader): every file is opened through
+`safe_files`. A `.zip` is unpacked only within limits: its own size, the total it unpacks to,
+how many times each member is compressed (a zip bomb's hallmark), and names that would land
+outside the folder or that the file system cannot hold.
+
+Pixels are read as a person sees the image (`upright`): turned by its EXIF orientation, with
+16-bit and floating-point images scaled from their own range, and transparency laid over white.
 
 The folder's content checksum (every image's relative path and bytes) identifies it: features
 are cached under it, and a session records it, so a folder that changed is noticed.
@@ -18,20 +24,24 @@ This module knows Pillow and NumPy only; running a network over the images is `n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import shutil
 import stat
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from tl_active.errors import DataError
+from tl_active.errors import DataError, FileRefusedError
+from tl_active.safe_files import LINK_OUTSIDE, is_within, open_regular, read_regular
+from tl_active.text import shown as shown_text
+from tl_active.text import text_problem
 
 # What the app accepts as an upload (its server refuses more, .streamlit/config.toml).
 MAX_ZIP_BYTES = 50 * 1024**2
@@ -40,6 +50,10 @@ MAX_ZIP_BYTES = 50 * 1024**2
 MAX_UNPACKED_BYTES = 1024**3
 MAX_RATIO = 100
 MAX_MEMBERS = 200_000
+# The largest image file read: far above any photograph, far below what would fill the memory.
+MAX_IMAGE_BYTES = 256 * 1024**2
+# The longest name of one file or folder most file systems hold, in bytes.
+MAX_NAME_BYTES = 255
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0
 
@@ -52,7 +66,9 @@ IMAGE_SUFFIXES = frozenset(
 NOT_AN_IMAGE = "not an image"
 UNREADABLE = "unreadable"
 OUTSIDE_CLASSES = "outside any class folder"
-LINK_OUTSIDE = "a link out of the folder"
+NAME_TOO_LONG = "a name too long for the file system"
+# A class is named as its folder, and that name is kept with the features and the sessions.
+NOT_A_CLASS_NAME = "a folder name that is not plain text (a control character or not UTF-8)"
 
 
 @dataclass(frozen=True)
@@ -72,7 +88,7 @@ def describe_skipped(skipped: Sequence[Skipped], shown: int = 3) -> str:
         by_reason.setdefault(item.reason, []).append(item.path)
     parts = []
     for reason, paths in by_reason.items():
-        names = ", ".join(paths[:shown]) + (", ..." if len(paths) > shown else "")
+        names = ", ".join(map(shown_text, paths[:shown])) + (", ..." if len(paths) > shown else "")
         parts.append(f"{len(paths):,} {reason} ({names})")
     n = len(skipped)
     return f"{n:,} file{'s' * (n != 1)} skipped: " + "; ".join(parts)
@@ -119,7 +135,7 @@ class ImageFolder:
         n = len(self.paths)
         if self.has_truth:
             counts = np.bincount(self.labels, minlength=len(self.class_names))
-            names = ", ".join(f"{c} {m:,}" for c, m in zip(self.class_names, counts))
+            names = ", ".join(f"{shown_text(c)} {m:,}" for c, m in zip(self.class_names, counts))
             return f"{n:,} images in {len(self.class_names)} classes ({names})"
         return f"{n:,} images, no classes (a flat folder: no ground truth, no test set)"
 
@@ -129,9 +145,14 @@ def _is_hidden(part: str) -> bool:
 
 
 def _image_files(folder: Path, root: Path, skipped: list[Skipped]) -> list[Path]:
-    """Every file under `folder` that may be an image, in sorted order; the others skipped."""
+    """Every file under `folder` that may be an image, in sorted order; the others skipped.
+
+    The walk does not follow links to folders below `folder`, so only a file can be a link
+    here: it is checked for where it leads, and any file is read (`open_regular`) only if it
+    lies within `root`.
+    """
     found = []
-    real_root = root.resolve()
+    real_root = os.path.realpath(root)
     for current, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not _is_hidden(d))
         for name in sorted(files):
@@ -139,7 +160,7 @@ def _image_files(folder: Path, root: Path, skipped: list[Skipped]) -> list[Path]
             relative = path.relative_to(root).as_posix()
             if _is_hidden(name):
                 continue  # .DS_Store and the like: not a person's file
-            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
+            if path.is_symlink() and not is_within(path, real_root):
                 skipped.append(Skipped(relative, LINK_OUTSIDE))
             elif path.suffix.lower() not in IMAGE_SUFFIXES:
                 skipped.append(Skipped(relative, NOT_AN_IMAGE))
@@ -166,20 +187,26 @@ def scan_folder(root: Path | str) -> ImageFolder:
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DataError(
-            f"image folder not found: {root} is not a folder. Give a folder of images, with "
-            "one subfolder per class if you know the classes."
+            f"image folder not found: {shown_text(root)} is not a folder. Give a folder of "
+            "images, with one subfolder per class if you know the classes."
         )
     skipped: list[Skipped] = []
-    class_dirs = sorted(
-        (d for d in root.iterdir() if d.is_dir() and not _is_hidden(d.name) and _has_images(d)),
-        key=lambda d: d.name,
-    )
-    if class_dirs:
+    entries = sorted((e for e in root.iterdir() if not _is_hidden(e.name)), key=lambda e: e.name)
+    # A class folder that is a link out of the folder would bring in another folder's images.
+    leading_out = [e for e in entries if e.is_symlink() and not is_within(e, root)]
+    entries = [e for e in entries if e not in leading_out]
+    class_dirs = [d for d in entries if d.is_dir() and _has_images(d)]
+    unnamed = [d for d in class_dirs if text_problem(d.name, MAX_NAME_BYTES) is not None]
+    class_dirs = [d for d in class_dirs if d not in unnamed]
+    if class_dirs or unnamed:
         groups = [(k, _image_files(d, root, skipped)) for k, d in enumerate(class_dirs)]
-        for path in sorted(p for p in root.iterdir() if p.is_file() and not _is_hidden(p.name)):
-            skipped.append(Skipped(path.name, OUTSIDE_CLASSES))
+        skipped += [Skipped(e.name, LINK_OUTSIDE) for e in leading_out]
+        skipped += [Skipped(d.name, NOT_A_CLASS_NAME) for d in unnamed]
+        skipped += [Skipped(e.name, OUTSIDE_CLASSES) for e in entries if e.is_file()]
     else:
         groups = [(-1, _image_files(root, root, skipped))]
+        # The walk lists a link to a file (and says where it leads), never one to a folder.
+        skipped += [Skipped(e.name, LINK_OUTSIDE) for e in leading_out if e.is_dir()]
 
     digest = hashlib.sha256()
     paths: list[str] = []
@@ -188,9 +215,12 @@ def scan_folder(root: Path | str) -> ImageFolder:
         for path in files:
             relative = path.relative_to(root).as_posix()
             try:
-                data = path.read_bytes()
+                data = read_regular(path, within=root, max_bytes=MAX_IMAGE_BYTES, what="image")
                 with Image.open(io.BytesIO(data)) as image:
                     image.size  # noqa: B018  the header is read here
+            except FileRefusedError as refused:
+                skipped.append(Skipped(relative, refused.reason))
+                continue
             except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
                 skipped.append(Skipped(relative, UNREADABLE))
                 continue
@@ -201,7 +231,7 @@ def scan_folder(root: Path | str) -> ImageFolder:
     if not paths:
         detail = describe_skipped(skipped)
         raise DataError(
-            f"{root} holds no image Pillow can read"
+            f"{shown_text(root)} holds no image Pillow can read"
             + (f" ({detail})" if detail else "")
             + ". Give a folder of PNG or JPEG files, with one subfolder per class if known."
         )
@@ -270,19 +300,28 @@ def unpack_zip(source: Path | str | bytes, destination: Path | str) -> Unpacked:
 
     Members that would land outside the folder, links, non-images, members compressed more than
     `MAX_RATIO` times and members past `MAX_UNPACKED_BYTES` in all are skipped with their
-    reason; a member that cannot be read (damaged, encrypted) too. A file that is no zip, or is
-    larger than `MAX_ZIP_BYTES`, is a `DataError`.
+    reason; a member that cannot be read (damaged, encrypted) or whose name the file system
+    cannot hold too. A file that is no zip, not a regular file, or larger than `MAX_ZIP_BYTES`
+    is a `DataError`.
     """
-    size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+    if isinstance(source, bytes):
+        handle = io.BytesIO(source)
+    else:
+        try:
+            handle = open_regular(source, what="zip")
+        except FileRefusedError as refused:
+            raise DataError(str(refused)) from None
+    size = len(source) if isinstance(source, bytes) else os.fstat(handle.fileno()).st_size
     if size > MAX_ZIP_BYTES:
+        handle.close()
         raise DataError(
             f"the zip is {size / 1024**2:.1f} MB; at most {MAX_ZIP_BYTES // 1024**2} MB is taken. "
             "Give a larger folder by its path instead (TL_ACTIVE_IMAGES or --images)."
         )
-    handle = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
         archive = zipfile.ZipFile(handle)
     except (zipfile.BadZipFile, OSError, ValueError) as error:
+        handle.close()
         raise DataError(f"this file is not a readable zip archive ({error}).") from None
     destination = Path(destination)
     if destination.exists():
@@ -290,7 +329,7 @@ def unpack_zip(source: Path | str | bytes, destination: Path | str) -> Unpacked:
     destination.mkdir(parents=True)
     skipped: list[Skipped] = []
     unpacked_bytes, n_files = 0, 0
-    with archive:
+    with handle, archive:
         members = archive.infolist()
         if len(members) > MAX_MEMBERS:
             raise DataError(
@@ -309,6 +348,10 @@ def unpack_zip(source: Path | str | bytes, destination: Path | str) -> Unpacked:
                 skipped.append(Skipped(label, "a link"))
             elif any(_is_hidden(p) for p in name.split("/")):
                 continue  # __MACOSX/ resource forks, .DS_Store
+            elif any(
+                len(p.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for p in name.split("/")
+            ):
+                skipped.append(Skipped(label, NAME_TOO_LONG))
             elif PurePosixPath(name).suffix.lower() not in IMAGE_SUFFIXES:
                 skipped.append(Skipped(label, NOT_AN_IMAGE))
             elif info.file_size > MAX_RATIO * max(info.compress_size, 1):
@@ -326,7 +369,8 @@ def unpack_zip(source: Path | str | bytes, destination: Path | str) -> Unpacked:
                     with archive.open(info) as member, open(target, "wb") as out:
                         shutil.copyfileobj(member, out, 1 << 20)
                 except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError):
-                    target.unlink(missing_ok=True)
+                    with contextlib.suppress(OSError):  # the name may be what failed
+                        target.unlink(missing_ok=True)
                     skipped.append(Skipped(label, UNREADABLE))
                     continue
                 unpacked_bytes += info.file_size
@@ -350,6 +394,39 @@ SCALES = {
     "caffe": "RGB to BGR, ImageNet's mean pixel subtracted (0-255)",
 }
 _CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
+_ORIENTATION = ExifTags.Base.Orientation
+_ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """An image as a viewer shows it, in a mode `Preprocessing` converts exactly.
+
+    - turned and mirrored by its EXIF orientation, as a phone's photo is shown;
+    - 16-bit and 32-bit integer greyscale (`I;16`, `I`) scaled from 0-65535, and floating-point
+      greyscale (`F`) from 0-1, to 0-255 as mode `F` (converting them to 8 bits directly
+      would clip every value over 255 to white); values outside the range are clipped;
+    - transparency (`LA`, `RGBA`, a palette with a transparent colour) laid over white, as a
+      page shows it, instead of dropped (which shows whatever colour the hidden pixels hold);
+    - every other mode (`L`, `RGB`, `1`, `P`, `CMYK`, `YCbCr`) as it is: Pillow's own
+      conversion to `L` or `RGB` is the right one, and an ordinary 8-bit image reads as it
+      always did.
+    """
+    if image.getexif().get(_ORIENTATION, 1) not in (1, None):
+        image = ImageOps.exif_transpose(image)
+    mode = image.mode
+    if mode.startswith("I"):
+        x = np.asarray(image).astype(np.float32) / 257.0
+        return Image.fromarray(np.clip(x, 0.0, 255.0), "F")
+    if mode == "F":
+        x = np.asarray(image, np.float32) * 255.0
+        return Image.fromarray(np.clip(np.nan_to_num(x), 0.0, 255.0), "F")
+    if mode in _ALPHA_MODES or (mode in ("P", "L", "RGB") and "transparency" in image.info):
+        grey = mode in ("LA", "La") or (mode == "L")
+        over = Image.alpha_composite(
+            Image.new("RGBA", image.size, (255, 255, 255, 255)), image.convert("RGBA")
+        )
+        return over.convert("L" if grey else "RGB")
+    return image
 
 
 @dataclass(frozen=True)
@@ -382,11 +459,17 @@ class Preprocessing:
         return f"{self.height}x{self.width}x{self.channels}-{self.scale}"
 
     def pixels(self, image: Image.Image) -> np.ndarray:
-        """One image as the network reads it: (height, width, channels) float32."""
-        image = image.convert("L" if self.channels == 1 else "RGB")
+        """One image as the network reads it (`upright`): (height, width, channels) float32."""
+        image = upright(image)
+        if image.mode != "F":
+            image = image.convert("L" if self.channels == 1 else "RGB")
         if image.size != (self.width, self.height):
             image = image.resize((self.width, self.height), Image.BILINEAR)
-        x = np.asarray(image, np.float32).reshape(self.height, self.width, self.channels)
+        x = np.asarray(image, np.float32)
+        if x.ndim == 2 and self.channels == 3:
+            # Greyscale kept at its depth: the three channels of its RGB are the same value.
+            x = np.repeat(x[..., None], 3, axis=2)
+        x = x.reshape(self.height, self.width, self.channels)
         if self.scale == "0-1":
             return x / 255.0
         if self.scale == "-1-1":
@@ -409,22 +492,38 @@ def read_batch(
     readable = np.ones(len(paths), bool)
     for i, relative in enumerate(paths):
         try:
-            with Image.open(root / relative) as image:
+            with _open_image(root, relative) as image:
                 batch[i] = preprocessing.pixels(image)
-        except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        except (
+            FileRefusedError,
+            OSError,
+            UnidentifiedImageError,
+            ValueError,
+            Image.DecompressionBombError,
+        ):
             readable[i] = False
     return batch, readable
+
+
+@contextlib.contextmanager
+def _open_image(root: Path | str, relative: str) -> Iterator[Image.Image]:
+    """One image of a folder, opened through `open_regular` (within the folder, bounded)."""
+    path = Path(root) / relative
+    with open_regular(path, within=root, max_bytes=MAX_IMAGE_BYTES, what="image") as handle:
+        with Image.open(handle) as image:
+            yield image
 
 
 def first_image_size(root: Path, paths: Sequence[str]) -> tuple[int, int]:
     """(height, width) of the first image that opens: the size for a network that takes any."""
     for relative in paths:
         try:
-            with Image.open(root / relative) as image:
-                return image.height, image.width
-        except (OSError, UnidentifiedImageError, ValueError):
+            with _open_image(root, relative) as image:
+                turned = upright(image)
+                return turned.height, turned.width
+        except (FileRefusedError, OSError, UnidentifiedImageError, ValueError):
             continue
-    raise DataError(f"no image under {root} could be opened")
+    raise DataError(f"no image under {shown_text(root)} could be opened")
 
 
 def thumbnail_png(
@@ -443,15 +542,16 @@ def thumbnail_png(
     except OSError:
         pass
     try:
-        with Image.open(Path(root) / relative) as image:
-            image = image.convert("RGB" if image.mode not in ("L", "LA", "I;16", "I") else "L")
+        with _open_image(root, relative) as image:
+            image = upright(image)
+            image = image.convert("L" if image.mode in ("L", "F") else "RGB")
             factor = size / max(image.size)
             new_size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
             resample = Image.NEAREST if factor >= 1 else Image.LANCZOS
             image = image.resize(new_size, resample)
             out = io.BytesIO()
             image.save(out, format="PNG")
-    except (OSError, UnidentifiedImageError, ValueError):
+    except (FileRefusedError, OSError, UnidentifiedImageError, ValueError):
         # The file changed or broke since it was read: a grey tile says "no image".
         out = io.BytesIO()
         Image.new("L", (size, size), 128).save(out, format="PNG")

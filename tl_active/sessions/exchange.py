@@ -9,7 +9,9 @@
   with the seed, the model checksum, every round). Importing it checks its shape, then replays it
   in memory over the frozen features, which reproduces the head weights and checks them against
   the recorded ones. Only a manifest that passes all of that is handed to the store, which writes
-  it in one transaction; anything refused writes nothing.
+  it in one transaction; anything refused writes nothing. A manifest file is read only if it is
+  a regular file (`read_manifest_file`), and every text it holds is checked first
+  (`check_manifest_text`).
 - The head's weights as a Keras `.keras` file, built by the head's `to_keras()`; TensorFlow is
   loaded only for this.
 - On an image folder (any data kind but MNIST's, see `DataKind.indexed_csv`), the labels CSV
@@ -39,13 +41,15 @@ from tl_active.core.metrics import Metrics
 from tl_active.core.stopping import SIGNALS
 from tl_active.core.task import SKIP
 from tl_active.data.features import FeatureSet
-from tl_active.errors import SessionFileError
+from tl_active.errors import FileRefusedError, SessionFileError
+from tl_active.safe_files import open_regular
 from tl_active.sessions.figures import HISTOGRAM_BINS
 from tl_active.sessions.records import (
     BATCH,
     CORRECTION,
     FORMAT,
     FORMAT_VERSION,
+    MAX_NAME,
     OPTIONAL_FIELDS,
     READABLE_VERSIONS,
     RECORD_FIELDS,
@@ -54,8 +58,15 @@ from tl_active.sessions.records import (
     upgrade_round,
 )
 from tl_active.sessions.session import LabellingSession
+from tl_active.text import check_text, shown
 
 MAX_MANIFEST_BYTES = 50_000_000
+# The most characters one text of a manifest may hold. A round's reasons are the app's own
+# one-line notes ("closest to p = 0.5", "corrected from 3"); every other text (a name, a path,
+# an answer, a checksum, a key) is held to the longest path Linux opens, and the settings'
+# own checks are stricter where they can be (an answer's name: 40).
+MAX_REASON = 200
+MAX_TEXT = MAX_NAME
 LABEL_COLUMNS = (
     "pool_index",
     "answer",
@@ -412,6 +423,51 @@ def _check_round(position: int, data: object, session: LabellingSession, n_label
     return n_labels
 
 
+def _texts(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def check_manifest_text(data: dict) -> None:
+    """Refuse a manifest holding text the app must not keep, naming where (`SessionFileError`).
+
+    Every text is checked by `text.check_text`: well-formed Unicode (no lone surrogate, which
+    could be stored but never exported again), no control character (NUL, escape sequences,
+    bidirectional overrides and isolates) and at most `MAX_TEXT` characters, `MAX_REASON` for
+    a round's reasons. That is every text of the top level and of the settings (their keys
+    and any nesting), and each round's answers, reasons, previous answer and kind; a round's
+    other fields hold numbers, and their type checks refuse text there.
+    """
+    try:
+        pending: list[tuple[str, object]] = [
+            (f"the manifest's {name}", data[name])
+            for name in ("format", "model_checksum", "exported_at", "settings")
+            if name in data
+        ]
+        while pending:
+            where, value = pending.pop()
+            if isinstance(value, dict):
+                check_text(list(value), f"{where}: a key", MAX_TEXT)
+                pending += [(f"{where}: {key}", item) for key, item in value.items()]
+            elif isinstance(value, list):
+                pending += [(where, item) for item in value]
+            elif isinstance(value, str):
+                check_text(value, where, MAX_TEXT)
+        rounds = data.get("rounds")
+        for position, record in enumerate(rounds if isinstance(rounds, list) else [], start=1):
+            if not isinstance(record, dict):
+                continue  # refused as it is read
+            for name in ("answers", "reasons", "previous", "kind"):
+                check_text(
+                    _texts(record.get(name)),
+                    f"round {position} of the manifest: {name}",
+                    MAX_REASON if name == "reasons" else MAX_TEXT,
+                )
+    except ValueError as error:
+        raise SessionFileError(str(error)) from None
+
+
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
 
@@ -481,6 +537,8 @@ def read_manifest(raw: bytes | str, features: FeatureSet) -> LabellingSession:
         empty = LabellingSession(features, settings)
     except (KeyError, TypeError, ValueError, OverflowError) as error:
         raise SessionFileError(f"the manifest's settings are not valid: {error}") from None
+    # After the settings' own checks, which say more of a name than that it is not text.
+    check_manifest_text(data)
     recorded = data.get("rounds")
     if not isinstance(recorded, list):
         raise SessionFileError("the manifest has no list of rounds")
@@ -504,6 +562,24 @@ def read_manifest(raw: bytes | str, features: FeatureSet) -> LabellingSession:
         raise SessionFileError(f"the manifest cannot be replayed: {error}") from None
 
 
+def read_manifest_file(path: Path | str) -> bytes:
+    """The bytes of a manifest file for `read_manifest`, or `SessionFileError` in one line.
+
+    Read through `safe_files.open_regular`, so a FIFO, a device or a folder is refused at once
+    instead of blocking; at most one byte over `MAX_MANIFEST_BYTES` is read, which is enough
+    for `read_manifest` to refuse the file as too large.
+    """
+    try:
+        with open_regular(path, what="manifest") as handle:
+            return handle.read(MAX_MANIFEST_BYTES + 1)
+    except FileRefusedError as refused:
+        raise SessionFileError(str(refused)) from None
+    except OSError as error:
+        raise SessionFileError(
+            f"cannot read the manifest {shown(path)}: {error.strerror or error}"
+        ) from None
+
+
 # --- the head as a Keras file -----------------------------------------------------------------
 
 
@@ -522,5 +598,7 @@ __all__ = [
     "labels_csv",
     "manifest",
     "manifest_json",
+    "check_manifest_text",
     "read_manifest",
+    "read_manifest_file",
 ]

@@ -90,8 +90,14 @@ class StoredRound:
 
 
 def new_session_id() -> str:
-    """A random URL-safe token of 16 characters (96 bits)."""
-    return secrets.token_urlsafe(12)
+    """A random URL-safe token of 16 characters (96 bits), never beginning with "-".
+
+    One in 64 tokens would, and a command line reads such an id as an option (`export -x...`);
+    a token drawn again is as random as the first. Ids made before stay valid.
+    """
+    while (token := secrets.token_urlsafe(12)).startswith("-"):
+        pass
+    return token
 
 
 def check_session_id(session_id: object) -> str:

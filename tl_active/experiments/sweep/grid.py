@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,18 +21,21 @@ from tl_active.core.strategies import REGISTRY, allowed_strategies
 from tl_active.core.task import Task
 from tl_active.data.backbones import default_layer, resolve_backbone
 from tl_active.data.features import FeatureSet
-from tl_active.errors import TlActiveError
+from tl_active.errors import FileRefusedError, TlActiveError
 from tl_active.experiments.compare import (
     BUDGETS,
     MAX_ROUNDS,
     MAX_SEEDS,
     OracleRun,
 )
+from tl_active.safe_files import read_regular
 from tl_active.sessions.records import MAX_BATCH, MAX_SEED
+from tl_active.text import shown
 
 # The most cells one sweep may hold: the 18,396-run grid of docs/sweep/ is about 1/50 of it.
 # A grid over it (seeds = 1000000000, say) is refused in one line before anything is made.
 MAX_CELLS = 1_000_000
+MAX_GRID_BYTES = 1_000_000  # the 18,396-run grid's file is under 1 KB
 
 ALL_TARGETS = "all"  # every binary question: each set of classes but none and all
 GRID_KEYS = (
@@ -223,10 +227,14 @@ def load_grid(path: Path | str) -> Grid:
     summary's label counts). A key left out takes `compare`'s default.
     """
     path = Path(path)
+    if not os.path.lexists(path):
+        raise GridError(f"grid file not found: {shown(path)}")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GridError(f"grid file not found: {path}") from None
+        # A regular file only (a FIFO would block for good), and no larger than a grid can be.
+        raw = read_regular(path, max_bytes=MAX_GRID_BYTES, what="grid file")
+        data = tomllib.loads(raw.decode("utf-8"))
+    except FileRefusedError as refused:
+        raise GridError(str(refused)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise GridError(f"cannot read the grid file {path}: {error}") from None
     except tomllib.TOMLDecodeError as error:
