@@ -344,6 +344,14 @@ def test_import_notices_a_database_file_deleted_during_the_import(
     assert "imported" not in capsys.readouterr().out
 
 
+def test_an_escape_sequence_in_a_file_name_is_shown_not_obeyed(tmp_path, capsys, db):
+    name = tmp_path / "clear\x1b[2Jscreen.json"
+
+    assert main(["import", str(name), "--db", db]) == 2
+    line = one_error_line(capsys)
+    assert "\x1b" not in line and "clear\\x1b[2Jscreen.json" in line
+
+
 # --- features -------------------------------------------------------------------------------
 
 
