@@ -128,6 +128,18 @@ def test_mnist_settings_are_written_as_before():
     assert "on /x" in settings.summary()
 
 
+def test_a_folder_sessions_summary_names_its_classes_or_counts_them_never_by_digit():
+    from tl_active.core.task import Task
+
+    settings = SessionSettings(
+        task=Task.multiclass([0, 1]), images="/pets", images_checksum="a" * 64
+    )
+    # Without the folder's names (a recent list read from the store) the classes are counted.
+    assert settings.summary().startswith("2 classes, diversity, batch 4")
+    assert "0,1" not in settings.summary()
+    assert settings.summary(("cat", "dog")).startswith("cat,dog, diversity")
+
+
 def class_folder_features():
     """The synthetic set as a folder of class folders: each image a path, a test split."""
     source = ImageSource(

@@ -193,8 +193,14 @@ class SessionSettings:
         """One line for people: 'odd, diversity, batch 4, converge, seed 0 (mnist-cnn/digits)'.
 
         `class_names` name the classes of the question (a folder's `eight,three`); without
-        them they are named by their index."""
-        question = ",".join(self.answers) if self.answers else self.task.name(class_names)
+        them a folder's classes are counted (their indices mean nothing to a person) and
+        MNIST's are its digits."""
+        if self.answers:
+            question = ",".join(self.answers)
+        elif self.images and class_names is None:
+            question = f"{len(self.task.classes)} classes"
+        else:
+            question = self.task.name(class_names)
         where = f" on {self.images}" if self.images else ""
         return (
             f"{question}, {self.strategy}, batch {self.batch_size}, {self.head_mode}, "
