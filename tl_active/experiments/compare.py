@@ -136,7 +136,7 @@ def simulate_run(
                 if suspect.answer == right:
                     kept.add(suspect.index)
                     continue
-                record = session.correct(suspect.index, right, simulated=True)
+                record = session.correct(suspect.index, right, simulated=True, looked_again=True)
                 wrong.discard(suspect.index)
                 found += 1
         row = {
