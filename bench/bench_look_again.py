@@ -13,7 +13,12 @@ network's `embedding` after 200 labels (batches of 4, seeds 0, 1, 2).
    itself (submit: store, refit, rescore, next batch) and then the suspects of that round
    (`find_suspects` with the session's kept fold heads); medians, one process, one BLAS thread.
 
+It also counts, per run, the labelled images that the head fitted on every pool label (the
+ceiling's) gets wrong, and how many of the wrong answers missed lie on such images: there the
+frozen features themselves say the wrong answer, and no witness can tell.
+
     python bench/bench_look_again.py [--seeds 3] [--strategies diversity,random] [--timed 15]
+                                     [--parts caught,accuracy,cost]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from tl_active.core.head import make_head
 from tl_active.core.task import Task
 from tl_active.data.features import load_features
 from tl_active.experiments.compare import NOISE_STREAM, _wrong, simulate_run
@@ -65,13 +71,27 @@ def noisy_session(features, task, strategy, seed, labels):
     return session, wrong
 
 
-def caught(features, task, strategy, seed, labels) -> tuple[int, int, int]:
-    """(wrong answers, of them in the top 2 x expected suspects, that top's size)."""
+def ceiling_misses(features, task) -> set[int]:
+    """Whole-pool indices the head fitted on every pool label (the ceiling's) gets wrong: images
+    whose frozen features say another answer than the truth, where no witness can tell a
+    wrong answer from a right one."""
+    data = features.task_data(task)
+    truth = task.truth(features.y_pool[data.pool_index])
+    head = make_head(task.n_outputs, "converge", not features.simplex).fit(data.pool, truth)
+    wrong = head.predict_proba(data.pool).argmax(axis=1) != truth
+    return {int(i) for i in data.pool_index[wrong]}
+
+
+def caught(features, task, strategy, seed, labels, hard) -> tuple[int, int, int, int, int]:
+    """(wrong answers, of them in the top 2 x expected suspects, that top's size, labelled
+    images the ceiling's head gets wrong, wrong answers missed on such images)."""
     session, wrong = noisy_session(features, task, strategy, seed, labels)
     scores = session_scores(session)
     top = 2 * round(NOISE * labels)
-    ranked = session.labelled[scores.ranking()[:top]]
-    return len(wrong), len(wrong & {int(i) for i in ranked}), top
+    ranked = {int(i) for i in session.labelled[scores.ranking()[:top]]}
+    missed = wrong - ranked
+    labelled_hard = len(hard & {int(i) for i in session.labelled})
+    return len(wrong), len(wrong & ranked), top, labelled_hard, len(missed & hard)
 
 
 def cost(features, task, strategy, timed: int) -> tuple[list[float], list[float]]:
@@ -101,23 +121,35 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--strategies", default="diversity,random")
     parser.add_argument("--timed", type=int, default=15, help="rounds timed from 200 labels on")
+    parser.add_argument("--parts", default="caught,accuracy,cost", help="what to measure")
     args = parser.parse_args()
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     seeds = list(range(args.seeds))
+    parts = set(args.parts.split(","))
 
     with threadpool_limits(1):
         for backbone, layer, task, labels in QUESTIONS:
             features = load_features(backbone, layer)
             name = f"{backbone} / {layer}, {task.describe()}, {labels} labels, noise {NOISE:g}"
             print(f"\n{name}")
+            hard = ceiling_misses(features, task) if "caught" in parts else set()
             for strategy in strategies:
-                found = [caught(features, task, strategy, seed, labels) for seed in seeds]
-                share = sum(f[1] for f in found) / max(1, sum(f[0] for f in found))
-                each = ", ".join(f"{f[1]}/{f[0]}" for f in found)
-                print(
-                    f"  {strategy}: wrong answers in the top {found[0][2]} suspects: {each} "
-                    f"(seeds {seeds[0]}-{seeds[-1]}); {share:.0%} of all"
-                )
+                if "caught" in parts:
+                    found = [caught(features, task, strategy, seed, labels, hard) for seed in seeds]
+                    share = sum(f[1] for f in found) / max(1, sum(f[0] for f in found))
+                    each = ", ".join(f"{f[1]}/{f[0]}" for f in found)
+                    print(
+                        f"  {strategy}: wrong answers in the top {found[0][2]} suspects: {each} "
+                        f"(seeds {seeds[0]}-{seeds[-1]}); {share:.0%} of all"
+                    )
+                    print(
+                        "    labelled images the ceiling's head gets wrong: "
+                        + ", ".join(str(f[3]) for f in found)
+                        + f" of {labels}; wrong answers missed: "
+                        + ", ".join(f"{f[0] - f[1]} ({f[4]} on such images)" for f in found)
+                    )
+                if "accuracy" not in parts:
+                    continue
                 rounds = labels // BATCH
                 final = {}
                 for label, noise, recheck in (
@@ -140,6 +172,8 @@ def main() -> None:
                     print(f"    final accuracy, {label}: {100 * final[label]:.2f} %{extra}")
                 gap = 100 * (final["no noise"] - final["noise + re-check 2"])
                 print(f"    re-check 2 against no noise: {gap:+.2f} points below")
+            if "cost" not in parts:
+                continue
             round_s, suspects_s = cost(features, task, strategies[0], args.timed)
             print(
                 f"  cost from 200 labels ({strategies[0]}, {len(round_s)} rounds): round median "

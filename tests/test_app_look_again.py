@@ -1,7 +1,7 @@
 """The Label page's Look again panel under AppTest, on the real cached features of `mnist-cnn`.
 
 A wrong answer planted among right ones is offered first, with its image, the answer given,
-the suggestion and why; one click makes the correction round, which is stored, exported (the
+the suggestion and why (on MNIST, and on a folder by path and class name); one click makes the correction round, which is stored, exported (the
 labels CSV marks it) and replayed like any other; keeping an answer clears its suspicion.
 """
 
@@ -13,9 +13,13 @@ import io
 import numpy as np
 import pytest
 from grid_apptest import submit_grid
+from image_folders import write_class_folder
+from streamlit.testing.v1 import AppTest
 from test_app import session, truth
+from test_app_folder_kind import APP, mnist_words, plain, settle
 from test_app_sessions import auto_label, open_app, url_id
 
+from tl_active import paths
 from tl_active.sessions.exchange import labels_csv, manifest
 from tl_active.sessions.session import LabellingSession
 from ui import keys
@@ -89,3 +93,27 @@ def test_keeping_an_answer_clears_its_suspicion(store):
     assert not at.exception, [e.value for e in at.exception]
     assert f"look_fix_{index}" not in [b.key for b in at.button]
     assert len(session(at).rounds) == rounds  # nothing changed but the suspicion
+
+
+def test_on_a_folder_the_panel_names_images_by_path_and_answers_by_class(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "CACHE_DIR", tmp_path / "cache")
+    folder = write_class_folder(tmp_path / "mine", {"eight": (8, 20), "three": (3, 20)})
+    monkeypatch.setenv("TL_ACTIVE_IMAGES", str(folder))
+    at = settle(AppTest.from_file(APP, default_timeout=180).run())
+    s = session(at)
+    picks = s.next_batch()
+    answers = s.truth([p.index for p in picks])
+    answers[0] = "three" if answers[0] == "eight" else "eight"
+    settle(submit_grid(at, 1, answers))
+    auto_label(at, 3)
+    open_panel(at)
+    planted = picks[0].index
+    path = s.features.kind.short_name(planted)
+    fix = at.button(key=f"look_fix_{planted}")
+    assert fix.label == f"Make it {s.truth([planted])[0]}"
+    line = next(plain(c.value) for c in at.caption if c.value.startswith(path.split("/")[0]))
+    assert line.startswith(f"{path}: you said {answers[0]}; ")
+    assert mnist_words(at) == []
+    settle(fix.click().run())
+    rows = list(csv.DictReader(io.StringIO(labels_csv(session(at)))))
+    assert [r["path"] for r in rows if r["looked_again"] == "True"] == [path]
