@@ -11,8 +11,8 @@ import json
 
 import numpy as np
 import pytest
+from test_compare import FEATURES, cli_args
 
-from tests.test_compare import FEATURES, cli_args
 from tl_active.cli import compare as compare_command
 from tl_active.core.task import ODD, Task
 from tl_active.experiments.compare import (

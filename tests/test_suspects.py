@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic import synthetic_features
 
-from tests.synthetic import synthetic_features
 from tl_active.core.task import Task
 from tl_active.sessions.records import SessionSettings
 from tl_active.sessions.session import LabellingSession

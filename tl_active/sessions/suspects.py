@@ -10,9 +10,10 @@ Two witnesses that never saw the answer they judge:
 An answer both witnesses doubt ranks first. The score of an answer is the mean of the
 out-of-fold probability of the answer given and the share of its neighbours who gave it
 (lower is more suspect); a suspect is an answer cleanlab flags, or one the head and most
-neighbours contradict.
-Each suspect carries the answer the two witnesses would give instead and a short reason in
-words. Folds and ties are seeded, so the same labels give the same suspects.
+neighbours contradict. Each suspect carries the answer the two witnesses would give instead and
+a short reason in words. An image's fold comes from its index and the session's seed, and ties
+keep the order of the labels, so the same labels give the same suspects (fold heads carried
+from round to round agree with fresh ones up to their fit's tolerance).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 FOLDS = 5
 NEIGHBOURS = 5
-# Fewer labels than this, or fewer than two of an answer, and the witnesses know too little.
+# Fewer labels than this, or a single answer given, and the witnesses know too little.
 MIN_LABELS = 10
 # A K-class fold head stops when its gradient is under this: it ranks answers, and the session's
 # own 1e-6 costs several times the steps for differences in p of a few thousandths.
