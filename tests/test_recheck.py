@@ -23,6 +23,7 @@ from tl_active.experiments.compare import (
     run_comparison,
     simulate_run,
 )
+from tl_active.experiments.sweep import read_sweep, run_sweep, summarise_sweep, sweep_ceilings
 from tl_active.experiments.sweep.grid import Cell, GridError, cell_key, grid_cells, parse_grid
 
 
@@ -107,3 +108,19 @@ def test_rows_with_rechecks_count_wrong_answers_per_round():
     found = np.array([r["found"] for r in rows])
     assert (np.diff(given) >= 0).all() and (np.diff(found) >= 0).all()
     assert (np.diff(found) <= 1).all()  # one re-check a round finds at most one
+
+
+def test_a_sweep_with_rechecks_writes_their_counts_and_summarises_them(tmp_path):
+    grid = parse_grid(
+        {"strategies": ["random"], "seeds": 2, "rounds": 8, "noise": 0.25, "recheck": [0, 2]}
+    )
+    run_sweep(grid, tmp_path, lambda backbone, layer: FEATURES, jobs=1)
+    rows = read_sweep(tmp_path)
+    assert sorted(set(rows["recheck"])) == [0, 2] and rows["cell"].nunique() == 4
+    last = rows[rows["round"] == 8].set_index(["recheck", "seed"])
+    assert (last.loc[0, "found"] == 0).all()
+    assert (last.loc[2, "found"] > 0).all()
+    assert (last["wrong_left"] == last["wrong_given"] - last["found"]).all()
+    summary = summarise_sweep(rows, sweep_ceilings(grid, lambda b, layer: FEATURES))
+    assert list(summary["recheck"]) == [0, 2]
+    assert summary["found"].iloc[0] == 0 and summary["found"].iloc[1] > 0
