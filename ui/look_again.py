@@ -35,8 +35,13 @@ def kept_answers(session_id: str | None) -> set[tuple[int, str]]:
 
 
 def suspects_now(session: LabellingSession, words: dict[str, str]) -> list[Suspect]:
-    """This revision's suspects, found once per round; the fold heads carried over."""
-    session_id, revision = current_id(), len(session.rounds)
+    """This revision's suspects, found once per round; the fold heads carried over.
+
+    A revision is the rounds' count and the last one's time: an undo and a new round after it
+    make another revision, though the count is the same.
+    """
+    last = session.rounds[-1].answered_at if session.rounds else 0.0
+    session_id, revision = current_id(), (len(session.rounds), last)
     state = st.session_state.get(keys.LOOK_STATE)
     if state is None or state[0] != (session_id, id(session)):
         state = [(session_id, id(session)), None, witnesses_for(session), None]

@@ -34,9 +34,11 @@ FOLDS = 5
 NEIGHBOURS = 5
 # Fewer labels than this, or a single answer given, and the witnesses know too little.
 MIN_LABELS = 10
-# A K-class fold head stops when its gradient is under this: it ranks answers, and the session's
-# own 1e-6 costs several times the steps for differences in p of a few thousandths.
-FOLD_TOL = 1e-4
+# A K-class fold head stops when its gradient is under this: it only ranks answers, and the
+# session's own 1e-6 costs several times the steps. On digits 0-4 of the 5-9 network's embedding
+# at 200 labels (3 seeds, 10 % wrong), 1e-3 caught 62 of 68 wrong answers in the top 40 against
+# 63 at 1e-4, in two thirds of the time.
+FOLD_TOL = 1e-3
 
 
 @dataclass(frozen=True)
