@@ -75,6 +75,12 @@ BENCH_ORACLE_ARGS ?= --against 6c79731
 bench-oracle: setup
 	$(PY) bench/bench_oracle_runs.py $(BENCH_ORACLE_ARGS)
 
+# Look again's targets: wrong answers among the top suspects, two re-checks a round against no
+# noise, and the suspects' cost beside a round (3 seeds; BENCH_LOOK_ARGS="--parts caught").
+.PHONY: bench-look-again
+bench-look-again: setup
+	$(PY) bench/bench_look_again.py $(BENCH_LOOK_ARGS)
+
 compare: setup
 	$(PY) -m tl_active compare --out results/compare
 

@@ -86,3 +86,9 @@ ROOM_HOURS = "room_hours"  # otherwise: sessions changed in this many last hours
 BROWSER_ID = "browser_id"  # the id this browser keeps for itself (see ui.browser)
 BROWSER_COMPONENT = "browser_component"  # the component that reports it
 BROWSER_CLAIMED = "browser_claimed"  # the session already recorded as this browser's
+
+# --- Look again (the Label page's suspect answers, ui/look_again.py) ------------------------------
+LOOK_SHOWN = "look_again_shown"  # whether the panel is open
+LOOK_KEPT = "look_again_kept"  # {session id: {(image, answer) looked at again and kept}}
+LOOK_STATE = "look_again_state"  # (session id, rounds, witnesses, suspects): this revision's
+LOOK_TOGGLE = "look_again_toggle"

@@ -440,14 +440,15 @@ def on_grid_submit(submission: dict) -> None:
         redraw_page()
 
 
-def on_correct(index: int, answer: str, number: int) -> None:
+def on_correct(index: int, answer: str, number: int, looked_again: bool = False) -> None:
     """Change the answer to an image answered earlier: a correction round, stored like a batch.
 
-    `number` is the round the correction was offered for, so a stale page changes nothing.
+    `number` is the round the correction was offered for, so a stale page changes nothing;
+    `looked_again` marks a correction made from the Look again panel.
     """
     session, session_id = current_session(), current_id()
     try:
-        record = session.correct(index, answer, round_number=number)
+        record = session.correct(index, answer, round_number=number, looked_again=looked_again)
     except TlActiveError as error:
         flash("warning", f"Nothing changed: {escape_markdown(error)}.")
         return

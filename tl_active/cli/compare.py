@@ -15,8 +15,10 @@ from tl_active.experiments.compare import (
     MAX_SEEDS,
     check_settings,
     format_summary,
+    label_rechecks,
     parse_budgets,
     plot_curves,
+    recheck_summary,
     run_comparison,
     summarise,
 )
@@ -49,6 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--noise", type=float, default=0.0, help="share of the oracle's answers wrong (0 to 1)"
+    )
+    parser.add_argument(
+        "--recheck",
+        type=int,
+        default=0,
+        help="after each round, look again at the top K suspect answers (the oracle answers "
+        "them right); each strategy then runs with and without (default 0: never)",
     )
     parser.add_argument("--head", choices=HEAD_MODES, default="converge", help="head training mode")
     parser.add_argument("--jobs", type=int, default=-1, help="parallel workers (-1: every core)")
@@ -94,7 +103,9 @@ def run(args: argparse.Namespace) -> None:
         )
     if args.seeds > MAX_SEEDS:
         raise ValueError(f"--seeds {args.seeds}: a comparison runs at most {MAX_SEEDS:,} seeds")
-    check_settings(strategies, list(range(args.seeds)), args.rounds, args.batch, args.noise, task)
+    check_settings(
+        strategies, list(range(args.seeds)), args.rounds, args.batch, args.noise, task, args.recheck
+    )
     out = Path(args.out)
     check_writable_folder(out, "--out")
     if features is None:
@@ -102,7 +113,8 @@ def run(args: argparse.Namespace) -> None:
     ceiling = frozen_head_ceiling(features, task).accuracy
 
     start = time.perf_counter()
-    with tqdm(total=len(strategies) * args.seeds, desc="runs", unit="run") as bar:
+    runs = len(strategies) * args.seeds * (2 if args.recheck else 1)
+    with tqdm(total=runs, desc="runs", unit="run") as bar:
 
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)
@@ -118,25 +130,45 @@ def run(args: argparse.Namespace) -> None:
             args.jobs,
             progress,
             args.head,
+            args.recheck,
         )
     elapsed = time.perf_counter() - start
-    summary = summarise(curves, ceiling, budgets)
+    summary = summarise(label_rechecks(curves), ceiling, budgets)
+    if args.recheck:
+        summary = summary.merge(recheck_summary(curves), on="strategy", how="left")
 
     curves.to_csv(out / "curves.csv", index=False, float_format="%.6f")
     summary.to_csv(out / "summary.csv", index=False, float_format="%.6f")
     plot_curves(
-        curves,
+        label_rechecks(curves),
         ceiling,
         out / "curves.png",
         title=(
             f"{features.backbone} / {features.layer}: {task.describe(features.class_names)}, "
             f"batch {args.batch}, {args.seeds} seeds"
             + (f", noise {args.noise:g}" if args.noise else "")
+            + (f", re-check {args.recheck}" if args.recheck else "")
         ),
     )
     print(f"{features.backbone} / {features.layer}, {task.describe(features.class_names)}")
     print(format_summary(summary, ceiling))
+    if args.recheck:
+        print(format_rechecks(summary))
     print(
-        f"{len(strategies)} strategies x {args.seeds} seeds x {args.rounds} rounds of "
+        f"{runs} runs ({len(strategies)} strategies x {args.seeds} seeds"
+        + (", with and without re-checks" if args.recheck else "")
+        + f") x {args.rounds} rounds of "
         f"{args.batch} in {elapsed:.1f} s; wrote {out}/curves.csv, summary.csv, curves.png"
     )
+
+
+def format_rechecks(summary) -> str:
+    """The wrong answers given, found by the re-checks and left after the last round."""
+    lines = ["wrong answers after the last round (means over seeds):"]
+    for row in summary.itertuples():
+        found = "" if row.found_share != row.found_share else f" ({row.found_share:.0%} of them)"
+        lines.append(
+            f"  {row.strategy}: {row.wrong_given:.1f} given, {row.found:.1f} found by "
+            f"re-checks{found}, {row.wrong_left:.1f} left"
+        )
+    return "\n".join(lines)

@@ -33,6 +33,7 @@ from tl_active.data.features import FeatureSet
 from tl_active.errors import PoolExhaustedError
 from tl_active.sessions.records import MAX_BATCH, SessionSettings
 from tl_active.sessions.session import LabellingSession
+from tl_active.sessions.suspects import find_suspects, session_scores, witnesses_for
 
 FIGURE_COLUMNS = ["strategy", "seed", "round", "n_labels", "accuracy", "precision", "recall", "f1"]
 # The stopping signals after each round (NaN where undefined) and the recommendation.
@@ -45,6 +46,9 @@ STOPPING_COLUMNS = [
     "can_stop",
 ]
 CURVE_COLUMNS = FIGURE_COLUMNS + STOPPING_COLUMNS
+# With noise or re-checks: the re-checks asked for per round, and after each round the wrong
+# answers the oracle has given so far, those still standing, and those the re-checks found.
+RECHECK_COLUMNS = ["recheck", "wrong_given", "wrong_left", "found"]
 SHARE_OF_CEILING = 0.99
 BUDGETS = (12, 40)
 
@@ -80,8 +84,16 @@ def simulate_run(
     task: Task | str | frozenset[int],
     noise: float = 0.0,
     head_mode: str = "converge",
+    recheck: int = 0,
 ) -> list[dict]:
     """One labelling session answered by the oracle: a curve row per round.
+
+    With `recheck` K > 0, after each round the simulated person looks again at the top K
+    suspect answers (`suspects.find_suspects`, no ground truth) and the oracle answers them
+    right, as a careful second look would: a wrong one is corrected (a correction round, as
+    the app makes it), a right one is kept and no longer suspected. A row then stands for the
+    batch round and the corrections after it, with its figures after the last of them. Rows
+    of a run with noise or re-checks also count the wrong answers (`RECHECK_COLUMNS`).
 
     Stops early, without error, when the pool runs out (only a tiny pool can).
     """
@@ -100,8 +112,12 @@ def simulate_run(
     )
     values = session.answer_values
     noise_rng = np.random.default_rng([seed, NOISE_STREAM])
+    witnesses = witnesses_for(session) if recheck else None
+    wrong: set[int] = set()  # whole-pool indices whose live answer is wrong
+    kept: set[int] = set()  # looked at again and found right
+    given = found = 0
     rows = []
-    for _ in range(rounds):
+    for number in range(1, rounds + 1):
         try:
             picks = session.next_batch()
         except PoolExhaustedError:
@@ -110,18 +126,31 @@ def simulate_run(
         # Drawn every round, even at noise 0, so a run's flips depend on its seed and round only.
         flipped = noise_rng.random(len(answers)) < noise
         answers = [_wrong(a, values, noise_rng) if f else a for a, f in zip(answers, flipped)]
+        wrong.update(p.index for p, f in zip(picks, flipped) if f)
+        given += int(flipped.sum())
         record = session.submit(answers, simulated=True)
-        rows.append(
-            {
-                "strategy": strategy,
-                "seed": seed,
-                "round": record.number,
-                "n_labels": record.n_labels,
-                **{name: record.metrics[name] for name in FIGURE_COLUMNS[4:]},
-                **{name: record.stopping.get(name, np.nan) for name in STOPPING_COLUMNS[:-1]},
-                "can_stop": record.can_stop,
-            }
-        )
+        if witnesses is not None:
+            scores = session_scores(session, witnesses)
+            for suspect in find_suspects(session, kept, limit=recheck, scores=scores):
+                right = session.truth([suspect.index])[0]
+                if suspect.answer == right:
+                    kept.add(suspect.index)
+                    continue
+                record = session.correct(suspect.index, right, simulated=True, looked_again=True)
+                wrong.discard(suspect.index)
+                found += 1
+        row = {
+            "strategy": strategy,
+            "seed": seed,
+            "round": number,
+            "n_labels": record.n_labels,
+            **{name: record.metrics[name] for name in FIGURE_COLUMNS[4:]},
+            **{name: record.stopping.get(name, np.nan) for name in STOPPING_COLUMNS[:-1]},
+            "can_stop": record.can_stop,
+        }
+        if noise or recheck:
+            row.update(recheck=recheck, wrong_given=given, wrong_left=len(wrong), found=found)
+        rows.append(row)
     return rows
 
 
@@ -157,6 +186,7 @@ def check_settings(
     batch: int,
     noise: float,
     task: Task | None = None,
+    recheck: int = 0,
 ) -> None:
     """A ValueError that names the bad setting, before any work starts."""
     if not strategies:
@@ -177,6 +207,8 @@ def check_settings(
         raise ValueError(f"batch size must be a whole number from 1 to {MAX_BATCH}")
     if not 0.0 <= noise <= 1.0:
         raise ValueError(f"noise is a share of answers flipped, from 0 to 1, not {noise}")
+    if not isinstance(recheck, int) or isinstance(recheck, bool) or recheck < 0:
+        raise ValueError(f"re-checks per round are a whole number, 0 or more, not {recheck!r}")
 
 
 def run_comparison(
@@ -190,23 +222,27 @@ def run_comparison(
     jobs: int = -1,
     progress: Progress | None = None,
     head_mode: str = "converge",
+    recheck: int = 0,
 ) -> pd.DataFrame:
     """The curves of every (strategy, seed) run, one row per round, in `CURVE_COLUMNS`.
 
-    `progress(done, total)` is called in this process as runs finish. The rows come back sorted
-    by strategy (in the order given), seed and round, whatever `jobs` is.
+    With `recheck` K > 0 every (strategy, seed) runs twice, without re-checks and with K per
+    round, and the rows carry `RECHECK_COLUMNS` too. `progress(done, total)` is called in this
+    process as runs finish. The rows come back sorted by strategy (in the order given),
+    re-checks, seed and round, whatever `jobs` is.
     """
     from joblib import Parallel, delayed
 
     strategies = list(strategies)
     seed_list = _seed_list(seeds)
     task = SessionSettings(task=task).task if not isinstance(task, Task) else task
-    check_settings(strategies, seed_list, rounds, batch, noise, task)
+    check_settings(strategies, seed_list, rounds, batch, noise, task, recheck)
     # The task's clusters are made once here and travel to the workers with the features.
     features.task_data(task).clusters  # noqa: B018
     runs = [
-        OracleRun(name, seed, rounds, batch, task, noise, head_mode)
+        OracleRun(name, seed, rounds, batch, task, noise, head_mode, rechecks)
         for name in strategies
+        for rechecks in ((0, recheck) if recheck else (0,))
         for seed in seed_list
     ]
     if progress:
@@ -217,7 +253,10 @@ def run_comparison(
         results[run] = rows
         if progress:
             progress(len(results), len(runs))
-    return pd.DataFrame([row for run in runs for row in results[run]], columns=CURVE_COLUMNS)
+    if not recheck:
+        return pd.DataFrame([row for run in runs for row in results[run]], columns=CURVE_COLUMNS)
+    rows = [{**row, "recheck": run.recheck} for run in runs for row in results[run]]
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS + RECHECK_COLUMNS)
 
 
 class OracleRun(NamedTuple):
@@ -230,6 +269,7 @@ class OracleRun(NamedTuple):
     task: Task
     noise: float = 0.0
     head_mode: str = "converge"
+    recheck: int = 0
 
 
 def oracle_run(features: FeatureSet, run: OracleRun) -> tuple[OracleRun, list[dict]]:
@@ -402,6 +442,36 @@ def plot_curves(curves: pd.DataFrame, ceiling: float, path: Path | str, title: s
     )
     chart = alt.hconcat(full.properties(width=520), near.properties(width=520))
     Path(path).write_bytes(plots.to_png(chart, scale=1.5))
+
+
+# --- re-checks ---------------------------------------------------------------------------------
+
+
+def recheck_label(strategy: str, recheck: int) -> str:
+    """How a run with re-checks is named in a summary and a chart: "diversity + re-check 2"."""
+    return f"{strategy} + re-check {recheck}" if recheck else strategy
+
+
+def label_rechecks(curves: pd.DataFrame) -> pd.DataFrame:
+    """The curves with each run with re-checks named as its own line (`recheck_label`), so
+    that `summarise` and the charts show it beside the same strategy without them."""
+    if "recheck" not in curves:
+        return curves
+    named = curves.copy()
+    named["strategy"] = [
+        recheck_label(s, int(k)) for s, k in zip(curves["strategy"], curves["recheck"])
+    ]
+    return named
+
+
+def recheck_summary(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per line of `label_rechecks`: after the last round, means over seeds of the wrong answers
+    given, those the re-checks found, and those left; `found_share` is found / given."""
+    named = label_rechecks(curves)
+    last = named[named["round"] == named.groupby(["strategy", "seed"])["round"].transform("max")]
+    table = last.groupby("strategy", sort=False)[["wrong_given", "found", "wrong_left"]].mean()
+    table["found_share"] = table["found"] / table["wrong_given"].where(table["wrong_given"] > 0)
+    return table.reset_index()
 
 
 # --- the budgets a person names ---------------------------------------------------------------

@@ -78,6 +78,7 @@ LABEL_COLUMNS = (
     "status",
     "pool_kappa",
     "can_stop",
+    "looked_again",
 )
 # Unix times a manifest may hold: from 1970 to the year 2100.
 _LATEST_TIME = 4_102_444_800.0
@@ -100,6 +101,7 @@ FOLDER_LABEL_COLUMNS = (
     "true_class",
     "agrees",
     "status",
+    "looked_again",
 )
 PREDICTION_COLUMNS = ("path", "part", "predicted", "p")
 
@@ -128,7 +130,7 @@ def folder_labels_csv(
 
     `who` is `person` or `auto` (answered by the folder's classes); `p` is the head's
     probability, at export, of the answer given (empty for a skip); `true_class` and `agrees`
-    are filled only where the folder has class folders.
+    are filled only where the folder has class folders; `looked_again` as in `labels_csv`.
     """
     kind = session.features.kind
     out = io.StringIO()
@@ -157,6 +159,7 @@ def folder_labels_csv(
                 true_class,
                 "" if answer == SKIP or not truth_known else answer == truth,
                 row["status"],
+                record.looked_again,
             ]
         )
     return out.getvalue()
@@ -206,7 +209,8 @@ def labels_csv(
     (empty for a skip); `status` is `live`, `corrected` (a later correction replaced it) or
     `undone`. A correction is a row of its own, in the round that made it. `pool_kappa` and
     `can_stop` are the round's stopping signal and recommendation (`stopping.py`; the kappa is
-    empty until there are enough rounds, and for rounds recorded before it existed). A session
+    empty until there are enough rounds, and for rounds recorded before it existed).
+    `looked_again` is true on a correction made on looking again at a suspect answer. A session
     on an image folder gets `folder_labels_csv`.
     """
     if not session.features.kind.indexed_csv:
@@ -236,6 +240,7 @@ def labels_csv(
                     status,
                     _fixed(record.stopping.get("kappa_average")),
                     bool(record.can_stop),
+                    record.looked_again,
                 ]
             )
     for row in rows:

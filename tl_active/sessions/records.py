@@ -31,6 +31,8 @@ MAX_BATCH = 16
 MAX_SEED = 2**63 - 1  # what a 64-bit database integer holds
 MAX_NAME = 4_096  # a backbone's path or a layer's name: the longest path Linux opens
 BATCH, CORRECTION = "batch", "correction"
+# How a correction made on a second look at a suspect answer (Look again) begins its reason.
+LOOKED_AGAIN = "looked again"
 
 
 class Answer(StrEnum):
@@ -301,6 +303,11 @@ class RoundRecord:
     @property
     def is_correction(self) -> bool:
         return self.kind == CORRECTION
+
+    @property
+    def looked_again(self) -> bool:
+        """Whether this is a correction made on looking again at a suspect answer."""
+        return self.is_correction and self.reasons[0].startswith(LOOKED_AGAIN)
 
 
 RECORD_FIELDS = tuple(f.name for f in fields(RoundRecord))

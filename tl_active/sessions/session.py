@@ -56,7 +56,7 @@ from tl_active.errors import PoolExhaustedError, ProtocolError, SessionFileError
 from tl_active.sessions import figures
 from tl_active.sessions.figures import cross_validated_metrics, frozen_head_ceiling
 from tl_active.sessions.ledger import Ledger
-from tl_active.sessions.records import CORRECTION, RoundRecord, SessionSettings
+from tl_active.sessions.records import CORRECTION, LOOKED_AGAIN, RoundRecord, SessionSettings
 from tl_active.sessions.replay import Replay, read_session_dict, recorded_state, session_dict
 
 
@@ -339,13 +339,20 @@ class LabellingSession:
         return self.ledger.live_answers()
 
     def correct(
-        self, index: int, answer: str, *, round_number: int | None = None, simulated: bool = False
+        self,
+        index: int,
+        answer: str,
+        *,
+        round_number: int | None = None,
+        simulated: bool = False,
+        looked_again: bool = False,
     ) -> RoundRecord:
         """Change the answer to an image answered in an earlier round; retrain; record it.
 
         The correction is a round of its own, so it is stored, exported and replayed like a
         batch and undo takes it back. The batch on offer is dropped: the corrected head chooses
-        the next one.
+        the next one. `looked_again` marks one made on a second look at a suspect answer
+        (`suspects.py`), in its reason.
         """
         expected = len(self.rounds) + 1
         if round_number is not None and round_number != expected:
@@ -368,7 +375,7 @@ class LabellingSession:
             answers=[answer],
             scores=[0.0],
             ranks=[0],
-            reasons=[f"corrected from {old}"],
+            reasons=[(f"{LOOKED_AGAIN}: " if looked_again else "") + f"corrected from {old}"],
             n_labels=len(self.ledger.labelled),
             simulated=simulated,
             asked_at=now,
@@ -412,7 +419,10 @@ class LabellingSession:
         for record in self.rounds:
             if record.is_correction:
                 new = continued.correct(
-                    record.indices[0], record.answers[0], simulated=record.simulated
+                    record.indices[0],
+                    record.answers[0],
+                    simulated=record.simulated,
+                    looked_again=record.looked_again,
                 )
             else:
                 picks = [

@@ -68,6 +68,7 @@ from ui.labelling import (
     show_flash,
     task_from_widgets,
 )
+from ui.look_again import look_again_panel
 from ui.support import (
     OWN_FILE,
     arrow_ipc,
@@ -977,6 +978,7 @@ def labelling_area() -> None:
     with batch_side:
         batch_panel(session, options)
         label_check(session, options)
+        look_again_panel(session, options)
     with head_side:
         weights_panel(session, layout)
         learning_curve(session)

@@ -1,7 +1,8 @@
 """A sweep's grid: its lists, read from a TOML file and checked, and the cells they make.
 
 A grid (`load_grid`) names lists of strategies, questions, backbones and layers, batch sizes,
-oracle noise levels, seeds and rounds; every combination is a cell, one oracle run, named by
+oracle noise levels, re-checks per round (`recheck`, Look again's second look at the top
+suspects), seeds and rounds; every combination is a cell, one oracle run, named by
 `cell_key` (its features' checksum and every setting) so that a folder knows which it holds.
 """
 
@@ -46,12 +47,22 @@ GRID_KEYS = (
     "layers",
     "batch_sizes",
     "noise",
+    "recheck",
     "seeds",
     "rounds",
     "budgets",
 )
 # A grid cell: what a run is, but for its seed (the summary is over seeds).
-GROUP_COLUMNS = ["backbone", "layer", "task", "strategy", "batch_size", "noise", "rounds"]
+GROUP_COLUMNS = [
+    "backbone",
+    "layer",
+    "task",
+    "strategy",
+    "batch_size",
+    "noise",
+    "recheck",
+    "rounds",
+]
 
 Loader = Callable[[str, str], FeatureSet]  # (backbone, layer) -> its features, once each
 
@@ -71,6 +82,7 @@ class Grid:
     layers: tuple[str, ...] = ()  # empty: each backbone's own layer
     batch_sizes: tuple[int, ...] = (4,)
     noise: tuple[float, ...] = (0.0,)
+    recheck: tuple[int, ...] = (0,)  # suspects re-checked per round; 0: none
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     rounds: tuple[int, ...] = (30,)
     budgets: tuple[int, ...] = BUDGETS
@@ -178,6 +190,8 @@ def parse_grid(data: dict) -> Grid:
                 raise GridError(
                     f"seeds: at most {MAX_SEEDS:,} seeds, each at most {MAX_SEED:,} (64 bits)"
                 )
+    if "recheck" in data:
+        values["recheck"] = _whole_numbers("recheck", data["recheck"], 0)
     for key in ("rounds", "budgets"):
         if key in data:
             values[key] = _whole_numbers(key, data[key], 1)
@@ -215,6 +229,7 @@ def grid_size(grid: Grid, tasks: list[Task]) -> int:
         * len(grid.noise)
         * len(grid.seeds)
         * len(grid.rounds)
+        * len(grid.recheck)
     )
 
 
@@ -223,7 +238,7 @@ def load_grid(path: Path | str) -> Grid:
 
     Keys: `strategies`, `targets` (each "odd", "even", digits such as "0,6,8,9", or "all" for
     every binary question), `classes` (such as "0-4"), `backbones`, `layers`, `batch_sizes`,
-    `noise`, `seeds` (a count N for seeds 0 to N-1, or a list), `rounds` and `budgets` (the
+    `noise`, `recheck` (suspects re-checked per round, 0 for none), `seeds` (a count N for seeds 0 to N-1, or a list), `rounds` and `budgets` (the
     summary's label counts). A key left out takes `compare`'s default.
     """
     path = Path(path)
@@ -262,32 +277,44 @@ class Cell(NamedTuple):
     noise: float
     rounds: int
     seed: int
+    recheck: int = 0
 
     @property
     def run(self) -> OracleRun:
         return OracleRun(
-            self.strategy, self.seed, self.rounds, self.batch_size, self.task, self.noise
+            self.strategy,
+            self.seed,
+            self.rounds,
+            self.batch_size,
+            self.task,
+            self.noise,
+            recheck=self.recheck,
         )
 
 
 def grid_cells(grid: Grid, backbone: str, layer: str, n_classes: int = 10) -> list[Cell]:
     """The cells of one backbone + layer, in the grid's order."""
     return [
-        Cell(backbone, layer, task, strategy, batch, noise, rounds, seed)
+        Cell(backbone, layer, task, strategy, batch, noise, rounds, seed, recheck)
         for task in grid.tasks(n_classes)
         for strategy in cell_strategies(grid, task)
         for batch in grid.batch_sizes
         for noise in grid.noise
+        for recheck in grid.recheck
         for rounds in grid.rounds
         for seed in grid.seeds
     ]
 
 
 def cell_key(features_key: str, cell: Cell) -> str:
-    """A short key for a run: its features' checksum and every setting (not the names given)."""
-    text = json.dumps(
-        [features_key, cell.task.kind, list(cell.task.classes), *cell.run[:4], *cell.run[5:]]
-    )
+    """A short key for a run: its features' checksum and every setting (not the names given).
+
+    Re-checks are named only when there are some, so a run without keeps the key it had before
+    the setting existed, and a folder of earlier results is still known cell by cell.
+    """
+    run = cell.run
+    settings = [*run[:4], run.noise, run.head_mode] + ([run.recheck] if run.recheck else [])
+    text = json.dumps([features_key, cell.task.kind, list(cell.task.classes), *settings])
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 

@@ -31,11 +31,23 @@ import pandas as pd
 
 from tl_active.data.features import FeatureSet
 from tl_active.errors import TlActiveError
-from tl_active.experiments.compare import CURVE_COLUMNS
+from tl_active.experiments.compare import CURVE_COLUMNS, RECHECK_COLUMNS
 from tl_active.experiments.sweep.grid import GROUP_COLUMNS, Cell, cell_key, task_label
 from tl_active.paths import check_writable_folder
 
-ROW_COLUMNS = [*CURVE_COLUMNS, "backbone", "layer", "task", "batch_size", "noise", "rounds", "cell"]
+ROW_COLUMNS = [
+    *CURVE_COLUMNS,
+    "backbone",
+    "layer",
+    "task",
+    "batch_size",
+    "noise",
+    "rounds",
+    "cell",
+    # Look again's re-checks per round (0 in a folder written before there were any), and
+    # the wrong answers given, left and found (empty without noise or re-checks).
+    *RECHECK_COLUMNS,
+]
 ORDER = [*GROUP_COLUMNS, "seed", "round"]
 PART_GLOB = "part-*.parquet"
 SUMMARY_FILE, CEILINGS_FILE, PLOT_FILE = "_summary.csv", "_ceilings.csv", "_sweep.png"
@@ -58,7 +70,8 @@ def cell_rows(cell: Cell, rows: list[dict], features: FeatureSet) -> list[dict]:
         "rounds": cell.rounds,
         "cell": cell_key(features.key, cell),
     }
-    return [{**row, **keys} for row in rows]
+    counts = dict.fromkeys(RECHECK_COLUMNS[1:])
+    return [{**counts, **row, **keys, "recheck": cell.recheck} for row in rows]
 
 
 def _schema():
@@ -88,6 +101,10 @@ def _schema():
         "noise": real,
         "rounds": whole,
         "cell": text,
+        "recheck": whole,
+        "wrong_given": whole,
+        "wrong_left": whole,
+        "found": whole,
     }
     return pa.schema([(name, types[name]) for name in ROW_COLUMNS])
 
@@ -131,6 +148,8 @@ def read_sweep(out: Path | str) -> pd.DataFrame:
             f"no sweep results in {out}: run `python -m tl_active sweep GRID.toml --out {out}`"
         )
     rows = _read_parts(out).drop_duplicates(["cell", "round"])
+    # A part file from before re-checks has no such column: its runs had none.
+    rows["recheck"] = rows["recheck"].fillna(0).astype("int64")
     return rows.sort_values(ORDER, kind="stable").reset_index(drop=True)[ROW_COLUMNS]
 
 

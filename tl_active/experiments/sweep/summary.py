@@ -68,6 +68,8 @@ def summary_columns(budgets: Sequence[int] = BUDGETS) -> list[str]:
         *itertools.chain.from_iterable(
             (f"accuracy_at_{b}", f"accuracy_at_{b}_sd") for b in budgets
         ),
+        "wrong_given",
+        "found",
     ]
 
 
@@ -82,11 +84,16 @@ def summarise_sweep(
     `accuracy_at_stop` are compare's too: where the stopping recommendation first fired in each
     seed's run, the mean over seeds, empty unless it fired in every seed; their `_sd` is the
     spread over those seeds, and `seeds_stopped` says in how many seeds it fired at all.
+    `wrong_given` and `found` are the wrong answers the oracle gave and those the re-checks
+    found, after the last round, means over seeds (empty without noise or re-checks).
     """
     ceiling_of = {
         (b, layer, t): c
         for b, layer, t, c in ceilings[["backbone", "layer", "task", "ceiling"]].values
     }
+    # Rows from before re-checks: none were made, and no wrong answers were counted.
+    missing = {"recheck": 0, "wrong_given": np.nan, "found": np.nan}
+    rows = rows.assign(**{k: v for k, v in missing.items() if k not in rows})
     rows = rows.sort_values(ORDER, kind="stable")
     out = []
     for keys, group in rows.groupby(GROUP_COLUMNS, sort=False):
@@ -119,6 +126,13 @@ def summarise_sweep(
             "seeds_stopped": len(stopped),
         }
 
+        # After each run's last round, means over seeds (empty without noise or re-checks).
+        last = np.array([i[-1] for i in runs])
+        wrong = {
+            name: float(group[name].to_numpy(float)[last].mean())
+            for name in ("wrong_given", "found")
+        }
+
         def spread(name: str, figures=per_seed) -> float:
             return spread_of(np.array([f[name] for f in figures], float))
 
@@ -131,6 +145,7 @@ def summarise_sweep(
                 **stop,
                 "auc_sd": spread("auc"),
                 **{f"accuracy_at_{b}_sd": spread(f"accuracy_at_{b}") for b in budgets},
+                **wrong,
             }
         )
     summary = pd.DataFrame(out, columns=summary_columns(budgets))
