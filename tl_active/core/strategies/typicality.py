@@ -7,7 +7,7 @@ before the head has learnt anything:
 
 - `typiclust`: k-means into as many clusters as there will be labels; the clusters with the
   fewest labels first, larger ones first among those, and in each its most typical image
-  (typicality: 1 / the mean distance to its 20 nearest neighbours);
+  (typicality: 1 / the mean distance to its 20 nearest neighbours in the cluster);
 - `probcover`: balls of one radius around every image; each pick is the image whose ball holds
   the most images no labelled ball holds yet. The radius comes from the features: the largest
   whose balls stay 95 % pure against k-means pseudo-classes (one per class of the data).
@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from tl_active.core.strategies.neighbours import (
+    NEIGHBOURS,
     ball_graph,
     kmeans_clusters,
     nearest_neighbours,
@@ -42,18 +43,32 @@ def pool_typicality(pool: PoolView) -> np.ndarray:
     return pool.cached("typicality", lambda x: typicality(nearest_neighbours(x)[0]))
 
 
+def cluster_typicality(pool: PoolView, k: int, clusters: np.ndarray, cluster: int):
+    """The members of one of the k clusters, and their typicality among themselves.
+
+    As TypiClust's code does: each member's neighbours are looked up inside its cluster (at
+    most 20, at most half the cluster), so a member on the edge of a denser cluster is not
+    called typical for its neighbours there. Made for the clusters a strategy visits, once.
+    """
+    table = pool.cached(f"typiclust-{k}-typicality", lambda x: {})
+    members = np.flatnonzero(clusters == cluster)
+    if cluster not in table:
+        neighbours = max(1, min(NEIGHBOURS, len(members) // 2))
+        table[cluster] = typicality(nearest_neighbours(pool.features[members], neighbours)[0])
+    return members, table[cluster]
+
+
 def typiclust_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
     """TypiClust: the most typical image of each cluster with the fewest labels.
 
     The pool is cut into (labels so far + n) clusters, at most 500. Each pick goes to the
     cluster of at least 5 images with the fewest labels (counting this batch's picks), the
-    larger first on a tie, and is its most typical free image. With no such cluster left, the
-    most typical free image of the pool.
+    larger first on a tie, and is its most typical free image, typicality measured inside the
+    cluster. With no such cluster left, the most typical free image of the pool.
     """
-    candidates = check_room(pool, n)
+    check_room(pool, n)
     k = min(len(pool.labelled) + n, MAX_CLUSTERS, len(pool.available))
     clusters = pool.cached(f"typiclust-{k}", lambda x: kmeans_clusters(x, k))
-    typical = pool_typicality(pool)
     sizes = np.bincount(clusters, minlength=k)
     labels_in = np.bincount(clusters[pool.labelled], minlength=k)
     free = pool.available.copy()
@@ -65,17 +80,17 @@ def typiclust_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list
             # Fewest labels first, then the largest, then the lowest number (all seeded).
             order = np.lexsort((open_clusters, -sizes[open_clusters], labels_in[open_clusters]))
             cluster = int(open_clusters[order[0]])
-            inside = np.flatnonzero(free & (clusters == cluster))
+            members, typical = cluster_typicality(pool, k, clusters, cluster)
             reason = f"most typical of cluster {cluster} ({labels_in[cluster]} labelled)"
-        else:
-            cluster, inside = -1, np.flatnonzero(free)
-            reason = "most typical left"
-        best = int(inside[np.argmax(typical[inside])])
-        rank = int((typical[candidates] > typical[best]).sum()) + 1
-        picks.append(Pick(best, float(typical[best]), rank, reason))
-        free[best] = False
-        if cluster >= 0:
             labels_in[cluster] += 1
+        else:
+            members, typical = np.arange(len(free)), pool_typicality(pool)
+            reason = "most typical left"
+        score = np.where(free[members], typical, -np.inf)
+        best = int(np.argmax(score))
+        rank = int((score > score[best]).sum()) + 1  # among the free images of its cluster
+        picks.append(Pick(int(members[best]), float(typical[best]), rank, reason))
+        free[members[best]] = False
     return picks
 
 
