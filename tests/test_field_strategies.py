@@ -226,3 +226,15 @@ def test_large_balls_are_counted_on_a_sample_of_the_pool_within_the_budget():
     real = np.asarray(whole.sum(axis=1)).ravel()
     estimate = np.asarray(sampled.sum(axis=1)).ravel() * 600 / sampled.shape[1]
     assert np.median(np.abs(estimate - real) / real) < 0.2
+
+
+def test_compare_and_the_sweeps_accept_the_new_names():
+    from tl_active.experiments.compare import run_comparison
+    from tl_active.experiments.sweep import parse_grid
+
+    names = ["typiclust", "probcover", "kcenter", "badge"]
+    features = synthetic_features(n_pool=400, n_test=100, layer="embedding")
+    curves = run_comparison(features, names, seeds=1, rounds=2, batch=5, task=FIVE, jobs=1)
+    assert list(dict.fromkeys(curves["strategy"])) == names
+    assert (curves.groupby("strategy")["n_labels"].max() == 10).all()
+    assert parse_grid({"strategies": names}).strategies == tuple(names)
