@@ -10,7 +10,10 @@ on standardised features, as a user of the library would run it). Ours run throu
 Every selection is judged by the same head: after each round, the picks so far are labelled
 with the ground truth and OUR head (`make_head`, as the session makes and refits it, warm-started
 round after round) is fitted on them; the figure is its test accuracy. So the head is not what
-differs: the table compares selections. MaxHerding and ProbCover build an n x n matrix
+differs: the table compares selections. The three tasks: odd/even on the shipped CNN's 10
+softmax outputs, digits 0-4 on the 128-wide embedding of the network trained on 5-9 only, and
+an image folder of three classes (MNIST's test digits 0, 1 and 2 written as PNG files, read
+through the same 5-9 network: the path a person's own images take). MaxHerding and ProbCover build an n x n matrix
 (60,000^2 floats are 29 GB), so they run on a seeded 8,000-image slice of the pool (another
 slice per seed); the others see the whole pool.
 
@@ -35,7 +38,7 @@ sys.path[:0] = [str(ROOT)]
 
 from tl_active.core.head import make_head  # noqa: E402
 from tl_active.core.metrics import task_metrics  # noqa: E402
-from tl_active.core.task import Task  # noqa: E402
+from tl_active.core.task import MULTICLASS, Task  # noqa: E402
 from tl_active.data.features import FeatureSet, TaskData, load_features  # noqa: E402
 from tl_active.experiments.compare import run_comparison  # noqa: E402
 
@@ -52,6 +55,38 @@ TASKS = {
         lambda: Task.multiclass("0-4"),
     ),
 }
+
+
+FOLDER = "three classes, a folder of MNIST test digits 0-2 / mnist-cnn-5to9 / embedding"
+FOLDER_DIGITS = (0, 1, 2)
+
+
+def digit_folder(root: Path) -> Path:
+    """A folder of class folders 0, 1 and 2 holding MNIST's test digits as PNG files."""
+    from PIL import Image
+
+    from tl_active.data.mnist import load_raw
+
+    arrays = load_raw(ROOT / "data" / "mnist.npz")
+    for digit in FOLDER_DIGITS:
+        folder = root / str(digit)
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in np.flatnonzero(arrays["y_test"] == digit):
+            path = folder / f"{i:05d}.png"
+            if not path.exists():
+                Image.fromarray(arrays["x_test"][i]).save(path)
+    return root
+
+
+def task_features(title: str, folder_root: Path) -> tuple[FeatureSet, Task]:
+    """The cached features and the question of one of the bench's tasks."""
+    if title == FOLDER:
+        from tl_active.data.folder_features import load_folder_features
+
+        features = load_folder_features(digit_folder(folder_root), "mnist-cnn-5to9", "embedding")
+        return features, Task(MULTICLASS, tuple(range(len(features.class_names))))
+    backbone, layer, make_task = TASKS[title]
+    return load_features(backbone, layer), make_task()
 
 
 def peer_strategy(name: str, seed: int, n_classes: int, pool: np.ndarray):
@@ -131,16 +166,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--budgets", default="10,20,50")
-    parser.add_argument("--tasks", default=",".join(TASKS), help="which of the tasks, by name")
+    parser.add_argument(
+        "--tasks",
+        default="odd,0-4,folder",
+        help="which tasks: any of odd, 0-4, folder (comma-separated)",
+    )
+    parser.add_argument(
+        "--folder",
+        type=Path,
+        default=Path("results/mnist-test-0-2"),
+        help="where the three-class folder of MNIST test digits is written (once)",
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("results/bench-peers"))
     args = parser.parse_args()
     budgets = sorted({int(b) for b in args.budgets.split(",")})
     args.out.mkdir(parents=True, exist_ok=True)
     tables = []
-    for title in [t for t in TASKS if t in args.tasks]:
-        backbone, layer, make_task = TASKS[title]
-        features, task = load_features(backbone, layer), make_task()
+    wanted = {word.strip() for word in args.tasks.split(",")}
+    chosen = [t for t, word in zip([*TASKS, FOLDER], ["odd", "0-4", "folder"]) if word in wanted]
+    for title in chosen:
+        features, task = task_features(title, args.folder)
         data = features.task_data(task)
         start = time.perf_counter()
         curves = run_comparison(
@@ -166,7 +212,8 @@ def main() -> None:
     table = table.reindex([s for s in order if s in table.index])
     table.to_csv(args.out / "summary.csv", float_format="%.2f")
     print(f"\ntest accuracy (%), mean of {args.seeds} seeds, batch {BATCH}, our head for all\n")
-    header = [f"{task} @ {n}" for task, n in table.columns]
+    short = dict(zip([*TASKS, FOLDER], ["odd/even", "0-4", "folder 0-2"]))
+    header = [f"{short[task]} @ {n}" for task, n in table.columns]
     print("| strategy | " + " | ".join(header) + " |")
     print("|---|" + "---:|" * len(header))
     for name, values in table.iterrows():

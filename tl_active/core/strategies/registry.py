@@ -198,6 +198,11 @@ def get_strategy(name: str) -> StrategyRecord:
     try:
         return REGISTRY[name]
     except KeyError:
+        # The list of names is most of the message: a stranger's name is cut short beside it.
         raise ValueError(
-            f"unknown strategy {reprlib.repr(name)}; choose one of {', '.join(REGISTRY)}"
+            f"unknown strategy {_SHORT.repr(name)}; one of {', '.join(REGISTRY)}"
         ) from None
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = 12
