@@ -81,6 +81,15 @@ bench-oracle: setup
 bench-look-again: setup
 	$(PY) bench/bench_look_again.py $(BENCH_LOOK_ARGS)
 
+# Our strategies beside scikit-activeml's on the same cached features, every selection judged by
+# our head: test accuracy at 10, 20 and 50 labels (docs/compare-and-sweeps.md). The peer is a
+# bench extra (requirements-bench.txt), installed without touching the pinned versions.
+# Options: BENCH_PEERS_ARGS="--seeds 1 --budgets 10,20".
+.PHONY: bench-peers
+bench-peers: setup
+	$(PY) -m pip install --quiet --no-deps -r requirements-bench.txt
+	OPENBLAS_NUM_THREADS=1 $(PY) bench/bench_peers.py $(BENCH_PEERS_ARGS)
+
 compare: setup
 	$(PY) -m tl_active compare --out results/compare
 

@@ -75,11 +75,22 @@ def test_contract_seeded_and_reproducible(name):
     assert first == again
 
 
-@pytest.mark.parametrize("name", sorted(set(REGISTRY) - {"diversity"}))
+# Strategies that read the pool's geometry: with every p at 0.5 nothing ties for them.
+FROM_THE_FEATURES = {"diversity", "typiclust", "probcover", "kcenter"}
+
+
+@pytest.mark.parametrize("name", sorted(set(REGISTRY) - FROM_THE_FEATURES))
 def test_contract_head_at_zero_ties_broken_by_seed(name):
     a = [p.index for p in REGISTRY[name](view(), 4, np.random.default_rng(1))]
     b = [p.index for p in REGISTRY[name](view(), 4, np.random.default_rng(2))]
     assert a != b  # every p is 0.5: the seed, not the index order, decides
+
+
+@pytest.mark.parametrize("name", sorted(FROM_THE_FEATURES - {"diversity"}))
+def test_geometric_strategies_know_what_to_ask_before_the_head_learns(name):
+    a = [p.index for p in REGISTRY[name](view(), 4, np.random.default_rng(1))]
+    b = [p.index for p in REGISTRY[name](view(), 4, np.random.default_rng(2))]
+    assert a == b  # the features decide, not the seed
 
 
 def test_diversity_breaks_the_first_ties_by_spreading_over_typical_images():

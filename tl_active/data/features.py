@@ -286,6 +286,18 @@ class TaskData:
         """Typicality as a rank in [0, 1): a tie-break for strategies, sorted once."""
         return np.argsort(np.argsort(self.typicality)) / max(self.size, 1)
 
+    def derived(self, name: str, make: Callable[[np.ndarray], object]):
+        """`make(pool)`, made once under `name` and shared with the other tasks on this pool.
+
+        For what strategies learn from the pool's geometry (a neighbour table, a ball graph),
+        without this module knowing them. No lock: two sessions asking at once may both make
+        it, and either copy is the same.
+        """
+        key = ("derived", name)
+        if key not in self.shared:
+            self.shared[key] = make(self.pool)
+        return self.shared[key]
+
 
 def _layer_tag(layer: str) -> str:
     # A layer name becomes part of a file name: keep it readable, and unique by a short hash.

@@ -154,6 +154,19 @@ def simulate_run(
     return rows
 
 
+def first_batch(features: FeatureSet, strategy: str, batch: int, task: Task, head_mode: str):
+    """The first batch a strategy asks for on this task (what it makes from the pool is kept)."""
+    settings = SessionSettings(
+        task=task,
+        strategy=strategy,
+        batch_size=batch,
+        head_mode=head_mode,
+        backbone=features.backbone,
+        layer=features.layer,
+    )
+    return LabellingSession(features, settings, charts=False).next_batch()
+
+
 def _wrong(answer: str, values: Sequence[str], rng: np.random.Generator) -> str:
     """Another answer than `answer`: the other one of two, or one of the others drawn at random."""
     others = [v for v in values if v != answer]
@@ -237,8 +250,11 @@ def run_comparison(
     seed_list = _seed_list(seeds)
     task = SessionSettings(task=task).task if not isinstance(task, Task) else task
     check_settings(strategies, seed_list, rounds, batch, noise, task, recheck)
-    # The task's clusters are made once here and travel to the workers with the features.
+    # The task's clusters are made once here and travel to the workers with the features; so
+    # are the tables strategies make from the pool (neighbours, balls), by one first batch each.
     features.task_data(task).clusters  # noqa: B018
+    for name in dict.fromkeys(strategies):
+        first_batch(features, name, batch, task, head_mode)
     runs = [
         OracleRun(name, seed, rounds, batch, task, noise, head_mode, rechecks)
         for name in strategies

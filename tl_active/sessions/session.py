@@ -220,6 +220,7 @@ class LabellingSession:
                 round=n_round,
                 clustering=lambda: (data.clusters, data.typicality, data.typical_rank),
                 new_head=self.head.copy,
+                derived=data.derived,
             )
             local = get_strategy(self.settings.strategy)(view, self.settings.batch_size, rng)
             picks = [Pick(int(data.pool_index[p.index]), p.score, p.rank, p.reason) for p in local]

@@ -23,6 +23,8 @@ class PoolView:
 
     `clustering` gives (clusters, typicality, typical rank) of the pool, made once per task
     (k-means); it is a function so that strategies that do not need it never pay for it.
+    `derived(name, make)` is the task's cache of what strategies make from the features (a
+    neighbour table, a ball graph): `make(features)` once per pool, kept under `name`.
     """
 
     proba: np.ndarray  # (n_pool, K) the head's answer probabilities now
@@ -33,6 +35,7 @@ class PoolView:
     round: int = 0  # rounds submitted so far
     clustering: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
     new_head: Callable[[], object] | None = None  # a copy of the session's head (committee)
+    derived: Callable[[str, Callable[[np.ndarray], object]], object] | None = None
 
     @property
     def n_outputs(self) -> int:
@@ -43,6 +46,12 @@ class PoolView:
         if self.clustering is None:
             raise ValueError("this strategy needs the pool's clusters, and none were given")
         return self.clustering()
+
+    def cached(self, name: str, make: Callable[[np.ndarray], object]):
+        """`make(features)`, made once per pool when the view lends a cache, else made now."""
+        if self.derived is None:
+            return make(self.features)
+        return self.derived(name, make)
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,13 @@ from types import MappingProxyType
 
 import numpy as np
 
+from tl_active.core.strategies.badge import badge_strategy
 from tl_active.core.strategies.baseline import band_strategy, random_strategy
 from tl_active.core.strategies.committee import COMMITTEE_SIZE, committee_strategy
 from tl_active.core.strategies.coverage import diversity_strategy, representative_strategy
+from tl_active.core.strategies.kcenter import kcenter_strategy
 from tl_active.core.strategies.pool import Pick, PoolView, Strategy
+from tl_active.core.strategies.typicality import probcover_strategy, typiclust_strategy
 from tl_active.core.strategies.uncertainty import (
     entropy_strategy,
     margin_strategy,
@@ -123,6 +126,40 @@ REGISTRY = make_registry(
             "cluster's centre)",
         ),
         StrategyRecord(
+            "typiclust",
+            typiclust_strategy,
+            "the densest image of each k-means cluster with the fewest labels (as many clusters"
+            " as labels)",
+            BOTH,
+            "TypiClust: Hacohen, Dekel and Weinshall, Active Learning on a Budget: Opposite "
+            "Strategies Suit High and Low Budgets, ICML 2022",
+        ),
+        StrategyRecord(
+            "probcover",
+            probcover_strategy,
+            "the image whose ball covers the most uncovered images; radius from the features"
+            " (95 % pure against k-means classes)",
+            BOTH,
+            "ProbCover: Yehuda, Dekel, Hacohen and Weinshall, Active Learning Through a "
+            "Covering Lens, NeurIPS 2022",
+        ),
+        StrategyRecord(
+            "kcenter",
+            kcenter_strategy,
+            "k-center greedy (coreset): the image farthest from everything labelled",
+            BOTH,
+            "Sener and Savarese, Active Learning for Convolutional Neural Networks: A Core-Set "
+            "Approach, ICLR 2018",
+        ),
+        StrategyRecord(
+            "badge",
+            badge_strategy,
+            "k-means++ over the head's gradient embeddings: unsure and unlike one another",
+            BOTH,
+            "BADGE: Ash, Zhang, Krishnamurthy, Langford and Agarwal, Deep Batch Active "
+            "Learning by Diverse, Uncertain Gradient Lower Bounds, ICLR 2020",
+        ),
+        StrategyRecord(
             "committee",
             committee_strategy,
             f"largest vote split of {COMMITTEE_SIZE} heads trained on bootstrap resamples",
@@ -161,6 +198,11 @@ def get_strategy(name: str) -> StrategyRecord:
     try:
         return REGISTRY[name]
     except KeyError:
+        # The list of names is most of the message: a stranger's name is cut short beside it.
         raise ValueError(
-            f"unknown strategy {reprlib.repr(name)}; choose one of {', '.join(REGISTRY)}"
+            f"unknown strategy {_SHORT.repr(name)}; one of {', '.join(REGISTRY)}"
         ) from None
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = 12
