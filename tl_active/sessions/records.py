@@ -18,8 +18,8 @@ from enum import StrEnum
 from tl_active.core.head import HEAD_MODES
 from tl_active.core.strategies import (
     DEFAULT_STRATEGY,
+    REGISTRY,
     allowed_strategies,
-    get_strategy,
 )
 from tl_active.core.task import MULTICLASS, NEGATIVE, ODD, POSITIVE, SKIP, Task, parse_classes
 from tl_active.data.backbones import DEFAULT_BACKBONE, DIGITS_LAYER
@@ -88,7 +88,11 @@ class SessionSettings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", _as_task(self.task))
         object.__setattr__(self, "answers", tuple(self.answers))
-        get_strategy(self.strategy)
+        if not isinstance(self.strategy, str) or self.strategy not in REGISTRY:
+            # Short: a manifest's refusal quotes it, and the registry's full list grows.
+            raise ValueError(
+                f"unknown strategy {reprlib.repr(self.strategy)}: not one this version knows"
+            )
         if self.strategy not in allowed_strategies(self.task):
             raise ValueError(f"strategy {reprlib.repr(self.strategy)} needs a binary task")
         if self.head_mode not in HEAD_MODES:
