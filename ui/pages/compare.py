@@ -154,7 +154,9 @@ def read_settings() -> Settings | None:
         "Strategies",
         allowed,
         key=keys.CMP_STRATEGIES,
-        help="\n".join(f"- **{s.name}**: {s.description}" for s in REGISTRY.values()),
+        help="\n".join(
+            f"- **{s.name}**: {s.description} ({s.reference})" for s in REGISTRY.values()
+        ),
     )
     seeds = st.number_input("Seeds per strategy", 1, 20, 5, key=keys.CMP_SEEDS)
     rounds = st.number_input("Rounds per run", 1, 200, 30, key=keys.CMP_ROUNDS)
