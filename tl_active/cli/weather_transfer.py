@@ -52,6 +52,7 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
     from tl_active.data.weather import make_windows
     from tl_active.data.weather_features import load_weather_features
     from tl_active.experiments.weather_transfer import (
+        day_reference,
         format_summary,
         run_weather_transfer,
         summarise,
@@ -59,7 +60,7 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
 
     backbone = resolve_backbone(backbone_name)
     model = load_backbone(backbone.path)
-    started, frames = time.perf_counter(), []
+    started, frames, references = time.perf_counter(), [], []
     for asked in questions:
         windows = make_windows(asked)
         features = load_weather_features(asked.name, backbone, cache_dir=args.cache)
@@ -71,9 +72,16 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
                 bar.update(done - bar.n)
 
             frames.append(run_weather_transfer(windows, features, model, settings, progress))
+        reference = day_reference(windows)
+        references.append(
+            f"{asked.name}: logistic regression on the answer day's own measurements, all "
+            f"labels, no network: PR-AUC {reference['pr_auc']:.3f}, precision "
+            f"{reference['precision']:.2f}, recall {reference['recall']:.2f}, F1 "
+            f"{reference['f1']:.2f} (base rate {reference['base_rate']:.3f})"
+        )
     rows = pd.concat(frames, ignore_index=True)
     summary = summarise(rows)
-    table = format_summary(summary)
+    table = "\n\n".join([format_summary(summary), *references])
     rows.to_csv(out / "transfer.csv", index=False, float_format="%.6f")
     summary.to_csv(out / "summary.csv", index=False, float_format="%.6f")
     (out / "summary.md").write_text(table + "\n")

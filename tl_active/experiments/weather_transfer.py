@@ -223,6 +223,23 @@ def run_weather_transfer(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def day_reference(windows: WeatherWindows) -> dict[str, float]:
+    """A reference without any network: logistic regression on the answer day's measurements.
+
+    For the today questions that is the last day's 17 measurements, for tomorrow's the last
+    known day's (with its precipitation and events), on every pool label; its PR-AUC is what the
+    frozen wet network's layers have to approach.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from tl_active.data.weather import MEASUREMENTS
+    from tl_active.data.weather_network import scores
+
+    width = len(MEASUREMENTS) if windows.question.ahead == 0 else windows.x_pool.shape[2]
+    model = LogisticRegression(max_iter=2000).fit(windows.x_pool[:, -1, :width], windows.y_pool)
+    return scores(windows.y_test, model.predict_proba(windows.x_test[:, -1, :width])[:, 1])
+
+
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean (and spread of PR-AUC) over seeds, per question, method, selection and budget."""
     keys = ["question", "selection", "labels", "method"]
