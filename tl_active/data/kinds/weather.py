@@ -114,12 +114,11 @@ def window_chart(windows: WeatherWindows, end: int, size: int) -> bytes:
         ys = y_of(column, table.values[rows, MEASUREMENTS.index(column)])
         draw.line(list(zip(xs.tolist(), ys.tolist(), strict=True)), fill=colour, width=width)
     if label:
-        draw.text(
-            (big * 0.03, big * 0.01),
-            f"{table.city[end]} {table.date[end]}",
-            fill="black",
-            font_size=big * 0.1,
-        )
+        text = f"{table.city[end]} {table.date[end]}"
+        # As large as fits: "San Diego 2016-03-10" is the longest name.
+        font_size = big * 0.1
+        font_size *= min(1.0, big * 0.94 / draw.textlength(text, font_size=font_size))
+        draw.text((big * 0.03, big * 0.01), text, fill="black", font_size=font_size)
     image = image.resize((size, size), Image.LANCZOS)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
