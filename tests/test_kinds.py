@@ -18,8 +18,9 @@ from tl_active import paths
 from tl_active.core.task import DIGITS
 from tl_active.data.folder_features import load_folder_features
 from tl_active.data.images import ImageSource, scan_folder
-from tl_active.data.kinds import DataKind, ImageFolderKind, MnistKind, answer_keys
+from tl_active.data.kinds import DataKind, ImageFolderKind, MnistKind, WeatherKind, answer_keys
 from tl_active.data.mnist import load_raw
+from tl_active.data.weather import make_windows
 
 
 @pytest.fixture
@@ -33,7 +34,11 @@ def folder_source(tmp_path, monkeypatch) -> ImageSource:
 
 
 def kinds(source: ImageSource) -> list[DataKind]:
-    return [MnistKind(), ImageFolderKind(source, ("eight", "three"))]
+    return [
+        MnistKind(),
+        ImageFolderKind(source, ("eight", "three")),
+        WeatherKind(make_windows("snow-today")),
+    ]
 
 
 def test_every_kind_keeps_the_contract(folder_source):

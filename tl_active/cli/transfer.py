@@ -82,6 +82,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="one seed, budgets 50 and 200, short trainings; other options still apply on top",
     )
+    parser.add_argument(
+        "--question",
+        default="snow-today,snow-tomorrow",
+        help="with --data weather: the weather questions (default snow-today,snow-tomorrow)",
+    )
     parser.add_argument("--out", type=Path, default=Path("results/transfer"), help="output folder")
 
 
@@ -103,6 +108,11 @@ def run(args: argparse.Namespace) -> None:
 
     from tl_active.data.backbones import resolve_backbone
 
+    if str(args.data) == "weather":
+        from tl_active.cli.weather_transfer import run_weather
+
+        run_weather(args, None if args.budgets is None else parse_budgets(args.budgets))
+        return
     # Every setting is checked before TensorFlow is loaded (which takes seconds).
     settings = settings_from_args(args)
     task = Task.multiclass(args.classes)

@@ -13,6 +13,11 @@ or in the app's sidebar), with the name of the layer whose outputs the head read
 `digits`, the softmax outputs (the demo's classification-to-binary view), and `embedding`, the
 Dense(128, tanh) layer before them.
 
+A third shipped network reads weather windows, not images: `weather-cnn`, the seed
+`precipitation-to-snow.md`'s Conv1D trained on rain or snow today (`weather_network.py`), whose
+`dense` layer the snow questions read. It is kept in `SHIPPED_WEATHER`, apart from the image
+backbones a page offers.
+
 A Keras Applications architecture (MobileNetV2, EfficientNetB0, ResNet50) is named with the
 weights file a person already has: `mobilenetv2:/path/to/weights.h5`, optionally with its input
 size, `mobilenetv2@96:/path/...` (224 otherwise). It is built with `weights=None` and loaded
@@ -33,6 +38,8 @@ from tl_active.paths import MODEL_PATH, MODELS_DIR
 DIGITS_LAYER = "digits"  # Dense(n, softmax), one output per class the network was trained on
 EMBEDDING_LAYER = "embedding"  # Dense(128, tanh), the layer before the class outputs
 POOLED_LAYER = "pooled"  # an application's last convolutional block, averaged over the image
+WEATHER_DENSE_LAYER = "dense"  # the weather network's Dense(32) layer, before its output
+WEATHER_OUTPUT_LAYER = "wet"  # its Dense(1, sigmoid) output: rain or snow today
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ class Backbone:
 
     @property
     def shipped(self) -> bool:
-        return self.name in SHIPPED
+        return self.name in SHIPPED or self.name in SHIPPED_WEATHER
 
 
 _SHIPPED_LAYERS = (
@@ -111,6 +118,21 @@ SHIPPED: dict[str, Backbone] = {
 }
 DEFAULT_BACKBONE = "mnist-cnn"
 
+# Backbones that read weather windows (`weather.py`), not images: shipped too, but kept apart
+# from SHIPPED, which is what an image's backbone is chosen from.
+SHIPPED_WEATHER: dict[str, Backbone] = {
+    "weather-cnn": Backbone(
+        "weather-cnn",
+        MODELS_DIR / "weather_cnn.keras",
+        "a Conv1D trained on rain or snow today from 14-day windows of five cities' weather",
+        WEATHER_DENSE_LAYER,
+        (
+            (WEATHER_DENSE_LAYER, "Dense(32) layer"),
+            (WEATHER_OUTPUT_LAYER, "sigmoid output: rain or snow today"),
+        ),
+    ),
+}
+
 
 def resolve_backbone(spec: str | Path | None = None) -> Backbone:
     """A shipped backbone by name, or a user's `.keras` file by path.
@@ -121,6 +143,8 @@ def resolve_backbone(spec: str | Path | None = None) -> Backbone:
     spec = str(spec or os.environ.get("TL_ACTIVE_BACKBONE") or DEFAULT_BACKBONE).strip()
     if spec in SHIPPED:
         return SHIPPED[spec]
+    if spec in SHIPPED_WEATHER:
+        return SHIPPED_WEATHER[spec]
     application = _application(spec)
     if application is not None:
         return application

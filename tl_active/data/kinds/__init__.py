@@ -9,5 +9,6 @@ the `FeatureSet` it makes.
 from tl_active.data.kinds.base import DataKind, answer_keys
 from tl_active.data.kinds.image_folder import ImageFolderKind
 from tl_active.data.kinds.mnist import MnistKind
+from tl_active.data.kinds.weather import WeatherKind
 
-__all__ = ["DataKind", "ImageFolderKind", "MnistKind", "answer_keys"]
+__all__ = ["DataKind", "ImageFolderKind", "MnistKind", "WeatherKind", "answer_keys"]

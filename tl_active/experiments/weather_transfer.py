@@ -1,0 +1,266 @@
+"""The weather transfer lab: from rain or snow today to snow, as in the seed, scored for rare days.
+
+The shipped `weather-cnn` learned "wet today" (`weather_network.py`). On a snow question, for
+label budgets chosen at random and by an active-learning strategy answered by the recorded
+events, four ways to learn snow are trained on 2016's windows and scored on 2017's:
+
+- `scratch`: the whole network from random weights on those labels;
+- `frozen-conv`: the seed's method: the convolution and pooling frozen at the wet network's
+  weights, new Dense and output layers trained on top;
+- `head`: the app's logistic head on the frozen Dense layer, no backpropagation;
+- `fine-tune`: `head` first, set as the output layer, then the Dense and output layers trained
+  on at a tenth of the learning rate.
+
+Snow is rare (about 2 % of 2017's days), so each is scored by PR-AUC, with precision, recall and
+F1 at 0.5 beside it, never by accuracy alone. Labels with no snow day in them teach no method
+anything about snow: every method then scores the base rate. Every training is seeded and
+weighs the two answers equally (balanced class weights); a fixed number of epochs stands in for
+early stopping, which a handful of labels cannot support.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tl_active.core.head import make_head
+from tl_active.core.task import BINARY, Task
+from tl_active.data.features import FeatureSet
+from tl_active.data.weather import WeatherWindows
+from tl_active.errors import PoolExhaustedError
+from tl_active.sessions.records import SessionSettings
+from tl_active.sessions.session import LabellingSession
+
+SCRATCH, FROZEN_CONV, HEAD, FINE_TUNE = "scratch", "frozen-conv", "head", "fine-tune"
+METHODS = (SCRATCH, FROZEN_CONV, HEAD, FINE_TUNE)
+RANDOM, ALL = "random", "all"
+SNOW = Task(BINARY, (1,))
+COLUMNS = [
+    "question",
+    "method",
+    "selection",
+    "labels",
+    "seed",
+    "positives",
+    "pr_auc",
+    "precision",
+    "recall",
+    "f1",
+    "base_rate",
+    "train_seconds",
+]
+# The seed's own table (hourly data, snow 6 / 12 / 18 hours ahead, frozen conv + new dense).
+SEED_TABLE = ((6, 0.78, 0.6), (12, 0.62, 0.43), (18, 0.47, 0.35))
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class WeatherTransferSettings:
+    """Budgets, selections, seeds and the length of each training."""
+
+    budgets: tuple[int | str, ...] = (25, 50, 100, ALL)
+    selections: tuple[str, ...] = (RANDOM, "diversity")
+    seeds: int = 5
+    methods: tuple[str, ...] = METHODS
+    epochs: int = 20
+    learning_rate: float = 1e-3
+    query_batch: int = 5
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown or not self.methods:
+            raise ValueError(f"methods are some of {', '.join(METHODS)}, not {unknown or 'none'}")
+        if self.seeds < 1 or self.epochs < 1:
+            raise ValueError("seeds and epochs are 1 or more")
+        if not self.budgets:
+            raise ValueError("give at least one budget, such as 50 or all")
+
+
+QUICK = WeatherTransferSettings(budgets=(50, ALL), seeds=1)
+
+
+def selection_order(
+    features: FeatureSet, selection: str, n_labels: int, seed: int, query_batch: int = 5
+) -> np.ndarray:
+    """The first `n_labels` pool windows a selection labels, in order (see transfer/running)."""
+    if selection == RANDOM:
+        rng = np.random.default_rng([seed, 104_729])
+        return rng.permutation(features.pool_size)[:n_labels]
+    session = LabellingSession(
+        features,
+        SessionSettings(
+            task=SNOW,
+            strategy=selection,
+            batch_size=query_batch,
+            seed=seed,
+            backbone=features.backbone,
+            layer=features.layer,
+        ),
+    )
+    while len(session.labelled) < n_labels:
+        try:
+            session.answer_by_truth()
+        except PoolExhaustedError:
+            break
+    return np.asarray(session.labelled[:n_labels], np.intp)
+
+
+def _class_weight(y: np.ndarray) -> dict[int, float]:
+    counts = np.bincount(y, minlength=2)
+    return {k: float(len(y) / (2 * counts[k])) for k in (0, 1)}
+
+
+class WeatherTrainer:
+    """Trains each method on given windows; the frozen parts' outputs are computed once."""
+
+    def __init__(self, windows: WeatherWindows, features: FeatureSet, backbone, settings):
+        import keras
+
+        self.windows, self.features, self.backbone = windows, features, backbone
+        self.settings = settings
+        flatten = keras.Model(backbone.input, backbone.get_layer("flatten").output)
+        self.flat_pool = np.asarray(flatten(windows.x_pool, training=False))
+        self.flat_test = np.asarray(flatten(windows.x_test, training=False))
+
+    def _fit(self, model, x, y, seed: int, learning_rate: float) -> None:
+        import keras
+
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
+        batch = int(np.clip(len(y) // 8, 8, 64))
+        model.fit(
+            x,
+            y.astype(np.float32),
+            batch_size=batch,
+            epochs=self.settings.epochs,
+            verbose=0,
+            shuffle=True,
+            class_weight=_class_weight(y),
+        )
+
+    def predict(self, method: str, labelled: np.ndarray, seed: int) -> np.ndarray:
+        """The probability of snow for each test window after training `method` on `labelled`."""
+        import keras
+
+        from tl_active.data.weather_network import DENSE, build_weather_network
+
+        y = self.windows.y_pool[labelled]
+        features = self.features
+        if method == HEAD or method == FINE_TUNE:
+            head = make_head(2, "converge", True).fit(features.pool[labelled], y)
+            if method == HEAD:
+                return head.predict_proba(features.test)[:, 1]
+        keras.utils.set_random_seed(seed)
+        lr = self.settings.learning_rate
+        if method == SCRATCH:
+            model = build_weather_network(self.windows.days, self.windows.x_pool.shape[2])
+            self._fit(model, self.windows.x_pool[labelled], y, seed, lr)
+            return np.asarray(model(self.windows.x_test, training=False)).ravel()
+        inputs = keras.Input(shape=self.flat_pool.shape[1:])
+        if method == FROZEN_CONV:
+            dense = keras.layers.Dense(DENSE, activation="relu")
+            out = keras.layers.Dense(1, activation="sigmoid")
+            model = keras.Model(inputs, out(dense(inputs)))
+        else:  # fine-tune: the wet network's Dense layer, the head as its output, at lr / 10
+            source = self.backbone.get_layer("dense")
+            dense = keras.layers.Dense(source.units, activation="relu")
+            out = keras.layers.Dense(1, activation="sigmoid")
+            model = keras.Model(inputs, out(dense(inputs)))
+            dense.set_weights(source.get_weights())
+            out.set_weights(
+                [head.coef_.reshape(-1, 1).astype(np.float32), head.intercept_.astype(np.float32)]
+            )
+            lr /= 10
+        self._fit(model, self.flat_pool[labelled], y, seed, lr)
+        return np.asarray(model(self.flat_test, training=False)).ravel()
+
+
+def run_weather_transfer(
+    windows: WeatherWindows,
+    features: FeatureSet,
+    backbone,
+    settings: WeatherTransferSettings,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """One row (`COLUMNS`) per method, selection, budget and seed."""
+    from tl_active.data.weather_network import scores
+
+    trainer = WeatherTrainer(windows, features, backbone, settings)
+    n_pool = len(windows.y_pool)
+    jobs = []
+    for seed in range(settings.seeds):
+        for selection in settings.selections:
+            numbers = sorted(b for b in settings.budgets if b != ALL)
+            if numbers:
+                order = selection_order(
+                    features, selection, max(numbers), seed, settings.query_batch
+                )
+                jobs += [(seed, selection, n, order[:n]) for n in numbers]
+        if ALL in settings.budgets:
+            jobs.append((seed, ALL, n_pool, np.arange(n_pool)))
+    rows, total = [], len(jobs) * len(settings.methods)
+    for seed, selection, n, labelled in jobs:
+        positives = int(windows.y_pool[labelled].sum())
+        for method in settings.methods:
+            started = time.perf_counter()
+            if 0 < positives < len(labelled):
+                p = trainer.predict(method, labelled, seed)
+            else:  # one answer only: nothing to tell snow by
+                p = np.full(len(windows.y_test), float(positives > 0))
+            seconds = time.perf_counter() - started
+            measured = scores(windows.y_test, p)
+            rows.append(
+                [windows.question.name, method, selection, n, seed, positives]
+                + [measured[k] for k in ("pr_auc", "precision", "recall", "f1", "base_rate")]
+                + [seconds]
+            )
+            if progress:
+                progress(len(rows), total, f"{method} {selection} {n}")
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def day_reference(windows: WeatherWindows) -> dict[str, float]:
+    """A reference without any network: logistic regression on the answer day's measurements.
+
+    For the today questions that is the last day's 17 measurements, for tomorrow's the last
+    known day's (with its precipitation and events), on every pool label; its PR-AUC is what the
+    frozen wet network's layers have to approach.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from tl_active.data.weather import MEASUREMENTS
+    from tl_active.data.weather_network import scores
+
+    width = len(MEASUREMENTS) if windows.question.ahead == 0 else windows.x_pool.shape[2]
+    model = LogisticRegression(max_iter=2000).fit(windows.x_pool[:, -1, :width], windows.y_pool)
+    return scores(windows.y_test, model.predict_proba(windows.x_test[:, -1, :width])[:, 1])
+
+
+def summarise(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean (and spread of PR-AUC) over seeds, per question, method, selection and budget."""
+    keys = ["question", "selection", "labels", "method"]
+    grouped = rows.groupby(keys, sort=False)
+    summary = grouped[["positives", "pr_auc", "precision", "recall", "f1", "base_rate"]].mean()
+    summary["pr_auc_sd"] = grouped["pr_auc"].std(ddof=0)
+    summary["seeds"] = grouped.size()
+    return summary.reset_index()
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """A Markdown table of the summary, one row per question, selection, budget and method."""
+    lines = [
+        "| question | selection | labels | method | snow days in labels | PR-AUC (sd) | "
+        "precision | recall | F1 |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in summary.itertuples():
+        lines.append(
+            f"| {r.question} | {r.selection} | {r.labels} | {r.method} | {r.positives:.1f} | "
+            f"{r.pr_auc:.3f} ({r.pr_auc_sd:.3f}) | {r.precision:.2f} | {r.recall:.2f} | "
+            f"{r.f1:.2f} |"
+        )
+    return "\n".join(lines)
