@@ -44,10 +44,13 @@ from tl_active.paths import CACHE_DIR
 BATCH_SIZE = 256
 TODO, DONE, FAILED = 0, 1, 2  # a row's status
 FORMAT = 1
+# How images are turned into pixels (`images.upright`: EXIF orientation, 16-bit and alpha read
+# as a person sees them since 2). Part of the key, so features of an older reading are not served.
+DECODING = 2
 
 
 def folder_cache_key(backbone: Backbone, layer: str, folder: ImageFolder) -> str:
-    """`<model sha256>-<backbone>-<layer>-<folder sha256>`, shortened."""
+    """`<model sha256>-<backbone>-<layer>-<folder sha256>-d<decoding>`, shortened."""
     if not backbone.path.is_file():
         raise ModelError(
             f"Model file not found: {backbone.path}. Give the path of your .keras file, or "
@@ -55,7 +58,7 @@ def folder_cache_key(backbone: Backbone, layer: str, folder: ImageFolder) -> str
         )
     return (
         f"{file_checksum(backbone.path)[:16]}-{_layer_tag(backbone.name)}-"
-        f"{_layer_tag(layer)}-{folder.checksum[:16]}"
+        f"{_layer_tag(layer)}-{folder.checksum[:16]}-d{DECODING}"
     )
 
 
