@@ -270,3 +270,53 @@ def neighbour_accuracy(
 
     split = KFold(folds, shuffle=True, random_state=seed)
     return float(cross_val_score(KNeighborsClassifier(k), xy, y, cv=split).mean())
+
+
+class MapJob:
+    """A UMAP map computed in a thread, for a page that draws the PCA map meanwhile.
+
+    `progress` is the last (fraction, what) said; `result` the map once done; `error` what went
+    wrong, said once in one line. One job per map in a process (`map_in_background`), so the
+    sessions that open the same features share it.
+    """
+
+    def __init__(self, features: FeatureSet, cache_dir: Path = CACHE_DIR):
+        self.progress: tuple[float, str] = (0.0, "waiting to start")
+        self.result: PoolMap | None = None
+        self.error: str | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(features, cache_dir), name="pool-map", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, features: FeatureSet, cache_dir: Path) -> None:
+        try:
+            self.result = load_map(features, UMAP, cache_dir, self._say)
+        except Exception as error:  # shown on the page; the PCA map stays
+            self.error = f"the UMAP map could not be computed: {error}"
+        finally:
+            self._done.set()
+
+    def _say(self, done: float, what: str) -> None:
+        self.progress = (done, what)
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+
+_jobs: dict[Path, MapJob] = {}
+
+
+def map_in_background(features: FeatureSet, cache_dir: Path = CACHE_DIR) -> MapJob:
+    """The job that computes (or has computed) the UMAP map of these features in this process."""
+    path = map_path(features, UMAP, cache_dir)
+    with _locks_lock:
+        job = _jobs.get(path)
+        if job is None:  # a failed job stays, with its error: the page says it once
+            job = _jobs[path] = MapJob(features, cache_dir)
+        return job

@@ -68,6 +68,7 @@ from ui.labelling import (
     show_flash,
     task_from_widgets,
 )
+from ui.pool_map import pool_map_panel
 from ui.support import (
     OWN_FILE,
     arrow_ipc,
@@ -982,6 +983,7 @@ def labelling_area() -> None:
         learning_curve(session)
         before_after(session)
 
+    pool_map_panel()
     figures(session, layout, options)
     downloads(session, layout)
 
