@@ -8,6 +8,7 @@ import dataclasses
 import shutil
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -292,3 +293,54 @@ def test_map_of_the_real_cached_features_keeps_the_digits_apart(tmp_path, capsys
     # A 2-D PCA of the embedding keeps the digits apart far better than chance, not as well as
     # UMAP (about 90 % against 99.7 %).
     assert 0.8 < neighbour_accuracy(xy, features.y_pool) < 0.97
+
+
+# --- the map as the page draws it -----------------------------------------------------------
+
+
+def test_the_map_table_colours_by_the_heads_answer_and_marks_labels_and_the_batch():
+    from tl_active import plots
+
+    pool_index = np.array([10, 11, 12, 13])
+    points = plots.MapPoints(
+        positions=np.array([0, 1, 2, 3]),
+        pool_index=pool_index,
+        x=np.array([0.0, 1.0, 2.0, 3.0], np.float32),
+        y=np.array([3.0, 2.0, 1.0, 0.0], np.float32),
+        names=pa.array(["a.png", "b.png", "c.png", "d.png"]),
+    )
+    proba = np.array([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8], [0.0, 1.0]])
+    table = plots.map_table(
+        points,
+        proba,
+        proba[:, 1],
+        ["no", "yes"],
+        labelled={13: "yes"},
+        batch=[12, 10],
+        thumbnails={13: "data:image/png;base64,AAAA"},
+    ).to_pydict()
+    assert table["image name"] == ["a.png", "b.png", "c.png", "d.png"]
+    assert table["head says"] == ["no", "no", "yes", "yes"]  # a tie goes to the first answer
+    assert table["p"] == [0.1, 0.5, 0.8, 1.0]
+    # Fully unsure is faded to the floor, fully sure is opaque.
+    assert table["sure"][1] == plots.pool_map.MIN_OPACITY and table["sure"][3] == 1.0
+    assert table["sure"][0] == pytest.approx(0.12 + 0.88 * 0.8, abs=1e-3)
+    assert table["you said"] == [None, None, None, "yes"]
+    assert table["batch"] == [2, None, 1, None]  # numbered in the batch's order, as the grid
+    assert table["image"] == [None, None, None, "data:image/png;base64,AAAA"]
+
+
+def test_the_map_spec_is_made_once_per_shape_and_a_round_sends_only_its_table():
+    from tl_active import plots
+
+    points = plots.MapPoints(
+        np.arange(3), np.arange(3), np.zeros(3), np.ones(3), pa.array(["0", "1", "2"])
+    )
+    proba = np.full((3, 2), 0.5)
+    one = plots.live_spec(plots.map_live(points, proba, proba[:, 1], ["a", "b"], {}, [], UMAP))
+    two = plots.live_spec(
+        plots.map_live(points, proba, proba[:, 1], ["a", "b"], {1: "b"}, [2], UMAP)
+    )
+    assert one["layer"] is two["layer"]  # the same template, not built again
+    assert two["datasets"]["pool_map"].column("you said").to_pylist() == [None, "b", None]
+    assert one["title"] == "UMAP map of the pool"
