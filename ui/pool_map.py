@@ -19,7 +19,7 @@ from tl_active.data.pool_map import MAX_DRAWN, PCA, drawn_points, load_map, map_
 from tl_active.errors import TlActiveError
 from tl_active.sessions.session import LabellingSession
 from ui import keys
-from ui.labelling import current_session, open_batch
+from ui.labelling import answer_options, current_session, open_batch
 from ui.support import arrow_ipc, escape_markdown
 from ui.tiles import THUMB_SCALE, image_uri
 
@@ -117,9 +117,12 @@ def draw(session: LabellingSession, pool_map) -> None:
         except TlActiveError:
             picks = []
         batch = [p.index for p in picks]
-        labelled = {
-            int(i): session.answer_values[k] for i, k in zip(session.labelled, session.labels)
-        }
+        # The answers in the grid's words and colours.
+        options = answer_options(session.task, session.features.kind, session.settings.answers)
+        words = {o.value: o.label for o in options}
+        answers = [words[v] for v in session.answer_values]
+        colours = [next(o.colour for o in options if o.value == v) for v in session.answer_values]
+        labelled = {int(i): answers[k] for i, k in zip(session.labelled, session.labels)}
         must = session.data.local([*labelled, *batch])
         points = map_points(session, pool_map, must[must >= 0])
         shown = [*batch, *list(labelled)[::-1]][:THUMBNAILS_AT_MOST]
@@ -128,11 +131,12 @@ def draw(session: LabellingSession, pool_map) -> None:
             points,
             session.proba_pool,
             session.p_pool,
-            session.answer_values,
+            answers,
             labelled,
             batch,
             pool_map.method,
             thumbnails,
+            colours,
         )
         spec = plots.live_spec(chart)
         spec["datasets"] = {name: arrow_ipc(rows) for name, rows in spec["datasets"].items()}

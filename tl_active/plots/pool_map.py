@@ -74,11 +74,26 @@ def map_table(
     )
 
 
-def map_chart(data: alt.Data, answers: Sequence[str], method: str, height: int = 460) -> alt.Chart:
-    """The map: points, the labelled ones marked, the open batch ringed and numbered."""
+def _scale(answers: Sequence[str], colours: Sequence[str]) -> alt.Scale:
+    if colours:
+        return alt.Scale(domain=list(answers), range=list(colours))
+    return alt.Scale(domain=list(answers), scheme="tableau10")
+
+
+def map_chart(
+    data: alt.Data,
+    answers: Sequence[str],
+    method: str,
+    colours: Sequence[str] = (),
+    height: int = 460,
+) -> alt.Chart:
+    """The map: points, the labelled ones marked, the open batch ringed and numbered.
+
+    `colours`, one per answer, are the grid's (the same answer, the same colour on the page).
+    """
     colour = alt.Color(
         "head says:N",
-        scale=alt.Scale(domain=list(answers), scheme="tableau10"),
+        scale=_scale(answers, colours),
         legend=alt.Legend(title="head says", orient="right"),
     )
     axis = alt.Axis(labels=False, ticks=False, title=None, grid=False, domain=False)
@@ -100,7 +115,7 @@ def map_chart(data: alt.Data, answers: Sequence[str], method: str, height: int =
         .encode(
             stroke=alt.Stroke(
                 "you said:N",
-                scale=alt.Scale(domain=list(answers), scheme="tableau10"),
+                scale=_scale(answers, colours),
                 legend=alt.Legend(title="you said (squares)", orient="right"),
             ),
             tooltip=["image name:N", "you said:N", "head says:N", "p:Q", "image:N"],
@@ -129,12 +144,13 @@ def map_live(
     batch: Sequence[int],
     method: str,
     thumbnails: Mapping[int, str] = {},  # noqa: B006  (read only)
+    colours: Sequence[str] = (),
 ) -> LiveChart:
     """`map_chart` for a page that draws it again after every round (`live_spec`)."""
-    names = tuple(answers)
+    names, colours = tuple(answers), tuple(colours)
     return LiveChart(
-        shape=("pool_map", names, method),
-        build=lambda: map_chart(alt.NamedData("pool_map"), names, method),
+        shape=("pool_map", names, method, colours),
+        build=lambda: map_chart(alt.NamedData("pool_map"), names, method, colours),
         datasets={
             "pool_map": map_table(points, proba, p_shown, names, labelled, batch, thumbnails)
         },
