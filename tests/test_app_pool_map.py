@@ -34,6 +34,8 @@ def synthetic_app(monkeypatch, tmp_path):
     monkeypatch.setattr(ui_support, "load_features", lambda *a, **k: FEATURES)
     monkeypatch.setattr(paths, "CACHE_DIR", tmp_path)
     monkeypatch.setattr(pool_map, "_jobs", {})
+    # UMAP is stood in for here, in this process (its own process is tested in test_pool_map).
+    monkeypatch.setattr(pool_map, "SEPARATE_PROCESS", False)
     ui_support.shared_features.clear()
     yield tmp_path
     ui_support.shared_features.clear()

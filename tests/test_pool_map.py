@@ -109,6 +109,28 @@ def test_a_stopped_umap_resumes_from_its_neighbours_and_is_seeded(computed, tmp_
     np.testing.assert_array_equal(resumed.xy, made.xy)
 
 
+def test_a_map_in_the_background_is_computed_in_its_own_process_and_cached(computed, tmp_path):
+    """The page's job: UMAP in a process of its own (numba would hold the server's GIL),
+    its progress reported, the map read back from the cache it wrote."""
+    folder, made, _ = computed
+    shutil.copy(neighbours_path(FEATURES, folder), neighbours_path(FEATURES, tmp_path))
+    job = pool_map.map_in_background(FEATURES, tmp_path)
+    assert pool_map.map_in_background(FEATURES, tmp_path) is job  # one job per map
+    assert job.wait(600) and job.error is None
+    np.testing.assert_array_equal(job.result.xy, made.xy)
+    assert job.progress == (1.0, "read from the cache")  # the child computed, this read it
+    assert cached_map(FEATURES, UMAP, tmp_path) is not None
+
+
+def test_a_failed_background_map_says_why_in_one_line(tmp_path):
+    tiny = clustered_features(12)
+    job = pool_map.map_in_background(tiny, tmp_path)
+    assert job.wait(600) and job.result is None
+    assert job.error == (
+        "the UMAP map could not be computed: a UMAP map needs more than 15 pool images, not 12"
+    )
+
+
 def test_the_cache_key_is_the_features_key(computed, tmp_path):
     shutil.copy(map_path(FEATURES, UMAP, computed[0]), map_path(FEATURES, UMAP, tmp_path))
     assert cached_map(FEATURES, UMAP, tmp_path) is not None

@@ -272,12 +272,29 @@ def neighbour_accuracy(
     return float(cross_val_score(KNeighborsClassifier(k), xy, y, cv=split).mean())
 
 
+# The page's UMAP runs in a process of its own: numba holds the GIL through each step of the
+# layout and of the neighbour search (up to seconds on a busy machine), which would stall every
+# other session of the server for as long. Tests that stand in for UMAP turn it off.
+SEPARATE_PROCESS = True
+
+
+def _compute_in_child(features: FeatureSet, cache_dir: Path, conn) -> None:
+    """In the map's own process: compute and cache the map, saying how far it got on `conn`."""
+    try:
+        load_map(features, UMAP, cache_dir, lambda done, what: conn.send(("progress", done, what)))
+        conn.send(("done",))
+    except Exception as error:
+        conn.send(("error", f"{error}"))
+    finally:
+        conn.close()
+
+
 class MapJob:
-    """A UMAP map computed in a thread, for a page that draws the PCA map meanwhile.
+    """A UMAP map computed in the background, for a page that draws the PCA map meanwhile.
 
     `progress` is the last (fraction, what) said; `result` the map once done; `error` what went
-    wrong, said once in one line. One job per map in a process (`map_in_background`), so the
-    sessions that open the same features share it.
+    wrong, in one line. One job per map in a process (`map_in_background`), so the sessions that
+    open the same features share it.
     """
 
     def __init__(self, features: FeatureSet, cache_dir: Path = CACHE_DIR):
@@ -292,11 +309,52 @@ class MapJob:
 
     def _run(self, features: FeatureSet, cache_dir: Path) -> None:
         try:
+            if SEPARATE_PROCESS and features.key and cached_map(features, UMAP, cache_dir) is None:
+                self._run_in_child(features, cache_dir)
+            # The child's map, from the cache (computed here only if it could not be kept).
             self.result = load_map(features, UMAP, cache_dir, self._say)
         except Exception as error:  # shown on the page; the PCA map stays
             self.error = f"the UMAP map could not be computed: {error}"
         finally:
             self._done.set()
+
+    def _run_in_child(self, features: FeatureSet, cache_dir: Path) -> None:
+        import multiprocessing
+
+        # Only what the map needs travels to the child: the pool and the cache key.
+        pool = np.asarray(features.pool, np.float32)
+        light = FeatureSet(
+            pool=pool,
+            test=pool[:0],
+            y_pool=np.zeros(len(pool), np.intp),
+            y_test=np.zeros(0, np.intp),
+            backbone=features.backbone,
+            layer=features.layer,
+            key=features.key,
+        )
+        # A fresh interpreter, not a fork of a server that holds threads and TensorFlow.
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_compute_in_child, args=(light, cache_dir, child), daemon=True
+        )
+        process.start()
+        child.close()
+        try:
+            while True:
+                try:
+                    message = parent.recv()
+                except EOFError:
+                    raise DataError("the process computing the map stopped") from None
+                if message[0] == "progress":
+                    self._say(message[1], message[2])
+                elif message[0] == "error":
+                    raise DataError(message[1])
+                else:
+                    break
+        finally:
+            parent.close()
+            process.join(5)
 
     def _say(self, done: float, what: str) -> None:
         self.progress = (done, what)
