@@ -22,6 +22,10 @@ REVISION = "revision"  # bumped by every change to the session: the charts must 
 SPECS = "chart_specs"  # Vega-Lite specs of the current revision, by chart
 HISTORY = "history_rows"  # the history's rows (thumbnails included) of the current revision
 RECENT = "recent_sessions"  # the sidebar's recent sessions, read at the current revision
+MAP_OPEN = "pool_map_open"  # the pool map's expander (drawn only while open)
+MAP_SHOWN = "pool_map_shown"  # which map was drawn last: pca while UMAP computes, then umap
+MAP_POINTS = "pool_map_points"  # the drawn sample of the pool and its names, per map
+MAP_SPEC = "pool_map_spec"  # the map chart's spec of the current revision
 
 # --- the labelling page's sidebar (widget keys) -------------------------------------------------
 SET_BACKBONE = "set_backbone"

@@ -1,4 +1,4 @@
-"""Command line: `python -m tl_active {pretrain,features,compare,sweep,transfer,bench,import,export}`.
+"""Command line: `python -m tl_active {pretrain,features,map,compare,sweep,transfer,bench,import,export}`.
 
 Errors the user can fix (a missing file, a bad option, a refused manifest, an unknown session)
 are printed as one line, without a traceback, and the command exits with status 2.
@@ -15,6 +15,7 @@ from pathlib import Path
 
 # Only argparse options at import: the heavy imports happen when a command runs.
 from tl_active.cli import bench, compare, features, pretrain, sessions, sweep, transfer
+from tl_active.cli import map as pool_map
 from tl_active.cli.common import backbone_options
 from tl_active.errors import TlActiveError
 from tl_active.paths import CACHE_DIR, MNIST_PATH, MODEL_PATH
@@ -43,6 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="compute (or check) the cached outputs of a backbone's layer",
     )
     command.set_defaults(run=features.run)
+
+    command = commands.add_parser(
+        "map",
+        parents=reads_features,
+        help="compute (or read from the cache) the pool map of a backbone's layer, a seeded "
+        "UMAP; write its coordinates as CSV or Parquet",
+    )
+    pool_map.add_arguments(command)
+    command.set_defaults(run=pool_map.run)
 
     command = commands.add_parser(
         "compare", parents=reads_features, help="simulate every strategy with an oracle"

@@ -18,6 +18,7 @@ One module per family of figures; this package only names them, so `plots.X` rea
 - `by_class`: the head's p per true class, a box each.
 - `curve`: the learning curve with its ceiling and stop, and the curve before and after
   fine-tuning.
+- `pool_map`: the pool map, coloured by the head's answer, with the labels and the open batch.
 - `comparison`: strategies compared over seeds, and a sweep's grid at a glance.
 - `export`: the charts as PNG, the page's figures in one PNG, the evolution as a GIF.
 """
@@ -86,6 +87,7 @@ from tl_active.plots.histogram import (
     p_histogram,
 )
 from tl_active.plots.live import MAX_TEMPLATES, LiveChart, live_spec
+from tl_active.plots.pool_map import MapPoints, map_chart, map_live, map_table
 from tl_active.plots.style import (
     CLASS_COLOUR,
     NEGATIVE_COLOUR,
@@ -120,6 +122,11 @@ from tl_active.plots.weights import (
 )
 
 __all__ = [
+    # pool_map
+    "MapPoints",
+    "map_chart",
+    "map_live",
+    "map_table",
     # style
     "CLASS_COLOUR",
     "NEGATIVE_COLOUR",

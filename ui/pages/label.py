@@ -69,6 +69,7 @@ from ui.labelling import (
     task_from_widgets,
 )
 from ui.look_again import look_again_panel
+from ui.pool_map import pool_map_panel
 from ui.support import (
     OWN_FILE,
     arrow_ipc,
@@ -984,6 +985,7 @@ def labelling_area() -> None:
         learning_curve(session)
         before_after(session)
 
+    pool_map_panel()
     figures(session, layout, options)
     downloads(session, layout)
 

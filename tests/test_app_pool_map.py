@@ -1,0 +1,140 @@
+"""The Label page's pool map, driven by AppTest on synthetic features: drawn only when opened;
+the PCA map while UMAP computes, then the UMAP map; after a round only the colours and marks
+change, never the points' places."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from grid_apptest import submit_grid
+from streamlit.testing.v1 import AppTest
+from synthetic import synthetic_features
+
+from tl_active import paths
+from tl_active.data import pool_map
+from tl_active.data.pool_map import UMAP, map_path
+from ui import keys
+from ui import support as ui_support
+
+pytestmark = pytest.mark.usefixtures("app_db")
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+FEATURES = dataclasses.replace(synthetic_features(2_000, 500, model="mnist-cnn"), _tasks={})
+
+
+@pytest.fixture(autouse=True)
+def synthetic_app(monkeypatch, tmp_path):
+    """The app's features are synthetic, its map cache a fresh folder, no map job kept."""
+    monkeypatch.setattr(ui_support, "load_features", lambda *a, **k: FEATURES)
+    monkeypatch.setattr(paths, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(pool_map, "_jobs", {})
+    # UMAP is stood in for here, in this process (its own process is tested in test_pool_map).
+    monkeypatch.setattr(pool_map, "SEPARATE_PROCESS", False)
+    ui_support.shared_features.clear()
+    yield tmp_path
+    ui_support.shared_features.clear()
+
+
+def run(at: AppTest) -> AppTest:
+    at = at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def map_chart(at: AppTest):
+    """The map chart's spec and its points as a data frame, or None if it is not drawn."""
+    for element in at.get("vega_lite_chart"):
+        found = [d for d in element.proto.datasets if d.name == "pool_map"]
+        if found:
+            return json.loads(element.proto.spec), pa.ipc.open_stream(
+                found[0].data.data
+            ).read_pandas()
+    return None
+
+
+def open_map(at: AppTest) -> AppTest:
+    at.session_state[keys.MAP_OPEN] = True
+    return run(at)
+
+
+def cached_umap(features, folder) -> np.ndarray:
+    """A UMAP map in the cache, as if computed before (a known layout: a circle)."""
+    angle = np.linspace(0, 2 * np.pi, features.pool_size, endpoint=False)
+    xy = np.c_[np.cos(angle), np.sin(angle)].astype(np.float32)
+    np.savez(map_path(features, UMAP, folder), key=np.array(features.key), xy=xy, seconds=3.0)
+    return xy
+
+
+def test_the_map_is_drawn_only_when_opened_and_keeps_its_points_from_round_to_round(
+    synthetic_app,
+):
+    xy = cached_umap(FEATURES, synthetic_app)
+    at = run(AppTest.from_file(APP, default_timeout=60))
+    assert map_chart(at) is None  # closed: nothing computed, nothing sent
+    pool_map.map_in_background(FEATURES, synthetic_app).wait(10)
+    at = open_map(at)
+    spec, before = map_chart(at)
+    assert spec["title"] == "UMAP map of the pool"
+    # A synthetic pool of 2,000 is drawn whole, at the cached places.
+    assert len(before) == 2_000
+    np.testing.assert_allclose(before[["x", "y"]].to_numpy(), xy, rtol=1e-6)
+    session = at.session_state[keys.SESSION]
+    batch = [p.index for p in session.next_batch()]
+    numbered = before.dropna(subset=["batch"])
+    assert sorted(numbered["batch"].astype(int)) == list(range(1, len(batch) + 1))
+    assert [int(numbered.index[numbered["batch"] == n + 1][0]) for n in range(len(batch))] == batch
+    assert before["you said"].isna().all()
+
+    answers = session.truth(batch)
+    submit_grid(at, 1, answers)
+    assert not at.exception
+    spec_after, after = map_chart(at)
+    # The points stay where they were; what the head says and the marks change.
+    np.testing.assert_array_equal(after[["x", "y"]].to_numpy(), before[["x", "y"]].to_numpy())
+    labelled = after.dropna(subset=["you said"])
+    assert sorted(labelled.index.tolist()) == sorted(batch)
+    # In the grid's words: the odd/even demo's answers are Odd and Even.
+    words = {"positive": "Odd", "negative": "Even"}
+    assert list(labelled.loc[batch, "you said"]) == [words[a] for a in answers]
+    assert set(after["head says"]) <= {"Odd", "Even"}
+    assert all(str(u).startswith("data:image/png;base64,") for u in labelled["image"])
+    assert not after["head says"].equals(before["head says"]) or not after["sure"].equals(
+        before["sure"]
+    )
+    new_batch = [p.index for p in at.session_state[keys.SESSION].next_batch()]
+    numbered = after.dropna(subset=["batch"])
+    assert sorted(numbered.index.tolist()) == sorted(new_batch)
+    # The opacity fades with the head's uncertainty: more sure, more opaque.
+    proba = at.session_state[keys.SESSION].proba_pool
+    top = proba.max(axis=1)
+    most, least = int(top.argmax()), int(top.argmin())
+    assert after.loc[most, "sure"] > after.loc[least, "sure"]
+
+
+def test_the_pca_map_is_drawn_while_umap_computes_then_the_umap_map(synthetic_app, monkeypatch):
+    release = threading.Event()
+
+    def slow(features, cache_dir, progress=None):
+        progress(0.05, "finding each image's nearest neighbours")
+        release.wait(30)
+        return np.asarray(FEATURES.pool[:, :2], np.float32)  # a stand-in layout, quick
+
+    monkeypatch.setattr(pool_map, "umap_xy", slow)
+    at = open_map(run(AppTest.from_file(APP, default_timeout=60)))
+    spec, frame = map_chart(at)
+    assert spec["title"] == "PCA map of the pool"
+    (bar,) = at.get("progress")
+    assert "finding each image's nearest neighbours" in bar.proto.text
+    release.set()
+    job = pool_map.map_in_background(FEATURES, synthetic_app)
+    assert job.wait(10) and job.result is not None
+    at = run(at)
+    spec, frame = map_chart(at)
+    assert spec["title"] == "UMAP map of the pool"
+    np.testing.assert_allclose(frame["x"].to_numpy(), FEATURES.pool[:, 0], rtol=1e-6)
