@@ -17,7 +17,7 @@ from ui.labelling import current_session
 from ui.support import arrow_ipc
 
 
-def chart(name: str, build, *args, **kwargs) -> str:
+def chart(name: str, build, *args, spec_height: int | None = None, **kwargs) -> str:
     """Draw one of `plots`' live charts, `build(*args)`, once per session revision and args.
 
     `build` returns a `plots.LiveChart`: its Vega-Lite spec is made once per shape and kept by
@@ -34,6 +34,8 @@ def chart(name: str, build, *args, **kwargs) -> str:
         live = build(*args)
         spec = plots.live_spec(live)
         spec["datasets"] = {name: arrow_ipc(rows) for name, rows in spec["datasets"].items()}
+        if spec_height is not None:  # the page's own height, where its screen is short of room
+            spec["height"] = spec_height
         specs[key] = (spec, live.note)
     spec, note = specs[key]
     with st.container(key=f"{name}_chart"):

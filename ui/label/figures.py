@@ -32,6 +32,7 @@ def weights_panel(session: LabellingSession, layout: plots.HeadLayout) -> None:
         record_at,
         key=f"scrub_{record_at}",
         disabled=not rounds,
+        label_visibility="collapsed",  # said in the heading's help: a line less above the curve
     )
     record = rounds[selected - 1] if selected else None
     n_labels = record.n_labels if record else 0
@@ -51,23 +52,45 @@ def weights_panel(session: LabellingSession, layout: plots.HeadLayout) -> None:
         )
     else:
         what = "one row per class, one column per unit: blue pushes towards the class, red away"
-    note = f"{what[0].upper()}{what[1:]}; the scale is symmetric around 0 and reaches the largest |value|."
+    note = (
+        f"{what[0].upper()}{what[1:]}; the scale is symmetric around 0 and reaches the largest "
+        "|value|. The slider under it scrubs back through the rounds (0 = the start)."
+    )
     title_slot.markdown("**What the head has learned**", help=f"{note} {weights_note}".strip())
 
 
+# The learning curve beside the batch is shorter than its export (260 px), so that it ends
+# above the fold at 1280 x 800 under a heatmap of five classes.
+CURVE_HEIGHT = 200
+
+
 def learning_curve(session: LabellingSession) -> None:
+    """The curve under the weights; its title on one line, its key in the title's help, so that
+    the curve does not move down a line on a narrower screen."""
     start = session.start_metrics().as_dict()
     if not session.has_test:
         st.markdown(
-            "**Learning curve**, cross-validated on your labels (there is no test set; green: "
-            "you can stop)"
+            "**Learning curve**, cross-validated on your labels",
+            help="There is no test set: the accuracy is the head's on each of your labels when "
+            "fitted on the others. Green: you can stop.",
         )
-        chart("curve", lambda: plots.curve_live(session.rounds, start, None))
+        chart(
+            "curve",
+            lambda: plots.curve_live(session.rounds, start, None),
+            spec_height=CURVE_HEIGHT,
+        )
         return
     ceiling = session.ceiling().as_dict()
     truth = session.features.kind.truth
-    st.markdown(f"**Learning curve** (triangles: answered by {truth}; green: you can stop)")
-    chart("curve", lambda: plots.curve_live(session.rounds, start, ceiling))
+    st.markdown(
+        "**Learning curve** on the held-out test set",
+        help=f"Triangles: rounds answered by {truth}. Green: you can stop.",
+    )
+    chart(
+        "curve",
+        lambda: plots.curve_live(session.rounds, start, ceiling),
+        spec_height=CURVE_HEIGHT,
+    )
 
 
 def figures(session: LabellingSession, layout: plots.HeadLayout, options: list) -> None:

@@ -19,6 +19,9 @@ from tl_active.sessions.session import LabellingSession
 from ui.labelling import plural
 from ui.support import escape_markdown
 
+# The line's container, which the page's style keeps clear of toasts and tests find.
+PROGRESS_KEY = "progress_line"
+
 
 def layer_note(backbone: str, layer: str, task: Task | None, ceiling: float | None = None) -> str:
     """A warning for a layer that cannot answer the question well, or ''.
@@ -70,7 +73,7 @@ def progress_line_without_truth(session: LabellingSession) -> None:
     counts = np.bincount(session.labels, minlength=len(session.answer_values))
     given = ", ".join(f"{a} {n}" for a, n in zip(session.answer_values, counts))
     stop_text, stop_help = stopping_status(session)
-    st.markdown(
+    st.container(key=PROGRESS_KEY).markdown(
         f"**{len(session.labelled)} labels** in **{plural(len(session.rounds), 'round')}** "
         f"({escape_markdown(given)}) · cross-validated accuracy on your labels "
         f"**{session.metrics().accuracy:.1%}** · no test set{stop_text}",
@@ -85,7 +88,7 @@ def progress_line(session: LabellingSession, ceiling: float) -> None:
     simulated = sum(r.simulated for r in rounds)
     auto = f" ({simulated} auto-labelled)" if simulated else ""
     stop_text, stop_help = stopping_status(session)
-    st.markdown(
+    st.container(key=PROGRESS_KEY).markdown(
         f"**{len(session.labelled)} labels** in **{plural(len(rounds), 'round')}**{auto} · "
         f"test accuracy now **{session.metrics().accuracy:.1%}** · "
         f"frozen-head ceiling {ceiling:.1%}{stop_text}",

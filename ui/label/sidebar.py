@@ -50,6 +50,8 @@ HEAD_HELP = {
 }
 
 
+# The sticky container of "New session with these settings" and its confirmation.
+NEW_SESSION_BAR = "new_session_bar"
 KINDS = {"odd": "odd", "even": "even", "custom": "custom digits", "classes": "classes"}
 
 
@@ -175,22 +177,27 @@ def settings_sidebar(session: LabellingSession) -> None:
     note = layer_note(state[keys.SET_BACKBONE], state[keys.SET_LAYER], task)
     if note:
         st.info(note)
-    st.button(
-        "New session with these settings",
-        key="new_session",
-        on_click=on_settings_submit,
-        type="primary",
-    )
-    if keys.SETTINGS_ERROR in state:
-        st.error(escape_markdown(state[keys.SETTINGS_ERROR]))
-    if keys.CONFIRM in state:
-        st.warning(
-            f"A new session starts from no labels. This one, with your {len(session.labelled)} "
-            f"labels in {len(session.rounds)} rounds, stays stored under Recent sessions."
+    # The button, and what it answers, stick to the sidebar's bottom edge: the settings above
+    # are long, and a confirmation drawn below the fold looked like a button that did nothing.
+    with st.container(key=NEW_SESSION_BAR):
+        st.button(
+            "New session with these settings",
+            key="new_session",
+            on_click=on_settings_submit,
+            type="primary",
+            width="stretch",
         )
-        left, right = st.columns(2)
-        left.button("Start it", on_click=on_confirm, args=(True,), type="primary")
-        right.button("Stay on this one", on_click=on_confirm, args=(False,))
+        if keys.SETTINGS_ERROR in state:
+            st.error(escape_markdown(state[keys.SETTINGS_ERROR]))
+        if keys.CONFIRM in state:
+            st.warning(
+                f"A new session starts from no labels. This one, with your "
+                f"{len(session.labelled)} labels in {len(session.rounds)} rounds, stays stored "
+                "under Recent sessions."
+            )
+            row = st.container(horizontal=True)
+            row.button("Start it", on_click=on_confirm, args=(True,), type="primary")
+            row.button("Stay on this one", on_click=on_confirm, args=(False,))
     st.caption(
         f"Now: {escape_markdown(session.settings.summary(session.features.class_names))}; "
         f"{session.settings.strategy}: "

@@ -25,6 +25,7 @@ from ui.label.downloads import downloads
 from ui.label.figures import figures, learning_curve, weights_panel
 from ui.label.fine_tune import before_after, fine_tune_blocked, fine_tune_sidebar
 from ui.label.history import label_check
+from ui.label.layout import BATCH_AND_HEAD, page_style
 from ui.label.progress import layer_note, progress_line, progress_line_without_truth
 from ui.label.sidebar import live_demo_sidebar, recent_sessions_sidebar, settings_sidebar
 from ui.labelling import answer_options, current_session, ensure_session, show_flash
@@ -81,7 +82,10 @@ def labelling_area() -> None:
 
     # The batch beside the head: answer on the left, watch the weights and the curve move on
     # the right.
-    batch_side, head_side = st.columns([1, 2], gap="medium")
+    # Two fifths for the batch, so that its tiles sit two abreast down to 1280 px; on a
+    # narrower main area the style sheet puts the head's panel under the batch.
+    with st.container(key=BATCH_AND_HEAD):
+        batch_side, head_side = st.columns([2, 3], gap="medium")
     with batch_side:
         batch_panel(session, options)
         label_check(session, options)
@@ -101,6 +105,5 @@ with st.sidebar:
     fine_tune_sidebar(session)
     recent_sessions_sidebar()
 
-# Streamlit's default top margin (6rem) would push the learning curve below a 900 px screen.
-st.html("<style>.stMainBlockContainer { padding-top: 2.5rem; }</style>")
+page_style()
 labelling_area()
