@@ -84,6 +84,9 @@ def settings_sidebar(session: LabellingSession) -> None:
             st.error(escape_markdown(error))
     if folder is not None:
         st.caption(escape_markdown(folder.describe()))
+        unpacked, skipped = state.get(keys.FOLDER_NOTE) or ("", "")
+        if skipped and unpacked == images:
+            st.warning(escape_markdown(skipped))
         if folder.has_truth:
             st.multiselect(
                 "Classes to tell apart (none chosen: all)",

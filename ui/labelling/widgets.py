@@ -131,5 +131,7 @@ def on_zip_upload() -> None:
         return
     st.session_state[keys.SET_IMAGES] = folder
     st.session_state[keys.SET_FOLDER_CLASSES] = []
+    # Said in the sidebar under the folder for as long as it is chosen, not only in a toast.
+    st.session_state[keys.FOLDER_NOTE] = (folder, skipped)
     note = f"{escape_markdown(upload.name)} unpacked"
     flash("warning" if skipped else "success", f"{note}. {escape_markdown(skipped)}".strip())
