@@ -344,11 +344,17 @@ def test_a_label_changed_through_the_history_is_stored_and_reopens(store):
     assert at.toast[0].value.startswith(f"Image {index} is now {new} (round 2)")
     history = at.dataframe[0].value
     assert history["answered by"].tolist()[0] == "person, correction"
+    # The form starts again from the newest image (the one just changed), no answer chosen.
+    assert at.selectbox(key=keys.FIX_IMAGE).value == index
+    assert at.segmented_control(key=keys.FIX_ANSWER).value is None
     # Stored as a round of its own: the session's link shows the corrected label.
     assert store.round_count(session_id) == 2
     reopened = open_app(session_id)
     assert session(reopened).answer_of(index) == new
     assert session(reopened).rounds[-1].is_correction
+    # After the next round, the form offers that round's first image.
+    submit_grid(at, 3, truth(at))
+    assert at.selectbox(key=keys.FIX_IMAGE).value == session(at).rounds[-1].indices[0]
 
 
 def test_check_my_labels_fixes_a_wrong_answer_in_one_click(store):

@@ -75,16 +75,14 @@ def history(session: LabellingSession, options: list) -> None:
     words = {o.value: o.label for o in options}
     now = session.live_answers()  # one pass, not a search per image listed
     with st.form("change_label", border=True):
-        image, answer = st.columns([3, 2])
-        image.selectbox(
-            "Image to change",
+        # One above the other: beside the picker, five classes and Skip ran out of room.
+        st.selectbox(
+            "Image to change (the newest first)",
             answered,
             key=keys.FIX_IMAGE,
             format_func=lambda i: f"{image_name(session, i)}: now {words[now[i]]}",
         )
-        answer.segmented_control(
-            "New answer", list(words), key=keys.FIX_ANSWER, format_func=words.get
-        )
+        st.segmented_control("New answer", list(words), key=keys.FIX_ANSWER, format_func=words.get)
         st.form_submit_button(
             "Change this label",
             on_click=on_change_form,

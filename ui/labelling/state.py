@@ -65,3 +65,7 @@ def on_session_changed() -> None:
     counter tells the chart cache that the figures must be drawn again.
     """
     st.session_state[keys.REVISION] = st.session_state.get(keys.REVISION, 0) + 1
+    # The change form starts again from the newest image, with no answer chosen: a choice kept
+    # from before would name an old image, or an answer it no longer has.
+    for key in (keys.FIX_IMAGE, keys.FIX_ANSWER):
+        st.session_state.pop(key, None)
