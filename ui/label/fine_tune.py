@@ -60,8 +60,12 @@ def fine_tune_sidebar(session: LabellingSession) -> None:
         st.caption(escape_markdown(why_not))
         return
     if not run:
+        last_outcome()
         return
-    st.button("Cancel fine-tuning", key=keys.FT_CANCEL, on_click=on_fine_tune_cancel)
+    st.session_state.pop(keys.FT_OUTCOME, None)
+    # In a slot, so that the Cancel goes once the run has ended.
+    cancel = st.empty()
+    cancel.button("Cancel fine-tuning", key=keys.FT_CANCEL, on_click=on_fine_tune_cancel)
     bar = st.progress(0.0, text="fine-tuning: loading the backbone")
     try:
         outcome = fine_tune.fine_tune_session(
@@ -74,12 +78,27 @@ def fine_tune_sidebar(session: LabellingSession) -> None:
             progress=lambda done, what: bar.progress(min(done, 1.0), text=what),
         )
     except (TlActiveError, ValueError) as error:
-        bar.empty()
-        st.error(f"Fine-tuning failed, nothing changed: {escape_markdown(error)}")
-        return
+        outcome = None
+        st.session_state[keys.FT_OUTCOME] = (
+            current_id(),
+            "error",
+            f"Fine-tuning failed, nothing changed: {escape_markdown(error)}",
+        )
     bar.empty()
-    if fine_tuned(outcome):
+    cancel.empty()
+    if outcome is not None and fine_tuned(outcome):
         st.rerun()  # the whole page, for the session it now shows
+    last_outcome()
+
+
+OUTCOME_BOXES = {"success": st.success, "info": st.info, "warning": st.warning, "error": st.error}
+
+
+def last_outcome() -> None:
+    """What the last fine-tuning of the session on the page came to, in full, until the next."""
+    session_id, kind, text = st.session_state.get(keys.FT_OUTCOME) or (None, None, None)
+    if kind and session_id == current_id():
+        OUTCOME_BOXES[kind](text)
 
 
 def parent_rounds(parent_id: str) -> list[RoundRecord] | None:
