@@ -341,7 +341,9 @@ def test_a_label_changed_through_the_history_is_stored_and_reopens(store):
     at.button[[b.label for b in at.button].index("Change this label")].click().run()
     assert not at.exception
     assert session(at).answer_of(index) == new
-    assert at.toast[0].value.startswith(f"Image {index} is now {new} (round 2)")
+    # The image and the answer as the page names them (odd is the positive answer).
+    word = {"positive": "Odd", "negative": "Even"}[new]
+    assert at.toast[0].value.startswith(f"Changed: image {index} is now {word} (round 2)")
     history = at.dataframe[0].value
     assert history["answered by"].tolist()[0] == "person, correction"
     # The form starts again from the newest image (the one just changed), no answer chosen.

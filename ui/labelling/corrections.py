@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tl_active.errors import TlActiveError
 from tl_active.sessions.store import StaleSessionError
 from ui import keys
+from ui.labelling.answers import answer_options, answer_word
 from ui.labelling.opening import reload_stored
 from ui.labelling.rounds import after_change
 from ui.labelling.state import current_id, current_session, flash, on_session_changed, redraw_page
@@ -32,7 +33,14 @@ def on_correct(index: int, answer: str, number: int) -> None:
         flash("warning", f"Nothing changed: {escape_markdown(error)}.")
         return
     if store_rounds(session, [record]):
-        after_change(record, f"Image {index} is now {answer} (round {record.number})")
+        # Named as the page names them: the image as its data kind does, the answer by its label.
+        kind = session.features.kind
+        words = answer_options(session.task, kind, session.settings.answers)
+        after_change(
+            record,
+            f"Changed: {escape_markdown(kind.short_name(index))} is now "
+            f"{escape_markdown(answer_word(answer, words))} (round {record.number})",
+        )
     if (current_session(), current_id()) != (session, session_id):  # reloaded from the store
         redraw_page()
 
@@ -74,7 +82,10 @@ def on_undo() -> None:
         st.session_state.pop(keys.DRAFT, None)
         on_session_changed()
         flash(
-            "info", f"Round {record.number} undone: image {record.indices[0]} has its answer back."
+            "info",
+            f"Round {record.number} undone: "
+            f"{escape_markdown(session.features.kind.short_name(record.indices[0]))} has its "
+            "answer back.",
         )
         redraw_page()  # from the label check's fragment: the batch and every chart change
     # The same batch comes back (its query is seeded by the round); offer it with its answers.
