@@ -14,10 +14,20 @@ from ui.browser import remember_browser
 
 st.set_page_config(page_title="tl-active", page_icon="🔢", layout="wide")
 
-LABEL = st.Page("ui/pages/label.py", title="Label", icon="🔢", url_path="label", default=True)
-COMPARE = st.Page("ui/pages/compare.py", title="Compare strategies", icon="📈", url_path="compare")
-TRANSFER = st.Page("ui/pages/transfer.py", title="Transfer lab", icon="🧪", url_path="transfer")
-ROOM = st.Page("ui/pages/room.py", title="Room", icon="👥", url_path="room")
+# Material icons, not emoji: where no emoji font is installed, emoji are drawn as empty boxes.
+LABEL = st.Page(
+    "ui/pages/label.py", title="Label", icon=":material/edit:", url_path="label", default=True
+)
+COMPARE = st.Page(
+    "ui/pages/compare.py",
+    title="Compare strategies",
+    icon=":material/show_chart:",
+    url_path="compare",
+)
+TRANSFER = st.Page(
+    "ui/pages/transfer.py", title="Transfer lab", icon=":material/science:", url_path="transfer"
+)
+ROOM = st.Page("ui/pages/room.py", title="Room", icon=":material/groups:", url_path="room")
 
 st.navigation([LABEL, COMPARE, TRANSFER, ROOM]).run()
 # Which browser this is, so that its recent list shows its own sessions only (see ui.browser).

@@ -91,7 +91,7 @@ def cached_reads(cache: Path, repeats: int) -> list[dict]:
 def update_cost(rounds: int = 7) -> dict:
     """Server CPU of the map's update after a round, on MNIST's pool (60,000 images, 10,000 drawn
     plus the labelled and the batch): the table, the spec from its template and the Arrow bytes
-    the page sends, as `ui/pool_map.py` makes them. Medians over `rounds` rounds of 16 answers."""
+    the page sends, as `ui/label/pool_map.py` makes them. Medians over `rounds` rounds of 16 answers."""
     import numpy as np
     import pyarrow as pa
 

@@ -84,6 +84,10 @@ def test_the_button_fine_tunes_and_continues_the_session(tmp_path, monkeypatch):
     toasts = [t.value.replace("\\", "") for t in at.toast]  # shown escaped
     assert any("Fine-tuned conv23, embedding on 32 labels" in t for t in toasts), toasts
     assert any(f"{old.metrics().accuracy:.1%}" in t for t in toasts)
+    # ... and the sidebar keeps saying it, in full, under the button; the Cancel is gone.
+    kept = [s.value.replace("\\", "") for s in at.sidebar.success]
+    assert any("Fine-tuned conv23, embedding on 32 labels" in s for s in kept), kept
+    assert not [b for b in at.button if b.key == keys.FT_CANCEL]
     assert any("Before and after fine-tuning" in m.value for m in at.main.markdown)
     # The old session stays stored as it was.
     from tl_active.sessions.store import SessionStore

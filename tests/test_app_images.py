@@ -109,12 +109,21 @@ def test_a_zip_is_unpacked_and_its_skipped_files_are_said(tmp_path, cache, monke
     import streamlit as st
 
     state = {keys.SET_ZIP: Upload()}
+    app_state = st.session_state
     monkeypatch.setattr(st, "session_state", state)
     on_zip_upload()
     unpacked = state[keys.SET_IMAGES]
     assert image_folder(unpacked).class_names == ("a", "b")
     kind, text = state[keys.FLASH]
     assert kind == "warning" and "1 file skipped\\: 1 a name that leads out" in text
+    # ... and said in the sidebar, under the folder, for as long as it is chosen.
+    assert state[keys.FOLDER_NOTE][0] == unpacked
+    assert state[keys.FOLDER_NOTE][1].startswith("1 file skipped: 1 a name that leads out")
+    monkeypatch.setattr(st, "session_state", app_state)
+    at = run_app(monkeypatch, Path(unpacked))
+    at.session_state[keys.FOLDER_NOTE] = state[keys.FOLDER_NOTE]
+    at.run()
+    assert any("1 file skipped" in w.value for w in at.sidebar.warning)
 
 
 def test_opening_a_session_whose_folder_changed_says_so(tmp_path, cache, monkeypatch):

@@ -341,14 +341,22 @@ def test_a_label_changed_through_the_history_is_stored_and_reopens(store):
     at.button[[b.label for b in at.button].index("Change this label")].click().run()
     assert not at.exception
     assert session(at).answer_of(index) == new
-    assert at.toast[0].value.startswith(f"Image {index} is now {new} (round 2)")
+    # The image and the answer as the page names them (odd is the positive answer).
+    word = {"positive": "Odd", "negative": "Even"}[new]
+    assert at.toast[0].value.startswith(f"Changed: image {index} is now {word} (round 2)")
     history = at.dataframe[0].value
     assert history["answered by"].tolist()[0] == "person, correction"
+    # The form starts again from the newest image (the one just changed), no answer chosen.
+    assert at.selectbox(key=keys.FIX_IMAGE).value == index
+    assert at.segmented_control(key=keys.FIX_ANSWER).value is None
     # Stored as a round of its own: the session's link shows the corrected label.
     assert store.round_count(session_id) == 2
     reopened = open_app(session_id)
     assert session(reopened).answer_of(index) == new
     assert session(reopened).rounds[-1].is_correction
+    # After the next round, the form offers that round's first image.
+    submit_grid(at, 3, truth(at))
+    assert at.selectbox(key=keys.FIX_IMAGE).value == session(at).rounds[-1].indices[0]
 
 
 def test_check_my_labels_fixes_a_wrong_answer_in_one_click(store):

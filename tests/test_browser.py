@@ -171,3 +171,184 @@ def test_a_multiclass_round_answered_with_the_digit_keys(page):
     assert progress.startswith("4 labels in 1 round")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "multiclass-first-round.png"))
+
+
+# --- everything in view, for every kind of question and three screens --------------------------
+
+# The screens a demo meets: a laptop, a smaller laptop, a projector.
+SCREENS = {"1440x900": (1440, 900), "1280x800": (1280, 800), "1024x700": (1024, 700)}
+# The key that answers every tile with the question's first answer.
+FIRST_KEY = {"binary": "o", "classes": "0", "folders": "e"}
+# What must stay put when a round lands: the batch, the head's panel and the progress line.
+STILL = (".st-key-batch_grid", ".st-key-weights_chart", ".st-key-curve_chart")
+
+
+def stored_session(kind: str, folder) -> object:
+    """A session of each kind of question with two rounds answered by its truth."""
+    from tl_active import paths
+    from tl_active.core.task import MULTICLASS, Task
+    from tl_active.data.features import load_features
+    from tl_active.data.folder_features import load_folder_features
+    from tl_active.data.images import scan_folder
+    from tl_active.sessions.records import SessionSettings
+    from tl_active.sessions.session import LabellingSession
+
+    if kind == "binary":
+        settings = SessionSettings(task=Task.binary("odd"))
+        features = load_features(settings.backbone, settings.layer)
+    elif kind == "classes":
+        settings = SessionSettings(
+            task=Task.multiclass("0-4"), backbone="mnist-cnn-5to9", layer="embedding"
+        )
+        features = load_features(settings.backbone, settings.layer)
+    else:
+        scanned = scan_folder(str(folder))
+        settings = SessionSettings(
+            task=Task(MULTICLASS, (0, 1)),
+            head_mode="converge",
+            images=str(folder),
+            images_checksum=scanned.checksum,
+        )
+        features = load_folder_features(scanned, settings.backbone, settings.layer, paths.CACHE_DIR)
+    session = LabellingSession(features, settings)
+    session.auto_label(2)
+    return session
+
+
+@pytest.fixture(scope="module")
+def session_links(streamlit_server, tmp_path_factory):
+    """Stores a new binary, classes or folder session in the server's database; its address."""
+    from image_folders import write_class_folder
+
+    from tl_active import paths
+    from tl_active.sessions.store import SessionStore
+
+    folder = write_class_folder(
+        tmp_path_factory.mktemp("images") / "mine", {"eight": (8, 20), "three": (3, 20)}
+    )
+    store = SessionStore(paths.db_url(streamlit_server.env["TL_ACTIVE_DB"]))
+
+    def link(kind: str) -> str:
+        return f"{streamlit_server.url}?session={store.create(stored_session(kind, folder))}"
+
+    yield link
+    store.close()
+
+
+def boxes(page, selectors) -> dict[str, list[float]]:
+    """Each selector's bounding box in the viewport: [left, top, right, bottom], or None."""
+    return page.evaluate(
+        """(selectors) => Object.fromEntries(selectors.map(sel => {
+            const e = document.querySelector(sel);
+            if (!e) return [sel, null];
+            const r = e.getBoundingClientRect();
+            return [sel, [r.left, r.top, r.right, r.bottom]];
+        }))""",
+        list(selectors),
+    )
+
+
+TILES = ".st-key-batch_grid .tl-tiles"
+SUBMIT = ".st-key-batch_grid .tl-submit"
+
+
+def box_of(page, selector: str) -> list[float]:
+    """The box of an element inside the grid, whose elements live in the component's own tree
+    (which Playwright's locators reach and `document.querySelector` does not)."""
+    return page.locator(selector).evaluate(
+        "e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }"
+    )
+
+
+def overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize("screen", list(SCREENS))
+@pytest.mark.parametrize("kind", list(FIRST_KEY))
+def test_every_question_fits_the_screen_and_nothing_moves_when_a_round_lands(
+    streamlit_server, chromium, session_links, kind, screen
+):
+    """At 1440 x 900 and 1280 x 800 the batch, the weights and the learning curve are in view
+    without scrolling; at 1024 x 700 the batch and its Submit are. A round's toast covers none of
+    the progress line, and nothing in view moves by more than 2 px when the round lands."""
+    width, height = SCREENS[screen]
+    context = chromium.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    try:
+        page.goto(session_links(kind))
+        page.get_by_role("button", name="Submit batch (0/4)").wait_for(timeout=120_000)
+        page.locator(CURVE_SVG).wait_for(timeout=60_000)
+        page.locator(WEIGHT_TEXTS).first.wait_for(timeout=60_000)
+        page.wait_for_timeout(500)  # the charts' first layout
+        before = boxes(page, (*STILL, ".st-key-progress_line"))
+        seen = {**before, "tiles": box_of(page, TILES), "submit": box_of(page, SUBMIT)}
+        # The tiles and their Submit everywhere; the weights and the curve too from 800 px up;
+        # the key hint under Submit too at 900 px.
+        wanted = ("tiles", "submit")
+        if height >= 800:
+            wanted += (".st-key-weights_chart", ".st-key-curve_chart")
+        if height >= 900:
+            wanted += (".st-key-batch_grid",)
+        out = {k: seen[k] for k in wanted if not (seen[k] and seen[k][3] <= height)}
+        assert out == {}, f"below the fold of {screen}: {out}"
+        assert page.evaluate("[window.scrollY, document.documentElement.scrollWidth]") == [
+            0,
+            width,
+        ]
+
+        press_fast(page, FIRST_KEY[kind] * 4)
+        page.keyboard.press("Enter")
+        page.get_by_text("Round 3 learned").wait_for(timeout=20_000)
+        toast = page.locator("[data-testid='stToast']").first.bounding_box()
+        line = boxes(page, (".st-key-progress_line",))[".st-key-progress_line"]
+        toast_box = [
+            toast["x"],
+            toast["y"],
+            toast["x"] + toast["width"],
+            toast["y"] + toast["height"],
+        ]
+        assert not overlaps(toast_box, line), (toast_box, line)
+        page.get_by_text("labels in 3 rounds").first.wait_for(timeout=20_000)
+        page.get_by_role("button", name="Submit batch (0/4)").wait_for(timeout=20_000)
+        page.wait_for_timeout(500)
+        after = boxes(page, (*STILL, ".st-key-progress_line"))
+        moved = {
+            sel: (before[sel], after[sel])
+            for sel in before
+            if max(abs(a - b) for a, b in zip(before[sel], after[sel], strict=True)) > 2
+        }
+        assert moved == {}, moved
+    finally:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"in-view-{kind}-{screen}.png"))
+        context.close()
+
+
+def test_new_session_and_its_confirmation_are_in_view_without_scrolling_the_sidebar(
+    streamlit_server, chromium, session_links
+):
+    """The button sticks to the sidebar's bottom edge; its confirmation appears there, whole."""
+    context = chromium.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(session_links("binary"))
+        page.get_by_role("button", name="Submit batch").wait_for(timeout=120_000)
+        new = page.get_by_role("button", name="New session with these settings")
+        assert box_of(page, ".st-key-new_session_bar")[3] <= 900  # reachable as it is
+        new.click()
+        start = page.get_by_role("button", name="Start it")
+        stay = page.get_by_role("button", name="Stay on this one")
+        stay.wait_for(timeout=15_000)
+        for button in (start, stay):
+            left, top, right, bottom = button.evaluate(
+                "e => { const r = e.getBoundingClientRect(); "
+                "return [r.left, r.top, r.right, r.bottom]; }"
+            )
+            assert top >= 0 and bottom <= 900, (top, bottom)
+            # The label whole, not cut off: the button is as wide as its text needs.
+            assert button.evaluate("e => e.scrollWidth <= e.clientWidth")
+        stay.click()
+        stay.wait_for(state="detached", timeout=15_000)
+    finally:
+        context.close()

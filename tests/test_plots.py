@@ -309,6 +309,9 @@ def test_curve_starts_at_zero_labels_and_shows_the_frozen_head_ceiling(session):
     ceiling_rows = [rows for rows in spec["datasets"].values() if rows and "text" in rows[0]]
     assert ceiling_rows[0][0]["value"] == pytest.approx(session.ceiling().accuracy)
     assert ceiling_rows[0][0]["text"].startswith("frozen-head ceiling ")
+    # The x axis counts whole labels: no 0.000000 at the start, no 0.2, 0.4 ... after a round.
+    x = spec["layer"][0]["encoding"]["x"]
+    assert x["axis"] == {"format": "d", "tickMinStep": 1}
 
 
 def test_curve_marks_where_the_signals_first_said_stop():

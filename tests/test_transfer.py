@@ -218,6 +218,10 @@ def test_the_chart_draws_accuracy_against_labels_and_against_seconds():
     assert by_seconds["encoding"]["x"]["field"] == "train_seconds"
     methods = {row["method"] for row in spec["datasets"].values() for row in row}
     assert methods == {SCRATCH, FROZEN_CONV, HEAD, "fine-tune-last-2"}
+    # The page's: one above the other, narrower, so that they fit its column.
+    stacked = transfer.transfer_chart(_rows(), "title", width=360, stacked=True).to_dict()
+    assert len(stacked["vconcat"]) == 2
+    assert [c["width"] for c in stacked["vconcat"]] == [360, 360]
 
 
 # --- real trainings, marked --------------------------------------------------------------------

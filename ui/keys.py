@@ -42,13 +42,14 @@ SET_IMAGES = "set_images"  # an image folder's path ('' for MNIST)
 SET_ZIP = "set_zip"  # an uploaded .zip of images
 SET_FOLDER_CLASSES = "set_folder_classes"  # a folder's classes to tell apart, by name
 SET_ANSWERS = "set_answers"  # a flat folder's answers, named by the person
-FOLDER_NOTE = "folder_note"  # what was skipped in an uploaded zip, said once
+FOLDER_NOTE = "folder_note"  # (an uploaded zip's folder, what was skipped in it)
 AUTO_ROUNDS = "auto_rounds"
 IMPORT_FILE = "import_file"
 FT_LAYERS = "fine_tune_layers"  # how many of the backbone's last layers to fine-tune
 FT_RUN = "fine_tune_run"  # the button that starts it
 FT_CANCEL = "fine_tune_cancel"  # the button that stops it
 FT_SHOWN = "fine_tune_shown"  # why the sidebar's fine-tune button is disabled ('' if it is not)
+FT_OUTCOME = "fine_tune_outcome"  # (session id, kind, text): the last fine-tuning's outcome
 FT_PARENT = "fine_tune_parent"  # (parent session id, its stored curve) of a continued session
 
 # --- the compare page -------------------------------------------------------------------------
@@ -91,7 +92,7 @@ BROWSER_ID = "browser_id"  # the id this browser keeps for itself (see ui.browse
 BROWSER_COMPONENT = "browser_component"  # the component that reports it
 BROWSER_CLAIMED = "browser_claimed"  # the session already recorded as this browser's
 
-# --- Look again (the Label page's suspect answers, ui/look_again.py) ------------------------------
+# --- Look again (the Label page's suspect answers, ui/label/look_again.py) ------------------------------
 LOOK_SHOWN = "look_again_shown"  # whether the panel is open
 LOOK_KEPT = "look_again_kept"  # {session id: {(image, answer) looked at again and kept}}
 LOOK_STATE = "look_again_state"  # (session id, rounds, witnesses, suspects): this revision's

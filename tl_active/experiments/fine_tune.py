@@ -21,7 +21,7 @@ the head on the new, with the same labels. If the new one is worse, it is said w
 figures and the old backbone stays (the saved network is removed again). A fine-tune stopped
 midway changes nothing either.
 
-This module is pure of the UI; `ui/pages/label.py` calls `fine_tune_session`.
+This module is pure of the UI; `ui/label/fine_tune.py` calls `fine_tune_session`.
 """
 
 from __future__ import annotations

@@ -127,7 +127,8 @@ def curve_chart(
     """
     axis = "on the held-out test set" if has_test_set else "cross-validated on your labels"
     lines = alt.Chart(source).encode(
-        x=alt.X("labels:Q", title="labels given"),
+        # Whole labels only: with one round drawn, the axis said 0.000000 and 0.2, 0.4, ...
+        x=alt.X("labels:Q", title="labels given", axis=alt.Axis(format="d", tickMinStep=1)),
         y=alt.Y("value:Q", title=axis, scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("metric:N", legend=alt.Legend(orient="top", title=None)),
         tooltip=tooltips(
@@ -139,8 +140,8 @@ def curve_chart(
         shape=alt.Shape(
             "answered_by:N",
             scale=alt.Scale(domain=["person", "ground truth (auto)"], range=["circle", "triangle"]),
-            # Untitled, so that it fits beside the metrics in a narrow column; the page's
-            # caption says what the triangles are.
+            # Untitled, so that it fits beside the metrics in a narrow column; the title's
+            # help on the page says what the triangles are.
             legend=alt.Legend(orient="top", title=None),
         )
     )

@@ -168,6 +168,10 @@ def weights_values(
     return {"w_extent": extent, "w_units": domain, "w_title": title}
 
 
+ROWS_HEIGHT = 110  # px for all the rows of a head with several outputs
+ROW_MIN = 18  # px: a cell's value still reads at 10 px
+
+
 def weights_chart(
     source: pd.DataFrame | alt.NamedData, layout: HeadLayout, values: Mapping[str, Any]
 ) -> alt.LayerChart:
@@ -176,6 +180,10 @@ def weights_chart(
     the layout and the number of columns stay, and sends only the data and the params."""
     p = as_params(values)
     step = 52 if len(values["w_units"]) <= 12 else 40
+    # Rows share a height budget, so that a head with several classes leaves the learning
+    # curve under it in view at 1440 x 900 and 1280 x 800 (five 40 px rows pushed it 36 px below
+    # the fold of 900).
+    row = min(step, max(ROW_MIN, ROWS_HEIGHT // len(layout.outputs)))
     colour = alt.Color(
         "value:Q",
         scale=alt.Scale(scheme=WEIGHT_SCHEME, domain=[-p["w_extent"], p["w_extent"]], domainMid=0),
@@ -203,7 +211,7 @@ def weights_chart(
         alt.layer(rect, text)
         .add_params(*p.values())
         .properties(
-            width=alt.Step(step), height=alt.Step(step), title=alt.Title(alt.ExprRef("w_title"))
+            width=alt.Step(step), height=alt.Step(row), title=alt.Title(alt.ExprRef("w_title"))
         )
     )
 

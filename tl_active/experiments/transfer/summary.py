@@ -186,8 +186,12 @@ def format_summary(summary: pd.DataFrame) -> str:
     return table.to_string(index=False)
 
 
-def transfer_chart(rows: pd.DataFrame, title: str = ""):
-    """Mean test accuracy per method and selection against labels, and against seconds."""
+def transfer_chart(rows: pd.DataFrame, title: str = "", width: int = 460, stacked: bool = False):
+    """Mean test accuracy per method and selection against labels, and against seconds.
+
+    Side by side at 460 px each (the exported figure); `stacked` puts one above the other, for
+    a page column narrower than the pair and its legend (1,287 px side by side).
+    """
     import altair as alt
 
     from tl_active import plots
@@ -233,13 +237,14 @@ def transfer_chart(rows: pd.DataFrame, title: str = ""):
         base.properties(data=every)
         .mark_point(filled=True, size=90, shape="diamond")
         .encode(x=labels),
-    ).properties(width=460, height=360, title="accuracy against labels (diamonds: all labels)")
+    ).properties(width=width, height=360, title="accuracy against labels (diamonds: all labels)")
     by_seconds = (
         base.mark_point(filled=True, size=70)
         .encode(
             x=alt.X("train_seconds:Q", scale=alt.Scale(type="log"), title="training seconds (log)"),
             shape=shape,
         )
-        .properties(width=460, height=360, title="accuracy against training time")
+        .properties(width=width, height=360, title="accuracy against training time")
     )
-    return alt.hconcat(by_labels, by_seconds).properties(title=title)
+    both = alt.vconcat if stacked else alt.hconcat
+    return both(by_labels, by_seconds).properties(title=title)

@@ -22,7 +22,8 @@ from tl_active.sessions.suspects import (
     witnesses_for,
 )
 from ui import keys
-from ui.labelling import AnswerOption, answer_word, current_id, on_correct, redraw_page
+from ui.labelling import AnswerOption, answer_word, current_id, on_correct
+from ui.labelling.state import redraw_page
 from ui.support import escape_markdown
 from ui.tiles import THUMB_SCALE, tile_png
 

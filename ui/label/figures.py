@@ -1,0 +1,139 @@
+"""What the head has learned: its weights (with a scrubber back through the rounds), the
+learning curve beside them, and below the fold the weights' evolution and the distribution of p.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from tl_active import plots
+from tl_active.sessions.session import LabellingSession
+from ui.label.charts import chart
+from ui.label.history import history
+
+
+@st.fragment
+def weights_panel(session: LabellingSession, layout: plots.HeadLayout) -> None:
+    """The head's weights after a round, newest first, with a scrubber back through the rounds.
+
+    The scrubber is always there (disabled before the first round), so that the figures under it
+    keep their place when the first round lands.
+    """
+    rounds = session.rounds
+    record_at = len(rounds)
+    with st.container(key="weights_slot"):
+        title_slot = st.empty()
+        chart_slot = st.empty()
+    # The key follows the number of rounds, so a new round shows the newest weights.
+    selected = st.slider(
+        "Scrub through the rounds (0 = start)",
+        0,
+        max(record_at, 1),
+        record_at,
+        key=f"scrub_{record_at}",
+        disabled=not rounds,
+        label_visibility="collapsed",  # said in the heading's help: a line less above the curve
+    )
+    record = rounds[selected - 1] if selected else None
+    n_labels = record.n_labels if record else 0
+    auto = " (auto-labelled)" if record and record.simulated else ""
+    title = f"Weights after round {selected}: {n_labels} labels{auto}"
+    with chart_slot.container():
+        weights_note = chart(
+            "weights",
+            lambda at: plots.weights_live(rounds, at, layout, title),
+            selected,
+            width="stretch",
+        )
+    if session.task.is_binary:
+        what = (
+            f"one weight per {layout.unit_title.split(' (')[0]} to the sigmoid: blue pushes "
+            f"towards {plots.answer_name(session.task)}, red away"
+        )
+    else:
+        what = "one row per class, one column per unit: blue pushes towards the class, red away"
+    note = (
+        f"{what[0].upper()}{what[1:]}; the scale is symmetric around 0 and reaches the largest "
+        "|value|. The slider under it scrubs back through the rounds (0 = the start)."
+    )
+    title_slot.markdown("**What the head has learned**", help=f"{note} {weights_note}".strip())
+
+
+# The learning curve beside the batch is shorter than its export (260 px), so that it ends
+# above the fold at 1280 x 800 under a heatmap of five classes.
+CURVE_HEIGHT = 200
+
+
+def learning_curve(session: LabellingSession) -> None:
+    """The curve under the weights; its title on one line, its key in the title's help, so that
+    the curve does not move down a line on a narrower screen."""
+    start = session.start_metrics().as_dict()
+    if not session.has_test:
+        st.markdown(
+            "**Learning curve**, cross-validated on your labels",
+            help="There is no test set: the accuracy is the head's on each of your labels when "
+            "fitted on the others. Green: you can stop.",
+        )
+        chart(
+            "curve",
+            lambda: plots.curve_live(session.rounds, start, None),
+            spec_height=CURVE_HEIGHT,
+        )
+        return
+    ceiling = session.ceiling().as_dict()
+    truth = session.features.kind.truth
+    st.markdown(
+        "**Learning curve** on the held-out test set",
+        help=f"Triangles: rounds answered by {truth}. Green: you can stop.",
+    )
+    chart(
+        "curve",
+        lambda: plots.curve_live(session.rounds, start, ceiling),
+        spec_height=CURVE_HEIGHT,
+    )
+
+
+def figures(session: LabellingSession, layout: plots.HeadLayout, options: list) -> None:
+    """What lies below the fold: the evolution, the distribution of p, the history."""
+    task, names, data = session.task, session.features.class_names, session.data
+    rounds = session.rounds
+
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Evolution of the weights over the rounds**")
+        evolution_note = chart(
+            "evolution",
+            lambda: plots.evolution_live(rounds, layout, len(rounds)),
+            width="stretch",
+        )
+        if evolution_note:
+            st.caption(evolution_note)
+    with right:
+        history(session, options)
+
+    if not session.has_test:
+        st.markdown("**p of the head's answer over the pool**, by the answer it would give")
+        chart(
+            "hist",
+            lambda: plots.answer_histogram_live(session.answer_values, session.proba_pool),
+        )
+        return
+    left, right = st.columns(2)
+    with left:
+        if task.is_binary:
+            st.markdown(
+                f"**{plots.p_label(task, names)} over the pool**, by "
+                f"{session.features.kind.true_class}"
+            )
+        else:
+            st.markdown("**p of the head's top answer over the pool**, right or wrong")
+        chart("hist", lambda: plots.histogram_live(task, names, data.y_pool, session.proba_pool))
+    with right:
+        if task.is_binary:
+            st.markdown(
+                f"**{plots.p_label(task, names)} per true {session.features.kind.class_word}**: "
+                "which are confused"
+            )
+        else:
+            st.markdown("**p of the true class per class**: which classes are still confused")
+        chart("digit", lambda: plots.by_class_live(task, names, data.y_pool, session.proba_pool))

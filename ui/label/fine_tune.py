@@ -1,0 +1,140 @@
+"""Fine-tuning on the session's labels: the sidebar's button and progress, and the curve of the
+session a fine-tuned one continues, drawn beside its own.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
+
+from tl_active import paths, plots
+from tl_active.errors import TlActiveError
+from tl_active.experiments import fine_tune
+from tl_active.sessions.records import RoundRecord
+from tl_active.sessions.session import LabellingSession
+from ui import keys
+from ui.labelling import current_id, fine_tuned, on_fine_tune_cancel
+from ui.support import escape_markdown, session_store
+
+FINE_TUNE_LAYERS = (1, 2, 3, 4)
+
+
+def fine_tune_blocked(session: LabellingSession) -> str:
+    """Why the session cannot be fine-tuned on now ('' when it can)."""
+    why_not = fine_tune.readiness(session)
+    if not why_not and current_id() is None:
+        why_not = "Fine-tuning needs the session stored: submit a round first."
+    return why_not
+
+
+def fine_tune_sidebar(session: LabellingSession) -> None:
+    """Fine-tune on my labels: the backbone's last layers, with a progress bar and a Cancel.
+
+    The training runs in this script run, on the button's click. Any click reruns the page:
+    Streamlit starts the new run at once and stops the running one at its next element call,
+    here the progress bar's after each epoch and each chunk of 2,000 images, where the core
+    removes what it saved (seen in Chromium: a Cancel while the network was being saved left
+    nothing once the first chunk of its features was done, 7 s later on a loaded machine).
+    """
+    st.header("Fine-tune on my labels")
+    why_not = fine_tune_blocked(session)
+    st.session_state[keys.FT_SHOWN] = why_not
+    st.selectbox(
+        "Layers to fine-tune",
+        FINE_TUNE_LAYERS,
+        index=FINE_TUNE_LAYERS.index(fine_tune.DEFAULT_LAYERS),
+        key=keys.FT_LAYERS,
+        help="The backbone's last N layers with weights, up to the layer the head reads "
+        f"({escape_markdown(session.settings.layer)}), trained with the head on your labels at "
+        "a tenth of the transfer lab's learning rate; a fifth of the labels pick the best epoch.",
+    )
+    run = st.button(
+        "Fine-tune on my labels",
+        key=keys.FT_RUN,
+        disabled=bool(why_not),
+        help="A new session continues on the fine-tuned backbone with your labels, if it "
+        "answers the held-out test set better; this one stays as it is.",
+        width="stretch",
+    )
+    if why_not:
+        st.caption(escape_markdown(why_not))
+        return
+    if not run:
+        last_outcome()
+        return
+    st.session_state.pop(keys.FT_OUTCOME, None)
+    # In a slot, so that the Cancel goes once the run has ended.
+    cancel = st.empty()
+    cancel.button("Cancel fine-tuning", key=keys.FT_CANCEL, on_click=on_fine_tune_cancel)
+    bar = st.progress(0.0, text="fine-tuning: loading the backbone")
+    try:
+        outcome = fine_tune.fine_tune_session(
+            session,
+            current_id(),
+            int(st.session_state[keys.FT_LAYERS]),
+            folder=paths.FINE_TUNED_DIR,
+            data_path=paths.MNIST_PATH,
+            cache_dir=paths.CACHE_DIR,
+            progress=lambda done, what: bar.progress(min(done, 1.0), text=what),
+        )
+    except (TlActiveError, ValueError) as error:
+        outcome = None
+        st.session_state[keys.FT_OUTCOME] = (
+            current_id(),
+            "error",
+            f"Fine-tuning failed, nothing changed: {escape_markdown(error)}",
+        )
+    bar.empty()
+    cancel.empty()
+    if outcome is not None and fine_tuned(outcome):
+        st.rerun()  # the whole page, for the session it now shows
+    last_outcome()
+
+
+OUTCOME_BOXES = {"success": st.success, "info": st.info, "warning": st.warning, "error": st.error}
+
+
+def last_outcome() -> None:
+    """What the last fine-tuning of the session on the page came to, in full, until the next."""
+    session_id, kind, text = st.session_state.get(keys.FT_OUTCOME) or (None, None, None)
+    if kind and session_id == current_id():
+        OUTCOME_BOXES[kind](text)
+
+
+def parent_rounds(parent_id: str) -> list[RoundRecord] | None:
+    """The live rounds of the session a fine-tuned one continues (read once per tab), or None."""
+    kept = st.session_state.get(keys.FT_PARENT)
+    if kept and kept[0] == parent_id:
+        return kept[1]
+    try:
+        rounds = [
+            RoundRecord.from_dict(r) for r in session_store().session_dict(parent_id)["rounds"]
+        ]
+    except (TlActiveError, SQLAlchemyError, KeyError, TypeError, ValueError):
+        rounds = None  # e.g. a manifest imported from another store
+    st.session_state[keys.FT_PARENT] = (parent_id, rounds)
+    return rounds
+
+
+def before_after(session: LabellingSession) -> None:
+    """A continued session's curve beside that of the session it continues, before fine-tuning."""
+    parent_id = session.settings.continued_from
+    if not parent_id:
+        return
+    before = parent_rounds(parent_id)
+    if before is None:
+        st.caption(
+            f"Continued from session {escape_markdown(parent_id)} after fine-tuning (that "
+            "session is not in this store)."
+        )
+        return
+    st.markdown(
+        f"**Before and after fine-tuning**: continued from session {escape_markdown(parent_id)}, whose "
+        f"{before[-1].n_labels if before else 0} labels this session starts with"
+    )
+    names = ("before: the backbone it had", "after: fine-tuned on its labels")
+    frame = plots.before_after_frame(before, session.rounds, names)
+    st.altair_chart(
+        plots.before_after_chart(frame, before[-1].n_labels if before else 0),
+        width="stretch",
+    )

@@ -1,0 +1,59 @@
+"""The answers a session offers: each one's value, label, key and colour, Skip last.
+
+The grid, the history, the correction form and "Check my labels" all name answers by these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tl_active.core.task import EVEN, ODD, SKIP, Task
+from tl_active.data.kinds import DataKind
+from ui.components.labelling_grid import DEFAULT_COLOURS, SKIP_COLOUR, SKIP_KEY, UNDO_KEY
+
+
+@dataclass(frozen=True)
+class AnswerOption:
+    """One answer as the page offers it: the session's value, a label, a key, a neutral colour."""
+
+    value: str
+    label: str
+    key: str
+    colour: str  # a class, never right or wrong: no green and red
+
+    def for_grid(self) -> dict[str, str]:
+        return {"value": self.value, "label": self.label, "key": self.key, "colour": self.colour}
+
+
+def answer_options(task: Task, kind: DataKind, named: tuple[str, ...] = ()) -> list[AnswerOption]:
+    """The answers of a task, then Skip.
+
+    Binary: Odd/Even (keys O, E) for parity, else Positive/Negative (P, N). K classes: one per
+    class, its key from the class's name as the data kind gives it (MNIST's digits, a folder's
+    first letters, numbers otherwise); `named`: the answers a person named for images without
+    classes. S skips.
+    """
+    if task.is_binary and task.positive in (ODD, EVEN):
+        yes, no = ("Odd", "Even") if task.positive == ODD else ("Even", "Odd")
+        options = [
+            AnswerOption("positive", yes, yes[0].lower(), DEFAULT_COLOURS[0]),
+            AnswerOption("negative", no, no[0].lower(), DEFAULT_COLOURS[1]),
+        ]
+    elif task.is_binary:
+        name = "{" + task.name(kind.class_names) + "}"
+        options = [
+            AnswerOption("positive", f"Positive {name}", "p", DEFAULT_COLOURS[0]),
+            AnswerOption("negative", "Negative", "n", DEFAULT_COLOURS[1]),
+        ]
+    else:
+        names = named or task.answers(kind.class_names)
+        answer_keys = kind.answer_keys(names, reserved=(SKIP_KEY, UNDO_KEY))
+        options = [
+            AnswerOption(name, name, key, DEFAULT_COLOURS[k % len(DEFAULT_COLOURS)])
+            for k, (name, key) in enumerate(zip(names, answer_keys, strict=True))
+        ]
+    return [*options, AnswerOption(SKIP, "Skip", SKIP_KEY, SKIP_COLOUR)]
+
+
+def answer_word(answer: str, options: list[AnswerOption]) -> str:
+    return {o.value: o.label for o in options}[answer]

@@ -1,0 +1,137 @@
+"""The sidebar's settings widgets, to and from `SessionSettings`.
+
+A session's settings are put into the widgets when it is opened; the widgets are read into
+settings when a new one is asked for. A folder's question is its classes (or the answers a person
+names for a folder without classes); an uploaded zip becomes such a folder.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from tl_active.core.strategies import DEFAULT_STRATEGY, allowed_strategies
+from tl_active.core.task import EVEN, MULTICLASS, ODD, Task
+from tl_active.errors import TlActiveError
+from tl_active.sessions.records import SessionSettings, parse_answer_names
+from ui import keys
+from ui.labelling.state import flash
+from ui.support import backbone_spec, choice_of, escape_markdown, image_folder, unpack_upload
+
+# A folder without class folders starts with this question; the sidebar names others.
+DEFAULT_ANSWERS = "yes, no"
+
+
+def folder_settings(
+    images: str, base: SessionSettings, names: list[str] | None = None, answers: str = ""
+) -> SessionSettings:
+    """Settings on an image folder: its classes (all, or those named), or for a folder without
+    class folders the answers the person names; its checksum recorded."""
+    folder = image_folder(images)
+    if folder.has_truth:
+        chosen = [folder.class_names.index(n) for n in names or [] if n in folder.class_names]
+        task = Task(MULTICLASS, tuple(sorted(chosen or range(len(folder.class_names)))))
+        if len(task.classes) < 2:
+            raise ValueError("choose at least two of the folder's classes")
+        named: tuple[str, ...] = ()
+    else:
+        named = parse_answer_names(answers or DEFAULT_ANSWERS)
+        task = Task(MULTICLASS, tuple(range(len(named))))
+    return SessionSettings(
+        task=task,
+        strategy=base.strategy if base.strategy in allowed_strategies(task) else DEFAULT_STRATEGY,
+        batch_size=base.batch_size,
+        head_mode="converge",
+        seed=base.seed,
+        backbone=base.backbone,
+        layer=base.layer,
+        images=images,
+        images_checksum=folder.checksum,
+        answers=named,
+    )
+
+
+def settings_into_widgets(settings: SessionSettings) -> None:
+    """Show a session's settings in the sidebar's widgets."""
+    state = st.session_state
+    state[keys.SET_BACKBONE], state[keys.SET_MODEL_PATH] = choice_of(settings.backbone)
+    state[keys.SET_LAYER] = settings.layer
+    task = settings.task
+    if task.is_binary:
+        kind = "odd" if task.positive == ODD else "even" if task.positive == EVEN else "custom"
+    else:
+        kind = "classes"
+    state[keys.SET_KIND] = kind
+    state[keys.SET_DIGITS] = list(task.classes) if kind == "custom" else [2, 3, 5, 7]
+    state[keys.SET_CLASSES] = list(task.classes) if kind == "classes" else [0, 1, 2, 3, 4]
+    state[keys.SET_IMAGES] = settings.images
+    state[keys.SET_FOLDER_CLASSES] = []
+    state[keys.SET_ANSWERS] = ", ".join(settings.answers) or DEFAULT_ANSWERS
+    state[keys.SET_STRATEGY] = settings.strategy
+    state[keys.SET_BATCH] = settings.batch_size
+    state[keys.SET_HEAD] = settings.head_mode
+    state[keys.SET_SEED] = settings.seed
+
+
+def task_from_widgets() -> Task:
+    kind = st.session_state[keys.SET_KIND]
+    if kind == "classes":
+        return Task.multiclass(list(st.session_state[keys.SET_CLASSES]))
+    try:
+        return Task.binary(kind if kind != "custom" else list(st.session_state[keys.SET_DIGITS]))
+    except ValueError as error:
+        raise ValueError(
+            f"a custom target must name some but not all of the digits 0-9 as positive ({error})"
+        ) from None
+
+
+def keep_choices_valid(task: Task | None) -> None:
+    """Before the widgets are drawn: a strategy or head mode the task cannot use is replaced."""
+    state = st.session_state
+    if task is not None and state.get(keys.SET_STRATEGY) not in allowed_strategies(task):
+        state[keys.SET_STRATEGY] = DEFAULT_STRATEGY
+    if task is not None and not task.is_binary:
+        state[keys.SET_HEAD] = "converge"
+
+
+def settings_from_widgets() -> SessionSettings:
+    state = st.session_state
+    images = str(state.get(keys.SET_IMAGES) or "").strip()
+    if images:
+        base = SessionSettings(
+            strategy=state[keys.SET_STRATEGY],
+            batch_size=int(state[keys.SET_BATCH]),
+            seed=int(state[keys.SET_SEED]),
+            backbone=backbone_spec(state[keys.SET_BACKBONE], state[keys.SET_MODEL_PATH]),
+            layer=str(state[keys.SET_LAYER] or "").strip() or "digits",
+        )
+        return folder_settings(
+            images, base, list(state.get(keys.SET_FOLDER_CLASSES) or []), state[keys.SET_ANSWERS]
+        )
+    return SessionSettings(
+        task=task_from_widgets(),
+        strategy=state[keys.SET_STRATEGY],
+        batch_size=int(state[keys.SET_BATCH]),
+        head_mode=state[keys.SET_HEAD],
+        seed=int(state[keys.SET_SEED]),
+        backbone=backbone_spec(state[keys.SET_BACKBONE], state[keys.SET_MODEL_PATH]),
+        layer=str(state[keys.SET_LAYER] or "").strip(),
+    )
+
+
+def on_zip_upload() -> None:
+    """An uploaded zip of images: unpacked within limits, its folder put in the sidebar."""
+    upload = st.session_state.get(keys.SET_ZIP)
+    if upload is None:
+        return
+    try:
+        folder, skipped = unpack_upload(upload.getvalue())
+        image_folder(folder)  # refuses a zip with no image in it, with the reason
+    except TlActiveError as error:
+        flash("error", f"{escape_markdown(upload.name)}: {escape_markdown(error)}")
+        return
+    st.session_state[keys.SET_IMAGES] = folder
+    st.session_state[keys.SET_FOLDER_CLASSES] = []
+    # Said in the sidebar under the folder for as long as it is chosen, not only in a toast.
+    st.session_state[keys.FOLDER_NOTE] = (folder, skipped)
+    note = f"{escape_markdown(upload.name)} unpacked"
+    flash("warning" if skipped else "success", f"{note}. {escape_markdown(skipped)}".strip())
