@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import shutil
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -366,3 +367,23 @@ def test_the_map_spec_is_made_once_per_shape_and_a_round_sends_only_its_table():
     assert one["layer"] is two["layer"]  # the same template, not built again
     assert two["datasets"]["pool_map"].column("you said").to_pylist() == [None, "b", None]
     assert one["title"] == "UMAP map of the pool"
+
+
+def test_a_background_map_does_not_run_the_servers_main_script_again(
+    computed, tmp_path, monkeypatch
+):
+    """A Streamlit server's (and AppTest's) `__main__` is a page script; the map's process must
+    not run it again, as multiprocessing's spawn would (the child died there, the page waited)."""
+    import types
+
+    folder, made, _ = computed
+    shutil.copy(neighbours_path(FEATURES, folder), neighbours_path(FEATURES, tmp_path))
+    script = tmp_path / "page.py"
+    script.write_text("raise SystemExit('a page script ran in the map process')\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", page)
+
+    job = pool_map.map_in_background(FEATURES, tmp_path)
+    assert job.wait(600) and job.error is None
+    np.testing.assert_array_equal(job.result.xy, made.xy)

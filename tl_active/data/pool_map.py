@@ -278,15 +278,29 @@ def neighbour_accuracy(
 SEPARATE_PROCESS = True
 
 
-def _compute_in_child(features: FeatureSet, cache_dir: Path, conn) -> None:
-    """In the map's own process: compute and cache the map, saying how far it got on `conn`."""
+def _compute_in_child(folder: Path, cache_dir: Path) -> None:
+    """In the map's own process: compute and cache the map of the pool saved in `folder`,
+    saying how far it got on stdout, one line a message (`python -m tl_active.data.pool_map`)."""
+
+    def say(*message) -> None:
+        print(json.dumps(message), flush=True)
+
     try:
-        load_map(features, UMAP, cache_dir, lambda done, what: conn.send(("progress", done, what)))
-        conn.send(("done",))
+        meta = json.loads((folder / "features.json").read_text(encoding="utf-8"))
+        pool = np.load(folder / "pool.npy", allow_pickle=False)
+        features = FeatureSet(
+            pool=pool,
+            test=pool[:0],
+            y_pool=np.zeros(len(pool), np.intp),
+            y_test=np.zeros(0, np.intp),
+            backbone=meta["backbone"],
+            layer=meta["layer"],
+            key=meta["key"],
+        )
+        load_map(features, UMAP, cache_dir, lambda done, what: say("progress", done, what))
+        say("done")
     except Exception as error:
-        conn.send(("error", f"{error}"))
-    finally:
-        conn.close()
+        say("error", f"{error}")
 
 
 class MapJob:
@@ -319,42 +333,48 @@ class MapJob:
             self._done.set()
 
     def _run_in_child(self, features: FeatureSet, cache_dir: Path) -> None:
-        import multiprocessing
+        import subprocess
 
-        # Only what the map needs travels to the child: the pool and the cache key.
-        pool = np.asarray(features.pool, np.float32)
-        light = FeatureSet(
-            pool=pool,
-            test=pool[:0],
-            y_pool=np.zeros(len(pool), np.intp),
-            y_test=np.zeros(0, np.intp),
-            backbone=features.backbone,
-            layer=features.layer,
-            key=features.key,
-        )
-        # A fresh interpreter, not a fork of a server that holds threads and TensorFlow.
-        context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe(duplex=False)
-        process = context.Process(
-            target=_compute_in_child, args=(light, cache_dir, child), daemon=True
-        )
-        process.start()
-        child.close()
-        try:
-            while True:
-                try:
-                    message = parent.recv()
-                except EOFError:
-                    raise DataError("the process computing the map stopped") from None
-                if message[0] == "progress":
-                    self._say(message[1], message[2])
-                elif message[0] == "error":
-                    raise DataError(message[1])
-                else:
-                    break
-        finally:
-            parent.close()
-            process.join(5)
+        # A fresh interpreter, not a fork of a server that holds threads and TensorFlow, and not
+        # multiprocessing's spawn, which runs the parent's __main__ again in the child: in a
+        # Streamlit server (and under AppTest) that is a page script. Only what the map needs
+        # travels: the pool and its names, through a temporary folder beside the cache.
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".map-job-") as folder:
+            folder = Path(folder)
+            np.save(folder / "pool.npy", np.asarray(features.pool, np.float32))
+            (folder / "features.json").write_text(
+                json.dumps(
+                    {"backbone": features.backbone, "layer": features.layer, "key": features.key}
+                ),
+                encoding="utf-8",
+            )
+            child = subprocess.Popen(
+                [sys.executable, "-m", "tl_active.data.pool_map", str(folder), str(cache_dir)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            outcome = None
+            try:
+                for line in child.stdout:
+                    try:
+                        message = json.loads(line)
+                    except ValueError:
+                        continue  # a library's own print, not one of ours
+                    if not isinstance(message, list) or not message:
+                        continue
+                    if message[0] == "progress":
+                        self._say(message[1], message[2])
+                    else:
+                        outcome = message
+            finally:
+                child.stdout.close()
+                code = child.wait()
+        if outcome is None:
+            raise DataError(f"the process computing the map stopped (exit code {code})")
+        if outcome[0] == "error":
+            raise DataError(outcome[1])
 
     def _say(self, done: float, what: str) -> None:
         self.progress = (done, what)
@@ -378,3 +398,7 @@ def map_in_background(features: FeatureSet, cache_dir: Path = CACHE_DIR) -> MapJ
         if job is None:  # a failed job stays, with its error: the page says it once
             job = _jobs[path] = MapJob(features, cache_dir)
         return job
+
+
+if __name__ == "__main__":
+    _compute_in_child(Path(sys.argv[1]), Path(sys.argv[2]))
