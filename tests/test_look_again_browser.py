@@ -33,7 +33,7 @@ def test_a_suspect_is_fixed_by_its_key(streamlit_server, chromium):
         fix = page.get_by_role("button", name=re.compile(r"^Make it Even"))
         fix.first.wait_for(timeout=30_000)
         page.keyboard.press("Alt+a")
-        expect(page.get_by_text(re.compile(r"is now negative \(round 7\)"))).to_be_visible(
+        expect(page.get_by_text(re.compile(r"is now Even \(round 7\)"))).to_be_visible(
             timeout=30_000
         )
     finally:
