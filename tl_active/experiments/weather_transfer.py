@@ -31,9 +31,8 @@ from tl_active.core.head import make_head
 from tl_active.core.task import BINARY, Task
 from tl_active.data.features import FeatureSet
 from tl_active.data.weather import WeatherWindows
-from tl_active.errors import PoolExhaustedError
-from tl_active.sessions.records import SessionSettings
-from tl_active.sessions.session import LabellingSession
+from tl_active.experiments.transfer.running import oracle_labelled
+from tl_active.experiments.transfer.settings import RANDOM_STREAM
 
 SCRATCH, FROZEN_CONV, HEAD, FINE_TUNE = "scratch", "frozen-conv", "head", "fine-tune"
 METHODS = (SCRATCH, FROZEN_CONV, HEAD, FINE_TUNE)
@@ -89,25 +88,9 @@ def selection_order(
 ) -> np.ndarray:
     """The first `n_labels` pool windows a selection labels, in order (see transfer/running)."""
     if selection == RANDOM:
-        rng = np.random.default_rng([seed, 104_729])
+        rng = np.random.default_rng([seed, RANDOM_STREAM])
         return rng.permutation(features.pool_size)[:n_labels]
-    session = LabellingSession(
-        features,
-        SessionSettings(
-            task=SNOW,
-            strategy=selection,
-            batch_size=query_batch,
-            seed=seed,
-            backbone=features.backbone,
-            layer=features.layer,
-        ),
-    )
-    while len(session.labelled) < n_labels:
-        try:
-            session.answer_by_truth()
-        except PoolExhaustedError:
-            break
-    return np.asarray(session.labelled[:n_labels], np.intp)
+    return oracle_labelled(features, SNOW, selection, n_labels, seed, query_batch)
 
 
 def _class_weight(y: np.ndarray) -> dict[int, float]:

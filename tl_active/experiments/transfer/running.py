@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tl_active.core.task import Task
+from tl_active.data.features import FeatureSet
 from tl_active.errors import PoolExhaustedError
 from tl_active.experiments.transfer.settings import (
     ALL,
@@ -43,15 +45,25 @@ def selection_order(
         raise ValueError(f"{n_labels} labels asked for, but the task's pool holds {data.size:,}")
     if selection == RANDOM:
         return np.random.default_rng([seed, RANDOM_STREAM]).permutation(data.size)[:n_labels]
+    return data.local(
+        oracle_labelled(lab.features, lab.task, selection, n_labels, seed, query_batch)
+    )
+
+
+def oracle_labelled(
+    features: FeatureSet, task: Task, strategy: str, n_labels: int, seed: int, query_batch: int
+) -> np.ndarray:
+    """The first `n_labels` whole-pool indices a strategy's session labels, answered by the
+    data's truth, in the order it labels them (fewer if the pool runs out)."""
     session = LabellingSession(
-        lab.features,
+        features,
         SessionSettings(
-            task=lab.task,
-            strategy=selection,
+            task=task,
+            strategy=strategy,
             batch_size=query_batch,
             seed=seed,
-            backbone=lab.features.backbone,
-            layer=lab.features.layer,
+            backbone=features.backbone,
+            layer=features.layer,
         ),
     )
     while len(session.labelled) < n_labels:
@@ -59,7 +71,7 @@ def selection_order(
             session.answer_by_truth()
         except PoolExhaustedError:
             break
-    return data.local(session.labelled[:n_labels])
+    return np.asarray(session.labelled[:n_labels], np.intp)
 
 
 @dataclass
