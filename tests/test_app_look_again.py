@@ -2,7 +2,8 @@
 
 A wrong answer planted among right ones is offered first, with its image, the answer given,
 the suggestion and why (on MNIST, and on a folder by path and class name); one click makes the correction round, which is stored, exported (the
-labels CSV marks it) and replayed like any other; keeping an answer clears its suspicion.
+labels CSV marks it) and replayed like any other; keeping an answer clears its suspicion, and
+it stays cleared after a reload (stored) and an export and import (the manifest).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from test_app_folder_kind import APP, mnist_words, plain, settle
 from test_app_sessions import auto_label, open_app, url_id
 
 from tl_active import paths
-from tl_active.sessions.exchange import labels_csv, manifest
+from tl_active.sessions.exchange import labels_csv, manifest, manifest_json
 from tl_active.sessions.session import LabellingSession
+from tl_active.sessions.suspects import find_suspects
 from ui import keys
 
 pytestmark = [pytest.mark.model, pytest.mark.usefixtures("app_db")]
@@ -84,15 +86,31 @@ def test_a_suspect_fixed_from_the_panel_is_stored_exported_and_replayed(store):
     assert replayed.live_answers() == s.live_answers()
 
 
-def test_keeping_an_answer_clears_its_suspicion(store):
+def test_keeping_an_answer_clears_its_suspicion_and_a_reload_keeps_it_cleared(store):
     at = open_app()
     index = plant_wrong_answer(at)
+    given = session(at).answer_of(index)
     open_panel(at)
     rounds = len(session(at).rounds)
     at.button(key=f"look_keep_{index}").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert f"look_fix_{index}" not in [b.key for b in at.button]
     assert len(session(at).rounds) == rounds  # nothing changed but the suspicion
+    session_id = url_id(at)
+    assert store.round_count(session_id) == rounds
+    assert store.session_dict(session_id)["kept"] == [[index, given]]
+
+    # Reloaded: a new tab on the session's link reads the kept answer from the store.
+    again = open_app(session_id)
+    assert session(again).kept == {(index, given)}
+    open_panel(again)
+    assert f"look_fix_{index}" not in [b.key for b in again.button]
+    # Still a suspect to the witnesses, who do not know what was kept: only the panel hides it.
+    assert index in [s.index for s in find_suspects(session(again))]
+
+    # Exported and imported: the manifest carries it, and a new session from it keeps it.
+    imported = store.import_manifest(manifest_json(session(again)), session(again).features)
+    assert store.load(imported, session(again).features).kept_now() == {index}
 
 
 def test_on_a_folder_the_panel_names_images_by_path_and_answers_by_class(tmp_path, monkeypatch):

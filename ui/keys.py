@@ -94,6 +94,5 @@ BROWSER_CLAIMED = "browser_claimed"  # the session already recorded as this brow
 
 # --- Look again (the Label page's suspect answers, ui/label/look_again.py) ------------------------------
 LOOK_SHOWN = "look_again_shown"  # whether the panel is open
-LOOK_KEPT = "look_again_kept"  # {session id: {(image, answer) looked at again and kept}}
 LOOK_STATE = "look_again_state"  # (session id, rounds, witnesses, suspects): this revision's
 LOOK_TOGGLE = "look_again_toggle"

@@ -6,7 +6,8 @@
   whether it recommended stopping (`can_stop`). Rounds taken back with undo can be included,
   marked `undone`.
 - The manifest is the whole session as one JSON document (format `tl-active-session`: settings
-  with the seed, the model checksum, every round). Importing it checks its shape, then replays it
+  with the seed, the model checksum, every round, and the answers kept on looking again, if
+  any). Importing it checks its shape, then replays it
   in memory over the frozen features, which reproduces the head weights and checks them against
   the recorded ones. Only a manifest that passes all of that is handed to the store, which writes
   it in one transaction; anything refused writes nothing. A manifest file is read only if it is
@@ -83,7 +84,15 @@ LABEL_COLUMNS = (
 # Unix times a manifest may hold: from 1970 to the year 2100.
 _LATEST_TIME = 4_102_444_800.0
 # What a manifest holds besides its rounds; `exported_at` is for people and is not read back.
-_MANIFEST_KEYS = ("format", "version", "model_checksum", "settings", "rounds", "exported_at")
+_MANIFEST_KEYS = (
+    "format",
+    "version",
+    "model_checksum",
+    "settings",
+    "rounds",
+    "exported_at",
+    "kept",
+)
 _METRIC_NAMES = tuple(Metrics.__dataclass_fields__)
 
 
@@ -447,7 +456,7 @@ def check_manifest_text(data: dict) -> None:
     try:
         pending: list[tuple[str, object]] = [
             (f"the manifest's {name}", data[name])
-            for name in ("format", "model_checksum", "exported_at", "settings")
+            for name in ("format", "model_checksum", "exported_at", "settings", "kept")
             if name in data
         ]
         while pending:

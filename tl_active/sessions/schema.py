@@ -13,6 +13,9 @@
   its number; live rounds are those with `undone_at` null. A database of the first version
   (a `rounds` table, one column per field of a binary round) is upgraded on first open, and one
   without `browser_id` gets the column (null: made by no browser in particular).
+- `kept_answers`: the answers a person looked at again and kept (`session_id`, `pool_index`,
+  `answer`, `kept_at`), one row per pair. Not rounds (nothing changed), so undo leaves them; a
+  pair counts while its answer is the image's live one. A database without the table gets it.
 """
 
 from __future__ import annotations
@@ -74,6 +77,18 @@ rounds = Table(
     Column("stored_at", Double, nullable=False),
     Column("undone_at", Double, nullable=True),
     UniqueConstraint("session_id", "number", "generation", name="one_round_record_per_generation"),
+)
+
+# Looking again at a suspect answer and keeping it changes no label, so it is no round: a row
+# here, read back with the session so that the suspicion stays cleared after a reload.
+kept_answers = Table(
+    "kept_answers",
+    metadata,
+    Column("session_id", String(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("pool_index", Integer, nullable=False),
+    Column("answer", String(255), nullable=False),
+    Column("kept_at", Double, nullable=False),
+    UniqueConstraint("session_id", "pool_index", "answer", name="one_row_per_kept_answer"),
 )
 V1_ROUNDS = "rounds"
 _ROW_ONLY = ("id", "session_id", "generation", "stored_at", "undone_at")
@@ -151,7 +166,8 @@ def _add_browser_column(engine: Engine) -> None:
 
 
 def create_or_upgrade(engine: Engine) -> None:
-    """Make the tables a new database lacks, and bring an older one up to today's."""
+    """Make the tables a new database lacks (an older one gains `kept_answers` here), and bring
+    an older one up to today's."""
     metadata.create_all(engine)
     _upgrade_v1_rounds(engine)
     _add_browser_column(engine)
@@ -159,6 +175,7 @@ def create_or_upgrade(engine: Engine) -> None:
 
 __all__ = [
     "create_or_upgrade",
+    "kept_answers",
     "metadata",
     "record_from_row",
     "round_values",

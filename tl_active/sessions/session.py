@@ -97,6 +97,9 @@ class LabellingSession:
         # reopened session's, made into a state only when undo needs it).
         self._states_before: list[HeadState | RoundRecord] = []
         self._pending: _Pending | None = None
+        # (image, answer) pairs the person looked at again and kept (`suspects.py`): not rounds,
+        # since nothing changed, but stored and exported so the suspicion stays cleared.
+        self.kept: set[tuple[int, str]] = set()
         self._rescore()
 
     def fresh_head(self):
@@ -339,6 +342,47 @@ class LabellingSession:
         """`answer_of` every image answered so far, by whole-pool index, in one pass."""
         return self.ledger.live_answers()
 
+    def keep(self, index: int, answer: str) -> None:
+        """Record that the person looked again at an image's answer and kept it.
+
+        The answer must be the image's live one (`ProtocolError` otherwise). It is no longer a
+        suspect (`kept_now`) while that answer stands; a later answer to it is judged afresh.
+        """
+        (answer,) = self.ledger.parse([answer], 1)
+        live = self.answer_of(index)
+        if live != answer:
+            raise ProtocolError(
+                f"image {index} is answered {live!r}, not {answer!r}: there is nothing to keep"
+                if live is not None
+                else f"image {index} has not been answered: there is nothing to keep"
+            )
+        self.kept.add((int(index), answer))
+
+    def kept_now(self) -> set[int]:
+        """Whole-pool indices whose kept answer is still their live one."""
+        live = self.live_answers()
+        return {index for index, answer in self.kept if live.get(index) == answer}
+
+    def _take_kept(self, pairs: object) -> None:
+        """A session file's kept answers: [[image, answer], ...] of this pool and task."""
+        if not isinstance(pairs, list):
+            raise SessionFileError("the session file's kept answers are not a list")
+        pool = set(self.data.pool_index.tolist())
+        for pair in pairs:
+            if not (
+                isinstance(pair, list)
+                and len(pair) == 2
+                and isinstance(pair[0], int)
+                and not isinstance(pair[0], bool)
+                and pair[0] in pool
+                and pair[1] in self.answer_values
+            ):
+                raise SessionFileError(
+                    f"the session file keeps {reprlib.repr(pair)}, which is not an image of "
+                    "this pool with one of its answers"
+                )
+            self.kept.add((pair[0], pair[1]))
+
     def correct(
         self,
         index: int,
@@ -417,6 +461,7 @@ class LabellingSession:
         if features.pool_size != self.features.pool_size:
             raise ValueError("a session continues only on features of the same images")
         continued = LabellingSession(features, settings)
+        continued.kept = set(self.kept)
         for record in self.rounds:
             if record.is_correction:
                 new = continued.correct(
@@ -453,8 +498,12 @@ class LabellingSession:
         return figures.start_metrics(self)
 
     def to_dict(self) -> dict:
-        """The session file's content (see `replay.session_dict`)."""
-        return session_dict(self)
+        """The session file's content (see `replay.session_dict`), and the answers kept on
+        looking again, if any (`kept`: [[image, answer], ...])."""
+        data = session_dict(self)
+        if self.kept:
+            data["kept"] = [[index, answer] for index, answer in sorted(self.kept)]
+        return data
 
     @classmethod
     def from_dict(
@@ -470,6 +519,7 @@ class LabellingSession:
         settings, recorded, without_adam = read_session_dict(data, features, check_model)
         session = cls(features, settings)
         session._restore(recorded, every=check == "every", without_adam=without_adam)
+        session._take_kept(data.get("kept", []))
         return session
 
     def _restore(

@@ -10,7 +10,7 @@ writers who saw the same state exactly one wins and the other gets `StaleSession
 is behind and must reload). Undo never deletes a round: it marks it undone, so exports can still
 show what was taken back.
 
-The store keeps settings and answers; `load` rebuilds the live session by replaying them over the
+The store keeps settings and answers (and the answers kept on looking again); `load` rebuilds the live session by replaying them over the
 frozen features, which also checks the recorded head weights.
 """
 
@@ -32,6 +32,7 @@ from tl_active.sessions.exchange import read_manifest
 from tl_active.sessions.records import FORMAT, FORMAT_VERSION, RoundRecord, SessionSettings
 from tl_active.sessions.schema import (
     create_or_upgrade,
+    kept_answers,
     record_from_row,
     round_values,
     rounds,
@@ -196,6 +197,14 @@ class SessionStore:
                         for r in session.rounds
                     ],
                 )
+            if session.kept:
+                conn.execute(
+                    insert(kept_answers),
+                    [
+                        {"session_id": session_id, "pool_index": i, "answer": a, "kept_at": now}
+                        for i, a in sorted(session.kept)
+                    ],
+                )
         return session_id
 
     def import_manifest(self, raw: bytes | str, features: FeatureSet) -> str:
@@ -323,6 +332,32 @@ class SessionStore:
             )
 
     @reports("be written")
+    def keep_answer(self, session_id: str, index: int, answer: str) -> None:
+        """Store that the person looked again at image `index`'s answer and kept it.
+
+        No round and no version move: the pair only counts while `answer` is the image's live
+        one, so a tab behind another cannot clear a suspicion it did not see. Keeping the same
+        pair again writes nothing.
+        """
+        check_session_id(session_id)
+        pair = (
+            kept_answers.c.session_id == session_id,
+            kept_answers.c.pool_index == int(index),
+            kept_answers.c.answer == str(answer),
+        )
+        with self.engine.begin() as conn:
+            self._session_row(conn, session_id)
+            if conn.execute(select(kept_answers.c.kept_at).where(*pair)).first() is None:
+                conn.execute(
+                    insert(kept_answers).values(
+                        session_id=session_id,
+                        pool_index=int(index),
+                        answer=str(answer),
+                        kept_at=time.time(),
+                    )
+                )
+
+    @reports("be written")
     def claim(self, session_id: str, browser_id: str) -> str | None:
         """Record `browser_id` as the maker of a session no browser has yet; its maker after.
 
@@ -347,6 +382,7 @@ class SessionStore:
         check_session_id(session_id)
         with self.engine.begin() as conn:
             conn.execute(rounds.delete().where(rounds.c.session_id == session_id))
+            conn.execute(kept_answers.delete().where(kept_answers.c.session_id == session_id))
             conn.execute(sessions.delete().where(sessions.c.id == session_id))
 
     # --- reading ------------------------------------------------------------------------------
@@ -385,13 +421,21 @@ class SessionStore:
                 .where(rounds.c.session_id == session_id, rounds.c.undone_at.is_(None))
                 .order_by(rounds.c.number)
             ).all()
-        return {
+            kept = conn.execute(
+                select(kept_answers.c.pool_index, kept_answers.c.answer)
+                .where(kept_answers.c.session_id == session_id)
+                .order_by(kept_answers.c.pool_index, kept_answers.c.answer)
+            ).all()
+        data = {
             "format": FORMAT,
             "version": FORMAT_VERSION,  # rounds are upgraded when stored
             "model_checksum": row.model_checksum,
             "settings": row.settings,
             "rounds": [r.record for r in live],
         }
+        if kept:
+            data["kept"] = [[int(i), a] for i, a in kept]
+        return data
 
     def load(self, session_id: str, features: FeatureSet) -> LabellingSession:
         """The stored session rebuilt from its live rounds over `features`.

@@ -5,14 +5,17 @@ labelled neighbours, no ground truth), so the panel is the same for MNIST and fo
 or without class folders. Each suspect shows its image, the answer given, the one suggested and
 why; one click applies the suggestion as a correction round (the controller's `on_correct`,
 stored, exported and replayed like any other), or keeps the answer, which clears the suspicion
-for that image until its answer changes. The fold heads are kept in the tab's state from round
+for that image until its answer changes: kept on the session and in the store at once, so a
+reload, another tab opened after or an imported manifest keeps it cleared. The fold heads are kept in the tab's state from round
 to round, so each round refits them on its new labels only.
 """
 
 from __future__ import annotations
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
+from tl_active.errors import TlActiveError
 from tl_active.sessions.session import LabellingSession
 from tl_active.sessions.suspects import (
     MIN_LABELS,
@@ -22,17 +25,19 @@ from tl_active.sessions.suspects import (
     witnesses_for,
 )
 from ui import keys
-from ui.labelling import AnswerOption, answer_word, current_id, on_correct
+from ui.labelling import (
+    AnswerOption,
+    answer_word,
+    current_id,
+    current_session,
+    flash,
+    on_correct,
+)
 from ui.labelling.state import redraw_page
-from ui.support import escape_markdown
+from ui.support import escape_markdown, session_store
 from ui.tiles import THUMB_SCALE, tile_png
 
 SHOWN = 5  # suspects on the panel at once
-
-
-def kept_answers(session_id: str | None) -> set[tuple[int, str]]:
-    """The (image, answer) pairs this tab kept after looking again, for this session."""
-    return st.session_state.setdefault(keys.LOOK_KEPT, {}).setdefault(session_id or "", set())
 
 
 def suspects_now(session: LabellingSession, words: dict[str, str]) -> list[Suspect]:
@@ -49,9 +54,7 @@ def suspects_now(session: LabellingSession, words: dict[str, str]) -> list[Suspe
     if state[1] != revision:
         state[1], state[3] = revision, session_scores(session, state[2])
     st.session_state[keys.LOOK_STATE] = state
-    live = session.live_answers()
-    kept = {i for i, a in kept_answers(session_id) if live.get(i) == a}
-    return find_suspects(session, kept, scores=state[3], words=words)
+    return find_suspects(session, session.kept_now(), scores=state[3], words=words)
 
 
 def on_toggle() -> None:
@@ -65,7 +68,31 @@ def on_apply(index: int, answer: str, number: int) -> None:
 
 
 def on_keep(index: int, answer: str) -> None:
-    kept_answers(current_id()).add((index, answer))
+    """The answer stays and stops being a suspect: kept on the session, then in the store.
+
+    A session not stored yet keeps it in memory and stores it with its first answers; if the
+    store refuses the write, the suspicion comes back and the person is told.
+    """
+    session, session_id = current_session(), current_id()
+    new = (int(index), answer) not in session.kept
+    try:
+        session.keep(index, answer)
+    except TlActiveError as error:
+        flash("warning", f"Nothing was kept: {escape_markdown(error)}.")
+        redraw_page()  # the message shows on the page, outside this fragment
+        return
+    if session_id is None:
+        return
+    try:
+        session_store().keep_answer(session_id, index, answer)
+    except (TlActiveError, SQLAlchemyError) as error:
+        if new:
+            session.kept.discard((int(index), answer))
+        flash(
+            "error",
+            f"Your answer could not be kept, so it is still a suspect: {escape_markdown(error)}",
+        )
+        redraw_page()
 
 
 @st.fragment
