@@ -9,16 +9,22 @@ network's `embedding` after 200 labels (batches of 4, seeds 0, 1, 2).
    expected number of wrong answers) suspects, per seed and strategy.
 2. Re-checks: the final test accuracy of the same runs without noise, with noise, and with
    noise and 2 re-checks a round (`compare.simulate_run`), means over seeds.
-3. Cost: in one session of digits 0-4, the rounds from 200 labels on, each timed as the round
-   itself (submit: store, refit, rescore, next batch) and then the suspects of that round
-   (`find_suspects` with the session's kept fold heads); medians, one process, one BLAS thread.
+3. Cost: in one session of each question, the rounds from 200 labels on, each timed as the
+   round itself (submit: refit, rescore, next batch) and then the suspects of that round
+   (`find_suspects` with the session's kept fold heads), and beside them the same suspects with
+   the fold heads held to `FIRST_TOL` every round; medians of wall and CPU time, one process,
+   one BLAS thread.
 
-It also counts, per run, the labelled images that the head fitted on every pool label (the
-ceiling's) gets wrong, and how many of the wrong answers missed lie on such images: there the
-frozen features themselves say the wrong answer, and no witness can tell.
+The caught share is counted twice: with witnesses that first speak at the last round (fresh
+fold heads, from the session's head) and with witnesses kept from round to round from 60 labels
+before, as the panel keeps them. It also counts, per run, the labelled images that the head
+fitted on every pool label (the ceiling's) gets wrong, and how many of the wrong answers missed
+lie on such images; and where the features are the network's own class outputs (odd/even on
+`digits`), the wrong answers that agree with the network's own answer: there the frozen
+features themselves say the wrong answer, and no witness reading only them can tell.
 
     python bench/bench_look_again.py [--seeds 3] [--strategies diversity,random] [--timed 15]
-                                     [--parts caught,accuracy,cost]
+                                     [--parts caught,accuracy,cost] [--questions odd,0-4]
 """
 
 from __future__ import annotations
@@ -36,7 +42,14 @@ from tl_active.data.features import load_features
 from tl_active.experiments.compare import NOISE_STREAM, _wrong, simulate_run
 from tl_active.sessions.records import SessionSettings
 from tl_active.sessions.session import LabellingSession
-from tl_active.sessions.suspects import find_suspects, session_scores, witnesses_for
+from tl_active.sessions.suspects import (
+    FIRST_TOL,
+    NEIGHBOURS,
+    find_suspects,
+    neighbour_votes,
+    session_scores,
+    witnesses_for,
+)
 
 QUESTIONS = (
     ("mnist-cnn", "digits", Task.binary("odd"), 100),
@@ -45,9 +58,10 @@ QUESTIONS = (
 NOISE, BATCH = 0.1, 4
 
 
-def noisy_session(features, task, strategy, seed, labels):
-    """A session answered by compare's oracle at 10 % noise up to `labels` labels, and the
-    whole-pool indices it answered wrongly."""
+def noisy_session(features, task, strategy, seed, labels, carried_from=None):
+    """A session answered by compare's oracle at 10 % noise up to `labels` labels, the
+    whole-pool indices it answered wrongly and, with `carried_from`, the last scores of witnesses
+    kept from round to round from that many labels on (as the panel, opened then, keeps them)."""
     settings = SessionSettings(
         task=task,
         strategy=strategy,
@@ -59,6 +73,7 @@ def noisy_session(features, task, strategy, seed, labels):
     session = LabellingSession(features, settings, charts=False)
     rng = np.random.default_rng([seed, NOISE_STREAM])
     wrong = set()
+    witnesses, scores = None, None
     while len(session.ledger.labelled) < labels:
         picks = session.next_batch()
         answers = session.truth([p.index for p in picks])
@@ -68,52 +83,142 @@ def noisy_session(features, task, strategy, seed, labels):
         ]
         wrong.update(p.index for p, f in zip(picks, flipped) if f)
         session.submit(answers, simulated=True)
-    return session, wrong
+        if carried_from is not None and len(session.ledger.labelled) >= carried_from:
+            witnesses = witnesses or witnesses_for(session)
+            scores = session_scores(session, witnesses)
+    return session, wrong, scores
 
 
-def ceiling_misses(features, task) -> set[int]:
-    """Whole-pool indices the head fitted on every pool label (the ceiling's) gets wrong: images
-    whose frozen features say another answer than the truth, where no witness can tell a
-    wrong answer from a right one."""
+def ceiling_head(features, task):
+    """The head fitted on every pool label (the ceiling's): it knows the truth of the pool."""
     data = features.task_data(task)
     truth = task.truth(features.y_pool[data.pool_index])
-    head = make_head(task.n_outputs, "converge", not features.simplex).fit(data.pool, truth)
+    return make_head(task.n_outputs, "converge", not features.simplex).fit(data.pool, truth)
+
+
+def ceiling_misses(features, task, head) -> set[int]:
+    """Whole-pool indices the ceiling's head gets wrong: images whose frozen features say
+    another answer than the truth, where no witness can tell a wrong answer from a right one."""
+    data = features.task_data(task)
+    truth = task.truth(features.y_pool[data.pool_index])
     wrong = head.predict_proba(data.pool).argmax(axis=1) != truth
     return {int(i) for i in data.pool_index[wrong]}
 
 
-def caught(features, task, strategy, seed, labels, hard) -> tuple[int, int, int, int, int]:
-    """(wrong answers, of them in the top 2 x expected suspects, that top's size, labelled
-    images the ceiling's head gets wrong, wrong answers missed on such images)."""
-    session, wrong = noisy_session(features, task, strategy, seed, labels)
-    scores = session_scores(session)
+def own_proba(features, task) -> np.ndarray | None:
+    """(pool, n_outputs): the frozen network's own probability of each answer to every image of
+    the task's pool, where the features are its class outputs (the shipped CNN's `digits`, each
+    digit's probability going to its answer); else None."""
+    if features.layer != "digits":
+        return None
+    pool = features.task_data(task).pool
+    answer = task.truth(np.arange(pool.shape[1]))
+    return np.stack([pool[:, answer == k].sum(axis=1) for k in range(task.n_outputs)], axis=1)
+
+
+def other_rankings(session, scores, own, ceiling) -> dict[str, np.ndarray]:
+    """What else could rank the answers, each as a score (lower is more suspect): the network's
+    own probability of the answer given (a second view of the image), that mean with the
+    witnesses' score, the neighbours weighted by the inverse of their distance, and the
+    ceiling's head (which knew every truth of the pool: a reference, not a method)."""
+    positions = np.array(session.ledger.labelled, np.intp)
+    x, labels = session.data.pool[positions], session.labels
+    rows = np.arange(len(labels))
+    distance = np.sqrt(np.maximum(((x[:, None] - x[None]) ** 2).sum(axis=2), 0.0))
+    np.fill_diagonal(distance, np.inf)
+    nearest = np.argsort(distance, axis=1)[:, :NEIGHBOURS]
+    weight = 1.0 / (distance[rows[:, None], nearest] + 1e-9)
+    agree = (weight * (labels[nearest] == labels[:, None])).sum(axis=1) / weight.sum(axis=1)
+    # The witnesses' score is the mean of cleanlab's quality and the neighbours' share.
+    quality = 2.0 * scores.score - share_of(x, labels, session.task.n_outputs)
+    found = {
+        "neighbours weighted by distance": 0.5 * (quality + agree),
+        "the ceiling's head (knows the truth)": ceiling.predict_proba(x)[rows, labels],
+    }
+    if own is not None:
+        given = own[positions, labels]
+        found["the network's own p of the answer"] = given
+        found["that and the witnesses"] = 0.5 * (given + scores.score)
+    return found
+
+
+def share_of(x, labels, n_outputs) -> np.ndarray:
+    """The share of each label's nearest labelled neighbours who gave its answer."""
+    k = min(NEIGHBOURS, len(labels) - 1)
+    votes = neighbour_votes(x, labels, n_outputs, k)
+    return votes[np.arange(len(labels)), labels] / k
+
+
+def caught(features, task, strategy, seed, labels, hard, own, ceiling) -> dict[str, int]:
+    """Of the wrong answers (`wrong`): how many the top 2 x expected suspects hold when the
+    witnesses first speak at `labels` (`fresh`, from the session's head) and when they were kept
+    from 60 labels before (`carried`); the labelled images the ceiling's head gets wrong
+    (`hard`) and the wrong answers missed on them (`missed_hard`); where the features are the
+    network's own outputs, the wrong answers that agree with its answer (`agree`: no witness
+    reading only the features can doubt them) and the right ones it contradicts (`decoys`); and
+    how many the top holds when ranked by each of `other_rankings`."""
+    session, wrong, carried = noisy_session(features, task, strategy, seed, labels, labels - 60)
+    fresh = session_scores(session)
     top = 2 * round(NOISE * labels)
-    ranked = {int(i) for i in session.labelled[scores.ranking()[:top]]}
+    ranked = {int(i) for i in session.labelled[fresh.ranking()[:top]]}
     missed = wrong - ranked
-    labelled_hard = len(hard & {int(i) for i in session.labelled})
-    return len(wrong), len(wrong & ranked), top, labelled_hard, len(missed & hard)
+    counts = {
+        "wrong": len(wrong),
+        "top": top,
+        "fresh": len(wrong & ranked),
+        "carried": len(wrong & {int(i) for i in session.labelled[carried.ranking()[:top]]}),
+        "hard": len(hard & {int(i) for i in session.labelled}),
+        "missed_hard": len(missed & hard),
+    }
+    for name, score in other_rankings(session, fresh, own, ceiling).items():
+        top_other = session.labelled[np.argsort(score, kind="stable")[:top]]
+        counts[name] = len(wrong & {int(i) for i in top_other})
+    if own is not None:
+        # The network's own answer: that of its most likely class (digit).
+        says = task.truth(session.data.pool[np.array(session.ledger.labelled)].argmax(axis=1))
+        is_wrong = np.isin(session.labelled, list(wrong))
+        counts["agree"] = int((is_wrong & (says == session.labels)).sum())
+        counts["decoys"] = int((~is_wrong & (says != session.labels)).sum())
+    return counts
 
 
-def cost(features, task, strategy, timed: int) -> tuple[list[float], list[float]]:
-    """Seconds per round and per suspects' finding, for `timed` rounds from 200 labels on."""
+def cost(features, task, strategy, timed: int) -> dict[str, list[float]]:
+    """Wall and CPU seconds per round, and per suspects' finding (fold heads carried from round
+    to round, as the panel keeps them), for `timed` rounds from 200 labels on; beside them, in
+    the same rounds, the suspects found with the fold heads held to `FIRST_TOL` every round
+    (as every round was before `FOLD_TOL`), for a baseline."""
     settings = SessionSettings(
         task=task, strategy=strategy, batch_size=BATCH, seed=0, layer=features.layer
     )
     session = LabellingSession(features, settings, charts=False)
     witnesses = witnesses_for(session)
-    rounds, suspects = [], []
-    while len(session.ledger.labelled) < 200 + BATCH * timed:
+    tight = witnesses_for(session)
+    tight.tol = FIRST_TOL
+    times: dict[str, list[float]] = {}
+
+    def timed_call(name, call):
+        wall, cpu = time.perf_counter(), time.process_time()
+        call()
+        if len(session.ledger.labelled) > 200:
+            times.setdefault(name, []).append(time.perf_counter() - wall)
+            times.setdefault(name + " cpu", []).append(time.process_time() - cpu)
+
+    def round_():
         picks = session.next_batch()
-        start = time.perf_counter()
         session.submit(session.truth([p.index for p in picks]))
         session.next_batch()
-        middle = time.perf_counter()
-        find_suspects(session, scores=session_scores(session, witnesses), limit=5)
-        end = time.perf_counter()
-        if len(session.ledger.labelled) > 200:
-            rounds.append(middle - start)
-            suspects.append(end - middle)
-    return rounds, suspects
+
+    while len(session.ledger.labelled) < 200 + BATCH * timed:
+        timed_call("round", round_)
+        timed_call(
+            "suspects",
+            lambda: find_suspects(session, scores=session_scores(session, witnesses), limit=5),
+        )
+        timed_call(
+            "tight",
+            lambda: find_suspects(session, scores=session_scores(session, tight), limit=5),
+        )
+    return times
 
 
 def main() -> None:
@@ -122,32 +227,80 @@ def main() -> None:
     parser.add_argument("--strategies", default="diversity,random")
     parser.add_argument("--timed", type=int, default=15, help="rounds timed from 200 labels on")
     parser.add_argument("--parts", default="caught,accuracy,cost", help="what to measure")
+    parser.add_argument(
+        "--questions", default="odd,0-4", help="which questions: odd (odd/even), 0-4 or both"
+    )
     args = parser.parse_args()
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     seeds = list(range(args.seeds))
     parts = set(args.parts.split(","))
 
     with threadpool_limits(1):
+        asked = {q.strip() for q in args.questions.split(",")}
         for backbone, layer, task, labels in QUESTIONS:
+            if task.name() not in asked:
+                continue
             features = load_features(backbone, layer)
             name = f"{backbone} / {layer}, {task.describe()}, {labels} labels, noise {NOISE:g}"
             print(f"\n{name}")
-            hard = ceiling_misses(features, task) if "caught" in parts else set()
+            ceiling = ceiling_head(features, task) if "caught" in parts else None
+            hard = ceiling_misses(features, task, ceiling) if "caught" in parts else set()
+            own = own_proba(features, task)
             for strategy in strategies:
                 if "caught" in parts:
-                    found = [caught(features, task, strategy, seed, labels, hard) for seed in seeds]
-                    share = sum(f[1] for f in found) / max(1, sum(f[0] for f in found))
-                    each = ", ".join(f"{f[1]}/{f[0]}" for f in found)
+                    found = [
+                        caught(features, task, strategy, seed, labels, hard, own, ceiling)
+                        for seed in seeds
+                    ]
+                    total = sum(f["wrong"] for f in found)
+
+                    def line(key, found=found):
+                        return ", ".join(str(f[key]) for f in found)
+
+                    for key, when in (
+                        ("fresh", "first found at the last round"),
+                        ("carried", "fold heads kept from 60 labels before"),
+                    ):
+                        each = ", ".join(f"{f[key]}/{f['wrong']}" for f in found)
+                        share = sum(f[key] for f in found) / max(1, total)
+                        print(
+                            f"  {strategy}: wrong answers in the top {found[0]['top']} suspects "
+                            f"({when}): {each} (seeds {seeds[0]}-{seeds[-1]}); {share:.0%} of all"
+                        )
                     print(
-                        f"  {strategy}: wrong answers in the top {found[0][2]} suspects: {each} "
-                        f"(seeds {seeds[0]}-{seeds[-1]}); {share:.0%} of all"
+                        f"    labelled images the ceiling's head gets wrong: {line('hard')} of "
+                        f"{labels}; wrong answers missed (first found): "
+                        + ", ".join(
+                            f"{f['wrong'] - f['fresh']} ({f['missed_hard']} on such images)"
+                            for f in found
+                        )
                     )
-                    print(
-                        "    labelled images the ceiling's head gets wrong: "
-                        + ", ".join(str(f[3]) for f in found)
-                        + f" of {labels}; wrong answers missed: "
-                        + ", ".join(f"{f[0] - f[1]} ({f[4]} on such images)" for f in found)
-                    )
+                    if own is not None:
+                        agree = sum(f["agree"] for f in found)
+                        print(
+                            f"    wrong answers the network's own answer agrees with: "
+                            f"{line('agree')}; right answers it contradicts: {line('decoys')}; "
+                            f"so a witness reading only the features finds at most "
+                            f"{1 - agree / max(1, total):.0%} of the wrong answers"
+                        )
+                    others = [
+                        k
+                        for k in found[0]
+                        if k
+                        not in (
+                            "wrong",
+                            "top",
+                            "fresh",
+                            "carried",
+                            "hard",
+                            "missed_hard",
+                            "agree",
+                            "decoys",
+                        )
+                    ]
+                    for name in others:
+                        share = sum(f[name] for f in found) / max(1, total)
+                        print(f"    ranked by {name}: {line(name)}; {share:.0%}")
                 if "accuracy" not in parts:
                     continue
                 rounds = labels // BATCH
@@ -174,12 +327,17 @@ def main() -> None:
                 print(f"    re-check 2 against no noise: {gap:+.2f} points below")
             if "cost" not in parts:
                 continue
-            round_s, suspects_s = cost(features, task, strategies[0], args.timed)
+            times = cost(features, task, strategies[0], args.timed)
+            ms = {name: 1000 * statistics.median(values) for name, values in times.items()}
             print(
-                f"  cost from 200 labels ({strategies[0]}, {len(round_s)} rounds): round median "
-                f"{1000 * statistics.median(round_s):.1f} ms, suspects median "
-                f"{1000 * statistics.median(suspects_s):.1f} ms "
-                f"({statistics.median(suspects_s) / statistics.median(round_s):.2f} x the round)"
+                f"  cost from 200 labels ({strategies[0]}, {len(times['round'])} rounds), "
+                "medians, wall (CPU):"
+            )
+            print(
+                f"    round {ms['round']:.1f} ms ({ms['round cpu']:.1f}); suspects "
+                f"{ms['suspects']:.1f} ms ({ms['suspects cpu']:.1f}), "
+                f"{ms['suspects'] / ms['round']:.2f} x the round; with the fold heads at "
+                f"{FIRST_TOL:g} every round {ms['tight']:.1f} ms ({ms['tight cpu']:.1f})"
             )
 
 
