@@ -131,3 +131,12 @@ def test_a_database_made_before_kept_answers_gains_their_table(tmp_path):
     upgraded.keep_answer(session_id, index, session.answer_of(index))
     assert upgraded.load(session_id, FEATURES).kept_now() == {index}
     upgraded.close()
+
+
+def test_a_session_continued_on_other_features_keeps_what_was_kept():
+    session = answered()
+    index = int(session.labelled[0])
+    session.keep(index, session.answer_of(index))
+    other = synthetic_features(400, 200, seed=1, model="othermodel")
+    continued = session.continued_on(other, session.settings)
+    assert continued.kept == session.kept and continued.kept_now() == {index}
