@@ -3,7 +3,8 @@
 A wrong answer planted among right ones is offered first, with its image, the answer given,
 the suggestion and why (on MNIST, and on a folder by path and class name); one click makes the correction round, which is stored, exported (the
 labels CSV marks it) and replayed like any other; keeping an answer clears its suspicion, and
-it stays cleared after a reload (stored) and an export and import (the manifest).
+it stays cleared after a reload (stored) and an export and import (the manifest); a keep the
+store refuses leaves the suspect and says why.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from test_app_folder_kind import APP, mnist_words, plain, settle
 from test_app_sessions import auto_label, open_app, url_id
 
 from tl_active import paths
+from tl_active.errors import TlActiveError
 from tl_active.sessions.exchange import labels_csv, manifest, manifest_json
 from tl_active.sessions.session import LabellingSession
+from tl_active.sessions.store import SessionStore
 from tl_active.sessions.suspects import find_suspects
 from ui import keys
 
@@ -135,3 +138,22 @@ def test_on_a_folder_the_panel_names_images_by_path_and_answers_by_class(tmp_pat
     settle(fix.click().run())
     rows = list(csv.DictReader(io.StringIO(labels_csv(session(at)))))
     assert [r["path"] for r in rows if r["looked_again"] == "True"] == [path]
+
+
+def test_a_keep_the_store_refuses_leaves_the_suspect_and_says_so(store, monkeypatch):
+    at = open_app()
+    index = plant_wrong_answer(at)
+    open_panel(at)
+
+    def refuse(self, *args):
+        raise TlActiveError("the session store is read-only")
+
+    monkeypatch.setattr(SessionStore, "keep_answer", refuse)
+    at.button(key=f"look_keep_{index}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert plain(at.error[0].value) == (
+        "Your answer could not be kept, so it is still a suspect: the session store is read-only"
+    )
+    assert session(at).kept == set()
+    assert f"look_fix_{index}" in [b.key for b in at.button]
+    assert "kept" not in store.session_dict(url_id(at))
