@@ -38,12 +38,12 @@ MIN_LABELS = 10
 # A K-class question's fold heads stop when their largest gradient component is under this: they
 # only rank answers, and each round starts them where the round before left them. On digits 0-4
 # of the 5-9 network's embedding at 200 labels (3 seeds, 10 % wrong, heads carried from 140
-# labels), 1e-2 caught as many wrong answers in the top 40 as 1e-3 (63 of 68) at a seventh of
-# the CPU time (`bench/bench_look_again.py`).
+# labels), 1e-2 caught as many wrong answers in the top 40 as 1e-3 (63 of 68), at a fifth to a
+# tenth of the CPU time a round (`bench/bench_look_again.py --parts caught,cost`).
 FOLD_TOL = 1e-2
 # Their first fit starts from the session's head, which learned every label, the held-out ones
 # included: stopped loosely there, a fold head would still lean towards answers it must not know
-# (1e-2 from the head caught 61 of those 68, 1e-3 caught 62).
+# (from the head on the same runs, 1e-2 caught 61 of those 68 and 1e-3 caught 62).
 FIRST_TOL = 1e-3
 
 
