@@ -92,7 +92,9 @@ class Witnesses:
     Fold f's head learns every label outside fold f and speaks of those inside it. Its fit
     starts from where it stood the last call (or from `warm`, a fitted head of the session,
     the first time): the loss is convex, so the fit ends where a cold start would, in a
-    fraction of the steps.
+    fraction of the steps. On a question of more than two answers the heads are softmax heads,
+    fitted together in one run (`core/fold_heads.py`); on a binary one, logistic heads, one by
+    one (Newton's method, a few steps each).
     """
 
     def __init__(
