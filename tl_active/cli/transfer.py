@@ -7,6 +7,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from tl_active.cli.common import data_option, is_weather
 from tl_active.core.strategies import DEFAULT_STRATEGY
 from tl_active.core.task import Task
 from tl_active.experiments.transfer.running import run_transfer
@@ -88,6 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --data weather: the weather questions (default snow-today,snow-tomorrow)",
     )
     parser.add_argument("--out", type=Path, default=Path("results/transfer"), help="output folder")
+    data_option(parser)
 
 
 def settings_from_args(args: argparse.Namespace) -> TransferSettings:
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace) -> None:
 
     from tl_active.data.backbones import resolve_backbone
 
-    if str(args.data) == "weather":
+    if is_weather(args):
         from tl_active.cli.weather_transfer import run_weather
 
         run_weather(args, None if args.budgets is None else parse_budgets(args.budgets))
