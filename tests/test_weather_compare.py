@@ -104,3 +104,36 @@ def test_compare_on_snow_today_counts_the_snow_days_each_strategy_finds(tmp_path
         or curves.groupby("strategy")["positives"].apply(lambda p: p.is_monotonic_increasing).all()
     )
     assert (curves["positives"] <= curves["n_labels"]).all()
+
+
+@pytest.mark.model
+def test_compare_page_asks_a_weather_question_and_counts_its_snow_days(monkeypatch):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.syspath_prepend(str(root))  # ui.support sits beside app.py
+    at = AppTest.from_file(str(root / "ui" / "pages" / "compare.py"), default_timeout=180)
+    at.run()
+    at.radio(key="cmp_data").set_value("Weather windows").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="cmp_weather_question").value == "snow-today"
+    sidebar = " ".join(w.label for w in at.sidebar.get("selectbox") + at.sidebar.get("text_input"))
+    assert "digit" not in sidebar.lower() and "Target" not in sidebar
+    at.multiselect(key="cmp_strategies").set_value(["random", "diversity"])
+    at.number_input(key="cmp_seeds").set_value(1)
+    at.number_input(key="cmp_rounds").set_value(10)
+    at.number_input(key="cmp_batch").set_value(5)
+    at.text_input(key="cmp_budgets").set_value("25,50")
+    at.button(key="cmp_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = [c.value.replace("\\", "") for c in at.caption]
+    assert any(
+        c.startswith("weather-cnn / dense, snow today: 1 seeds x 10 rounds of 5") for c in captions
+    )
+    found = at.dataframe[1].value.set_index(["strategy", "labels"])
+    assert found.loc[("diversity", 50), "positives"] == 3  # as on the command line
+    assert found.loc[("diversity", 25), "positives"] == 0
+    assert "f1" in found.columns and "precision" in found.columns
+    assert any("answering no to everything" in c for c in captions)
