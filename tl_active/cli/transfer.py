@@ -88,6 +88,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="snow-today,snow-tomorrow",
         help="with --data weather: the weather questions (default snow-today,snow-tomorrow)",
     )
+    parser.add_argument(
+        "--folds",
+        action="store_true",
+        help="with --data weather: score on 2016's five blocked folds (seed k holds out fold k) "
+        "rather than on 2017",
+    )
     parser.add_argument("--out", type=Path, default=Path("results/transfer"), help="output folder")
     data_option(parser)
 

@@ -9,7 +9,11 @@ events, four ways to learn snow are trained on 2016's windows and scored on 2017
   weights, new Dense and output layers trained on top;
 - `head`: the app's logistic head on the frozen Dense layer, no backpropagation;
 - `fine-tune`: `head` first, set as the output layer, then the Dense and output layers trained
-  on at a tenth of the learning rate.
+  on at a tenth of the learning rate;
+- `fine-tune-all`: the same, with the convolution trained too (every layer of the wet network).
+
+Scored on 2017 by default; `fold_split` scores on the blocked folds of 2016 instead (fold k's
+windows held out, the pool the windows that share no day with them), one fold per seed.
 
 Snow is rare (about 2 % of 2017's days), so each is scored by PR-AUC, with precision, recall and
 F1 at 0.5 beside it, never by accuracy alone. Labels with no snow day in them teach no method
@@ -21,7 +25,7 @@ early stopping, which a handful of labels cannot support.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,12 +34,14 @@ import pandas as pd
 from tl_active.core.head import make_head
 from tl_active.core.task import BINARY, Task
 from tl_active.data.features import FeatureSet
-from tl_active.data.weather import WeatherWindows
+from tl_active.data.kinds import WeatherKind
+from tl_active.data.weather import WeatherWindows, blocked_folds, purged
 from tl_active.experiments.transfer.running import oracle_labelled
 from tl_active.experiments.transfer.settings import RANDOM_STREAM
 
 SCRATCH, FROZEN_CONV, HEAD, FINE_TUNE = "scratch", "frozen-conv", "head", "fine-tune"
-METHODS = (SCRATCH, FROZEN_CONV, HEAD, FINE_TUNE)
+FINE_TUNE_ALL = "fine-tune-all"
+METHODS = (SCRATCH, FROZEN_CONV, HEAD, FINE_TUNE, FINE_TUNE_ALL)
 RANDOM, ALL = "random", "all"
 SNOW = Task(BINARY, (1,))
 COLUMNS = [
@@ -54,6 +60,7 @@ COLUMNS = [
 ]
 # The seed's own table (hourly data, snow 6 / 12 / 18 hours ahead, frozen conv + new dense).
 SEED_TABLE = ((6, 0.78, 0.6), (12, 0.62, 0.43), (18, 0.47, 0.35))
+FOLDS = 5  # 2016's blocked folds (`weather.blocked_folds`); with them seed k holds out fold k
 SHUFFLE_STREAM = 4_271  # a second seed word: the batches' order never shares a stream
 
 Progress = Callable[[int, int, str], None]
@@ -190,7 +197,7 @@ class WeatherTrainer:
 
         from tl_active.data.weather_network import DENSE, build_weather_network
 
-        if method == SCRATCH:
+        if method in (SCRATCH, FINE_TUNE_ALL):
             return lambda: build_weather_network(self.windows.days, self.windows.x_pool.shape[2])
         units = DENSE if method == FROZEN_CONV else self.backbone.get_layer("dense").units
 
@@ -205,7 +212,7 @@ class WeatherTrainer:
         """The probability of snow for each test window after training `method` on `labelled`."""
         y = self.windows.y_pool[labelled]
         features = self.features
-        if method == HEAD or method == FINE_TUNE:
+        if method in (HEAD, FINE_TUNE, FINE_TUNE_ALL):
             head = make_head(2, "converge", True).fit(features.pool[labelled], y)
             if method == HEAD:
                 return head.predict_proba(features.test)[:, 1]
@@ -214,19 +221,57 @@ class WeatherTrainer:
             self.settings.learning_rate,
             self.settings.epochs,
         )
-        if method == SCRATCH:
-            model = learner.fit(self.windows.x_pool[labelled], y, seed, epochs, lr)
-            return np.asarray(model(self.windows.x_test, training=False)).ravel()
         start = None
-        if method == FINE_TUNE:  # the wet network's Dense layer, the head as its output, at lr / 10
+        if method in (FINE_TUNE, FINE_TUNE_ALL):  # the wet network's layers, the head as output
+            conv = self.backbone.get_layer("conv").get_weights() if method == FINE_TUNE_ALL else []
             start = [
+                *conv,
                 *self.backbone.get_layer("dense").get_weights(),
                 head.coef_.reshape(-1, 1).astype(np.float32),
                 head.intercept_.astype(np.float32),
             ]
             lr /= 10
+        if method in (SCRATCH, FINE_TUNE_ALL):
+            model = learner.fit(self.windows.x_pool[labelled], y, seed, epochs, lr, start)
+            return np.asarray(model(self.windows.x_test, training=False)).ravel()
         model = learner.fit(self.flat_pool[labelled], y, seed, epochs, lr, start)
         return np.asarray(model(self.flat_test, training=False)).ravel()
+
+
+def fold_split(
+    windows: WeatherWindows, features: FeatureSet, fold: int, n_folds: int = 5
+) -> tuple[WeatherWindows, FeatureSet]:
+    """2016's windows as a pool and a held-out set for one blocked fold (see `weather.py`).
+
+    The held-out windows are fold `fold`'s; the pool is every other 2016 window that shares no
+    day with them (`purged`). Both come back as the pool and test of a question's windows and
+    features, so that the selections and trainings run on them as on the 2016/2017 split.
+    """
+    from dataclasses import replace
+
+    folds = blocked_folds(windows, n_folds)
+    train, held = purged(windows, folds, fold), folds == fold
+    split = replace(
+        windows,
+        pool_end=windows.pool_end[train],
+        test_end=windows.pool_end[held],
+        x_pool=windows.x_pool[train],
+        x_test=windows.x_pool[held],
+        y_pool=windows.y_pool[train],
+        y_test=windows.y_pool[held],
+    )
+    kind = WeatherKind(split)
+    return split, replace(
+        features,
+        pool=features.pool[train],
+        test=features.pool[held],
+        y_pool=features.y_pool[train],
+        y_test=features.y_pool[held],
+        key=f"{features.key}-fold{fold}of{n_folds}",
+        data_kind=kind,
+        _tasks={},
+        _derived={},
+    )
 
 
 def run_weather_transfer(
@@ -235,14 +280,15 @@ def run_weather_transfer(
     backbone,
     settings: WeatherTransferSettings,
     progress: Progress | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> pd.DataFrame:
-    """One row (`COLUMNS`) per method, selection, budget and seed."""
+    """One row (`COLUMNS`) per method, selection, budget and seed (`seeds`, else 0 to N-1)."""
     from tl_active.data.weather_network import scores
 
     trainer = WeatherTrainer(windows, features, backbone, settings)
     n_pool = len(windows.y_pool)
     jobs = []
-    for seed in range(settings.seeds):
+    for seed in range(settings.seeds) if seeds is None else seeds:
         for selection in settings.selections:
             numbers = sorted(b for b in settings.budgets if b != ALL)
             if numbers:
@@ -292,12 +338,19 @@ def day_reference(windows: WeatherWindows) -> dict[str, float]:
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean (and spread of PR-AUC) over seeds, per question, method, selection and budget."""
-    keys = ["question", "selection", "labels", "method"]
+    # "all" is one budget even where the pool's size differs by seed (one blocked fold each).
+    rows = rows.assign(budget=rows["labels"].where(rows["selection"] != ALL, -1))
+    keys = ["question", "selection", "budget", "method"]
     grouped = rows.groupby(keys, sort=False)
-    summary = grouped[["positives", "pr_auc", "precision", "recall", "f1", "base_rate"]].mean()
+    figures = ["labels", "positives", "pr_auc", "precision", "recall", "f1", "base_rate"]
+    summary = grouped[figures].mean()
+    summary["labels"] = summary["labels"].round().astype(int)
     summary["pr_auc_sd"] = grouped["pr_auc"].std(ddof=0)
     summary["seeds"] = grouped.size()
-    return summary.reset_index()
+    summary = summary.reset_index().drop(columns="budget")
+    return summary[
+        ["question", "selection", "labels", "method", *figures[1:], "pr_auc_sd", "seeds"]
+    ]
 
 
 def format_summary(summary: pd.DataFrame) -> str:
