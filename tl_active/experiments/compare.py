@@ -118,7 +118,7 @@ def simulate_run(
     wrong: set[int] = set()  # whole-pool indices whose live answer is wrong
     kept: set[int] = set()  # looked at again and found right
     given = found = 0
-    positives = 0 if session.task.is_binary else np.nan
+    positives = 0.0 if session.task.is_binary else np.nan  # float, as a sweep stores it
     rows = []
     for number in range(1, rounds + 1):
         try:
