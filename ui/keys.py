@@ -86,6 +86,9 @@ TR_LAYERS = "tr_fine_tune_layers"
 TR_RUN = "tr_run"
 TR_DATA = "tr_data"  # the digits lab or the weather (snow) lab
 TR_QUESTION = "tr_weather_question"  # the weather lab's question ("snow-today")
+TR_WEATHER_BUDGETS = "tr_weather_budgets"  # the weather lab's own, as its choices differ
+TR_WEATHER_SELECTIONS = "tr_weather_selections"
+TR_WEATHER_SEEDS = "tr_weather_seeds"
 
 # --- the room page ------------------------------------------------------------------------------
 ROOM_SINCE_PARAM = "since"  # ?since=<unix seconds>: when the presenter said the room started
