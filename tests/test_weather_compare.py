@@ -137,3 +137,39 @@ def test_compare_page_asks_a_weather_question_and_counts_its_snow_days(monkeypat
     assert found.loc[("diversity", 25), "positives"] == 0
     assert "f1" in found.columns and "precision" in found.columns
     assert any("answering no to everything" in c for c in captions)
+
+
+def test_a_grid_asks_weather_questions_or_digits_not_both(tmp_path, capsys):
+    from tl_active.experiments.sweep.grid import GridError, parse_grid
+
+    grid = parse_grid({"targets": ["snow-today", "wet-today"], "strategies": ["random"]})
+    assert grid.weather_questions == ("snow-today", "wet-today")
+    assert grid.tasks() == [Task(BINARY, (1,))]
+    with pytest.raises(GridError, match="weather questions .* or questions of digits"):
+        parse_grid({"targets": ["snow-today", "odd"]})
+    digits = tmp_path / "digits.toml"
+    digits.write_text('targets = ["odd"]\n')
+    assert main(["--data", "weather", "sweep", str(digits), "--out", str(tmp_path / "o")]) == 2
+    assert "the targets are weather questions" in capsys.readouterr().err
+
+
+@pytest.mark.model
+def test_a_sweep_of_weather_questions_writes_a_folder_per_question(tmp_path):
+    from tl_active.experiments.sweep.results import read_sweep
+
+    grid = tmp_path / "weather.toml"
+    grid.write_text(
+        'targets = ["snow-today", "wet-today"]\nstrategies = ["random", "diversity"]\n'
+        "batch_sizes = [5]\nseeds = 1\nrounds = 5\nbudgets = [25]\n"
+    )
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(grid), "--out", str(out), "--jobs", "1"]) == 0
+    for question in ("snow-today", "wet-today"):
+        assert (out / question / "_summary.csv").is_file()
+    snow = read_sweep(out / "snow-today")
+    assert set(snow["backbone"]) == {"weather-cnn"} and set(snow["layer"]) == {"dense"}
+    last = snow[snow["round"] == 5].set_index("strategy")
+    assert last.loc["diversity", "positives"] == 0  # no snow day in diversity's first 25
+    wet = read_sweep(out / "wet-today")
+    # Wet days are a third of the pool: random's 25 windows hold several.
+    assert wet[(wet["round"] == 5) & (wet["strategy"] == "random")]["positives"].iloc[0] >= 3
