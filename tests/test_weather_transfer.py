@@ -83,6 +83,26 @@ def test_a_blocked_fold_holds_out_its_windows_and_every_day_they_share():
         assert len(split.y_pool) + len(split.y_test) < n  # the purge dropped some
 
 
+@pytest.mark.parametrize("question", ["snow-today", "snow-tomorrow"])
+def test_a_folds_own_wet_network_trains_on_no_day_the_fold_holds_out(question):
+    from tl_active.data.weather import blocked_folds, make_windows
+    from tl_active.experiments.weather_transfer import wet_windows_without
+
+    windows = make_windows(question)
+    folds = blocked_folds(windows)
+    for fold in (0, 3):
+        wet, train = wet_windows_without(windows, fold)
+        held_days = {
+            int(e + k)
+            for e in windows.pool_end[folds == fold]
+            for k in range(-(windows.days - 1), windows.question.ahead + 1)
+        }
+        trained_days = {int(e - k) for e in wet.pool_end[train] for k in range(wet.days)}
+        assert not held_days & trained_days
+        # Most of the year still trains it: the fold is a fifth, its purge a little more.
+        assert 0.4 * len(train) < train.sum() < 0.8 * len(train)
+
+
 @pytest.mark.model
 def test_the_transfer_lab_page_offers_snow_from_the_wet_network(app_db):
     from streamlit.testing.v1 import AppTest

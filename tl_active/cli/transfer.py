@@ -91,8 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--folds",
         action="store_true",
-        help="with --data weather: score on 2016's five blocked folds (seed k holds out fold k) "
-        "rather than on 2017",
+        help="with --data weather: score on 2016's five blocked folds (seed k holds out fold k, "
+        "read by a wet network trained without its days) rather than on 2017",
     )
     parser.add_argument("--out", type=Path, default=Path("results/transfer"), help="output folder")
     data_option(parser)

@@ -1,6 +1,7 @@
 """`python -m tl_active --data weather transfer`: from rain or snow today to snow, five ways.
 
-Scored on 2017, or with --folds on 2016's blocked folds (seed k holds out fold k). Writes
+Scored on 2017, or with --folds on 2016's blocked folds (seed k holds out fold k, read by a wet
+network trained without its days). Writes
 transfer.csv (one row per training), summary.csv and summary.md (means over seeds) to
 --out; see `experiments/weather_transfer.py` for the methods and docs/weather.md for results.
 """
@@ -61,6 +62,8 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
     from tl_active.data.weather_features import load_weather_features
     from tl_active.experiments.weather_transfer import (
         day_reference,
+        fold_features,
+        fold_network,
         fold_split,
         format_summary,
         run_weather_transfer,
@@ -83,9 +86,12 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
             if folds:
                 references_of = []
                 for fold in range(settings.seeds):
-                    split, held_out = fold_split(windows, features, fold, FOLDS)
+                    # A wet network per fold, so the held-out days are new to it too.
+                    network = fold_network(windows, fold, FOLDS)
+                    own = fold_features(features, network, windows, fold)
+                    split, held_out = fold_split(windows, own, fold, FOLDS)
                     frames.append(
-                        run_weather_transfer(split, held_out, model, settings, progress, [fold])
+                        run_weather_transfer(split, held_out, network, settings, progress, [fold])
                     )
                     references_of.append(day_reference(split))
                 reference = {

@@ -13,7 +13,8 @@ events, four ways to learn snow are trained on 2016's windows and scored on 2017
 - `fine-tune-all`: the same, with the convolution trained too (every layer of the wet network).
 
 Scored on 2017 by default; `fold_split` scores on the blocked folds of 2016 instead (fold k's
-windows held out, the pool the windows that share no day with them), one fold per seed.
+windows held out, the pool the windows that share no day with them), one fold per seed, each
+through a wet network of its own that never saw the fold's days (`fold_network`).
 
 Snow is rare (about 2 % of 2017's days), so each is scored by PR-AUC, with precision, recall and
 F1 at 0.5 beside it, never by accuracy alone. Labels with no snow day in them teach no method
@@ -236,6 +237,49 @@ class WeatherTrainer:
             return np.asarray(model(self.windows.x_test, training=False)).ravel()
         model = learner.fit(self.flat_pool[labelled], y, seed, epochs, lr, start)
         return np.asarray(model(self.flat_test, training=False)).ravel()
+
+
+def fold_network(windows: WeatherWindows, fold: int, n_folds: int = FOLDS, seed: int = 0):
+    """A wet network that never saw fold `fold`'s days: the shipped recipe (`wet-today`, its
+    epochs) trained on the windows of `wet_windows_without`.
+
+    The shipped network learned wet from every 2016 window, so a fold of 2016 is new to the
+    snow labels but not to it; this one makes the fold as unseen as 2017 is.
+    """
+    from tl_active.data.weather_network import WEATHER_EPOCHS, train_network
+
+    wet, train = wet_windows_without(windows, fold, n_folds)
+    return train_network(wet.x_pool[train], wet.y_pool[train], wet.days, WEATHER_EPOCHS, seed)
+
+
+def wet_windows_without(
+    windows: WeatherWindows, fold: int, n_folds: int = FOLDS
+) -> tuple[WeatherWindows, np.ndarray]:
+    """2016's `wet-today` windows, and which of them share no day (of a city) with fold
+    `fold`'s held-out windows of `windows`' question, or with the day those answer about."""
+    from tl_active.data.weather import make_windows
+
+    held = np.zeros(len(windows.table.city), bool)
+    for end in windows.pool_end[blocked_folds(windows, n_folds) == fold]:
+        held[end - windows.days + 1 : end + windows.question.ahead + 1] = True
+    wet = make_windows("wet-today", windows.days, windows.table.path)
+    span = wet.pool_end[:, None] + np.arange(-(wet.days - 1), 1)[None, :]
+    return wet, ~held[span].any(axis=1)
+
+
+def fold_features(features: FeatureSet, network, windows: WeatherWindows, fold: int) -> FeatureSet:
+    """`features` with the pool read by `network` (a fold's own) at the same layer."""
+    from dataclasses import replace
+
+    from tl_active.data.weather_features import window_outputs
+
+    return replace(
+        features,
+        pool=window_outputs(network, features.layer, windows.x_pool),
+        key=f"{features.key}-net{fold}",
+        _tasks={},
+        _derived={},
+    )
 
 
 def fold_split(
