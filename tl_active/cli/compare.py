@@ -164,13 +164,13 @@ def run(args: argparse.Namespace) -> None:
         ceiling,
         out / "curves.png",
         title=(
-            f"{features.backbone} / {features.layer}: {question_text(features, task)}, "
+            f"{features.backbone} / {features.layer}: {question_text(args, features, task)}, "
             f"batch {args.batch}, {args.seeds} seeds"
             + (f", noise {args.noise:g}" if args.noise else "")
             + (f", re-check {args.recheck}" if args.recheck else "")
         ),
     )
-    print(f"{features.backbone} / {features.layer}, {question_text(features, task)}")
+    print(f"{features.backbone} / {features.layer}, {question_text(args, features, task)}")
     print(format_summary(summary, ceiling))
     if found is not None:
         rate = float(task.truth(features.y_pool).mean())
@@ -192,14 +192,6 @@ def run(args: argparse.Namespace) -> None:
     )
 
 
-def question_text(features, task: Task) -> str:
-    """The question as a person reads it: "snow today (binary)" for weather, else the task's."""
-    windows = getattr(features.kind, "windows", None)
-    if windows is not None:
-        return f"{windows.question.text} (binary, answered by {features.kind.truth})"
-    return task.describe(features.class_names)
-
-
 def format_rechecks(summary) -> str:
     """The wrong answers given, found by the re-checks and left after the last round."""
     lines = ["wrong answers after the last round (means over seeds):"]
@@ -210,3 +202,13 @@ def format_rechecks(summary) -> str:
             f"re-checks{found}, {row.wrong_left:.1f} left"
         )
     return "\n".join(lines)
+
+
+def question_text(args: argparse.Namespace, features, task: Task) -> str:
+    """The question as a person reads it: "snow today (binary, ...)" for weather, else the task's."""
+    if is_weather(args):
+        from tl_active.data.weather import question
+
+        asked = question(args.target or "snow-today")
+        return f"{asked.text} (binary, answered by {features.kind.truth})"
+    return task.describe(features.class_names)
