@@ -137,6 +137,8 @@ def test_compare_page_asks_a_weather_question_and_counts_its_snow_days(monkeypat
     assert found.loc[("diversity", 25), "positives"] == 0
     assert "f1" in found.columns and "precision" in found.columns
     assert any("answering no to everything" in c for c in captions)
+    chart = at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+    assert chart, "the positives found are drawn against the labels"
 
 
 def test_a_grid_asks_weather_questions_or_digits_not_both(tmp_path, capsys):

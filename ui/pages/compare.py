@@ -297,6 +297,15 @@ def run(settings: Settings) -> dict:
     }
 
 
+def positives_chart(curves: pd.DataFrame, pool_rate: float) -> None:
+    """The positives found against the labels spent, per strategy (mean over seeds), beside
+    what random labelling finds on average."""
+    found = curves.groupby(["n_labels", "strategy"], sort=False)["positives"].mean().unstack()
+    found = found[list(dict.fromkeys(curves["strategy"]))]
+    found["(expected at random)"] = found.index * pool_rate
+    st.line_chart(found, x_label="labels", y_label="positives found (mean over seeds)")
+
+
 def positives_table(found: pd.DataFrame, rates: tuple[float, float]) -> None:
     """The positives found at each budget, with precision, recall and F1 there."""
     pool_rate, test_rate = rates
@@ -541,6 +550,7 @@ st.subheader("Summary (means over seeds)")
 summary_table(result["summary"], shown.budgets)
 if result.get("positives") is not None:
     positives_table(result["positives"], result["rates"])
+    positives_chart(result["curves"], result["rates"][0])
 st.download_button(
     "Download curves (CSV)",
     result["curves"].to_csv(index=False),
