@@ -119,6 +119,12 @@ def test_compare_page_asks_a_weather_question_and_counts_its_snow_days(monkeypat
     at.radio(key="cmp_data").set_value("Weather windows").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="cmp_weather_question").value == "snow-today"
+    # Weather's own starting settings: snow days are rare, so more labels, counted at 25-100.
+    assert (at.number_input(key="cmp_rounds").value, at.number_input(key="cmp_batch").value) == (
+        20,
+        5,
+    )
+    assert at.text_input(key="cmp_budgets").value == "25,50,100"
     sidebar = " ".join(w.label for w in at.sidebar.get("selectbox") + at.sidebar.get("text_input"))
     assert "digit" not in sidebar.lower() and "Target" not in sidebar
     at.multiselect(key="cmp_strategies").set_value(["random", "diversity"])
@@ -132,7 +138,13 @@ def test_compare_page_asks_a_weather_question_and_counts_its_snow_days(monkeypat
     assert any(
         c.startswith("weather-cnn / dense, snow today: 1 seeds x 10 rounds of 5") for c in captions
     )
-    found = at.dataframe[1].value.set_index(["strategy", "labels"])
+    # Snow is rare: the positives found come first, accuracy after them.
+    assert [h.value for h in at.subheader] == [
+        "Positives found per label spent (means over seeds)",
+        "Accuracy (means over seeds)",
+        "Summary (means over seeds)",
+    ]
+    found = at.dataframe[0].value.set_index(["strategy", "labels"])
     assert found.loc[("diversity", 50), "positives"] == 3  # as on the command line
     assert found.loc[("diversity", 25), "positives"] == 0
     assert "f1" in found.columns and "precision" in found.columns

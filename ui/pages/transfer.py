@@ -161,8 +161,9 @@ def read_weather_settings() -> WeatherRun | None:
     """The sidebar's settings for a short run on a weather question; None if invalid."""
     st.header("Run it here")
     st.caption(
-        "Short runs on this server (20 epochs each): one seed, 50 and all labels took about "
-        "20 s here; each budget, selection and seed more adds to it."
+        "Short runs on this server (20 epochs each): the command's --quick, one seed with 50 "
+        "and all labels on both snow questions, trained in 22 s here; each budget, selection "
+        "and seed more adds to it."
     )
     question = st.selectbox(
         "Question",
