@@ -224,9 +224,10 @@ def test_bad_settings_are_refused_before_any_run(change):
 
 def cli_args(out: Path, jobs: int, **changes) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    for name in ("--model", "--data", "--cache", "--backbone", "--layer"):
+    for name in ("--model", "--cache", "--backbone", "--layer"):
         parser.add_argument(name, default=None)
-    compare_command.add_arguments(parser)
+    compare_command.add_arguments(parser)  # with --data, as after the command
+    parser.set_defaults(data=None)
     argv = ["--strategies", "random,representative,diversity", "--seeds", "2", "--rounds", "4"]
     argv += ["--out", str(out), "--jobs", str(jobs)]
     for key, value in changes.items():

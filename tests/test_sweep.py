@@ -358,7 +358,7 @@ assert "ray" not in sys.modules, "ray was imported"
 def test_the_summary_of_a_grid_cell_is_compares_from_its_mean_curve_with_the_seeds_spread():
     curves = pd.DataFrame(
         [
-            ("a", seed, r, 4 * r, acc, 0.0, 0.0, 0.0, *[np.nan] * 5, False)
+            ("a", seed, r, 4 * r, acc, 0.0, 0.0, 0.0, *[np.nan] * 5, False, np.nan)
             for seed, accs in enumerate([(0.5, 0.9, 1.0), (0.5, 0.7, 1.0)])
             for r, acc in enumerate(accs, start=1)
         ],
@@ -389,7 +389,19 @@ def test_the_summary_says_where_the_stopping_rule_fired_as_compares_does():
     fires = {("a", 0): 2, ("a", 1): 3, ("b", 0): 1, ("b", 1): 99}
     curves = pd.DataFrame(
         [
-            (name, seed, r, 4 * r, acc, 0.0, 0.0, 0.0, *[np.nan] * 5, r >= fires[name, seed])
+            (
+                name,
+                seed,
+                r,
+                4 * r,
+                acc,
+                0.0,
+                0.0,
+                0.0,
+                *[np.nan] * 5,
+                r >= fires[name, seed],
+                np.nan,
+            )
             for name in ("a", "b")
             for seed, accs in enumerate([(0.5, 0.9, 1.0), (0.5, 0.7, 1.0)])
             for r, acc in enumerate(accs, start=1)

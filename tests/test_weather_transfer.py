@@ -50,3 +50,86 @@ def test_every_method_learns_snow_from_labels_that_hold_some(tmp_path):
     assert ((many.precision >= 0) & (many.recall <= 1)).all()
     table = format_summary(summarise(rows))
     assert "| snow-today | random | 400 | head |" in table
+
+
+def test_a_blocked_fold_holds_out_its_windows_and_every_day_they_share():
+    from dataclasses import replace
+
+    from synthetic import synthetic_features
+
+    from tl_active.data.weather import blocked_folds, make_windows
+    from tl_active.experiments.weather_transfer import FOLDS, fold_split
+
+    windows = make_windows("snow-today")
+    n = len(windows.y_pool)
+    features = replace(
+        synthetic_features(n, 10),
+        y_pool=windows.y_pool,
+        pool=windows.x_pool[:, -1, :].copy(),
+    )
+    folds = blocked_folds(windows)
+    for fold in range(FOLDS):
+        split, held_out = fold_split(windows, features, fold)
+        assert len(split.y_test) == (folds == fold).sum() and split.y_test.sum() >= 5
+        assert held_out.pool.shape == (len(split.y_pool), features.pool.shape[1])
+        assert np.array_equal(held_out.test, features.pool[folds == fold])
+        assert np.array_equal(split.x_test, windows.x_pool[folds == fold])
+
+        # No training window shares a day (of a city) with a held-out one.
+        def days(ends):
+            return {int(e - k) for e in ends for k in range(windows.days)}
+
+        assert not days(split.pool_end) & days(split.test_end)
+        assert len(split.y_pool) + len(split.y_test) < n  # the purge dropped some
+
+
+@pytest.mark.parametrize("question", ["snow-today", "snow-tomorrow"])
+def test_a_folds_own_wet_network_trains_on_no_day_the_fold_holds_out(question):
+    from tl_active.data.weather import blocked_folds, make_windows
+    from tl_active.experiments.weather_transfer import wet_windows_without
+
+    windows = make_windows(question)
+    folds = blocked_folds(windows)
+    for fold in (0, 3):
+        wet, train = wet_windows_without(windows, fold)
+        held_days = {
+            int(e + k)
+            for e in windows.pool_end[folds == fold]
+            for k in range(-(windows.days - 1), windows.question.ahead + 1)
+        }
+        trained_days = {int(e - k) for e in wet.pool_end[train] for k in range(wet.days)}
+        assert not held_days & trained_days
+        # Most of the year still trains it: the fold is a fifth, its purge a little more.
+        assert 0.4 * len(train) < train.sum() < 0.8 * len(train)
+
+
+@pytest.mark.model
+def test_the_transfer_lab_page_offers_snow_from_the_wet_network(app_db):
+    from streamlit.testing.v1 import AppTest
+
+    from tl_active.paths import PROJECT_ROOT
+    from ui import keys
+
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=240)
+    at.run()
+    at.switch_page("ui/pages/transfer.py").run()
+    at.radio(key=keys.TR_DATA).set_value("Snow from the wet network").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [h.value for h in at.subheader] == ["The measured run"]
+    text = " ".join(m.value for m in at.markdown).lower()
+    assert "pr-auc" in text and "digit" not in text and "mnist" not in text
+    measured = at.dataframe[0].value
+    assert {"pr_auc", "precision", "recall", "f1"} <= set(measured.columns)
+    assert set(measured["method"]) == set(METHODS)
+    seed = at.dataframe[1].value
+    assert list(seed["precision"]) == [0.78, 0.62, 0.47]
+
+    at.multiselect(key=keys.TR_WEATHER_BUDGETS).set_value([50])
+    at.multiselect(key=keys.TR_WEATHER_SELECTIONS).set_value(["diversity"])
+    at.button(key=keys.TR_RUN).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [h.value for h in at.subheader] == ["Your run", "The measured run"]
+    yours = at.dataframe[0].value
+    assert list(yours["method"]) == list(METHODS) and set(yours["labels"]) == {50}
+    assert (yours["positives"] == 3).all()  # diversity's first 50 windows hold 3 snow days
+    assert any("logistic regression" in c.value for c in at.caption)

@@ -70,6 +70,8 @@ CMP_HEAD = "cmp_head"
 CMP_BUDGETS = "cmp_budgets"
 CMP_RUN = "cmp_run"
 CMP_SOURCE = "cmp_source"  # simulate here, or open a sweep's results
+CMP_DATA = "cmp_data"  # MNIST digits or weather windows
+CMP_QUESTION = "cmp_weather_question"  # the question asked of weather windows ("snow-today")
 SWEEP_PATH = "sweep_path"  # the folder of a sweep's Parquet results
 SWEEP_LINES = "sweep_lines"  # the key whose values are the chart's lines
 SWEEP_FILTER = "sweep_filter"  # prefix: one multiselect per grid key, per folder
@@ -82,6 +84,11 @@ TR_SELECTIONS = "tr_selections"
 TR_SEEDS = "tr_seeds"
 TR_LAYERS = "tr_fine_tune_layers"
 TR_RUN = "tr_run"
+TR_DATA = "tr_data"  # the digits lab or the weather (snow) lab
+TR_QUESTION = "tr_weather_question"  # the weather lab's question ("snow-today")
+TR_WEATHER_BUDGETS = "tr_weather_budgets"  # the weather lab's own, as its choices differ
+TR_WEATHER_SELECTIONS = "tr_weather_selections"
+TR_WEATHER_SEEDS = "tr_weather_seeds"
 
 # --- the room page ------------------------------------------------------------------------------
 ROOM_SINCE_PARAM = "since"  # ?since=<unix seconds>: when the presenter said the room started

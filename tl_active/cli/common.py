@@ -75,6 +75,33 @@ def backbone_options() -> argparse.ArgumentParser:
     return options
 
 
+def data_option(parser: argparse.ArgumentParser) -> None:
+    """--data after the command too (`compare --data weather`), as well as before it."""
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="MNIST (.npz), or weather for the weather windows (as before the command)",
+    )
+
+
+def is_weather(args: argparse.Namespace) -> bool:
+    """Whether --data names the weather windows rather than an MNIST file."""
+    return str(getattr(args, "data", "")) == "weather"
+
+
+def load_weather_question(args: argparse.Namespace, name: str):
+    """The frozen features of a weather question's windows (--backbone and --layer if given,
+    else the shipped weather network's Dense layer); an image folder is refused."""
+    from tl_active.data.weather import question
+    from tl_active.data.weather_features import load_weather_features
+
+    if getattr(args, "images", None):
+        raise ValueError("--data weather reads the weather windows: leave out --images")
+    asked = question(name)
+    return load_weather_features(asked.name, args.backbone, args.layer, cache_dir=args.cache)
+
+
 def load_any_features(args: argparse.Namespace):
     """The features a command reads: of the image folder given (--images or TL_ACTIVE_IMAGES), or
     of MNIST; with a progress bar while they are computed."""

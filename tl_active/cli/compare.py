@@ -1,5 +1,7 @@
 """`python -m tl_active compare`: every strategy answered by the oracle over many seeds, on
-MNIST or an image folder with class folders; writes curves.csv, summary.csv and curves.png."""
+MNIST, an image folder with class folders or a weather question (`--data weather --target
+snow-today`, answered from the recorded events); writes curves.csv, summary.csv, curves.png
+and, for a binary question, positives.csv (the positives found per label spent)."""
 
 from __future__ import annotations
 
@@ -7,23 +9,27 @@ import argparse
 import time
 from pathlib import Path
 
-from tl_active.cli.common import load_any_features
+from tl_active.cli.common import data_option, is_weather, load_any_features, load_weather_question
 from tl_active.core.head import HEAD_MODES
 from tl_active.core.strategies import allowed_strategies
 from tl_active.core.task import BINARY, DIGITS, MULTICLASS, Task, classes_by_name
 from tl_active.experiments.compare import (
     MAX_SEEDS,
     check_settings,
+    format_positives,
     format_summary,
     label_rechecks,
     parse_budgets,
     plot_curves,
+    positives_found,
     recheck_summary,
     run_comparison,
     summarise,
 )
 from tl_active.paths import check_writable_folder
 from tl_active.sessions.figures import frozen_head_ceiling
+
+RARE = 0.1  # an answer this rare makes accuracy a poor guide: the positives and F1 are printed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     question.add_argument(
         "--target",
         default=None,
-        help="binary: 'odd', 'even' or positive digits such as 2,3,5,7 (for --images: class names)",
+        help="binary: 'odd', 'even' or positive digits such as 2,3,5,7 (for --images: class "
+        "names; for --data weather: snow-today, wet-today, snow-tomorrow or wet-tomorrow)",
     )
     question.add_argument(
         "--classes",
@@ -62,6 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--head", choices=HEAD_MODES, default="converge", help="head training mode")
     parser.add_argument("--jobs", type=int, default=-1, help="parallel workers (-1: every core)")
     parser.add_argument("--out", type=Path, default=Path("results/compare"), help="output folder")
+    data_option(parser)
 
 
 def task_from_args(args: argparse.Namespace, class_names: tuple[str, ...] | None = None) -> Task:
@@ -69,6 +77,8 @@ def task_from_args(args: argparse.Namespace, class_names: tuple[str, ...] | None
 
     An image folder with neither tells all its classes apart.
     """
+    if is_weather(args):
+        return Task(BINARY, (1,))  # the question's windows answer yes (1) or no (0)
     if class_names is None or tuple(class_names) == DIGITS:
         if args.classes:
             return Task.multiclass(args.classes)
@@ -85,6 +95,13 @@ def run(args: argparse.Namespace) -> None:
 
     images = getattr(args, "images", None)
     features = load_any_features(args) if images else None
+    if is_weather(args):
+        if args.classes:
+            raise ValueError(
+                "--data weather asks yes-or-no questions: give --target snow-today (or "
+                "wet-today, snow-tomorrow, wet-tomorrow), not --classes"
+            )
+        features = load_weather_question(args, args.target or "snow-today")
     if features is not None and not features.has_truth:
         raise ValueError(
             f"{images} has no class folders, so there is no ground truth to answer with: the "
@@ -139,19 +156,31 @@ def run(args: argparse.Namespace) -> None:
 
     curves.to_csv(out / "curves.csv", index=False, float_format="%.6f")
     summary.to_csv(out / "summary.csv", index=False, float_format="%.6f")
+    found = positives_found(label_rechecks(curves), budgets) if task.is_binary else None
+    if found is not None:
+        found.to_csv(out / "positives.csv", index=False, float_format="%.6f")
     plot_curves(
         label_rechecks(curves),
         ceiling,
         out / "curves.png",
         title=(
-            f"{features.backbone} / {features.layer}: {task.describe(features.class_names)}, "
+            f"{features.backbone} / {features.layer}: {question_text(args, features, task)}, "
             f"batch {args.batch}, {args.seeds} seeds"
             + (f", noise {args.noise:g}" if args.noise else "")
             + (f", re-check {args.recheck}" if args.recheck else "")
         ),
     )
-    print(f"{features.backbone} / {features.layer}, {task.describe(features.class_names)}")
+    print(f"{features.backbone} / {features.layer}, {question_text(args, features, task)}")
     print(format_summary(summary, ceiling))
+    if found is not None:
+        rate = float(task.truth(features.y_pool).mean())
+        test_rate = float(task.truth(features.y_test).mean())
+        if min(test_rate, 1 - test_rate) < RARE:
+            print(
+                f"accuracy says little here: {test_rate:.1%} of the test set is positive, so "
+                f"answering no to all scores {1 - test_rate:.1%}; read the positives found and F1"
+            )
+        print(format_positives(found, rate))
     if args.recheck:
         print(format_rechecks(summary))
     print(
@@ -159,6 +188,7 @@ def run(args: argparse.Namespace) -> None:
         + (", with and without re-checks" if args.recheck else "")
         + f") x {args.rounds} rounds of "
         f"{args.batch} in {elapsed:.1f} s; wrote {out}/curves.csv, summary.csv, curves.png"
+        + (", positives.csv" if found is not None else "")
     )
 
 
@@ -172,3 +202,13 @@ def format_rechecks(summary) -> str:
             f"re-checks{found}, {row.wrong_left:.1f} left"
         )
     return "\n".join(lines)
+
+
+def question_text(args: argparse.Namespace, features, task: Task) -> str:
+    """The question as a person reads it: "snow today (binary, ...)" for weather, else the task's."""
+    if is_weather(args):
+        from tl_active.data.weather import question
+
+        asked = question(args.target or "snow-today")
+        return f"{asked.text} (binary, answered by {features.kind.truth})"
+    return task.describe(features.class_names)

@@ -7,6 +7,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from tl_active.cli.common import data_option, is_weather
 from tl_active.core.strategies import DEFAULT_STRATEGY
 from tl_active.core.task import Task
 from tl_active.experiments.transfer.running import run_transfer
@@ -87,7 +88,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="snow-today,snow-tomorrow",
         help="with --data weather: the weather questions (default snow-today,snow-tomorrow)",
     )
+    parser.add_argument(
+        "--folds",
+        action="store_true",
+        help="with --data weather: score on 2016's five blocked folds (seed k holds out fold k, "
+        "read by a wet network trained without its days) rather than on 2017",
+    )
     parser.add_argument("--out", type=Path, default=Path("results/transfer"), help="output folder")
+    data_option(parser)
 
 
 def settings_from_args(args: argparse.Namespace) -> TransferSettings:
@@ -108,7 +116,7 @@ def run(args: argparse.Namespace) -> None:
 
     from tl_active.data.backbones import resolve_backbone
 
-    if str(args.data) == "weather":
+    if is_weather(args):
         from tl_active.cli.weather_transfer import run_weather
 
         run_weather(args, None if args.budgets is None else parse_budgets(args.budgets))

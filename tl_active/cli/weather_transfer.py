@@ -1,6 +1,8 @@
-"""`python -m tl_active --data weather transfer`: from rain or snow today to snow, four ways.
+"""`python -m tl_active --data weather transfer`: from rain or snow today to snow, five ways.
 
-Writes transfer.csv (one row per training), summary.csv and summary.md (means over seeds) to
+Scored on 2017, or with --folds on 2016's blocked folds (seed k holds out fold k, read by a wet
+network trained without its days). Writes
+transfer.csv (one row per training), summary.csv and summary.md (means over seeds) to
 --out; see `experiments/weather_transfer.py` for the methods and docs/weather.md for results.
 """
 
@@ -11,6 +13,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from tl_active.experiments.weather_transfer import FOLDS
 from tl_active.paths import check_writable_folder
 
 
@@ -36,6 +39,11 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
     from tl_active.data.weather import question
 
     settings = settings_from_args(args, budgets)
+    folds = getattr(args, "folds", False)
+    if folds and settings.seeds > FOLDS:
+        raise ValueError(
+            f"--folds scores seed k on blocked fold k: at most {FOLDS} seeds, not {settings.seeds}"
+        )
     questions = [question(q.strip()) for q in args.question.split(",") if q.strip()]
     for selection in settings.selections:
         if selection != "random":
@@ -44,6 +52,7 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
     check_writable_folder(out, "--out")
     backbone_name = "weather-cnn" if args.backbone == "mnist-cnn-5to9" else args.backbone
 
+    import numpy as np
     import pandas as pd
     from tqdm import tqdm
 
@@ -53,6 +62,9 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
     from tl_active.data.weather_features import load_weather_features
     from tl_active.experiments.weather_transfer import (
         day_reference,
+        fold_features,
+        fold_network,
+        fold_split,
         format_summary,
         run_weather_transfer,
         summarise,
@@ -71,11 +83,26 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
                 bar.set_postfix_str(what, refresh=False)
                 bar.update(done - bar.n)
 
-            frames.append(run_weather_transfer(windows, features, model, settings, progress))
-        reference = day_reference(windows)
+            if folds:
+                references_of = []
+                for fold in range(settings.seeds):
+                    # A wet network per fold, so the held-out days are new to it too.
+                    network = fold_network(windows, fold, FOLDS)
+                    own = fold_features(features, network, windows, fold)
+                    split, held_out = fold_split(windows, own, fold, FOLDS)
+                    frames.append(
+                        run_weather_transfer(split, held_out, network, settings, progress, [fold])
+                    )
+                    references_of.append(day_reference(split))
+                reference = {
+                    k: float(np.mean([r[k] for r in references_of])) for k in references_of[0]
+                }
+            else:
+                frames.append(run_weather_transfer(windows, features, model, settings, progress))
+                reference = day_reference(windows)
         references.append(
             f"{asked.name}: logistic regression on the answer day's own measurements, all "
-            f"labels, no network: PR-AUC {reference['pr_auc']:.3f}, precision "
+            f"labels, no network{' (mean over the folds)' if folds else ''}: PR-AUC {reference['pr_auc']:.3f}, precision "
             f"{reference['precision']:.2f}, recall {reference['recall']:.2f}, F1 "
             f"{reference['f1']:.2f} (base rate {reference['base_rate']:.3f})"
         )

@@ -70,7 +70,8 @@ def scores(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[str, fl
     }
 
 
-def _fit(x: np.ndarray, y: np.ndarray, days: int, epochs: int, seed: int) -> keras.Model:
+def train_network(x: np.ndarray, y: np.ndarray, days: int, epochs: int, seed: int) -> keras.Model:
+    """The network trained on windows `x` and answers `y` (the recipe of the shipped one)."""
     keras.utils.set_random_seed(seed)
     network = build_weather_network(days, x.shape[2])
     network.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
@@ -90,7 +91,9 @@ def cross_validate(
     results = []
     for fold in range(n_folds):
         train = purged(windows, folds, fold)
-        network = _fit(windows.x_pool[train], windows.y_pool[train], windows.days, epochs, seed)
+        network = train_network(
+            windows.x_pool[train], windows.y_pool[train], windows.days, epochs, seed
+        )
         held = folds == fold
         results.append(scores(windows.y_pool[held], _predict(network, windows.x_pool[held])))
     return results
@@ -116,7 +119,7 @@ def pretrain_weather(
     windows = make_windows(question, days, data_path)
     started = time.perf_counter()
     folds = cross_validate(windows, epochs, seed)
-    network = _fit(windows.x_pool, windows.y_pool, days, epochs, seed)
+    network = train_network(windows.x_pool, windows.y_pool, days, epochs, seed)
     seconds = time.perf_counter() - started
     test = scores(windows.y_test, _predict(network, windows.x_test))
     model_path.parent.mkdir(parents=True, exist_ok=True)

@@ -45,7 +45,9 @@ STOPPING_COLUMNS = [
     "progressive_accuracy",
     "can_stop",
 ]
-CURVE_COLUMNS = FIGURE_COLUMNS + STOPPING_COLUMNS
+# Of a binary question, the positives among the labels so far, by the truth (not the oracle's
+# word, which noise may flip): how fast a strategy finds a rare class. Empty for K classes.
+CURVE_COLUMNS = FIGURE_COLUMNS + STOPPING_COLUMNS + ["positives"]
 # With noise or re-checks: the re-checks asked for per round, and after each round the wrong
 # answers the oracle has given so far, those still standing, and those the re-checks found.
 RECHECK_COLUMNS = ["recheck", "wrong_given", "wrong_left", "found"]
@@ -116,6 +118,7 @@ def simulate_run(
     wrong: set[int] = set()  # whole-pool indices whose live answer is wrong
     kept: set[int] = set()  # looked at again and found right
     given = found = 0
+    positives = 0.0 if session.task.is_binary else np.nan  # float, as a sweep stores it
     rows = []
     for number in range(1, rounds + 1):
         try:
@@ -123,6 +126,7 @@ def simulate_run(
         except PoolExhaustedError:
             break
         answers = session.truth([p.index for p in picks])
+        positives += answers.count(values[1]) if session.task.is_binary else 0
         # Drawn every round, even at noise 0, so a run's flips depend on its seed and round only.
         flipped = noise_rng.random(len(answers)) < noise
         answers = [_wrong(a, values, noise_rng) if f else a for a, f in zip(answers, flipped)]
@@ -147,6 +151,7 @@ def simulate_run(
             **{name: record.metrics[name] for name in FIGURE_COLUMNS[4:]},
             **{name: record.stopping.get(name, np.nan) for name in STOPPING_COLUMNS[:-1]},
             "can_stop": record.can_stop,
+            "positives": positives,
         }
         if noise or recheck:
             row.update(recheck=recheck, wrong_given=given, wrong_left=len(wrong), found=found)
@@ -488,6 +493,62 @@ def recheck_summary(curves: pd.DataFrame) -> pd.DataFrame:
     table = last.groupby("strategy", sort=False)[["wrong_given", "found", "wrong_left"]].mean()
     table["found_share"] = table["found"] / table["wrong_given"].where(table["wrong_given"] > 0)
     return table.reset_index()
+
+
+# --- rare positives --------------------------------------------------------------------------
+
+
+def positives_found(curves: pd.DataFrame, budgets: Sequence[int] = BUDGETS) -> pd.DataFrame:
+    """Per strategy and budget: the positives among the first n labels, with precision, recall
+    and F1 there; means over seeds, with the fewest and most positives any seed found.
+
+    For a rare positive answer (snow on 2 % of days) accuracy says little: the head that always
+    says "no" scores 98 %. What tells the strategies apart is how soon their labels hold
+    positives to learn from. Each seed counts after its last round with at most n labels; a
+    budget beyond the runs is left out. Only binary questions have positives to count.
+    """
+    rows = []
+    for (name, _seed), run in curves.groupby(["strategy", "seed"], sort=False):
+        for budget in budgets:
+            within = run[run["n_labels"] <= budget]
+            if run["n_labels"].max() < budget or within.empty:
+                continue
+            last = within.iloc[-1]
+            rows.append(
+                {"strategy": name, "labels": budget}
+                | {k: float(last[k]) for k in ("positives", "precision", "recall", "f1")}
+            )
+    table = pd.DataFrame(
+        rows, columns=["strategy", "labels", "positives", "precision", "recall", "f1"]
+    )
+    grouped = table.groupby(["strategy", "labels"], sort=False)
+    summary = grouped[["positives", "precision", "recall", "f1"]].mean()
+    summary["fewest"] = grouped["positives"].min()
+    summary["most"] = grouped["positives"].max()
+    return summary.reset_index()
+
+
+def format_positives(found: pd.DataFrame, rate: float) -> str:
+    """`positives_found` as a plain-text table: found per label, beside random's expectation."""
+    if found.empty:
+        return "no budget within the runs' labels: no positives counted"
+    lines = [
+        f"positives among the first labels (mean over seeds, fewest-most; {rate:.1%} of the pool is positive):"
+    ]
+    budgets = sorted(found["labels"].unique())
+    head = f"{'strategy':<16}" + "".join(f"{f'first {b}':>16}{'F1':>7}" for b in budgets)
+    lines += [head, f"{'(at random)':<16}" + "".join(f"{b * rate:>16.1f}{'':>7}" for b in budgets)]
+    for name, rows in found.groupby("strategy", sort=False):
+        cells = rows.set_index("labels")
+        line = f"{name:<16}"
+        for b in budgets:
+            if b not in cells.index:
+                line += f"{'-':>16}{'':>7}"
+                continue
+            r = cells.loc[b]
+            line += f"{f'{r.positives:.1f} ({r.fewest:.0f}-{r.most:.0f})':>16}{r.f1:>7.2f}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 # --- the budgets a person names ---------------------------------------------------------------

@@ -9,7 +9,12 @@ events, four ways to learn snow are trained on 2016's windows and scored on 2017
   weights, new Dense and output layers trained on top;
 - `head`: the app's logistic head on the frozen Dense layer, no backpropagation;
 - `fine-tune`: `head` first, set as the output layer, then the Dense and output layers trained
-  on at a tenth of the learning rate.
+  on at a tenth of the learning rate;
+- `fine-tune-all`: the same, with the convolution trained too (every layer of the wet network).
+
+Scored on 2017 by default; `fold_split` scores on the blocked folds of 2016 instead (fold k's
+windows held out, the pool the windows that share no day with them), one fold per seed, each
+through a wet network of its own that never saw the fold's days (`fold_network`).
 
 Snow is rare (about 2 % of 2017's days), so each is scored by PR-AUC, with precision, recall and
 F1 at 0.5 beside it, never by accuracy alone. Labels with no snow day in them teach no method
@@ -21,7 +26,7 @@ early stopping, which a handful of labels cannot support.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,12 +35,14 @@ import pandas as pd
 from tl_active.core.head import make_head
 from tl_active.core.task import BINARY, Task
 from tl_active.data.features import FeatureSet
-from tl_active.data.weather import WeatherWindows
+from tl_active.data.kinds import WeatherKind
+from tl_active.data.weather import WeatherWindows, blocked_folds, purged
 from tl_active.experiments.transfer.running import oracle_labelled
 from tl_active.experiments.transfer.settings import RANDOM_STREAM
 
 SCRATCH, FROZEN_CONV, HEAD, FINE_TUNE = "scratch", "frozen-conv", "head", "fine-tune"
-METHODS = (SCRATCH, FROZEN_CONV, HEAD, FINE_TUNE)
+FINE_TUNE_ALL = "fine-tune-all"
+METHODS = (SCRATCH, FROZEN_CONV, HEAD, FINE_TUNE, FINE_TUNE_ALL)
 RANDOM, ALL = "random", "all"
 SNOW = Task(BINARY, (1,))
 COLUMNS = [
@@ -54,6 +61,8 @@ COLUMNS = [
 ]
 # The seed's own table (hourly data, snow 6 / 12 / 18 hours ahead, frozen conv + new dense).
 SEED_TABLE = ((6, 0.78, 0.6), (12, 0.62, 0.43), (18, 0.47, 0.35))
+FOLDS = 5  # 2016's blocked folds (`weather.blocked_folds`); with them seed k holds out fold k
+SHUFFLE_STREAM = 4_271  # a second seed word: the batches' order never shares a stream
 
 Progress = Callable[[int, int, str], None]
 
@@ -98,6 +107,74 @@ def _class_weight(y: np.ndarray) -> dict[int, float]:
     return {k: float(len(y) / (2 * counts[k])) for k in (0, 1)}
 
 
+class _Learner:
+    """One method's network, its Adam and its traced training step, made once per run.
+
+    Each training starts the same network afresh (the weights a newly built one gets from the
+    seed, or those given, and a new optimiser's state), so that TensorFlow traces a method's
+    training once per run rather than once per training, and runs every epoch in one call: on a
+    few hundred windows, tracing and `model.fit`'s per-epoch and per-step machinery cost ten
+    times the arithmetic.
+    """
+
+    def __init__(self, build: Callable):
+        import keras
+        import tensorflow as tf
+
+        self.build, self.model = build, build()
+        self.optimizer = keras.optimizers.Adam()
+        weights = self.model.trainable_variables
+        self.optimizer.build(weights)
+        self.fresh_optimizer = [v.numpy() for v in self.optimizer.variables]
+        loss = keras.losses.BinaryCrossentropy()
+        spec = tf.TensorSpec((None, *self.model.input_shape[1:]), tf.float32)
+        vector = tf.TensorSpec((None,), tf.float32)
+
+        @tf.function(
+            input_signature=[
+                spec,
+                vector,
+                vector,
+                tf.TensorSpec((None, None), tf.int32),
+                tf.TensorSpec((), tf.int32),
+            ]
+        )
+        def train(x, y, sample_weight, orders, batch):
+            # Every epoch's shuffled batches in one call: no Python between the steps.
+            n = tf.shape(x)[0]
+            for order in orders:
+                for begin in tf.range(0, n, batch):
+                    rows = order[begin : tf.minimum(begin + batch, n)]
+                    with tf.GradientTape() as tape:
+                        p = self.model(tf.gather(x, rows), training=True)
+                        value = loss(
+                            tf.gather(y, rows)[:, None],
+                            p,
+                            sample_weight=tf.gather(sample_weight, rows),
+                        )
+                    self.optimizer.apply(tape.gradient(value, weights), weights)
+
+        self.train = train
+
+    def fit(self, x, y, seed: int, epochs: int, learning_rate: float, start=None):
+        """Adam on the class-weighted binary cross-entropy, `epochs` passes of shuffled batches
+        (what `model.fit` does with these settings); from `start`'s weights, else new ones."""
+        import keras
+
+        keras.utils.set_random_seed(seed)
+        self.model.set_weights(start if start is not None else self.build().get_weights())
+        for variable, value in zip(self.optimizer.variables, self.fresh_optimizer, strict=True):
+            variable.assign(value)
+        self.optimizer.learning_rate = learning_rate
+        class_weight = _class_weight(y)
+        sample_weight = np.where(y == 1, class_weight[1], class_weight[0]).astype(np.float32)
+        rng = np.random.default_rng([seed, SHUFFLE_STREAM])
+        orders = np.stack([rng.permutation(len(y)) for _ in range(epochs)]).astype(np.int32)
+        batch = int(np.clip(len(y) // 8, 8, 64))
+        self.train(np.asarray(x, np.float32), y.astype(np.float32), sample_weight, orders, batch)
+        return self.model
+
+
 class WeatherTrainer:
     """Trains each method on given windows; the frozen parts' outputs are computed once."""
 
@@ -109,57 +186,136 @@ class WeatherTrainer:
         flatten = keras.Model(backbone.input, backbone.get_layer("flatten").output)
         self.flat_pool = np.asarray(flatten(windows.x_pool, training=False))
         self.flat_test = np.asarray(flatten(windows.x_test, training=False))
+        self._learners: dict[str, _Learner] = {}
 
-    def _fit(self, model, x, y, seed: int, learning_rate: float) -> None:
-        import keras
+    def _learner(self, method: str) -> _Learner:
+        if method not in self._learners:
+            self._learners[method] = _Learner(self._builder(method))
+        return self._learners[method]
 
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
-        batch = int(np.clip(len(y) // 8, 8, 64))
-        model.fit(
-            x,
-            y.astype(np.float32),
-            batch_size=batch,
-            epochs=self.settings.epochs,
-            verbose=0,
-            shuffle=True,
-            class_weight=_class_weight(y),
-        )
-
-    def predict(self, method: str, labelled: np.ndarray, seed: int) -> np.ndarray:
-        """The probability of snow for each test window after training `method` on `labelled`."""
+    def _builder(self, method: str) -> Callable:
         import keras
 
         from tl_active.data.weather_network import DENSE, build_weather_network
 
+        if method in (SCRATCH, FINE_TUNE_ALL):
+            return lambda: build_weather_network(self.windows.days, self.windows.x_pool.shape[2])
+        units = DENSE if method == FROZEN_CONV else self.backbone.get_layer("dense").units
+
+        def dense_layers():
+            inputs = keras.Input(shape=self.flat_pool.shape[1:])
+            dense = keras.layers.Dense(units, activation="relu")(inputs)
+            return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(dense))
+
+        return dense_layers
+
+    def predict(self, method: str, labelled: np.ndarray, seed: int) -> np.ndarray:
+        """The probability of snow for each test window after training `method` on `labelled`."""
         y = self.windows.y_pool[labelled]
         features = self.features
-        if method == HEAD or method == FINE_TUNE:
+        if method in (HEAD, FINE_TUNE, FINE_TUNE_ALL):
             head = make_head(2, "converge", True).fit(features.pool[labelled], y)
             if method == HEAD:
                 return head.predict_proba(features.test)[:, 1]
-        keras.utils.set_random_seed(seed)
-        lr = self.settings.learning_rate
-        if method == SCRATCH:
-            model = build_weather_network(self.windows.days, self.windows.x_pool.shape[2])
-            self._fit(model, self.windows.x_pool[labelled], y, seed, lr)
-            return np.asarray(model(self.windows.x_test, training=False)).ravel()
-        inputs = keras.Input(shape=self.flat_pool.shape[1:])
-        if method == FROZEN_CONV:
-            dense = keras.layers.Dense(DENSE, activation="relu")
-            out = keras.layers.Dense(1, activation="sigmoid")
-            model = keras.Model(inputs, out(dense(inputs)))
-        else:  # fine-tune: the wet network's Dense layer, the head as its output, at lr / 10
-            source = self.backbone.get_layer("dense")
-            dense = keras.layers.Dense(source.units, activation="relu")
-            out = keras.layers.Dense(1, activation="sigmoid")
-            model = keras.Model(inputs, out(dense(inputs)))
-            dense.set_weights(source.get_weights())
-            out.set_weights(
-                [head.coef_.reshape(-1, 1).astype(np.float32), head.intercept_.astype(np.float32)]
-            )
+        learner, lr, epochs = (
+            self._learner(method),
+            self.settings.learning_rate,
+            self.settings.epochs,
+        )
+        start = None
+        if method in (FINE_TUNE, FINE_TUNE_ALL):  # the wet network's layers, the head as output
+            conv = self.backbone.get_layer("conv").get_weights() if method == FINE_TUNE_ALL else []
+            start = [
+                *conv,
+                *self.backbone.get_layer("dense").get_weights(),
+                head.coef_.reshape(-1, 1).astype(np.float32),
+                head.intercept_.astype(np.float32),
+            ]
             lr /= 10
-        self._fit(model, self.flat_pool[labelled], y, seed, lr)
+        if method in (SCRATCH, FINE_TUNE_ALL):
+            model = learner.fit(self.windows.x_pool[labelled], y, seed, epochs, lr, start)
+            return np.asarray(model(self.windows.x_test, training=False)).ravel()
+        model = learner.fit(self.flat_pool[labelled], y, seed, epochs, lr, start)
         return np.asarray(model(self.flat_test, training=False)).ravel()
+
+
+def fold_network(windows: WeatherWindows, fold: int, n_folds: int = FOLDS, seed: int = 0):
+    """A wet network that never saw fold `fold`'s days: the shipped recipe (`wet-today`, its
+    epochs) trained on the windows of `wet_windows_without`.
+
+    The shipped network learned wet from every 2016 window, so a fold of 2016 is new to the
+    snow labels but not to it; this one makes the fold as unseen as 2017 is.
+    """
+    from tl_active.data.weather_network import WEATHER_EPOCHS, train_network
+
+    wet, train = wet_windows_without(windows, fold, n_folds)
+    return train_network(wet.x_pool[train], wet.y_pool[train], wet.days, WEATHER_EPOCHS, seed)
+
+
+def wet_windows_without(
+    windows: WeatherWindows, fold: int, n_folds: int = FOLDS
+) -> tuple[WeatherWindows, np.ndarray]:
+    """2016's `wet-today` windows, and which of them share no day (of a city) with fold
+    `fold`'s held-out windows of `windows`' question, or with the day those answer about."""
+    from tl_active.data.weather import make_windows
+
+    held = np.zeros(len(windows.table.city), bool)
+    for end in windows.pool_end[blocked_folds(windows, n_folds) == fold]:
+        held[end - windows.days + 1 : end + windows.question.ahead + 1] = True
+    wet = make_windows("wet-today", windows.days, windows.table.path)
+    span = wet.pool_end[:, None] + np.arange(-(wet.days - 1), 1)[None, :]
+    return wet, ~held[span].any(axis=1)
+
+
+def fold_features(features: FeatureSet, network, windows: WeatherWindows, fold: int) -> FeatureSet:
+    """`features` with the pool read by `network` (a fold's own) at the same layer."""
+    from dataclasses import replace
+
+    from tl_active.data.weather_features import window_outputs
+
+    return replace(
+        features,
+        pool=window_outputs(network, features.layer, windows.x_pool),
+        key=f"{features.key}-net{fold}",
+        _tasks={},
+        _derived={},
+    )
+
+
+def fold_split(
+    windows: WeatherWindows, features: FeatureSet, fold: int, n_folds: int = 5
+) -> tuple[WeatherWindows, FeatureSet]:
+    """2016's windows as a pool and a held-out set for one blocked fold (see `weather.py`).
+
+    The held-out windows are fold `fold`'s; the pool is every other 2016 window that shares no
+    day with them (`purged`). Both come back as the pool and test of a question's windows and
+    features, so that the selections and trainings run on them as on the 2016/2017 split.
+    """
+    from dataclasses import replace
+
+    folds = blocked_folds(windows, n_folds)
+    train, held = purged(windows, folds, fold), folds == fold
+    split = replace(
+        windows,
+        pool_end=windows.pool_end[train],
+        test_end=windows.pool_end[held],
+        x_pool=windows.x_pool[train],
+        x_test=windows.x_pool[held],
+        y_pool=windows.y_pool[train],
+        y_test=windows.y_pool[held],
+    )
+    kind = WeatherKind(split)
+    return split, replace(
+        features,
+        pool=features.pool[train],
+        test=features.pool[held],
+        y_pool=features.y_pool[train],
+        y_test=features.y_pool[held],
+        key=f"{features.key}-fold{fold}of{n_folds}",
+        data_kind=kind,
+        _tasks={},
+        _derived={},
+    )
 
 
 def run_weather_transfer(
@@ -168,14 +324,15 @@ def run_weather_transfer(
     backbone,
     settings: WeatherTransferSettings,
     progress: Progress | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> pd.DataFrame:
-    """One row (`COLUMNS`) per method, selection, budget and seed."""
+    """One row (`COLUMNS`) per method, selection, budget and seed (`seeds`, else 0 to N-1)."""
     from tl_active.data.weather_network import scores
 
     trainer = WeatherTrainer(windows, features, backbone, settings)
     n_pool = len(windows.y_pool)
     jobs = []
-    for seed in range(settings.seeds):
+    for seed in range(settings.seeds) if seeds is None else seeds:
         for selection in settings.selections:
             numbers = sorted(b for b in settings.budgets if b != ALL)
             if numbers:
@@ -225,12 +382,19 @@ def day_reference(windows: WeatherWindows) -> dict[str, float]:
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean (and spread of PR-AUC) over seeds, per question, method, selection and budget."""
-    keys = ["question", "selection", "labels", "method"]
+    # "all" is one budget even where the pool's size differs by seed (one blocked fold each).
+    rows = rows.assign(budget=rows["labels"].where(rows["selection"] != ALL, -1))
+    keys = ["question", "selection", "budget", "method"]
     grouped = rows.groupby(keys, sort=False)
-    summary = grouped[["positives", "pr_auc", "precision", "recall", "f1", "base_rate"]].mean()
+    figures = ["labels", "positives", "pr_auc", "precision", "recall", "f1", "base_rate"]
+    summary = grouped[figures].mean()
+    summary["labels"] = summary["labels"].round().astype(int)
     summary["pr_auc_sd"] = grouped["pr_auc"].std(ddof=0)
     summary["seeds"] = grouped.size()
-    return summary.reset_index()
+    summary = summary.reset_index().drop(columns="budget")
+    return summary[
+        ["question", "selection", "labels", "method", *figures[1:], "pr_auc_sd", "seeds"]
+    ]
 
 
 def format_summary(summary: pd.DataFrame) -> str:

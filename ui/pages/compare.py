@@ -1,5 +1,10 @@
 """Compare strategies: every strategy answered by an oracle, and the person's own session on top.
 
+On MNIST the oracle answers with the digits' labels; on weather windows (a question such as
+"snow today", read through the frozen wet network `weather-cnn`) with the recorded events, and
+for such a rare answer the page shows the positives each strategy found per label spent, with
+precision, recall and F1, beside the accuracy.
+
 It also opens a sweep's results (`python -m tl_active sweep`, `tl_active.sweep`): the folder's
 path, then a slice of the grid chosen per key in the sidebar, drawn as the comparison is.
 
@@ -25,12 +30,15 @@ from tl_active.core import stopping
 from tl_active.core.head import HEAD_MODES
 from tl_active.core.strategies import REGISTRY, allowed_strategies
 from tl_active.core.task import BINARY, MULTICLASS, Task
-from tl_active.data.backbones import SHIPPED
+from tl_active.data.backbones import SHIPPED, SHIPPED_WEATHER, default_layer
+from tl_active.data.features import FeatureSet
+from tl_active.data.weather import QUESTIONS
 from tl_active.errors import TlActiveError
 from tl_active.experiments.compare import (
     BUDGETS,
     mean_curves,
     parse_budgets,
+    positives_found,
     run_comparison,
     summarise,
 )
@@ -55,6 +63,9 @@ from ui.support import (
 MAX_KEPT = 8
 KINDS = {"binary": "binary target", "classes": "classes"}
 SIMULATE, SWEEP = "Simulate here", "Open a sweep's results"
+DIGITS_DATA, WEATHER_DATA = "MNIST digits", "Weather windows"
+WEATHER_BACKBONE = "weather-cnn"
+RARE = 0.1  # an answer this rare (in the test set) puts the positives found before accuracy
 
 
 class Settings(NamedTuple):
@@ -74,20 +85,22 @@ class Settings(NamedTuple):
     noise: float
     head: str
     budgets: tuple[int, ...]
+    question: str = ""  # a weather question's name; empty on MNIST
 
     def describe(self, class_names) -> str:
+        asked = QUESTIONS[self.question].text if self.question else self.task.describe(class_names)
         return (
-            f"{self.backbone} / {self.layer}, {self.task.describe(class_names)}: {self.seeds} "
+            f"{self.backbone} / {self.layer}, {asked}: {self.seeds} "
             f"seeds x {self.rounds} rounds of {self.batch}, oracle noise {self.noise:g}, "
             f"head {self.head}"
         )
 
 
 def person_session() -> LabellingSession | None:
-    """The person's labelling session on MNIST, if they have submitted at least one round.
+    """The person's labelling session on MNIST or weather windows, if they have submitted at
+    least one round.
 
-    This page compares on MNIST; a session on an image folder is compared with
-    `python -m tl_active compare --images`.
+    A session on an image folder is compared with `python -m tl_active compare --images`.
     """
     session = st.session_state.get(keys.SESSION)
     if session is None or session.settings.images:
@@ -101,7 +114,11 @@ def defaults_from_session() -> None:
     if keys.CMP_BACKBONE in state:
         return
     session = st.session_state.get(keys.SESSION)
-    if session is not None and not session.settings.images:
+    # A session on weather windows names its question (`weather`): start from it.
+    question = getattr(session.settings, "weather", "") if session is not None else ""
+    if question:
+        state[keys.CMP_DATA], state[keys.CMP_QUESTION] = WEATHER_DATA, question
+    if session is not None and not session.settings.images and not question:
         backbone, layer, task = (
             session.settings.backbone,
             session.settings.layer,
@@ -117,11 +134,83 @@ def defaults_from_session() -> None:
     state[keys.CMP_BUDGETS] = ",".join(map(str, BUDGETS))
 
 
+@st.cache_resource(show_spinner="Reading the weather windows with their network (once)...")
+def weather_features(question: str) -> FeatureSet:
+    """A weather question's windows through the frozen wet network's Dense layer (cached)."""
+    from tl_active.data.weather_features import load_weather_features
+
+    return load_weather_features(question)
+
+
+def read_weather_settings() -> Settings | None:
+    """The settings for weather windows: a yes-or-no question, answered by the recorded events."""
+    state = st.session_state
+    state.setdefault(keys.CMP_QUESTION, "snow-today")
+    st.selectbox(
+        "Question", list(QUESTIONS), key=keys.CMP_QUESTION, format_func=lambda q: QUESTIONS[q].text
+    )
+    backbone = SHIPPED_WEATHER[WEATHER_BACKBONE]
+    layer = default_layer(backbone)
+    st.caption(f"Read by {backbone.name} ({escape_markdown(backbone.description)}), layer {layer}.")
+    allowed = allowed_strategies(BINARY)
+    state.setdefault(keys.CMP_STRATEGIES, allowed)
+    state[keys.CMP_STRATEGIES] = [s for s in state[keys.CMP_STRATEGIES] if s in allowed]
+    st.multiselect("Strategies", allowed, key=keys.CMP_STRATEGIES, help=strategy_help())
+    seeds = st.number_input("Seeds per strategy", 1, 20, 5, key=keys.CMP_SEEDS)
+    rounds = st.number_input("Rounds per run", 1, 200, 20, key=keys.CMP_ROUNDS)
+    batch = st.number_input("Batch size", 1, MAX_BATCH, 5, key=keys.CMP_BATCH)
+    noise = st.slider(
+        "Oracle noise (share of answers wrong)", 0.0, 1.0, 0.0, 0.05, key=keys.CMP_NOISE
+    )
+    head = st.selectbox("Head training", HEAD_MODES, key=keys.CMP_HEAD)
+    st.text_input(
+        "Budgets (labels to count positives at)",
+        key=keys.CMP_BUDGETS,
+        help="Label counts such as 25,50,100: the positives found, and the figures, at each.",
+    )
+    try:
+        budgets = parse_budgets(state[keys.CMP_BUDGETS])
+        if not state[keys.CMP_STRATEGIES]:
+            raise ValueError("choose at least one strategy")
+    except ValueError as error:
+        st.error(escape_markdown(error))
+        return None
+    ordered = tuple(s for s in REGISTRY if s in state[keys.CMP_STRATEGIES])
+    return Settings(
+        backbone.name, layer, Task(BINARY, (1,)), ordered, int(seeds), int(rounds), int(batch),
+        float(noise), head, budgets, state[keys.CMP_QUESTION],
+    )  # fmt: skip
+
+
+def data_changed() -> None:
+    """Each data's own starting rounds, batch and budgets: snow days are rare, so weather runs
+    label more, in batches of five, and count at 25, 50 and 100 labels."""
+    weather = st.session_state[keys.CMP_DATA] == WEATHER_DATA
+    rounds, batch, budgets = (
+        (20, 5, "25,50,100") if weather else (30, 4, ",".join(map(str, BUDGETS)))
+    )
+    state = st.session_state
+    state[keys.CMP_ROUNDS], state[keys.CMP_BATCH], state[keys.CMP_BUDGETS] = rounds, batch, budgets
+
+
+def strategy_help() -> str:
+    return "\n".join(f"- **{s.name}**: {s.description} ({s.reference})" for s in REGISTRY.values())
+
+
 def read_settings() -> Settings | None:
     """The settings from the sidebar; None (with the reason, in the sidebar) if invalid."""
     state = st.session_state
     defaults_from_session()
     st.header("Simulation")
+    st.radio(
+        "Data",
+        [DIGITS_DATA, WEATHER_DATA],
+        key=keys.CMP_DATA,
+        horizontal=True,
+        on_change=data_changed,
+    )
+    if state[keys.CMP_DATA] == WEATHER_DATA:
+        return read_weather_settings()
     st.selectbox(
         "Backbone",
         backbone_choices(),
@@ -150,14 +239,7 @@ def read_settings() -> Settings | None:
         state[keys.CMP_STRATEGIES] = [s for s in state[keys.CMP_STRATEGIES] if s in allowed]
     else:
         state[keys.CMP_STRATEGIES] = allowed
-    st.multiselect(
-        "Strategies",
-        allowed,
-        key=keys.CMP_STRATEGIES,
-        help="\n".join(
-            f"- **{s.name}**: {s.description} ({s.reference})" for s in REGISTRY.values()
-        ),
-    )
+    st.multiselect("Strategies", allowed, key=keys.CMP_STRATEGIES, help=strategy_help())
     seeds = st.number_input("Seeds per strategy", 1, 20, 5, key=keys.CMP_SEEDS)
     rounds = st.number_input("Rounds per run", 1, 200, 30, key=keys.CMP_ROUNDS)
     batch = st.number_input("Batch size", 1, MAX_BATCH, 4, key=keys.CMP_BATCH)
@@ -195,7 +277,10 @@ def read_settings() -> Settings | None:
 
 def run(settings: Settings) -> dict:
     """The runs, their summary and the frozen-head ceiling of the configuration."""
-    features = features_for(settings.backbone, settings.layer)
+    if settings.question:
+        features = weather_features(settings.question)
+    else:
+        features = features_for(settings.backbone, settings.layer)
     bar = st.progress(0.0, text="Starting the runs...")
 
     def progress(done: int, total: int) -> None:
@@ -223,7 +308,45 @@ def run(settings: Settings) -> dict:
         "ceiling": ceiling,
         "seconds": time.perf_counter() - start,
         "class_names": features.class_names,
+        "positives": positives_found(curves, settings.budgets) if settings.task.is_binary else None,
+        "rates": tuple(
+            float(settings.task.truth(y).mean()) for y in (features.y_pool, features.y_test)
+        ),
     }
+
+
+def positives_chart(curves: pd.DataFrame, pool_rate: float) -> None:
+    """The positives found against the labels spent, per strategy (mean over seeds), beside
+    what random labelling finds on average."""
+    found = curves.groupby(["n_labels", "strategy"], sort=False)["positives"].mean().unstack()
+    found = found[list(dict.fromkeys(curves["strategy"]))]
+    found["(expected at random)"] = found.index * pool_rate
+    st.line_chart(found, x_label="labels", y_label="positives found (mean over seeds)")
+
+
+def positives_table(found: pd.DataFrame, rates: tuple[float, float]) -> None:
+    """The positives found at each budget, with precision, recall and F1 there."""
+    pool_rate, test_rate = rates
+    st.subheader("Positives found per label spent (means over seeds)")
+    st.caption(
+        f"{pool_rate:.1%} of the pool is positive, so random labelling finds about "
+        f"{pool_rate:.3f} per label; {test_rate:.1%} of the test set, where answering no to "
+        f"everything scores {1 - test_rate:.1%} accuracy: for a rare answer, read the positives "
+        "found and F1."
+    )
+    st.dataframe(
+        found,
+        hide_index=True,
+        column_config={
+            "labels": st.column_config.NumberColumn("first labels"),
+            "positives": st.column_config.NumberColumn("positives found", format="%.1f"),
+            "fewest": st.column_config.NumberColumn("fewest (a seed)"),
+            "most": st.column_config.NumberColumn("most (a seed)"),
+            "precision": st.column_config.NumberColumn("precision", format="%.2f"),
+            "recall": st.column_config.NumberColumn("recall", format="%.2f"),
+            "f1": st.column_config.NumberColumn("F1", format="%.2f"),
+        },
+    )
 
 
 def session_curve(session: LabellingSession) -> pd.DataFrame:
@@ -379,11 +502,11 @@ def show_sweep() -> None:
 
 st.title("Compare strategies")
 st.write(
-    "Which images should a person curate? Each strategy is run by a simulated labeller who "
-    "answers with MNIST's ground truth (optionally getting a share of the answers wrong), for "
-    "several seeds; the curves are the held-out test accuracy after each round, against the "
-    "frozen-head ceiling: the same head fitted on every pool label of that backbone, layer and "
-    "question."
+    "Which items should a person curate? Each strategy is run by a simulated labeller who "
+    "answers with the data's truth (MNIST's digits, or the recorded events of a weather "
+    "window), optionally getting a share of the answers wrong, for several seeds; the curves "
+    "are the held-out test accuracy after each round, against the frozen-head ceiling: the "
+    "same head fitted on every pool label of that backbone, layer and question."
 )
 source = st.radio(
     "Results", [SIMULATE, SWEEP], key=keys.CMP_SOURCE, horizontal=True, label_visibility="collapsed"
@@ -421,7 +544,8 @@ session = person_session()
 yours = None
 if session is not None:
     mine = session.settings
-    if (mine.backbone, mine.layer, mine.task) == (shown.backbone, shown.layer, shown.task):
+    asked = (mine.backbone, mine.layer, mine.task, getattr(mine, "weather", ""))
+    if asked == (shown.backbone, shown.layer, shown.task, shown.question):
         yours = session_curve(session)
         last = session.rounds[-1]
         st.write(
@@ -436,12 +560,23 @@ if session is not None:
             "Set the backbone, layer and question to match to compare."
         )
 
+# A rare answer (snow on 2 % of days): the positives found come first, accuracy after.
+rare = (
+    result.get("positives") is not None and min(result["rates"][1], 1 - result["rates"][1]) < RARE
+)
+if rare:
+    positives_table(result["positives"], result["rates"])
+    positives_chart(result["curves"], result["rates"][0])
+    st.subheader("Accuracy (means over seeds)")
 st.altair_chart(
     plots.compare_chart(mean_curves(result["curves"]), result["ceiling"], yours).interactive(),
     width="stretch",
 )
 st.subheader("Summary (means over seeds)")
 summary_table(result["summary"], shown.budgets)
+if result.get("positives") is not None and not rare:
+    positives_table(result["positives"], result["rates"])
+    positives_chart(result["curves"], result["rates"][0])
 st.download_button(
     "Download curves (CSV)",
     result["curves"].to_csv(index=False),

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from tl_active.core.strategies import REGISTRY, allowed_strategies
-from tl_active.core.task import Task
+from tl_active.core.task import BINARY, Task
 from tl_active.data.backbones import default_layer, resolve_backbone
 from tl_active.data.features import FeatureSet
+from tl_active.data.weather import QUESTIONS
 from tl_active.errors import FileRefusedError, TlActiveError
 from tl_active.experiments.compare import (
     BUDGETS,
@@ -87,8 +88,24 @@ class Grid:
     rounds: tuple[int, ...] = (30,)
     budgets: tuple[int, ...] = BUDGETS
 
+    @property
+    def weather_questions(self) -> tuple[str, ...]:
+        """The weather questions the targets name ("snow-today"): each is its own windows'
+        yes-or-no question, swept into a folder of its own (`cli/sweep.py`)."""
+        return tuple(t for t in self.targets if t in QUESTIONS)
+
     def tasks(self, n_classes: int = 10) -> list[Task]:
-        """Every question of the grid, each once: binary targets first, then class sets."""
+        """Every question of the grid, each once: binary targets first, then class sets.
+
+        A weather grid has one task, yes (1) or no (0), asked of each question's windows.
+        """
+        if self.weather_questions:
+            if len(self.weather_questions) < len(self.targets) or self.classes:
+                raise ValueError(
+                    "a grid asks weather questions (such as snow-today) or questions of "
+                    "digits or classes, not both: split it into two grids"
+                )
+            return [Task(BINARY, (1,))]
         tasks: list[Task] = []
         for target in self.targets or (() if self.classes else ("odd",)):
             if target == ALL_TARGETS:
@@ -156,7 +173,10 @@ def parse_grid(data: dict) -> Grid:
                 raise GridError(
                     f"strategies: unknown strategy {name!r}; choose from {', '.join(REGISTRY)}"
                 )
-    for key, example in (("targets", '"odd", "even" or "0,6,8,9"'), ("classes", '"0-4"')):
+    for key, example in (
+        ("targets", '"odd", "even", "0,6,8,9" or a weather question such as "snow-today"'),
+        ("classes", '"0-4"'),
+    ):
         if key in data:
             values[key] = _texts(key, data[key], example)
     for key in ("backbones", "layers"):
@@ -237,7 +257,7 @@ def load_grid(path: Path | str) -> Grid:
     """The grid of a TOML file; any fault is a `GridError` that names the file and the key.
 
     Keys: `strategies`, `targets` (each "odd", "even", digits such as "0,6,8,9", or "all" for
-    every binary question), `classes` (such as "0-4"), `backbones`, `layers`, `batch_sizes`,
+    every binary question; or weather questions such as "snow-today"), `classes` (such as "0-4"), `backbones`, `layers`, `batch_sizes`,
     `noise`, `recheck` (suspects re-checked per round, 0 for none), `seeds` (a count N for seeds 0 to N-1, or a list), `rounds` and `budgets` (the
     summary's label counts). A key left out takes `compare`'s default.
     """

@@ -94,6 +94,8 @@ def _schema():
         "uncertainty": real,
         "progressive_accuracy": real,
         "can_stop": pa.bool_(),
+        # Positives among the labels (binary questions; empty in a folder written before).
+        "positives": real,
         "backbone": text,
         "layer": text,
         "task": text,
