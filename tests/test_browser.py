@@ -105,7 +105,11 @@ def test_label_a_batch_with_the_keyboard_and_watch_the_head_learn(page):
 
     # Change one label through the history: a correction round, the head retrained.
     page.get_by_role("button", name="Change this label").scroll_into_view_if_needed()
-    form = page.locator("[data-testid='stForm']")
+    form = page.locator(".st-key-change_label")
+    # The image being changed is shown beside its picker, whole, not cut by the form's edge.
+    thumbnail = form.locator("[data-testid='stImage'] img")
+    expect(thumbnail).to_be_visible()
+    assert thumbnail.evaluate("e => e.naturalWidth > 0 && e.getBoundingClientRect().width >= 40")
     # The newest image first: the first tile, answered Odd; make it Even.
     form.locator("[data-testid='stButtonGroup'] button", has_text="Even").click()
     form.get_by_role("button", name="Change this label").click()
