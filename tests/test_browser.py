@@ -479,3 +479,28 @@ def test_a_reload_mid_batch_keeps_the_answers_given_and_says_so(
         assert page.get_by_text("kept from before").count() == 0
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("screen", ["1280x800", "1024x700"])
+def test_the_rooms_leader_board_is_whole(streamlit_server, chromium, session_links, screen):
+    """The board sits under its chart and shows every column: no cut, no sideways scroll, and
+    words ("not yet"), not None, for a session still on its way."""
+    width, height = SCREENS[screen]
+    session_links("binary")  # at least one stored session with rounds
+    context = chromium.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    try:
+        page.goto(streamlit_server.url + "room")
+        board = page.locator("[data-testid='stDataFrame']").first
+        board.wait_for(timeout=60_000)
+        page.wait_for_timeout(1_000)  # the grid's first layout
+        right = board.evaluate("e => e.getBoundingClientRect().right")
+        main = page.locator("[data-testid='stMainBlockContainer']").evaluate(
+            "e => e.getBoundingClientRect().right"
+        )
+        assert right <= main + 1, (right, main)
+        scroller = board.locator(".dvn-scroller").first
+        assert scroller.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+        assert page.evaluate("document.documentElement.scrollWidth") == width
+    finally:
+        context.close()
