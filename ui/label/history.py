@@ -104,6 +104,7 @@ def change_form(session: LabellingSession, options: list) -> None:
         st.segmented_control("New answer", list(words), key=keys.FIX_ANSWER, format_func=words.get)
         st.button(
             "Change this label",
+            key="change_label_button",
             on_click=on_change_form,
             args=(len(session.rounds) + 1,),
             help="The head is retrained on the corrected labels; the change is a round of its "
