@@ -15,9 +15,19 @@ from ui.browser import remember_browser
 st.set_page_config(page_title="tl-active", page_icon="🔢", layout="wide")
 
 # Material icons, not emoji: where no emoji font is installed, emoji are drawn as empty boxes.
+# The default page is served at `/`, yet its own path stays reserved and is never served: so
+# it gets a path nobody types, and `/label` is a hidden page that opens it (below).
 LABEL = st.Page(
-    "ui/pages/label.py", title="Label", icon=":material/edit:", url_path="label", default=True
+    "ui/pages/label.py", title="Label", icon=":material/edit:", url_path="labelling", default=True
 )
+
+
+def label_address() -> None:
+    """`/label` and `/label?session=...`: the Label page, and the session the address names."""
+    st.switch_page(LABEL, query_params=st.query_params.to_dict())
+
+
+LABEL_ADDRESS = st.Page(label_address, title="Label", url_path="label", visibility="hidden")
 COMPARE = st.Page(
     "ui/pages/compare.py",
     title="Compare strategies",
@@ -29,6 +39,6 @@ TRANSFER = st.Page(
 )
 ROOM = st.Page("ui/pages/room.py", title="Room", icon=":material/groups:", url_path="room")
 
-st.navigation([LABEL, COMPARE, TRANSFER, ROOM]).run()
+st.navigation([LABEL, COMPARE, TRANSFER, ROOM, LABEL_ADDRESS]).run()
 # Which browser this is, so that its recent list shows its own sessions only (see ui.browser).
 remember_browser()

@@ -336,7 +336,16 @@ def test_a_label_changed_through_the_history_is_stored_and_reopens(store):
     session_id = url_id(at)
     index = session(at).rounds[0].indices[2]
     new = {"positive": "negative", "negative": "positive"}[given[2]]
-    at.selectbox(key=keys.FIX_IMAGE).set_value(index)
+    at.selectbox(key=keys.FIX_IMAGE).set_value(index).run()
+    # The image being changed is shown beside the picker, with its answer now.
+    word_now = {"positive": "Odd", "negative": "Even"}[given[2]]
+    shown = [image.proto.imgs[0] for image in at.get("image")]
+    assert [image.caption for image in shown] == [f"now {word_now}"]
+    assert shown[0].url  # the image itself, as the batch showed it
+    # Named as the history table names it: one form of the number everywhere.
+    assert (
+        at.selectbox(key=keys.FIX_IMAGE).format_func(index) == f"pool image {index}: now {word_now}"
+    )
     at.segmented_control(key=keys.FIX_ANSWER).set_value(new)
     at.button[[b.label for b in at.button].index("Change this label")].click().run()
     assert not at.exception

@@ -16,6 +16,8 @@ pytestmark = [pytest.mark.server, pytest.mark.browser]
 
 WEIGHT_TEXTS = ".st-key-weights_chart .vega-embed svg text"
 CURVE_SVG = ".st-key-curve_chart .vega-embed svg"
+# Text the heatmap always shows (its cells' values go where the cells are too narrow).
+WEIGHTS_TITLE = f"{WEIGHT_TEXTS} >> text=/^Weights after round/"
 
 
 IN_VIEW = (".st-key-batch_grid", ".st-key-weights_chart", ".st-key-curve_chart")
@@ -44,7 +46,7 @@ def page(streamlit_server, chromium):
     page = context.new_page()
     page.goto(streamlit_server.url)
     page.get_by_role("button", name="Submit batch").wait_for(timeout=60_000)
-    page.locator(WEIGHT_TEXTS).first.wait_for(timeout=30_000)
+    page.locator(WEIGHTS_TITLE).wait_for(timeout=30_000)
     page.locator(CURVE_SVG).wait_for(timeout=30_000)
     yield page
     context.close()
@@ -105,7 +107,11 @@ def test_label_a_batch_with_the_keyboard_and_watch_the_head_learn(page):
 
     # Change one label through the history: a correction round, the head retrained.
     page.get_by_role("button", name="Change this label").scroll_into_view_if_needed()
-    form = page.locator("[data-testid='stForm']")
+    form = page.locator(".st-key-change_label")
+    # The image being changed is shown beside its picker, whole, not cut by the form's edge.
+    thumbnail = form.locator("[data-testid='stImage'] img")
+    expect(thumbnail).to_be_visible()
+    assert thumbnail.evaluate("e => e.naturalWidth > 0 && e.getBoundingClientRect().width >= 40")
     # The newest image first: the first tile, answered Odd; make it Even.
     form.locator("[data-testid='stButtonGroup'] button", has_text="Even").click()
     form.get_by_role("button", name="Change this label").click()
@@ -249,6 +255,59 @@ def boxes(page, selectors) -> dict[str, list[float]]:
 
 
 TILES = ".st-key-batch_grid .tl-tiles"
+KEYS_HINT = ".st-key-batch_grid .tl-keys"
+# Each answer's key said once: a digit that is its own answer is not said twice ("0 0, 1 1").
+KEYS_SAID = {
+    "binary": "Keys: O odd, E even, S skip; ←/→ move; U undo; Enter submits.",
+    "classes": "Keys: 0–4 answer, S skip; ←/→ move; U undo; Enter submits.",
+    "folders": "Keys: E eight, T three, S skip; ←/→ move; U undo; Enter submits.",
+}
+
+
+def overlapping_values(page) -> list:
+    """Pairs of the weights heatmap's cell values whose drawn text overlaps (none may), or that
+    stick out of their cell."""
+    return page.evaluate(
+        r"""(sel) => {
+            const texts = Array.from(document.querySelectorAll(sel))
+                .filter(t => /^[+−-]\d\.\d\d$/.test(t.textContent))
+                .filter(t => parseFloat(getComputedStyle(t).fontSize) > 0)  // 0: left out
+                .map(t => { const r = t.getBoundingClientRect();
+                    return [t.textContent, r.left, r.top, r.right, r.bottom]; });
+            const cells = Array.from(document.querySelectorAll(
+                '.st-key-weights_chart .vega-embed svg path[aria-roledescription="rect mark"]'));
+            const width = cells.length ? cells[0].getBoundingClientRect().width : 0;
+            const bad = [];
+            texts.forEach((a, i) => {
+                if (a[3] - a[1] > width) bad.push(['wider than its cell', a, width]);
+                texts.slice(i + 1).forEach(b => {
+                    if (a[1] < b[3] && b[1] < a[3] && a[2] < b[4] && b[2] < a[4]) bad.push([a, b]);
+                });
+            });
+            return bad;
+        }""",
+        WEIGHT_TEXTS,
+    )
+
+
+def cut_from_the_curve(page) -> list:
+    """The learning curve's texts (axes, key, notes) drawn outside its box, where they are cut.
+
+    Vega draws the y axis's title a few pixels left of the box, where nothing cuts it: 4 px
+    are allowed on the left."""
+    return page.evaluate(
+        """(sel) => {
+            const box = document.querySelector('.st-key-curve_chart').getBoundingClientRect();
+            return Array.from(document.querySelectorAll(sel + ' text'))
+                .filter(t => t.textContent.trim())
+                .map(t => [t.textContent, t.getBoundingClientRect()])
+                .filter(([, r]) => r.width > 0 && (r.left < box.left - 4 || r.right > box.right + 1))
+                .map(([text, r]) => [text, r.left, r.right, box.left, box.right]);
+        }""",
+        CURVE_SVG,
+    )
+
+
 SUBMIT = ".st-key-batch_grid .tl-submit"
 
 
@@ -279,17 +338,16 @@ def test_every_question_fits_the_screen_and_nothing_moves_when_a_round_lands(
         page.goto(session_links(kind))
         page.get_by_role("button", name="Submit batch (0/4)").wait_for(timeout=120_000)
         page.locator(CURVE_SVG).wait_for(timeout=60_000)
-        page.locator(WEIGHT_TEXTS).first.wait_for(timeout=60_000)
+        page.locator(WEIGHTS_TITLE).wait_for(timeout=60_000)
         page.wait_for_timeout(500)  # the charts' first layout
         before = boxes(page, (*STILL, ".st-key-progress_line"))
         seen = {**before, "tiles": box_of(page, TILES), "submit": box_of(page, SUBMIT)}
-        # The tiles and their Submit everywhere; the weights and the curve too from 800 px up;
-        # the key hint under Submit too at 900 px.
+        # The tiles and their Submit everywhere; from 800 px up the weights, the curve and the
+        # key hint beside Submit too.
         wanted = ("tiles", "submit")
         if height >= 800:
-            wanted += (".st-key-weights_chart", ".st-key-curve_chart")
-        if height >= 900:
-            wanted += (".st-key-batch_grid",)
+            wanted += (".st-key-weights_chart", ".st-key-curve_chart", "keys")
+        seen["keys"] = box_of(page, KEYS_HINT)
         out = {k: seen[k] for k in wanted if not (seen[k] and seen[k][3] <= height)}
         assert out == {}, f"below the fold of {screen}: {out}"
         assert page.evaluate("[window.scrollY, document.documentElement.scrollWidth]") == [
@@ -298,6 +356,18 @@ def test_every_question_fits_the_screen_and_nothing_moves_when_a_round_lands(
         ]
 
         press_fast(page, FIRST_KEY[kind] * 4)
+        page.get_by_text("All 4 answered").wait_for(timeout=5_000)
+        # Neither the line that says so nor a caption three lines long moves the batch's edge.
+        page.locator(".tl-caption").first.evaluate(
+            "e => { e.textContent = 'a caption far longer than two lines of a tile '.repeat(4); }"
+        )
+        answered = boxes(page, STILL)
+        grown = {
+            sel: (before[sel], answered[sel])
+            for sel in STILL
+            if max(abs(a - b) for a, b in zip(before[sel], answered[sel], strict=True)) > 2
+        }
+        assert grown == {}, grown
         page.keyboard.press("Enter")
         page.get_by_text("Round 3 learned").wait_for(timeout=20_000)
         toast = page.locator("[data-testid='stToast']").first.bounding_box()
@@ -319,6 +389,9 @@ def test_every_question_fits_the_screen_and_nothing_moves_when_a_round_lands(
             if max(abs(a - b) for a, b in zip(before[sel], after[sel], strict=True)) > 2
         }
         assert moved == {}, moved
+        assert page.locator(KEYS_HINT).inner_text() == KEYS_SAID[kind]
+        assert overlapping_values(page) == []
+        assert cut_from_the_curve(page) == []
     finally:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"in-view-{kind}-{screen}.png"))
@@ -350,5 +423,84 @@ def test_new_session_and_its_confirmation_are_in_view_without_scrolling_the_side
             assert button.evaluate("e => e.scrollWidth <= e.clientWidth")
         stay.click()
         stay.wait_for(state="detached", timeout=15_000)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("address", ["label?session=", "?session=", "label"])
+def test_the_label_pages_addresses_open_it_with_the_session_they_name(
+    streamlit_server, chromium, session_links, address
+):
+    """`/label?session=...` (the page's name) opens that session as `/?session=...` does; plain
+    `/label` opens the Label page, a new session, instead of "Page not found"."""
+    context = chromium.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    try:
+        link = session_links("binary")
+        session_id = link.split("session=")[1]
+        page.goto(streamlit_server.url + address + (session_id if "session" in address else ""))
+        page.get_by_role("button", name="Submit batch").wait_for(timeout=60_000)
+        assert page.get_by_text("Page not found").count() == 0
+        progress = page.locator(".st-key-progress_line").inner_text()
+        if "session" in address:
+            assert progress.startswith("8 labels in 2 rounds"), progress
+            assert page.url.endswith(f"?session={session_id}")
+        else:
+            assert progress.startswith("0 labels"), progress
+    finally:
+        context.close()
+
+
+def test_a_reload_mid_batch_keeps_the_answers_given_and_says_so(
+    streamlit_server, chromium, session_links
+):
+    """Two of four tiles answered, then the page reloaded: the same batch comes back with those
+    two answers, the grid says it kept them, and the other two complete the round."""
+    context = chromium.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(session_links("binary"))
+        page.get_by_role("button", name="Submit batch (0/4)").wait_for(timeout=60_000)
+        press_fast(page, "oe")
+        expect(page.get_by_role("button", name="Submit batch (2/4)")).to_be_visible()
+        page.reload()
+        page.get_by_role("button", name="Submit batch (2/4)").wait_for(timeout=60_000)
+        page.get_by_text("2 of 4 answers kept from before the page was reloaded.").wait_for(
+            timeout=5_000
+        )
+        pressed = page.locator(".tl-choices button[aria-pressed='true']").all_inner_texts()
+        assert [t.split()[0] for t in pressed] == ["Odd", "Even"]
+        press_fast(page, "oe")
+        page.keyboard.press("Enter")
+        page.get_by_text("labels in 3 rounds").first.wait_for(timeout=20_000)
+        # Submitted: a reload now offers the next batch with nothing kept.
+        page.reload()
+        page.get_by_role("button", name="Submit batch (0/4)").wait_for(timeout=60_000)
+        assert page.get_by_text("kept from before").count() == 0
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("screen", ["1280x800", "1024x700"])
+def test_the_rooms_leader_board_is_whole(streamlit_server, chromium, session_links, screen):
+    """The board sits under its chart and shows every column: no cut, no sideways scroll, and
+    words ("not yet"), not None, for a session still on its way."""
+    width, height = SCREENS[screen]
+    session_links("binary")  # at least one stored session with rounds
+    context = chromium.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    try:
+        page.goto(streamlit_server.url + "room")
+        board = page.locator("[data-testid='stDataFrame']").first
+        board.wait_for(timeout=60_000)
+        page.wait_for_timeout(1_000)  # the grid's first layout
+        right = board.evaluate("e => e.getBoundingClientRect().right")
+        main = page.locator("[data-testid='stMainBlockContainer']").evaluate(
+            "e => e.getBoundingClientRect().right"
+        )
+        assert right <= main + 1, (right, main)
+        scroller = board.locator(".dvn-scroller").first
+        assert scroller.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+        assert page.evaluate("document.documentElement.scrollWidth") == width
     finally:
         context.close()

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
+from tl_active import plots
 from tl_active.cli import compare as compare_command
 from tl_active.core.strategies import REGISTRY
 from tl_active.core.task import ODD, Task
@@ -24,10 +26,17 @@ from tl_active.experiments.compare import (
     CURVE_COLUMNS,
     FIGURE_COLUMNS,
     SUMMARY_COLUMNS,
+    mean_curves,
     run_comparison,
     simulate_run,
     stop_points,
     summarise,
+)
+from tl_active.experiments.compare_notes import (
+    coinciding,
+    coinciding_note,
+    settled_at,
+    shown_until,
 )
 from tl_active.sessions.figures import frozen_head_ceiling
 from tl_active.sessions.records import parse_target
@@ -379,3 +388,82 @@ def test_compare_page_runs_a_tiny_comparison_with_the_persons_session_on_top(
     (again,) = at.session_state["compare_results"].values()
     assert again["seconds"] == first["seconds"]
     assert again["curves"].equals(first["curves"])
+
+
+# --- what the chart says beside it ------------------------------------------------------------
+
+
+def curves_of(accuracy: dict[str, list[list[float]]]) -> pd.DataFrame:
+    """Curves of batch 4 from accuracy per strategy, per seed, per round (round 0 first)."""
+    rows = [
+        {"strategy": name, "seed": seed, "round": r, "n_labels": 4 * r, "accuracy": a}
+        for name, seeds in accuracy.items()
+        for seed, run in enumerate(seeds)
+        for r, a in enumerate(run)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_strategies_with_the_same_curve_at_every_seed_and_round_are_found_and_explained():
+    same = [[0.5, 0.9, 0.99], [0.5, 0.8, 0.98]]
+    curves = curves_of(
+        {"random": [[0.5, 0.7, 0.9], [0.5, 0.6, 0.8]], "uncertainty": same, "margin": same}
+    )
+    assert coinciding(curves) == [("uncertainty", "margin")]
+    note = coinciding_note(coinciding(curves), binary=True)
+    assert note.startswith("uncertainty and margin give the same curve at every seed and round")
+    assert "rank the images alike" in note
+    # Equal at one seed only is not the same curve.
+    curves = curves_of({"a": [[0.5, 0.9], [0.5, 0.8]], "b": [[0.5, 0.9], [0.5, 0.7]]})
+    assert coinciding(curves) == [] and coinciding_note([], binary=True) == ""
+    # Two others that coincide get no reason they do not have.
+    assert "rank the images alike" not in coinciding_note([("random", "diversity")], True)
+
+
+def test_the_chart_ends_where_every_strategy_has_settled_at_the_ceiling():
+    flat = [1.0] * 12
+    bands = mean_curves(
+        curves_of(
+            {
+                "fast": [[0.5, 0.995] + flat[2:]],
+                "slow": [[0.5, 0.8, 0.9, 0.995, 0.98] + flat[5:]],  # dips once: settles at 20
+            }
+        )
+    )
+    assert settled_at(bands, 1.0) == 20.0
+    assert shown_until(20.0, last=44.0) == 25.0
+    assert shown_until(40.0, last=44.0) is None  # no flat stretch worth leaving out
+    assert settled_at(bands, None) is None
+    never = mean_curves(curves_of({"low": [[0.5, 0.6, 0.7]], "high": [[0.5, 1.0, 1.0]]}))
+    assert settled_at(never, 1.0) is None
+    chart = plots.compare_chart(bands, 1.0, until=25.0).to_dict()
+    drawn = [v for data in chart["datasets"].values() for v in data if "n_labels" in v]
+    assert max(v["n_labels"] for v in drawn) == 24.0
+
+
+@pytest.mark.model
+def test_compare_page_says_why_two_binary_curves_are_one_and_where_it_stops(
+    real_features, monkeypatch
+):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    at = AppTest.from_file(str(PAGE), default_timeout=180)
+    at.run()
+    at.multiselect(key="cmp_strategies").set_value(["uncertainty", "margin"])
+    at.number_input(key="cmp_seeds").set_value(2)
+    at.number_input(key="cmp_rounds").set_value(25)
+    at.button(key="cmp_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = at.info[0].value
+    assert said.startswith("uncertainty and margin give the same curve at every seed and round")
+    assert "rank the images alike" in said
+    assert "Drawn up to" in said and "of 100 labels" in said, said
+    until = float(said.split("Drawn up to ")[1].split(" of")[0])
+    # The chart's data, as Streamlit sends it (Arrow, beside the spec).
+    drawn = [
+        pa.ipc.open_stream(d.data.data).read_all().to_pandas()
+        for d in at.get("vega_lite_chart")[0].proto.datasets
+    ]
+    labels = [x for frame in drawn if "n_labels" in frame for x in frame["n_labels"]]
+    assert labels and max(labels) <= until < 100

@@ -119,6 +119,23 @@ def _png(value: int = 0) -> bytes:
     return out.getvalue()
 
 
+def test_an_image_damaged_after_a_sound_header_is_skipped_not_counted(three_classes):
+    """A PNG cut short and a JPEG whose data was overwritten open (their headers are sound) but
+    do not decode: they are not among the folder's images, and the reason says so."""
+    whole = (three_classes / "one" / "0000.png").read_bytes()
+    (three_classes / "one" / "cut.png").write_bytes(whole[: len(whole) // 2])
+    photo = io.BytesIO()
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(photo, "JPEG")
+    (three_classes / "zero" / "cut.jpg").write_bytes(photo.getvalue()[:-200])
+    with Image.open(three_classes / "one" / "cut.png") as opened:
+        assert opened.size == (28, 28)  # the header alone would have let it in
+    folder = scan_folder(three_classes)
+    assert folder.describe() == "30 images in 3 classes (one 10, seven 15, zero 5)"
+    assert images.describe_skipped(folder.skipped) == (
+        "2 files skipped: 2 unreadable (one/cut.png, zero/cut.jpg)"
+    )
+
+
 def test_a_zip_of_a_folder_unpacks_its_classes_and_skips_what_it_must(tmp_path):
     data = _zip(
         {

@@ -62,7 +62,7 @@ def test_mnist_speaks_of_digits_by_index_as_it_always_did():
     kind = MnistKind()
     assert kind.class_names == DIGITS and kind.name == "MNIST"
     assert kind.truth == "MNIST's ground truth" and kind.auto_answerer == "MNIST (auto)"
-    assert kind.item_name(4211) == "pool image 4,211" and kind.short_name(4211) == "image 4211"
+    assert kind.item_name(4211) == "pool image 4211" and kind.short_name(4211) == "image 4211"
     assert kind.item_id(6) == 6 and kind.test_item_id(7) == 7 and kind.item_column == "pool index"
     assert kind.says("0") == "MNIST says 0"
     assert kind.answer_keys(DIGITS) == DIGITS and kind.origin == ""

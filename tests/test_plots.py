@@ -378,9 +378,17 @@ def test_figures_png_is_the_page_charts_in_one_png(k_session):
             k_session.start_metrics().as_dict(),
             k_session.ceiling().as_dict(),
         ),
+        title="classes 0-4 on the embedding",
     )
-    # The note travels with the exported figure.
-    assert chart.to_dict()["vconcat"][0]["title"]["subtitle"] == weights.note
+    spec = chart.to_dict()
+    # The note travels with the exported figure, under the heatmap's own title; the figure's
+    # title is the session's, written once (it was the heatmap's, twice).
+    assert spec["vconcat"][0]["title"]["subtitle"] == weights.note
+    assert spec["title"] == "classes 0-4 on the embedding"
+    assert _params(spec)["w_title"] == "Weights after round 4"
+    # The cells' values at a fixed size: a file keeps its step, where they fit.
+    texts = [m for m in spec["vconcat"][0]["layer"] if m["mark"]["type"] == "text"]
+    assert texts[0]["mark"]["fontSize"] == 11
     image = Image.open(io.BytesIO(plots.to_png(chart)))
     assert image.format == "PNG"
     assert image.width > 1000 and image.height > 1000
@@ -435,7 +443,8 @@ def _live_and_export(session):
         ),
         (
             plots.curve_live(rounds, start, ceiling),
-            plots.learning_curve(rounds, start, ceiling),
+            # The page says who answered in its heading, not in a second key.
+            plots.learning_curve(rounds, start, ceiling, shape_legend=False),
         ),
     ]
 
@@ -491,3 +500,35 @@ def test_a_sweep_of_every_binary_question_draws_its_png():
     summary.loc[summary["labels_to_99pct_of_ceiling"] < 0, "labels_to_99pct_of_ceiling"] = pd.NA
     image = Image.open(io.BytesIO(plots.to_png(plots.sweep_chart(summary))))
     assert image.format == "PNG" and image.width > 800
+
+
+def test_the_page_sizes_the_cells_values_to_the_cells_it_draws(k_session):
+    """Stretched to a column, 18 columns of 25 px left no room for "+0.12" at 10 px: the page's
+    heatmap sizes its values to the drawn cells, and leaves them out where they cannot fit."""
+    layout = layout_of(k_session)
+    spec = plots.live_spec(plots.weights_live(k_session.rounds, 4, layout, "w"))
+    text = next(m for m in spec["layer"] if m["mark"]["type"] == "text")
+    expr = text["mark"]["fontSize"]["expr"]
+    assert "bandwidth('x')" in expr
+
+    def size_at(cell: float) -> float:
+        fits = (cell - 2) // plots.weights.VALUE_EM
+        return min(11, fits) if fits >= plots.weights.VALUE_MIN_FONT else 0
+
+    assert expr == plots.weights.cell_font_size(11)
+    assert [size_at(c) for c in (52, 30, 25, 18)] == [11, 9, 0, 0]
+
+
+def test_the_curve_has_the_same_colours_on_the_page_and_in_its_png(session):
+    start, ceiling = session.start_metrics().as_dict(), session.ceiling().as_dict()
+    exported = plots.learning_curve(session.rounds, start, ceiling).to_dict()
+    live = plots.live_spec(plots.curve_live(session.rounds, start, ceiling))
+    for spec in (exported, live):
+        colour = spec["layer"][0]["encoding"]["color"]["scale"]
+        assert colour == {
+            "domain": ["accuracy", "precision", "recall"],
+            "range": ["#1f77b4", "#9ecae9", "#d62728"],
+        }
+    # The page leaves the key of who answered to its heading's help, where it is not cut.
+    assert exported["layer"][1]["encoding"]["shape"]["legend"] == {"orient": "top", "title": None}
+    assert live["layer"][1]["encoding"]["shape"]["legend"] is None

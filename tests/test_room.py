@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from tl_active.experiments.room import Curve, curves_by_configuration, leader_board, room_chart
+from tl_active.core.task import Task
+from tl_active.experiments.room import (
+    Configuration,
+    Curve,
+    curves_by_configuration,
+    leader_board,
+    room_chart,
+)
 from tl_active.sessions.records import SessionSettings
 from tl_active.sessions.store import RoomPoint
 
@@ -57,6 +64,16 @@ def test_the_leader_board_orders_by_labels_to_the_mark_then_by_accuracy():
     assert room_chart(curves, 1.0).to_dict()["layer"]  # lines and the ceiling's rule
 
 
+def test_a_configuration_names_a_backbone_file_by_its_name_not_its_whole_path():
+    configuration = Configuration(
+        "/tmp/tmpa8x2k/upload-3f9c/my net.keras", "dense", Task.binary("odd")
+    )
+    assert configuration.name() == "odd on my net.keras/dense"
+    assert (
+        Configuration("mnist-cnn", "digits", Task.binary("odd")).name() == "odd on mnist-cnn/digits"
+    )
+
+
 @pytest.mark.model
 def test_the_room_page_draws_two_stored_sessions_and_ranks_them(app_db):
     from streamlit.testing.v1 import AppTest
@@ -87,7 +104,9 @@ def test_the_room_page_draws_two_stored_sessions_and_ranks_them(app_db):
     board = at.dataframe[0].value
     assert list(board["session"]) == [ids[0][:6], ids[1][:6]]  # representative first
     assert list(board["strategy"]) == ["representative", "random"]
-    assert board["labels to 99% of the ceiling"].iloc[0] == 12
+    assert board["labels to 99% of the ceiling"].iloc[0] == "12"
+    # One still on its way says so, rather than a blank or None.
+    assert board["labels to 99% of the ceiling"].iloc[1] == "not yet"
     assert list(board["labels so far"]) == [12, 8]
 
     at.button[[b.label for b in at.button].index("The room starts now")].click().run()

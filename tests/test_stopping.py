@@ -166,6 +166,29 @@ def test_undo_gives_the_next_round_the_same_signals():
     assert session.answer_by_truth().stopping == again.answer_by_truth().stopping
 
 
+def test_a_correction_never_says_stop_and_starts_the_window_again():
+    """A session that may stop; then a correction that makes a right answer wrong (no label
+    added): no "you can stop" on it, nor until a full window of batches after it has settled."""
+    session = run(1, strategy="representative")
+    while not session.rounds[-1].can_stop and len(session.rounds) < 60:
+        session.answer_by_truth()
+    assert session.rounds[-1].can_stop  # settled before the change
+    index = session.rounds[-1].indices[0]
+    wrong = "negative" if session.answer_of(index) == "positive" else "positive"
+    fixed = session.correct(index, wrong, round_number=len(session.rounds) + 1)
+    assert fixed.is_correction and fixed.n_labels == session.rounds[-2].n_labels
+    assert fixed.stopping["kappa"] > KAPPA_THRESHOLD  # one answer barely moves the pool ...
+    assert not fixed.can_stop  # ... yet it says nothing about the labels being settled
+    assert "kappa_average" not in fixed.stopping
+    after = [session.answer_by_truth() for _ in range(KAPPA_WINDOW)]
+    assert [r.can_stop for r in after[:-1]] == [False] * (KAPPA_WINDOW - 1)
+    # The window of the batches after the change alone.
+    assert after[-1].stopping["kappa_average"] == pytest.approx(
+        np.mean([r.stopping["kappa"] for r in after])
+    )
+    assert after[-1].can_stop == (after[-1].stopping["kappa_average"] >= KAPPA_THRESHOLD)
+
+
 def test_a_k_class_session_waits_for_every_class():
     session = run(3, task=Task.multiclass("0-4"), batch_size=1, layer="digits")
     given = set(session.labels.tolist())

@@ -16,6 +16,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +29,7 @@ from tl_active.data.features import FeatureSet, load_features
 from tl_active.data.folder_features import load_folder_features
 from tl_active.data.images import (
     ImageFolder,
+    Skipped,
     describe_skipped,
     scan_folder,
     unpack_zip,
@@ -226,11 +228,18 @@ def shared_folder_features(root: str, checksum: str, backbone: str, layer: str) 
         bar.empty()
 
 
-def unpack_upload(data: bytes) -> tuple[str, str]:
-    """An uploaded zip unpacked under the cache (once per content): its folder, what was skipped."""
+def unpack_upload(data: bytes) -> tuple[str, tuple[Skipped, ...]]:
+    """An uploaded zip unpacked under the cache (once per content): its folder, and what was
+    skipped while unpacking it (its members that the folder's scan never sees)."""
     name = hashlib.sha256(data).hexdigest()[:16]
     unpacked = unpack_zip(data, paths.CACHE_DIR / "uploads" / name)
-    return str(unpacked.folder), describe_skipped(unpacked.skipped)
+    return str(unpacked.folder), tuple(unpacked.skipped)
+
+
+def skipped_note(folder: ImageFolder, unpacked: Sequence[Skipped] = ()) -> str:
+    """Every file of a folder (and of the zip it came from) that is not among its images, and
+    why: '2 files skipped: 1 not an image (notes.txt), 1 unreadable (cat/cut.png)', or ''."""
+    return describe_skipped((*unpacked, *folder.skipped))
 
 
 def features_for(backbone: str, layer: str, images: str = "") -> FeatureSet:

@@ -17,7 +17,9 @@ The recommendation is Bloodgood & Vijay-Shanker's stabilising predictions, as sm
 `KappaAverage(kappa=0.99, window_size=3)` implements it: stop once the mean kappa of the last
 `KAPPA_WINDOW` rounds reaches `KAPPA_THRESHOLD`, here also only once every answer has been given
 at least once (before that a head predicting one answer everywhere agrees with itself
-perfectly). Their stop set is a fixed sample of unlabelled data; here it is the whole task pool,
+perfectly), and never on a correction: a changed answer adds no label, and whether it fixed a
+mistake or made one, the head now learns from other labels than the window's rounds did, so the
+window starts again after it (`round_signals`' `correction`). Their stop set is a fixed sample of unlabelled data; here it is the whole task pool,
 which the session scores anyway, so the signals cost no extra prediction. `docs/stopping.md`
 measures how early or late the recommendation fires against test accuracy.
 
@@ -189,6 +191,7 @@ def round_signals(
     earlier_right: Sequence[tuple[float, int]],
     answered: int,
     every_answer_given: bool,
+    correction: bool = False,
 ) -> RoundSignals:
     """Every signal of one round, from the predictions before and after it.
 
@@ -197,9 +200,15 @@ def round_signals(
     labelled so far, `earlier_kappas` the kappas of the rounds before (oldest first),
     `prior_right` how many of this round's `answered` labels the head before it had right (NaN
     for a correction), `earlier_right` the earlier batches' (right, answered).
+
+    A `correction` (an earlier answer changed) starts the kappa window again: its own kappa is
+    recorded but neither fills a window nor says "you can stop", so `earlier_kappas` must hold
+    only the rounds after the last correction. Changing one answer barely moves the pool's
+    predictions, so its kappa is near 1 whether the change was right or wrong: counted, it
+    could say "you can stop" right after a person introduced an error.
     """
     kappa = prediction_kappa(previous, current, proba.shape[1])
-    kappas = [*earlier_kappas, kappa]
+    kappas = [] if correction else [*earlier_kappas, kappa]
     batches = [*earlier_right, *([(prior_right, answered)] if math.isfinite(prior_right) else [])]
     recent = batches[-PROGRESSIVE_WINDOW:]
     return RoundSignals(

@@ -11,13 +11,14 @@ chunk, and hands back plain arrays. The shipped CNNs themselves are built and tr
 
 from __future__ import annotations
 
-import os
 import warnings
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tl_active.data import quiet_tensorflow  # noqa: F401  before Keras: see its docstring
+
+# isort: split
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

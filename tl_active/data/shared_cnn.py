@@ -10,12 +10,13 @@ start-up. Its two named layers, `embedding` and `digits`, are the ones a head re
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tl_active.data import quiet_tensorflow  # noqa: F401  before Keras: see its docstring
+
+# isort: split
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -12,11 +12,12 @@ day it validates on) and the scores on 2017, which it never saw.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tl_active.data import quiet_tensorflow  # noqa: F401  before Keras: see its docstring
+
+# isort: split
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

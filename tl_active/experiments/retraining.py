@@ -9,11 +9,12 @@ network by what it is. With `make_deterministic`, the same training gives the sa
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tl_active.data import quiet_tensorflow  # noqa: F401  before Keras: see its docstring
+
+# isort: split
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -10,6 +10,7 @@ leader board of a configuration orders its sessions by the labels they needed to
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 
 import altair as alt
 import pandas as pd
@@ -31,7 +32,9 @@ class Configuration:
     task: Task
 
     def name(self) -> str:
-        return f"{self.task.name()} on {self.backbone}/{self.layer}"
+        """'odd on mnist-cnn/digits'; a backbone given as a file by its file's name alone (a
+        whole temporary path made the room's headings run across the page)."""
+        return f"{self.task.name()} on {PurePath(self.backbone).name}/{self.layer}"
 
 
 @dataclass(frozen=True)

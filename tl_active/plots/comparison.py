@@ -16,14 +16,19 @@ def compare_chart(
     yours: pd.DataFrame | None = None,
     title: str = "",
     y_domain: tuple[float, float] | None = None,
+    until: float | None = None,
 ) -> alt.LayerChart:
     """Mean test accuracy per strategy against labels, the seeds' range as a band, the
     frozen-head ceiling dashed (none if it is None), and a person's own session (`n_labels`,
     `mean`) in black.
 
     `bands` is `compare.mean_curves` of the runs; `y_domain` zooms in (what falls outside is
-    cut at the chart's edge).
+    cut at the chart's edge); `until` ends the curves at that many labels (the page's choice
+    where, past it, every curve is flat at the ceiling: `compare_notes.settled_at`).
     """
+    if until is not None:
+        bands = bands[bands["n_labels"] <= until]
+        yours = None if yours is None else yours[yours["n_labels"] <= until]
     y_scale = alt.Scale(zero=False) if y_domain is None else alt.Scale(domain=list(y_domain))
     names = list(dict.fromkeys(bands["strategy"]))
     domain = names + ([YOURS] if yours is not None else [])

@@ -113,14 +113,23 @@ def stop_marker(source: pd.DataFrame | alt.NamedData) -> list[alt.Chart]:
     ]
 
 
+# The page's and the PNG's colours of each figure of the learning curve.
+METRIC_COLOURS = {"accuracy": "#1f77b4", "precision": "#9ecae9", "recall": "#d62728"}
+
+
 def curve_chart(
     source: pd.DataFrame | alt.NamedData,
     ceiling: pd.DataFrame | alt.NamedData,
     stop: pd.DataFrame | alt.NamedData,
     has_test_set: bool = True,
+    shape_legend: bool = True,
 ) -> alt.LayerChart:
     """The curve drawn from `source` (a `curve_frame` or its name), its ceiling line, and where
     the stopping signals first said the person could stop (`stop_frame`).
+
+    `shape_legend` False leaves out the key of who answered (circles, triangles), for a page
+    that says it in the chart's heading: beside the metrics' key, in the column the Label page
+    gives the curve at 1280 px, it ran past the chart's right edge and was cut.
 
     Without a test set (images without classes), the figures are the head's cross-validated on
     the labels given, and the ceiling's data is empty.
@@ -130,7 +139,13 @@ def curve_chart(
         # Whole labels only: with one round drawn, the axis said 0.000000 and 0.2, 0.4, ...
         x=alt.X("labels:Q", title="labels given", axis=alt.Axis(format="d", tickMinStep=1)),
         y=alt.Y("value:Q", title=axis, scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("metric:N", legend=alt.Legend(orient="top", title=None)),
+        # Colours of its own, not the theme's: Streamlit's theme and vl-convert's default
+        # gave the page and its PNG different ones.
+        color=alt.Color(
+            "metric:N",
+            scale=alt.Scale(domain=list(METRIC_COLOURS), range=list(METRIC_COLOURS.values())),
+            legend=alt.Legend(orient="top", title=None),
+        ),
         tooltip=tooltips(
             "round:Q", "labels:Q", "metric:N", alt.Tooltip("value:Q", format=".4f"), "answered_by:N"
         ),
@@ -140,9 +155,7 @@ def curve_chart(
         shape=alt.Shape(
             "answered_by:N",
             scale=alt.Scale(domain=["person", "ground truth (auto)"], range=["circle", "triangle"]),
-            # Untitled, so that it fits beside the metrics in a narrow column; the title's
-            # help on the page says what the triangles are.
-            legend=alt.Legend(orient="top", title=None),
+            legend=alt.Legend(orient="top", title=None) if shape_legend else None,
         )
     )
     rule = alt.Chart(ceiling).mark_rule(strokeDash=[6, 4], color="black").encode(y=alt.Y("value:Q"))
@@ -158,9 +171,11 @@ def learning_curve(
     rounds: Sequence[RoundRecord],
     start: Mapping[str, float],
     ceiling: Mapping[str, float] | None,
+    shape_legend: bool = True,
 ) -> alt.LayerChart:
     """The test figures per number of labels, the frozen-head ceiling as a dashed line, and
-    where the stopping signals first said the person could stop, as a marker.
+    where the stopping signals first said the person could stop, as a marker (`curve_chart`
+    says what `shape_legend` leaves out).
 
     Without a test set (`ceiling` None: images without classes), the figures are the head's
     cross-validated on the labels given, and there is no ceiling to draw.
@@ -170,6 +185,7 @@ def learning_curve(
         ceiling_frame(ceiling),
         stop_frame(rounds),
         has_test_set=ceiling is not None,
+        shape_legend=shape_legend,
     )
 
 
@@ -187,6 +203,7 @@ def curve_live(
             alt.NamedData("curve_ceiling"),
             alt.NamedData("curve_stop"),
             has_test_set=has_test_set,
+            shape_legend=False,  # the page's heading says it
         ),
         datasets={
             "curve": pa.table(curve_columns(rounds, start)),

@@ -51,8 +51,9 @@ def figures_chart(
     """The page's figures in one chart: the weights, p over the pool and per class, the curve."""
     parts = [weights.chart]
     if weights.note:
-        title = alt.Title(alt.ExprRef("w_title"), subtitle=weights.note)
-        parts = [weights.chart.properties(title=title)]
+        # The heatmap's own title with its note under it; the whole figure keeps `title`.
+        heading = alt.Title(alt.ExprRef("w_title"), subtitle=weights.note)
+        parts = [weights.chart.properties(title=heading)]
     pool = alt.hconcat(histogram.properties(width=420), by_class.properties(width=420))
     return (
         alt.vconcat(

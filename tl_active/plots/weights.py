@@ -168,16 +168,35 @@ def weights_values(
     return {"w_extent": extent, "w_units": domain, "w_title": title}
 
 
+# A cell's value ("+0.12", "-1.05") is five characters about 0.6 of the font size wide each.
+VALUE_EM = 3.0
+VALUE_MIN_FONT = 8  # px: smaller than this, the cells show no values
+
+
+def cell_font_size(largest: int) -> str:
+    """The font size of a cell's value as a Vega expression of the cell's drawn width: the
+    largest that fits with a pixel to spare each side, `largest` at most, and 0 (no value)
+    where even `VALUE_MIN_FONT` would not fit."""
+    fits = f"floor((bandwidth('x') - 2) / {VALUE_EM})"
+    return f"{fits} >= {VALUE_MIN_FONT} ? min({largest}, {fits}) : 0"
+
+
 ROWS_HEIGHT = 110  # px for all the rows of a head with several outputs
 ROW_MIN = 18  # px: a cell's value still reads at 10 px
 
 
 def weights_chart(
-    source: pd.DataFrame | alt.NamedData, layout: HeadLayout, values: Mapping[str, Any]
+    source: pd.DataFrame | alt.NamedData,
+    layout: HeadLayout,
+    values: Mapping[str, Any],
+    stretched: bool = False,
 ) -> alt.LayerChart:
     """The weights heatmap drawn from `source` (a `weights_frame`, or the name of one) and
     `weights_values`, which it takes as Vega-Lite params: a page keeps this spec for as long as
-    the layout and the number of columns stay, and sends only the data and the params."""
+    the layout and the number of columns stay, and sends only the data and the params.
+
+    `stretched`: the page fits the chart to its column, so the cells' values are sized to the
+    cells as drawn (`cell_font_size`); a file keeps its own step, where they always fit."""
     p = as_params(values)
     step = 52 if len(values["w_units"]) <= 12 else 40
     # Rows share a height budget, so that a head with several classes leaves the learning
@@ -204,7 +223,12 @@ def weights_chart(
         tooltip=tooltips("output:N", "unit:N", alt.Tooltip("value:Q", format="+.4f")),
     )
     rect = base.mark_rect(stroke="white").encode(color=colour)
-    text = base.mark_text(fontSize=13 if step == 52 else 10).encode(
+    # The values shrink with their cells, and go (the tooltip keeps them) where a cell is too
+    # narrow for them to read: the page stretches the heatmap to its column, and 18 columns at
+    # 1280 px gave cells of 25 px, where "+0.12" at 10 px ran into its neighbours.
+    largest = 13 if step == 52 else 11
+    size = alt.ExprRef(cell_font_size(largest)) if stretched else largest
+    text = base.mark_text(fontSize=size).encode(
         text=alt.Text("label:N"), color=text_colour_by("w_extent")
     )
     return (
@@ -260,7 +284,7 @@ def weights_live(
     values = weights_values(columns, layout, title)
     return LiveChart(
         shape=("weights", layout, len(values["w_units"])),
-        build=lambda: weights_chart(alt.NamedData("weights"), layout, values),
+        build=lambda: weights_chart(alt.NamedData("weights"), layout, values, stretched=True),
         datasets={"weights": pa.table(columns)},
         params=values,
         note=note,

@@ -294,7 +294,12 @@ class LabellingSession:
     def _fill_stopping(self, record: RoundRecord, previous: np.ndarray, prior_right: float) -> None:
         """The round's stopping signals, from the predictions on the pool before and after it."""
         earlier = self.rounds[:-1]
-        kappas = [r.stopping.get("kappa", float("nan")) for r in earlier[-(KAPPA_WINDOW - 1) :]]
+        # The kappa window starts again after a correction (see `round_signals`).
+        since = next(
+            (i + 1 for i in range(len(earlier) - 1, -1, -1) if earlier[i].is_correction), 0
+        )
+        window = earlier[since:][-(KAPPA_WINDOW - 1) :]
+        kappas = [r.stopping.get("kappa", float("nan")) for r in window]
         batches = [
             (r.stopping["prior_right"], sum(a != SKIP for a in r.answers))
             for r in earlier[-PROGRESSIVE_WINDOW:]
@@ -311,6 +316,7 @@ class LabellingSession:
             batches,
             sum(a != SKIP for a in record.answers),
             bool(np.all(given > 0)),
+            correction=record.is_correction,
         )
         record.stopping = signals.as_record()
         record.can_stop = signals.can_stop

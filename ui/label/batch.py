@@ -14,7 +14,7 @@ from tl_active.errors import TlActiveError
 from tl_active.sessions.session import LabellingSession
 from ui import keys
 from ui.components.labelling_grid import labelling_grid
-from ui.labelling import on_grid_submit, open_batch
+from ui.labelling import current_id, on_grid_submit, open_batch
 from ui.support import escape_markdown
 from ui.tiles import image_name, image_uri
 
@@ -47,6 +47,8 @@ def batch_panel(session: LabellingSession, options: list) -> None:
         options=[o.for_grid() for o in options if o.value != SKIP],  # the grid adds Skip
         answers=answers,
         on_submit=on_grid_submit,
+        # The answers in progress survive a reload of this session's page (`sessionStorage`).
+        scope=current_id() or "",
     )
     reasons = dict.fromkeys(p.reason for p in picks)  # in order, each once
     st.caption(

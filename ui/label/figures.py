@@ -54,7 +54,8 @@ def weights_panel(session: LabellingSession, layout: plots.HeadLayout) -> None:
         what = "one row per class, one column per unit: blue pushes towards the class, red away"
     note = (
         f"{what[0].upper()}{what[1:]}; the scale is symmetric around 0 and reaches the largest "
-        "|value|. The slider under it scrubs back through the rounds (0 = the start)."
+        "|value|. Where a cell is too narrow for its value, the value is left out: point at "
+        "the cell to read it. The slider under it scrubs back through the rounds (0 = the start)."
     )
     title_slot.markdown("**What the head has learned**", help=f"{note} {weights_note}".strip())
 
@@ -72,7 +73,7 @@ def learning_curve(session: LabellingSession) -> None:
         st.markdown(
             "**Learning curve**, cross-validated on your labels",
             help="There is no test set: the accuracy is the head's on each of your labels when "
-            "fitted on the others. Green: you can stop.",
+            "fitted on the others. Circles: rounds you answered. Green: you can stop.",
         )
         chart(
             "curve",
@@ -84,7 +85,8 @@ def learning_curve(session: LabellingSession) -> None:
     truth = session.features.kind.truth
     st.markdown(
         "**Learning curve** on the held-out test set",
-        help=f"Triangles: rounds answered by {truth}. Green: you can stop.",
+        help=f"Circles: rounds you answered; triangles: rounds answered by {truth}. "
+        "Green: you can stop.",
     )
     chart(
         "curve",

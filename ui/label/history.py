@@ -70,21 +70,41 @@ def history(session: LabellingSession, options: list) -> None:
             accuracy_column(session): st.column_config.NumberColumn(format="percent"),
         },
     )
+    change_form(session, options)
+
+
+@st.fragment
+def change_form(session: LabellingSession, options: list) -> None:
+    """Which image, shown as the batch showed it, and its new answer: a correction round.
+
+    A fragment, not an `st.form`: choosing an image redraws its thumbnail beside the picker
+    (and nothing else), so the person sees what they are about to change.
+    """
     answered = [i for r in reversed(session.rounds) for i in r.indices]
     answered = list(dict.fromkeys(answered))  # each image once, most recent first
     words = {o.value: o.label for o in options}
     now = session.live_answers()  # one pass, not a search per image listed
-    with st.form("change_label", border=True):
+    with st.container(border=True, key="change_label"):
+        picker, thumbnail = st.columns([5, 1], vertical_alignment="bottom")
+        with picker:
+            index = st.selectbox(
+                "Image to change (the newest first)",
+                answered,
+                key=keys.FIX_IMAGE,
+                format_func=lambda i: f"{image_name(session, i)}: now {words[now[i]]}",
+            )
+        if index is not None:
+            with thumbnail:
+                st.image(
+                    tile_png(session, index, THUMB_SCALE),
+                    caption=f"now {words[now[index]]}",
+                    width=56,
+                )
         # One above the other: beside the picker, five classes and Skip ran out of room.
-        st.selectbox(
-            "Image to change (the newest first)",
-            answered,
-            key=keys.FIX_IMAGE,
-            format_func=lambda i: f"{image_name(session, i)}: now {words[now[i]]}",
-        )
         st.segmented_control("New answer", list(words), key=keys.FIX_ANSWER, format_func=words.get)
-        st.form_submit_button(
+        st.button(
             "Change this label",
+            key="change_label_button",
             on_click=on_change_form,
             args=(len(session.rounds) + 1,),
             help="The head is retrained on the corrected labels; the change is a round of its "

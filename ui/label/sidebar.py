@@ -39,7 +39,14 @@ from ui.labelling import (
     settings_into_widgets,
     task_from_widgets,
 )
-from ui.support import OWN_FILE, backbone_choices, escape_markdown, image_folder, layer_options
+from ui.support import (
+    OWN_FILE,
+    backbone_choices,
+    escape_markdown,
+    image_folder,
+    layer_options,
+    skipped_note,
+)
 
 RECENT_SHOWN = 8
 
@@ -84,8 +91,10 @@ def settings_sidebar(session: LabellingSession) -> None:
             st.error(escape_markdown(error))
     if folder is not None:
         st.caption(escape_markdown(folder.describe()))
-        unpacked, skipped = state.get(keys.FOLDER_NOTE) or ("", "")
-        if skipped and unpacked == images:
+        # What was left out and why, the zip's members included, for as long as it is chosen.
+        unpacked, unpacking = state.get(keys.FOLDER_NOTE) or ("", ())
+        skipped = skipped_note(folder, unpacking if unpacked == images else ())
+        if skipped:
             st.warning(escape_markdown(skipped))
         if folder.has_truth:
             st.multiselect(

@@ -53,13 +53,19 @@ def on_check_fix(index: int, answer: str, number: int) -> None:
 
 
 def on_change_form(number: int) -> None:
-    """The history's change form: the chosen image gets the chosen answer."""
+    """The history's change form: the chosen image gets the chosen answer.
+
+    The form is a fragment of its own (its picker redraws the image being changed), so the
+    whole page is drawn again after it, charts and batch included.
+    """
     index = st.session_state.get(keys.FIX_IMAGE)
     answer = st.session_state.get(keys.FIX_ANSWER)
     if index is None or answer is None:
         flash("warning", "Choose an image and its new answer first.")
+        redraw_page()
         return
     on_correct(int(index), answer, number)
+    redraw_page()
 
 
 def on_undo() -> None:

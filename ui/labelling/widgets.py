@@ -15,7 +15,14 @@ from tl_active.errors import TlActiveError
 from tl_active.sessions.records import SessionSettings, parse_answer_names
 from ui import keys
 from ui.labelling.state import flash
-from ui.support import backbone_spec, choice_of, escape_markdown, image_folder, unpack_upload
+from ui.support import (
+    backbone_spec,
+    choice_of,
+    escape_markdown,
+    image_folder,
+    skipped_note,
+    unpack_upload,
+)
 
 # A folder without class folders starts with this question; the sidebar names others.
 DEFAULT_ANSWERS = "yes, no"
@@ -124,14 +131,15 @@ def on_zip_upload() -> None:
     if upload is None:
         return
     try:
-        folder, skipped = unpack_upload(upload.getvalue())
-        image_folder(folder)  # refuses a zip with no image in it, with the reason
+        folder, unpacking = unpack_upload(upload.getvalue())
+        # Refuses a zip with no image in it, with the reason; counts only images that decode.
+        skipped = skipped_note(image_folder(folder), unpacking)
     except TlActiveError as error:
         flash("error", f"{escape_markdown(upload.name)}: {escape_markdown(error)}")
         return
     st.session_state[keys.SET_IMAGES] = folder
     st.session_state[keys.SET_FOLDER_CLASSES] = []
     # Said in the sidebar under the folder for as long as it is chosen, not only in a toast.
-    st.session_state[keys.FOLDER_NOTE] = (folder, skipped)
+    st.session_state[keys.FOLDER_NOTE] = (folder, unpacking)
     note = f"{escape_markdown(upload.name)} unpacked"
     flash("warning" if skipped else "success", f"{note}. {escape_markdown(skipped)}".strip())

@@ -36,11 +36,18 @@ from tl_active.data.weather import QUESTIONS
 from tl_active.errors import TlActiveError
 from tl_active.experiments.compare import (
     BUDGETS,
+    SHARE_OF_CEILING,
     mean_curves,
     parse_budgets,
     positives_found,
     run_comparison,
     summarise,
+)
+from tl_active.experiments.compare_notes import (
+    coinciding,
+    coinciding_note,
+    settled_at,
+    shown_until,
 )
 from tl_active.experiments.sweep.grid import GROUP_COLUMNS
 from tl_active.experiments.sweep.results import SweepResults, folder_state, read_results
@@ -568,10 +575,23 @@ if rare:
     positives_table(result["positives"], result["rates"])
     positives_chart(result["curves"], result["rates"][0])
     st.subheader("Accuracy (means over seeds)")
+bands = mean_curves(result["curves"])
+last = float(bands["n_labels"].max())
+until = shown_until(settled_at(bands, result["ceiling"]), last)
 st.altair_chart(
-    plots.compare_chart(mean_curves(result["curves"]), result["ceiling"], yours).interactive(),
+    plots.compare_chart(bands, result["ceiling"], yours, until=until).interactive(),
     width="stretch",
 )
+# What the lines cannot say themselves: one hiding another, and where the chart stops.
+said = coinciding_note(coinciding(result["curves"]), shown.task.is_binary)
+if until is not None:
+    said += (
+        f"{' ' if said else ''}Drawn up to {until:.0f} of {last:.0f} labels: past it every "
+        f"strategy stays at {SHARE_OF_CEILING:.0%} of the ceiling or above, so there is "
+        "nothing left to compare (the CSV below has every round)."
+    )
+if said:
+    st.info(said, icon=":material/info:")
 st.subheader("Summary (means over seeds)")
 summary_table(result["summary"], shown.budgets)
 if result.get("positives") is not None and not rare:

@@ -54,22 +54,25 @@ def labelling_area() -> None:
     show_flash()
     kind = session.features.kind
     st.markdown(f"#### Label the {kind.items} the head is least sure of")
-    st.caption(
-        f"{escape_markdown(session.settings.backbone)} / {escape_markdown(session.settings.layer)}"
-        + (f" · {escape_markdown(kind.origin)}" if kind.origin else "")
-        + " · "
-        + (
-            f"answers {escape_markdown(', '.join(session.settings.answers))}"
-            if session.settings.answers
-            else session.task.describe(session.features.class_names)
+    # One line, the folder's path and preparation last: it is cut short where the line is full
+    # (the sidebar has it whole), so that a long path moves nothing under it down a line.
+    with st.container(key="page_caption"):
+        st.caption(
+            f"{escape_markdown(session.settings.backbone)} / "
+            f"{escape_markdown(session.settings.layer)} · "
+            + (
+                f"answers {escape_markdown(', '.join(session.settings.answers))}"
+                if session.settings.answers
+                else session.task.describe(session.features.class_names)
+            )
+            + ": "
+            + (
+                "answer the question for each image."
+                if session.task.is_binary
+                else "say which class each image shows."
+            )
+            + (f" · {escape_markdown(kind.origin)}" if kind.origin else "")
         )
-        + ": "
-        + (
-            "answer the question for each image."
-            if session.task.is_binary
-            else "say which class each image shows."
-        )
-    )
     if session.has_test:
         with st.spinner(
             "Fitting the frozen-head ceiling (once per backbone, layer and question)..."

@@ -64,7 +64,10 @@ def standings_table(standings) -> pd.DataFrame:
             {
                 "session": s.name,
                 "strategy": s.strategy,
-                f"labels to {REACHED:.0%} of the ceiling": s.labels_to_reach,
+                # Words, not a blank or None, for a session still on its way.
+                f"labels to {REACHED:.0%} of the ceiling": (
+                    "not yet" if s.labels_to_reach is None else str(s.labels_to_reach)
+                ),
                 "best accuracy": f"{s.best_accuracy:.2%}",
                 "labels so far": s.n_labels,
             }
@@ -93,9 +96,14 @@ def live_room(since: float) -> None:
         said = f", ceiling {ceiling:.2%}" if ceiling is not None else ", no ceiling (no features)"
         # A backbone may be a path a person typed: escaped.
         st.subheader(f"{escape_markdown(configuration.name())}: {people}{said}")
-        chart, board = st.columns([3, 2])
-        chart.altair_chart(room_chart(curves, ceiling), key=f"room_chart_{k}")
-        board.dataframe(standings_table(leader_board(curves, ceiling)), key=f"room_board_{k}")
+        # The board under its chart, the page's whole width: beside it, in two fifths of a
+        # 1280 px page, its right-hand columns were cut off.
+        st.altair_chart(room_chart(curves, ceiling), key=f"room_chart_{k}")
+        st.dataframe(
+            standings_table(leader_board(curves, ceiling)),
+            key=f"room_board_{k}",
+            width="content",
+        )
 
 
 st.title("The room")

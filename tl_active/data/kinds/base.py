@@ -69,7 +69,7 @@ class DataKind(ABC):
 
     @abstractmethod
     def item_name(self, index: int) -> str:
-        """The pool item as a sentence or a picker names it ('pool image 4,211', a path)."""
+        """The pool item as a sentence or a picker names it ('pool image 4211', a path)."""
 
     @abstractmethod
     def short_name(self, index: int) -> str:

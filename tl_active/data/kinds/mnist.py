@@ -58,7 +58,8 @@ class MnistKind(DataKind):
         return int(index)
 
     def item_name(self, index: int) -> str:
-        return f"pool image {index:,}"
+        # Written as the history table and the CSV write it (4211, not 4,211): one number, one form.
+        return f"pool image {index}"
 
     def short_name(self, index: int) -> str:
         return f"image {index}"

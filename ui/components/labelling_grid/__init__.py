@@ -32,7 +32,9 @@ How a page uses it:
 Skip (value `"skip"`, key S) is always offered. It is a trigger value: a later rerun returns
 None, so nothing is submitted twice. Keep `key` the same across rounds: a new `round_number`
 (or other tiles, or other `answers`) starts the grid afresh; the same batch drawn again (a rerun)
-keeps the answers in progress, which live in the page until the person submits.
+keeps the answers in progress, which live in the page until the person submits. They are also
+kept in the tab's `sessionStorage` under `scope` (the session they belong to), so a reload that
+offers the same batch of the same session finds them again, and the grid says it did.
 
 Keys: an option's key answers the outlined tile and outlines the next unanswered one; S skips;
 ←/→ (Home/End) move; U or Backspace takes back the last answer given in this batch; Enter
@@ -141,6 +143,7 @@ def grid_props(
     options: Sequence[dict[str, Any]],
     answers: Sequence[str | None] | None = None,
     submit_label_format: str = DEFAULT_SUBMIT_LABEL,
+    scope: str = "",
 ) -> dict[str, Any]:
     """What the page is given: checked tiles and options (Skip last), answers, the batch's id.
 
@@ -182,6 +185,7 @@ def grid_props(
         "options": checked_options,
         "answers": answers,
         "submitLabel": submit_label_format,
+        "scope": str(scope),
     }
 
 
@@ -216,6 +220,7 @@ def labelling_grid(
     answers: Sequence[str | None] | None = None,
     submit_label_format: str = DEFAULT_SUBMIT_LABEL,
     on_submit: Callable[[dict[str, Any]], None] | None = None,
+    scope: str = "",
 ) -> dict[str, Any] | None:
     """Draw the batch; return `{"round", "answers"}` in the run its submit started, else None.
 
@@ -224,7 +229,8 @@ def labelling_grid(
     without Skip, which is always added. `answers`: one option value or None per tile, shown
     when this batch is new to the page. `submit_label_format` may use `{answered}` and `{size}`.
     `on_submit`, if given, is called with the submission before the script reruns (as a
-    widget callback), and the submission is returned as well.
+    widget callback), and the submission is returned as well. `scope` names whose answers these
+    are (a session's id): a reload finds its batch's answers in progress only in the same scope.
     """
     props = grid_props(
         key=key,
@@ -233,6 +239,7 @@ def labelling_grid(
         options=options,
         answers=answers,
         submit_label_format=submit_label_format,
+        scope=scope,
     )
 
     def submitted() -> None:

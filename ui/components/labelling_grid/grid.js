@@ -21,6 +21,38 @@ function nextUnanswered(answers, from) {
   return null;
 }
 
+// The keys in one short line, so that it sits beside Submit: an answer whose key is its own
+// name ("3") is not said twice ("3 3"), and a run of digits is one range ("0–4").
+function keysHint(options) {
+  const own = options.filter((o) => o.label.toLowerCase() === o.key).map((o) => o.key);
+  const named = options
+    .filter((o) => o.label.toLowerCase() !== o.key)
+    .map((o) => `${o.key.toUpperCase()} ${o.label.toLowerCase()}`);
+  const digits = own.every((k, i) => /^[0-9]$/.test(k) && (i === 0 || +k === +own[i - 1] + 1));
+  const range = own.length > 2 && digits ? [`${own[0]}–${own.at(-1)}`] : own;
+  const answers = own.length ? [`${range.join(" ")} answer`, ...named] : named;
+  return `${answers.join(", ")}; ←/→ move; U undo; Enter submits.`;
+}
+
+// One entry per grid in the tab's storage; a browser that refuses storage keeps answers in the
+// page only, as before.
+function readSaved(key) {
+  try {
+    return JSON.parse(window.sessionStorage.getItem(`tl-grid:${key}`) ?? "null");
+  } catch {
+    return null;
+  }
+}
+
+function writeSaved(key, value) {
+  try {
+    if (value === null) window.sessionStorage.removeItem(`tl-grid:${key}`);
+    else window.sessionStorage.setItem(`tl-grid:${key}`, JSON.stringify(value));
+  } catch {
+    // Storage full or refused: the answers stay in the page.
+  }
+}
+
 const NOT_TYPED_IN = ["button", "checkbox", "color", "file", "radio", "range", "reset", "submit"];
 
 function isEditable(element) {
@@ -52,13 +84,29 @@ export default function ({ data, parentElement, setTriggerValue }) {
   const focusWasHere = root.contains(focusedElement());
   let state = tl.grids[data.key];
   const fresh = !state || state.batch !== data.batch || state.initial !== initial;
+  let kept = 0;
   if (fresh) {
     const answers = data.answers.slice();
+    // A reload loses the page's state: the answers in progress come back from the tab's
+    // storage when it offers the same batch of the same session.
+    if (answers.every((a) => a === null)) {
+      const saved = readSaved(data.key);
+      if (saved && saved.scope === data.scope && saved.batch === data.batch
+          && Array.isArray(saved.answers) && saved.answers.length === n
+          && saved.answers.every((a) => a === null || byValue.has(a))) {
+        saved.answers.forEach((a, i) => { answers[i] = a; });
+        kept = answers.filter((a) => a !== null).length;
+      }
+    }
     state = {
       batch: data.batch, initial, answers,
       active: nextUnanswered(answers, -1) ?? 0, history: [], submittedAt: null,
     };
     tl.grids[data.key] = state;
+  }
+
+  function save() {
+    writeSaved(data.key, { scope: data.scope, batch: data.batch, answers: state.answers });
   }
 
   grid.setAttribute("aria-label", `Round ${data.round}: ${n} images to answer`);
@@ -81,6 +129,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
     const caption = document.createElement("div");
     caption.className = "tl-caption";
     caption.textContent = tile.caption;
+    caption.title = tile.caption; // whole, where two lines cut it short
     caption.id = `tl-caption-${i}`; // ids are scoped to the component's shadow root
     cell.setAttribute("aria-describedby", caption.id);
     const choices = document.createElement("div");
@@ -107,10 +156,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
   });
   row.replaceChildren(...tiles.map((t) => t.cell));
 
-  const keyNames = data.options.map((o) => `${o.key.toUpperCase()} ${o.label.toLowerCase()}`);
-  root.querySelector(".tl-keys").textContent =
-    `Keys: ${keyNames.join(", ")}; ←/→ move; U or Backspace takes back an answer; ` +
-    "Enter submits.";
+  root.querySelector(".tl-keys").textContent = `Keys: ${keysHint(data.options)}`;
 
   function answered() {
     return state.answers.filter((a) => a !== null).length;
@@ -156,6 +202,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
     state.answers[i] = value;
     state.active = nextUnanswered(state.answers, i) ?? i;
     state.submittedAt = null;
+    save();
     say(answered() === n ? `All ${n} answered: Enter submits the batch.` : "");
   }
 
@@ -168,6 +215,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
     state.answers[last.position] = last.previous;
     state.active = last.position;
     state.submittedAt = null;
+    save();
     say(`Image ${last.position + 1}: answer taken back.`);
   }
 
@@ -188,6 +236,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
     state.submittedAt = performance.now();
     tl.submissions += 1;
     setTriggerValue("submit", { round: data.round, answers: state.answers.slice() });
+    writeSaved(data.key, null);
     say(`Round ${data.round} submitted.`);
   }
 
@@ -274,7 +323,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
   row.addEventListener("click", onClick, { signal });
   submitButton.addEventListener("click", submit, { signal });
 
-  say("");
+  say(kept ? `${kept} of ${n} answers kept from before the page was reloaded.` : "");
   render();
   // Take the keys when a new batch appears, unless the person is typing somewhere else; when
   // the same batch is drawn again, keep them if the grid had them (the old tiles took the focus
