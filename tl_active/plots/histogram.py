@@ -95,9 +95,8 @@ def histogram_chart(
         alt.Color(
             "group:N",
             scale=alt.Scale(domain=groups, range=colours),
-            legend=alt.Legend(
-                title="MNIST says" if task.is_binary else "the head's answer", orient="top"
-            ),
+            # Binary: the groups say the truth themselves ("truly odd"), whatever the data.
+            legend=alt.Legend(title=None if task.is_binary else "the head's answer", orient="top"),
         ),
         tooltips("group:N", "bin_start:Q", "bin_end:Q", "count:Q"),
         height=260,
@@ -118,7 +117,7 @@ def p_bars(
         .encode(
             x=alt.X("bin_start:Q", bin="binned", title=x_title, scale=alt.Scale(domain=[0, 1])),
             x2=alt.X2("bin_end:Q"),
-            y=alt.Y("count:Q", stack=True, title="pool images"),
+            y=alt.Y("count:Q", stack=True, title="in the pool"),
             color=colour,
             tooltip=tooltip,
         )
