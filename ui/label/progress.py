@@ -59,7 +59,7 @@ def stopping_status(session: LabellingSession) -> tuple[str, str]:
     )
     why = (
         f"\n\nWhen to stop, without the test set: after each round the head's answer for every "
-        f"pool image is compared with the round before (Cohen's kappa). Once the mean of the "
+        f"pool {session.features.kind.item} is compared with the round before (Cohen's kappa). Once the mean of the "
         f"last {stopping.KAPPA_WINDOW} rounds reaches {stopping.KAPPA_THRESHOLD} and every "
         "answer has been given, more labels seldom change what the head says (Bloodgood & "
         f"Vijay-Shanker 2009).{fired} After round {last.number}: "
@@ -92,7 +92,8 @@ def progress_line(session: LabellingSession, ceiling: float) -> None:
         f"**{len(session.labelled)} labels** in **{plural(len(rounds), 'round')}**{auto} · "
         f"test accuracy now **{session.metrics().accuracy:.1%}** · "
         f"frozen-head ceiling {ceiling:.1%}{stop_text}",
-        help=f"Accuracy on the {len(session.data.test):,} held-out test images of the question, "
+        help=f"Accuracy on the {len(session.data.test):,} held-out test "
+        f"{session.features.kind.items} of the question, "
         "never offered for labelling. The frozen-head ceiling is the same head fitted on every "
         "pool label of this backbone, layer and question: what a few labels can approach."
         + stop_help,
