@@ -123,6 +123,9 @@ def test_a_weather_session_has_its_own_tiles_keys_and_words(weather_app):
     assert len(session.rounds) == 1 and session.rounds[0].answers == given
     assert [kind.short_name(i) for i in session.rounds[0].indices] == titles
     assert any("Round 1 learned" in t.value for t in at.toast)
+    # Snow is 2 % of the test windows: the line says how many of them the head finds.
+    line = next(m.value for m in at.markdown if "labels** in" in m.value).replace("\\", "")
+    assert re.search(r"finds \*\*\d+\*\* of the 37 snow test windows \(precision \d+%\)", line)
     assert said_of_images(at) == []
 
     # Two auto-labelled rounds, answered by the recorded events; the check and history too.
