@@ -183,6 +183,7 @@ def test_a_weather_session_reopens_from_its_link_as_weather(weather_app):
     # Back to MNIST in the sidebar: its network returns, and a new session is on digits.
     settle(other.sidebar.radio(key=keys.SET_DATA).set_value("images").run())
     assert other.sidebar.selectbox(key=keys.SET_BACKBONE).value == "mnist-cnn"
+    assert other.sidebar.radio(key=keys.SET_KIND).value == "odd"
     settle(other.button(key="new_session").click().run())  # asked first: it has rounds
     settle(next(b for b in other.button if b.label == "Start it").click().run())
     assert other.session_state[keys.SESSION].features.kind.name == "MNIST"

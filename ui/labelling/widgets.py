@@ -58,11 +58,10 @@ def folder_settings(
 
 def weather_settings(question: str, base: SessionSettings) -> SessionSettings:
     """Settings on weather windows: the question asked of them, read on `base`'s network."""
+    allowed = base.strategy in allowed_strategies(WEATHER_TASK)
     return SessionSettings(
         task=WEATHER_TASK,
-        strategy=base.strategy
-        if base.strategy in allowed_strategies(WEATHER_TASK)
-        else (DEFAULT_STRATEGY),
+        strategy=base.strategy if allowed else DEFAULT_STRATEGY,
         batch_size=base.batch_size,
         head_mode=base.head_mode,
         seed=base.seed,
@@ -89,7 +88,8 @@ def settings_into_widgets(settings: SessionSettings) -> None:
     state[keys.SET_WEATHER] = settings.weather or DEFAULT_QUESTION
     state[keys.SET_BACKBONE], state[keys.SET_MODEL_PATH] = choice_of(settings.backbone)
     state[keys.SET_LAYER] = settings.layer
-    task = settings.task
+    # Weather's question is its own widget: the digits' widgets keep MNIST's first question.
+    task = Task.binary(ODD) if settings.weather else settings.task
     if task.is_binary:
         kind = "odd" if task.positive == ODD else "even" if task.positive == EVEN else "custom"
     else:
