@@ -95,8 +95,10 @@ def histogram_chart(
         alt.Color(
             "group:N",
             scale=alt.Scale(domain=groups, range=colours),
-            # Binary: the groups say the truth themselves ("truly odd"), whatever the data.
-            legend=alt.Legend(title=None if task.is_binary else "the head's answer", orient="top"),
+            # Binary: the groups are the truth ("truly odd"), whatever the data calls it.
+            legend=alt.Legend(
+                title="the truth" if task.is_binary else "the head's answer", orient="top"
+            ),
         ),
         tooltips("group:N", "bin_start:Q", "bin_end:Q", "count:Q"),
         height=260,
