@@ -202,3 +202,22 @@ def test_each_question_answers_in_its_own_words():
     ]
     assert all(t["caption"].startswith("p(wet) ") for t in props["tiles"])
     assert said_of_images(at) == []
+
+
+def test_look_again_names_a_doubtful_window_by_city_and_day_in_the_answers_words(weather_app):
+    at = weather_app
+    session = at.session_state[keys.SESSION]
+    picks = session.next_batch()
+    given = session.truth([p.index for p in picks])
+    given[0] = {"positive": "negative", "negative": "positive"}[given[0]]  # one answer wrong
+    settle(submit_grid(at, 1, given))
+    settle(at.number_input(key=keys.AUTO_ROUNDS).set_value(8).run())
+    settle(at.button(key="auto_label").click().run())
+    settle(at.button(key=keys.LOOK_TOGGLE).click().run())
+    name = at.session_state[keys.SESSION].features.kind.short_name(picks[0].index)
+    words = {"positive": "Snow", "negative": "No snow"}
+    line = next(c.value for c in at.caption if c.value.replace("\\", "").startswith(name))
+    assert f"you said {words[given[0]]}" in line
+    fix = next(b for b in at.button if b.key == f"look_fix_{picks[0].index}")
+    assert fix.label == f"Make it {words[session.truth([picks[0].index])[0]]}"
+    assert said_of_images(at) == []
