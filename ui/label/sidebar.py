@@ -54,7 +54,7 @@ HEAD_HELP = {
 }
 
 
-DATA_CHOICES = {IMAGES: "MNIST or your images", WEATHER: "weather windows"}
+DATA_CHOICES = {IMAGES: "MNIST or images", WEATHER: "weather"}
 MODEL_HELP = (
     "A .keras file (loaded in Keras' safe mode; its input size and channels are read from it) "
     "or an architecture and the weights file you have, e.g. mobilenetv2@96:/path/weights.h5 "
