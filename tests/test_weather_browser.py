@@ -104,6 +104,12 @@ def test_three_keyed_rounds_on_weather_windows_with_readable_charts(page):
     keys_hint = page.locator(".st-key-batch_grid .tl-keys").inner_text()
     assert keys_hint.startswith("Keys: S snow, N no snow, K skip"), keys_hint
     first = check_tiles(page)
+    print(
+        "weather tiles at 1440 x 900: charts "
+        + ", ".join(f"{t['width']:.0f} x {t['height']:.0f} px" for t in first)
+        + f"; captions at {first[0]['titleFont']:.1f} px, none cut; lowest chart ends at "
+        f"{max(t['bottom'] for t in first):.0f} px"
+    )
 
     seen = {t["title"] for t in first}
     for number, presses in enumerate(("nnnn", "nskn", "nnnk"), start=1):
