@@ -22,8 +22,14 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from tl_active.data.kinds import WeatherKind
-from tl_active.sessions.exchange import labels_csv, manifest_json, predictions_csv
+from tl_active.sessions.exchange import (
+    labels_csv,
+    manifest_json,
+    predictions_csv,
+    read_manifest,
+)
 from ui import keys
+from ui.labelling.opening import features_of
 
 pytestmark = [pytest.mark.model, pytest.mark.usefixtures("app_db")]
 
@@ -179,6 +185,10 @@ def test_a_weather_session_reopens_from_its_link_as_weather(weather_app):
     assert other.sidebar.radio(key=keys.SET_DATA).value == "weather"
     assert other.sidebar.radio(key=keys.SET_WEATHER).value == "snow-today"
     assert said_of_images(other) == []
+    # Its manifest imports as any other: the question's windows, replayed to the same head.
+    imported = read_manifest(manifest_json(session), features_of(session.settings))
+    assert imported.settings == session.settings
+    assert imported.rounds[-1].weights == session.rounds[-1].weights
 
     # Back to MNIST in the sidebar: its network returns, and a new session is on digits.
     settle(other.sidebar.radio(key=keys.SET_DATA).set_value("images").run())
