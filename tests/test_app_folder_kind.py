@@ -23,8 +23,8 @@ from ui import keys
 pytestmark = [pytest.mark.model, pytest.mark.usefixtures("app_db")]
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-# The two widgets that choose the data and the network may name MNIST: they offer it.
-CHOOSERS = (keys.SET_IMAGES, keys.SET_BACKBONE)
+# The widgets that choose the data and the network may name MNIST: they offer it.
+CHOOSERS = (keys.SET_DATA, keys.SET_IMAGES, keys.SET_BACKBONE)
 
 
 def settle(at: AppTest) -> AppTest:

@@ -52,6 +52,38 @@ def test_outputs_that_say_nothing_of_the_image_are_served_with_a_warning(layer):
     assert check.warning.endswith(WORDING)
 
 
+def rare(informative: bool, seed: int = 0) -> FeatureSet:
+    """Two classes, the second on 2 % of items (snow's share of days), in 8 columns that tell
+    them apart or carry nothing."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(4_000) < 0.02).astype(np.intp)
+    x = rng.normal(0, 1, (4_000, 8)) + (1.5 * y[:, None] if informative else 0)
+    x = x.astype(np.float32)
+    return FeatureSet(
+        pool=x[:2_000],
+        test=x[2_000:],
+        y_pool=y[:2_000],
+        y_test=y[2_000:],
+        class_names=("no snow", "snow"),
+        backbone="weather-cnn",
+        layer="dense",
+    )
+
+
+def test_a_rare_class_is_judged_by_the_share_of_each_class_found_not_by_accuracy():
+    # Always answering "no snow" scores 98 %; a useful layer's head, fitted on balanced labels,
+    # answers fewer right but finds most of each class.
+    useful = check_layer(rare(informative=True))
+    assert useful.chance > 0.95 and useful.accuracy < useful.chance
+    assert useful.balanced > 0.8 and useful.ok
+    useless = check_layer(rare(informative=False))
+    assert useless.balanced < 0.625 and not useless.ok
+    assert f"finds {useless.balanced:.0%} of each class's test images on average" in (
+        useless.warning
+    )
+    assert "where one answer for every image finds 50%" in useless.warning
+
+
 def test_the_check_is_made_once_per_feature_set(monkeypatch):
     made = []
     real = quality.check_layer

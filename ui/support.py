@@ -24,7 +24,13 @@ import pyarrow as pa
 import streamlit as st
 
 from tl_active import paths
-from tl_active.data.backbones import SHIPPED, Backbone, default_layer, resolve_backbone
+from tl_active.data.backbones import (
+    SHIPPED,
+    SHIPPED_WEATHER,
+    Backbone,
+    default_layer,
+    resolve_backbone,
+)
 from tl_active.data.features import FeatureSet, load_features
 from tl_active.data.folder_features import load_folder_features
 from tl_active.data.images import (
@@ -34,6 +40,7 @@ from tl_active.data.images import (
     scan_folder,
     unpack_zip,
 )
+from tl_active.data.weather_features import load_weather_features
 from tl_active.errors import ModelError, TlActiveError
 from tl_active.paths import MNIST_PATH
 from tl_active.sessions.store import SessionStore
@@ -75,8 +82,9 @@ def run_once_kept(results: dict, settings, run, max_kept: int) -> None:
         results.pop(next(iter(results)))
 
 
-def backbone_choices() -> list[str]:
-    return [*SHIPPED, OWN_FILE]
+def backbone_choices(weather: bool = False) -> list[str]:
+    """The backbones offered for images, or for weather windows (networks that read them)."""
+    return [*(SHIPPED_WEATHER if weather else SHIPPED), OWN_FILE]
 
 
 def backbone_spec(choice: str, path: str) -> str:
@@ -91,7 +99,8 @@ def backbone_spec(choice: str, path: str) -> str:
 
 def choice_of(backbone: str) -> tuple[str, str]:
     """The sidebar's (choice, path) for a session's backbone name."""
-    return (backbone, "") if backbone in SHIPPED else (OWN_FILE, backbone)
+    shipped = backbone in SHIPPED or backbone in SHIPPED_WEATHER
+    return (backbone, "") if shipped else (OWN_FILE, backbone)
 
 
 def layer_options(backbone: Backbone | None, current: str | None = None) -> list[str]:
@@ -228,6 +237,17 @@ def shared_folder_features(root: str, checksum: str, backbone: str, layer: str) 
         bar.empty()
 
 
+@st.cache_resource(
+    show_spinner="Reading the weather windows with their network (once per question)...",
+    max_entries=MAX_FEATURE_SETS,
+)
+def shared_weather_features(question: str, backbone: str, layer: str, stamp: str) -> FeatureSet:
+    """A weather backbone's outputs at one layer over a question's windows (`stamp`: the
+    model file's, so a replaced model is read again). Nothing is drawn inside: a cached
+    function's elements come back in every run that hits the cache (see `SharedFeatures`)."""
+    return load_weather_features(question, resolve_backbone(backbone), layer)
+
+
 def unpack_upload(data: bytes) -> tuple[str, tuple[Skipped, ...]]:
     """An uploaded zip unpacked under the cache (once per content): its folder, and what was
     skipped while unpacking it (its members that the folder's scan never sees)."""
@@ -242,7 +262,7 @@ def skipped_note(folder: ImageFolder, unpacked: Sequence[Skipped] = ()) -> str:
     return describe_skipped((*unpacked, *folder.skipped))
 
 
-def features_for(backbone: str, layer: str, images: str = "") -> FeatureSet:
+def features_for(backbone: str, layer: str, images: str = "", weather: str = "") -> FeatureSet:
     """The shared features of a backbone (name or path) and layer; `TlActiveError` if not to be had.
 
     A name that is neither shipped nor a file, a missing or broken model, or a layer the model
@@ -252,16 +272,18 @@ def features_for(backbone: str, layer: str, images: str = "") -> FeatureSet:
         resolved = resolve_backbone(backbone)
     except ValueError as error:
         raise ModelError(str(error)) from None
+    if weather:
+        return shared_weather_features(weather, resolved.name, layer, _file_stamp(resolved.path))
     if images:
         folder = image_folder(images)
         return shared_folder_features(images, folder.checksum, resolved.name, layer)
     return shared_features(resolved.name, layer, _file_stamp(resolved.path))
 
 
-def features_or_stop(backbone: str, layer: str, images: str = "") -> FeatureSet:
+def features_or_stop(backbone: str, layer: str, images: str = "", weather: str = "") -> FeatureSet:
     """The shared features; if they cannot be had, say why and stop the page."""
     try:
-        return features_for(backbone, layer, images)
+        return features_for(backbone, layer, images, weather)
     except TlActiveError as error:
         st.error(escape_markdown(error))
         st.stop()

@@ -14,8 +14,9 @@ from tl_active.data.kinds import DataKind
 from tl_active.sessions.session import LabellingSession
 from ui.components.labelling_grid import png_data_uri
 
-TILE_SCALE = 4  # 28 px -> 112 px, nearest neighbour: two by two beside the head's figures
-THUMB_SCALE = 2  # the history's thumbnails
+# Sizes as shares of the kind's own tile (`DataKind.tile_px`, MNIST's 28 px x 4 = 112 px):
+TILE_SCALE = 4  # the batch's tiles, two by two beside the head's figures
+THUMB_SCALE = 2  # the history's thumbnails, half as large
 KEPT = 8192  # tiles per kind: about 1 KB each
 
 
@@ -24,9 +25,15 @@ def _tile_png(kind: DataKind, index: int, size: int) -> bytes:
     return kind.thumbnail_png(index, size)
 
 
+def tile_size(kind: DataKind, scale: int) -> int:
+    """The longer side in pixels of a tile drawn at `scale` (see TILE_SCALE)."""
+    return round(kind.tile_px * scale / TILE_SCALE)
+
+
 def tile_png(session: LabellingSession, index: int, scale: int = TILE_SCALE) -> bytes:
-    """A pool image of the session as a PNG, `28 * scale` px on its longer side."""
-    return _tile_png(session.features.kind, int(index), 28 * scale)
+    """A pool item of the session as a PNG, `tile_size` px on its longer side."""
+    kind = session.features.kind
+    return _tile_png(kind, int(index), tile_size(kind, scale))
 
 
 @lru_cache(maxsize=KEPT)
@@ -36,7 +43,8 @@ def _tile_uri(kind: DataKind, index: int, size: int) -> str:
 
 def image_uri(session: LabellingSession, index: int, scale: int = TILE_SCALE) -> str:
     """A pool image of the session as a data URI: MNIST's digits, or a folder's thumbnails."""
-    return _tile_uri(session.features.kind, int(index), 28 * scale)
+    kind = session.features.kind
+    return _tile_uri(kind, int(index), tile_size(kind, scale))
 
 
 def image_name(session: LabellingSession, index: int) -> str:

@@ -90,7 +90,7 @@ def counts_histogram(counts: Sequence[int], x_title: str, ymax: float) -> alt.Ch
         .encode(
             x=alt.X("bin_start:Q", bin="binned", title=x_title, scale=alt.Scale(domain=[0, 1])),
             x2=alt.X2("bin_end:Q"),
-            y=alt.Y("count:Q", title="pool images", scale=alt.Scale(domain=[0, ymax])),
+            y=alt.Y("count:Q", title="in the pool", scale=alt.Scale(domain=[0, ymax])),
         )
         .properties(width=520, height=240)
     )

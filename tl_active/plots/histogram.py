@@ -95,8 +95,9 @@ def histogram_chart(
         alt.Color(
             "group:N",
             scale=alt.Scale(domain=groups, range=colours),
+            # Binary: the groups are the truth ("truly odd"), whatever the data calls it.
             legend=alt.Legend(
-                title="MNIST says" if task.is_binary else "the head's answer", orient="top"
+                title="the truth" if task.is_binary else "the head's answer", orient="top"
             ),
         ),
         tooltips("group:N", "bin_start:Q", "bin_end:Q", "count:Q"),
@@ -118,7 +119,7 @@ def p_bars(
         .encode(
             x=alt.X("bin_start:Q", bin="binned", title=x_title, scale=alt.Scale(domain=[0, 1])),
             x2=alt.X2("bin_end:Q"),
-            y=alt.Y("count:Q", stack=True, title="pool images"),
+            y=alt.Y("count:Q", stack=True, title="in the pool"),
             color=colour,
             tooltip=tooltip,
         )

@@ -32,7 +32,10 @@ def answer_name(task: Task, class_names: Sequence[str] | None = None) -> str:
     if not task.is_binary:
         return task.describe(class_names)
     name = task.name(class_names)
-    return name if name in ("odd", "even") else "{" + name + "}"
+    # Braces mark a set of classes ('{2,3,5,7}'); data of two named classes (weather's
+    # "no snow" and "snow") asks about one, named as it is.
+    one_named = class_names is not None and len(class_names) == 2
+    return name if name in ("odd", "even") or one_named else "{" + name + "}"
 
 
 def p_label(task: Task, class_names: Sequence[str] | None = None) -> str:

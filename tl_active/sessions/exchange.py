@@ -40,7 +40,7 @@ import numpy as np
 
 from tl_active.core.metrics import Metrics
 from tl_active.core.stopping import SIGNALS
-from tl_active.core.task import SKIP
+from tl_active.core.task import NEGATIVE, POSITIVE, SKIP
 from tl_active.data.features import FeatureSet
 from tl_active.errors import FileRefusedError, SessionFileError
 from tl_active.safe_files import open_regular
@@ -132,6 +132,15 @@ def _answer_rows(session: LabellingSession, undone: Iterable[RoundRecord]) -> li
     return rows
 
 
+def answer_words(session: LabellingSession) -> dict[str, str]:
+    """How the files name each answer value: a binary question on data of two named classes
+    (weather's no snow / snow) by those names, every other answer as it is."""
+    names = session.features.class_names
+    if session.task.is_binary and len(names) == 2 and session.task.classes == (1,):
+        return {NEGATIVE: names[0], POSITIVE: names[1], SKIP: SKIP}
+    return {value: value for value in (*session.answer_values, SKIP)}
+
+
 def folder_labels_csv(
     session: LabellingSession, undone: Iterable[RoundRecord] = (), include_skips: bool = True
 ) -> str:
@@ -147,6 +156,7 @@ def folder_labels_csv(
     writer.writerow((kind.item_column, *FOLDER_LABEL_COLUMNS[1:]))
     truth_known = session.has_test
     answer_index = {a: k for k, a in enumerate(session.answer_values)}
+    words = answer_words(session)
     for row in _answer_rows(session, undone):
         index, answer, record = row["index"], row["answer"], row["record"]
         if answer == SKIP and not include_skips:
@@ -160,7 +170,7 @@ def folder_labels_csv(
         writer.writerow(
             [
                 kind.item_id(index),
-                answer,
+                words[answer],
                 record.number,
                 _iso(record.answered_at),
                 "auto" if record.simulated else "person",
@@ -187,8 +197,13 @@ def predictions_csv(session: LabellingSession) -> str:
     labelled[data.local(session.labelled)] = True
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(PREDICTION_COLUMNS)
-    values = session.answer_values
+    # Named as the kind names its items (a weather window by "city and day"); MNIST's column
+    # holds pool and test indices both, and keeps its old name.
+    writer.writerow(
+        (PREDICTION_COLUMNS[0] if kind.indexed_csv else kind.item_column, *PREDICTION_COLUMNS[1:])
+    )
+    words = answer_words(session)
+    values = [words[value] for value in session.answer_values]
     pool_proba = session.proba_pool
     for local in np.flatnonzero(~labelled):
         index = int(data.pool_index[local])

@@ -1,11 +1,11 @@
 """What a session is and what each of its rounds leaves behind: the records every part reads.
 
-`SessionSettings` (backbone and layer, task, strategy, batch size, head mode, seed, and for an
-image folder its path, checksum and named answers) and `RoundRecord` (one submitted batch or one
-corrected answer, and the head and figures after it) are defined once here, with their
-validation, and the session, the store and the manifest reader all use them as they are. The
-session file's format name and versions live here too, with `upgrade_round`, which reads a round
-of an older version in today's fields.
+`SessionSettings` (backbone and layer, task, strategy, batch size, head mode, seed, for an
+image folder its path, checksum and named answers, for weather windows their question) and
+`RoundRecord` (one submitted batch or one corrected answer, and the head and figures after it)
+are defined once here, with their validation, and the session, the store and the manifest
+reader all use them as they are. The session file's format name and versions live here too,
+with `upgrade_round`, which reads a round of an older version in today's fields.
 """
 
 from __future__ import annotations
@@ -21,8 +21,18 @@ from tl_active.core.strategies import (
     REGISTRY,
     allowed_strategies,
 )
-from tl_active.core.task import MULTICLASS, NEGATIVE, ODD, POSITIVE, SKIP, Task, parse_classes
+from tl_active.core.task import (
+    BINARY,
+    MULTICLASS,
+    NEGATIVE,
+    ODD,
+    POSITIVE,
+    SKIP,
+    Task,
+    parse_classes,
+)
 from tl_active.data.backbones import DEFAULT_BACKBONE, DIGITS_LAYER
+from tl_active.data.weather import QUESTIONS
 
 FORMAT = "tl-active-session"
 FORMAT_VERSION = 2
@@ -31,6 +41,8 @@ MAX_BATCH = 16
 MAX_SEED = 2**63 - 1  # what a 64-bit database integer holds
 MAX_NAME = 4_096  # a backbone's path or a layer's name: the longest path Linux opens
 BATCH, CORRECTION = "batch", "correction"
+# The task of every weather question: its windows' class 1 (snow, wet) is the positive answer.
+WEATHER_TASK = Task(BINARY, (1,))
 # How a correction made on a second look at a suspect answer (Look again) begins its reason.
 LOOKED_AGAIN = "looked again"
 
@@ -84,6 +96,9 @@ class SessionSettings:
     # The session this one continues on a backbone fine-tuned on that one's labels (its id in
     # the store); empty for a session begun afresh.
     continued_from: str = ""
+    # Weather windows (`data/weather.py`): the question asked of them, such as "snow-today";
+    # empty for MNIST and image folders.
+    weather: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", _as_task(self.task))
@@ -124,6 +139,16 @@ class SessionSettings:
             len(self.continued_from) <= 64 and self.continued_from.isprintable()
         ):
             raise ValueError("continued_from must be a session's id")
+        if self.weather:
+            if not isinstance(self.weather, str) or self.weather not in QUESTIONS:
+                raise ValueError(
+                    f"unknown weather question {reprlib.repr(self.weather)}; "
+                    f"choose one of {', '.join(QUESTIONS)}"
+                )
+            if self.images or self.answers:
+                raise ValueError("a session is on weather windows or on images, not both")
+            if self.task != WEATHER_TASK:
+                raise ValueError("a weather question is binary: its positive answer is class 1")
         if self.answers:
             check_answer_names(self.answers)
             if self.task != Task(MULTICLASS, tuple(range(len(self.answers)))):
@@ -168,6 +193,7 @@ class SessionSettings:
             "images",
             "images_checksum",
             "continued_from",
+            "weather",
         ):
             if name in names and name in data and not isinstance(data[name], str):
                 raise ValueError(f"{name} must be text, not {reprlib.repr(data[name])}")
@@ -193,6 +219,7 @@ class SessionSettings:
             images_checksum=data.get("images_checksum", ""),
             answers=_answer_list(data.get("answers", [])),
             continued_from=data.get("continued_from", ""),
+            weather=data.get("weather", ""),
         )
 
     def summary(self, class_names: Sequence[str] | None = None) -> str:
@@ -203,11 +230,15 @@ class SessionSettings:
         MNIST's are its digits."""
         if self.answers:
             question = ",".join(self.answers)
+        elif self.weather:
+            question = QUESTIONS[self.weather].text
         elif self.images and class_names is None:
             question = f"{len(self.task.classes)} classes"
         else:
             question = self.task.name(class_names)
-        where = f" on {self.images}" if self.images else ""
+        where = (
+            f" on {self.images}" if self.images else " on weather windows" if self.weather else ""
+        )
         return (
             f"{question}, {self.strategy}, batch {self.batch_size}, {self.head_mode}, "
             f"seed {self.seed} ({self.backbone}/{self.layer}){where}"
@@ -253,7 +284,7 @@ def _answer_list(value) -> tuple[str, ...]:
 
 _SETTINGS = tuple(f.name for f in fields(SessionSettings))
 # Written only when set (a session on an image folder), so MNIST sessions read as before.
-_OPTIONAL_SETTINGS = ("images", "images_checksum", "answers", "continued_from")
+_OPTIONAL_SETTINGS = ("images", "images_checksum", "answers", "continued_from", "weather")
 # The first format's settings: a binary target on the shared CNN's digits.
 _V1_SETTINGS = ("target", "strategy", "batch_size", "head_mode", "seed")
 

@@ -37,6 +37,7 @@ def batch_panel(session: LabellingSession, options: list) -> None:
             {
                 "src": image_uri(session, pick.index),
                 "alt": image_name(session, pick.index),
+                "title": session.features.kind.tile_title(pick.index),
                 "caption": f"{p_name} {p_shown[position]:.3f}{says} · rank {pick.rank:,}",
             }
         )
@@ -45,13 +46,17 @@ def batch_panel(session: LabellingSession, options: list) -> None:
         round_number=len(session.rounds) + 1,
         tiles=tiles,
         options=[o.for_grid() for o in options if o.value != SKIP],  # the grid adds Skip
+        skip_key=next(o.key for o in options if o.value == SKIP),
+        item=session.features.kind.item,
         answers=answers,
         on_submit=on_grid_submit,
         # The answers in progress survive a reload of this session's page (`sessionStorage`).
         scope=current_id() or "",
     )
     reasons = dict.fromkeys(p.reason for p in picks)  # in order, each once
+    legend = session.features.kind.tile_legend
     st.caption(
         f"Chosen by {session.settings.strategy} (score and rank in the pool): "
         f"{'; '.join(reasons)}. Undo takes back the last submitted round."
+        + (f" {escape_markdown(legend)}" if legend else "")
     )

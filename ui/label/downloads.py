@@ -17,6 +17,7 @@ from ui.support import session_store
 def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
     """Files built when their button is clicked, from a snapshot of the session taken now."""
     task, names, data = session.task, session.features.class_names, session.data
+    kind = session.features.kind
     rounds, proba = list(session.rounds), session.proba_pool
     start = session.start_metrics().as_dict()
     ceiling = session.ceiling().as_dict() if session.has_test else None
@@ -78,9 +79,16 @@ def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
         mime="text/csv",
         on_click="ignore",
         icon=":material/table:",
-        help="One row per answered image: pool index (a folder's: the image's path), answer, "
-        "round, time, who answered, the true class where known; rounds taken back with undo "
-        "are included, marked undone.",
+        help=kind.in_own_words(
+            "One row per answered image: "
+            + (
+                "pool index (a folder's: the image's path)"
+                if kind.item == "image"
+                else kind.item_column
+            )
+            + ", answer, round, time, who answered, the true class where known; rounds taken "
+            "back with undo are included, marked undone."
+        ),
     )
     row.download_button(
         "Predict the rest as CSV",
@@ -89,8 +97,10 @@ def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
         mime="text/csv",
         on_click="ignore",
         icon=":material/table:",
-        help="Every image nobody labelled (and the held-out test images), with the head's "
-        "answer and its p: the rest of the data set, labelled by the head.",
+        help=kind.in_own_words(
+            "Every image nobody labelled (and the held-out test images), with the head's "
+            "answer and its p: the rest of the data set, labelled by the head."
+        ),
     )
     row.download_button(
         "Session as JSON manifest",

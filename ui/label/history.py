@@ -27,9 +27,11 @@ def history_rows(session: LabellingSession, options: list) -> pa.Table:
     kept = st.session_state.get(keys.HISTORY)
     if kept and kept[0] == revision:
         return kept[1]
+    # The picture's column is named as the kind names its items ("image", "window").
+    picture = session.features.kind.item
     columns: dict[str, list] = {
         "round": [],
-        "image": [],
+        picture: [],
         session.features.kind.item_column: [],
         "answer": [],
         "answered by": [],
@@ -42,7 +44,7 @@ def history_rows(session: LabellingSession, options: list) -> pa.Table:
         who = f"{who}, correction" if r.is_correction else who
         n = len(r.indices)
         columns["round"] += [r.number] * n
-        columns["image"] += [image_uri(session, i, THUMB_SCALE) for i in r.indices]
+        columns[picture] += [image_uri(session, i, THUMB_SCALE) for i in r.indices]
         columns[kind.item_column] += [kind.item_id(i) for i in r.indices]
         columns["answer"] += [words[a] for a in r.answers]
         columns["answered by"] += [who] * n
@@ -66,7 +68,7 @@ def history(session: LabellingSession, options: list) -> None:
         height=300,
         key="history_table",
         column_config={
-            "image": st.column_config.ImageColumn("image", width="small"),
+            session.features.kind.item: st.column_config.ImageColumn(width="small"),
             accuracy_column(session): st.column_config.NumberColumn(format="percent"),
         },
     )
@@ -88,7 +90,7 @@ def change_form(session: LabellingSession, options: list) -> None:
         picker, thumbnail = st.columns([5, 1], vertical_alignment="bottom")
         with picker:
             index = st.selectbox(
-                "Image to change (the newest first)",
+                session.features.kind.in_own_words("Image to change (the newest first)"),
                 answered,
                 key=keys.FIX_IMAGE,
                 format_func=lambda i: f"{image_name(session, i)}: now {words[now[i]]}",

@@ -52,7 +52,8 @@ def map_view() -> None:
         st.caption(
             f"UMAP of {escape_markdown(session.features.backbone)} / "
             f"{escape_markdown(session.features.layer)} (seeded, computed once in "
-            f"{pool_map.seconds:.0f} s and cached): images close on the map are close where the "
+            f"{pool_map.seconds:.0f} s and cached): {session.features.kind.items} close on the "
+            "map are close where the "
             "head reads them. Colour: the head's answer, faded where it is unsure; squares: "
             "your answers; rings: the open batch, numbered as in the grid. Scroll to zoom."
         )
@@ -146,5 +147,6 @@ def draw(session: LabellingSession, pool_map) -> None:
     with st.container(key="pool_map_chart"):
         st.vega_lite_chart(spec, width="stretch")
     total = session.data.size
-    sample = f"a sample of {n_points:,} of the {total:,} images" if n_points < total else "all"
+    items = session.features.kind.items
+    sample = f"a sample of {n_points:,} of the {total:,} {items}" if n_points < total else "all"
     st.caption(f"Drawn: {sample} (every labelled one and the open batch among them).")

@@ -1,6 +1,7 @@
 """The progress line above the batch: labels, rounds, accuracy, the ceiling and when to stop.
 
-With a test set the line gives the test accuracy beside the frozen-head ceiling; without one
+With a test set the line gives the test accuracy beside the frozen-head ceiling (and, for a
+rare positive answer such as snow, how many of it the head finds); without one
 (a folder without class folders) the cross-validated accuracy on the person's own labels. The
 stopping recommendation ends the line, its reasons in the line's help. `layer_note` warns of a
 layer that cannot answer the question well, in the sidebar and above the batch.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from tl_active import plots
 from tl_active.core import stopping
 from tl_active.core.task import Task
 from tl_active.data.backbones import DIGITS_LAYER
@@ -59,7 +61,7 @@ def stopping_status(session: LabellingSession) -> tuple[str, str]:
     )
     why = (
         f"\n\nWhen to stop, without the test set: after each round the head's answer for every "
-        f"pool image is compared with the round before (Cohen's kappa). Once the mean of the "
+        f"pool {session.features.kind.item} is compared with the round before (Cohen's kappa). Once the mean of the "
         f"last {stopping.KAPPA_WINDOW} rounds reaches {stopping.KAPPA_THRESHOLD} and every "
         "answer has been given, more labels seldom change what the head says (Bloodgood & "
         f"Vijay-Shanker 2009).{fired} After round {last.number}: "
@@ -83,6 +85,26 @@ def progress_line_without_truth(session: LabellingSession) -> None:
     )
 
 
+# A binary question's positive answer rarer than this in the test set (snow: 2 %) is scored by
+# how many of it the head finds as well: accuracy alone says "98 %" for a head that finds none.
+RARE_SHARE = 0.2
+
+
+def rare_answer_note(session: LabellingSession) -> str:
+    """' · finds 3 of the 37 snow test windows (precision 25%)' for a rare positive answer."""
+    truth = session.data.truth_test
+    if not session.task.is_binary or not len(truth) or np.mean(truth == 1) >= RARE_SHARE:
+        return ""
+    metrics = session.metrics()
+    n_rare = int(np.count_nonzero(truth == 1))
+    found = round(metrics.recall * n_rare)
+    answer = plots.answer_name(session.task, session.features.class_names)
+    return (
+        f" · finds **{found}** of the {n_rare} {escape_markdown(answer)} test "
+        f"{session.features.kind.items} (precision {metrics.precision:.0%})"
+    )
+
+
 def progress_line(session: LabellingSession, ceiling: float) -> None:
     rounds = session.rounds
     simulated = sum(r.simulated for r in rounds)
@@ -90,9 +112,10 @@ def progress_line(session: LabellingSession, ceiling: float) -> None:
     stop_text, stop_help = stopping_status(session)
     st.container(key=PROGRESS_KEY).markdown(
         f"**{len(session.labelled)} labels** in **{plural(len(rounds), 'round')}**{auto} · "
-        f"test accuracy now **{session.metrics().accuracy:.1%}** · "
+        f"test accuracy now **{session.metrics().accuracy:.1%}**{rare_answer_note(session)} · "
         f"frozen-head ceiling {ceiling:.1%}{stop_text}",
-        help=f"Accuracy on the {len(session.data.test):,} held-out test images of the question, "
+        help=f"Accuracy on the {len(session.data.test):,} held-out test "
+        f"{session.features.kind.items} of the question, "
         "never offered for labelling. The frozen-head ceiling is the same head fitted on every "
         "pool label of this backbone, layer and question: what a few labels can approach."
         + stop_help,

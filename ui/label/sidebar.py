@@ -16,21 +16,25 @@ from sqlalchemy.exc import SQLAlchemyError
 from tl_active.core.head import HEAD_MODES
 from tl_active.core.strategies import REGISTRY, allowed_strategies, get_strategy
 from tl_active.core.task import Task
-from tl_active.data.backbones import SHIPPED
+from tl_active.data.backbones import resolve_backbone
 from tl_active.data.images import MAX_ZIP_BYTES
+from tl_active.data.weather import QUESTIONS
 from tl_active.errors import TlActiveError
 from tl_active.experiments.layer_check import layer_check
-from tl_active.sessions.records import MAX_BATCH
+from tl_active.sessions.records import MAX_BATCH, WEATHER_TASK
 from tl_active.sessions.session import LabellingSession
 from ui import keys
 from ui.browser import browser_id, recent_sessions
 from ui.label.progress import layer_note
 from ui.labelling import (
+    IMAGES,
+    WEATHER,
     current_id,
     current_session,
     keep_choices_valid,
     on_auto_label,
     on_confirm,
+    on_data_choice,
     on_import,
     on_reopen,
     on_settings_submit,
@@ -57,6 +61,25 @@ HEAD_HELP = {
 }
 
 
+DATA_CHOICES = {IMAGES: "MNIST or images", WEATHER: "weather"}
+MODEL_HELP = (
+    "A .keras file (loaded in Keras' safe mode; its input size and channels are read from it) "
+    "or an architecture and the weights file you have, e.g. mobilenetv2@96:/path/weights.h5 "
+    "(efficientnetb0, resnet50 too)."
+)
+WEATHER_MODEL_HELP = (
+    "A .keras file (loaded in Keras' safe mode) whose input is a window of days by the weather "
+    "table's channels, as weather-cnn's is."
+)
+LAYER_HELP = (
+    "`digits`: the softmax outputs; `embedding`: the Dense(128) layer before them; or type the "
+    "name of any layer of your model (its outputs are flattened)."
+)
+WEATHER_LAYER_HELP = (
+    "`dense`: the Dense(32) layer under the wet-today output; `wet`: that output itself; or "
+    "type the name of any layer of your model (its outputs are flattened)."
+)
+
 # The sticky container of "New session with these settings" and its confirmation.
 NEW_SESSION_BAR = "new_session_bar"
 KINDS = {"odd": "odd", "even": "even", "custom": "custom digits", "classes": "classes"}
@@ -67,53 +90,30 @@ def settings_sidebar(session: LabellingSession) -> None:
     if keys.SET_KIND not in state:  # first run, or back from another page
         settings_into_widgets(session.settings)
     st.header("Session")
-    st.text_input(
-        "Image folder (empty: MNIST)",
-        key=keys.SET_IMAGES,
-        placeholder="/path/to/images",
-        help="A folder of your images (PNG, JPEG, anything Pillow reads) on this server, with "
-        "one subfolder per class if you know the classes; also TL_ACTIVE_IMAGES.",
+    st.radio(
+        "Data",
+        [IMAGES, WEATHER],
+        key=keys.SET_DATA,
+        horizontal=True,
+        format_func=DATA_CHOICES.get,
+        on_change=on_data_choice,
+        help="MNIST's digits or a folder of your images; or 14-day windows of five cities' "
+        "daily weather (2016 to label, 2017 held out to test).",
     )
-    st.file_uploader(
-        f"... or a .zip of them (at most {MAX_ZIP_BYTES // 1024**2} MB)",
-        type=["zip"],
-        key=keys.SET_ZIP,
-        on_change=on_zip_upload,
-        help="Unpacked on the server within limits: names that lead out of the folder, links, "
-        "non-images, unreadable files and zip bombs are skipped and counted.",
-    )
-    images = str(state.get(keys.SET_IMAGES) or "").strip()
-    folder = None
-    if images:
-        try:
-            folder = image_folder(images)
-        except TlActiveError as error:
-            st.error(escape_markdown(error))
-    if folder is not None:
-        st.caption(escape_markdown(folder.describe()))
-        # What was left out and why, the zip's members included, for as long as it is chosen.
-        unpacked, unpacking = state.get(keys.FOLDER_NOTE) or ("", ())
-        skipped = skipped_note(folder, unpacking if unpacked == images else ())
-        if skipped:
-            st.warning(escape_markdown(skipped))
-        if folder.has_truth:
-            st.multiselect(
-                "Classes to tell apart (none chosen: all)",
-                list(folder.class_names),
-                key=keys.SET_FOLDER_CLASSES,
-            )
-        else:
-            st.text_input(
-                "Your answers, by commas",
-                key=keys.SET_ANSWERS,
-                help="No class folders, so no truth: name the answers you will give, such as "
-                "cat, dog.",
-            )
+    weather = state[keys.SET_DATA] == WEATHER
+    if weather:
+        weather_question()
+    else:
+        images_sidebar()
+    images = "" if weather else str(state.get(keys.SET_IMAGES) or "").strip()
+    choices = backbone_choices(weather)
+    if state.get(keys.SET_BACKBONE) not in choices:
+        on_data_choice()  # a network of the other data: its counterpart for this data
     st.selectbox(
         "Backbone: the frozen network",
-        backbone_choices(),
+        choices,
         key=keys.SET_BACKBONE,
-        format_func=lambda c: c if c == OWN_FILE else f"{c}: {SHIPPED[c].description}",
+        format_func=lambda c: c if c == OWN_FILE else f"{c}: {resolve_backbone(c).description}",
     )
     own = state[keys.SET_BACKBONE] == OWN_FILE
     st.text_input(
@@ -121,20 +121,17 @@ def settings_sidebar(session: LabellingSession) -> None:
         key=keys.SET_MODEL_PATH,
         disabled=not own,
         placeholder="/path/to/model.keras",
-        help="A .keras file (loaded in Keras' safe mode; its input size and channels are read "
-        "from it) or an architecture and the weights file you have, e.g. "
-        "mobilenetv2@96:/path/weights.h5 (efficientnetb0, resnet50 too).",
+        help=WEATHER_MODEL_HELP if weather else MODEL_HELP,
     )
-    shipped = None if own else SHIPPED[state[keys.SET_BACKBONE]]
+    shipped = None if own else resolve_backbone(state[keys.SET_BACKBONE])
     st.selectbox(
         "Layer the head reads",
         layer_options(shipped, state.get(keys.SET_LAYER)),
         key=keys.SET_LAYER,
         accept_new_options=True,
-        help="`digits`: the softmax outputs; `embedding`: the Dense(128) layer before them; "
-        "or type the name of any layer of your model (its outputs are flattened).",
+        help=WEATHER_LAYER_HELP if weather else LAYER_HELP,
     )
-    on_mnist = not images
+    on_mnist = not images and not weather
     if on_mnist:
         st.radio(
             "Question",
@@ -159,15 +156,15 @@ def settings_sidebar(session: LabellingSession) -> None:
             help="A multi-class question: the pool and the test set hold only these digits.",
         )
     else:
-        # A folder's question is its classes, chosen above: the digits' widgets are not drawn,
-        # but what they hold is kept for a return to MNIST (Streamlit drops the state of a
-        # widget not drawn in a run, unless it is set again).
-        for key in (keys.SET_KIND, keys.SET_DIGITS, keys.SET_CLASSES):
-            if key in state:
-                state[key] = state[key]
+        # A folder's or weather's question was chosen above: the digits' widgets are not
+        # drawn, but what they hold is kept for a return to MNIST.
+        keep_undrawn(keys.SET_KIND, keys.SET_DIGITS, keys.SET_CLASSES)
     try:
-        # A folder's question is always its classes (or the answers named for it).
-        task = task_from_widgets() if on_mnist else Task.multiclass("0-1")
+        # A folder's question is always its classes (or the answers named for it); weather's
+        # is binary.
+        task = (
+            task_from_widgets() if on_mnist else WEATHER_TASK if weather else Task.multiclass("0-1")
+        )
     except ValueError:
         task = None  # said when the session is asked for
     keep_choices_valid(task)
@@ -175,7 +172,10 @@ def settings_sidebar(session: LabellingSession) -> None:
         "Query strategy",
         allowed_strategies(task) if task else list(REGISTRY),
         key=keys.SET_STRATEGY,
-        help="\n".join(f"- **{s.name}**: {s.description}" for s in REGISTRY.values()),
+        help="\n".join(
+            f"- **{s.name}**: {session.features.kind.in_own_words(s.description)}"
+            for s in REGISTRY.values()
+        ),
     )
     st.slider("Batch size", 1, MAX_BATCH, key=keys.SET_BATCH)
     st.radio(
@@ -219,7 +219,78 @@ def settings_sidebar(session: LabellingSession) -> None:
     # a head fitted on a small labelled sample says whether the layer tells the classes apart.
     check = layer_check(session.features)
     if check.warning:
-        st.warning(escape_markdown(check.warning))
+        st.warning(escape_markdown(session.features.kind.in_own_words(check.warning)))
+
+
+def images_sidebar() -> None:
+    """MNIST, or a folder of images (a path on the server, or an uploaded zip) and its classes."""
+    state = st.session_state
+    st.text_input(
+        "Image folder (empty: MNIST)",
+        key=keys.SET_IMAGES,
+        placeholder="/path/to/images",
+        help="A folder of your images (PNG, JPEG, anything Pillow reads) on this server, with "
+        "one subfolder per class if you know the classes; also TL_ACTIVE_IMAGES.",
+    )
+    st.file_uploader(
+        f"... or a .zip of them (at most {MAX_ZIP_BYTES // 1024**2} MB)",
+        type=["zip"],
+        key=keys.SET_ZIP,
+        on_change=on_zip_upload,
+        help="Unpacked on the server within limits: names that lead out of the folder, links, "
+        "non-images, unreadable files and zip bombs are skipped and counted.",
+    )
+    images = str(state.get(keys.SET_IMAGES) or "").strip()
+    folder = None
+    if images:
+        try:
+            folder = image_folder(images)
+        except TlActiveError as error:
+            st.error(escape_markdown(error))
+    if folder is not None:
+        st.caption(escape_markdown(folder.describe()))
+        # What was left out and why, the zip's members included, for as long as it is chosen.
+        unpacked, unpacking = state.get(keys.FOLDER_NOTE) or ("", ())
+        skipped = skipped_note(folder, unpacking if unpacked == images else ())
+        if skipped:
+            st.warning(escape_markdown(skipped))
+        if folder.has_truth:
+            st.multiselect(
+                "Classes to tell apart (none chosen: all)",
+                list(folder.class_names),
+                key=keys.SET_FOLDER_CLASSES,
+            )
+        else:
+            st.text_input(
+                "Your answers, by commas",
+                key=keys.SET_ANSWERS,
+                help="No class folders, so no truth: name the answers you will give, such as "
+                "cat, dog.",
+            )
+    # Weather's question is not drawn, but what it holds is kept for a return to the weather.
+    keep_undrawn(keys.SET_WEATHER)
+
+
+def weather_question() -> None:
+    """The question asked of weather windows; the image folder's widgets are kept, not drawn."""
+    st.radio(
+        "Question",
+        list(QUESTIONS),
+        key=keys.SET_WEATHER,
+        format_func=lambda name: QUESTIONS[name].text,
+        help="Answered for a window's last day (today) or the day after it (tomorrow); the "
+        "recorded events are the truth. The today questions hide that day's precipitation "
+        "from the network.",
+    )
+    keep_undrawn(keys.SET_IMAGES, keys.SET_FOLDER_CLASSES, keys.SET_ANSWERS)
+
+
+def keep_undrawn(*names: str) -> None:
+    """Keep what widgets not drawn in this run hold (Streamlit drops the state of a widget not
+    drawn in a run, unless it is set again)."""
+    for key in names:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
 
 
 def live_demo_sidebar(session: LabellingSession) -> None:

@@ -32,13 +32,18 @@ from ui.labelling.opening import (
 from ui.labelling.rounds import on_auto_label, on_grid_submit, open_batch
 from ui.labelling.state import current_id, current_session, flash, plural, show_flash
 from ui.labelling.widgets import (
+    IMAGES,
+    WEATHER,
     keep_choices_valid,
+    on_data_choice,
     on_zip_upload,
     settings_into_widgets,
     task_from_widgets,
 )
 
 __all__ = [
+    "IMAGES",
+    "WEATHER",
     "AnswerOption",
     "answer_options",
     "answer_word",
@@ -54,6 +59,7 @@ __all__ = [
     "on_check_fix",
     "on_confirm",
     "on_correct",
+    "on_data_choice",
     "on_fine_tune_cancel",
     "on_grid_submit",
     "on_import",

@@ -5,11 +5,12 @@ The grid, the history, the correction form and "Check my labels" all name answer
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 
 from tl_active.core.task import EVEN, ODD, SKIP, Task
 from tl_active.data.kinds import DataKind
-from ui.components.labelling_grid import DEFAULT_COLOURS, SKIP_COLOUR, SKIP_KEY, UNDO_KEY
+from ui.components.labelling_grid import DEFAULT_COLOURS, SKIP_COLOUR, UNDO_KEY
 
 
 @dataclass(frozen=True)
@@ -28,16 +29,27 @@ class AnswerOption:
 def answer_options(task: Task, kind: DataKind, named: tuple[str, ...] = ()) -> list[AnswerOption]:
     """The answers of a task, then Skip.
 
-    Binary: Odd/Even (keys O, E) for parity, else Positive/Negative (P, N). K classes: one per
-    class, its key from the class's name as the data kind gives it (MNIST's digits, a folder's
-    first letters, numbers otherwise); `named`: the answers a person named for images without
-    classes. S skips.
+    Binary: Odd/Even (keys O, E) for parity; the data's two class names where it has just two
+    (weather's snow / no snow: S, N); else Positive/Negative (P, N). K classes: one per class,
+    its key from the class's name as the data kind gives it (MNIST's digits, a folder's first
+    letters, numbers otherwise); `named`: the answers a person named for images without
+    classes. S skips, unless an answer's first letter is S: then the next letter of "skip"
+    that no answer takes does, so that answers keep their own letters.
     """
     if task.is_binary and task.positive in (ODD, EVEN):
         yes, no = ("Odd", "Even") if task.positive == ODD else ("Even", "Odd")
         options = [
             AnswerOption("positive", yes, yes[0].lower(), DEFAULT_COLOURS[0]),
             AnswerOption("negative", no, no[0].lower(), DEFAULT_COLOURS[1]),
+        ]
+    elif task.is_binary and len(kind.class_names) == 2 and task.classes == (1,):
+        words = (kind.class_names[1], kind.class_names[0])
+        letters = kind.answer_keys(words, reserved=(UNDO_KEY,))
+        options = [
+            AnswerOption(value, word[:1].upper() + word[1:], key, DEFAULT_COLOURS[k])
+            for k, (value, word, key) in enumerate(
+                zip(("positive", "negative"), words, letters, strict=True)
+            )
         ]
     elif task.is_binary:
         name = "{" + task.name(kind.class_names) + "}"
@@ -47,12 +59,15 @@ def answer_options(task: Task, kind: DataKind, named: tuple[str, ...] = ()) -> l
         ]
     else:
         names = named or task.answers(kind.class_names)
-        answer_keys = kind.answer_keys(names, reserved=(SKIP_KEY, UNDO_KEY))
+        answer_keys = kind.answer_keys(names, reserved=(UNDO_KEY,))
         options = [
             AnswerOption(name, name, key, DEFAULT_COLOURS[k % len(DEFAULT_COLOURS)])
             for k, (name, key) in enumerate(zip(names, answer_keys, strict=True))
         ]
-    return [*options, AnswerOption(SKIP, "Skip", SKIP_KEY, SKIP_COLOUR)]
+    taken = {o.key for o in options}
+    spare = (*"skipx", *string.digits, *string.ascii_lowercase)
+    skip_key = next(k for k in spare if k not in taken and k != UNDO_KEY)
+    return [*options, AnswerOption(SKIP, "Skip", skip_key, SKIP_COLOUR)]
 
 
 def answer_word(answer: str, options: list[AnswerOption]) -> str:

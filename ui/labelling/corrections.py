@@ -61,7 +61,11 @@ def on_change_form(number: int) -> None:
     index = st.session_state.get(keys.FIX_IMAGE)
     answer = st.session_state.get(keys.FIX_ANSWER)
     if index is None or answer is None:
-        flash("warning", "Choose an image and its new answer first.")
+        item = current_session().features.kind.item
+        flash(
+            "warning",
+            f"Choose {'an' if item[0] in 'aeiou' else 'a'} {item} and its new answer first.",
+        )
         redraw_page()
         return
     on_correct(int(index), answer, number)

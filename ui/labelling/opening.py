@@ -11,10 +11,12 @@ when the current one has rounds), old ones from the recent list or an imported m
 from __future__ import annotations
 
 import json
+import os
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
+from tl_active.data.backbones import SHIPPED_WEATHER
 from tl_active.data.features import FeatureSet
 from tl_active.errors import SessionFileError, TlActiveError
 from tl_active.sessions.exchange import read_manifest
@@ -31,7 +33,13 @@ from ui.labelling.state import (
     plural,
     show_flash,
 )
-from ui.labelling.widgets import folder_settings, settings_from_widgets, settings_into_widgets
+from ui.labelling.widgets import (
+    WEATHER_BACKBONE,
+    folder_settings,
+    settings_from_widgets,
+    settings_into_widgets,
+    weather_settings,
+)
 from ui.support import (
     default_backbone_and_layer,
     default_images,
@@ -43,7 +51,7 @@ from ui.support import (
 
 
 def features_of(settings: SessionSettings) -> FeatureSet:
-    return features_for(settings.backbone, settings.layer, settings.images)
+    return features_for(settings.backbone, settings.layer, settings.images, settings.weather)
 
 
 def use_session(
@@ -123,6 +131,13 @@ def reload_stored(why: str) -> None:
 
 
 def default_settings() -> SessionSettings:
+    """MNIST on the default backbone; or `TL_ACTIVE_IMAGES`' folder; or, with
+    `TL_ACTIVE_WEATHER` naming a question, weather windows on the weather network."""
+    question = os.environ.get("TL_ACTIVE_WEATHER", "").strip()
+    if question:
+        backbone = SHIPPED_WEATHER[WEATHER_BACKBONE]
+        base = SessionSettings(backbone=backbone.name, layer=backbone.default_layer)
+        return weather_settings(question, base)
     backbone, layer = default_backbone_and_layer()
     base = SessionSettings(backbone=backbone, layer=layer)
     images = default_images()
@@ -144,7 +159,8 @@ def ensure_session() -> LabellingSession:
         except (TlActiveError, ValueError) as error:
             st.error(escape_markdown(error))
             st.stop()
-        features_or_stop(settings.backbone, settings.layer, settings.images)  # says why not
+        # Says why not, if the features cannot be had.
+        features_or_stop(settings.backbone, settings.layer, settings.images, settings.weather)
         if not start_session(settings):
             show_flash()
             if keys.SETTINGS_ERROR in st.session_state:

@@ -82,4 +82,5 @@ def on_auto_label() -> None:
         truth = session.features.kind.truth
         flash("success", f"{len(done)} rounds answered by {truth} (marked 'auto').")
     else:
-        flash("warning", "The pool has no unlabelled images left for another round.")
+        items = current_session().features.kind.items
+        flash("warning", f"The pool has no unlabelled {items} left for another round.")

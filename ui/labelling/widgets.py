@@ -2,7 +2,9 @@
 
 A session's settings are put into the widgets when it is opened; the widgets are read into
 settings when a new one is asked for. A folder's question is its classes (or the answers a person
-names for a folder without classes); an uploaded zip becomes such a folder.
+names for a folder without classes); an uploaded zip becomes such a folder. Weather windows
+are the other data: their question is one of `data.weather.QUESTIONS`, read on the weather
+network.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import streamlit as st
 
 from tl_active.core.strategies import DEFAULT_STRATEGY, allowed_strategies
 from tl_active.core.task import EVEN, MULTICLASS, ODD, Task
+from tl_active.data.backbones import SHIPPED_WEATHER, default_layer, resolve_backbone
 from tl_active.errors import TlActiveError
-from tl_active.sessions.records import SessionSettings, parse_answer_names
+from tl_active.sessions.records import WEATHER_TASK, SessionSettings, parse_answer_names
 from ui import keys
 from ui.labelling.state import flash
 from ui.support import (
@@ -26,6 +29,9 @@ from ui.support import (
 
 # A folder without class folders starts with this question; the sidebar names others.
 DEFAULT_ANSWERS = "yes, no"
+IMAGES, WEATHER = "images", "weather"  # the sidebar's choice of data
+DEFAULT_QUESTION = "snow-today"
+WEATHER_BACKBONE = next(iter(SHIPPED_WEATHER))
 
 
 def folder_settings(
@@ -57,12 +63,40 @@ def folder_settings(
     )
 
 
+def weather_settings(question: str, base: SessionSettings) -> SessionSettings:
+    """Settings on weather windows: the question asked of them, read on `base`'s network."""
+    allowed = base.strategy in allowed_strategies(WEATHER_TASK)
+    return SessionSettings(
+        task=WEATHER_TASK,
+        strategy=base.strategy if allowed else DEFAULT_STRATEGY,
+        batch_size=base.batch_size,
+        head_mode=base.head_mode,
+        seed=base.seed,
+        backbone=base.backbone,
+        layer=base.layer,
+        weather=question,
+    )
+
+
+def on_data_choice() -> None:
+    """MNIST or images, or weather windows: the backbone and layer follow, as networks read
+    one or the other."""
+    state = st.session_state
+    weather = state[keys.SET_DATA] == WEATHER
+    backbone = resolve_backbone(WEATHER_BACKBONE if weather else None)
+    state[keys.SET_BACKBONE], state[keys.SET_MODEL_PATH] = backbone.name, ""
+    state[keys.SET_LAYER] = backbone.default_layer if weather else default_layer(backbone)
+
+
 def settings_into_widgets(settings: SessionSettings) -> None:
     """Show a session's settings in the sidebar's widgets."""
     state = st.session_state
+    state[keys.SET_DATA] = WEATHER if settings.weather else IMAGES
+    state[keys.SET_WEATHER] = settings.weather or DEFAULT_QUESTION
     state[keys.SET_BACKBONE], state[keys.SET_MODEL_PATH] = choice_of(settings.backbone)
     state[keys.SET_LAYER] = settings.layer
-    task = settings.task
+    # Weather's question is its own widget: the digits' widgets keep MNIST's first question.
+    task = Task.binary(ODD) if settings.weather else settings.task
     if task.is_binary:
         kind = "odd" if task.positive == ODD else "even" if task.positive == EVEN else "custom"
     else:
@@ -102,6 +136,17 @@ def keep_choices_valid(task: Task | None) -> None:
 
 def settings_from_widgets() -> SessionSettings:
     state = st.session_state
+    if state.get(keys.SET_DATA) == WEATHER:
+        base = SessionSettings(
+            strategy=state[keys.SET_STRATEGY],
+            batch_size=int(state[keys.SET_BATCH]),
+            head_mode=state[keys.SET_HEAD],
+            seed=int(state[keys.SET_SEED]),
+            backbone=backbone_spec(state[keys.SET_BACKBONE], state[keys.SET_MODEL_PATH]),
+            layer=str(state[keys.SET_LAYER] or "").strip()
+            or SHIPPED_WEATHER[WEATHER_BACKBONE].default_layer,
+        )
+        return weather_settings(state[keys.SET_WEATHER], base)
     images = str(state.get(keys.SET_IMAGES) or "").strip()
     if images:
         base = SessionSettings(

@@ -67,9 +67,9 @@ def labelling_area() -> None:
             )
             + ": "
             + (
-                "answer the question for each image."
+                f"answer the question for each {kind.item}."
                 if session.task.is_binary
-                else "say which class each image shows."
+                else f"say which class each {kind.item} shows."
             )
             + (f" · {escape_markdown(kind.origin)}" if kind.origin else "")
         )

@@ -8,6 +8,7 @@ what a person sees: a name, a thumbnail, the truth.
 
 from __future__ import annotations
 
+import re
 import string
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -36,6 +37,9 @@ def answer_keys(answers: Sequence[str], reserved: Sequence[str] = ()) -> tuple[s
     return tuple(spare[: len(names)])
 
 
+_IMAGE_WORD = re.compile(r"\b([Ii])mage(s?)\b")
+
+
 class DataKind(ABC):
     """What a feature set's items are, how people see them and what their truth is called.
 
@@ -44,6 +48,7 @@ class DataKind(ABC):
 
     name: ClassVar[str]  # what the data is: "MNIST", "image folder"
     items: ClassVar[str]  # what a person labels, in the plural: "digits", "images"
+    item: ClassVar[str] = "image"  # one of the pool's items, as the page names it: "window"
     class_word: ClassVar[str]  # what one class is: "digit", "class"
     truth: ClassVar[str]  # what answers are checked against: "MNIST's ground truth"
     truth_is_plural: ClassVar[bool] = False  # "the class folders disagree", "MNIST's ... disagrees"
@@ -53,6 +58,10 @@ class DataKind(ABC):
     # Whether its labels CSV names items by pool index in the columns MNIST's always had
     # (`exchange.LABEL_COLUMNS`); otherwise by `item_id`, with who answered and the head's p.
     indexed_csv: ClassVar[bool] = False
+    # The longer side, in pixels, of the tile a page answers an item on: MNIST's 28 x 4.
+    tile_px: ClassVar[int] = 112
+    # What a tile's picture shows, said once beside the batch where it is not plain ('').
+    tile_legend: ClassVar[str] = ""
     # Whether a backbone can be fine-tuned on a session's labels (it reads the images again).
     fine_tunable: ClassVar[bool] = False
 
@@ -81,7 +90,7 @@ class DataKind(ABC):
 
     @abstractmethod
     def thumbnail_png(self, index: int, size: int) -> bytes:
-        """The pool item drawn as a `size` x `size` PNG."""
+        """The pool item drawn as a PNG `size` pixels on its longer side (square for images)."""
 
     @abstractmethod
     def says(self, class_name: str) -> str:
@@ -91,10 +100,29 @@ class DataKind(ABC):
     def test_split(self, n_test: int) -> str:
         """How the held-out test set was made, for people ('' when there is none)."""
 
+    def tile_title(self, index: int) -> str:
+        """A line over the pool item's tile that names it, where its picture does not ('')."""
+        return ""
+
     @property
     def origin(self) -> str:
         """Where the items come from and how they were prepared ('' for a shipped data set)."""
         return ""
+
+    def in_own_words(self, text: str) -> str:
+        """`text` written about images, with "image" said as this kind says its item ("window").
+
+        For a sentence shared by every kind (a strategy's description, a help text): the kind's
+        own sentences are written in its words to begin with.
+        """
+        if self.item == "image":
+            return text
+
+        def said(match: re.Match) -> str:
+            word = self.item + ("s" if match.group(2) else "")
+            return word[:1].upper() + word[1:] if match.group(1) == "I" else word
+
+        return _IMAGE_WORD.sub(said, text)
 
     def answer_keys(self, answers: Sequence[str], reserved: Sequence[str] = ()) -> tuple[str, ...]:
         """The keys that answer with each of `answers` (see `answer_keys`)."""

@@ -29,7 +29,7 @@ How a page uses it:
         session.submit(submitted["answers"], round_number=submitted["round"])
 
 `submitted` is `{"round": <the round the person saw>, "answers": [<option value> per tile]}`;
-Skip (value `"skip"`, key S) is always offered. It is a trigger value: a later rerun returns
+Skip (value `"skip"`, key S, or `skip_key` where an answer's own letter is S) is always offered. It is a trigger value: a later rerun returns
 None, so nothing is submitted twice. Keep `key` the same across rounds: a new `round_number`
 (or other tiles, or other `answers`) starts the grid afresh; the same batch drawn again (a rerun)
 keeps the answers in progress, which live in the page until the person submits. They are also
@@ -105,7 +105,9 @@ def text_colour(background: str) -> str:
     return dark if contrast_dark >= contrast_white else white
 
 
-def _checked_options(options: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+def _checked_options(
+    options: Sequence[dict[str, Any]], skip_key: str = SKIP_KEY
+) -> list[dict[str, str]]:
     if not options:
         raise ValueError("labelling_grid needs at least one answer option besides Skip")
     checked = []
@@ -115,10 +117,10 @@ def _checked_options(options: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
         colour = str(option.get("colour") or DEFAULT_COLOURS[n % len(DEFAULT_COLOURS)])
         if value == SKIP:
             raise ValueError(f"{SKIP!r} is always offered; do not pass it as an option")
-        if not _OPTION_KEY.fullmatch(key) or key in (SKIP_KEY, UNDO_KEY):
+        if not _OPTION_KEY.fullmatch(key) or key in (skip_key, UNDO_KEY):
             raise ValueError(
                 f"option {label!r}: its key must be one letter or digit other than "
-                f"{SKIP_KEY!r} (skip) and {UNDO_KEY!r} (undo), not {option['key']!r}"
+                f"{skip_key!r} (skip) and {UNDO_KEY!r} (undo), not {option['key']!r}"
             )
         if not _HEX_COLOUR.fullmatch(colour):
             raise ValueError(f"option {label!r}: colour must be #rrggbb, not {colour!r}")
@@ -126,7 +128,9 @@ def _checked_options(options: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
             {"value": value, "label": label, "key": key, "colour": colour.upper()}
             | {"text": text_colour(colour)}
         )
-    skip = {"value": SKIP, "label": "Skip", "key": SKIP_KEY, "colour": SKIP_COLOUR}
+    if not _OPTION_KEY.fullmatch(skip_key) or skip_key == UNDO_KEY:
+        raise ValueError(f"skip's key must be one letter or digit other than {UNDO_KEY!r}")
+    skip = {"value": SKIP, "label": "Skip", "key": skip_key, "colour": SKIP_COLOUR}
     checked.append(skip | {"text": text_colour(SKIP_COLOUR)})
     for field in ("value", "key"):
         seen = [o[field] for o in checked]
@@ -144,6 +148,8 @@ def grid_props(
     answers: Sequence[str | None] | None = None,
     submit_label_format: str = DEFAULT_SUBMIT_LABEL,
     scope: str = "",
+    skip_key: str = SKIP_KEY,
+    item: str = "image",
 ) -> dict[str, Any]:
     """What the page is given: checked tiles and options (Skip last), answers, the batch's id.
 
@@ -157,10 +163,12 @@ def grid_props(
         src = str(tile["src"])
         if not src.startswith("data:image/"):
             raise ValueError(f"tile {n}: src must be a data:image/ URI (nothing is fetched)")
+        title = str(tile.get("title") or "")
         checked_tiles.append(
             {"src": src, "alt": str(tile.get("alt", "")), "caption": str(tile.get("caption", ""))}
+            | ({"title": title} if title else {})
         )
-    checked_options = _checked_options(options)
+    checked_options = _checked_options(options, skip_key)
     values = {o["value"] for o in checked_options}
     answers = [None] * len(tiles) if answers is None else list(answers)
     if len(answers) != len(tiles):
@@ -186,6 +194,7 @@ def grid_props(
         "answers": answers,
         "submitLabel": submit_label_format,
         "scope": str(scope),
+        "item": str(item),
     }
 
 
@@ -221,12 +230,16 @@ def labelling_grid(
     submit_label_format: str = DEFAULT_SUBMIT_LABEL,
     on_submit: Callable[[dict[str, Any]], None] | None = None,
     scope: str = "",
+    skip_key: str = SKIP_KEY,
+    item: str = "image",
 ) -> dict[str, Any] | None:
     """Draw the batch; return `{"round", "answers"}` in the run its submit started, else None.
 
-    `tiles`: `{"src": PNG data URI, "alt": text for a screen reader, "caption": short text}`.
+    `tiles`: `{"src": PNG data URI, "alt": text for a screen reader, "caption": short text}`,
+    and a `"title"` (the caption's first line) where the picture does not name itself.
     `options`: `{"value", "label", "key" (one letter or digit), "colour" (#rrggbb, optional)}`,
-    without Skip, which is always added. `answers`: one option value or None per tile, shown
+    without Skip, which is always added (on `skip_key`). `item` is what a tile shows, for the
+    words a screen reader hears ("image", "window"). `answers`: one option value or None per tile, shown
     when this batch is new to the page. `submit_label_format` may use `{answered}` and `{size}`.
     `on_submit`, if given, is called with the submission before the script reruns (as a
     widget callback), and the submission is returned as well. `scope` names whose answers these
@@ -240,6 +253,8 @@ def labelling_grid(
         answers=answers,
         submit_label_format=submit_label_format,
         scope=scope,
+        skip_key=skip_key,
+        item=item,
     )
 
     def submitted() -> None:

@@ -109,7 +109,10 @@ export default function ({ data, parentElement, setTriggerValue }) {
     writeSaved(data.key, { scope: data.scope, batch: data.batch, answers: state.answers });
   }
 
-  grid.setAttribute("aria-label", `Round ${data.round}: ${n} images to answer`);
+  // What a tile shows, as the data names it ("image", "window").
+  const item = data.item;
+  const Item = item.charAt(0).toUpperCase() + item.slice(1);
+  grid.setAttribute("aria-label", `Round ${data.round}: ${n} ${item}s to answer`);
   const tiles = data.tiles.map((tile, i) => {
     const cell = document.createElement("div");
     cell.className = "tl-tile";
@@ -129,7 +132,14 @@ export default function ({ data, parentElement, setTriggerValue }) {
     const caption = document.createElement("div");
     caption.className = "tl-caption";
     caption.textContent = tile.caption;
-    caption.title = tile.caption; // whole, where two lines cut it short
+    caption.title = tile.title ? `${tile.title} ${tile.caption}` : tile.caption; // whole, where two lines cut it short
+    if (tile.title) {
+      // The caption's first line names what the picture cannot ("Chicago 2016-12-18").
+      const title = document.createElement("div");
+      title.className = "tl-title";
+      title.textContent = tile.title;
+      caption.prepend(title);
+    }
     caption.id = `tl-caption-${i}`; // ids are scoped to the component's shadow root
     cell.setAttribute("aria-describedby", caption.id);
     const choices = document.createElement("div");
@@ -139,7 +149,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
       button.type = "button";
       button.tabIndex = -1; // the keys reach every answer; Tab stays on the grid
       button.dataset.value = option.value;
-      button.setAttribute("aria-label", `${option.label}: image ${i + 1}`);
+      button.setAttribute("aria-label", `${option.label}: ${item} ${i + 1}`);
       button.style.setProperty("--tl-option", option.colour);
       button.style.setProperty("--tl-option-text", option.text);
       button.append(option.label);
@@ -183,7 +193,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
       }
       t.answer.textContent = option ? option.label : "";
       const said = option ? option.label : "no answer yet";
-      t.cell.setAttribute("aria-label", `Image ${i + 1} of ${n}, ${said}. ${t.alt}`);
+      t.cell.setAttribute("aria-label", `${Item} ${i + 1} of ${n}, ${said}. ${t.alt}`);
       t.buttons.forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.value === value)));
     });
     const done = answered();
@@ -216,7 +226,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
     state.active = last.position;
     state.submittedAt = null;
     save();
-    say(`Image ${last.position + 1}: answer taken back.`);
+    say(`${Item} ${last.position + 1}: answer taken back.`);
   }
 
   function submitted() {
@@ -230,7 +240,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
       return;
     }
     if (done < n) {
-      say(`Answer every image before submitting: ${done} of ${n} answered.`);
+      say(`Answer every ${item} before submitting: ${done} of ${n} answered.`);
       return;
     }
     state.submittedAt = performance.now();

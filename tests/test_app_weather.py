@@ -1,0 +1,233 @@
+"""Weather windows on the Label page: chosen in the sidebar, answered with their own keys.
+
+The app opens on MNIST under AppTest; the sidebar's Data chooser turns to weather windows and
+a question, and a new session starts on the weather network. Its grid offers Snow (S), No snow
+(N) and Skip (K, as S is snow's), its tiles are charts named by city and day, a round lands and
+two more are auto-labelled by the recorded events; every element of the page and the sidebar is
+read for MNIST's and images' words, and the files name windows by city and day. The stored
+session reopens from its link as weather, and the chooser goes back to MNIST.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from grid_apptest import grid_props_of, submit_grid
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from tl_active.data.kinds import WeatherKind
+from tl_active.sessions.exchange import (
+    labels_csv,
+    manifest_json,
+    predictions_csv,
+    read_manifest,
+)
+from ui import keys
+from ui.labelling.opening import features_of
+
+pytestmark = [pytest.mark.model, pytest.mark.usefixtures("app_db")]
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+# The widgets that choose the data and the network may name MNIST and images: they offer them.
+CHOOSERS = (keys.SET_DATA, keys.SET_BACKBONE)
+WORDS = re.compile(r"MNIST|\bimages?\b|\bdigits?\b|true digit", re.IGNORECASE)
+CITY_AND_DAY = re.compile(r"^(Auckland|Beijing|Chicago|Mumbai|San Diego) 2016-\d\d-\d\d$")
+PNG = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+")
+MEDIA = re.compile(r'image/(png|gif)|material/image|type\\*"\s*:\s*\\*"image')
+
+
+def settle(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def elements(node):
+    """Every element under `node`, in the fragments, the sidebar and the toasts too."""
+    children = getattr(node, "children", None)
+    if isinstance(children, dict):
+        for child in children.values():
+            yield from elements(child)
+    elif hasattr(node, "proto"):
+        yield node
+
+
+def said_of_images(at: AppTest) -> list[str]:
+    """What on the page speaks of MNIST, images or digits, but for the data and network
+    choosers, the grid's own code and the icons drawn by name (":material/image:")."""
+    said = []
+    for element in elements(at._tree):
+        if getattr(element, "key", None) in CHOOSERS:
+            continue
+        if element.type == "bidi_component":
+            text = json.dumps(json.loads(element.proto.json))  # the props, not the JS and CSS
+        else:
+            text = str(element.proto)
+        # Pictures (data URIs, their MIME types, in the history's Arrow data too), icons, and
+        # the history's picture column's type, which no one reads.
+        text = MEDIA.sub("", PNG.sub("", text))
+        said += [text[max(0, m.start() - 80) : m.end() + 60] for m in WORDS.finditer(text)]
+    return said
+
+
+def choose_weather(at: AppTest, question: str) -> AppTest:
+    settle(at.sidebar.radio(key=keys.SET_DATA).set_value("weather").run())
+    settle(at.sidebar.radio(key=keys.SET_WEATHER).set_value(question).run())
+    return settle(at.button(key="new_session").click().run())
+
+
+@pytest.fixture
+def weather_app():
+    at = settle(AppTest.from_file(APP, default_timeout=180).run())
+    assert at.session_state[keys.SESSION].features.kind.name == "MNIST"
+    return choose_weather(at, "snow-today")
+
+
+def test_a_weather_session_has_its_own_tiles_keys_and_words(weather_app):
+    at = weather_app
+    session = at.session_state[keys.SESSION]
+    kind = session.features.kind
+    assert isinstance(kind, WeatherKind) and session.settings.weather == "snow-today"
+    assert (session.settings.backbone, session.settings.layer) == ("weather-cnn", "dense")
+    assert len(session.data.pool) == 1765 and len(session.data.test) == 1760
+
+    # The answers by their own letters: S snow, N no snow; Skip moves to K.
+    props = grid_props_of(at)
+    assert [(o["label"], o["key"]) for o in props["options"]] == [
+        ("Snow", "s"),
+        ("No snow", "n"),
+        ("Skip", "k"),
+    ]
+    assert props["item"] == "window"
+    # Each tile a chart 150 px wide (days across), named by city and day in its caption.
+    for tile in props["tiles"]:
+        assert CITY_AND_DAY.match(tile["title"]), tile["title"]
+        assert tile["alt"] == f"{tile['title']} (14 days to it)"
+        assert tile["caption"].startswith("p(snow) ")
+        chart = Image.open(io.BytesIO(base64.b64decode(tile["src"].split(",", 1)[1])))
+        assert chart.size == (150, 105)
+    # The sidebar: the question, no digits' widgets, "Now:" in the question's words.
+    sidebar = at.sidebar
+    assert not [r for r in sidebar.radio if r.key == keys.SET_KIND]
+    assert sidebar.radio(key=keys.SET_WEATHER).value == "snow-today"
+    now = next(c.value for c in sidebar.caption if c.value.startswith("Now:")).replace("\\", "")
+    assert now.startswith("Now: snow today, ") and "on weather windows" in now
+    assert any(m.value.startswith("#### Label the windows") for m in at.markdown)
+    assert "the recorded events" in at.button(key="auto_label").help
+    assert said_of_images(at) == [], said_of_images(at)
+
+    # A round lands: the tiles answered No snow but the first, Snow.
+    titles = [t["title"] for t in props["tiles"]]
+    given = ["positive", "negative", "negative", "negative"]
+    settle(submit_grid(at, 1, given))
+    session = at.session_state[keys.SESSION]
+    assert len(session.rounds) == 1 and session.rounds[0].answers == given
+    assert [kind.short_name(i) for i in session.rounds[0].indices] == titles
+    assert any("Round 1 learned" in t.value for t in at.toast)
+    # Snow is 2 % of the test windows: the line says how many of them the head finds.
+    line = next(m.value for m in at.markdown if "labels** in" in m.value).replace("\\", "")
+    assert re.search(r"finds \*\*\d+\*\* of the 37 snow test windows \(precision \d+%\)", line)
+    assert said_of_images(at) == []
+
+    # Two auto-labelled rounds, answered by the recorded events; the check and history too.
+    settle(at.number_input(key=keys.AUTO_ROUNDS).set_value(2).run())
+    settle(at.button(key="auto_label").click().run())
+    settle(at.button(key="check").click().run())
+    session = at.session_state[keys.SESSION]
+    assert len(session.rounds) == 3 and session.rounds[2].simulated
+    (history,) = [d.value for d in at.dataframe]
+    assert "city and day" in history.columns and "pool index" not in history.columns
+    assert set(history["answered by"]) == {"recorded events (auto)", "person"}
+    assert all(CITY_AND_DAY.match(name) for name in history["city and day"])
+    assert set(history["answer"]) <= {"Snow", "No snow"}
+    assert said_of_images(at) == []
+
+    # The files: windows by city and day, answers in the question's words, no MNIST.
+    labels = labels_csv(session)
+    header, *rows = labels.splitlines()
+    assert header.startswith("city and day,answer,round,") and "true_digit" not in header
+    assert len(rows) == 12 and all(CITY_AND_DAY.match(r.split(",")[0]) for r in rows)
+    assert rows[0].split(",")[1] == "snow"  # the first round's first answer, as words
+    assert {r.split(",")[1] for r in rows} <= {"snow", "no snow"}
+    assert {r.split(",")[6] for r in rows} <= {"snow", "no snow"}  # true_class, by name
+    predictions = predictions_csv(session).splitlines()
+    assert predictions[0] == "city and day,part,predicted,p"
+    assert len(predictions) == 1 + 1765 - 12 + 1760
+    assert {line.split(",")[2] for line in predictions[1:]} <= {"snow", "no snow"}
+    assert re.match(r"^(Auckland|Beijing|Chicago|Mumbai|San Diego) 2017-", predictions[-1])
+    manifest = json.loads(manifest_json(session))
+    assert manifest["settings"]["weather"] == "snow-today"
+    for text in (labels, "\n".join(predictions), json.dumps(manifest)):
+        assert not WORDS.search(text)
+
+
+def test_a_weather_session_reopens_from_its_link_as_weather(weather_app):
+    at = weather_app
+    settle(at.number_input(key=keys.AUTO_ROUNDS).set_value(2).run())
+    settle(at.button(key="auto_label").click().run())
+    session = at.session_state[keys.SESSION]
+    session_id = at.session_state[keys.SESSION_ID]
+
+    # Another tab opens the link: the same question's windows, replayed to the same head.
+    other = AppTest.from_file(APP, default_timeout=180)
+    other.query_params["session"] = session_id
+    settle(other.run())
+    again = other.session_state[keys.SESSION]
+    assert isinstance(again.features.kind, WeatherKind)
+    assert again.settings == session.settings and again.settings.weather == "snow-today"
+    assert [r.indices for r in again.rounds] == [r.indices for r in session.rounds]
+    assert again.rounds[-1].weights == session.rounds[-1].weights
+    assert other.sidebar.radio(key=keys.SET_DATA).value == "weather"
+    assert other.sidebar.radio(key=keys.SET_WEATHER).value == "snow-today"
+    assert said_of_images(other) == []
+    # Its manifest imports as any other: the question's windows, replayed to the same head.
+    imported = read_manifest(manifest_json(session), features_of(session.settings))
+    assert imported.settings == session.settings
+    assert imported.rounds[-1].weights == session.rounds[-1].weights
+
+    # Back to MNIST in the sidebar: its network returns, and a new session is on digits.
+    settle(other.sidebar.radio(key=keys.SET_DATA).set_value("images").run())
+    assert other.sidebar.selectbox(key=keys.SET_BACKBONE).value == "mnist-cnn"
+    assert other.sidebar.radio(key=keys.SET_KIND).value == "odd"
+    settle(other.button(key="new_session").click().run())  # asked first: it has rounds
+    settle(next(b for b in other.button if b.label == "Start it").click().run())
+    assert other.session_state[keys.SESSION].features.kind.name == "MNIST"
+
+
+def test_each_question_answers_in_its_own_words():
+    at = settle(AppTest.from_file(APP, default_timeout=180).run())
+    choose_weather(at, "wet-tomorrow")
+    session = at.session_state[keys.SESSION]
+    assert session.settings.weather == "wet-tomorrow"
+    props = grid_props_of(at)
+    assert [(o["label"], o["key"]) for o in props["options"]] == [
+        ("Wet", "w"),
+        ("Dry", "d"),
+        ("Skip", "s"),  # no answer takes S here
+    ]
+    assert all(t["caption"].startswith("p(wet) ") for t in props["tiles"])
+    assert said_of_images(at) == []
+
+
+def test_look_again_names_a_doubtful_window_by_city_and_day_in_the_answers_words(weather_app):
+    at = weather_app
+    session = at.session_state[keys.SESSION]
+    picks = session.next_batch()
+    given = session.truth([p.index for p in picks])
+    given[0] = {"positive": "negative", "negative": "positive"}[given[0]]  # one answer wrong
+    settle(submit_grid(at, 1, given))
+    settle(at.number_input(key=keys.AUTO_ROUNDS).set_value(8).run())
+    settle(at.button(key="auto_label").click().run())
+    settle(at.button(key=keys.LOOK_TOGGLE).click().run())
+    name = at.session_state[keys.SESSION].features.kind.short_name(picks[0].index)
+    words = {"positive": "Snow", "negative": "No snow"}
+    line = next(c.value for c in at.caption if c.value.replace("\\", "").startswith(name))
+    assert f"you said {words[given[0]]}" in line
+    fix = next(b for b in at.button if b.key == f"look_fix_{picks[0].index}")
+    assert fix.label == f"Make it {words[session.truth([picks[0].index])[0]]}"
+    assert said_of_images(at) == []
