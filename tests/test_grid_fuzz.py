@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tl_active.data.backbones import resolve_backbone
+from tl_active.data.images import scan_folder
+from tl_active.errors import DataError
 from tl_active.experiments.compare import MAX_ROUNDS, MAX_SEEDS
 from tl_active.experiments.sweep import grid as grid_module
 from tl_active.experiments.sweep.grid import MAX_CELLS, GridError, grid_size, parse_grid
@@ -52,3 +56,20 @@ def test_any_grid_table_is_a_bounded_grid_or_one_line(data):
         assert all(1 <= r <= MAX_ROUNDS for r in grid.rounds)
         assert 1 <= grid_size(grid, grid.tasks()) <= MAX_CELLS
     assert time.perf_counter() - started < 5.0
+
+
+def test_a_home_folder_that_does_not_exist_is_one_line_everywhere(monkeypatch):
+    # Found by the fuzz above: "~0" names the home folder of a user called "0", and Python's
+    # expanduser raises a bare RuntimeError where there is none.
+    user = "~no-such-user-of-tl-active"
+    with pytest.raises(GridError, match="no home folder") as error:
+        parse_grid({"backbones": f"{user}/model.keras"})
+    assert "\n" not in str(error.value)
+    with pytest.raises(ValueError, match="no home folder"):
+        resolve_backbone(f"{user}/model.keras")
+    with pytest.raises(DataError, match="no home folder"):
+        scan_folder(f"{user}/images")
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr("pwd.getpwuid", lambda uid: (_ for _ in ()).throw(KeyError(uid)))
+    with pytest.raises(DataError, match="no home folder"):
+        scan_folder("~/images")

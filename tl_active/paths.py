@@ -9,7 +9,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from tl_active.errors import TlActiveError
+from tl_active.errors import DataError, TlActiveError
+from tl_active.text import shown
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
@@ -21,6 +22,18 @@ CACHE_DIR = Path(os.environ.get("TL_ACTIVE_CACHE", PROJECT_ROOT / ".cache"))
 # Backbones fine-tuned on a session's labels (`fine_tune.py`), each named by its checksum;
 # outside git, like the feature cache, and never inside a person's image folder.
 FINE_TUNED_DIR = Path(os.environ.get("TL_ACTIVE_FINE_TUNED", MODELS_DIR / "fine-tuned"))
+
+
+def expanded(path: Path | str) -> Path:
+    """A path as a person typed it, with `~` or `~user` made the home folder; `DataError` where
+    there is none (`~0`, a user this machine does not have, or no HOME), not Python's bare
+    RuntimeError."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        raise DataError(
+            f"{shown(str(path))}: no home folder for the user it names; give the path in full"
+        ) from None
 
 
 def db_url(value: str = "") -> str:

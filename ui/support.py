@@ -42,7 +42,7 @@ from tl_active.data.images import (
 )
 from tl_active.data.weather_features import load_weather_features
 from tl_active.errors import ModelError, TlActiveError
-from tl_active.paths import MNIST_PATH
+from tl_active.paths import MNIST_PATH, expanded
 from tl_active.sessions.store import SessionStore
 
 OWN_FILE = "your own .keras file"  # the backbone choice that reads a path from a text field
@@ -219,7 +219,7 @@ def _scanned(root: str, stamp: str) -> ImageFolder:
 
 def image_folder(root: str) -> ImageFolder:
     """The folder scanned (checksummed once per change of its files); `DataError` if unusable."""
-    return _scanned(root, _folder_stamp(Path(root).expanduser()))
+    return _scanned(root, _folder_stamp(expanded(root)))
 
 
 @st.cache_resource(show_spinner=False, max_entries=MAX_FEATURE_SETS)

@@ -33,7 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tl_active.core.task import DIGITS
+from tl_active.errors import DataError
 from tl_active.paths import MODEL_PATH, MODELS_DIR
+from tl_active.paths import expanded as expanded_path
 
 DIGITS_LAYER = "digits"  # Dense(n, softmax), one output per class the network was trained on
 EMBEDDING_LAYER = "embedding"  # Dense(128, tanh), the layer before the class outputs
@@ -148,7 +150,7 @@ def resolve_backbone(spec: str | Path | None = None) -> Backbone:
     application = _application(spec)
     if application is not None:
         return application
-    path = Path(spec).expanduser()
+    path = expanded(spec)
     if path.suffix == ".keras" or path.exists():
         return Backbone(str(path), path, "your own Keras model", DIGITS_LAYER, ())
     raise ValueError(
@@ -178,7 +180,7 @@ def _application(spec: str) -> Backbone | None:
     application = APPLICATIONS[architecture]
     return Backbone(
         spec,
-        Path(path.strip()).expanduser(),
+        expanded(path.strip()),
         f"{application.keras_name} at {size} x {size}, weights from your file",
         POOLED_LAYER,
         ((POOLED_LAYER, f"{application.last_block}, averaged over the image"),),
@@ -186,6 +188,15 @@ def _application(spec: str) -> Backbone | None:
         image_size=(size, size),
         scale=application.scale,
     )
+
+
+def expanded(spec: str) -> Path:
+    """A backbone's file as a person typed it, `~` expanded; `ValueError`, as for every bad
+    backbone here, where the home folder it names does not exist."""
+    try:
+        return expanded_path(spec)
+    except DataError as error:
+        raise ValueError(str(error)) from None
 
 
 def default_layer(backbone: Backbone) -> str:

@@ -39,6 +39,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from tl_active.errors import DataError, FileRefusedError
+from tl_active.paths import expanded
 from tl_active.safe_files import LINK_OUTSIDE, is_within, open_regular, read_regular
 from tl_active.text import shown as shown_text
 from tl_active.text import text_problem
@@ -184,7 +185,7 @@ def scan_folder(root: Path | str) -> ImageFolder:
     with an image's name but not an image's content, or an image damaged after its header, is
     skipped as unreadable. A folder with no readable image is a `DataError`.
     """
-    root = Path(root).expanduser()
+    root = expanded(root)
     if not root.is_dir():
         raise DataError(
             f"image folder not found: {shown_text(root)} is not a folder. Give a folder of "

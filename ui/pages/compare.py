@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from pathlib import Path
 from typing import NamedTuple
 
 import pandas as pd
@@ -51,6 +50,7 @@ from tl_active.experiments.compare_notes import (
 )
 from tl_active.experiments.sweep.grid import GROUP_COLUMNS
 from tl_active.experiments.sweep.results import SweepResults, folder_state, read_results
+from tl_active.paths import expanded
 from tl_active.sessions.figures import frozen_head_ceiling
 from tl_active.sessions.records import MAX_BATCH
 from tl_active.sessions.session import LabellingSession
@@ -471,7 +471,7 @@ def show_sweep() -> None:
         st.info("Give the folder a sweep wrote its results to (its `--out`).")
         return
     try:
-        where = Path(folder).expanduser()
+        where = expanded(folder)
         results = sweep_results(str(where), folder_state(where))
     except (TlActiveError, OSError) as error:
         st.error(escape_markdown(error))
