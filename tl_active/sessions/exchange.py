@@ -3,8 +3,8 @@
 - The labels CSV has one row per answered image: pool index, answer, round, time, MNIST's
   ground-truth digit and whether the answer agrees with it, and after its round the stopping
   signal (`pool_kappa`, the mean kappa of the pool's predictions over the last rounds) and
-  whether it recommended stopping (`can_stop`). Rounds taken back with undo can be included,
-  marked `undone`.
+  whether it recommended stopping (`can_stop`), and whether it was given to a whole region of
+  the pool map at once (`bulk`). Rounds taken back with undo can be included, marked `undone`.
 - The manifest is the whole session as one JSON document (format `tl-active-session`: settings
   with the seed, the model checksum, every round). Importing it checks its shape, then replays it
   in memory over the frozen features, which reproduces the head weights and checks them against
@@ -46,9 +46,11 @@ from tl_active.safe_files import open_regular
 from tl_active.sessions.figures import HISTOGRAM_BINS
 from tl_active.sessions.records import (
     BATCH,
+    BULK,
     CORRECTION,
     FORMAT,
     FORMAT_VERSION,
+    KINDS,
     MAX_NAME,
     OPTIONAL_FIELDS,
     READABLE_VERSIONS,
@@ -79,12 +81,14 @@ LABEL_COLUMNS = (
     "pool_kappa",
     "can_stop",
     "looked_again",
+    "bulk",
 )
 # Unix times a manifest may hold: from 1970 to the year 2100.
 _LATEST_TIME = 4_102_444_800.0
 # What a manifest holds besides its rounds; `exported_at` is for people and is not read back.
 _MANIFEST_KEYS = ("format", "version", "model_checksum", "settings", "rounds", "exported_at")
 _METRIC_NAMES = tuple(Metrics.__dataclass_fields__)
+OTHER_KINDS = (CORRECTION, BULK)  # rounds that are not the strategy's batches
 
 
 def _iso(t: float) -> str:
@@ -102,6 +106,7 @@ FOLDER_LABEL_COLUMNS = (
     "agrees",
     "status",
     "looked_again",
+    "bulk",
 )
 PREDICTION_COLUMNS = ("path", "part", "predicted", "p")
 
@@ -130,7 +135,8 @@ def folder_labels_csv(
 
     `who` is `person` or `auto` (answered by the folder's classes); `p` is the head's
     probability, at export, of the answer given (empty for a skip); `true_class` and `agrees`
-    are filled only where the folder has class folders; `looked_again` as in `labels_csv`.
+    are filled only where the folder has class folders; `looked_again` and `bulk` as in
+    `labels_csv`.
     """
     kind = session.features.kind
     out = io.StringIO()
@@ -160,6 +166,7 @@ def folder_labels_csv(
                 "" if answer == SKIP or not truth_known else answer == truth,
                 row["status"],
                 record.looked_again,
+                record.is_bulk,
             ]
         )
     return out.getvalue()
@@ -210,8 +217,9 @@ def labels_csv(
     `undone`. A correction is a row of its own, in the round that made it. `pool_kappa` and
     `can_stop` are the round's stopping signal and recommendation (`stopping.py`; the kappa is
     empty until there are enough rounds, and for rounds recorded before it existed).
-    `looked_again` is true on a correction made on looking again at a suspect answer. A session
-    on an image folder gets `folder_labels_csv`.
+    `looked_again` is true on a correction made on looking again at a suspect answer, `bulk` on
+    an answer given to a region of the pool map at once. A session on an image folder gets
+    `folder_labels_csv`.
     """
     if not session.features.kind.indexed_csv:
         return folder_labels_csv(session, undone, include_skips)
@@ -241,6 +249,7 @@ def labels_csv(
                     _fixed(record.stopping.get("kappa_average")),
                     bool(record.can_stop),
                     record.looked_again,
+                    record.is_bulk,
                 ]
             )
     for row in rows:
@@ -314,6 +323,7 @@ def _check_round(position: int, data: object, session: LabellingSession, n_label
     they are, so they are checked here for what the app draws from them.
     """
     where = f"round {position} of the manifest"
+    pool_size = session.features.pool_size
     if not isinstance(data, dict):
         raise SessionFileError(f"{where} is not an object")
     missing = [name for name in RECORD_FIELDS if name not in data and name not in OPTIONAL_FIELDS]
@@ -348,8 +358,8 @@ def _check_round(position: int, data: object, session: LabellingSession, n_label
         raise SessionFileError(f"{where}: adam_t must be a whole number of steps")
     kind = data.get("kind", BATCH)
     previous = data.get("previous", [])
-    if kind not in (BATCH, CORRECTION):
-        raise SessionFileError(f"{where}: kind must be {BATCH!r} or {CORRECTION!r}")
+    if kind not in KINDS:
+        raise SessionFileError(f"{where}: kind must be one of {', '.join(map(repr, KINDS))}")
     if not isinstance(previous, list) or not all(isinstance(v, str) for v in previous):
         raise SessionFileError(f"{where}: previous must be a list of answers")
     if len(previous) != (1 if kind == CORRECTION else 0):
@@ -359,7 +369,13 @@ def _check_round(position: int, data: object, session: LabellingSession, n_label
         )
     n = len(data["indices"])
     batch = session.settings.batch_size if kind == BATCH else 1
-    if n != batch:
+    if kind == BULK:
+        # A region of the map: any number of images, one answer for all of them.
+        if not 0 < n <= pool_size:
+            raise SessionFileError(f"{where} is a bulk round of {n} images")
+        if len(set(data["answers"])) > 1:
+            raise SessionFileError(f"{where} is a bulk round but gives more than one answer")
+    elif n != batch:
         raise SessionFileError(
             f"{where} has {n} images; each {kind} of this session has {batch}"
             if kind == CORRECTION
@@ -370,7 +386,6 @@ def _check_round(position: int, data: object, session: LabellingSession, n_label
             raise SessionFileError(
                 f"{where} has {n} images but {len(data[name])} {name.replace('_', ' ')}"
             )
-    pool_size = session.features.pool_size
     bad = [i for i in data["indices"] if not 0 <= i < pool_size]
     if bad:
         raise SessionFileError(
@@ -548,7 +563,8 @@ def read_manifest(raw: bytes | str, features: FeatureSet) -> LabellingSession:
     if not isinstance(recorded, list):
         raise SessionFileError("the manifest has no list of rounds")
     most = empty.data.size // settings.batch_size
-    batches = sum(1 for r in recorded if not (isinstance(r, dict) and r.get("kind") == CORRECTION))
+    # Batches are bounded by the batch size; corrections and bulk rounds by the pool's size.
+    batches = sum(1 for r in recorded if not (isinstance(r, dict) and r.get("kind") in OTHER_KINDS))
     if batches > most or len(recorded) - batches > empty.data.size:
         raise SessionFileError(
             f"the manifest holds {batches} rounds; a pool of {empty.data.size:,} images "
