@@ -141,15 +141,50 @@ def pca_xy(pool: np.ndarray, seed: int = 0) -> np.ndarray:
     return _PCA(2, svd_solver="randomized", random_state=seed).fit_transform(x).astype(np.float32)
 
 
-def _import_umap():
+NUMBA_FOLDER = "numba"  # under the cache folder: UMAP's compiled functions, kept between processes
+
+
+def _import_umap(cache_dir: Path = CACHE_DIR):
+    """umap, with its compiled functions kept in `cache_dir/numba` (or `$NUMBA_CACHE_DIR`).
+
+    numba compiles UMAP's functions in every new process (tens of seconds of CPU) unless they
+    are cached, and umap-learn marks few of them `cache=True`; caching is turned on here for the
+    rest of them, as `cache=True` does, before any is compiled. The folder is numba's own cache
+    (keyed by each function's source file and the CPU), so a new umap-learn compiles afresh.
+    """
+    folder = os.environ.get("NUMBA_CACHE_DIR") or str(Path(cache_dir) / NUMBA_FOLDER)
+    if "numba" not in sys.modules:
+        # Read by numba on import; pynndescent's functions, cached on import, go there too.
+        os.environ["NUMBA_CACHE_DIR"] = folder
     # umap's package imports its ParametricUMAP, which imports TensorFlow (seconds and hundreds
     # of megabytes) when it is installed; the map never uses it, so that import is refused
     # (a None in sys.modules makes it an ImportError, which umap catches).
     if "umap" not in sys.modules:
         sys.modules.setdefault("umap.parametric_umap", None)
+    import numba
     import umap
 
+    if not numba.config.CACHE_DIR:
+        numba.config.CACHE_DIR = folder
+    # pynndescent marks what it can cache itself (its neighbour descent uses dynamic globals,
+    # which numba cannot keep); umap leaves its layout and fuzzy set functions unmarked.
+    _cache_compiled(("umap",))
     return umap
+
+
+def _cache_compiled(packages: Sequence[str]) -> None:
+    """Turn on numba's on-disk cache for the jitted functions of these packages' modules."""
+    from numba.core.caching import NullCache
+    from numba.core.registry import CPUDispatcher
+
+    for name, module in list(sys.modules.items()):
+        if module is None or name.split(".")[0] not in packages:
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, CPUDispatcher) and isinstance(value._cache, NullCache):
+                with contextlib.suppress(Exception):
+                    # A function numba cannot cache (no source file, say) stays uncached.
+                    value.enable_caching()
 
 
 def _neighbours(pool: np.ndarray, path: Path, key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -185,7 +220,7 @@ def umap_xy(
         )
     say = progress or (lambda done, what: None)
     say(0.0, "loading UMAP")
-    umap = _import_umap()
+    umap = _import_umap(cache_dir)
     say(0.05, "finding each image's nearest neighbours")
     indices, distances = _neighbours(pool, neighbours_path(features, cache_dir), features.key)
     say(0.5, "laying out the map")
