@@ -176,15 +176,16 @@ def test_a_box_on_the_map_labels_its_images_as_one_bulk_round_and_undo_takes_it_
     at = submit_grid(at, 1, session.truth(batch))
     assert not at.exception
     before = (session.to_dict(), session.head.coef_.copy(), [p.index for p in session.next_batch()])
-    # On the circle, a box around an arc of 81 images, one of them answered in round 1.
+    # On the circle, a box around an arc of 81 images, one of them answered in round 1
+    # (the batch's others are far away on it).
     labelled = batch[0]
     arc = [(labelled + k) % 2_000 for k in range(-40, 41)]
     at = drag_box(at, *around(xy, arc))
     assert not at.exception
     fresh = sorted(set(arc) - set(batch))
     said = confirmation(at)
-    assert f"Label the {len(fresh)} unanswered images in the box with one answer" in said, said
-    assert f"{81 - len(fresh)} already answered in it" in said
+    assert f"Label the {len(fresh)} unanswered images drawn in the box with one answer" in said
+    assert "(the one already answered is left as it is)" in said
     (thumbnails,) = at.get("image")
     assert len(thumbnails.proto.imgs) == 8
     assert [i.caption for i in thumbnails.proto.imgs] == [
@@ -239,12 +240,12 @@ def test_a_box_refuses_sensibly_when_empty_all_answered_or_of_thousands(syntheti
     assert "bulk_label" not in _buttons(at)
 
     at = drag_box(at, *around(xy, [batch[0]]))  # one answered image alone
-    assert "All 1 images in the box are answered already" in confirmation(at)
+    assert "The image in the box is answered already: it is left as it is" in confirmation(at)
     assert "bulk_label" not in _buttons(at)
 
     at = drag_box(at, (-1.1, 1.1), (-1.1, 1.1))  # the whole pool: thousands
     said = confirmation(at)
-    assert "Label the 1,996 unanswered images in the box with one answer" in said
+    assert "Label the 1,996 unanswered images drawn in the box with one answer" in said
     at.segmented_control(key=keys.BULK_ANSWER).set_value("negative")
     at = run(at)
     assert at.checkbox(key=keys.BULK_SURE).label == "Yes, label all 1,996 images at once"

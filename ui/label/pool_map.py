@@ -199,22 +199,25 @@ def bulk_panel(session: LabellingSession, points: plots.MapPoints, region: dict)
             st.info("The box holds no images: nothing to label. Drag a box around some points.")
             st.button("Clear the box", key="bulk_clear", on_click=clear_box)
             return
-        left = (
-            f" ({answered:,} already answered in it {'is' if answered == 1 else 'are'} left "
-            "as they are)"
-            if answered
-            else ""
-        )
         if not fresh:
             st.info(
-                f"All {len(chosen):,} images in the box are answered already: they are left as "
-                "they are, and there is nothing to label."
+                "The image in the box is answered already: it is left as it is"
+                if len(chosen) == 1
+                else f"All {len(chosen):,} images in the box are answered already: they are "
+                "left as they are"
             )
             st.button("Clear the box", key="bulk_clear", on_click=clear_box)
             return
+        left = ""
+        if answered:
+            left = (
+                " (the one already answered is left as it is)"
+                if answered == 1
+                else f" (the {answered:,} already answered are left as they are)"
+            )
         st.markdown(
             f"**Label the {len(fresh):,} unanswered "
-            f"{'image' if len(fresh) == 1 else 'images'} in the box with one answer**{left}"
+            f"{'image' if len(fresh) == 1 else 'images'} drawn in the box with one answer**{left}"
         )
         kind = session.features.kind
         shown = fresh[:SHOWN_FROM_BOX]
