@@ -217,3 +217,21 @@ def test_a_continued_session_keeps_its_bulk_rounds():
     assert [r.kind for r in continued.rounds] == [r.kind for r in session.rounds]
     assert continued.rounds[2].indices == session.rounds[2].indices
     assert np.allclose(continued.head.coef_, session.head.coef_, atol=1e-12, rtol=0)
+
+
+def test_a_bulk_round_on_a_flat_folder_names_its_images_by_path_and_replays():
+    """A folder without classes: no truth, so the figures are cross-validated on the labels."""
+    from test_folder_session import flat_features, flat_settings
+
+    features, digits = flat_features()
+    session = LabellingSession(features, flat_settings())
+    session.submit([session.answer_values[int(digits[p.index]) % 2] for p in session.next_batch()])
+    sixes = session.unanswered(np.flatnonzero(digits == 6).tolist())[:30]
+    record = session.label_bulk(sixes, "even")
+    assert record.is_bulk and record.n_labels == 4 + 30 and 0 <= record.metrics["accuracy"] <= 1
+    rows = list(csv.DictReader(io.StringIO(labels_csv(session))))
+    bulk_rows = [r for r in rows if r["bulk"] == "True"]
+    assert [r["path"] for r in bulk_rows] == [features.source.pool_paths[i] for i in sixes]
+    assert {(r["answer"], r["who"], r["round"]) for r in bulk_rows} == {("even", "person", "2")}
+    replayed = read_manifest(manifest_json(session), features)
+    assert replayed.to_dict() == session.to_dict()
