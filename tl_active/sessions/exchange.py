@@ -305,7 +305,12 @@ def _is_number(value) -> bool:
     return isinstance(value, float) and math.isfinite(value)
 
 
-_CHECKS = {int: _is_int, float: _is_number, str: lambda v: isinstance(v, str)}
+def _is_int64(value) -> bool:
+    # What a database keeps as a whole number: a larger one comes back from SQLite as a float.
+    return _is_int(value) and -(2**63) <= value < 2**63
+
+
+_CHECKS = {int: _is_int64, float: _is_number, str: lambda v: isinstance(v, str)}
 
 
 def _all_of(kind: type, values: list) -> bool:
