@@ -223,6 +223,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--folder-images", type=int, default=10_000)
     parser.add_argument("--skip-folder", action="store_true")
+    parser.add_argument("--folder-only", action="store_true", help="only the folder's timings")
     parser.add_argument(
         "--skip-warm", action="store_true", help="no second run with numba's cache warm"
     )
@@ -235,12 +236,14 @@ def main() -> None:
     if args.first_into:  # the fresh process
         print(json.dumps(first_maps(args.first_into, args.pairs)))
         return
-    row = update_cost()
-    print(
-        f"the map's update after a round ({row['points']:,} points, {row['bytes'] / 1e3:.0f} kB "
-        f"of Arrow): server CPU median {row['cpu_median'] * 1000:.0f} ms, wall "
-        f"{row['wall_median'] * 1000:.0f} ms (load {row['load']})"
-    )
+    if not args.folder_only:
+        row = update_cost()
+        print(
+            f"the map's update after a round ({row['points']:,} points, "
+            f"{row['bytes'] / 1e3:.0f} kB of Arrow): server CPU median "
+            f"{row['cpu_median'] * 1000:.0f} ms, wall {row['wall_median'] * 1000:.0f} ms "
+            f"(load {row['load']})"
+        )
     if args.update_only:
         return
     with tempfile.TemporaryDirectory() as work:
@@ -248,6 +251,8 @@ def main() -> None:
         runs = [("numba cold", Path(work) / "maps", len(PAIRS))]
         if not args.skip_warm:
             runs.append(("numba warm", Path(work) / "maps-again", 1))
+        if args.folder_only:
+            runs = []
         for name, cache, pairs in runs:
             started = time.perf_counter()
             child = subprocess.run(
@@ -269,7 +274,7 @@ def main() -> None:
                     f"5-NN {row['pca_knn5']:.2%}"
                 )
         cache = Path(work) / "maps"
-        for row in cached_reads(cache, args.repeats):
+        for row in [] if args.folder_only else cached_reads(cache, args.repeats):
             print(
                 f"{row['backbone']} / {row['layer']}: from the cache, median "
                 f"{row['cached_median'] * 1000:.0f} ms of {args.repeats} (max "
