@@ -1,11 +1,11 @@
 """What a session is and what each of its rounds leaves behind: the records every part reads.
 
 `SessionSettings` (backbone and layer, task, strategy, batch size, head mode, seed, and for an
-image folder its path, checksum and named answers) and `RoundRecord` (one submitted batch or one
-corrected answer, and the head and figures after it) are defined once here, with their
-validation, and the session, the store and the manifest reader all use them as they are. The
-session file's format name and versions live here too, with `upgrade_round`, which reads a round
-of an older version in today's fields.
+image folder its path, checksum and named answers) and `RoundRecord` (one submitted batch, one
+corrected answer or one region of the pool map answered at once, and the head and figures after
+it) are defined once here, with their validation, and the session, the store and the manifest
+reader all use them as they are. The session file's format name and versions live here too, with
+`upgrade_round`, which reads a round of an older version in today's fields.
 """
 
 from __future__ import annotations
