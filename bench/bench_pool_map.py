@@ -4,11 +4,15 @@ the cache, whether the map keeps neighbours, and `python -m tl_active map` on a 
 
     python bench/bench_pool_map.py [--repeats 5] [--folder-images 10000] [--skip-folder]
 
-The first UMAP runs in a fresh process, so its time includes numba compiling UMAP's functions
-(what a person meets once per server process); the second backbone's map follows in the same
-process, compiled. The maps go into a temporary cache; the features come from the usual one.
-The load average is printed beside each timing: on a shared machine it says how much of the
-two cores the measurement had.
+The first UMAP runs in a fresh process with an empty numba cache, so its time includes numba
+compiling UMAP's functions; the second backbone's map follows in the same process, compiled.
+Then a second fresh process maps the first backbone again with the numba cache the first one
+left (`$NUMBA_CACHE_DIR`, as the app keeps it under `.cache/numba`): what every later server
+process or `map` meets. The folder's `map` is timed the same two ways. The maps go into
+temporary caches; the features come from the usual one. Each timing gives wall and CPU seconds
+and the load average: on a shared machine it says how much of the two cores the measurement had.
+
+    python bench/bench_pool_map.py --skip-warm     # the cold runs only
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -31,13 +36,20 @@ def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def first_maps(cache: Path) -> list[dict]:
-    """In this (fresh) process: each pair's UMAP computed into `cache`, timed, with its accuracy."""
+def children_cpu() -> float:
+    """CPU seconds of this process's finished children, user and system."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def first_maps(cache: Path, pairs: int) -> list[dict]:
+    """In this (fresh) process: the first `pairs` pairs' UMAP computed into `cache`, timed, with
+    their accuracy."""
     from tl_active.data.features import load_features
     from tl_active.data.pool_map import PCA, UMAP, load_map, neighbour_accuracy
 
     results = []
-    for backbone, layer in PAIRS:
+    for backbone, layer in PAIRS[:pairs]:
         features = load_features(backbone, layer)
         before = load()
         start, start_cpu = time.perf_counter(), time.process_time()
@@ -155,21 +167,29 @@ def update_cost(rounds: int = 7) -> dict:
     }
 
 
-def folder_map(n_images: int, work: Path) -> dict:
-    """`features` then `map` on a folder of `n_images` MNIST PNGs, each a fresh process."""
+def folder_map(n_images: int, work: Path, warm: bool) -> dict:
+    """`features` then `map` on a folder of `n_images` MNIST PNGs, each a fresh process: `map`
+    with an empty numba cache, again with the cache it left (the map's files removed between),
+    and with the map cached."""
     sys.path.insert(0, str(ROOT / "bench"))
     from image_throughput import write_digit_pngs
 
     folder = write_digit_pngs(work / "digits", n_images)
     cache = work / "cache"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(work / "numba-folder")}
     timings = {}
-    for name, command in (
+    runs = [
         ("features", ["features"]),
-        ("map", ["map", "--out", str(work / "map.parquet")]),
-        ("map_cached", ["map", "--out", str(work / "map.csv")]),
-    ):
+        ("map, numba cold", ["map", "--out", str(work / "map.parquet")]),
+        *([("map, numba warm", ["map", "--out", str(work / "map.parquet")])] if warm else []),
+        ("map, map cached", ["map", "--out", str(work / "map.csv")]),
+    ]
+    for name, command in runs:
+        if name == "map, numba warm":
+            for made in cache.glob("map-*"):
+                made.unlink()  # the map computed again, with numba's functions kept
         before = load()
+        cpu = children_cpu()
         start = time.perf_counter()
         done = subprocess.run(
             [
@@ -188,6 +208,7 @@ def folder_map(n_images: int, work: Path) -> dict:
         )
         timings[name] = {
             "seconds": time.perf_counter() - start,
+            "cpu": children_cpu() - cpu,
             "load_before": before,
             "load_after": load(),
             "status": done.returncode,
@@ -202,54 +223,70 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--folder-images", type=int, default=10_000)
     parser.add_argument("--skip-folder", action="store_true")
+    parser.add_argument("--folder-only", action="store_true", help="only the folder's timings")
+    parser.add_argument(
+        "--skip-warm", action="store_true", help="no second run with numba's cache warm"
+    )
     parser.add_argument(
         "--update-only", action="store_true", help="only the server CPU of a round's update"
     )
     parser.add_argument("--first-into", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--pairs", type=int, default=len(PAIRS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.first_into:  # the fresh process
-        print(json.dumps(first_maps(args.first_into)))
+        print(json.dumps(first_maps(args.first_into, args.pairs)))
         return
-    row = update_cost()
-    print(
-        f"the map's update after a round ({row['points']:,} points, {row['bytes'] / 1e3:.0f} kB "
-        f"of Arrow): server CPU median {row['cpu_median'] * 1000:.0f} ms, wall "
-        f"{row['wall_median'] * 1000:.0f} ms (load {row['load']})"
-    )
+    if not args.folder_only:
+        row = update_cost()
+        print(
+            f"the map's update after a round ({row['points']:,} points, "
+            f"{row['bytes'] / 1e3:.0f} kB of Arrow): server CPU median "
+            f"{row['cpu_median'] * 1000:.0f} ms, wall {row['wall_median'] * 1000:.0f} ms "
+            f"(load {row['load']})"
+        )
     if args.update_only:
         return
     with tempfile.TemporaryDirectory() as work:
-        cache = Path(work) / "maps"
-        started = time.perf_counter()
-        child = subprocess.run(
-            [sys.executable, __file__, "--first-into", str(cache)],
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            capture_output=True,
-            text=True,
-        )
-        if child.returncode:
-            sys.exit(child.stderr)
-        first = json.loads(child.stdout.strip().splitlines()[-1])
-        print(f"fresh process, {time.perf_counter() - started:.0f} s in all")
-        for row in first:
-            print(
-                f"{row['backbone']} / {row['layer']} ({row['n_pool']:,} images): UMAP "
-                f"{row['umap_seconds']:.1f} s, CPU {row['umap_cpu']:.1f} s (load "
-                f"{row['load_before']} -> {row['load_after']}), "
-                f"5-NN on the map {row['umap_knn5']:.2%}; PCA {row['pca_seconds']:.2f} s, "
-                f"5-NN {row['pca_knn5']:.2%}"
+        numba_cache = Path(work) / "numba"
+        runs = [("numba cold", Path(work) / "maps", len(PAIRS))]
+        if not args.skip_warm:
+            runs.append(("numba warm", Path(work) / "maps-again", 1))
+        if args.folder_only:
+            runs = []
+        for name, cache, pairs in runs:
+            started = time.perf_counter()
+            child = subprocess.run(
+                [sys.executable, __file__, "--first-into", str(cache), "--pairs", str(pairs)],
+                env={**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_CACHE_DIR": str(numba_cache)},
+                capture_output=True,
+                text=True,
             )
-        for row in cached_reads(cache, args.repeats):
+            if child.returncode:
+                sys.exit(child.stderr)
+            first = json.loads(child.stdout.strip().splitlines()[-1])
+            print(f"fresh process, {name}, {time.perf_counter() - started:.0f} s in all")
+            for row in first:
+                print(
+                    f"{row['backbone']} / {row['layer']} ({row['n_pool']:,} images): UMAP "
+                    f"{row['umap_seconds']:.1f} s, CPU {row['umap_cpu']:.1f} s (load "
+                    f"{row['load_before']} -> {row['load_after']}), "
+                    f"5-NN on the map {row['umap_knn5']:.2%}; PCA {row['pca_seconds']:.2f} s, "
+                    f"5-NN {row['pca_knn5']:.2%}"
+                )
+        cache = Path(work) / "maps"
+        for row in [] if args.folder_only else cached_reads(cache, args.repeats):
             print(
                 f"{row['backbone']} / {row['layer']}: from the cache, median "
                 f"{row['cached_median'] * 1000:.0f} ms of {args.repeats} (max "
                 f"{row['cached_max'] * 1000:.0f} ms; load {row['load']})"
             )
         if not args.skip_folder:
-            for name, row in folder_map(args.folder_images, Path(work)).items():
+            timings = folder_map(args.folder_images, Path(work), not args.skip_warm)
+            for name, row in timings.items():
                 print(
-                    f"folder of {args.folder_images:,} PNGs, `{name}`: {row['seconds']:.1f} s "
-                    f"(load {row['load_before']} -> {row['load_after']}), exit {row['status']}: "
+                    f"folder of {args.folder_images:,} PNGs, `{name}`: {row['seconds']:.1f} s, "
+                    f"CPU {row['cpu']:.1f} s (load {row['load_before']} -> "
+                    f"{row['load_after']}), exit {row['status']}: "
                     f"{' | '.join(row['said'])}"
                 )
 

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from grid_apptest import submit_grid
+from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 from synthetic import synthetic_features
 
@@ -138,3 +139,124 @@ def test_the_pca_map_is_drawn_while_umap_computes_then_the_umap_map(synthetic_ap
     spec, frame = map_chart(at)
     assert spec["title"] == "UMAP map of the pool"
     np.testing.assert_allclose(frame["x"].to_numpy(), FEATURES.pool[:, 0], rtol=1e-6)
+
+
+def drag_box(at: AppTest, x: tuple[float, float], y: tuple[float, float]) -> AppTest:
+    """A box dragged on the map, sent as the browser sends the chart's selection."""
+    (chart,) = [e for e in at.get("vega_lite_chart") if e.proto.selection_mode]
+    states = at._tree.get_widget_states()
+    box = WidgetState(id=chart.proto.id)
+    box.string_value = json.dumps({"selection": {"box": {"x": list(x), "y": list(y)}}})
+    states.widgets.append(box)
+    return at._run(states)
+
+
+def around(xy: np.ndarray, indices) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The smallest box around these points, a hair larger."""
+    points = xy[list(indices)]
+    low, high = points.min(axis=0) - 1e-4, points.max(axis=0) + 1e-4
+    return (float(low[0]), float(high[0])), (float(low[1]), float(high[1]))
+
+
+def confirmation(at: AppTest) -> str:
+    """The text of the box's confirmation panel (empty if there is none)."""
+    texts = [e.value for e in at.markdown] + [e.value for e in at.info]
+    return " ".join(t for t in texts if "box" in t)
+
+
+def test_a_box_on_the_map_labels_its_images_as_one_bulk_round_and_undo_takes_it_back(
+    synthetic_app,
+):
+    xy = cached_umap(FEATURES, synthetic_app)
+    at = run(AppTest.from_file(APP, default_timeout=60))
+    pool_map.map_in_background(FEATURES, synthetic_app).wait(10)
+    at = open_map(at)
+    session = at.session_state[keys.SESSION]
+    batch = [p.index for p in session.next_batch()]
+    at = submit_grid(at, 1, session.truth(batch))
+    assert not at.exception
+    before = (session.to_dict(), session.head.coef_.copy(), [p.index for p in session.next_batch()])
+    # On the circle, a box around an arc of 81 images, one of them answered in round 1
+    # (the batch's others are far away on it).
+    labelled = batch[0]
+    arc = [(labelled + k) % 2_000 for k in range(-40, 41)]
+    at = drag_box(at, *around(xy, arc))
+    assert not at.exception
+    fresh = sorted(set(arc) - set(batch))
+    said = confirmation(at)
+    assert f"Label the {len(fresh)} unanswered images drawn in the box with one answer" in said
+    assert "(the one already answered is left as it is)" in said
+    (thumbnails,) = at.get("image")
+    assert len(thumbnails.proto.imgs) == 8
+    assert [i.caption for i in thumbnails.proto.imgs] == [
+        FEATURES.kind.short_name(i) for i in fresh[:8]
+    ]
+    button = at.button(key="bulk_label")
+    assert button.disabled  # no answer chosen yet
+    at.segmented_control(key=keys.BULK_ANSWER).set_value("positive")
+    at = run(at)
+    assert at.button(key="bulk_label").label == f"Label {len(fresh)} as Odd"
+    at = run(at.button(key="bulk_label").click())
+
+    session = at.session_state[keys.SESSION]
+    record = session.rounds[-1]
+    assert record.is_bulk and record.number == 2 and record.indices == fresh
+    assert record.answers == ["positive"] * len(fresh)
+    assert at.toast[0].value.startswith(
+        f"{len(fresh)} images from the map labelled Odd (round 2, bulk): {record.n_labels} labels"
+    )
+    assert confirmation(at) == ""  # the box is cleared with its round
+    stored = ui_support.session_store().load(at.session_state[keys.SESSION_ID], FEATURES)
+    assert stored.to_dict() == session.to_dict()
+    (table,) = at.dataframe  # the history: every answer of every round
+    history = table.value
+    assert (history[history["round"] == 2]["answered by"] == "person, bulk").all()
+    spec, frame = map_chart(at)
+    assert frame.loc[fresh, "you said"].eq("Odd").all()  # marked on the map at once
+
+    at = run(at.button(key="undo").click())
+    session = at.session_state[keys.SESSION]
+    assert [r.number for r in session.rounds] == [1]
+    assert session.to_dict() == before[0] and np.array_equal(session.head.coef_, before[1])
+    assert [p.index for p in session.next_batch()] == before[2]
+    assert at.toast[0].value == (
+        f"Round 2 undone: its {len(fresh)} images from the map are unlabelled again."
+    )
+    reopened = ui_support.session_store().load(at.session_state[keys.SESSION_ID], FEATURES)
+    assert reopened.to_dict() == before[0]
+
+
+def test_a_box_refuses_sensibly_when_empty_all_answered_or_of_thousands(synthetic_app):
+    xy = cached_umap(FEATURES, synthetic_app)
+    at = run(AppTest.from_file(APP, default_timeout=60))
+    pool_map.map_in_background(FEATURES, synthetic_app).wait(10)
+    at = open_map(at)
+    session = at.session_state[keys.SESSION]
+    batch = [p.index for p in session.next_batch()]
+    at = submit_grid(at, 1, session.truth(batch))
+
+    at = drag_box(at, (0.0, 0.1), (-0.1, 0.1))  # the circle's middle: no point
+    assert "The box holds no images: nothing to label" in confirmation(at)
+    assert "bulk_label" not in _buttons(at)
+
+    at = drag_box(at, *around(xy, [batch[0]]))  # one answered image alone
+    assert "The image in the box is answered already: it is left as it is" in confirmation(at)
+    assert "bulk_label" not in _buttons(at)
+
+    at = drag_box(at, (-1.1, 1.1), (-1.1, 1.1))  # the whole pool: thousands
+    said = confirmation(at)
+    assert "Label the 1,996 unanswered images drawn in the box with one answer" in said
+    at.segmented_control(key=keys.BULK_ANSWER).set_value("negative")
+    at = run(at)
+    assert at.checkbox(key=keys.BULK_SURE).label == "Yes, label all 1,996 images at once"
+    assert at.button(key="bulk_label").disabled
+    at = run(at.checkbox(key=keys.BULK_SURE).check())
+    assert not at.button(key="bulk_label").disabled
+    at = run(at.button(key="bulk_label").click())
+    session = at.session_state[keys.SESSION]
+    assert session.rounds[-1].is_bulk and len(session.rounds[-1].indices) == 1_996
+    assert len(session.labelled) == 2_000
+
+
+def _buttons(at: AppTest) -> set[str]:
+    return {b.key for b in at.button}

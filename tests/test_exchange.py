@@ -261,6 +261,11 @@ REFUSED = {
         _tampered(_set(["exported_at"], "\x1b[2J")),
         r"the manifest's exported_at holds a control character \(U\+001B\)",
     ),
+    # A database keeps whole numbers in 64 bits: this one would come back as a float.
+    "a rank past 64 bits": (
+        _tampered(_set(["rounds", 0, "ranks", 0], -(2**63) - 1)),
+        "ranks must be a list of int values",
+    ),
 }
 
 

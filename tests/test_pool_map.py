@@ -387,3 +387,51 @@ def test_a_background_map_does_not_run_the_servers_main_script_again(
     job = pool_map.map_in_background(FEATURES, tmp_path)
     assert job.wait(600) and job.error is None
     np.testing.assert_array_equal(job.result.xy, made.xy)
+
+
+def small_clusters() -> FeatureSet:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 300)
+    x = (4 * np.eye(10, 32)[y] + rng.normal(0, 0.3, (300, 32))).astype(np.float32)
+    return FeatureSet(pool=x, test=x[:0], y_pool=y, y_test=y[:0], layer="embedding", key="")
+
+
+UMAP_IN_A_NEW_PROCESS = """
+import json, sys
+sys.path.insert(0, sys.argv[2])
+from test_pool_map import small_clusters
+from tl_active.data.pool_map import umap_xy
+xy = umap_xy(small_clusters(), sys.argv[1])
+import numba, umap.layouts
+epoch = umap.layouts._nb_optimize_layout_euclidean_single_epoch
+print(json.dumps({"xy": xy.tolist(), "hits": sum(epoch.stats.cache_hits.values()),
+                  "misses": sum(epoch.stats.cache_misses.values())}))
+"""
+
+
+def test_umaps_compiled_functions_are_kept_for_the_next_process(computed, tmp_path):
+    """numba would compile UMAP's layout afresh in every process (tens of seconds of CPU): the
+    functions this process compiled are kept in the cache folder, and a new process loads them."""
+    import json
+    import os
+    import subprocess
+    from pathlib import Path
+
+    import numba
+
+    folder = numba.config.CACHE_DIR  # set by the first map this process computed
+    assert folder
+    here = pool_map.umap_xy(small_clusters(), tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", UMAP_IN_A_NEW_PROCESS, str(tmp_path), str(Path(__file__).parent)],
+        env={**os.environ, "NUMBA_CACHE_DIR": folder},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    there = json.loads(done.stdout.strip().splitlines()[-1])
+    assert there["misses"] == 0 and there["hits"] > 0  # loaded, not compiled
+    np.testing.assert_array_equal(np.array(there["xy"], np.float32), here)
+    kept = {p.name.split("-")[0] for p in Path(folder).rglob("*.nbi")}
+    assert {"layouts._optimize_layout_euclidean_single_epoch", "umap_.smooth_knn_dist"} <= kept

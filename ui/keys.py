@@ -26,6 +26,11 @@ MAP_OPEN = "pool_map_open"  # the pool map's expander (drawn only while open)
 MAP_SHOWN = "pool_map_shown"  # which map was drawn last: pca while UMAP computes, then umap
 MAP_POINTS = "pool_map_points"  # the drawn sample of the pool and its names, per map
 MAP_SPEC = "pool_map_spec"  # the map chart's spec of the current revision
+MAP_BOX = "pool_map_box"  # the map chart's box selection (its key ends in the generation below)
+MAP_BOX_GENERATION = "pool_map_box_generation"  # bumped to clear the box after a bulk round
+MAP_REGION = "pool_map_region"  # the box dragged on the map: {method, x: [lo, hi], y: [lo, hi]}
+BULK_ANSWER = "bulk_answer"  # the one answer for every image in the box
+BULK_SURE = "bulk_sure"  # "yes, label all N" for a box of thousands
 
 # --- the labelling page's sidebar (widget keys) -------------------------------------------------
 SET_BACKBONE = "set_backbone"

@@ -87,7 +87,7 @@ from tl_active.plots.histogram import (
     p_histogram,
 )
 from tl_active.plots.live import MAX_TEMPLATES, LiveChart, live_spec
-from tl_active.plots.pool_map import MapPoints, map_chart, map_live, map_table
+from tl_active.plots.pool_map import MAP_BOX, MapPoints, map_chart, map_live, map_table
 from tl_active.plots.style import (
     CLASS_COLOUR,
     NEGATIVE_COLOUR,
@@ -123,6 +123,7 @@ from tl_active.plots.weights import (
 
 __all__ = [
     # pool_map
+    "MAP_BOX",
     "MapPoints",
     "map_chart",
     "map_live",

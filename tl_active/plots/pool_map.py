@@ -20,6 +20,11 @@ from tl_active.plots.live import LiveChart
 
 MIN_OPACITY = 0.12  # a point the head cannot tell at all is still seen
 BATCH_COLOUR = "#111111"
+# The box a person drags on the map to label a region (its x and y ranges, in the map's units).
+MAP_BOX = "box"
+# A drag draws the box; a drag with shift held pans, as the wheel zooms.
+_DRAG = "[pointerdown[!event.shiftKey], window:pointerup] > window:pointermove!"
+_SHIFT_DRAG = "[pointerdown[event.shiftKey], window:pointerup] > window:pointermove!"
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,8 @@ def map_chart(
     """The map: points, the labelled ones marked, the open batch ringed and numbered.
 
     `colours`, one per answer, are the grid's (the same answer, the same colour on the page).
+    A drag draws a box (the selection `MAP_BOX`, by x and y) for labelling a region at once;
+    shift and drag pans, the wheel zooms, a double click clears the box.
     """
     colour = alt.Color(
         "head says:N",
@@ -108,6 +115,11 @@ def map_chart(
             tooltip=["image name:N", "head says:N", "p:Q"],
         )
         .properties(name="points")
+        .add_params(
+            alt.selection_interval(
+                name=MAP_BOX, encodings=["x", "y"], on=_DRAG, zoom=False, clear="dblclick"
+            )
+        )
     )
     labelled = (
         base.transform_filter("isValid(datum['you said'])")
@@ -131,7 +143,9 @@ def map_chart(
     return (
         alt.layer(points, labelled, ring, number)
         .properties(height=height, title=f"{method.upper()} map of the pool")
-        .interactive()
+        .add_params(
+            alt.selection_interval(name="view", bind="scales", translate=_SHIFT_DRAG, zoom="wheel!")
+        )
     )
 
 

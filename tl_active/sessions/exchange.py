@@ -3,8 +3,8 @@
 - The labels CSV has one row per answered image: pool index, answer, round, time, MNIST's
   ground-truth digit and whether the answer agrees with it, and after its round the stopping
   signal (`pool_kappa`, the mean kappa of the pool's predictions over the last rounds) and
-  whether it recommended stopping (`can_stop`). Rounds taken back with undo can be included,
-  marked `undone`.
+  whether it recommended stopping (`can_stop`), and whether it was given to a whole region of
+  the pool map at once (`bulk`). Rounds taken back with undo can be included, marked `undone`.
 - The manifest is the whole session as one JSON document (format `tl-active-session`: settings
   with the seed, the model checksum, every round, and the answers kept on looking again, if
   any). Importing it checks its shape, then replays it
@@ -47,9 +47,11 @@ from tl_active.safe_files import open_regular
 from tl_active.sessions.figures import HISTOGRAM_BINS
 from tl_active.sessions.records import (
     BATCH,
+    BULK,
     CORRECTION,
     FORMAT,
     FORMAT_VERSION,
+    KINDS,
     MAX_NAME,
     OPTIONAL_FIELDS,
     READABLE_VERSIONS,
@@ -80,6 +82,7 @@ LABEL_COLUMNS = (
     "pool_kappa",
     "can_stop",
     "looked_again",
+    "bulk",
 )
 # Unix times a manifest may hold: from 1970 to the year 2100.
 _LATEST_TIME = 4_102_444_800.0
@@ -94,6 +97,7 @@ _MANIFEST_KEYS = (
     "kept",
 )
 _METRIC_NAMES = tuple(Metrics.__dataclass_fields__)
+OTHER_KINDS = (CORRECTION, BULK)  # rounds that are not the strategy's batches
 
 
 def _iso(t: float) -> str:
@@ -111,6 +115,7 @@ FOLDER_LABEL_COLUMNS = (
     "agrees",
     "status",
     "looked_again",
+    "bulk",
 )
 PREDICTION_COLUMNS = ("path", "part", "predicted", "p")
 
@@ -148,7 +153,8 @@ def folder_labels_csv(
 
     `who` is `person` or `auto` (answered by the folder's classes); `p` is the head's
     probability, at export, of the answer given (empty for a skip); `true_class` and `agrees`
-    are filled only where the folder has class folders; `looked_again` as in `labels_csv`.
+    are filled only where the folder has class folders; `looked_again` and `bulk` as in
+    `labels_csv`.
     """
     kind = session.features.kind
     out = io.StringIO()
@@ -179,6 +185,7 @@ def folder_labels_csv(
                 "" if answer == SKIP or not truth_known else answer == truth,
                 row["status"],
                 record.looked_again,
+                record.is_bulk,
             ]
         )
     return out.getvalue()
@@ -234,8 +241,9 @@ def labels_csv(
     `undone`. A correction is a row of its own, in the round that made it. `pool_kappa` and
     `can_stop` are the round's stopping signal and recommendation (`stopping.py`; the kappa is
     empty until there are enough rounds, and for rounds recorded before it existed).
-    `looked_again` is true on a correction made on looking again at a suspect answer. A session
-    on an image folder gets `folder_labels_csv`.
+    `looked_again` is true on a correction made on looking again at a suspect answer, `bulk` on
+    an answer given to a region of the pool map at once. A session on an image folder gets
+    `folder_labels_csv`.
     """
     if not session.features.kind.indexed_csv:
         return folder_labels_csv(session, undone, include_skips)
@@ -265,6 +273,7 @@ def labels_csv(
                     _fixed(record.stopping.get("kappa_average")),
                     bool(record.can_stop),
                     record.looked_again,
+                    record.is_bulk,
                 ]
             )
     for row in rows:
@@ -320,7 +329,12 @@ def _is_number(value) -> bool:
     return isinstance(value, float) and math.isfinite(value)
 
 
-_CHECKS = {int: _is_int, float: _is_number, str: lambda v: isinstance(v, str)}
+def _is_int64(value) -> bool:
+    # What a database keeps as a whole number: a larger one comes back from SQLite as a float.
+    return _is_int(value) and -(2**63) <= value < 2**63
+
+
+_CHECKS = {int: _is_int64, float: _is_number, str: lambda v: isinstance(v, str)}
 
 
 def _all_of(kind: type, values: list) -> bool:
@@ -338,6 +352,7 @@ def _check_round(position: int, data: object, session: LabellingSession, n_label
     they are, so they are checked here for what the app draws from them.
     """
     where = f"round {position} of the manifest"
+    pool_size = session.features.pool_size
     if not isinstance(data, dict):
         raise SessionFileError(f"{where} is not an object")
     missing = [name for name in RECORD_FIELDS if name not in data and name not in OPTIONAL_FIELDS]
@@ -372,8 +387,8 @@ def _check_round(position: int, data: object, session: LabellingSession, n_label
         raise SessionFileError(f"{where}: adam_t must be a whole number of steps")
     kind = data.get("kind", BATCH)
     previous = data.get("previous", [])
-    if kind not in (BATCH, CORRECTION):
-        raise SessionFileError(f"{where}: kind must be {BATCH!r} or {CORRECTION!r}")
+    if kind not in KINDS:
+        raise SessionFileError(f"{where}: kind must be one of {', '.join(map(repr, KINDS))}")
     if not isinstance(previous, list) or not all(isinstance(v, str) for v in previous):
         raise SessionFileError(f"{where}: previous must be a list of answers")
     if len(previous) != (1 if kind == CORRECTION else 0):
@@ -383,7 +398,13 @@ def _check_round(position: int, data: object, session: LabellingSession, n_label
         )
     n = len(data["indices"])
     batch = session.settings.batch_size if kind == BATCH else 1
-    if n != batch:
+    if kind == BULK:
+        # A region of the map: any number of images, one answer for all of them.
+        if not 0 < n <= pool_size:
+            raise SessionFileError(f"{where} is a bulk round of {n} images")
+        if len(set(data["answers"])) > 1:
+            raise SessionFileError(f"{where} is a bulk round but gives more than one answer")
+    elif n != batch:
         raise SessionFileError(
             f"{where} has {n} images; each {kind} of this session has {batch}"
             if kind == CORRECTION
@@ -394,7 +415,6 @@ def _check_round(position: int, data: object, session: LabellingSession, n_label
             raise SessionFileError(
                 f"{where} has {n} images but {len(data[name])} {name.replace('_', ' ')}"
             )
-    pool_size = session.features.pool_size
     bad = [i for i in data["indices"] if not 0 <= i < pool_size]
     if bad:
         raise SessionFileError(
@@ -572,7 +592,8 @@ def read_manifest(raw: bytes | str, features: FeatureSet) -> LabellingSession:
     if not isinstance(recorded, list):
         raise SessionFileError("the manifest has no list of rounds")
     most = empty.data.size // settings.batch_size
-    batches = sum(1 for r in recorded if not (isinstance(r, dict) and r.get("kind") == CORRECTION))
+    # Batches are bounded by the batch size; corrections and bulk rounds by the pool's size.
+    batches = sum(1 for r in recorded if not (isinstance(r, dict) and r.get("kind") in OTHER_KINDS))
     if batches > most or len(recorded) - batches > empty.data.size:
         raise SessionFileError(
             f"the manifest holds {batches} rounds; a pool of {empty.data.size:,} images "

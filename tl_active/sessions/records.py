@@ -2,10 +2,11 @@
 
 `SessionSettings` (backbone and layer, task, strategy, batch size, head mode, seed, for an
 image folder its path, checksum and named answers, for weather windows their question) and
-`RoundRecord` (one submitted batch or one corrected answer, and the head and figures after it)
-are defined once here, with their validation, and the session, the store and the manifest
-reader all use them as they are. The session file's format name and versions live here too,
-with `upgrade_round`, which reads a round of an older version in today's fields.
+`RoundRecord` (one submitted batch, one corrected answer or one region of the pool map
+answered at once, and the head and figures after it) are defined once here, with their
+validation, and the session, the store and the manifest reader all use them as they are. The
+session file's format name and versions live here too, with `upgrade_round`, which reads a
+round of an older version in today's fields.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ MAX_NAME = 4_096  # a backbone's path or a layer's name: the longest path Linux 
 BATCH, CORRECTION = "batch", "correction"
 # The task of every weather question: its windows' class 1 (snow, wet) is the positive answer.
 WEATHER_TASK = Task(BINARY, (1,))
+# A round of its own in which the person gave one answer to every image of a region they chose
+# on the pool map, rather than to a batch the strategy picked.
+BULK = "bulk"
+KINDS = (BATCH, CORRECTION, BULK)
 # How a correction made on a second look at a suspect answer (Look again) begins its reason.
 LOOKED_AGAIN = "looked again"
 
@@ -297,6 +302,8 @@ class RoundRecord:
     manifest reader checks it field by field. A `correction` round changes the answer to one
     image answered in an earlier round (`previous` holds the answer it replaces); it is stored,
     exported and replayed like a batch, so a session's history keeps every answer ever given.
+    A `bulk` round answers images the person chose on the pool map, all with one answer; it
+    takes its images from the pool as a batch does, and undo gives them back.
     """
 
     number: int  # 1-based
@@ -315,7 +322,7 @@ class RoundRecord:
     simulated: bool = False  # answered by the data's ground truth, not a person
     asked_at: float = 0.0  # unix time the batch was offered
     answered_at: float = 0.0  # unix time it was submitted
-    kind: str = BATCH  # BATCH, or CORRECTION of one earlier answer
+    kind: str = BATCH  # BATCH, CORRECTION of one earlier answer, or BULK
     previous: list[str] = field(default_factory=list)  # a correction: the answer it replaces
     # A demo-mode head's Adam moments (weights, then bias) and step count after the round, so
     # that each round can be checked, and a session reopened, without replaying those before.
@@ -332,12 +339,17 @@ class RoundRecord:
         return cls(**{name: data[name] for name in RECORD_FIELDS if name in data})
 
     def __post_init__(self) -> None:
-        if self.kind not in (BATCH, CORRECTION):
-            raise ValueError(f"a round is a {BATCH!r} or a {CORRECTION!r}, not {self.kind!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"a round is one of {', '.join(map(repr, KINDS))}, not {self.kind!r}")
 
     @property
     def is_correction(self) -> bool:
         return self.kind == CORRECTION
+
+    @property
+    def is_bulk(self) -> bool:
+        """Whether this round answered a region of the pool map, all with one answer."""
+        return self.kind == BULK
 
     @property
     def looked_again(self) -> bool:

@@ -158,6 +158,10 @@ class Replay:
         shape = (self.head.n_outputs, width)
         demo = self.settings.head_mode == "demo"
         for record in recorded:
+            if record.is_bulk and len(set(map(str, record.answers))) > 1:
+                raise SessionFileError(
+                    f"round {record.number} is a bulk round but gives more than one answer"
+                )
             if np.shape(record.weights) != shape or len(record.bias) != shape[0]:
                 raise SessionFileError(
                     f"round {record.number} records head weights of shape "

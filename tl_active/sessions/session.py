@@ -56,8 +56,17 @@ from tl_active.errors import PoolExhaustedError, ProtocolError, SessionFileError
 from tl_active.sessions import figures
 from tl_active.sessions.figures import cross_validated_metrics, frozen_head_ceiling
 from tl_active.sessions.ledger import Ledger
-from tl_active.sessions.records import CORRECTION, LOOKED_AGAIN, RoundRecord, SessionSettings
+from tl_active.sessions.records import (
+    BULK,
+    CORRECTION,
+    LOOKED_AGAIN,
+    RoundRecord,
+    SessionSettings,
+)
 from tl_active.sessions.replay import Replay, read_session_dict, recorded_state, session_dict
+
+# What a bulk round records as each image's reason (a round's reasons are one line each).
+BULK_REASON = "chosen on the pool map"
 
 
 @dataclass
@@ -438,9 +447,75 @@ class LabellingSession:
         self._refit(record)
         return record
 
+    def unanswered(self, indices: Sequence[int]) -> list[int]:
+        """Those of these whole-pool images that are in the task's pool and not answered yet."""
+        indices = [int(i) for i in indices]
+        local = self.data.local(indices)
+        inside = local >= 0
+        free = np.zeros(len(indices), bool)
+        free[inside] = self.ledger.available[local[inside]]
+        return [i for i, ok in zip(indices, free) if ok]
+
+    def label_bulk(
+        self,
+        indices: Sequence[int],
+        answer: str,
+        *,
+        round_number: int | None = None,
+        reason: str = BULK_REASON,
+    ) -> RoundRecord:
+        """Give one answer to every one of these images (a region of the pool map); retrain.
+
+        A round of its own, marked bulk: stored, exported and replayed like a batch, and undo
+        gives its images back to the pool. Every image must be in the task's pool and not yet
+        answered (`unanswered` says which are), or nothing is taken. The batch on offer is
+        dropped, as after a correction: the new head chooses the next one.
+        """
+        expected = len(self.rounds) + 1
+        if round_number is not None and round_number != expected:
+            raise ProtocolError(
+                f"this region is for round {round_number}, but round {expected} is the one open"
+            )
+        indices = [int(i) for i in indices]
+        if not indices:
+            raise ProtocolError("no images were chosen: there is nothing to label")
+        if len(set(indices)) != len(indices):
+            raise ProtocolError("an image is chosen more than once")
+        (answer,) = self.ledger.parse([answer], 1)
+        free = set(self.unanswered(indices))
+        taken = [i for i in indices if i not in free]
+        if taken:
+            raise ProtocolError(
+                f"{len(taken):,} of these images are answered already or outside the task "
+                f"(such as {taken[0]}); nothing was labelled"
+            )
+        self._states_before.append(self.head.state_.copy())
+        self._pending = None
+        n = len(indices)
+        answers = [answer] * n
+        self.ledger.take(indices, self.data.local(indices), answers)
+        now = time.time()
+        record = RoundRecord(
+            number=expected,
+            indices=indices,
+            answers=answers,
+            scores=[0.0] * n,
+            ranks=[0] * n,
+            reasons=[reason] * n,
+            n_labels=len(self.ledger.labelled),
+            asked_at=now,
+            answered_at=now,
+            kind=BULK,
+        )
+        self.rounds.append(record)
+        # No batch was predicted before the person chose it: no prior_right, as a correction.
+        self._refit(record)
+        return record
+
     def undo(self) -> RoundRecord:
         """Take back the last round: a batch's images become available again and its batch is
-        offered; a correction's image gets its earlier answer back."""
+        offered; a correction's image gets its earlier answer back; a bulk round's images go
+        back to the pool."""
         if not self.rounds:
             raise ProtocolError("there is no round to undo")
         record = self.rounds.pop()
@@ -475,6 +550,10 @@ class LabellingSession:
                     record.answers[0],
                     simulated=record.simulated,
                     looked_again=record.looked_again,
+                )
+            elif record.is_bulk:
+                new = continued.label_bulk(
+                    record.indices, record.answers[0], reason=record.reasons[0]
                 )
             else:
                 picks = [

@@ -41,7 +41,7 @@ def history_rows(session: LabellingSession, options: list) -> pa.Table:
     words = {o.value: o.label for o in options}
     for r in reversed(session.rounds):
         who = kind.auto_answerer if r.simulated else "person"
-        who = f"{who}, correction" if r.is_correction else who
+        who = f"{who}, correction" if r.is_correction else f"{who}, bulk" if r.is_bulk else who
         n = len(r.indices)
         columns["round"] += [r.number] * n
         columns[picture] += [image_uri(session, i, THUMB_SCALE) for i in r.indices]

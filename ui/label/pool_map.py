@@ -6,6 +6,10 @@ thread of the server (`pool_map.map_in_background`), and cached; until it lands 
 drawn, and the panel polls every two seconds. A round changes only the points' colours,
 opacity and marks: the projection and the sample of points drawn stay, and the chart's spec is
 kept per shape (`plots.live_spec`), so a round sends one table.
+
+A box dragged on the map offers to label every image drawn in it with one answer (a bulk
+round): below the chart, how many, a few of them, the answer to give; images already answered
+are left as they are, and a box of thousands asks for a tick beside the count.
 """
 
 from __future__ import annotations
@@ -19,12 +23,20 @@ from tl_active.data.pool_map import MAX_DRAWN, PCA, drawn_points, load_map, map_
 from tl_active.errors import TlActiveError
 from tl_active.sessions.session import LabellingSession
 from ui import keys
-from ui.labelling import answer_options, current_session, open_batch
+from ui.labelling import (
+    LARGE_REGION,
+    answer_options,
+    clear_box,
+    current_session,
+    on_bulk_label,
+    open_batch,
+)
 from ui.support import arrow_ipc, escape_markdown
-from ui.tiles import THUMB_SCALE, image_uri
+from ui.tiles import THUMB_SCALE, image_uri, tile_png
 
 POLL_SECONDS = 2.0
 THUMBNAILS_AT_MOST = 400  # tooltips with a thumbnail: the labelled and the batch, newest first
+SHOWN_FROM_BOX = 8  # thumbnails of a box's images in its confirmation
 
 
 def pool_map_panel() -> None:
@@ -55,7 +67,8 @@ def map_view() -> None:
             f"{pool_map.seconds:.0f} s and cached): {session.features.kind.items} close on the "
             "map are close where the "
             "head reads them. Colour: the head's answer, faded where it is unsure; squares: "
-            "your answers; rings: the open batch, numbered as in the grid. Scroll to zoom."
+            "your answers; rings: the open batch, numbered as in the grid. Scroll to zoom, "
+            "shift and drag to pan; drag a box to label every image in it at once."
         )
     else:
         try:
@@ -141,12 +154,104 @@ def draw(session: LabellingSession, pool_map) -> None:
         )
         spec = plots.live_spec(chart)
         spec["datasets"] = {name: arrow_ipc(rows) for name, rows in spec["datasets"].items()}
-        kept = (revision, spec, len(points.positions))
+        kept = (revision, spec, points)
         st.session_state[keys.MAP_SPEC] = kept
-    _, spec, n_points = kept
+    _, spec, points = kept
+    chart_key = f"{keys.MAP_BOX}_{st.session_state.get(keys.MAP_BOX_GENERATION, 0)}"
     with st.container(key="pool_map_chart"):
-        st.vega_lite_chart(spec, width="stretch")
-    total = session.data.size
+        st.vega_lite_chart(
+            spec,
+            width="stretch",
+            key=chart_key,
+            on_select=lambda: _keep_box(chart_key, pool_map.method),
+            selection_mode=[plots.MAP_BOX],
+        )
+    n_points, total = len(points.positions), session.data.size
     items = session.features.kind.items
     sample = f"a sample of {n_points:,} of the {total:,} {items}" if n_points < total else "all"
     st.caption(f"Drawn: {sample} (every labelled one and the open batch among them).")
+    region = st.session_state.get(keys.MAP_REGION)
+    if region and region["method"] == pool_map.method:
+        bulk_panel(session, points, region)
+
+
+def _keep_box(chart_key: str, method: str) -> None:
+    """The chart's selection, kept as the box's ranges on this map (none once it is cleared)."""
+    box = st.session_state[chart_key].selection.get(plots.MAP_BOX) or {}
+    if "x" in box and "y" in box:
+        st.session_state[keys.MAP_REGION] = {"method": method, "x": box["x"], "y": box["y"]}
+    else:
+        st.session_state.pop(keys.MAP_REGION, None)
+
+
+def in_box(points: plots.MapPoints, region: dict) -> np.ndarray:
+    """The whole-pool indices of the drawn points inside the box, in increasing order."""
+    (x0, x1), (y0, y1) = sorted(region["x"]), sorted(region["y"])
+    inside = (points.x >= x0) & (points.x <= x1) & (points.y >= y0) & (points.y <= y1)
+    return np.sort(points.pool_index[inside])
+
+
+def bulk_panel(session: LabellingSession, points: plots.MapPoints, region: dict) -> None:
+    """The box's confirmation: how many images it would label, a few of them, one answer."""
+    chosen = in_box(points, region).tolist()
+    fresh = session.unanswered(chosen)
+    answered = len(chosen) - len(fresh)
+    kind = session.features.kind
+    item, items = kind.item, kind.items  # "image", "images"; "window", "windows"
+    with st.container(border=True, key="bulk_confirm"):
+        if not chosen:
+            st.info(f"The box holds no {items}: nothing to label. Drag a box around some points.")
+            st.button("Clear the box", key="bulk_clear", on_click=clear_box)
+            return
+        if not fresh:
+            st.info(
+                f"The {item} in the box is answered already: it is left as it is"
+                if len(chosen) == 1
+                else f"All {len(chosen):,} {items} in the box are answered already: they are "
+                "left as they are"
+            )
+            st.button("Clear the box", key="bulk_clear", on_click=clear_box)
+            return
+        left = ""
+        if answered:
+            left = (
+                " (the one already answered is left as it is)"
+                if answered == 1
+                else f" (the {answered:,} already answered are left as they are)"
+            )
+        st.markdown(
+            f"**Label the {len(fresh):,} unanswered "
+            f"{item if len(fresh) == 1 else items} drawn in the box with one answer**{left}"
+        )
+        shown = fresh[:SHOWN_FROM_BOX]
+        st.image(
+            [tile_png(session, i, THUMB_SCALE) for i in shown],
+            caption=[kind.short_name(i) for i in shown],
+            width=56,
+        )
+        if len(fresh) > len(shown):
+            st.caption(f"{len(shown)} of the {len(fresh):,}, in pool order.")
+        options = answer_options(session.task, kind, session.settings.answers)
+        st.segmented_control(
+            "Answer for every one of them",
+            [o.value for o in options],
+            format_func={o.value: o.label for o in options}.get,
+            key=keys.BULK_ANSWER,
+        )
+        answer = st.session_state.get(keys.BULK_ANSWER)
+        large = len(fresh) >= LARGE_REGION
+        if large:
+            st.checkbox(f"Yes, label all {len(fresh):,} {items} at once", key=keys.BULK_SURE)
+        word = next((o.label for o in options if o.value == answer), None)
+        row = st.container(horizontal=True)
+        row.button(
+            f"Label {len(fresh):,} as {word}" if word else f"Label {len(fresh):,} {items}",
+            key="bulk_label",
+            type="primary",
+            on_click=on_bulk_label,
+            args=(fresh, len(session.rounds) + 1),
+            disabled=answer is None or (large and not st.session_state.get(keys.BULK_SURE)),
+            help="One round of its own, marked bulk in the history, the CSV and the manifest; "
+            "Undo last batch takes it back.",
+        )
+        row.button("Clear the box", key="bulk_clear", on_click=clear_box)

@@ -8,7 +8,7 @@ in the store and named by the URL. One module per concern:
 - `widgets`: the sidebar's settings widgets, to and from `SessionSettings`, and an uploaded zip;
 - `opening`: starting, opening, reloading and importing sessions, and the URL;
 - `storing`: writing new rounds to the store;
-- `rounds`: the batch on offer, its submit, auto-labelling;
+- `rounds`: the batch on offer, its submit, auto-labelling, a region of the pool map;
 - `corrections`: changing an answer, "Check my labels", undo;
 - `fine_tune`: fine-tuning's Cancel and its outcome.
 
@@ -29,7 +29,14 @@ from ui.labelling.opening import (
     start_session,
     use_session,
 )
-from ui.labelling.rounds import on_auto_label, on_grid_submit, open_batch
+from ui.labelling.rounds import (
+    LARGE_REGION,
+    clear_box,
+    on_auto_label,
+    on_bulk_label,
+    on_grid_submit,
+    open_batch,
+)
 from ui.labelling.state import current_id, current_session, flash, plural, show_flash
 from ui.labelling.widgets import (
     IMAGES,
@@ -44,9 +51,11 @@ from ui.labelling.widgets import (
 __all__ = [
     "IMAGES",
     "WEATHER",
+    "LARGE_REGION",
     "AnswerOption",
     "answer_options",
     "answer_word",
+    "clear_box",
     "current_id",
     "current_session",
     "ensure_session",
@@ -54,6 +63,7 @@ __all__ = [
     "flash",
     "keep_choices_valid",
     "on_auto_label",
+    "on_bulk_label",
     "on_change_form",
     "on_check",
     "on_check_fix",

@@ -99,6 +99,16 @@ def on_undo() -> None:
             "answer back.",
         )
         redraw_page()  # from the label check's fragment: the batch and every chart change
+    if record.is_bulk:
+        st.session_state.pop(keys.DRAFT, None)
+        on_session_changed()
+        flash(
+            "info",
+            f"Round {record.number} undone: its {len(record.indices):,} images from the map are "
+            "unlabelled again.",
+        )
+        redraw_page()
+        return
     # The same batch comes back (its query is seeded by the round); offer it with its answers.
     st.session_state[keys.DRAFT] = {
         "round": record.number,

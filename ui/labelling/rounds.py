@@ -1,7 +1,10 @@
-"""Submitting rounds: the batch on offer, its answers from the grid, auto-labelling.
+"""Submitting rounds: the batch on offer, its answers from the grid, auto-labelling, and a
+region of the pool map labelled at once.
 
 The batch is answered in the browser (`labelling_grid`) and reaches the server once, at its
-submit: the session retrains, the round is stored, and the page's fragment draws it.
+submit: the session retrains, the round is stored, and the page's fragment draws it. A box
+dragged on the pool map gives one answer to every unanswered image in it: a bulk round, stored
+and undone like any other.
 """
 
 from __future__ import annotations
@@ -11,9 +14,13 @@ import streamlit as st
 from tl_active.errors import TlActiveError
 from tl_active.sessions.session import LabellingSession
 from ui import keys
+from ui.labelling.answers import answer_options, answer_word
 from ui.labelling.state import current_session, flash, on_session_changed, redraw_page
 from ui.labelling.storing import store_rounds
 from ui.support import escape_markdown
+
+# A box holding this many images to label asks for a tick beside their count first.
+LARGE_REGION = 1_000
 
 
 def open_batch(session: LabellingSession):
@@ -84,3 +91,42 @@ def on_auto_label() -> None:
     else:
         items = current_session().features.kind.items
         flash("warning", f"The pool has no unlabelled {items} left for another round.")
+
+
+def clear_box() -> None:
+    """Forget the box on the map and its answer: the chart is drawn with a fresh selection."""
+    st.session_state[keys.MAP_BOX_GENERATION] = st.session_state.get(keys.MAP_BOX_GENERATION, 0) + 1
+    for key in (keys.MAP_REGION, keys.BULK_ANSWER, keys.BULK_SURE):
+        st.session_state.pop(key, None)
+
+
+def on_bulk_label(indices: list[int], number: int) -> None:
+    """The map's box: every unanswered image in it gets the answer chosen, as one bulk round.
+
+    `number` is the round the box was offered for, so a stale page labels nothing; a box of
+    `LARGE_REGION` images or more needs its "label all" ticked.
+    """
+    session = current_session()
+    answer = st.session_state.get(keys.BULK_ANSWER)
+    if answer is None:
+        items = session.features.kind.items
+        flash("warning", f"Choose the answer for the {items} in the box first: nothing labelled.")
+        return
+    if len(indices) >= LARGE_REGION and not st.session_state.get(keys.BULK_SURE):
+        flash("warning", f"Tick 'label all {len(indices):,}' first: nothing labelled.")
+        return
+    try:
+        record = session.label_bulk(indices, answer, round_number=number)
+    except TlActiveError as error:
+        flash("warning", f"Nothing labelled: {escape_markdown(error)}.")
+        return
+    clear_box()
+    if store_rounds(session, [record]):
+        kind = session.features.kind
+        words = answer_options(session.task, kind, session.settings.answers)
+        after_change(
+            record,
+            f"{len(record.indices):,} {kind.items} from the map labelled "
+            f"{escape_markdown(answer_word(answer, words))} (round {record.number}, bulk)",
+        )
+    redraw_page()  # from the map's fragment: the batch and every chart change
