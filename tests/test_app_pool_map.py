@@ -184,9 +184,10 @@ def test_a_box_on_the_map_labels_its_images_as_one_bulk_round_and_undo_takes_it_
     assert not at.exception
     fresh = sorted(set(arc) - set(batch))
     said = confirmation(at)
-    assert f"Label the {len(fresh)} unanswered images drawn in the box with one answer" in said
+    assert f"Label the {len(fresh)} unanswered digits drawn in the box with one answer" in said
     assert "(the one already answered is left as it is)" in said
-    (thumbnails,) = at.get("image")
+    # The box's thumbnails: the one element of eight images (the change form has one of its own).
+    (thumbnails,) = [i for i in at.get("image") if len(i.proto.imgs) > 1]
     assert len(thumbnails.proto.imgs) == 8
     assert [i.caption for i in thumbnails.proto.imgs] == [
         FEATURES.kind.short_name(i) for i in fresh[:8]
@@ -203,7 +204,7 @@ def test_a_box_on_the_map_labels_its_images_as_one_bulk_round_and_undo_takes_it_
     assert record.is_bulk and record.number == 2 and record.indices == fresh
     assert record.answers == ["positive"] * len(fresh)
     assert at.toast[0].value.startswith(
-        f"{len(fresh)} images from the map labelled Odd (round 2, bulk): {record.n_labels} labels"
+        f"{len(fresh)} digits from the map labelled Odd (round 2, bulk): {record.n_labels} labels"
     )
     assert confirmation(at) == ""  # the box is cleared with its round
     stored = ui_support.session_store().load(at.session_state[keys.SESSION_ID], FEATURES)
@@ -220,7 +221,7 @@ def test_a_box_on_the_map_labels_its_images_as_one_bulk_round_and_undo_takes_it_
     assert session.to_dict() == before[0] and np.array_equal(session.head.coef_, before[1])
     assert [p.index for p in session.next_batch()] == before[2]
     assert at.toast[0].value == (
-        f"Round 2 undone: its {len(fresh)} images from the map are unlabelled again."
+        f"Round 2 undone: its {len(fresh)} digits from the map are unlabelled again."
     )
     reopened = ui_support.session_store().load(at.session_state[keys.SESSION_ID], FEATURES)
     assert reopened.to_dict() == before[0]
@@ -236,7 +237,7 @@ def test_a_box_refuses_sensibly_when_empty_all_answered_or_of_thousands(syntheti
     at = submit_grid(at, 1, session.truth(batch))
 
     at = drag_box(at, (0.0, 0.1), (-0.1, 0.1))  # the circle's middle: no point
-    assert "The box holds no images: nothing to label" in confirmation(at)
+    assert "The box holds no digits: nothing to label" in confirmation(at)
     assert "bulk_label" not in _buttons(at)
 
     at = drag_box(at, *around(xy, [batch[0]]))  # one answered image alone
@@ -245,10 +246,10 @@ def test_a_box_refuses_sensibly_when_empty_all_answered_or_of_thousands(syntheti
 
     at = drag_box(at, (-1.1, 1.1), (-1.1, 1.1))  # the whole pool: thousands
     said = confirmation(at)
-    assert "Label the 1,996 unanswered images drawn in the box with one answer" in said
+    assert "Label the 1,996 unanswered digits drawn in the box with one answer" in said
     at.segmented_control(key=keys.BULK_ANSWER).set_value("negative")
     at = run(at)
-    assert at.checkbox(key=keys.BULK_SURE).label == "Yes, label all 1,996 images at once"
+    assert at.checkbox(key=keys.BULK_SURE).label == "Yes, label all 1,996 digits at once"
     assert at.button(key="bulk_label").disabled
     at = run(at.checkbox(key=keys.BULK_SURE).check())
     assert not at.button(key="bulk_label").disabled

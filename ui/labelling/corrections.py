@@ -104,7 +104,8 @@ def on_undo() -> None:
         on_session_changed()
         flash(
             "info",
-            f"Round {record.number} undone: its {len(record.indices):,} images from the map are "
+            f"Round {record.number} undone: its {len(record.indices):,} "
+            f"{session.features.kind.items} from the map are "
             "unlabelled again.",
         )
         redraw_page()
