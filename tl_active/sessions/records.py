@@ -1,6 +1,7 @@
 """What a session is and what each of its rounds leaves behind: the records every part reads.
 
-`SessionSettings` (backbone and layer, task, strategy, batch size, head mode, seed, and for an
+`SessionSettings` (backbone and layer, task, strategy, batch size, head mode, seed, which
+head (the plain one, or the pool-taught one of `core/pool_teacher.py`), and for an
 image folder its path, checksum and named answers) and `RoundRecord` (one submitted batch or one
 corrected answer, and the head and figures after it) are defined once here, with their
 validation, and the session, the store and the manifest reader all use them as they are. The
@@ -33,6 +34,11 @@ MAX_NAME = 4_096  # a backbone's path or a layer's name: the longest path Linux 
 BATCH, CORRECTION = "batch", "correction"
 # How a correction made on a second look at a suspect answer (Look again) begins its reason.
 LOOKED_AGAIN = "looked again"
+# Which head a session fits: on the person's answers alone, or on them and the pseudo-labels
+# spread over the pool (`core/pool_teacher.py`). A session stored before there was a choice
+# has no `head` in its settings and reads as the plain one.
+PLAIN_HEAD, POOL_HEAD = "plain", "pool"
+HEADS = (PLAIN_HEAD, POOL_HEAD)
 
 
 class Answer(StrEnum):
@@ -84,6 +90,7 @@ class SessionSettings:
     # The session this one continues on a backbone fine-tuned on that one's labels (its id in
     # the store); empty for a session begun afresh.
     continued_from: str = ""
+    head: str = PLAIN_HEAD
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", _as_task(self.task))
@@ -99,6 +106,14 @@ class SessionSettings:
             raise ValueError(
                 f"unknown head mode {reprlib.repr(self.head_mode)}; "
                 f"choose one of {', '.join(HEAD_MODES)}"
+            )
+        if self.head not in HEADS:
+            raise ValueError(
+                f"unknown head {reprlib.repr(self.head)}; choose one of {', '.join(HEADS)}"
+            )
+        if self.head == POOL_HEAD and self.head_mode != "converge":
+            raise ValueError(
+                "the pool-taught head is fitted to convergence, not by the demo's steps"
             )
         if self.head_mode != "converge" and not self.task.is_binary:
             raise ValueError(f"head mode {reprlib.repr(self.head_mode)} is for binary tasks only")
@@ -136,7 +151,10 @@ class SessionSettings:
 
     def as_dict(self) -> dict:
         data = {**asdict(self), "task": self.task.as_dict(), "answers": list(self.answers)}
-        # An MNIST session's settings stay as they were before image folders.
+        # An MNIST session's settings stay as they were before image folders, and a plain
+        # head's as they were before the pool-taught one.
+        if data["head"] == PLAIN_HEAD:
+            del data["head"]
         return {k: v for k, v in data.items() if k not in _OPTIONAL_SETTINGS or v}
 
     @classmethod
@@ -168,6 +186,7 @@ class SessionSettings:
             "images",
             "images_checksum",
             "continued_from",
+            "head",
         ):
             if name in names and name in data and not isinstance(data[name], str):
                 raise ValueError(f"{name} must be text, not {reprlib.repr(data[name])}")
@@ -193,6 +212,7 @@ class SessionSettings:
             images_checksum=data.get("images_checksum", ""),
             answers=_answer_list(data.get("answers", [])),
             continued_from=data.get("continued_from", ""),
+            head=data.get("head", PLAIN_HEAD),
         )
 
     def summary(self, class_names: Sequence[str] | None = None) -> str:
@@ -208,8 +228,9 @@ class SessionSettings:
         else:
             question = self.task.name(class_names)
         where = f" on {self.images}" if self.images else ""
+        mode = self.head_mode + (", pool-taught" if self.head == POOL_HEAD else "")
         return (
-            f"{question}, {self.strategy}, batch {self.batch_size}, {self.head_mode}, "
+            f"{question}, {self.strategy}, batch {self.batch_size}, {mode}, "
             f"seed {self.seed} ({self.backbone}/{self.layer}){where}"
         )
 
@@ -253,7 +274,7 @@ def _answer_list(value) -> tuple[str, ...]:
 
 _SETTINGS = tuple(f.name for f in fields(SessionSettings))
 # Written only when set (a session on an image folder), so MNIST sessions read as before.
-_OPTIONAL_SETTINGS = ("images", "images_checksum", "answers", "continued_from")
+_OPTIONAL_SETTINGS = ("images", "images_checksum", "answers", "continued_from", "head")
 # The first format's settings: a binary target on the shared CNN's digits.
 _V1_SETTINGS = ("target", "strategy", "batch_size", "head_mode", "seed")
 
