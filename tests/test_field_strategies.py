@@ -6,6 +6,8 @@ the most uncovered images, its radius the largest that keeps 95 % of the balls p
 first the longest gradient embedding. What they make from the pool is made once per pool.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 from synthetic import synthetic_features
@@ -238,3 +240,79 @@ def test_compare_and_the_sweeps_accept_the_new_names():
     assert list(dict.fromkeys(curves["strategy"])) == names
     assert (curves.groupby("strategy")["n_labels"].max() == 10).all()
     assert parse_grid({"strategies": names}).strategies == tuple(names)
+
+
+def test_maxherding_first_takes_the_centre_of_the_largest_blob_then_the_uncovered_one():
+    points, member = blobs([40, 25], [(0, 0), (30, 0)], spread=0.5, seed=4)
+    picks = get_strategy("maxherding")(hand_made(points), 2, np.random.default_rng(0))
+    # The kernel reaches each image's 20 nearest: a pick in the larger blob covers more of it.
+    first, second = (p.index for p in picks)
+    assert member[first] == 0 and member[second] == 1
+    # The first pick is the image the most images hold near among their 20 nearest: brute force.
+    distances = np.linalg.norm(points[:, None] - points[None, :], axis=2)
+    np.fill_diagonal(distances, np.inf)
+    nearest = np.sort(distances, axis=1)[:, :20]
+    scale = np.median(nearest[:, -1])
+    near = distances <= nearest[:, -1:]  # row x: its 20 nearest
+    kernel = np.where(near, np.exp(-(distances**2) / (2 * scale**2)), 0.0) + np.eye(len(points))
+    assert first == int(np.argmax(kernel.sum(axis=0)))
+    assert picks[0].score == pytest.approx(kernel.sum(axis=0).max(), rel=1e-5)
+    assert picks[0].score > picks[1].score > 0 and "kernel coverage" in picks[0].reason
+
+
+def test_maxherding_leaves_a_covered_blob_alone():
+    points, member = blobs([40, 25], [(0, 0), (30, 0)], spread=0.5, seed=4)
+    labelled = [densest(points, np.flatnonzero(member == 0))]
+    picks = get_strategy("maxherding")(hand_made(points, labelled), 1, np.random.default_rng(0))
+    assert member[picks[0].index] == 1
+
+
+def test_phased_covers_first_then_asks_where_the_head_hesitates():
+    points, member = blobs([30, 30], [(0, 0), (20, 0)], spread=1.0, seed=7)
+    proba = np.full((60, 2), 0.5)
+    proba[:, 1] = np.linspace(0.99, 0.01, 60)  # the head is least sure of images 29 and 30
+    proba[:, 0] = 1 - proba[:, 1]
+    cache = {}
+
+    def derived(name, make):
+        if name not in cache:
+            cache[name] = make(points)
+        return cache[name]
+
+    def view(labelled, labels):
+        pool = hand_made(points, labelled, clusters=member, proba=proba, derived=derived)
+        return dataclasses.replace(pool, labels=np.asarray(labels, np.intp))
+
+    strategy = get_strategy("phased")
+    empty = view([], [])
+    picks = strategy(empty, 1, np.random.default_rng(0))
+    # Nothing settled: MaxHerding's pick, and the reason says so.
+    assert picks[0].reason.startswith("covering (0% settled): adds")
+    assert picks[0].index == get_strategy("maxherding")(empty, 1, np.random.default_rng(0))[0].index
+    # One answer in one blob settles that blob only (half the pool): still covering.
+    one = view([0], [0])
+    assert strategy(one, 1, np.random.default_rng(0))[0].reason.startswith("covering (50% settled)")
+    # An answer in each blob settles the whole pool: the smallest margin comes next.
+    picks = strategy(view([0, 59], [0, 1]), 1, np.random.default_rng(0))
+    assert picks[0].reason.startswith("margin (100% settled): unsure")
+    assert picks[0].index in (29, 30)
+
+
+def test_the_sweeps_and_the_command_line_take_the_new_names():
+    import argparse
+
+    from tl_active.cli import compare as compare_command
+    from tl_active.experiments.compare import check_settings
+    from tl_active.experiments.sweep.grid import grid_cells, parse_grid
+
+    grid = parse_grid({"strategies": ["maxherding", "phased"], "classes": ["0-4"], "seeds": 1})
+    assert [cell.strategy for cell in grid_cells(grid, "mnist-cnn", "digits")] == [
+        "maxherding",
+        "phased",
+    ]
+    check_settings(["maxherding", "phased"], [0], 2, 5, 0.0, FIVE)
+    parser = argparse.ArgumentParser()
+    compare_command.add_arguments(parser)
+    assert (
+        parser.parse_args(["--strategies", "phased,maxherding"]).strategies == "phased,maxherding"
+    )
