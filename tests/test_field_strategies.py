@@ -199,7 +199,9 @@ def test_nearest_neighbours_leave_the_image_itself_out():
     assert distances[:, 0].tolist() == [1.0, 1.0, 2.0, 4.0]
 
 
-@pytest.mark.parametrize("name", ["typiclust", "probcover", "kcenter", "badge"])
+@pytest.mark.parametrize(
+    "name", ["typiclust", "probcover", "kcenter", "badge", "maxherding", "phased"]
+)
 def test_a_session_runs_the_new_strategies_and_keeps_their_tables_with_the_task(name):
     features = synthetic_features(n_pool=600, n_test=100, layer="embedding")
     session = LabellingSession(
@@ -212,8 +214,10 @@ def test_a_session_runs_the_new_strategies_and_keeps_their_tables_with_the_task(
         session.submit(session.truth([p.index for p in picks]), simulated=True)
     assert len(session.ledger.labelled) == 10
     shared = features.task_data(FIVE).shared
-    if name in ("typiclust", "probcover"):
+    if name in ("typiclust", "probcover", "maxherding", "phased"):
         assert any(key[0] == "derived" for key in shared if isinstance(key, tuple))
+    if name == "phased":  # the reason says the phase and the share of the pool settled
+        assert all(" settled): " in reason for reason in session.rounds[-1].reasons)
     assert get_strategy(name).reference
 
 
