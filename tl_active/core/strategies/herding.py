@@ -4,78 +4,71 @@ Bae, Noh and Sutherland (Generalized Coverage for More Robust Low-Budget Active 
 2024) replace ProbCover's hard balls with a kernel: the coverage of the pool by a set S is the
 sum over images x of max over s in S of k(x, s), and each greedy pick adds the image that
 raises it most. Their kernel is a Gaussian over the whole pool, an n x n matrix (14 GB for
-60,000 images); here it is kept on each image's 20 nearest neighbours (a sparse n x 21 table,
-itself included), where a Gaussian of the features' own scale is all but zero beyond them
-anyway. The scale is a rule, not a setting: the median distance to the 20th neighbour.
-A pick costs one pass over the table's entries.
+60,000 images). Here it is the same Gaussian on a seeded slice of the pool, `SLICE` images
+(the whole of a smaller pool): a SLICE x SLICE matrix of 64 MB, made once per pool, whose
+images are both the candidates and the images they cover; the labelled images cover from
+wherever they are. The bandwidth is a rule, scikit-learn's default for its RBF kernel:
+gamma = 1 / the features' width. A pick costs one pass over the matrix.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tl_active.core.strategies.neighbours import pool_neighbours
 from tl_active.core.strategies.pool import Pick, PoolView, check_room
 
+SLICE = 4_000
 
-def neighbour_kernel(distances: np.ndarray, positions: np.ndarray):
-    """The Gaussian kernel on each image's k nearest neighbours and itself, as CSR (n x n).
 
-    `distances` and `positions` are the neighbour table, (n, k) each. Row x holds k(x, j)
-    for j among x's neighbours: a pick j raises x's coverage to at most that. The bandwidth
-    is the median distance to the k-th neighbour.
-    """
-    import scipy.sparse as sparse
+def gaussian_kernel(a: np.ndarray, b: np.ndarray, gamma: float) -> np.ndarray:
+    """exp(-gamma |a_i - b_j|^2) for every row of `a` against every row of `b`, float32."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    squared = (a * a).sum(axis=1)[:, None] - 2.0 * a @ b.T + (b * b).sum(axis=1)[None, :]
+    return np.exp(-gamma * np.maximum(squared, 0.0)).astype(np.float32)
 
-    n, k = positions.shape
-    scale = float(np.median(distances[:, -1])) if k else 1.0
-    weights = np.exp(-(distances**2) / (2.0 * max(scale, 1e-12) ** 2))
-    rows = np.repeat(np.arange(n), k + 1)
-    columns = np.column_stack([np.arange(n), positions]).ravel()
-    values = np.column_stack([np.ones(n), weights]).ravel().astype(np.float32)
-    return sparse.csr_matrix((values, (rows, columns)), shape=(n, n))
+
+def herding_slice(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The slice's pool positions (sorted) and its kernel, made once per pool."""
+    n = len(features)
+    positions = np.arange(n)
+    if n > SLICE:
+        positions = np.sort(np.random.default_rng(0).choice(n, SLICE, replace=False))
+    inside = features[positions]
+    return positions, gaussian_kernel(inside, inside, 1.0 / features.shape[1])
 
 
 def maxherding_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
-    """Each pick the free image whose kernel adds the most coverage of the pool.
+    """Each pick the free image of the slice whose kernel adds the most coverage of it.
 
-    The labelled images cover first. Once no free image adds any coverage (a tiny pool),
-    the rest of the batch is a seeded random draw.
+    The labelled images cover first. Once no free image of the slice adds any coverage (or
+    none is free), the rest of the batch is a seeded random draw from the pool.
     """
-    candidates = check_room(pool, n)
-    kernel, by_column, rows = pool.cached(
-        "herding-kernel", lambda x: _kernel_tables(*pool_neighbours(pool))
-    )
-    covered = np.zeros(kernel.shape[0], np.float32)
-    for j in pool.labelled:
-        _cover(by_column, covered, int(j))
+    check_room(pool, n)
+    positions, kernel = pool.cached("herding-slice", herding_slice)
+    covered = np.zeros(len(positions), np.float32)
+    if len(pool.labelled):
+        gamma = 1.0 / pool.features.shape[1]
+        labelled = pool.features[pool.labelled]
+        covered = gaussian_kernel(pool.features[positions], labelled, gamma).max(axis=1)
+    free_in_slice = pool.available[positions].copy()
     free = pool.available.copy()
     picks: list[Pick] = []
     while len(picks) < n:
-        gains = np.maximum(kernel.data - covered[rows], 0.0)
-        gain = np.bincount(kernel.indices, weights=gains, minlength=kernel.shape[1])
-        options = np.flatnonzero(free)
-        best = int(options[np.argmax(gain[options])])
-        if gain[best] > 0:
-            rank = int((gain[candidates] > gain[best]).sum()) + 1
-            reason = f"adds {gain[best]:.1f} to the pool's kernel coverage"
+        gain = np.maximum(kernel - covered[:, None], 0.0).sum(axis=0)
+        gain[~free_in_slice] = -np.inf
+        best_in_slice = int(np.argmax(gain))
+        if gain[best_in_slice] > 0:
+            best = int(positions[best_in_slice])
+            rank = int((gain > gain[best_in_slice]).sum()) + 1
+            score = float(gain[best_in_slice])
+            reason = f"adds {score:.1f} to the pool's kernel coverage"
+            covered = np.maximum(covered, kernel[:, best_in_slice])
+            free_in_slice[best_in_slice] = False
         else:
-            best, rank, reason = int(rng.choice(options)), 1, "pool covered: random draw"
-        picks.append(Pick(best, float(gain[best]), rank, reason))
-        _cover(by_column, covered, best)
+            best, rank, score = int(rng.choice(np.flatnonzero(free))), 1, 0.0
+            reason = "pool covered: random draw"
+        picks.append(Pick(best, score, rank, reason))
         free[best] = False
+        free_in_slice[positions == best] = False
     return picks
-
-
-def _kernel_tables(distances: np.ndarray, positions: np.ndarray):
-    """The kernel by rows and by columns, and each entry's row: made once per pool."""
-    kernel = neighbour_kernel(distances, positions)
-    rows = np.repeat(np.arange(kernel.shape[0]), np.diff(kernel.indptr))
-    return kernel, kernel.tocsc(), rows
-
-
-def _cover(by_column, covered: np.ndarray, j: int) -> None:
-    """Raise each image's coverage to its kernel value with image j, where that is higher."""
-    start, end = by_column.indptr[j], by_column.indptr[j + 1]
-    images = by_column.indices[start:end]
-    covered[images] = np.maximum(covered[images], by_column.data[start:end])

@@ -148,8 +148,8 @@ REGISTRY = make_registry(
         StrategyRecord(
             "maxherding",
             maxherding_strategy,
-            "the image that adds the most kernel coverage of the pool (a Gaussian on each"
-            " image's 20 nearest neighbours)",
+            "the image that adds the most kernel coverage of the pool (a Gaussian, gamma 1 /"
+            " width, on a seeded slice of 4,000 images)",
             BOTH,
             "MaxHerding: Bae, Noh and Sutherland, Generalized Coverage for More Robust "
             "Low-Budget Active Learning, ECCV 2024",
