@@ -17,7 +17,12 @@ through the same 5-9 network: the path a person's own images take). MaxHerding a
 (60,000^2 floats are 29 GB), so they run on a seeded 8,000-image slice of the pool (another
 slice per seed); the others see the whole pool.
 
-    python bench/bench_peers.py [--seeds 3] [--budgets 10,20,50] [--out results/bench-peers]
+With `--head pool` every selection, ours and the peers', is judged by the pool-taught head
+instead (`core/pool_teacher.py`: the same linear head, fitted on the labels plus the
+pseudo-labels they spread to over the pool's neighbour graph), so the comparison is still of
+selections.
+
+    python bench/bench_peers.py [--seeds 3] [--budgets 10,20,50] [--head plain|pool]
     make bench-peers
 """
 
@@ -41,8 +46,20 @@ from tl_active.core.metrics import task_metrics  # noqa: E402
 from tl_active.core.task import MULTICLASS, Task  # noqa: E402
 from tl_active.data.features import FeatureSet, TaskData, load_features  # noqa: E402
 from tl_active.experiments.compare import run_comparison  # noqa: E402
+from tl_active.sessions.records import HEADS, PLAIN_HEAD  # noqa: E402
+from tl_active.sessions.session import oracle_session  # noqa: E402
 
-OURS = ["diversity", "margin", "typiclust", "probcover", "kcenter", "badge", "random"]
+OURS = [
+    "diversity",
+    "phased",
+    "maxherding",
+    "margin",
+    "typiclust",
+    "probcover",
+    "kcenter",
+    "badge",
+    "random",
+]
 PEERS = ["TypiClust", "MaxHerding", "margin", "CoreSet", "ProbCover"]
 ON_A_SLICE = {"MaxHerding", "ProbCover"}  # their n x n matrices do not fit the whole pool
 SLICE = 8_000
@@ -123,9 +140,15 @@ def radii_from_the_data(pool: np.ndarray, seed: int) -> np.ndarray:
 
 
 def peer_run(
-    features: FeatureSet, data: TaskData, name: str, seed: int, budgets: list[int]
+    features: FeatureSet,
+    data: TaskData,
+    name: str,
+    seed: int,
+    budgets: list[int],
+    head_kind: str = PLAIN_HEAD,
 ) -> list[dict]:
-    """One peer strategy, one seed: our head's test accuracy at each budget."""
+    """One peer strategy, one seed: our head's test accuracy at each budget (the plain head,
+    or the pool-taught one fitted as a session of that head fits it)."""
     rng = np.random.default_rng(seed)
     n_outputs = data.task.n_outputs
     positions = np.arange(data.size)
@@ -138,6 +161,7 @@ def peer_run(
     y = np.full(len(positions), np.nan)
     head = make_head(n_outputs, "converge", fit_intercept=not features.simplex)
     head.fit(data.pool[:0], np.zeros(0, np.intp))
+    judge = oracle_session(features, "random", seed, BATCH, data.task, head=head_kind)
     strategy, extra = peer_strategy(name, seed, len(np.unique(data.y_pool)), x)
     if name == "margin":
         extra["clf"].classes = np.arange(n_outputs)
@@ -148,7 +172,13 @@ def peer_run(
             picked = strategy.query(x, y, batch_size=BATCH, **extra)
         y[picked] = truth[picked]
         labelled += [int(positions[i]) for i in picked]
-        head.fit(data.pool[labelled], data.truth_pool[labelled])
+        rows_x, rows_y, weights, _ = judge.training_set(
+            np.array(labelled, np.intp), data.truth_pool[labelled]
+        )
+        if weights is None:
+            head.fit(rows_x, rows_y)
+        else:
+            head.fit(rows_x, rows_y, weights)
         if len(labelled) in budgets:
             accuracy = task_metrics(data.truth_test, head.predict_proba(data.test)).accuracy
             rows.append(
@@ -178,6 +208,9 @@ def main() -> None:
         help="where the three-class folder of MNIST test digits is written (once)",
     )
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument(
+        "--head", choices=HEADS, default=PLAIN_HEAD, help="the head every selection is judged by"
+    )
     parser.add_argument("--out", type=Path, default=Path("results/bench-peers"))
     args = parser.parse_args()
     budgets = sorted({int(b) for b in args.budgets.split(",")})
@@ -190,7 +223,14 @@ def main() -> None:
         data = features.task_data(task)
         start = time.perf_counter()
         curves = run_comparison(
-            features, OURS, args.seeds, max(budgets) // BATCH, BATCH, task, jobs=args.jobs
+            features,
+            OURS,
+            args.seeds,
+            max(budgets) // BATCH,
+            BATCH,
+            task,
+            jobs=args.jobs,
+            head=args.head,
         )
         ours = curves[curves["n_labels"].isin(budgets)][
             ["strategy", "seed", "n_labels", "accuracy"]
@@ -199,7 +239,9 @@ def main() -> None:
         start = time.perf_counter()
         runs = [(name, seed) for name in PEERS for seed in range(args.seeds)]
         parallel = Parallel(n_jobs=args.jobs, inner_max_num_threads=1)
-        done = parallel(delayed(peer_run)(features, data, n, s, budgets) for n, s in runs)
+        done = parallel(
+            delayed(peer_run)(features, data, n, s, budgets, args.head) for n, s in runs
+        )
         rows = [row for run_rows in done for row in run_rows]
         print(f"{title}: the peers in {time.perf_counter() - start:.0f} s", flush=True)
         both = pd.concat([ours, pd.DataFrame(rows)], ignore_index=True).assign(task=title)
@@ -211,7 +253,10 @@ def main() -> None:
     order = OURS + [f"peer {p}" for p in PEERS]
     table = table.reindex([s for s in order if s in table.index])
     table.to_csv(args.out / "summary.csv", float_format="%.2f")
-    print(f"\ntest accuracy (%), mean of {args.seeds} seeds, batch {BATCH}, our head for all\n")
+    print(
+        f"\ntest accuracy (%), mean of {args.seeds} seeds, batch {BATCH}, our {args.head} head "
+        "for all\n"
+    )
     short = dict(zip([*TASKS, FOLDER], ["odd/even", "0-4", "folder 0-2"]))
     header = [f"{short[task]} @ {n}" for task, n in table.columns]
     print("| strategy | " + " | ".join(header) + " |")

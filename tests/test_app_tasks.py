@@ -150,9 +150,10 @@ def test_a_multiclass_session_is_answered_with_the_class_keys_and_draws_a_k_by_d
     assert set(np.unique(s.data.y_pool)) == {0, 1, 2, 3, 4}  # the pool holds only those
     # One answer per class, its key the class's digit, then Skip.
     assert grid_keys(at) == {"0": "0", "1": "1", "2": "2", "3": "3", "4": "4", "Skip": "s"}
-    # A K-class question has no binary-only strategy and no demo head.
+    # A K-class question has no binary-only strategy and no demo head (the pool-taught head
+    # converges, so it stays).
     assert "band" not in at.selectbox(key=keys.SET_STRATEGY).options
-    assert at.radio(key=keys.SET_HEAD).options == ["converge"]
+    assert at.radio(key=keys.SET_HEAD).options == ["converge", "pool"]
     assert "frozen-head ceiling" in progress(at)
     # Before any label: a 5 x (16 + bias) heatmap of zeros.
     cells = weight_cells(at)

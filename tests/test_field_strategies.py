@@ -6,6 +6,8 @@ the most uncovered images, its radius the largest that keeps 95 % of the balls p
 first the longest gradient embedding. What they make from the pool is made once per pool.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 from synthetic import synthetic_features
@@ -197,7 +199,9 @@ def test_nearest_neighbours_leave_the_image_itself_out():
     assert distances[:, 0].tolist() == [1.0, 1.0, 2.0, 4.0]
 
 
-@pytest.mark.parametrize("name", ["typiclust", "probcover", "kcenter", "badge"])
+@pytest.mark.parametrize(
+    "name", ["typiclust", "probcover", "kcenter", "badge", "maxherding", "phased"]
+)
 def test_a_session_runs_the_new_strategies_and_keeps_their_tables_with_the_task(name):
     features = synthetic_features(n_pool=600, n_test=100, layer="embedding")
     session = LabellingSession(
@@ -210,8 +214,10 @@ def test_a_session_runs_the_new_strategies_and_keeps_their_tables_with_the_task(
         session.submit(session.truth([p.index for p in picks]), simulated=True)
     assert len(session.ledger.labelled) == 10
     shared = features.task_data(FIVE).shared
-    if name in ("typiclust", "probcover"):
+    if name in ("typiclust", "probcover", "maxherding", "phased"):
         assert any(key[0] == "derived" for key in shared if isinstance(key, tuple))
+    if name == "phased":  # the reason says the phase and the share of the pool settled
+        assert all(" settled): " in reason for reason in session.rounds[-1].reasons)
     assert get_strategy(name).reference
 
 
@@ -238,3 +244,75 @@ def test_compare_and_the_sweeps_accept_the_new_names():
     assert list(dict.fromkeys(curves["strategy"])) == names
     assert (curves.groupby("strategy")["n_labels"].max() == 10).all()
     assert parse_grid({"strategies": names}).strategies == tuple(names)
+
+
+def test_maxherding_first_takes_the_centre_of_the_largest_blob_then_the_uncovered_one():
+    points, member = blobs([40, 25], [(0, 0), (30, 0)], spread=0.5, seed=4)
+    picks = get_strategy("maxherding")(hand_made(points), 2, np.random.default_rng(0))
+    # A pick in the larger blob covers more of the pool.
+    first, second = (p.index for p in picks)
+    assert member[first] == 0 and member[second] == 1
+    # The first pick is the image whose Gaussian (gamma 1 / width) sums highest: brute force.
+    distances = np.linalg.norm(points[:, None] - points[None, :], axis=2)
+    kernel = np.exp(-(distances**2) / 2)
+    assert first == int(np.argmax(kernel.sum(axis=0)))
+    assert picks[0].score == pytest.approx(kernel.sum(axis=0).max(), rel=1e-5)
+    assert picks[0].score > picks[1].score > 0 and "kernel coverage" in picks[0].reason
+
+
+def test_maxherding_leaves_a_covered_blob_alone():
+    points, member = blobs([40, 25], [(0, 0), (30, 0)], spread=0.5, seed=4)
+    labelled = [densest(points, np.flatnonzero(member == 0))]
+    picks = get_strategy("maxherding")(hand_made(points, labelled), 1, np.random.default_rng(0))
+    assert member[picks[0].index] == 1
+
+
+def test_phased_covers_first_then_asks_where_the_head_hesitates():
+    points, member = blobs([30, 30], [(0, 0), (20, 0)], spread=1.0, seed=7)
+    proba = np.full((60, 2), 0.5)
+    proba[:, 1] = np.linspace(0.99, 0.01, 60)  # the head is least sure of images 29 and 30
+    proba[:, 0] = 1 - proba[:, 1]
+    cache = {}
+
+    def derived(name, make):
+        if name not in cache:
+            cache[name] = make(points)
+        return cache[name]
+
+    def view(labelled, labels):
+        pool = hand_made(points, labelled, clusters=member, proba=proba, derived=derived)
+        return dataclasses.replace(pool, labels=np.asarray(labels, np.intp))
+
+    strategy = get_strategy("phased")
+    empty = view([], [])
+    picks = strategy(empty, 1, np.random.default_rng(0))
+    # Nothing settled: MaxHerding's pick, and the reason says so.
+    assert picks[0].reason.startswith("covering (0% settled): adds")
+    assert picks[0].index == get_strategy("maxherding")(empty, 1, np.random.default_rng(0))[0].index
+    # One answer in one blob settles that blob only (half the pool): still covering.
+    one = view([0], [0])
+    assert strategy(one, 1, np.random.default_rng(0))[0].reason.startswith("covering (50% settled)")
+    # An answer in each blob settles the whole pool: the smallest margin comes next.
+    picks = strategy(view([0, 59], [0, 1]), 1, np.random.default_rng(0))
+    assert picks[0].reason.startswith("margin (100% settled): unsure")
+    assert picks[0].index in (29, 30)
+
+
+def test_the_sweeps_and_the_command_line_take_the_new_names():
+    import argparse
+
+    from tl_active.cli import compare as compare_command
+    from tl_active.experiments.compare import check_settings
+    from tl_active.experiments.sweep.grid import grid_cells, parse_grid
+
+    grid = parse_grid({"strategies": ["maxherding", "phased"], "classes": ["0-4"], "seeds": 1})
+    assert [cell.strategy for cell in grid_cells(grid, "mnist-cnn", "digits")] == [
+        "maxherding",
+        "phased",
+    ]
+    check_settings(["maxherding", "phased"], [0], 2, 5, 0.0, FIVE)
+    parser = argparse.ArgumentParser()
+    compare_command.add_arguments(parser)
+    assert (
+        parser.parse_args(["--strategies", "phased,maxherding"]).strategies == "phased,maxherding"
+    )

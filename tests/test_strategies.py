@@ -76,7 +76,7 @@ def test_contract_seeded_and_reproducible(name):
 
 
 # Strategies that read the pool's geometry: with every p at 0.5 nothing ties for them.
-FROM_THE_FEATURES = {"diversity", "typiclust", "probcover", "kcenter"}
+FROM_THE_FEATURES = {"diversity", "typiclust", "probcover", "kcenter", "maxherding", "phased"}
 
 
 @pytest.mark.parametrize("name", sorted(set(REGISTRY) - FROM_THE_FEATURES))

@@ -28,6 +28,7 @@ from tl_active.experiments.compare import (
 )
 from tl_active.paths import check_writable_folder
 from tl_active.sessions.figures import frozen_head_ceiling
+from tl_active.sessions.records import PLAIN_HEAD, POOL_HEAD
 
 RARE = 0.1  # an answer this rare makes accuracy a poor guide: the positives and F1 are printed
 
@@ -66,7 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="after each round, look again at the top K suspect answers (the oracle answers "
         "them right); each strategy then runs with and without (default 0: never)",
     )
-    parser.add_argument("--head", choices=HEAD_MODES, default="converge", help="head training mode")
+    parser.add_argument(
+        "--head",
+        choices=(*HEAD_MODES, POOL_HEAD),
+        default="converge",
+        help="head training mode; pool: fitted to convergence on the answers and the "
+        "pseudo-labels spread over the pool (the pool-taught head)",
+    )
     parser.add_argument("--jobs", type=int, default=-1, help="parallel workers (-1: every core)")
     parser.add_argument("--out", type=Path, default=Path("results/compare"), help="output folder")
     data_option(parser)
@@ -146,8 +153,9 @@ def run(args: argparse.Namespace) -> None:
             args.noise,
             args.jobs,
             progress,
-            args.head,
+            "converge" if args.head == POOL_HEAD else args.head,
             args.recheck,
+            POOL_HEAD if args.head == POOL_HEAD else PLAIN_HEAD,
         )
     elapsed = time.perf_counter() - start
     summary = summarise(label_rechecks(curves), ceiling, budgets)
@@ -166,6 +174,7 @@ def run(args: argparse.Namespace) -> None:
         title=(
             f"{features.backbone} / {features.layer}: {question_text(args, features, task)}, "
             f"batch {args.batch}, {args.seeds} seeds"
+            + (", pool-taught head" if args.head == POOL_HEAD else "")
             + (f", noise {args.noise:g}" if args.noise else "")
             + (f", re-check {args.recheck}" if args.recheck else "")
         ),

@@ -209,13 +209,25 @@ class LogisticHead(_Head):
         proba[:, 1] = p
         return proba
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> LogisticHead:
-        """Retrain on all labels so far: `x` (n, width), `y` (n,) 0/1."""
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> LogisticHead:
+        """Retrain on all labels so far: `x` (n, width), `y` (n,) 0/1.
+
+        `sample_weight` (n,), when given, weighs each row's loss (the pool-taught head's
+        pseudo-labels weigh less than real answers); the loss is then the weighted mean.
+        """
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         self._ensure_width(x.shape[1])
         if len(y) == 0:
             return self
+        if sample_weight is None:
+            share = np.full(len(y), 1.0 / len(y))
+        elif self.mode == "demo":
+            raise ValueError("the demo's Adam steps take no sample weights")
+        else:
+            share = _normalised_weights(sample_weight, len(y))
         if self.mode == "demo":
             for _ in range(self.adam_steps):
                 self._adam_step(x, y)
@@ -224,10 +236,11 @@ class LogisticHead(_Head):
                 np.column_stack([x, np.ones(len(x))]),
                 y,
                 np.append(self.state_.weights[0], self.state_.bias[0]),
+                share,
             )
             self.state_.weights, self.state_.bias = theta[None, :-1], theta[-1:]
         else:
-            self.state_.weights = self._newton(x, y, self.state_.weights[0])[None, :]
+            self.state_.weights = self._newton(x, y, self.state_.weights[0], share)[None, :]
             self.state_.bias = np.zeros(1)
         return self
 
@@ -246,28 +259,35 @@ class LogisticHead(_Head):
         s.weights = s.weights - step[None, :-1]
         s.bias = s.bias - step[-1:]
 
-    def _loss(self, theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
+    def _loss(self, theta: np.ndarray, x: np.ndarray, y: np.ndarray, share: np.ndarray) -> float:
+        # `share`: each row's weight in the mean (1/n each, unless the fit was given weights).
         z = x @ theta
-        return float(np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * self.l2 * theta @ theta)
+        return float(share @ (np.logaddexp(0.0, z) - y * z) + 0.5 * self.l2 * theta @ theta)
 
     def _newton(
-        self, x: np.ndarray, y: np.ndarray, theta: np.ndarray, tol: float = 1e-9, max_iter: int = 50
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        theta: np.ndarray,
+        share: np.ndarray,
+        tol: float = 1e-9,
+        max_iter: int = 50,
     ) -> np.ndarray:
         theta = theta.copy()
         ridge = self.l2 * np.eye(x.shape[1])
-        loss = self._loss(theta, x, y)
+        loss = self._loss(theta, x, y, share)
         for _ in range(max_iter):
             p = sigmoid(x @ theta)
-            grad = x.T @ (p - y) / len(y) + self.l2 * theta
+            grad = x.T @ ((p - y) * share) + self.l2 * theta
             if np.max(np.abs(grad)) < tol:
                 break
-            hessian = (x * (p * (1 - p))[:, None]).T @ x / len(y) + ridge
+            hessian = (x * (p * (1 - p) * share)[:, None]).T @ x + ridge
             step = np.linalg.solve(hessian, grad)
             # Backtracking keeps Newton monotone when a warm start sits far from the optimum.
             t = 1.0
             while t > 1e-6:
                 candidate = theta - t * step
-                new_loss = self._loss(candidate, x, y)
+                new_loss = self._loss(candidate, x, y, share)
                 if new_loss <= loss:
                     break
                 t *= 0.5
@@ -276,6 +296,17 @@ class LogisticHead(_Head):
 
     # The test Newton stops at: every component of the gradient under this.
     gradient_tol = 1e-9
+
+    def max_gradient(self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> float:
+        """The largest |gradient| of the weighted fit's loss at the current head."""
+        x = np.asarray(x, np.float64)
+        share = _normalised_weights(sample_weight, len(y))
+        theta = self.state_.weights[0]
+        if self.fit_intercept:
+            x = np.column_stack([x, np.ones(len(x))])
+            theta = np.append(theta, self.state_.bias[0])
+        residual = (sigmoid(x @ theta) - np.asarray(y, np.float64)) * share
+        return float(np.abs(x.T @ residual + self.l2 * theta).max())
 
     def fit_gradients(
         self, x: np.ndarray, y: np.ndarray, ends: np.ndarray, weights: np.ndarray, bias: np.ndarray
@@ -371,8 +402,11 @@ class SoftmaxHead(_Head):
         """(n, K) class probabilities."""
         return softmax(self.decision_function(x))
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> SoftmaxHead:
-        """Retrain on all labels so far: `x` (n, width), `y` (n,) class indices 0..K-1."""
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> SoftmaxHead:
+        """Retrain on all labels so far: `x` (n, width), `y` (n,) class indices 0..K-1;
+        `sample_weight` as in `LogisticHead.fit`."""
         from scipy.optimize import minimize
 
         x = np.asarray(x, dtype=np.float64)
@@ -381,6 +415,9 @@ class SoftmaxHead(_Head):
         if len(y) == 0:
             return self
         n, width = x.shape
+        share = (
+            np.full(n, 1.0 / n) if sample_weight is None else _normalised_weights(sample_weight, n)
+        )
         k = self.n_classes
         onehot = np.zeros((n, k))
         onehot[np.arange(n), y] = 1.0
@@ -393,9 +430,9 @@ class SoftmaxHead(_Head):
             z = x @ theta.T
             z -= z.max(axis=1, keepdims=True)
             log_norm = np.log(np.exp(z).sum(axis=1))
-            loss = np.mean(log_norm - (z * onehot).sum(axis=1)) + 0.5 * self.l2 * flat @ flat
+            loss = share @ (log_norm - (z * onehot).sum(axis=1)) + 0.5 * self.l2 * flat @ flat
             p = np.exp(z - log_norm[:, None])
-            grad = (p - onehot).T @ x / n + self.l2 * theta
+            grad = ((p - onehot) * share[:, None]).T @ x + self.l2 * theta
             return float(loss), grad.ravel()
 
         start = self.state_.weights
@@ -419,6 +456,18 @@ class SoftmaxHead(_Head):
     def gradient_tol(self) -> float:
         # L-BFGS-B stops when every component of its gradient is under `gtol`.
         return self.tol
+
+    def max_gradient(self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> float:
+        """The largest |gradient| of the weighted fit's loss at the current head."""
+        x = np.asarray(x, np.float64)
+        share = _normalised_weights(sample_weight, len(y))
+        theta = self.state_.weights
+        if self.fit_intercept:
+            x = np.column_stack([x, np.ones(len(x))])
+            theta = np.column_stack([theta, self.state_.bias])
+        p = softmax(x @ theta.T)
+        p[np.arange(len(y)), np.asarray(y, np.intp)] -= 1.0
+        return float(np.abs((p * share[:, None]).T @ x + self.l2 * theta).max())
 
     def fit_gradients(
         self, x: np.ndarray, y: np.ndarray, ends: np.ndarray, weights: np.ndarray, bias: np.ndarray
@@ -446,6 +495,14 @@ class SoftmaxHead(_Head):
             grad += self.l2 * theta[block]
             out[block] = np.abs(grad).reshape(n_rounds, -1).max(axis=1)
         return out
+
+
+def _normalised_weights(sample_weight: np.ndarray, n: int) -> np.ndarray:
+    """Row weights as shares summing to 1, or a ValueError for the wrong length or sign."""
+    weight = np.asarray(sample_weight, np.float64)
+    if weight.shape != (n,) or not np.all(weight >= 0) or not weight.sum() > 0:
+        raise ValueError(f"sample weights must be {n} numbers, 0 or more, not all 0")
+    return weight / weight.sum()
 
 
 def make_head(

@@ -31,8 +31,8 @@ from tl_active.core.strategies import REGISTRY, allowed_strategies, get_strategy
 from tl_active.core.task import Task
 from tl_active.data.features import FeatureSet
 from tl_active.errors import PoolExhaustedError
-from tl_active.sessions.records import MAX_BATCH, SessionSettings
-from tl_active.sessions.session import LabellingSession
+from tl_active.sessions.records import MAX_BATCH, PLAIN_HEAD, SessionSettings
+from tl_active.sessions.session import oracle_session
 from tl_active.sessions.suspects import find_suspects, session_scores, witnesses_for
 
 FIGURE_COLUMNS = ["strategy", "seed", "round", "n_labels", "accuracy", "precision", "recall", "f1"]
@@ -87,8 +87,11 @@ def simulate_run(
     noise: float = 0.0,
     head_mode: str = "converge",
     recheck: int = 0,
+    head: str = PLAIN_HEAD,
 ) -> list[dict]:
     """One labelling session answered by the oracle: a curve row per round.
+
+    `head` is the plain head or the pool-taught one (`records.HEADS`).
 
     With `recheck` K > 0, after each round the simulated person looks again at the top K
     suspect answers (`suspects.find_suspects`, no ground truth) and the oracle answers them
@@ -99,19 +102,7 @@ def simulate_run(
 
     Stops early, without error, when the pool runs out (only a tiny pool can).
     """
-    session = LabellingSession(
-        features,
-        SessionSettings(
-            task=task,
-            strategy=strategy,
-            batch_size=batch,
-            head_mode=head_mode,
-            seed=seed,
-            backbone=features.backbone,
-            layer=features.layer,
-        ),
-        charts=False,
-    )
+    session = oracle_session(features, strategy, seed, batch, task, head_mode, head)
     values = session.answer_values
     noise_rng = np.random.default_rng([seed, NOISE_STREAM])
     witnesses = witnesses_for(session) if recheck else None
@@ -159,17 +150,21 @@ def simulate_run(
     return rows
 
 
-def first_batch(features: FeatureSet, strategy: str, batch: int, task: Task, head_mode: str):
-    """The first batch a strategy asks for on this task (what it makes from the pool is kept)."""
-    settings = SessionSettings(
-        task=task,
-        strategy=strategy,
-        batch_size=batch,
-        head_mode=head_mode,
-        backbone=features.backbone,
-        layer=features.layer,
-    )
-    return LabellingSession(features, settings, charts=False).next_batch()
+def first_batch(
+    features: FeatureSet,
+    strategy: str,
+    batch: int,
+    task: Task,
+    head_mode: str,
+    head: str = PLAIN_HEAD,
+):
+    """The first batch a strategy asks for on this task (what it makes from the pool is kept;
+    for the pool-taught head, its neighbour graph too, by answering that batch)."""
+    session = oracle_session(features, strategy, 0, batch, task, head_mode, head)
+    picks = session.next_batch()
+    if head != PLAIN_HEAD:
+        session.submit(session.truth([p.index for p in picks]))
+    return picks
 
 
 def _wrong(answer: str, values: Sequence[str], rng: np.random.Generator) -> str:
@@ -241,8 +236,11 @@ def run_comparison(
     progress: Progress | None = None,
     head_mode: str = "converge",
     recheck: int = 0,
+    head: str = PLAIN_HEAD,
 ) -> pd.DataFrame:
     """The curves of every (strategy, seed) run, one row per round, in `CURVE_COLUMNS`.
+
+    `head` is the head every run fits: the plain one or the pool-taught one (`records.HEADS`).
 
     With `recheck` K > 0 every (strategy, seed) runs twice, without re-checks and with K per
     round, and the rows carry `RECHECK_COLUMNS` too. `progress(done, total)` is called in this
@@ -255,13 +253,14 @@ def run_comparison(
     seed_list = _seed_list(seeds)
     task = SessionSettings(task=task).task if not isinstance(task, Task) else task
     check_settings(strategies, seed_list, rounds, batch, noise, task, recheck)
+    SessionSettings(task=task, head_mode=head_mode, head=head)  # refuses a bad head here
     # The task's clusters are made once here and travel to the workers with the features; so
     # are the tables strategies make from the pool (neighbours, balls), by one first batch each.
     features.task_data(task).clusters  # noqa: B018
     for name in dict.fromkeys(strategies):
-        first_batch(features, name, batch, task, head_mode)
+        first_batch(features, name, batch, task, head_mode, head)
     runs = [
-        OracleRun(name, seed, rounds, batch, task, noise, head_mode, rechecks)
+        OracleRun(name, seed, rounds, batch, task, noise, head_mode, rechecks, head)
         for name in strategies
         for rechecks in ((0, recheck) if recheck else (0,))
         for seed in seed_list
@@ -291,6 +290,7 @@ class OracleRun(NamedTuple):
     noise: float = 0.0
     head_mode: str = "converge"
     recheck: int = 0
+    head: str = PLAIN_HEAD
 
 
 def oracle_run(features: FeatureSet, run: OracleRun) -> tuple[OracleRun, list[dict]]:

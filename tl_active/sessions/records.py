@@ -1,7 +1,8 @@
 """What a session is and what each of its rounds leaves behind: the records every part reads.
 
-`SessionSettings` (backbone and layer, task, strategy, batch size, head mode, seed, for an
-image folder its path, checksum and named answers, for weather windows their question) and
+`SessionSettings` (backbone and layer, task, strategy, batch size, head mode, seed, which
+head (the plain one, or the pool-taught one of `core/pool_teacher.py`), for an image folder
+its path, checksum and named answers, for weather windows their question) and
 `RoundRecord` (one submitted batch, one corrected answer or one region of the pool map
 answered at once, and the head and figures after it) are defined once here, with their
 validation, and the session, the store and the manifest reader all use them as they are. The
@@ -50,6 +51,11 @@ BULK = "bulk"
 KINDS = (BATCH, CORRECTION, BULK)
 # How a correction made on a second look at a suspect answer (Look again) begins its reason.
 LOOKED_AGAIN = "looked again"
+# Which head a session fits: on the person's answers alone, or on them and the pseudo-labels
+# spread over the pool (`core/pool_teacher.py`). A session stored before there was a choice
+# has no `head` in its settings and reads as the plain one.
+PLAIN_HEAD, POOL_HEAD = "plain", "pool"
+HEADS = (PLAIN_HEAD, POOL_HEAD)
 
 
 class Answer(StrEnum):
@@ -104,6 +110,7 @@ class SessionSettings:
     # Weather windows (`data/weather.py`): the question asked of them, such as "snow-today";
     # empty for MNIST and image folders.
     weather: str = ""
+    head: str = PLAIN_HEAD
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", _as_task(self.task))
@@ -119,6 +126,14 @@ class SessionSettings:
             raise ValueError(
                 f"unknown head mode {reprlib.repr(self.head_mode)}; "
                 f"choose one of {', '.join(HEAD_MODES)}"
+            )
+        if self.head not in HEADS:
+            raise ValueError(
+                f"unknown head {reprlib.repr(self.head)}; choose one of {', '.join(HEADS)}"
+            )
+        if self.head == POOL_HEAD and self.head_mode != "converge":
+            raise ValueError(
+                "the pool-taught head is fitted to convergence, not by the demo's steps"
             )
         if self.head_mode != "converge" and not self.task.is_binary:
             raise ValueError(f"head mode {reprlib.repr(self.head_mode)} is for binary tasks only")
@@ -166,7 +181,10 @@ class SessionSettings:
 
     def as_dict(self) -> dict:
         data = {**asdict(self), "task": self.task.as_dict(), "answers": list(self.answers)}
-        # An MNIST session's settings stay as they were before image folders.
+        # An MNIST session's settings stay as they were before image folders, and a plain
+        # head's as they were before the pool-taught one.
+        if data["head"] == PLAIN_HEAD:
+            del data["head"]
         return {k: v for k, v in data.items() if k not in _OPTIONAL_SETTINGS or v}
 
     @classmethod
@@ -199,6 +217,7 @@ class SessionSettings:
             "images_checksum",
             "continued_from",
             "weather",
+            "head",
         ):
             if name in names and name in data and not isinstance(data[name], str):
                 raise ValueError(f"{name} must be text, not {reprlib.repr(data[name])}")
@@ -225,6 +244,7 @@ class SessionSettings:
             answers=_answer_list(data.get("answers", [])),
             continued_from=data.get("continued_from", ""),
             weather=data.get("weather", ""),
+            head=data.get("head", PLAIN_HEAD),
         )
 
     def summary(self, class_names: Sequence[str] | None = None) -> str:
@@ -244,8 +264,9 @@ class SessionSettings:
         where = (
             f" on {self.images}" if self.images else " on weather windows" if self.weather else ""
         )
+        mode = self.head_mode + (", pool-taught" if self.head == POOL_HEAD else "")
         return (
-            f"{question}, {self.strategy}, batch {self.batch_size}, {self.head_mode}, "
+            f"{question}, {self.strategy}, batch {self.batch_size}, {mode}, "
             f"seed {self.seed} ({self.backbone}/{self.layer}){where}"
         )
 
@@ -289,7 +310,7 @@ def _answer_list(value) -> tuple[str, ...]:
 
 _SETTINGS = tuple(f.name for f in fields(SessionSettings))
 # Written only when set (a session on an image folder), so MNIST sessions read as before.
-_OPTIONAL_SETTINGS = ("images", "images_checksum", "answers", "continued_from", "weather")
+_OPTIONAL_SETTINGS = ("images", "images_checksum", "answers", "continued_from", "weather", "head")
 # The first format's settings: a binary target on the shared CNN's digits.
 _V1_SETTINGS = ("target", "strategy", "batch_size", "head_mode", "seed")
 

@@ -13,7 +13,9 @@ round is checked on its own, blocks of rounds at a time (`head.py`):
   gradient there passes the test the fit itself stops at; if not, the round is refit from the
   round before's head and must come out the same;
 - demo: the round's Adam step is taken again from the round before's recorded head and Adam
-  state, and must give the recorded head and state.
+  state, and must give the recorded head and state;
+- pool-taught: as converged, on the answers so far and the pseudo-labels they spread to (which
+  follow from those answers alone), one round at a time.
 
 A round costs the labels so far, not a replay of those before it.
 """
@@ -34,6 +36,7 @@ from tl_active.sessions.records import (
     ADAM_FIELDS,
     FORMAT,
     FORMAT_VERSION,
+    POOL_HEAD,
     READABLE_VERSIONS,
     RoundRecord,
     SessionSettings,
@@ -232,6 +235,8 @@ class Replay:
                         "were recorded (one Adam step from the round before)"
                     )
             return
+        if self.settings.head == POOL_HEAD:
+            return self._check_pool_taught(recorded, ks, ends, before)
         want = self._states_of([recorded[k] for k in ks])
         labelled = ends[ks] > 0
         gradients = np.full(len(ks), np.inf)
@@ -254,6 +259,42 @@ class Replay:
                 raise SessionFileError(
                     f"replaying round {recorded[k].number} gives other head weights than were "
                     "recorded"
+                )
+
+    def _check_pool_taught(
+        self,
+        recorded: Sequence[RoundRecord],
+        ks: list[int],
+        ends: np.ndarray,
+        before: list[RoundRecord | None],
+    ) -> None:
+        """Check pool-taught heads: each the weighted fit on its answers and pseudo-labels."""
+        positions = np.array(self.ledger.labelled[: int(ends[ks].max())], np.intp)
+        labels = np.array(self.ledger.labels[: len(positions)], np.intp)
+        for r, k in enumerate(ks):
+            record = recorded[k]
+            head = self.session.fresh_head()
+            head.state_ = recorded_state(record)
+            if ends[k] == 0:
+                if np.any(record.weights) or np.any(record.bias):
+                    raise SessionFileError(
+                        f"round {record.number} records a trained head without any answers"
+                    )
+                continue
+            x, y, weights, _ = self.session.training_set(positions[: ends[k]], labels[: ends[k]])
+            held = not head.bias_trained and np.any(record.bias)
+            if head.max_gradient(x, y, weights) < head.gradient_tol and not held:
+                continue
+            head = self.session.fresh_head()
+            if before[r] is not None:
+                head.state_ = recorded_state(before[r])
+            head.fit(x, y, weights)
+            if not (
+                np.allclose(head.coef_, record.weights, atol=1e-6)
+                and np.allclose(head.intercept_, record.bias, atol=1e-6)
+            ):
+                raise SessionFileError(
+                    f"replaying round {record.number} gives other head weights than were recorded"
                 )
 
     def _replay_rounds(

@@ -6,8 +6,11 @@ answered); `submit()` takes exactly one answer per image of that batch or raises
 never offered again.
 
 A session is its backbone and layer (which frozen features the head reads), its task (a binary
-question or K classes, see `task.py`), its strategy, batch size, head mode and seed (its
-`SessionSettings`, see `records.py`). After each round it records what the app draws (its
+question or K classes, see `task.py`), its strategy, batch size, head mode, head and seed (its
+`SessionSettings`, see `records.py`). The head is the plain one, fitted on the person's answers,
+or the pool-taught one, fitted on them and on pseudo-labels spread over a neighbour graph of the
+pool (`core/pool_teacher.py`, the graph kept by `data/neighbour_graph.py`); the pseudo-labels
+follow from the answers alone, so they are never stored, exported or replayed as answers. After each round it records what the app draws (its
 `RoundRecord`): the labels so far, the head's weights and biases, test-set accuracy, precision,
 recall and F1, the distribution of the head's p over the pool and the mean p per true class
 (`figures.py`), and the stopping signals (`stopping.py`): how much the head's predictions on
@@ -38,6 +41,7 @@ import numpy as np
 
 from tl_active.core.head import HeadState, make_head
 from tl_active.core.metrics import Metrics, task_metrics
+from tl_active.core.pool_teacher import NEIGHBOURS, spreading_operator, training_set
 from tl_active.core.rows import row_max
 from tl_active.core.stopping import (
     KAPPA_WINDOW,
@@ -52,6 +56,7 @@ from tl_active.core.strategies import (
 )
 from tl_active.core.task import SKIP
 from tl_active.data.features import FeatureSet
+from tl_active.data.neighbour_graph import task_neighbours
 from tl_active.errors import PoolExhaustedError, ProtocolError, SessionFileError
 from tl_active.sessions import figures
 from tl_active.sessions.figures import cross_validated_metrics, frozen_head_ceiling
@@ -60,6 +65,8 @@ from tl_active.sessions.records import (
     BULK,
     CORRECTION,
     LOOKED_AGAIN,
+    PLAIN_HEAD,
+    POOL_HEAD,
     RoundRecord,
     SessionSettings,
 )
@@ -109,7 +116,36 @@ class LabellingSession:
         # (image, answer) pairs the person looked at again and kept (`suspects.py`): not rounds,
         # since nothing changed, but stored and exported so the suspicion stays cleared.
         self.kept: set[tuple[int, str]] = set()
+        self._pseudo_count: int | None = 0
         self._rescore()
+
+    @property
+    def pool_taught(self) -> bool:
+        """Whether the head learns from pseudo-labels spread over the pool too."""
+        return self.settings.head == POOL_HEAD
+
+    def training_set(
+        self, positions: np.ndarray, labels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
+        """What the head is fitted on for these answers (task-pool positions and output
+        indices): (x, y, row weights or None, how many rows are pseudo-labels)."""
+        if not self.pool_taught:
+            return self.data.pool[positions], labels, None, 0
+        operator = self.data.derived(
+            "spreading operator",
+            lambda pool: spreading_operator(task_neighbours(self.features, self.data, NEIGHBOURS)),
+        )
+        return training_set(self.data.pool, operator, positions, labels, self.task.n_outputs)
+
+    @property
+    def pseudo_count(self) -> int:
+        """How many pseudo-labels the current head was fitted on (0 for the plain head)."""
+        if self._pseudo_count is None:
+            positions = np.array(self.ledger.labelled, np.intp)
+            self._pseudo_count = (
+                self.training_set(positions, self.labels)[3] if len(positions) else 0
+            )
+        return self._pseudo_count
 
     def fresh_head(self):
         """An untrained head of this session's task, mode and features."""
@@ -295,7 +331,11 @@ class LabellingSession:
         """
         positions = np.array(self.ledger.labelled, np.intp)
         previous = self._predicted
-        self.head.fit(self.data.pool[positions], self.labels)
+        x, y, weights, self._pseudo_count = self.training_set(positions, self.labels)
+        if weights is None:
+            self.head.fit(x, y)
+        else:
+            self.head.fit(x, y, weights)
         self._rescore()
         figures.fill_figures(record, self)
         self._fill_stopping(record, previous, prior_right)
@@ -520,6 +560,7 @@ class LabellingSession:
             raise ProtocolError("there is no round to undo")
         record = self.rounds.pop()
         before = self._states_before.pop()
+        self._pseudo_count = None
         self.head.state_ = before if isinstance(before, HeadState) else recorded_state(before)
         if record.is_correction:
             self.ledger.undo_correction(record)
@@ -612,6 +653,7 @@ class LabellingSession:
     ) -> None:
         """Take the recorded rounds and heads as they are, after checking them."""
         Replay(self).take(recorded, every, without_adam)
+        self._pseudo_count = None
         if recorded:
             self._states_before = [self.head.state_.copy(), *recorded[:-1]]
             self.head.state_ = recorded_state(recorded[-1])
@@ -630,4 +672,28 @@ class LabellingSession:
         return cls.from_dict(data, features)
 
 
-__all__ = ["LabellingSession"]
+def oracle_session(
+    features: FeatureSet,
+    strategy: str,
+    seed: int,
+    batch: int,
+    task,
+    head_mode: str = "converge",
+    head: str = PLAIN_HEAD,
+) -> LabellingSession:
+    """A session on these features with this strategy, seed, batch and head, for an oracle to
+    answer: its rounds leave out what only the app's charts read (`charts=False`)."""
+    settings = SessionSettings(
+        task=task,
+        strategy=strategy,
+        batch_size=batch,
+        head_mode=head_mode,
+        seed=seed,
+        backbone=features.backbone,
+        layer=features.layer,
+        head=head,
+    )
+    return LabellingSession(features, settings, charts=False)
+
+
+__all__ = ["LabellingSession", "oracle_session"]

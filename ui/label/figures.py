@@ -57,7 +57,16 @@ def weights_panel(session: LabellingSession, layout: plots.HeadLayout) -> None:
         "|value|. Where a cell is too narrow for its value, the value is left out: point at "
         "the cell to read it. The slider under it scrubs back through the rounds (0 = the start)."
     )
-    title_slot.markdown("**What the head has learned**", help=f"{note} {weights_note}".strip())
+    heading = "**What the head has learned**"
+    if session.pool_taught:
+        # The pool-taught head's weights come from pseudo-labels too: how many, on the heading.
+        heading += f" · with {session.pseudo_count:,} pseudo-labels"
+        note += (
+            " This head is fitted on your answers and on pseudo-labels: images whose answer "
+            "label spreading over the pool's neighbour graph is sure of, each weighing a tenth "
+            "of an answer (never written as answers)."
+        )
+    title_slot.markdown(heading, help=f"{note} {weights_note}".strip())
 
 
 # The learning curve beside the batch is shorter than its export (260 px), so that it ends

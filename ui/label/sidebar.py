@@ -21,7 +21,7 @@ from tl_active.data.images import MAX_ZIP_BYTES
 from tl_active.data.weather import QUESTIONS
 from tl_active.errors import TlActiveError
 from tl_active.experiments.layer_check import layer_check
-from tl_active.sessions.records import MAX_BATCH, WEATHER_TASK
+from tl_active.sessions.records import MAX_BATCH, POOL_HEAD, WEATHER_TASK
 from tl_active.sessions.session import LabellingSession
 from ui import keys
 from ui.browser import browser_id, recent_sessions
@@ -58,6 +58,9 @@ RECENT_SHOWN = 8
 HEAD_HELP = {
     "converge": "fit all labels so far to convergence (small L2), warm-started",
     "demo": "the demo's way: one Adam step at learning rate 0.1 per round (binary questions only)",
+    POOL_HEAD: "pool-taught: fit to convergence on your answers plus pseudo-labels spread over "
+    "a neighbour graph of the pool, each weighing a tenth of an answer (label spreading: Zhou "
+    "et al., NeurIPS 2003)",
 }
 
 
@@ -180,10 +183,10 @@ def settings_sidebar(session: LabellingSession) -> None:
     st.slider("Batch size", 1, MAX_BATCH, key=keys.SET_BATCH)
     st.radio(
         "Head training",
-        list(HEAD_MODES) if task is None or task.is_binary else ["converge"],
+        [*HEAD_MODES, POOL_HEAD] if task is None or task.is_binary else ["converge", POOL_HEAD],
         key=keys.SET_HEAD,
         horizontal=True,
-        help="\n".join(f"- **{m}**: {HEAD_HELP.get(m, m)}" for m in HEAD_MODES),
+        help="\n".join(f"- **{m}**: {HEAD_HELP.get(m, m)}" for m in HEAD_HELP),
     )
     st.number_input("Seed", min_value=0, step=1, key=keys.SET_SEED)
     note = layer_note(state[keys.SET_BACKBONE], state[keys.SET_LAYER], task)

@@ -15,7 +15,13 @@ from tl_active.core.strategies import DEFAULT_STRATEGY, allowed_strategies
 from tl_active.core.task import EVEN, MULTICLASS, ODD, Task
 from tl_active.data.backbones import SHIPPED_WEATHER, default_layer, resolve_backbone
 from tl_active.errors import TlActiveError
-from tl_active.sessions.records import WEATHER_TASK, SessionSettings, parse_answer_names
+from tl_active.sessions.records import (
+    PLAIN_HEAD,
+    POOL_HEAD,
+    WEATHER_TASK,
+    SessionSettings,
+    parse_answer_names,
+)
 from ui import keys
 from ui.labelling.state import flash
 from ui.support import (
@@ -57,6 +63,7 @@ def folder_settings(
         seed=base.seed,
         backbone=base.backbone,
         layer=base.layer,
+        head=base.head,
         images=images,
         images_checksum=folder.checksum,
         answers=named,
@@ -109,7 +116,8 @@ def settings_into_widgets(settings: SessionSettings) -> None:
     state[keys.SET_ANSWERS] = ", ".join(settings.answers) or DEFAULT_ANSWERS
     state[keys.SET_STRATEGY] = settings.strategy
     state[keys.SET_BATCH] = settings.batch_size
-    state[keys.SET_HEAD] = settings.head_mode
+    # One choice in the sidebar: a training mode, or the pool-taught head (which converges).
+    state[keys.SET_HEAD] = POOL_HEAD if settings.head == POOL_HEAD else settings.head_mode
     state[keys.SET_SEED] = settings.seed
 
 
@@ -130,7 +138,7 @@ def keep_choices_valid(task: Task | None) -> None:
     state = st.session_state
     if task is not None and state.get(keys.SET_STRATEGY) not in allowed_strategies(task):
         state[keys.SET_STRATEGY] = DEFAULT_STRATEGY
-    if task is not None and not task.is_binary:
+    if task is not None and not task.is_binary and state.get(keys.SET_HEAD) != POOL_HEAD:
         state[keys.SET_HEAD] = "converge"
 
 
@@ -148,11 +156,15 @@ def settings_from_widgets() -> SessionSettings:
         )
         return weather_settings(state[keys.SET_WEATHER], base)
     images = str(state.get(keys.SET_IMAGES) or "").strip()
+    pool_taught = state[keys.SET_HEAD] == POOL_HEAD
+    head = POOL_HEAD if pool_taught else PLAIN_HEAD
+    head_mode = "converge" if pool_taught else state[keys.SET_HEAD]
     if images:
         base = SessionSettings(
             strategy=state[keys.SET_STRATEGY],
             batch_size=int(state[keys.SET_BATCH]),
             seed=int(state[keys.SET_SEED]),
+            head=head,
             backbone=backbone_spec(state[keys.SET_BACKBONE], state[keys.SET_MODEL_PATH]),
             layer=str(state[keys.SET_LAYER] or "").strip() or "digits",
         )
@@ -163,10 +175,11 @@ def settings_from_widgets() -> SessionSettings:
         task=task_from_widgets(),
         strategy=state[keys.SET_STRATEGY],
         batch_size=int(state[keys.SET_BATCH]),
-        head_mode=state[keys.SET_HEAD],
+        head_mode=head_mode,
         seed=int(state[keys.SET_SEED]),
         backbone=backbone_spec(state[keys.SET_BACKBONE], state[keys.SET_MODEL_PATH]),
         layer=str(state[keys.SET_LAYER] or "").strip(),
+        head=head,
     )
 
 

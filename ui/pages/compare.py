@@ -52,7 +52,7 @@ from tl_active.experiments.sweep.grid import GROUP_COLUMNS
 from tl_active.experiments.sweep.results import SweepResults, folder_state, read_results
 from tl_active.paths import expanded
 from tl_active.sessions.figures import frozen_head_ceiling
-from tl_active.sessions.records import MAX_BATCH
+from tl_active.sessions.records import MAX_BATCH, PLAIN_HEAD, POOL_HEAD
 from tl_active.sessions.session import LabellingSession
 from ui import keys
 from ui.support import (
@@ -253,7 +253,13 @@ def read_settings() -> Settings | None:
     noise = st.slider(
         "Oracle noise (share of answers wrong)", 0.0, 1.0, 0.0, 0.05, key=keys.CMP_NOISE
     )
-    head = st.selectbox("Head training", HEAD_MODES if binary else ["converge"], key=keys.CMP_HEAD)
+    head = st.selectbox(
+        "Head training",
+        [*HEAD_MODES, POOL_HEAD] if binary else ["converge", POOL_HEAD],
+        key=keys.CMP_HEAD,
+        help=f"**{POOL_HEAD}**: the pool-taught head, fitted to convergence on the answers plus "
+        "pseudo-labels spread over a neighbour graph of the pool",
+    )
     st.text_input(
         "Budgets (labels to report accuracy at)",
         key=keys.CMP_BUDGETS,
@@ -304,7 +310,8 @@ def run(settings: Settings) -> dict:
         settings.noise,
         jobs=-1,
         progress=progress,
-        head_mode=settings.head,
+        head_mode="converge" if settings.head == POOL_HEAD else settings.head,
+        head=POOL_HEAD if settings.head == POOL_HEAD else PLAIN_HEAD,
     )
     bar.progress(1.0, text="Fitting the frozen-head ceiling...")
     ceiling = frozen_head_ceiling(features, settings.task).accuracy

@@ -12,6 +12,8 @@ app shows on each tile. Asking for more than the pool has left raises `PoolExhau
 - `committee`: query by committee, heads refitted on bootstrap resamples;
 - `typicality`: TypiClust and ProbCover, typical images and balls over the frozen features;
 - `kcenter`: k-center greedy (coreset), the image farthest from everything labelled;
+- `herding`: MaxHerding, the largest gain in kernel coverage of the pool;
+- `phased`: ProbCover while the labels cover the pool poorly, then margins over clusters;
 - `badge`: BADGE, k-means++ over the head's gradient embeddings;
 - `neighbours`: the pool's neighbour table, ball graph and radius, made once per pool;
 - `baseline`: a uniform draw, and the odd-number demo's band around 0.5;
@@ -20,7 +22,7 @@ app shows on each tile. Asking for more than the pool has left raises `PoolExhau
 While the head is still untrained, every p is equal. Then `uncertainty`, `margin`, `entropy`
 and `committee` (whose members all agree) are seeded random draws; `band` draws at random from
 the whole pool, as the demo's first round did; `representative`, `diversity`, `typiclust`,
-`probcover` and `kcenter` still know what to ask, because they work from the frozen features;
+`probcover`, `kcenter`, `maxherding` and `phased` still know what to ask, because they work from the frozen features;
 `badge` reads the features' lengths then.
 """
 
@@ -28,7 +30,9 @@ from tl_active.core.strategies.badge import badge_strategy
 from tl_active.core.strategies.baseline import band_strategy, random_strategy
 from tl_active.core.strategies.committee import COMMITTEE_SIZE, committee_strategy
 from tl_active.core.strategies.coverage import diversity_strategy, representative_strategy
+from tl_active.core.strategies.herding import maxherding_strategy
 from tl_active.core.strategies.kcenter import kcenter_strategy
+from tl_active.core.strategies.phased import phased_strategy
 from tl_active.core.strategies.pool import Pick, PoolView, Strategy
 from tl_active.core.strategies.registry import (
     DEFAULT_STRATEGY,
@@ -68,6 +72,8 @@ __all__ = [
     "least_confidence",
     "margin_score",
     "margin_strategy",
+    "maxherding_strategy",
+    "phased_strategy",
     "probcover_strategy",
     "random_strategy",
     "representative_strategy",

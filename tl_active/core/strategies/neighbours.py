@@ -27,6 +27,12 @@ def nearest_neighbours(features: np.ndarray, k: int = NEIGHBOURS) -> tuple[np.nd
     return distances, positions.astype(np.intp)
 
 
+def pool_neighbours(pool) -> tuple[np.ndarray, np.ndarray]:
+    """`nearest_neighbours` of a `PoolView`'s features, made once per pool and shared by the
+    strategies that read them (TypiClust's typicality, MaxHerding's kernel, `phased`)."""
+    return pool.cached("neighbours", nearest_neighbours)
+
+
 def typicality(distances: np.ndarray) -> np.ndarray:
     """1 / the mean distance to an image's nearest neighbours: high where the pool is dense."""
     if distances.shape[1] == 0:

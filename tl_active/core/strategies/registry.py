@@ -23,7 +23,9 @@ from tl_active.core.strategies.badge import badge_strategy
 from tl_active.core.strategies.baseline import band_strategy, random_strategy
 from tl_active.core.strategies.committee import COMMITTEE_SIZE, committee_strategy
 from tl_active.core.strategies.coverage import diversity_strategy, representative_strategy
+from tl_active.core.strategies.herding import maxherding_strategy
 from tl_active.core.strategies.kcenter import kcenter_strategy
+from tl_active.core.strategies.phased import COVERED, phased_strategy
 from tl_active.core.strategies.pool import Pick, PoolView, Strategy
 from tl_active.core.strategies.typicality import probcover_strategy, typiclust_strategy
 from tl_active.core.strategies.uncertainty import (
@@ -142,6 +144,27 @@ REGISTRY = make_registry(
             BOTH,
             "ProbCover: Yehuda, Dekel, Hacohen and Weinshall, Active Learning Through a "
             "Covering Lens, NeurIPS 2022",
+        ),
+        StrategyRecord(
+            "maxherding",
+            maxherding_strategy,
+            "the image that adds the most kernel coverage of the pool (a Gaussian, gamma 1 /"
+            " width, on a seeded slice of 4,000 images)",
+            BOTH,
+            "MaxHerding: Bae, Noh and Sutherland, Generalized Coverage for More Robust "
+            "Low-Budget Active Learning, ECCV 2024",
+        ),
+        StrategyRecord(
+            "phased",
+            phased_strategy,
+            f"MaxHerding while the labels settle under {COVERED:.0%} of the pool (answers spread"
+            " over its neighbour graph), then the smallest margins over clusters",
+            BOTH,
+            "switching on coverage as DCoM (Mishal and Weinshall, Active Learning for All "
+            "Learners, 2024) and TCM (Doucet, "
+            "Estermann, Aczel and Wattenhofer, Bridging Diversity and Uncertainty in Active "
+            "Learning with Self-Supervised Pre-Training, 2024) do; phases as Hacohen et al., "
+            "ICML 2022",
         ),
         StrategyRecord(
             "kcenter",

@@ -29,6 +29,7 @@ from tl_active.core.strategies.neighbours import (
     ball_graph,
     kmeans_clusters,
     nearest_neighbours,
+    pool_neighbours,
     pure_radius,
     typicality,
 )
@@ -41,7 +42,7 @@ PURITY = 0.95  # the share of pure balls ProbCover's radius keeps (Yehuda et al.
 
 def pool_typicality(pool: PoolView) -> np.ndarray:
     """Each image's typicality from its 20 nearest neighbours, made once per pool."""
-    return pool.cached("typicality", lambda x: typicality(nearest_neighbours(x)[0]))
+    return pool.cached("typicality", lambda x: typicality(pool_neighbours(pool)[0]))
 
 
 def cluster_typicality(pool: PoolView, k: int, clusters: np.ndarray, cluster: int):

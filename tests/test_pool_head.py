@@ -1,0 +1,239 @@
+"""The pool-taught head on a hand-made pool of two clusters, where the right pseudo-labels are known.
+
+Answers spread along the neighbour graph stay inside their cluster, so the pseudo-labels are
+the clusters; a person's answer weighs more than a pseudo-label; the session's `head` setting
+is stored, replayed (its heads checked against the answers and the pseudo-labels they give)
+and exported without a pseudo-label among the answers; a session stored before the choice
+reads as the plain head.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from tl_active.core.head import LogisticHead, SoftmaxHead
+from tl_active.core.pool_teacher import (
+    PoolTeacher,
+    pseudo_labels,
+    spreading_operator,
+    training_set,
+)
+from tl_active.core.task import Task
+from tl_active.data.features import FeatureSet
+from tl_active.data.neighbour_graph import find_neighbours, task_neighbours
+from tl_active.errors import SessionFileError
+from tl_active.sessions.exchange import labels_csv, read_manifest
+from tl_active.sessions.records import PLAIN_HEAD, POOL_HEAD, SessionSettings
+from tl_active.sessions.session import LabellingSession
+
+
+def two_clusters(n: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two tight clouds far apart on a line: class 0 around x = 0, class 1 around x = 10."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat([0, 1], n // 2)
+    x = np.column_stack([10.0 * y, np.zeros(n)]) + rng.normal(0, 0.5, (n, 2))
+    return x.astype(np.float32), y
+
+
+def cluster_features(seed: int = 0) -> FeatureSet:
+    pool, y_pool = two_clusters(200, seed)
+    test, y_test = two_clusters(60, seed + 1)
+    return FeatureSet(
+        pool=pool,
+        test=test,
+        y_pool=y_pool.astype(np.uint8),
+        y_test=y_test.astype(np.uint8),
+        layer="embedding",
+        key=f"clusters{seed}-embedding-handmade",
+    )
+
+
+def test_pseudo_labels_follow_the_clusters():
+    x, y = two_clusters()
+    operator = spreading_operator(find_neighbours(x, 10))
+    labelled = np.array([0, 119])  # one answer in each cluster
+    positions, answers = pseudo_labels(operator, labelled, y[labelled], 2)
+    # Every other image is confidently its cluster's, and none is a labelled one.
+    assert len(positions) == 118
+    assert not set(positions) & set(labelled)
+    assert np.array_equal(answers, y[positions])
+
+
+def test_pseudo_labels_are_capped_per_answer_and_repeat_exactly():
+    x, y = two_clusters()
+    operator = spreading_operator(find_neighbours(x, 10))
+    teacher = PoolTeacher(per_answer=7)
+    first = pseudo_labels(operator, np.array([3, 100]), np.array([0, 1]), 2, teacher)
+    again = pseudo_labels(operator, np.array([3, 100]), np.array([0, 1]), 2, teacher)
+    assert np.bincount(first[1]).tolist() == [7, 7]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+
+
+def test_no_answers_no_pseudo_labels():
+    x, _ = two_clusters()
+    operator = spreading_operator(find_neighbours(x, 10))
+    positions, answers = pseudo_labels(operator, np.zeros(0, np.intp), np.zeros(0, np.intp), 2)
+    assert len(positions) == len(answers) == 0
+
+
+def test_a_cluster_nobody_answered_gets_no_pseudo_labels():
+    x, y = two_clusters()
+    operator = spreading_operator(find_neighbours(x, 10))
+    positions, answers = pseudo_labels(operator, np.array([0]), np.array([0]), 2)
+    # The graph has no edge between the clouds: the answer stays in its own.
+    assert set(y[positions]) == {0} and set(answers) == {0}
+    assert len(positions) == 59
+
+
+def test_training_set_weighs_pseudo_labels_below_answers():
+    x, y = two_clusters()
+    operator = spreading_operator(find_neighbours(x, 10))
+    rows, labels, weights, count = training_set(x, operator, np.array([0, 119]), y[[0, 119]], 2)
+    assert count == 118 and len(rows) == len(labels) == len(weights) == 120
+    assert weights[:2].tolist() == [1.0, 1.0]
+    assert np.all(weights[2:] == PoolTeacher().weight)
+
+
+@pytest.mark.parametrize("head", [LogisticHead(l2=1e-3, fit_intercept=True), SoftmaxHead(2)])
+def test_an_answer_outweighs_a_few_pseudo_labels_against_it(head):
+    # One answer says 1 at a point; four pseudo-labels at the same point say 0 at weight 0.1.
+    x = np.array([[1.0, 2.0]] * 5 + [[-1.0, -2.0]])
+    y = np.array([1, 0, 0, 0, 0, 0])
+    weights = np.array([1.0, 0.1, 0.1, 0.1, 0.1, 1.0])
+    head.fit(x, y, weights)
+    assert head.predict_proba(x[:1])[0, 1] > 0.5
+    # Unweighted, the four outvote it.
+    assert head.clone().fit(x, y).predict_proba(x[:1])[0, 1] < 0.5
+    assert head.max_gradient(x, y, weights) < 1e-5
+
+
+def test_sample_weights_are_checked():
+    with pytest.raises(ValueError, match="sample weights must be 2 numbers"):
+        LogisticHead().fit(np.ones((2, 3)), np.array([0, 1]), np.array([1.0, -1.0]))
+    with pytest.raises(ValueError, match="Adam steps take no sample weights"):
+        LogisticHead("demo").fit(np.ones((2, 3)), np.array([0, 1]), np.ones(2))
+
+
+def pool_session(features, head=POOL_HEAD, rounds=3):
+    settings = SessionSettings(
+        task=Task.multiclass("0-1"), strategy="random", batch_size=2, layer="embedding", head=head
+    )
+    session = LabellingSession(features, settings)
+    session.auto_label(rounds)
+    return session
+
+
+def test_the_pool_taught_session_counts_its_pseudo_labels_and_learns_the_clusters():
+    features = cluster_features()
+    session = pool_session(features)
+    plain = pool_session(features, PLAIN_HEAD)
+    assert plain.pseudo_count == 0
+    # 6 answers; every other pool image is confidently its cluster's (at most 400 per answer).
+    assert session.pseudo_count == 200 - 6
+    assert session.metrics().accuracy == 1.0
+    assert session.settings.summary().startswith("0,1, random, batch 2, converge, pool-taught")
+
+
+def test_the_head_setting_is_stored_replayed_and_checked():
+    features = cluster_features()
+    session = pool_session(features)
+    data = session.to_dict()
+    assert data["settings"]["head"] == POOL_HEAD
+    reopened = LabellingSession.from_dict(json.loads(json.dumps(data)), features)
+    assert reopened.settings.head == POOL_HEAD
+    assert np.array_equal(reopened.head.coef_, session.head.coef_)
+    assert reopened.pseudo_count == session.pseudo_count
+    # The next round goes on as in the first session.
+    assert [p.index for p in reopened.next_batch()] == [p.index for p in session.next_batch()]
+    # A head that is not the fit on the answers and their pseudo-labels is refused.
+    data["rounds"][1]["weights"][0][0] += 0.5
+    with pytest.raises(SessionFileError, match="round 2 gives other head weights"):
+        LabellingSession.from_dict(data, features)
+
+
+def test_the_plain_fit_is_not_taken_for_the_pool_taught_one():
+    features = cluster_features()
+    data = pool_session(features, PLAIN_HEAD).to_dict()
+    data["settings"]["head"] = POOL_HEAD
+    with pytest.raises(SessionFileError, match="gives other head weights"):
+        LabellingSession.from_dict(data, features)
+
+
+def test_a_session_stored_before_the_choice_reads_as_the_plain_head():
+    features = cluster_features()
+    data = pool_session(features, PLAIN_HEAD).to_dict()
+    assert "head" not in data["settings"]
+    assert LabellingSession.from_dict(data, features).settings.head == PLAIN_HEAD
+
+
+def test_undo_and_the_manifest_keep_the_count_and_the_answers_the_persons():
+    features = cluster_features()
+    session = pool_session(features)
+    text = labels_csv(session)
+    assert len(text.strip().splitlines()) == 1 + 6  # the answers only, no pseudo-label
+    imported = read_manifest(json.dumps(session.to_dict()), features)
+    assert imported.settings.head == POOL_HEAD and imported.pseudo_count == 194
+    session.undo()
+    assert session.pseudo_count == pool_session(features, rounds=2).pseudo_count
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (dict(head="pooled"), "unknown head 'pooled'; choose one of plain, pool"),
+        (dict(head=POOL_HEAD, head_mode="demo"), "fitted to convergence"),
+    ],
+)
+def test_bad_head_settings_are_refused(settings, message):
+    with pytest.raises(ValueError, match=message):
+        SessionSettings(**settings)
+
+
+def test_a_stored_head_must_be_text():
+    data = SessionSettings(head=POOL_HEAD).as_dict()
+    data["head"] = 1
+    with pytest.raises(ValueError, match="head must be text"):
+        SessionSettings.from_dict(data)
+
+
+def test_the_neighbour_table_is_kept_beside_the_features(tmp_path, monkeypatch):
+    import tl_active.data.neighbour_graph as graph
+
+    monkeypatch.setattr(graph, "KEPT_FROM", 10)
+    features = cluster_features()
+    data = features.task_data(Task.multiclass("0-1"))
+    table = task_neighbours(features, data, 10, tmp_path)
+    (path,) = tmp_path.glob("knn-*.npz")
+    assert path.name.startswith(f"knn-{features.key}-") and path.name.endswith("-k10.npz")
+    assert table.shape == (200, 10)
+    # Read back by a new feature set of the same key; a damaged file is found again.
+    again = cluster_features()
+    assert np.array_equal(
+        task_neighbours(again, again.task_data(Task.multiclass("0-1")), 10, tmp_path), table
+    )
+    path.write_bytes(b"not an npz")
+    fresh = cluster_features()
+    assert np.array_equal(
+        task_neighbours(fresh, fresh.task_data(Task.multiclass("0-1")), 10, tmp_path), table
+    )
+
+
+def test_compare_runs_the_pool_taught_head_from_the_command_line(tmp_path, monkeypatch, capsys):
+    import pandas as pd
+
+    from tl_active.cli import compare as compare_command
+    from tl_active.cli.main import build_parser
+
+    features = cluster_features()
+    monkeypatch.setattr("tl_active.data.features.load_features", lambda *args, **kw: features)
+    argv = ["compare", "--strategies", "random", "--seeds", "2", "--rounds", "3", "--batch", "2"]
+    argv += ["--classes", "0-1", "--layer", "embedding", "--head", "pool", "--jobs", "1"]
+    args = build_parser().parse_args([*argv, "--out", str(tmp_path)])
+    compare_command.run(args)
+    curves = pd.read_csv(tmp_path / "curves.csv")
+    # Two clouds: one answer in each and every pseudo-label teaches the head the rest.
+    assert len(curves) == 2 * 3 and curves["accuracy"].iloc[-1] == 1.0
+    assert "random" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*argv[:-4], "--head", "pooled", "--out", str(tmp_path)])
