@@ -119,14 +119,16 @@ def test_a_box_dragged_on_the_map_labels_its_images_in_one_round_and_undo_takes_
 
     # A box over a part of the plot: its confirmation says how many and shows some of them.
     confirm = page.locator(".st-key-bulk_confirm")
-    count = 0
+    count, items = 0, ""
     for size in (0.2, 0.3, 0.45):
         drag(page, box, (0.3, 0.3), (0.3 + size, 0.3 + size))
         confirm.wait_for(timeout=30_000)
         page.wait_for_timeout(500)
         said = confirm.inner_text()
-        found = re.search(r"Label the ([\d,]+) unanswered images? drawn in the box", said)
+        # In the data kind's own words: "digits" on MNIST.
+        found = re.search(r"Label the ([\d,]+) unanswered (\w+) drawn in the box", said)
         count = int(found.group(1).replace(",", "")) if found else 0
+        items = found.group(2) if found else ""
         if count >= 50:
             break
     assert count >= 50, said
@@ -136,12 +138,12 @@ def test_a_box_dragged_on_the_map_labels_its_images_in_one_round_and_undo_takes_
 
     confirm.locator("[data-testid='stButtonGroup'] button", has_text="Odd").click()
     if count >= 1_000:  # a box of thousands asks for a tick beside its count
-        confirm.get_by_text(f"Yes, label all {count:,} images at once").click()
+        confirm.get_by_text(f"Yes, label all {count:,} {items} at once").click()
     label = confirm.get_by_role("button", name=f"Label {count:,} as Odd")
     label.wait_for(timeout=30_000)
     label.click()
     toast = page.locator("[data-testid='stToast']")
-    toast.filter(has_text=f"{count:,} images from the map labelled Odd").wait_for(timeout=60_000)
+    toast.filter(has_text=f"{count:,} {items} from the map labelled Odd").wait_for(timeout=60_000)
     # The box goes with its round, once the page has run again.
     page.locator(".st-key-bulk_confirm").wait_for(state="detached", timeout=60_000)
 
@@ -151,7 +153,7 @@ def test_a_box_dragged_on_the_map_labels_its_images_in_one_round_and_undo_takes_
     assert record.is_bulk and len(record.indices) == count and set(record.answers) == {"positive"}
 
     page.get_by_role("button", name="Undo last batch").click()
-    toast.filter(has_text=f"its {count:,} images from the map are unlabelled again").wait_for(
+    toast.filter(has_text=f"its {count:,} {items} from the map are unlabelled again").wait_for(
         timeout=60_000
     )
     assert [h.undone for h in store.history(session_id)] == [True]
