@@ -9,12 +9,16 @@ session database) on the default question; Chromium's window is 1440 x 900. Meas
   server and is left out);
 - submit to map recoloured: with the panel open, a keyed round; from the Enter that submits it
   until the map's marks last changed, beside the learning curve's last redraw after the same
-  Enter, which is the baseline that says how busy the machine was.
+  Enter, which is the baseline that says how busy the machine was; and the same tab's rounds
+  with the panel still closed, before it is opened, for the curve without the map.
 
 A watcher inside the page samples the chart every few milliseconds (a canvas by its pixels, an
 SVG by its marks) and records when it last changed, by the page's own clock, so the driver's
 round trips are not counted. The draw is the last change before the chart stays still for
-`SETTLED_MS`. The load average before and after is printed with the figures.
+`SETTLED_MS`. Chromium's long tasks (over 50 ms on the page's main thread) are recorded too:
+the longest between a round's Enter and the map recoloured is Chromium's own work on the map
+(the Arrow table read, Vega's dataflow run and the canvas drawn). The load average before and
+after is printed with the figures.
 
     python bench/bench_pool_map_browser.py [--pages 5] [--rounds 8]
 """
@@ -67,7 +71,11 @@ WATCH = """([map, curve, sampleMs]) => {
         for (let i = 0; i < text.length; i += 3) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
         return `svg ${marks.length} ${text.length} ${h >>> 0}`;
     };
-    const watch = window.__mapWatch = {map: [], curve: [], enter: null, click: null};
+    const watch = window.__mapWatch = {map: [], curve: [], enter: null, click: null, busy: []};
+    // Chromium's long tasks (over 50 ms on the page's main thread): where its own work goes.
+    new PerformanceObserver(list => {
+        for (const e of list.getEntries()) watch.busy.push([e.startTime, e.duration]);
+    }).observe({type: "longtask"});
     let last = {map: null, curve: null};
     const sample = () => {
         const now = performance.now();
@@ -100,6 +108,9 @@ SETTLED = """([what, since, settled]) => {
         ? [last[0] - since, last[1], changes[0][0] - since, changes.length] : null;
 }"""
 SAMPLE_MS = 25
+# The longest task on the page's main thread between two times (0 if none took over 50 ms).
+LONGEST = """([start, end]) => Math.max(0, ...window.__mapWatch.busy
+    .filter(b => b[0] >= start && b[0] <= end).map(b => b[1]))"""
 DRAWS: dict[str, list[tuple[float, int]]] = {}  # chart: (first change, changes), in order
 
 
@@ -138,11 +149,12 @@ def open_map(page) -> tuple[float, str, int]:
     return seconds, sign.split()[0], page.locator(f"{MAP} .mark-symbol path").count()
 
 
-def rounds(page, count: int) -> tuple[list[float], list[float]]:
-    """Keyed rounds with the map open: Enter to the map recoloured, and to the curve redrawn."""
+def rounds(page, count: int, map_open: bool) -> tuple[list[float], list[float], list[float]]:
+    """Keyed rounds: Enter to the map recoloured (if open) and to the curve redrawn, and the
+    longest task on the page's main thread until the later of them."""
     label = page.get_by_role("button", name="Submit batch").inner_text()  # "Submit batch (0/4)"
     size = int(label.split("/")[1].split(")")[0])
-    maps, curves = [], []
+    maps, curves, busy = [], [], []
     for _ in range(count):
         page.evaluate("document.activeElement && document.activeElement.blur()")
         for k in range(size):
@@ -153,9 +165,13 @@ def rounds(page, count: int) -> tuple[list[float], list[float]]:
         page.keyboard.press("Enter")
         page.get_by_role("button", name=f"Submit batch (0/{size})").wait_for(timeout=120_000)
         enter = page.evaluate("window.__mapWatch.enter")
-        maps.append(settled(page, "map", enter)[0])
         curves.append(settled(page, "curve", enter)[0])
-    return maps, curves
+        end = curves[-1]
+        if map_open:
+            maps.append(settled(page, "map", enter)[0])
+            end = max(end, maps[-1])
+        busy.append(page.evaluate(LONGEST, [enter, enter + end * 1000]))
+    return maps, curves, busy
 
 
 def row(what: str, times: list[float]) -> str:
@@ -188,8 +204,9 @@ def main() -> None:
                 context.close()
             loads.append(load())
             context, page = new_tab(browser, server.url)
+            _, closed_curves, closed_busy = rounds(page, args.rounds, map_open=False)
             open_map(page)
-            maps, curves = rounds(page, args.rounds)
+            maps, curves, busy = rounds(page, args.rounds, map_open=True)
             context.close()
             loads.append(load())
         finally:
@@ -206,7 +223,8 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     print(row("panel opened to map drawn (UMAP, cached)", opened[1:]))
     print(row("submit to map recoloured", maps))
-    print(row("baseline: submit to learning curve redrawn", curves))
+    print(row("baseline: submit to learning curve redrawn, the map open", curves))
+    print(row("baseline: submit to learning curve redrawn, the map closed", closed_curves))
     opening = DRAWS["map"][1 : args.pages + 1]
     after_rounds = DRAWS["map"][-args.rounds :]
     print()
@@ -214,6 +232,11 @@ def main() -> None:
         print(
             f"map {what}: first marks after a median {statistics.median(d[0] for d in draws) * 1000:.0f} ms; "
             f"the chart changed {', '.join(str(d[1]) for d in draws)} times"
+        )
+    for what, times in (("closed", closed_busy), ("open", busy)):
+        print(
+            f"the map {what}: the longest task on the page's main thread after Enter, median "
+            f"{statistics.median(times):.0f} ms ({', '.join(f'{t:.0f}' for t in times)})"
         )
 
 
