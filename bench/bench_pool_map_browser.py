@@ -49,7 +49,7 @@ LOG_DIR = ROOT / "tests" / "artifacts"
 
 # In the page: every SAMPLE_MS, a signature of the map's marks and of the learning curve; the
 # page's clock at each change. A canvas is hashed from its pixels, an SVG from its marks.
-WATCH = """([map, curve, sampleMs]) => {
+WATCH = """([map, curve, sampleMs, holder]) => {
     const hash = (values, step) => {
         let h = 2166136261;
         for (let i = 0; i < values.length; i += step) h = Math.imul(h ^ values[i], 16777619);
@@ -86,11 +86,18 @@ WATCH = """([map, curve, sampleMs]) => {
         }
     };
     window.__mapWatchTimer = setInterval(sample, sampleMs);
+    // When the chart's element first arrives from the server (before Vega has drawn into it).
+    new MutationObserver(() => {
+        if (watch.arrived === undefined && document.querySelector(holder)) {
+            watch.arrived = performance.now();
+        }
+    }).observe(document.body, {childList: true, subtree: true});
     window.addEventListener("keydown", e => {
         if (e.key === "Enter") watch.enter = performance.now();
     }, true);
 }"""
-MAP = ".st-key-pool_map_chart .vega-embed"
+MAP_HOLDER = ".st-key-pool_map_chart"  # the chart's container, there as the page's run sends it
+MAP = f"{MAP_HOLDER} .vega-embed"
 CURVE = ".st-key-curve_chart .vega-embed svg"
 CLICK = """(text) => {
     const summary = Array.from(document.querySelectorAll("summary"))
@@ -108,6 +115,7 @@ SETTLED = """([what, since, settled]) => {
         ? [last[0] - since, last[1], changes[0][0] - since, changes.length] : null;
 }"""
 SAMPLE_MS = 25
+OPENING: list[tuple[float, float]] = []  # the chart's element arrived (s), longest task (ms)
 # The longest task on the page's main thread between two times (0 if none took over 50 ms).
 LONGEST = """([start, end]) => Math.max(0, ...window.__mapWatch.busy
     .filter(b => b[0] >= start && b[0] <= end).map(b => b[1]))"""
@@ -136,16 +144,20 @@ def new_tab(browser, url: str):
     page.get_by_role("button", name="Submit batch").wait_for(timeout=120_000)
     page.locator(WEIGHT_TEXTS).first.wait_for(timeout=120_000)
     page.locator(CURVE_SVG).wait_for(timeout=120_000)
-    page.evaluate(WATCH, [MAP, CURVE, SAMPLE_MS])
+    page.evaluate(WATCH, [MAP, CURVE, SAMPLE_MS, MAP_HOLDER])
     return context, page
 
 
 def open_map(page) -> tuple[float, str, int]:
-    """Click the panel open; the seconds to the map drawn and still, its renderer and marks."""
+    """Click the panel open; the seconds to the map drawn and still, its renderer and marks.
+    When the chart's element arrived and the longest task until the map was drawn go to
+    `OPENING`."""
     page.evaluate(CLICK, OPEN_MAP)
     page.get_by_text(UMAP_SHOWN).first.wait_for(timeout=120_000)  # the UMAP map, not the PCA one
     click = page.evaluate("window.__mapWatch.click")
     seconds, sign = settled(page, "map", click)
+    arrived = page.evaluate("window.__mapWatch.arrived") - click
+    OPENING.append((arrived / 1000, page.evaluate(LONGEST, [click, click + seconds * 1000])))
     return seconds, sign.split()[0], page.locator(f"{MAP} .mark-symbol path").count()
 
 
@@ -233,6 +245,13 @@ def main() -> None:
             f"map {what}: first marks after a median {statistics.median(d[0] for d in draws) * 1000:.0f} ms; "
             f"the chart changed {', '.join(str(d[1]) for d in draws)} times"
         )
+    arrived = [a for a, _ in OPENING[1 : args.pages + 1]]
+    longest = [t for _, t in OPENING[1 : args.pages + 1]]
+    print(
+        f"map opened: the chart's element arrived after a median {statistics.median(arrived) * 1000:.0f} ms "
+        f"({', '.join(f'{a * 1000:.0f}' for a in arrived)}); the longest task on the page's main "
+        f"thread until drawn {statistics.median(longest):.0f} ms ({', '.join(f'{t:.0f}' for t in longest)})"
+    )
     for what, times in (("closed", closed_busy), ("open", busy)):
         print(
             f"the map {what}: the longest task on the page's main thread after Enter, median "
