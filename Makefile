@@ -81,6 +81,13 @@ bench-oracle: setup
 bench-look-again: setup
 	$(PY) bench/bench_look_again.py $(BENCH_LOOK_ARGS)
 
+# The pool map in Chromium, its cache present: the panel opened to the map drawn, and a round's
+# submit to the map recoloured beside the learning curve's redraw (medians; the load average).
+# Options: BENCH_MAP_BROWSER_ARGS="--pages 5 --rounds 8".
+.PHONY: bench-pool-map-browser
+bench-pool-map-browser: setup chromium
+	$(PY) bench/bench_pool_map_browser.py $(BENCH_MAP_BROWSER_ARGS)
+
 # Our strategies beside scikit-activeml's on the same cached features, every selection judged by
 # our head: test accuracy at 10, 20 and 50 labels (docs/compare-and-sweeps.md). The peer is a
 # bench extra (requirements-bench.txt), installed without touching the pinned versions.
