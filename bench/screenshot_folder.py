@@ -19,6 +19,9 @@ from browser_support import StreamlitServer, launch_chromium  # noqa: E402
 from image_throughput import write_digit_pngs  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+from tl_active.data.kinds.base import answer_keys  # noqa: E402
+from ui.components.labelling_grid import UNDO_KEY  # noqa: E402
+
 CLASSES = {"one": 1, "seven": 7, "three": 3, "zero": 0}
 ROUNDS = 3
 
@@ -63,9 +66,11 @@ def main() -> None:
                         ).evaluate_all("cells => cells.map(c => c.getAttribute('aria-label'))")
                     ]
                     print(f"round {number}: {names}", flush=True)
+                    # The class keys as the page makes them (here their first letters).
                     order = sorted(CLASSES)
+                    keys = dict(zip(order, answer_keys(order, reserved=(UNDO_KEY,)), strict=True))
                     for name in names:
-                        page.keyboard.press(str(order.index(name.split("/")[0]) + 1))
+                        page.keyboard.press(keys[name.split("/")[0]])
                         page.wait_for_timeout(150)
                     page.keyboard.press("Enter")
                     page.get_by_text(f"Round {number} learned").wait_for(timeout=60_000)
