@@ -30,6 +30,7 @@ NUMBERS = st.one_of(
 )
 TEXTS = st.one_of(
     st.sampled_from(["odd", "even", "all", "0-4", "0,6,8,9", "diversity", "random", "band"]),
+    st.sampled_from(["plain", "pool"]),
     st.sampled_from(["mnist-cnn", "mnist-cnn-5to9", "digits", "embedding", "resnet", "\x00"]),
     st.text(max_size=12),
 )

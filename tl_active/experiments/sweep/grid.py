@@ -2,7 +2,7 @@
 
 A grid (`load_grid`) names lists of strategies, questions, backbones and layers, batch sizes,
 oracle noise levels, re-checks per round (`recheck`, Look again's second look at the top
-suspects), seeds and rounds; every combination is a cell, one oracle run, named by
+suspects), heads (`head`: plain or pool-taught, as `compare --head`), seeds and rounds; every combination is a cell, one oracle run, named by
 `cell_key` (its features' checksum and every setting) so that a folder knows which it holds.
 """
 
@@ -31,7 +31,7 @@ from tl_active.experiments.compare import (
     OracleRun,
 )
 from tl_active.safe_files import read_regular
-from tl_active.sessions.records import MAX_BATCH, MAX_SEED
+from tl_active.sessions.records import HEADS, MAX_BATCH, MAX_SEED, PLAIN_HEAD
 from tl_active.text import shown
 
 # The most cells one sweep may hold: the 18,396-run grid of docs/sweep/ is about 1/50 of it.
@@ -49,6 +49,7 @@ GRID_KEYS = (
     "batch_sizes",
     "noise",
     "recheck",
+    "head",
     "seeds",
     "rounds",
     "budgets",
@@ -62,6 +63,7 @@ GROUP_COLUMNS = [
     "batch_size",
     "noise",
     "recheck",
+    "head",
     "rounds",
 ]
 
@@ -84,6 +86,7 @@ class Grid:
     batch_sizes: tuple[int, ...] = (4,)
     noise: tuple[float, ...] = (0.0,)
     recheck: tuple[int, ...] = (0,)  # suspects re-checked per round; 0: none
+    head: tuple[str, ...] = (PLAIN_HEAD,)  # records.HEADS: the plain head or the pool-taught one
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     rounds: tuple[int, ...] = (30,)
     budgets: tuple[int, ...] = BUDGETS
@@ -212,6 +215,11 @@ def parse_grid(data: dict) -> Grid:
                 )
     if "recheck" in data:
         values["recheck"] = _whole_numbers("recheck", data["recheck"], 0)
+    if "head" in data:
+        values["head"] = _texts("head", data["head"], '"plain" or "pool"')
+        for name in values["head"]:
+            if name not in HEADS:
+                raise GridError(f"head: unknown head {name!r}; choose from {', '.join(HEADS)}")
     for key in ("rounds", "budgets"):
         if key in data:
             values[key] = _whole_numbers(key, data[key], 1)
@@ -250,6 +258,7 @@ def grid_size(grid: Grid, tasks: list[Task]) -> int:
         * len(grid.seeds)
         * len(grid.rounds)
         * len(grid.recheck)
+        * len(grid.head)
     )
 
 
@@ -258,7 +267,8 @@ def load_grid(path: Path | str) -> Grid:
 
     Keys: `strategies`, `targets` (each "odd", "even", digits such as "0,6,8,9", or "all" for
     every binary question; or weather questions such as "snow-today"), `classes` (such as "0-4"), `backbones`, `layers`, `batch_sizes`,
-    `noise`, `recheck` (suspects re-checked per round, 0 for none), `seeds` (a count N for seeds 0 to N-1, or a list), `rounds` and `budgets` (the
+    `noise`, `recheck` (suspects re-checked per round, 0 for none), `head` ("plain" or "pool",
+    the pool-taught head), `seeds` (a count N for seeds 0 to N-1, or a list), `rounds` and `budgets` (the
     summary's label counts). A key left out takes `compare`'s default.
     """
     path = Path(path)
@@ -298,6 +308,7 @@ class Cell(NamedTuple):
     rounds: int
     seed: int
     recheck: int = 0
+    head: str = PLAIN_HEAD
 
     @property
     def run(self) -> OracleRun:
@@ -309,18 +320,20 @@ class Cell(NamedTuple):
             self.task,
             self.noise,
             recheck=self.recheck,
+            head=self.head,
         )
 
 
 def grid_cells(grid: Grid, backbone: str, layer: str, n_classes: int = 10) -> list[Cell]:
     """The cells of one backbone + layer, in the grid's order."""
     return [
-        Cell(backbone, layer, task, strategy, batch, noise, rounds, seed, recheck)
+        Cell(backbone, layer, task, strategy, batch, noise, rounds, seed, recheck, head)
         for task in grid.tasks(n_classes)
         for strategy in cell_strategies(grid, task)
         for batch in grid.batch_sizes
         for noise in grid.noise
         for recheck in grid.recheck
+        for head in grid.head
         for rounds in grid.rounds
         for seed in grid.seeds
     ]
@@ -329,11 +342,13 @@ def grid_cells(grid: Grid, backbone: str, layer: str, n_classes: int = 10) -> li
 def cell_key(features_key: str, cell: Cell) -> str:
     """A short key for a run: its features' checksum and every setting (not the names given).
 
-    Re-checks are named only when there are some, so a run without keeps the key it had before
-    the setting existed, and a folder of earlier results is still known cell by cell.
+    Re-checks are named only when there are some, and the head only when it is not the plain
+    one, so a run without keeps the key it had before the setting existed, and a folder of
+    earlier results is still known cell by cell.
     """
     run = cell.run
     settings = [*run[:4], run.noise, run.head_mode] + ([run.recheck] if run.recheck else [])
+    settings += [run.head] if run.head != PLAIN_HEAD else []
     text = json.dumps([features_key, cell.task.kind, list(cell.task.classes), *settings])
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 

@@ -34,6 +34,7 @@ from tl_active.errors import TlActiveError
 from tl_active.experiments.compare import CURVE_COLUMNS, RECHECK_COLUMNS
 from tl_active.experiments.sweep.grid import GROUP_COLUMNS, Cell, cell_key, task_label
 from tl_active.paths import check_writable_folder
+from tl_active.sessions.records import PLAIN_HEAD
 
 ROW_COLUMNS = [
     *CURVE_COLUMNS,
@@ -47,6 +48,8 @@ ROW_COLUMNS = [
     # Look again's re-checks per round (0 in a folder written before there were any), and
     # the wrong answers given, left and found (empty without noise or re-checks).
     *RECHECK_COLUMNS,
+    # The head taught ("plain" or "pool"; "plain" in a folder written before there was a choice).
+    "head",
 ]
 ORDER = [*GROUP_COLUMNS, "seed", "round"]
 PART_GLOB = "part-*.parquet"
@@ -71,7 +74,7 @@ def cell_rows(cell: Cell, rows: list[dict], features: FeatureSet) -> list[dict]:
         "cell": cell_key(features.key, cell),
     }
     counts = dict.fromkeys(RECHECK_COLUMNS[1:])
-    return [{**counts, **row, **keys, "recheck": cell.recheck} for row in rows]
+    return [{**counts, **row, **keys, "recheck": cell.recheck, "head": cell.head} for row in rows]
 
 
 def _schema():
@@ -107,6 +110,7 @@ def _schema():
         "wrong_given": whole,
         "wrong_left": whole,
         "found": whole,
+        "head": text,
     }
     return pa.schema([(name, types[name]) for name in ROW_COLUMNS])
 
@@ -152,6 +156,7 @@ def read_sweep(out: Path | str) -> pd.DataFrame:
     rows = _read_parts(out).drop_duplicates(["cell", "round"])
     # A part file from before re-checks has no such column: its runs had none.
     rows["recheck"] = rows["recheck"].fillna(0).astype("int64")
+    rows["head"] = rows["head"].fillna(PLAIN_HEAD)  # nor has one from before the pool-taught head
     return rows.sort_values(ORDER, kind="stable").reset_index(drop=True)[ROW_COLUMNS]
 
 

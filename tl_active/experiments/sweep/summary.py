@@ -36,6 +36,7 @@ from tl_active.experiments.sweep.results import (
     read_sweep,
 )
 from tl_active.sessions.figures import frozen_head_ceiling
+from tl_active.sessions.records import PLAIN_HEAD
 
 
 def sweep_ceilings(grid: Grid, load: Loader) -> pd.DataFrame:
@@ -91,8 +92,9 @@ def summarise_sweep(
         (b, layer, t): c
         for b, layer, t, c in ceilings[["backbone", "layer", "task", "ceiling"]].values
     }
-    # Rows from before re-checks: none were made, and no wrong answers were counted.
-    missing = {"recheck": 0, "wrong_given": np.nan, "found": np.nan}
+    # Rows from before re-checks: none were made, and no wrong answers were counted; rows from
+    # before the pool-taught head were the plain head's.
+    missing = {"recheck": 0, "wrong_given": np.nan, "found": np.nan, "head": PLAIN_HEAD}
     rows = rows.assign(**{k: v for k, v in missing.items() if k not in rows})
     rows = rows.sort_values(ORDER, kind="stable")
     out = []
