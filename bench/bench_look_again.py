@@ -40,8 +40,7 @@ from tl_active.core.head import make_head
 from tl_active.core.task import Task
 from tl_active.data.features import load_features
 from tl_active.experiments.compare import NOISE_STREAM, _wrong, simulate_run
-from tl_active.sessions.records import SessionSettings
-from tl_active.sessions.session import LabellingSession
+from tl_active.sessions.session import oracle_session
 from tl_active.sessions.suspects import (
     FIRST_TOL,
     NEIGHBOURS,
@@ -62,15 +61,7 @@ def noisy_session(features, task, strategy, seed, labels, carried_from=None):
     """A session answered by compare's oracle at 10 % noise up to `labels` labels, the
     whole-pool indices it answered wrongly and, with `carried_from`, the last scores of witnesses
     kept from round to round from that many labels on (as the panel, opened then, keeps them)."""
-    settings = SessionSettings(
-        task=task,
-        strategy=strategy,
-        batch_size=BATCH,
-        seed=seed,
-        backbone=features.backbone,
-        layer=features.layer,
-    )
-    session = LabellingSession(features, settings, charts=False)
+    session = oracle_session(features, strategy, seed, BATCH, task)
     rng = np.random.default_rng([seed, NOISE_STREAM])
     wrong = set()
     witnesses, scores = None, None
@@ -187,10 +178,7 @@ def cost(features, task, strategy, timed: int) -> dict[str, list[float]]:
     to round, as the panel keeps them), for `timed` rounds from 200 labels on; beside them, in
     the same rounds, the suspects found with the fold heads held to `FIRST_TOL` every round
     (as every round was before `FOLD_TOL`), for a baseline."""
-    settings = SessionSettings(
-        task=task, strategy=strategy, batch_size=BATCH, seed=0, layer=features.layer
-    )
-    session = LabellingSession(features, settings, charts=False)
+    session = oracle_session(features, strategy, 0, BATCH, task)
     witnesses = witnesses_for(session)
     tight = witnesses_for(session)
     tight.tol = FIRST_TOL

@@ -25,8 +25,7 @@ from tl_active.experiments.transfer.settings import (
     TransferSettings,
 )
 from tl_active.experiments.transfer.trainer import Trainer
-from tl_active.sessions.records import SessionSettings
-from tl_active.sessions.session import LabellingSession
+from tl_active.sessions.session import oracle_session
 
 Progress = Callable[[int, int, str], None]
 
@@ -55,17 +54,7 @@ def oracle_labelled(
 ) -> np.ndarray:
     """The first `n_labels` whole-pool indices a strategy's session labels, answered by the
     data's truth, in the order it labels them (fewer if the pool runs out)."""
-    session = LabellingSession(
-        features,
-        SessionSettings(
-            task=task,
-            strategy=strategy,
-            batch_size=query_batch,
-            seed=seed,
-            backbone=features.backbone,
-            layer=features.layer,
-        ),
-    )
+    session = oracle_session(features, strategy, seed, query_batch, task)
     while len(session.labelled) < n_labels:
         try:
             session.answer_by_truth()
