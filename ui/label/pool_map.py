@@ -25,11 +25,11 @@ from tl_active.sessions.session import LabellingSession
 from ui import keys
 from ui.labelling import (
     LARGE_REGION,
-    answer_options,
     clear_box,
     current_session,
     on_bulk_label,
     open_batch,
+    session_options,
 )
 from ui.support import arrow_ipc, escape_markdown
 from ui.tiles import THUMB_SCALE, image_uri, tile_png
@@ -132,7 +132,7 @@ def draw(session: LabellingSession, pool_map) -> None:
             picks = []
         batch = [p.index for p in picks]
         # The answers in the grid's words and colours.
-        options = answer_options(session.task, session.features.kind, session.settings.answers)
+        options = session_options(session)
         words = {o.value: o.label for o in options}
         answers = [words[v] for v in session.answer_values]
         colours = [next(o.colour for o in options if o.value == v) for v in session.answer_values]
@@ -231,7 +231,7 @@ def bulk_panel(session: LabellingSession, points: plots.MapPoints, region: dict)
         )
         if len(fresh) > len(shown):
             st.caption(f"{len(shown)} of the {len(fresh):,}, in pool order.")
-        options = answer_options(session.task, kind, session.settings.answers)
+        options = session_options(session)
         st.segmented_control(
             "Answer for every one of them",
             [o.value for o in options],

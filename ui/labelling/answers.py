@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from tl_active.core.task import EVEN, ODD, SKIP, Task
 from tl_active.data.kinds import DataKind
+from tl_active.sessions.session import LabellingSession
 from ui.components.labelling_grid import DEFAULT_COLOURS, SKIP_COLOUR, UNDO_KEY
 
 
@@ -68,6 +69,11 @@ def answer_options(task: Task, kind: DataKind, named: tuple[str, ...] = ()) -> l
     spare = (*"skipx", *string.digits, *string.ascii_lowercase)
     skip_key = next(k for k in spare if k not in taken and k != UNDO_KEY)
     return [*options, AnswerOption(SKIP, "Skip", skip_key, SKIP_COLOUR)]
+
+
+def session_options(session: LabellingSession) -> list[AnswerOption]:
+    """The answers `session` offers: its task's, in its data's words or the ones its person named."""
+    return answer_options(session.task, session.features.kind, session.settings.answers)
 
 
 def answer_word(answer: str, options: list[AnswerOption]) -> str:

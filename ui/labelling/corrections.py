@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tl_active.errors import TlActiveError
 from tl_active.sessions.store import StaleSessionError
 from ui import keys
-from ui.labelling.answers import answer_options, answer_word
+from ui.labelling.answers import answer_word, session_options
 from ui.labelling.opening import reload_stored
 from ui.labelling.rounds import after_change
 from ui.labelling.state import current_id, current_session, flash, on_session_changed, redraw_page
@@ -36,7 +36,7 @@ def on_correct(index: int, answer: str, number: int, looked_again: bool = False)
     if store_rounds(session, [record]):
         # Named as the page names them: the image as its data kind does, the answer by its label.
         kind = session.features.kind
-        words = answer_options(session.task, kind, session.settings.answers)
+        words = session_options(session)
         after_change(
             record,
             f"Changed: {escape_markdown(kind.short_name(index))} is now "

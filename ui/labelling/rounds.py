@@ -14,7 +14,7 @@ import streamlit as st
 from tl_active.errors import TlActiveError
 from tl_active.sessions.session import LabellingSession
 from ui import keys
-from ui.labelling.answers import answer_options, answer_word
+from ui.labelling.answers import answer_word, session_options
 from ui.labelling.state import current_session, flash, on_session_changed, redraw_page
 from ui.labelling.storing import store_rounds
 from ui.support import escape_markdown
@@ -123,7 +123,7 @@ def on_bulk_label(indices: list[int], number: int) -> None:
     clear_box()
     if store_rounds(session, [record]):
         kind = session.features.kind
-        words = answer_options(session.task, kind, session.settings.answers)
+        words = session_options(session)
         after_change(
             record,
             f"{len(record.indices):,} {kind.items} from the map labelled "

@@ -30,7 +30,7 @@ from ui.label.look_again import look_again_panel
 from ui.label.pool_map import pool_map_panel
 from ui.label.progress import layer_note, progress_line, progress_line_without_truth
 from ui.label.sidebar import live_demo_sidebar, recent_sessions_sidebar, settings_sidebar
-from ui.labelling import answer_options, current_session, ensure_session, show_flash
+from ui.labelling import current_session, ensure_session, session_options, show_flash
 from ui.support import escape_markdown
 
 
@@ -49,7 +49,7 @@ def labelling_area() -> None:
         # A round made the session ready to fine-tune on (or an undo made it not): the sidebar,
         # which a round does not redraw, must show it.
         st.rerun()
-    options = answer_options(session.task, session.features.kind, session.settings.answers)
+    options = session_options(session)
     layout = head_layout(session)
     show_flash()
     kind = session.features.kind
