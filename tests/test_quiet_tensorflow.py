@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = r"""
 import os, sys
 from tl_active.data import network  # Keras and TensorFlow start here, the GPU looked for
-from tl_active.data import quiet_tensorflow as quiet
+from tl_active import quiet_tensorflow as quiet
 
 print("started", flush=True)
 with quiet.filtered_stderr(lambda line: quiet.dropped(line, gpu_present=False)):

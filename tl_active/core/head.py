@@ -526,7 +526,12 @@ def make_head(
 
 def build_keras_head(weights: np.ndarray, bias: np.ndarray, activation: str = "sigmoid"):
     """A Keras model `Input(width) -> Dense(outputs, activation)` holding these parameters."""
-    import keras  # TensorFlow is loaded only when a Keras head is really asked for.
+    # TensorFlow is loaded only when a Keras head is really asked for, and then without its
+    # start-up lines that read as faults on a machine without a GPU.
+    from tl_active import quiet_tensorflow  # noqa: F401
+
+    # isort: split
+    import keras
 
     weights = np.asarray(weights, np.float32)
     outputs, width = weights.shape

@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tl_active.data import quiet_tensorflow  # noqa: F401  before Keras: see its docstring
+from tl_active import quiet_tensorflow  # noqa: F401  before Keras: see its docstring
 
 # isort: split
 

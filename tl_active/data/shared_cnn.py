@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tl_active.data import quiet_tensorflow  # noqa: F401  before Keras: see its docstring
+from tl_active import quiet_tensorflow  # noqa: F401  before Keras: see its docstring
 
 # isort: split
 

@@ -15,7 +15,7 @@ import json
 import time
 from pathlib import Path
 
-from tl_active.data import quiet_tensorflow  # noqa: F401  before Keras: see its docstring
+from tl_active import quiet_tensorflow  # noqa: F401  before Keras: see its docstring
 
 # isort: split
 

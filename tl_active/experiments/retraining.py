@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from tl_active.data import quiet_tensorflow  # noqa: F401  before Keras: see its docstring
+from tl_active import quiet_tensorflow  # noqa: F401  before Keras: see its docstring
 
 # isort: split
 
