@@ -23,7 +23,7 @@ def test_the_layer_contracts_are_the_documented_ones():
     assert layers.index("tl_active.experiments") < layers.index("tl_active.sessions")
     assert layers.index("tl_active.sessions") < layers.index("tl_active.data")
     assert layers.index("tl_active.data") < layers.index("tl_active.core")
-    assert layers[-1] == "tl_active.errors | tl_active.text"
+    assert layers[-1] == "tl_active.errors | tl_active.text | tl_active.quiet_tensorflow"
 
 
 def test_every_import_keeps_the_layers():
