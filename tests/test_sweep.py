@@ -642,13 +642,24 @@ def test_the_compare_page_opens_a_sweep_and_draws_a_slice(tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize(
-    ("name", "cells"), [("issue-grid.toml", 18_396), ("example-grid.toml", 192)]
+    ("name", "cells"), [("issue-grid.toml", 18_396), ("example-grid.toml", 768)]
 )
 def test_the_shipped_grid_files_parse_to_their_cells(name, cells):
     grid = load_grid(ROOT / "docs" / "sweep" / name)
     assert (
         sum(len(sweep.grid_cells(grid, b, layer)) for b, layer in grid.backbone_layers()) == cells
     )
+
+
+def test_the_example_grid_uses_every_key():
+    """docs/sweep/example-grid.toml is the grid the docs point to as using every key."""
+    import tomllib
+
+    with open(ROOT / "docs" / "sweep" / "example-grid.toml", "rb") as handle:
+        keys = set(tomllib.load(handle))
+    assert keys == set(sweep.GRID_KEYS)
+    grid = load_grid(ROOT / "docs" / "sweep" / "example-grid.toml")
+    assert grid.recheck == (0, 2) and grid.head == ("plain", "pool")
 
 
 # --- on the real features ---------------------------------------------------------------------
