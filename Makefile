@@ -89,9 +89,10 @@ bench-pool-map-browser: setup chromium
 	$(PY) bench/bench_pool_map_browser.py $(BENCH_MAP_BROWSER_ARGS)
 
 # Our strategies beside scikit-activeml's on the same cached features, every selection judged by
-# our head: test accuracy at 10, 20 and 50 labels (docs/compare-and-sweeps.md). The peer is a
-# bench extra (requirements-bench.txt), installed without touching the pinned versions.
-# Options: BENCH_PEERS_ARGS="--seeds 1 --budgets 10,20".
+# our plain head and by our pool-taught head: test accuracy at 10, 20 and 50 labels on odd/even,
+# digits 0-4 and a folder of MNIST test digits 0-2 (docs/benchmarks.md). The peer is a bench
+# extra (requirements-bench.txt), installed without touching the pinned versions.
+# Options: BENCH_PEERS_ARGS="--seeds 1 --budgets 10,20 --tasks folder".
 .PHONY: bench-peers
 bench-peers: setup
 	$(PY) -m pip install --quiet --no-deps -r requirements-bench.txt

@@ -1,28 +1,32 @@
-"""Our strategies beside a peer library's, every selection judged by the same head.
+"""Our strategies beside a peer library's, every selection judged by the same heads.
 
 The peer is scikit-activeml 1.0.1 (a bench extra, `requirements-bench.txt`, never a run-time
 dependency): its TypiClust, MaxHerding, CoreSet, ProbCover (its radius chosen from the data:
 the candidate radii are quantiles of the pool's pairwise distances, not its 0.2 to 2.0
 default, which collapsed to one class) and margin sampling (with its own logistic regression
 on standardised features, as a user of the library would run it). Ours run through
-`compare.run_comparison`, the labelling session itself.
+`compare.run_comparison`, the labelling session itself, once with each head.
 
-Every selection is judged by the same head: after each round, the picks so far are labelled
-with the ground truth and OUR head (`make_head`, as the session makes and refits it, warm-started
-round after round) is fitted on them; the figure is its test accuracy. So the head is not what
-differs: the table compares selections. The three tasks: odd/even on the shipped CNN's 10
-softmax outputs, digits 0-4 on the 128-wide embedding of the network trained on 5-9 only, and
-an image folder of three classes (MNIST's test digits 0, 1 and 2 written as PNG files, read
-through the same 5-9 network: the path a person's own images take). MaxHerding and ProbCover build an n x n matrix
-(60,000^2 floats are 29 GB), so they run on a seeded 8,000-image slice of the pool (another
-slice per seed); the others see the whole pool.
+Every selection is judged by the same heads: after each round, the peer's picks so far are
+labelled with the ground truth and OUR heads are fitted on them as a session fits them (warm
+started round after round): the plain head, and the pool-taught one (`core/pool_teacher.py`:
+the same linear head fitted on the labels plus the pseudo-labels they spread to over the
+pool's neighbour graph). The figure is each head's test accuracy. So the head is not what
+differs between a peer's row and ours: the tables compare selections.
 
-With `--head pool` every selection, ours and the peers', is judged by the pool-taught head
-instead (`core/pool_teacher.py`: the same linear head, fitted on the labels plus the
-pseudo-labels they spread to over the pool's neighbour graph), so the comparison is still of
-selections.
+Three tasks: odd/even on the shipped CNN's 10 softmax outputs, digits 0-4 on the 128-wide
+embedding of the network trained on 5-9 only, and an image folder of three classes (MNIST's
+test digits 0, 1 and 2 written as PNG files into a temporary folder, read through the same 5-9
+network by the folder sessions' own loader: the path a person's own images take; its features
+are cached by the folder's content, so a rerun reads them back). MaxHerding and ProbCover build
+an n x n matrix (60,000^2 floats are 29 GB), so they run on a seeded 8,000-image slice of the
+pool (another slice per seed); the others see the whole pool.
 
-    python bench/bench_peers.py [--seeds 3] [--budgets 10,20,50] [--head plain|pool]
+The default (strategy and head) is read from the registry and the session's settings, so a
+new default gives new rows on a rerun; the last table says, at each task and budget, by how
+much the default leads the best peer selection (judged by either head) or trails it.
+
+    python bench/bench_peers.py [--seeds 3] [--budgets 10,20,50] [--tasks odd,0-4,folder]
     make bench-peers
 """
 
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -41,14 +46,16 @@ from joblib import Parallel, delayed
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-from tl_active.core.head import make_head  # noqa: E402
 from tl_active.core.metrics import task_metrics  # noqa: E402
+from tl_active.core.strategies import DEFAULT_STRATEGY, allowed_strategies  # noqa: E402
 from tl_active.core.task import MULTICLASS, Task  # noqa: E402
 from tl_active.data.features import FeatureSet, TaskData, load_features  # noqa: E402
 from tl_active.experiments.compare import run_comparison  # noqa: E402
-from tl_active.sessions.records import HEADS, PLAIN_HEAD  # noqa: E402
+from tl_active.paths import MNIST_PATH  # noqa: E402
+from tl_active.sessions.records import HEADS, PLAIN_HEAD, POOL_HEAD, SessionSettings  # noqa: E402
 from tl_active.sessions.session import oracle_session  # noqa: E402
 
+# Ours besides the default, which is read from the registry and always runs first.
 OURS = [
     "diversity",
     "phased",
@@ -64,6 +71,7 @@ PEERS = ["TypiClust", "MaxHerding", "margin", "CoreSet", "ProbCover"]
 ON_A_SLICE = {"MaxHerding", "ProbCover"}  # their n x n matrices do not fit the whole pool
 SLICE = 8_000
 BATCH = 5
+HEAD_WORDS = {PLAIN_HEAD: "plain", POOL_HEAD: "pool-taught"}
 TASKS = {
     "odd/even, mnist-cnn / digits": ("mnist-cnn", "digits", lambda: Task.binary("odd")),
     "0-4, mnist-cnn-5to9 / embedding": (
@@ -72,19 +80,35 @@ TASKS = {
         lambda: Task.multiclass("0-4"),
     ),
 }
-
-
 FOLDER = "three classes, a folder of MNIST test digits 0-2 / mnist-cnn-5to9 / embedding"
 FOLDER_DIGITS = (0, 1, 2)
+TASK_WORDS = dict(zip([*TASKS, FOLDER], ["odd", "0-4", "folder"]))
+SHORT = dict(zip([*TASKS, FOLDER], ["odd/even", "0-4", "folder 0-2"]))
 
 
-def digit_folder(root: Path) -> Path:
-    """A folder of class folders 0, 1 and 2 holding MNIST's test digits as PNG files."""
+def default_strategy_and_head() -> tuple[str, str]:
+    """The app's default strategy (the registry's) and head (a new session's), read now."""
+    return DEFAULT_STRATEGY, SessionSettings().head
+
+
+def our_strategies(task: Task) -> list[str]:
+    """The default first, then the rest of `OURS`, each once, those that can ask `task`."""
+    allowed = set(allowed_strategies(task))
+    return [name for name in dict.fromkeys([DEFAULT_STRATEGY, *OURS]) if name in allowed]
+
+
+def digit_folder(root: Path, source: Path = MNIST_PATH) -> Path:
+    """A folder of class folders 0, 1 and 2 holding MNIST's test digits as PNG files.
+
+    The files are named by their index in the test set and written the same way every time,
+    so the folder's content checksum, and with it the features' cache key, is the same on
+    every run wherever the folder is made; a file already there is kept.
+    """
     from PIL import Image
 
     from tl_active.data.mnist import load_raw
 
-    arrays = load_raw(ROOT / "data" / "mnist.npz")
+    arrays = load_raw(source)
     for digit in FOLDER_DIGITS:
         folder = root / str(digit)
         folder.mkdir(parents=True, exist_ok=True)
@@ -95,12 +119,16 @@ def digit_folder(root: Path) -> Path:
     return root
 
 
-def task_features(title: str, folder_root: Path) -> tuple[FeatureSet, Task]:
-    """The cached features and the question of one of the bench's tasks."""
+def task_features(title: str, folder_root: Path | None) -> tuple[FeatureSet, Task]:
+    """The cached features and the question of one of the bench's tasks (the folder's in
+    `folder_root`, or in a temporary folder made and removed here)."""
     if title == FOLDER:
         from tl_active.data.folder_features import load_folder_features
 
-        features = load_folder_features(digit_folder(folder_root), "mnist-cnn-5to9", "embedding")
+        with tempfile.TemporaryDirectory(prefix="mnist-test-0-2-") as scratch:
+            root = digit_folder(folder_root or Path(scratch))
+            # The features are memory-mapped from the cache, not the folder: they outlive it.
+            features = load_folder_features(root, "mnist-cnn-5to9", "embedding")
         return features, Task(MULTICLASS, tuple(range(len(features.class_names))))
     backbone, layer, make_task = TASKS[title]
     return load_features(backbone, layer), make_task()
@@ -145,10 +173,10 @@ def peer_run(
     name: str,
     seed: int,
     budgets: list[int],
-    head_kind: str = PLAIN_HEAD,
+    heads: tuple[str, ...] = HEADS,
 ) -> list[dict]:
-    """One peer strategy, one seed: our head's test accuracy at each budget (the plain head,
-    or the pool-taught one fitted as a session of that head fits it)."""
+    """One peer strategy, one seed: each of our heads' test accuracy at each budget, every head
+    fitted on the peer's picks as a session with that head fits it."""
     rng = np.random.default_rng(seed)
     n_outputs = data.task.n_outputs
     positions = np.arange(data.size)
@@ -159,9 +187,8 @@ def peer_run(
         x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-9)
     truth = data.truth_pool[positions]
     y = np.full(len(positions), np.nan)
-    head = make_head(n_outputs, "converge", fit_intercept=not features.simplex)
-    head.fit(data.pool[:0], np.zeros(0, np.intp))
-    judge = oracle_session(features, "random", seed, BATCH, data.task, head=head_kind)
+    judges = [oracle_session(features, "random", seed, BATCH, data.task, head=h) for h in heads]
+    judge_heads = [judge.fresh_head() for judge in judges]
     strategy, extra = peer_strategy(name, seed, len(np.unique(data.y_pool)), x)
     if name == "margin":
         extra["clf"].classes = np.arange(n_outputs)
@@ -172,24 +199,121 @@ def peer_run(
             picked = strategy.query(x, y, batch_size=BATCH, **extra)
         y[picked] = truth[picked]
         labelled += [int(positions[i]) for i in picked]
-        rows_x, rows_y, weights, _ = judge.training_set(
-            np.array(labelled, np.intp), data.truth_pool[labelled]
-        )
-        if weights is None:
-            head.fit(rows_x, rows_y)
-        else:
-            head.fit(rows_x, rows_y, weights)
-        if len(labelled) in budgets:
-            accuracy = task_metrics(data.truth_test, head.predict_proba(data.test)).accuracy
-            rows.append(
-                {
-                    "strategy": f"peer {name}",
-                    "seed": seed,
-                    "n_labels": len(labelled),
-                    "accuracy": accuracy,
-                }
-            )
+        answered = np.array(labelled, np.intp)
+        for head_kind, judge, head in zip(heads, judges, judge_heads):
+            rows_x, rows_y, weights, _ = judge.training_set(answered, data.truth_pool[answered])
+            if weights is None:
+                head.fit(rows_x, rows_y)
+            else:
+                head.fit(rows_x, rows_y, weights)
+            if len(labelled) in budgets:
+                accuracy = task_metrics(data.truth_test, head.predict_proba(data.test)).accuracy
+                rows.append(
+                    {
+                        "strategy": f"peer {name}",
+                        "head": head_kind,
+                        "seed": seed,
+                        "n_labels": len(labelled),
+                        "accuracy": accuracy,
+                    }
+                )
     return rows
+
+
+def our_runs(
+    features: FeatureSet, task: Task, seeds: int, budgets: list[int], jobs: int
+) -> pd.DataFrame:
+    """Our strategies' sessions, once with each head, at the budgets."""
+    runs = []
+    for head_kind in HEADS:
+        curves = run_comparison(
+            features,
+            our_strategies(task),
+            seeds,
+            max(budgets) // BATCH,
+            BATCH,
+            task,
+            jobs=jobs,
+            head=head_kind,
+        )
+        at_budgets = curves[curves["n_labels"].isin(budgets)]
+        runs.append(at_budgets[["strategy", "seed", "n_labels", "accuracy"]].assign(head=head_kind))
+    return pd.concat(runs, ignore_index=True)
+
+
+def summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean test accuracy in % over the seeds: a row per (strategy, head), a column per (task,
+    budget); ours first in the order they ran, then the peers, each with the plain head first."""
+    mean = runs.groupby(["task", "strategy", "head", "n_labels"], sort=False)["accuracy"].mean()
+    table = (100 * mean).unstack(["task", "n_labels"])
+    strategies = list(dict.fromkeys(runs["strategy"]))
+    ours = [s for s in strategies if not s.startswith("peer ")]
+    peers = [s for s in strategies if s.startswith("peer ")]
+    order = [(s, h) for s in ours + peers for h in HEADS if (s, h) in table.index]
+    return table.reindex(order)
+
+
+def leads(table: pd.DataFrame, default: str, default_head: str) -> pd.DataFrame:
+    """At each task and budget: the default (its strategy with its head), the best peer
+    selection judged by either head, the best of ours, and the default's lead over that peer
+    in points (negative where the peer leads)."""
+    peers = table[[s.startswith("peer ") for s, _ in table.index]]
+    ours = table[[not s.startswith("peer ") for s, _ in table.index]]
+    rows = []
+    for column in table.columns:
+        best_peer, best_ours = peers[column].idxmax(), ours[column].idxmax()
+        figure = table.loc[(default, default_head), column]
+        rows.append(
+            {
+                "task": column[0],
+                "n_labels": column[1],
+                "default": figure,
+                "best_peer": f"{best_peer[0]}, {HEAD_WORDS[best_peer[1]]}",
+                "peer": peers.loc[best_peer, column],
+                "lead": figure - peers.loc[best_peer, column],
+                "best_ours": f"{best_ours[0]}, {HEAD_WORDS[best_ours[1]]}",
+                "ours": ours.loc[best_ours, column],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def markdown(table: pd.DataFrame, default: str, default_head: str) -> str:
+    """The summary as a Markdown table: the best figure of each column in bold (to 0.1 point)."""
+    header = [
+        f"{SHORT.get(task, task)} @ {n}" if i == 0 or task != table.columns[i - 1][0] else f"@ {n}"
+        for i, (task, n) in enumerate(table.columns)
+    ]
+    lines = [
+        "| strategy | head | " + " | ".join(header) + " |",
+        "|---|---|" + "---:|" * len(header),
+    ]
+    best = table.max(axis=0).round(1)
+    for (name, head_kind), values in table.iterrows():
+        shown = name if name.startswith("peer ") else f"`{name}`"
+        if name == default:
+            shown += " (default)"
+        if name.removeprefix("peer ") in ON_A_SLICE:
+            shown += " (slice)"
+        the_default = name == default and head_kind == default_head
+        word = HEAD_WORDS[head_kind] + (" (default)" if the_default else "")
+        cells = [f"**{v:.1f}**" if round(v, 1) >= b else f"{v:.1f}" for v, b in zip(values, best)]
+        lines.append(f"| {shown} | {word} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown_leads(lead_rows: pd.DataFrame) -> str:
+    """The leads as a Markdown table: where the default leads the best peer, and by how much."""
+    lines = [
+        "| task | labels | the default | best peer | its figure | default's lead | best of ours |",
+        "|---|---:|---:|---|---:|---:|---|",
+    ]
+    for row in lead_rows.itertuples(index=False):
+        lines.append(
+            f"| {SHORT.get(row.task, row.task)} | {row.n_labels} | {row.default:.1f} | "
+            f"{row.best_peer} | {row.peer:.1f} | {row.lead:+.1f} | {row.best_ours} ({row.ours:.1f}) |"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -204,67 +328,48 @@ def main() -> None:
     parser.add_argument(
         "--folder",
         type=Path,
-        default=Path("results/mnist-test-0-2"),
-        help="where the three-class folder of MNIST test digits is written (once)",
+        default=None,
+        help="keep the three-class folder of MNIST test digits here (default: a temporary one)",
     )
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument(
-        "--head", choices=HEADS, default=PLAIN_HEAD, help="the head every selection is judged by"
-    )
     parser.add_argument("--out", type=Path, default=Path("results/bench-peers"))
     args = parser.parse_args()
     budgets = sorted({int(b) for b in args.budgets.split(",")})
-    args.out.mkdir(parents=True, exist_ok=True)
-    tables = []
+    if any(b % BATCH for b in budgets):
+        parser.error(f"every budget must be a multiple of the batch ({BATCH})")
     wanted = {word.strip() for word in args.tasks.split(",")}
-    chosen = [t for t, word in zip([*TASKS, FOLDER], ["odd", "0-4", "folder"]) if word in wanted]
-    for title in chosen:
+    unknown = wanted - set(TASK_WORDS.values())
+    if unknown:
+        parser.error(f"unknown task {sorted(unknown)[0]!r}: any of odd, 0-4, folder")
+    args.out.mkdir(parents=True, exist_ok=True)
+    default, default_head = default_strategy_and_head()
+    print(f"the default: {default}, {HEAD_WORDS[default_head]} head", flush=True)
+    tables = []
+    for title in [t for t, word in TASK_WORDS.items() if word in wanted]:
         features, task = task_features(title, args.folder)
         data = features.task_data(task)
         start = time.perf_counter()
-        curves = run_comparison(
-            features,
-            OURS,
-            args.seeds,
-            max(budgets) // BATCH,
-            BATCH,
-            task,
-            jobs=args.jobs,
-            head=args.head,
-        )
-        ours = curves[curves["n_labels"].isin(budgets)][
-            ["strategy", "seed", "n_labels", "accuracy"]
-        ]
+        ours = our_runs(features, task, args.seeds, budgets, args.jobs)
         print(f"{title}: ours in {time.perf_counter() - start:.0f} s", flush=True)
         start = time.perf_counter()
         runs = [(name, seed) for name in PEERS for seed in range(args.seeds)]
         parallel = Parallel(n_jobs=args.jobs, inner_max_num_threads=1)
-        done = parallel(
-            delayed(peer_run)(features, data, n, s, budgets, args.head) for n, s in runs
-        )
+        done = parallel(delayed(peer_run)(features, data, n, s, budgets) for n, s in runs)
         rows = [row for run_rows in done for row in run_rows]
         print(f"{title}: the peers in {time.perf_counter() - start:.0f} s", flush=True)
-        both = pd.concat([ours, pd.DataFrame(rows)], ignore_index=True).assign(task=title)
-        tables.append(both)
+        tables.append(pd.concat([ours, pd.DataFrame(rows)], ignore_index=True).assign(task=title))
         pd.concat(tables).to_csv(args.out / "runs.csv", index=False, float_format="%.6f")
-    runs = pd.concat(tables)
-    mean = runs.groupby(["task", "strategy", "n_labels"], sort=False)["accuracy"].mean()
-    table = (100 * mean).unstack(["task", "n_labels"])
-    order = OURS + [f"peer {p}" for p in PEERS]
-    table = table.reindex([s for s in order if s in table.index])
+    table = summary(pd.concat(tables))
     table.to_csv(args.out / "summary.csv", float_format="%.2f")
+    lead_rows = leads(table, default, default_head)
+    lead_rows.to_csv(args.out / "leads.csv", index=False, float_format="%.2f")
     print(
-        f"\ntest accuracy (%), mean of {args.seeds} seeds, batch {BATCH}, our {args.head} head "
-        "for all\n"
+        f"\ntest accuracy (%), mean of {args.seeds} seeds, batch {BATCH}; every selection judged "
+        "by our plain head and by our pool-taught head\n"
     )
-    short = dict(zip([*TASKS, FOLDER], ["odd/even", "0-4", "folder 0-2"]))
-    header = [f"{short[task]} @ {n}" for task, n in table.columns]
-    print("| strategy | " + " | ".join(header) + " |")
-    print("|---|" + "---:|" * len(header))
-    for name, values in table.iterrows():
-        best = table.max(axis=0)
-        cells = [f"**{v:.1f}**" if v >= b - 1e-9 else f"{v:.1f}" for v, b in zip(values, best)]
-        print(f"| {name} | " + " | ".join(cells) + " |")
+    print(markdown(table, default, default_head))
+    print(f"\nthe default ({default}, {HEAD_WORDS[default_head]} head) beside the best peer\n")
+    print(markdown_leads(lead_rows))
 
 
 if __name__ == "__main__":
