@@ -27,6 +27,7 @@ new default gives new rows on a rerun; the last table says, at each task and bud
 much the default leads the best peer selection (judged by either head) or trails it.
 
     python bench/bench_peers.py [--seeds 3] [--budgets 10,20,50] [--tasks odd,0-4,folder]
+    python bench/bench_peers.py --tables results/bench-peers/runs.csv   # print them again
     make bench-peers
 """
 
@@ -303,15 +304,16 @@ def markdown(table: pd.DataFrame, default: str, default_head: str) -> str:
 
 
 def markdown_leads(lead_rows: pd.DataFrame) -> str:
-    """The leads as a Markdown table: where the default leads the best peer, and by how much."""
+    """The leads as a Markdown table: where the default leads the best peer, and by how much (to
+    a hundredth of a point: near a ceiling the gaps are that small)."""
     lines = [
         "| task | labels | the default | best peer | its figure | default's lead | best of ours |",
         "|---|---:|---:|---|---:|---:|---|",
     ]
     for row in lead_rows.itertuples(index=False):
         lines.append(
-            f"| {SHORT.get(row.task, row.task)} | {row.n_labels} | {row.default:.1f} | "
-            f"{row.best_peer} | {row.peer:.1f} | {row.lead:+.1f} | {row.best_ours} ({row.ours:.1f}) |"
+            f"| {SHORT.get(row.task, row.task)} | {row.n_labels} | {row.default:.2f} | "
+            f"{row.best_peer} | {row.peer:.2f} | {row.lead:+.2f} | {row.best_ours} ({row.ours:.2f}) |"
         )
     return "\n".join(lines)
 
@@ -333,7 +335,17 @@ def main() -> None:
     )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("results/bench-peers"))
+    parser.add_argument(
+        "--tables",
+        type=Path,
+        metavar="RUNS_CSV",
+        help="print the tables of an earlier run's runs.csv instead of running",
+    )
     args = parser.parse_args()
+    default, default_head = default_strategy_and_head()
+    if args.tables:
+        print_tables(pd.read_csv(args.tables), default, default_head)
+        return
     budgets = sorted({int(b) for b in args.budgets.split(",")})
     if any(b % BATCH for b in budgets):
         parser.error(f"every budget must be a multiple of the batch ({BATCH})")
@@ -342,7 +354,6 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown task {sorted(unknown)[0]!r}: any of odd, 0-4, folder")
     args.out.mkdir(parents=True, exist_ok=True)
-    default, default_head = default_strategy_and_head()
     print(f"the default: {default}, {HEAD_WORDS[default_head]} head", flush=True)
     tables = []
     for title in [t for t, word in TASK_WORDS.items() if word in wanted]:
@@ -359,17 +370,26 @@ def main() -> None:
         print(f"{title}: the peers in {time.perf_counter() - start:.0f} s", flush=True)
         tables.append(pd.concat([ours, pd.DataFrame(rows)], ignore_index=True).assign(task=title))
         pd.concat(tables).to_csv(args.out / "runs.csv", index=False, float_format="%.6f")
-    table = summary(pd.concat(tables))
+    table, lead_rows = print_tables(pd.concat(tables), default, default_head)
     table.to_csv(args.out / "summary.csv", float_format="%.2f")
-    lead_rows = leads(table, default, default_head)
     lead_rows.to_csv(args.out / "leads.csv", index=False, float_format="%.2f")
+
+
+def print_tables(
+    runs: pd.DataFrame, default: str, default_head: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Print the summary and the leads of these runs; return both."""
+    table = summary(runs)
+    lead_rows = leads(table, default, default_head)
+    seeds = runs["seed"].nunique()
     print(
-        f"\ntest accuracy (%), mean of {args.seeds} seeds, batch {BATCH}; every selection judged "
+        f"\ntest accuracy (%), mean of {seeds} seeds, batch {BATCH}; every selection judged "
         "by our plain head and by our pool-taught head\n"
     )
     print(markdown(table, default, default_head))
     print(f"\nthe default ({default}, {HEAD_WORDS[default_head]} head) beside the best peer\n")
     print(markdown_leads(lead_rows))
+    return table, lead_rows
 
 
 if __name__ == "__main__":

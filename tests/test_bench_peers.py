@@ -148,6 +148,6 @@ def test_the_markdown_tables_mark_the_default_and_the_best_of_each_column():
     assert len(lines) == 2 + len(table)
     leads = bench_peers.markdown_leads(bench_peers.leads(table, "diversity", "plain"))
     assert leads.splitlines()[2:] == [
-        "| A | 10 | 91.0 | peer MaxHerding, pool-taught | 89.0 | +2.0 | diversity, plain (91.0) |",
-        "| A | 20 | 93.0 | peer MaxHerding, pool-taught | 95.5 | -2.5 | margin, plain (96.0) |",
+        "| A | 10 | 91.00 | peer MaxHerding, pool-taught | 89.00 | +2.00 | diversity, plain (91.00) |",
+        "| A | 20 | 93.00 | peer MaxHerding, pool-taught | 95.50 | -2.50 | margin, plain (96.00) |",
     ]
