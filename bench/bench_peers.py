@@ -258,6 +258,11 @@ def leads(table: pd.DataFrame, default: str, default_head: str) -> pd.DataFrame:
     """At each task and budget: the default (its strategy with its head), the best peer
     selection judged by either head, the best of ours, and the default's lead over that peer
     in points (negative where the peer leads)."""
+    if (default, default_head) not in table.index:
+        raise ValueError(
+            f"these runs hold no rows of the default ({default}, {HEAD_WORDS[default_head]} "
+            "head): run the bench again"
+        )
     peers = table[[s.startswith("peer ") for s, _ in table.index]]
     ours = table[[not s.startswith("peer ") for s, _ in table.index]]
     rows = []
@@ -344,7 +349,12 @@ def main() -> None:
     args = parser.parse_args()
     default, default_head = default_strategy_and_head()
     if args.tables:
-        print_tables(pd.read_csv(args.tables), default, default_head)
+        if not args.tables.is_file():
+            parser.error(f"--tables: no file {args.tables}")
+        try:
+            print_tables(pd.read_csv(args.tables), default, default_head)
+        except ValueError as error:
+            parser.error(f"--tables: {error}")
         return
     budgets = sorted({int(b) for b in args.budgets.split(",")})
     if any(b % BATCH for b in budgets):

@@ -151,3 +151,9 @@ def test_the_markdown_tables_mark_the_default_and_the_best_of_each_column():
         "| A | 10 | 91.00 | peer MaxHerding, pool-taught | 89.00 | +2.00 | diversity, plain (91.00) |",
         "| A | 20 | 93.00 | peer MaxHerding, pool-taught | 95.50 | -2.50 | margin, plain (96.00) |",
     ]
+
+
+def test_runs_without_the_default_are_refused_in_one_line():
+    table = bench_peers.summary(RUNS)
+    with pytest.raises(ValueError, match=r"no rows of the default \(badge, plain head\)"):
+        bench_peers.leads(table, "badge", "plain")
