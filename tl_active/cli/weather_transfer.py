@@ -29,7 +29,7 @@ def settings_from_args(args: argparse.Namespace, budgets: tuple | None):
     if args.seeds is not None:
         given["seeds"] = args.seeds
     if args.max_epochs is not None:
-        given["epochs"] = args.max_epochs
+        given["epochs"] = given["fine_tune_epochs"] = args.max_epochs
     return replace(settings, **given)
 
 
@@ -68,6 +68,7 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
         format_summary,
         run_weather_transfer,
         summarise,
+        window_reference,
     )
 
     backbone = resolve_backbone(backbone_name)
@@ -84,7 +85,7 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
                 bar.update(done - bar.n)
 
             if folds:
-                references_of = []
+                splits = []
                 for fold in range(settings.seeds):
                     # A wet network per fold, so the held-out days are new to it too.
                     network = fold_network(windows, fold, FOLDS)
@@ -93,19 +94,22 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
                     frames.append(
                         run_weather_transfer(split, held_out, network, settings, progress, [fold])
                     )
-                    references_of.append(day_reference(split))
-                reference = {
-                    k: float(np.mean([r[k] for r in references_of])) for k in references_of[0]
-                }
+                    splits.append(split)
             else:
                 frames.append(run_weather_transfer(windows, features, model, settings, progress))
-                reference = day_reference(windows)
-        references.append(
-            f"{asked.name}: logistic regression on the answer day's own measurements, all "
-            f"labels, no network{' (mean over the folds)' if folds else ''}: PR-AUC {reference['pr_auc']:.3f}, precision "
-            f"{reference['precision']:.2f}, recall {reference['recall']:.2f}, F1 "
-            f"{reference['f1']:.2f} (base rate {reference['base_rate']:.3f})"
-        )
+                splits = [windows]
+        for what, reference in (
+            ("the answer day's own measurements", day_reference),
+            (f"the whole {windows.days}-day window", window_reference),
+        ):
+            measured = [reference(split) for split in splits]
+            mean = {k: float(np.mean([m[k] for m in measured])) for k in measured[0]}
+            references.append(
+                f"{asked.name}: logistic regression on {what}, all labels, no network"
+                f"{' (mean over the folds)' if folds else ''}: PR-AUC {mean['pr_auc']:.3f}, "
+                f"precision {mean['precision']:.2f}, recall {mean['recall']:.2f}, "
+                f"F1 {mean['f1']:.2f} (base rate {mean['base_rate']:.3f})"
+            )
     rows = pd.concat(frames, ignore_index=True)
     summary = summarise(rows)
     table = "\n\n".join([format_summary(summary), *references])
