@@ -94,7 +94,9 @@ def test_scratch_and_fine_tune_all_take_the_backbones_own_shape(tmp_path):
     from tl_active.experiments.weather_transfer import (
         FINE_TUNE,
         FINE_TUNE_ALL,
+        HEAD,
         SCRATCH,
+        WeatherTrainer,
         run_weather_transfer,
     )
 
@@ -107,6 +109,7 @@ def test_scratch_and_fine_tune_all_take_the_backbones_own_shape(tmp_path):
     x = keras.layers.Dense(12, activation="relu", name=WEATHER_DENSE_LAYER)(x)
     outputs = keras.layers.Dense(1, activation="sigmoid", name=WEATHER_OUTPUT_LAYER)(x)
     narrow = keras.Model(inputs, outputs)
+    narrow.trainable = False  # as a loaded backbone comes
     features = load_weather_features("snow-today", cache_dir=tmp_path)
     features = replace(
         features,
@@ -127,6 +130,13 @@ def test_scratch_and_fine_tune_all_take_the_backbones_own_shape(tmp_path):
     rows = run_weather_transfer(windows, features, narrow, settings)
     assert list(rows.method) == [SCRATCH, FINE_TUNE, FINE_TUNE_ALL]
     assert (rows.pr_auc > rows.base_rate).all(), rows[["method", "pr_auc"]]
+    # Every layer trains, though the backbone came frozen: fine-tune-all moves away from the
+    # head it starts from.
+    trainer = WeatherTrainer(windows, features, narrow, settings)
+    labelled = np.arange(400)
+    head = trainer.predict(HEAD, labelled, 0)
+    tuned = trainer.predict(FINE_TUNE_ALL, labelled, 0)
+    assert np.abs(tuned - head).max() > 0.01
     # Seeded: the same settings give the same scores.
     again = run_weather_transfer(windows, features, narrow, settings)
     assert np.allclose(rows.pr_auc, again.pr_auc)

@@ -13,7 +13,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from tl_active.experiments.weather_transfer import FOLDS
+from tl_active.experiments.weather_transfer import FOLDS, LAB_BACKBONE
 from tl_active.paths import check_writable_folder
 
 
@@ -50,13 +50,13 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
             get_strategy(selection)  # an unknown name fails now, not after the first training
     out = Path(args.out)
     check_writable_folder(out, "--out")
-    backbone_name = "weather-cnn" if args.backbone == "mnist-cnn-5to9" else args.backbone
+    backbone_name = LAB_BACKBONE if args.backbone == "mnist-cnn-5to9" else args.backbone
 
     import numpy as np
     import pandas as pd
     from tqdm import tqdm
 
-    from tl_active.data.backbones import resolve_backbone
+    from tl_active.data.backbones import WEATHER_DENSE_LAYER, resolve_backbone
     from tl_active.data.network import load_backbone
     from tl_active.data.weather import make_windows
     from tl_active.data.weather_features import load_weather_features
@@ -73,10 +73,14 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
 
     backbone = resolve_backbone(backbone_name)
     model = load_backbone(backbone.path)
+    # The windows are as long as the network reads (a wrong shape is a clear error there).
+    days = int(model.inputs[0].shape[1])
     started, frames, references = time.perf_counter(), [], []
     for asked in questions:
-        windows = make_windows(asked)
-        features = load_weather_features(asked.name, backbone, cache_dir=args.cache)
+        windows = make_windows(asked, days)
+        features = load_weather_features(
+            asked.name, backbone, WEATHER_DENSE_LAYER, days, cache_dir=args.cache
+        )
         with tqdm(total=1, desc=asked.name, unit="run") as bar:
 
             def progress(done: int, total: int, what: str) -> None:
