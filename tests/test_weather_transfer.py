@@ -214,12 +214,13 @@ def test_the_transfer_lab_page_offers_snow_from_the_wet_network(app_db):
     seed = at.dataframe[1].value
     assert list(seed["precision"]) == [0.78, 0.62, 0.47]
 
-    at.multiselect(key=keys.TR_WEATHER_BUDGETS).set_value([50])
-    at.multiselect(key=keys.TR_WEATHER_SELECTIONS).set_value(["diversity"])
+    at.multiselect(key=keys.TR_WEATHER_BUDGETS).set_value([100])
+    at.multiselect(key=keys.TR_WEATHER_SELECTIONS).set_value(["random"])
     at.button(key=keys.TR_RUN).click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert [h.value for h in at.subheader] == ["Your run", "The measured run"]
     yours = at.dataframe[0].value
-    assert list(yours["method"]) == list(METHODS) and set(yours["labels"]) == {50}
-    assert (yours["positives"] == 3).all()  # diversity's first 50 windows hold 3 snow days
+    assert list(yours["method"]) == list(METHODS) and set(yours["labels"]) == {100}
+    # The first 100 random windows of the lab's 4-day ones hold 2 snow days.
+    assert (yours["positives"] == 2).all()
     assert any("logistic regression" in c.value for c in at.caption)

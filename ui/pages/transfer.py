@@ -164,7 +164,7 @@ def read_weather_settings() -> WeatherRun | None:
     st.header("Run it here")
     st.caption(
         "Short runs on this server (20 epochs each): the command's --quick, one seed with 50 "
-        "and all labels on both snow questions, trained in 22 s here; each budget, selection "
+        "and all labels on both snow questions, trained in 12 s here; each budget, selection "
         "and seed more adds to it."
     )
     question = st.selectbox(
