@@ -1,9 +1,9 @@
 """The weather transfer lab: from rain or snow today to snow, as in the seed, scored for rare days.
 
-The lab's wet network (`LAB_BACKBONE`, by default the shipped recipe on 4-day windows) learned
-"wet today" (`weather_network.py`). On a snow question, for
-label budgets chosen at random and by an active-learning strategy answered by the recorded
-events, four ways to learn snow are trained on 2016's windows and scored on 2017's:
+The lab's wet network (`LAB_BACKBONE`: the shipped recipe on 4-day windows) learned "wet
+today" (`weather_network.py`). On a snow question, for label budgets chosen at random and by an
+active-learning strategy answered by the recorded events, five ways to learn snow are trained on
+2016's windows and scored on 2017's:
 
 - `scratch`: the whole network from random weights on those labels;
 - `frozen-conv`: the seed's method: the convolution and pooling frozen at the wet network's
@@ -72,12 +72,8 @@ COLUMNS = [
 # The seed's own table (hourly data, snow 6 / 12 / 18 hours ahead, frozen conv + new dense).
 SEED_TABLE = ((6, 0.78, 0.6), (12, 0.62, 0.43), (18, 0.47, 0.35))
 FOLDS = 5  # 2016's blocked folds (`weather.blocked_folds`); with them seed k holds out fold k
-SHUFFLE_STREAM = 4_271
-POSITIVE_WEIGHTS = (
-    "balanced",
-    "sqrt",
-    "none",
-)  # a second seed word: the batches' order never shares a stream
+SHUFFLE_STREAM = 4_271  # a second seed word: the batches' order never shares a stream
+POSITIVE_WEIGHTS = ("balanced", "sqrt", "none")  # a snow day's weight (`_class_weight`)
 
 Progress = Callable[[int, int, str], None]
 
@@ -435,7 +431,7 @@ def window_reference(windows: WeatherWindows, days: int | None = None) -> dict[s
     Every channel of those days, on every pool label; the today questions' hidden channels of
     the last day are zeros. It reads what the networks read, so it tells whether a method's
     shortfall against `day_reference` lies in the network or in the window: with a few dozen
-    snow days, the thirteen days before the answer's are mostly noise to fit.
+    snow days, the days before the answer's are mostly noise to fit.
     """
     from sklearn.linear_model import LogisticRegression
 
