@@ -11,18 +11,28 @@ import numpy as np
 import pytest
 
 from tl_active.cli.main import main
-from tl_active.data.backbones import SHIPPED, SHIPPED_WEATHER, resolve_backbone
+from tl_active.data.backbones import SHIPPED, SHIPPED_WEATHER, SNOW_LAB, resolve_backbone
 from tl_active.data.mnist import file_checksum
 from tl_active.data.weather import make_windows
 from tl_active.errors import ModelError
 
 WEATHER_CNN = SHIPPED_WEATHER["weather-cnn"]
+SNOW_LAB_CNN = SNOW_LAB["weather-cnn-4d"]
 
 
 def test_the_weather_network_is_shipped_but_never_offered_for_images():
     assert resolve_backbone("weather-cnn") is WEATHER_CNN and WEATHER_CNN.shipped
     assert "weather-cnn" not in SHIPPED
     assert WEATHER_CNN.default_layer == "dense" and WEATHER_CNN.path.name == "weather_cnn.keras"
+    # The snow lab's 4-day network is shipped too, but the Label page's 14-day windows never
+    # offer it.
+    assert resolve_backbone("weather-cnn-4d") is SNOW_LAB_CNN and SNOW_LAB_CNN.shipped
+    assert "weather-cnn-4d" not in SHIPPED_WEATHER and "weather-cnn-4d" not in SHIPPED
+
+
+def test_days_are_for_weather_windows_only(capsys):
+    assert main(["pretrain", "--days", "4"]) == 2
+    assert "--days is the length of a weather window" in capsys.readouterr().err
 
 
 def test_pretraining_the_weather_network_refuses_digits(capsys):
@@ -31,14 +41,16 @@ def test_pretraining_the_weather_network_refuses_digits(capsys):
 
 
 @pytest.mark.model
-def test_the_shipped_network_loads_safely_and_scores_as_its_card_says():
+@pytest.mark.parametrize(("shipped", "days"), [(WEATHER_CNN, 14), (SNOW_LAB_CNN, 4)])
+def test_the_shipped_network_loads_safely_and_scores_as_its_card_says(shipped, days):
     from tl_active.data.network import layer_names, load_backbone
     from tl_active.data.weather_network import scores
 
-    card = json.loads(WEATHER_CNN.path.with_suffix(".json").read_text())
-    assert card["model_sha256"] == file_checksum(WEATHER_CNN.path)
+    card = json.loads(shipped.path.with_suffix(".json").read_text())
+    assert card["model_sha256"] == file_checksum(shipped.path)
     assert card["question"] == "wet-today" and card["train_years"] == [2016]
-    network = load_backbone(WEATHER_CNN.path)  # safe mode
+    assert card["window_days"] == days
+    network = load_backbone(shipped.path)  # safe mode
     assert {"conv", "pool", "flatten", "dense", "wet"} <= set(layer_names(network))
     assert tuple(network.inputs[0].shape[1:]) == (card["window_days"], len(card["channels"]))
     windows = make_windows("wet-today", card["window_days"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -22,6 +24,36 @@ def test_bad_weather_transfer_options_fail_before_any_training(capsys, tmp_path)
     assert "psychic" in capsys.readouterr().err
     with pytest.raises(ValueError, match="methods are some of"):
         WeatherTransferSettings(methods=("magic",))
+    with pytest.raises(ValueError, match="learning rates must be above 0"):
+        WeatherTransferSettings(fine_tune_learning_rate=0)
+    with pytest.raises(ValueError, match="seeds and epochs are 1 or more"):
+        WeatherTransferSettings(fine_tune_epochs=0)
+    with pytest.raises(ValueError, match="positive weight is one of balanced, sqrt, none"):
+        WeatherTransferSettings(positive_weight="heavy")
+
+
+def test_the_positive_weight_is_balanced_its_root_or_none():
+    from tl_active.experiments.weather_transfer import _class_weight
+
+    y = np.array([1] * 2 + [0] * 98)
+    assert _class_weight(y) == {0: pytest.approx(100 / 196), 1: 25.0}
+    assert _class_weight(y, "sqrt") == {0: pytest.approx((100 / 196) ** 0.5), 1: 5.0}
+    assert _class_weight(y, "none") == {0: 1.0, 1: 1.0}
+
+
+def test_the_window_references_read_what_the_networks_read():
+    from tl_active.data.weather import make_windows
+    from tl_active.experiments.weather_transfer import day_reference, window_reference
+
+    windows = make_windows("snow-today")
+    day = day_reference(windows)
+    # The last day alone is the day's reference: its hidden channels are zeros there.
+    assert window_reference(windows, 1)["pr_auc"] == pytest.approx(day["pr_auc"], abs=0.002)
+    # The whole window, 280 numbers for 48 snow days, fits the thirteen days before as noise.
+    whole = window_reference(windows)
+    assert 3 * whole["base_rate"] < whole["pr_auc"] < day["pr_auc"] - 0.1
+    with pytest.raises(ValueError, match="reads 1 to 14 days, not 15"):
+        window_reference(windows, 15)
 
 
 @pytest.mark.model
@@ -50,6 +82,64 @@ def test_every_method_learns_snow_from_labels_that_hold_some(tmp_path):
     assert ((many.precision >= 0) & (many.recall <= 1)).all()
     table = format_summary(summarise(rows))
     assert "| snow-today | random | 400 | head |" in table
+
+
+@pytest.mark.model
+def test_scratch_and_fine_tune_all_take_the_backbones_own_shape(tmp_path):
+    import keras
+
+    from tl_active.data.backbones import WEATHER_DENSE_LAYER, WEATHER_OUTPUT_LAYER
+    from tl_active.data.weather import make_windows
+    from tl_active.data.weather_features import load_weather_features, window_outputs
+    from tl_active.experiments.weather_transfer import (
+        FINE_TUNE,
+        FINE_TUNE_ALL,
+        HEAD,
+        SCRATCH,
+        WeatherTrainer,
+        run_weather_transfer,
+    )
+
+    windows = make_windows("snow-today")
+    # A wet network of another width than the shipped one's Dense(32).
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=windows.x_pool.shape[1:])
+    x = keras.layers.Conv1D(8, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.Flatten(name="flatten")(keras.layers.MaxPooling1D(2, name="pool")(x))
+    x = keras.layers.Dense(12, activation="relu", name=WEATHER_DENSE_LAYER)(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name=WEATHER_OUTPUT_LAYER)(x)
+    narrow = keras.Model(inputs, outputs)
+    narrow.trainable = False  # as a loaded backbone comes
+    features = load_weather_features("snow-today", cache_dir=tmp_path)
+    features = replace(
+        features,
+        pool=window_outputs(narrow, WEATHER_DENSE_LAYER, windows.x_pool),
+        test=window_outputs(narrow, WEATHER_DENSE_LAYER, windows.x_test),
+        key="narrow",
+        _tasks={},
+        _derived={},
+    )
+    settings = WeatherTransferSettings(
+        budgets=(400,),
+        selections=("random",),
+        seeds=1,
+        methods=(SCRATCH, FINE_TUNE, FINE_TUNE_ALL),
+        epochs=2,
+        fine_tune_epochs=2,
+    )
+    rows = run_weather_transfer(windows, features, narrow, settings)
+    assert list(rows.method) == [SCRATCH, FINE_TUNE, FINE_TUNE_ALL]
+    assert (rows.pr_auc > rows.base_rate).all(), rows[["method", "pr_auc"]]
+    # Every layer trains, though the backbone came frozen: fine-tune-all moves away from the
+    # head it starts from.
+    trainer = WeatherTrainer(windows, features, narrow, settings)
+    labelled = np.arange(400)
+    head = trainer.predict(HEAD, labelled, 0)
+    tuned = trainer.predict(FINE_TUNE_ALL, labelled, 0)
+    assert np.abs(tuned - head).max() > 0.01
+    # Seeded: the same settings give the same scores.
+    again = run_weather_transfer(windows, features, narrow, settings)
+    assert np.allclose(rows.pr_auc, again.pr_auc)
 
 
 def test_a_blocked_fold_holds_out_its_windows_and_every_day_they_share():
@@ -124,12 +214,13 @@ def test_the_transfer_lab_page_offers_snow_from_the_wet_network(app_db):
     seed = at.dataframe[1].value
     assert list(seed["precision"]) == [0.78, 0.62, 0.47]
 
-    at.multiselect(key=keys.TR_WEATHER_BUDGETS).set_value([50])
-    at.multiselect(key=keys.TR_WEATHER_SELECTIONS).set_value(["diversity"])
+    at.multiselect(key=keys.TR_WEATHER_BUDGETS).set_value([100])
+    at.multiselect(key=keys.TR_WEATHER_SELECTIONS).set_value(["random"])
     at.button(key=keys.TR_RUN).click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert [h.value for h in at.subheader] == ["Your run", "The measured run"]
     yours = at.dataframe[0].value
-    assert list(yours["method"]) == list(METHODS) and set(yours["labels"]) == {50}
-    assert (yours["positives"] == 3).all()  # diversity's first 50 windows hold 3 snow days
+    assert list(yours["method"]) == list(METHODS) and set(yours["labels"]) == {100}
+    # The first 100 random windows of the lab's 4-day ones hold 2 snow days.
+    assert (yours["positives"] == 2).all()
     assert any("logistic regression" in c.value for c in at.caption)

@@ -13,7 +13,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from tl_active.experiments.weather_transfer import FOLDS
+from tl_active.experiments.weather_transfer import FOLDS, LAB_BACKBONE
 from tl_active.paths import check_writable_folder
 
 
@@ -29,7 +29,7 @@ def settings_from_args(args: argparse.Namespace, budgets: tuple | None):
     if args.seeds is not None:
         given["seeds"] = args.seeds
     if args.max_epochs is not None:
-        given["epochs"] = args.max_epochs
+        given["epochs"] = given["fine_tune_epochs"] = args.max_epochs
     return replace(settings, **given)
 
 
@@ -50,13 +50,13 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
             get_strategy(selection)  # an unknown name fails now, not after the first training
     out = Path(args.out)
     check_writable_folder(out, "--out")
-    backbone_name = "weather-cnn" if args.backbone == "mnist-cnn-5to9" else args.backbone
+    backbone_name = LAB_BACKBONE if args.backbone == "mnist-cnn-5to9" else args.backbone
 
     import numpy as np
     import pandas as pd
     from tqdm import tqdm
 
-    from tl_active.data.backbones import resolve_backbone
+    from tl_active.data.backbones import WEATHER_DENSE_LAYER, resolve_backbone
     from tl_active.data.network import load_backbone
     from tl_active.data.weather import make_windows
     from tl_active.data.weather_features import load_weather_features
@@ -68,14 +68,19 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
         format_summary,
         run_weather_transfer,
         summarise,
+        window_reference,
     )
 
     backbone = resolve_backbone(backbone_name)
     model = load_backbone(backbone.path)
+    # The windows are as long as the network reads (a wrong shape is a clear error there).
+    days = int(model.inputs[0].shape[1])
     started, frames, references = time.perf_counter(), [], []
     for asked in questions:
-        windows = make_windows(asked)
-        features = load_weather_features(asked.name, backbone, cache_dir=args.cache)
+        windows = make_windows(asked, days)
+        features = load_weather_features(
+            asked.name, backbone, WEATHER_DENSE_LAYER, days, cache_dir=args.cache
+        )
         with tqdm(total=1, desc=asked.name, unit="run") as bar:
 
             def progress(done: int, total: int, what: str) -> None:
@@ -84,7 +89,7 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
                 bar.update(done - bar.n)
 
             if folds:
-                references_of = []
+                splits = []
                 for fold in range(settings.seeds):
                     # A wet network per fold, so the held-out days are new to it too.
                     network = fold_network(windows, fold, FOLDS)
@@ -93,19 +98,22 @@ def run_weather(args: argparse.Namespace, budgets: tuple | None = None) -> None:
                     frames.append(
                         run_weather_transfer(split, held_out, network, settings, progress, [fold])
                     )
-                    references_of.append(day_reference(split))
-                reference = {
-                    k: float(np.mean([r[k] for r in references_of])) for k in references_of[0]
-                }
+                    splits.append(split)
             else:
                 frames.append(run_weather_transfer(windows, features, model, settings, progress))
-                reference = day_reference(windows)
-        references.append(
-            f"{asked.name}: logistic regression on the answer day's own measurements, all "
-            f"labels, no network{' (mean over the folds)' if folds else ''}: PR-AUC {reference['pr_auc']:.3f}, precision "
-            f"{reference['precision']:.2f}, recall {reference['recall']:.2f}, F1 "
-            f"{reference['f1']:.2f} (base rate {reference['base_rate']:.3f})"
-        )
+                splits = [windows]
+        for what, reference in (
+            ("the answer day's own measurements", day_reference),
+            (f"the whole {windows.days}-day window", window_reference),
+        ):
+            measured = [reference(split) for split in splits]
+            mean = {k: float(np.mean([m[k] for m in measured])) for k in measured[0]}
+            references.append(
+                f"{asked.name}: logistic regression on {what}, all labels, no network"
+                f"{' (mean over the folds)' if folds else ''}: PR-AUC {mean['pr_auc']:.3f}, "
+                f"precision {mean['precision']:.2f}, recall {mean['recall']:.2f}, "
+                f"F1 {mean['f1']:.2f} (base rate {mean['base_rate']:.3f})"
+            )
     rows = pd.concat(frames, ignore_index=True)
     summary = summarise(rows)
     table = "\n\n".join([format_summary(summary), *references])

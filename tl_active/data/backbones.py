@@ -90,7 +90,7 @@ class Backbone:
 
     @property
     def shipped(self) -> bool:
-        return self.name in SHIPPED or self.name in SHIPPED_WEATHER
+        return self.name in SHIPPED or self.name in SHIPPED_WEATHER or self.name in SNOW_LAB
 
 
 _SHIPPED_LAYERS = (
@@ -135,6 +135,19 @@ SHIPPED_WEATHER: dict[str, Backbone] = {
     ),
 }
 
+# The snow lab's wet network: the same recipe on 4-day windows, the length 2016's blocked folds
+# chose for snow (`experiments/weather_transfer.py`). Kept apart from SHIPPED_WEATHER, which the
+# Label page chooses from for its 14-day windows.
+SNOW_LAB: dict[str, Backbone] = {
+    "weather-cnn-4d": Backbone(
+        "weather-cnn-4d",
+        MODELS_DIR / "weather_cnn_4d.keras",
+        "the same Conv1D trained on rain or snow today from 4-day windows, for the snow lab",
+        WEATHER_DENSE_LAYER,
+        SHIPPED_WEATHER["weather-cnn"].layers,
+    ),
+}
+
 
 def resolve_backbone(spec: str | Path | None = None) -> Backbone:
     """A shipped backbone by name, or a user's `.keras` file by path.
@@ -147,6 +160,8 @@ def resolve_backbone(spec: str | Path | None = None) -> Backbone:
         return SHIPPED[spec]
     if spec in SHIPPED_WEATHER:
         return SHIPPED_WEATHER[spec]
+    if spec in SNOW_LAB:
+        return SNOW_LAB[spec]
     application = _application(spec)
     if application is not None:
         return application

@@ -6,7 +6,8 @@ and events, see `weather.py`) over the 2016 windows of all five cities, then fro
 its `dense` layer can serve the rarer question, snow. It is trained once by
 `python -m tl_active --data weather pretrain` and committed under `models/` with a JSON card:
 the blocked-fold cross-validation on 2016 (every fold holds snow days; a fold never trains on a
-day it validates on) and the scores on 2017, which it never saw.
+day it validates on) and the scores on 2017, which it never saw. The same recipe on 4-day windows
+(`--days 4`) is the snow lab's network, `models/weather_cnn_4d.keras` (`backbones.SNOW_LAB`).
 """
 
 from __future__ import annotations
