@@ -171,7 +171,7 @@ def test_the_pool_taught_session_counts_its_pseudo_labels_and_learns_the_cluster
     session = pool_session(features)
     plain = pool_session(features, PLAIN_HEAD)
     assert plain.pseudo_count == 0
-    # 6 answers; every other pool image is confidently its cluster's (at most 400 per answer).
+    # 6 answers; every other pool image is confidently its cluster's (at most 2,000 per answer).
     assert session.pseudo_count == 200 - 6
     assert session.metrics().accuracy == 1.0
     assert session.settings.summary().startswith("0,1, random, batch 2, converge, pool-taught")
