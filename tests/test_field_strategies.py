@@ -26,6 +26,7 @@ from tl_active.core.strategies.neighbours import (
     nearest_neighbours,
     pure_radius,
 )
+from tl_active.core.strategies.phased import settled_share
 from tl_active.core.task import Task
 from tl_active.sessions.records import SessionSettings
 from tl_active.sessions.session import LabellingSession
@@ -316,3 +317,21 @@ def test_the_sweeps_and_the_command_line_take_the_new_names():
     assert (
         parser.parse_args(["--strategies", "phased,maxherding"]).strategies == "phased,maxherding"
     )
+
+
+def test_phased_counts_a_cluster_nobody_answered_as_unsettled():
+    # Three clouds close enough that answers spread from one into the next; answers in two.
+    points, member = blobs([40, 40, 40], [(0, 0), (3, 0), (6, 0)], spread=0.6, seed=3)
+    labelled, labels = [0, 45], [0, 1]
+
+    def view(clusters):
+        pool = hand_made(points, labelled, clusters=clusters)
+        return dataclasses.replace(pool, labels=np.asarray(labels, np.intp))
+
+    # Without clusters every clear spread answer counts, the leak into the third cloud too.
+    leaked = settled_share(dataclasses.replace(view(member), clustering=None))
+    settled = settled_share(view(member))
+    assert leaked > 0.8
+    # With them, the third cloud is not settled: at most the two answered clouds' share.
+    assert 0.5 < settled <= 2 / 3
+    assert settled < leaked - 0.2

@@ -14,8 +14,11 @@ import pytest
 
 from tl_active.core.head import LogisticHead, SoftmaxHead
 from tl_active.core.pool_teacher import (
+    POOL_RULES,
+    TEACHERS,
     PoolTeacher,
     pseudo_labels,
+    safeguard,
     spreading_operator,
     training_set,
 )
@@ -86,6 +89,45 @@ def test_a_cluster_nobody_answered_gets_no_pseudo_labels():
     assert len(positions) == 59
 
 
+def bridged_clusters() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Three clouds on a line, 40 images each at x = 0, 3 and 6: close enough that answers
+    spread from one cloud into the next. Returns the images, their cloud and their class
+    (the middle cloud is class 1, the outer ones class 0)."""
+    rng = np.random.default_rng(3)
+    cloud = np.repeat([0, 1, 2], 40)
+    x = np.column_stack([3.0 * cloud, np.zeros(120)]) + rng.normal(0, 0.6, (120, 2))
+    return x.astype(np.float32), cloud, (cloud == 1).astype(np.intp)
+
+
+def test_the_safeguard_leaves_a_cloud_nobody_answered_to_the_person():
+    x, cloud, y = bridged_clusters()
+    operator = spreading_operator(find_neighbours(x, 10))
+    labelled = np.array([0, 45])  # answers in the first two clouds, none in the third
+    # Unguarded, the middle cloud's answer leaks into the third cloud, whose truth is 0.
+    loose, loose_answers = pseudo_labels(operator, labelled, y[labelled], 2, PoolTeacher())
+    third = cloud[loose] == 2
+    assert third.sum() > 20 and np.all(loose_answers[third] == 1)
+    # Guarded: nothing in the third cloud; a plain head that agrees everywhere keeps the rest.
+    keep = safeguard(cloud, labelled, lambda where: y[where])
+    positions, answers = pseudo_labels(operator, labelled, y[labelled], 2, PoolTeacher(), keep)
+    assert np.array_equal(positions, loose[~third])
+    assert np.array_equal(answers, y[positions]) and len(positions) > 60
+
+
+def test_the_safeguard_drops_the_pseudo_labels_the_plain_head_disputes():
+    x, cloud, y = bridged_clusters()
+    operator = spreading_operator(find_neighbours(x, 10))
+    labelled = np.array([0, 45, 90])
+    plain = np.where(x[:, 0] < 1.0, 1, y)  # a plain head wrong on the left of the first cloud
+    keep = safeguard(cloud, labelled, lambda where: plain[where])
+    positions, answers = pseudo_labels(operator, labelled, y[labelled], 2, PoolTeacher(), keep)
+    loose, loose_answers = pseudo_labels(operator, labelled, y[labelled], 2, PoolTeacher())
+    # Every cloud has an answer, so only the disputed ones go, and all of them go.
+    assert np.array_equal(positions, loose[plain[loose] == loose_answers])
+    assert np.array_equal(answers, y[positions])
+    assert not np.any(x[positions, 0] < 1.0) and np.any(x[loose, 0] < 1.0)
+
+
 def test_training_set_weighs_pseudo_labels_below_answers():
     x, y = two_clusters()
     operator = spreading_operator(find_neighbours(x, 10))
@@ -129,7 +171,7 @@ def test_the_pool_taught_session_counts_its_pseudo_labels_and_learns_the_cluster
     session = pool_session(features)
     plain = pool_session(features, PLAIN_HEAD)
     assert plain.pseudo_count == 0
-    # 6 answers; every other pool image is confidently its cluster's (at most 400 per answer).
+    # 6 answers; every other pool image is confidently its cluster's (at most 2,000 per answer).
     assert session.pseudo_count == 200 - 6
     assert session.metrics().accuracy == 1.0
     assert session.settings.summary().startswith("0,1, random, batch 2, converge, pool-taught")
@@ -158,6 +200,38 @@ def test_the_plain_fit_is_not_taken_for_the_pool_taught_one():
     data["settings"]["head"] = POOL_HEAD
     with pytest.raises(SessionFileError, match="gives other head weights"):
         LabellingSession.from_dict(data, features)
+
+
+def test_a_pool_taught_session_keeps_the_rules_it_was_labelled_under():
+    features = cluster_features()
+    session = pool_session(features)
+    data = session.to_dict()
+    assert data["settings"]["pool_rules"] == POOL_RULES
+    assert session.teacher == TEACHERS[POOL_RULES] and session.teacher.guarded
+    # A session stored before the rules were numbered has none: it reads as the first rules,
+    # and replays under them.
+    first = LabellingSession(
+        features, SessionSettings(**{**vars(session.settings), "pool_rules": 1})
+    )
+    first.auto_label(3)
+    old = first.to_dict()
+    del old["settings"]["pool_rules"]
+    reopened = LabellingSession.from_dict(json.loads(json.dumps(old)), features)
+    assert reopened.settings.pool_rules == 1 and reopened.teacher == TEACHERS[1]
+    assert not reopened.teacher.guarded and reopened.teacher.per_answer == 400
+    assert np.array_equal(reopened.head.coef_, first.head.coef_)
+    # A plain session writes no rules, and reads back equal.
+    plain = pool_session(features, PLAIN_HEAD).to_dict()["settings"]
+    assert "pool_rules" not in plain
+    assert SessionSettings.from_dict(plain).pool_rules == POOL_RULES
+
+
+@pytest.mark.parametrize("rules", [0, 3, True, "2"])
+def test_unknown_pool_rules_are_refused(rules):
+    data = SessionSettings(head=POOL_HEAD).as_dict()
+    data["pool_rules"] = rules
+    with pytest.raises(ValueError, match="pool_rules must be a whole number|unknown pool-taught"):
+        SessionSettings.from_dict(data)
 
 
 def test_a_session_stored_before_the_choice_reads_as_the_plain_head():

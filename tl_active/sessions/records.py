@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 
 from tl_active.core.head import HEAD_MODES
+from tl_active.core.pool_teacher import POOL_RULES, TEACHERS
 from tl_active.core.strategies import (
     DEFAULT_STRATEGY,
     REGISTRY,
@@ -111,6 +112,9 @@ class SessionSettings:
     # empty for MNIST and image folders.
     weather: str = ""
     head: str = PLAIN_HEAD
+    # The pool-taught head's rules (`pool_teacher.TEACHERS`): a pool-taught session stored
+    # before they were numbered has none and reads as rules 1.
+    pool_rules: int = POOL_RULES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", _as_task(self.task))
@@ -130,6 +134,15 @@ class SessionSettings:
         if self.head not in HEADS:
             raise ValueError(
                 f"unknown head {reprlib.repr(self.head)}; choose one of {', '.join(HEADS)}"
+            )
+        if (
+            not isinstance(self.pool_rules, int)
+            or isinstance(self.pool_rules, bool)
+            or self.pool_rules not in TEACHERS
+        ):
+            raise ValueError(
+                f"unknown pool-taught rules {reprlib.repr(self.pool_rules)}; "
+                f"one of {', '.join(map(str, TEACHERS))}"
             )
         if self.head == POOL_HEAD and self.head_mode != "converge":
             raise ValueError(
@@ -184,7 +197,7 @@ class SessionSettings:
         # An MNIST session's settings stay as they were before image folders, and a plain
         # head's as they were before the pool-taught one.
         if data["head"] == PLAIN_HEAD:
-            del data["head"]
+            del data["head"], data["pool_rules"]
         return {k: v for k, v in data.items() if k not in _OPTIONAL_SETTINGS or v}
 
     @classmethod
@@ -221,8 +234,8 @@ class SessionSettings:
         ):
             if name in names and name in data and not isinstance(data[name], str):
                 raise ValueError(f"{name} must be text, not {reprlib.repr(data[name])}")
-        for name in ("batch_size", "seed"):
-            if not isinstance(data[name], int) or isinstance(data[name], bool):
+        for name in ("batch_size", "seed", "pool_rules"):
+            if name in data and (not isinstance(data[name], int) or isinstance(data[name], bool)):
                 raise ValueError(f"{name} must be a whole number, not {reprlib.repr(data[name])}")
         if version > 1:
             task = Task.from_dict(data["task"])
@@ -245,6 +258,9 @@ class SessionSettings:
             continued_from=data.get("continued_from", ""),
             weather=data.get("weather", ""),
             head=data.get("head", PLAIN_HEAD),
+            pool_rules=data.get(
+                "pool_rules", 1 if data.get("head", PLAIN_HEAD) == POOL_HEAD else POOL_RULES
+            ),
         )
 
     def summary(self, class_names: Sequence[str] | None = None) -> str:
@@ -310,7 +326,15 @@ def _answer_list(value) -> tuple[str, ...]:
 
 _SETTINGS = tuple(f.name for f in fields(SessionSettings))
 # Written only when set (a session on an image folder), so MNIST sessions read as before.
-_OPTIONAL_SETTINGS = ("images", "images_checksum", "answers", "continued_from", "weather", "head")
+_OPTIONAL_SETTINGS = (
+    "images",
+    "images_checksum",
+    "answers",
+    "continued_from",
+    "weather",
+    "head",
+    "pool_rules",
+)
 # The first format's settings: a binary target on the shared CNN's digits.
 _V1_SETTINGS = ("target", "strategy", "batch_size", "head_mode", "seed")
 

@@ -41,7 +41,13 @@ import numpy as np
 
 from tl_active.core.head import HeadState, make_head
 from tl_active.core.metrics import Metrics, task_metrics
-from tl_active.core.pool_teacher import NEIGHBOURS, spreading_operator, training_set
+from tl_active.core.pool_teacher import (
+    NEIGHBOURS,
+    TEACHERS,
+    safeguard,
+    spreading_operator,
+    training_set,
+)
 from tl_active.core.rows import row_max
 from tl_active.core.stopping import (
     KAPPA_WINDOW,
@@ -117,6 +123,8 @@ class LabellingSession:
         # since nothing changed, but stored and exported so the suspicion stays cleared.
         self.kept: set[tuple[int, str]] = set()
         self._pseudo_count: int | None = 0
+        # The pool-taught head's rules, those the session was labelled under.
+        self.teacher = TEACHERS[self.settings.pool_rules]
         self._rescore()
 
     @property
@@ -135,7 +143,19 @@ class LabellingSession:
             "spreading operator",
             lambda pool: spreading_operator(task_neighbours(self.features, self.data, NEIGHBOURS)),
         )
-        return training_set(self.data.pool, operator, positions, labels, self.task.n_outputs)
+        keep = self._safeguard(positions, labels) if self.teacher.guarded else None
+        return training_set(
+            self.data.pool, operator, positions, labels, self.task.n_outputs, self.teacher, keep
+        )
+
+    def _safeguard(self, positions: np.ndarray, labels: np.ndarray):
+        """The pseudo-labels the answers vouch for (`pool_teacher.safeguard`): in a cluster
+        someone answered, and the answer of the plain head fitted on the answers alone."""
+        plain = self.fresh_head().fit(self.data.pool[positions], labels)
+        pool = self.data.pool
+        return safeguard(
+            self.data.clusters, positions, lambda where: plain.predict_proba(pool[where]).argmax(1)
+        )
 
     @property
     def pseudo_count(self) -> int:
