@@ -16,6 +16,8 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 from grid_apptest import grid_props_of, submit_grid
 from PIL import Image
@@ -166,6 +168,61 @@ def test_a_weather_session_has_its_own_tiles_keys_and_words(weather_app):
         assert not WORDS.search(text)
 
 
+def curves(at: AppTest) -> list[tuple[dict, dict]]:
+    """The learning curves on the page: each one's spec and its datasets by name."""
+    found = []
+    for element in at.get("vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        data = {
+            d.name: pa.ipc.open_stream(d.data.data).read_pandas() for d in element.proto.datasets
+        }
+        if "curve" in data or "rare_curve" in data:
+            found.append((spec, data))
+    return found
+
+
+def test_snow_is_told_and_charted_by_its_pr_auc_and_the_snow_found(weather_app):
+    at = weather_app
+    session = at.session_state[keys.SESSION]
+    assert session.rare  # snow on 2.1 % of the test windows
+    given = ["positive", "negative", "negative", "negative"]
+    settle(submit_grid(at, 1, given))
+    session = at.session_state[keys.SESSION]
+    pr_auc = session.pr_auc()
+    # The toast says the rare answer's figure, not the 97.9 % accuracy of a head saying "no".
+    (toast,) = [t.value for t in at.toast if "Round 1 learned" in t.value]
+    assert toast == f"Round 1 learned: 4 labels, test PR-AUC {pr_auc:.2f}, 1 snow among them."
+    line = next(m.value for m in at.markdown if "labels** in" in m.value).replace("\\", "")
+    assert line.startswith(f"**4 labels** in **1 round** · test PR-AUC now **{pr_auc:.2f}**")
+    assert f"frozen-head ceiling {session.ceiling_pr_auc():.2f} · accuracy " in line
+
+    # Two more rounds by the recorded events: the chart follows every round.
+    settle(at.number_input(key=keys.AUTO_ROUNDS).set_value(2).run())
+    settle(at.button(key="auto_label").click().run())
+    session = at.session_state[keys.SESSION]
+    ((spec, data),) = curves(at)
+    top, bottom = spec["vconcat"]
+    assert top["height"] + bottom["height"] == 200
+    figures = data["rare_curve"]
+    pr = figures[figures["metric"] == "PR-AUC"]
+    assert pr["labels"].tolist() == [0, 4, 8, 12]
+    base_rate = float(np.mean(session.data.truth_test == 1))
+    assert pr["value"].iloc[0] == pytest.approx(base_rate)
+    assert pr["value"].iloc[-1] == pytest.approx(session.pr_auc(), abs=1e-5)
+    recall = figures[figures["metric"] == "recall"]["value"].tolist()
+    assert recall[1:] == [r.metrics["recall"] for r in session.rounds]
+    assert "accuracy" not in set(figures["metric"])
+    found = data["rare_found"]
+    snow = [sum(a == "positive" for a in session.live_answers().values())]
+    assert found["found"].iloc[-1] == snow[0] >= 1
+    pool_rate = float(np.mean(session.data.truth_pool == 1))
+    assert found["at_random"].tolist() == pytest.approx([pool_rate * n for n in (0, 4, 8, 12)])
+    assert data["rare_ceiling"]["value"].tolist() == pytest.approx([session.ceiling_pr_auc()])
+    heading = next(m for m in at.markdown if m.value.startswith("**Learning curve**"))
+    assert "and the snow found" in heading.value and "PR-AUC" in heading.help
+    assert said_of_images(at) == []
+
+
 def test_a_weather_session_reopens_from_its_link_as_weather(weather_app):
     at = weather_app
     settle(at.number_input(key=keys.AUTO_ROUNDS).set_value(2).run())
@@ -212,6 +269,14 @@ def test_each_question_answers_in_its_own_words():
     ]
     assert all(t["caption"].startswith("p(wet) ") for t in props["tiles"])
     assert said_of_images(at) == []
+    # Wet days are a third of the test windows: not rare, so the curve is accuracy's.
+    assert not session.rare
+    ((spec, data),) = curves(at)
+    assert "vconcat" not in spec and set(data["curve"]["metric"]) == {
+        "accuracy",
+        "precision",
+        "recall",
+    }
 
 
 def test_look_again_names_a_doubtful_window_by_city_and_day_in_the_answers_words(weather_app):

@@ -5,16 +5,21 @@ head's weights and biases, its figures (test accuracy, precision, recall and F1,
 test set, cross-validated ones), the distribution of its p over the pool (`p_histogram`) and
 the mean p per class (`p_by_class`). The frozen-head ceiling, the figures of a head fitted on
 every pool label of a task, is here too, memoised per feature set and task.
+
+A rare positive answer (`metrics.is_rare`) is read by PR-AUC and the positives found, which a
+round does not record (its record keeps the figures every question has): both are read back
+from what it does record, the head's weights and the answers (`rare_curve`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tl_active.core.head import L2_SIMPLEX, make_head
-from tl_active.core.metrics import Metrics, task_metrics
+from tl_active.core.metrics import Metrics, average_precision, task_metrics
 from tl_active.core.task import Task
 from tl_active.data.features import FeatureSet
 from tl_active.sessions.records import RoundRecord
@@ -31,14 +36,11 @@ def p_histogram(p: np.ndarray) -> list[int]:
     return np.bincount(bins, minlength=HISTOGRAM_BINS).tolist()
 
 
-_CEILINGS: dict[tuple, Metrics] = {}
+# Per feature set and task: the ceiling's figures, and its PR-AUC (NaN for K classes).
+_CEILINGS: dict[tuple, tuple[Metrics, float]] = {}
 
 
-def frozen_head_ceiling(features: FeatureSet, task: Task) -> Metrics:
-    """The test figures of the head fitted on every pool label of the task: the frozen ceiling.
-
-    Memoised per feature set and task, since a fit on the whole pool takes up to seconds.
-    """
+def _ceiling(features: FeatureSet, task: Task) -> tuple[Metrics, float]:
     key = (features.key, id(features) if not features.key else 0, task)
     if key not in _CEILINGS:
         data = features.task_data(task)
@@ -46,8 +48,25 @@ def frozen_head_ceiling(features: FeatureSet, task: Task) -> Metrics:
         # one of a wide layer is for few labels), and a gradient within 1e-6 moves no answer.
         head = make_head(task.n_outputs, "converge", not features.simplex, l2=L2_SIMPLEX, tol=1e-6)
         head.fit(data.pool, data.truth_pool)
-        _CEILINGS[key] = task_metrics(data.truth_test, head.predict_proba(data.test))
+        proba = head.predict_proba(data.test)
+        pr_auc = (
+            average_precision(data.truth_test == 1, proba[:, 1]) if task.is_binary else float("nan")
+        )
+        _CEILINGS[key] = (task_metrics(data.truth_test, proba), pr_auc)
     return _CEILINGS[key]
+
+
+def frozen_head_ceiling(features: FeatureSet, task: Task) -> Metrics:
+    """The test figures of the head fitted on every pool label of the task: the frozen ceiling.
+
+    Memoised per feature set and task, since a fit on the whole pool takes up to seconds.
+    """
+    return _ceiling(features, task)[0]
+
+
+def frozen_head_ceiling_pr_auc(features: FeatureSet, task: Task) -> float:
+    """The frozen ceiling's PR-AUC on a binary question's test set (fitted once, as above)."""
+    return _ceiling(features, task)[1]
 
 
 CV_FOLDS = 5
@@ -116,6 +135,42 @@ def fill_figures(record: RoundRecord, session: LabellingSession) -> None:
         record.adam_t = int(state.adam_t)
 
 
+def rare_curve(
+    session: LabellingSession, rounds: Sequence[RoundRecord] | None = None
+) -> dict[str, list]:
+    """Per round, from 0 labels on: the labels, the head's PR-AUC on the test set, and the
+    positive answers among the labels, of a binary question with a test set (over `rounds`,
+    the session's own by default: a snapshot of them, for a file made later).
+
+    The PR-AUC is that of the round's recorded head (its weights rank the test set as its p
+    does); at 0 labels every p is equal, which gives the base rate. The positives are the live
+    positive answers after the round: a correction or an undo changes them as it changes the
+    labels the head learns from.
+    """
+    data, positive = session.data, session.answer_values[1]
+    truth = data.truth_test == 1
+    columns: dict[str, list] = {
+        "round": [0],
+        "labels": [0],
+        "pr_auc": [average_precision(truth, np.zeros(len(truth)))],
+        "positives": [0],
+        "simulated": [False],
+    }
+    answers: dict[int, str] = {}
+    for record in session.rounds if rounds is None else rounds:
+        for index, answer in zip(record.indices, record.answers):
+            answers[int(index)] = answer
+        weights, bias = np.asarray(record.weights, np.float64), np.asarray(record.bias)
+        if len(weights) == 2:  # a softmax over two answers ranks by the difference of its logits
+            weights, bias = weights[1:] - weights[:1], bias[1:] - bias[:1]
+        columns["round"].append(record.number)
+        columns["labels"].append(record.n_labels)
+        columns["pr_auc"].append(average_precision(truth, data.test @ weights[0] + bias[0]))
+        columns["positives"].append(sum(a == positive for a in answers.values()))
+        columns["simulated"].append(record.simulated)
+    return columns
+
+
 def start_metrics(session: LabellingSession) -> Metrics:
     """Test-set figures of the untrained head (every answer equally likely)."""
     k, data = session.task.n_outputs, session.data
@@ -130,7 +185,9 @@ __all__ = [
     "cross_validated_metrics",
     "fill_figures",
     "frozen_head_ceiling",
+    "frozen_head_ceiling_pr_auc",
     "p_by_class",
     "p_histogram",
+    "rare_curve",
     "start_metrics",
 ]

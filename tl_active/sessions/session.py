@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from tl_active.core.head import HeadState, make_head
-from tl_active.core.metrics import Metrics, task_metrics
+from tl_active.core.metrics import Metrics, average_precision, is_rare, task_metrics
 from tl_active.core.pool_teacher import NEIGHBOURS, spreading_operator, training_set
 from tl_active.core.rows import row_max
 from tl_active.core.stopping import (
@@ -59,7 +59,11 @@ from tl_active.data.features import FeatureSet
 from tl_active.data.neighbour_graph import task_neighbours
 from tl_active.errors import PoolExhaustedError, ProtocolError, SessionFileError
 from tl_active.sessions import figures
-from tl_active.sessions.figures import cross_validated_metrics, frozen_head_ceiling
+from tl_active.sessions.figures import (
+    cross_validated_metrics,
+    frozen_head_ceiling,
+    frozen_head_ceiling_pr_auc,
+)
 from tl_active.sessions.ledger import Ledger
 from tl_active.sessions.records import (
     BULK,
@@ -214,6 +218,20 @@ class LabellingSession:
     def ceiling(self) -> Metrics:
         """The frozen-head ceiling of this backbone, layer and task."""
         return frozen_head_ceiling(self.features, self.task)
+
+    @property
+    def rare(self) -> bool:
+        """Whether this is a binary question whose positive answer is rare in the test set (snow),
+        read by PR-AUC and the positives found rather than by accuracy (`metrics.is_rare`)."""
+        return self.task.is_binary and self.has_test and is_rare(self.data.truth_test)
+
+    def pr_auc(self) -> float:
+        """The current head's PR-AUC on the test set of a binary question."""
+        return average_precision(self.data.truth_test == 1, self._proba_test[:, 1])
+
+    def ceiling_pr_auc(self) -> float:
+        """The frozen-head ceiling's PR-AUC on the test set of a binary question."""
+        return frozen_head_ceiling_pr_auc(self.features, self.task)
 
     def truth(self, indices: Sequence[int]) -> list[str]:
         """The data's ground-truth answers for whole-pool indices."""
