@@ -147,6 +147,13 @@ def test_a_weather_session_has_its_own_tiles_keys_and_words(weather_app):
     assert set(history["answered by"]) == {"recorded events (auto)", "person"}
     assert all(CITY_AND_DAY.match(name) for name in history["city and day"])
     assert set(history["answer"]) <= {"Snow", "No snow"}
+    # Its charts at a readable size: rows 73 px high, each chart drawn from the batch's 150 px
+    # tile (not the 75 px thumbnail, blurred), in a column wide enough for it.
+    (table,) = at.dataframe
+    assert table.proto.row_height == 73
+    assert json.loads(table.proto.columns)["window"]["width"] == "medium"
+    chart = Image.open(io.BytesIO(base64.b64decode(history["window"][0].split(",", 1)[1])))
+    assert chart.size == (150, 105)
     assert said_of_images(at) == []
 
     # The files: windows by city and day, answers in the question's words, no MNIST.
@@ -201,8 +208,7 @@ def test_snow_is_told_and_charted_by_its_pr_auc_and_the_snow_found(weather_app):
     settle(at.button(key="auto_label").click().run())
     session = at.session_state[keys.SESSION]
     ((spec, data),) = curves(at)
-    top, bottom = spec["vconcat"]
-    assert top["height"] + bottom["height"] == 200
+    assert spec["height"] == 200 and spec["resolve"] == {"scale": {"y": "independent"}}
     figures = data["rare_curve"]
     pr = figures[figures["metric"] == "PR-AUC"]
     assert pr["labels"].tolist() == [0, 4, 8, 12]
@@ -272,7 +278,7 @@ def test_each_question_answers_in_its_own_words():
     # Wet days are a third of the test windows: not rare, so the curve is accuracy's.
     assert not session.rare
     ((spec, data),) = curves(at)
-    assert "vconcat" not in spec and set(data["curve"]["metric"]) == {
+    assert "resolve" not in spec and set(data["curve"]["metric"]) == {
         "accuracy",
         "precision",
         "recall",

@@ -90,7 +90,7 @@ def test_the_positives_follow_a_correction_and_an_undo():
     assert rare_curve(session, session.rounds[:2])["labels"] == [0, 5, 10]
 
 
-def test_the_chart_puts_the_figures_over_the_positives_found_against_random():
+def test_the_chart_puts_the_figures_beside_the_positives_found_against_random():
     session = session_of(ZERO, "uncertainty")
     session.auto_label(3)
     curve = rare_curve(session)
@@ -107,12 +107,25 @@ def test_the_chart_puts_the_figures_over_the_positives_found_against_random():
 
     live = plots.rare_curve_live(curve, session.rounds, start, 0.97, rate, "{0}", height=200)
     spec = plots.live_spec(live)
-    top, bottom = spec["vconcat"]
-    assert top["height"] + bottom["height"] == 200
+    figures, positives = spec["layer"]
+    assert spec["height"] == 200 and spec["resolve"] == {"scale": {"y": "independent"}}
     assert spec["datasets"]["rare_ceiling"].to_pylist() == [
         {"value": 0.97, "text": "frozen-head ceiling PR-AUC 0.97"}
     ]
-    assert bottom["layer"][1]["encoding"]["y"]["title"] == "{0} found"
+    # The positives on the right axis, in the key beside the figures.
+    floor, at_random, found_line = positives["layer"]
+    assert floor["encoding"]["y"]["datum"] == 1  # the right axis reaches 1 at least
+    assert found_line["encoding"]["y"]["title"] == "{0} found"
+    assert found_line["encoding"]["y"]["axis"]["orient"] == "right"
+    assert found_line["encoding"]["color"]["datum"] == "{0} found"
+    assert at_random["encoding"]["color"]["datum"] == "at random"
+    assert figures["layer"][0]["encoding"]["color"]["scale"]["domain"] == [
+        "PR-AUC",
+        "precision",
+        "recall",
+        "{0} found",
+        "at random",
+    ]
     # The export draws the same chart with its data in it, as a PNG.
     chart = plots.rare_learning_curve(curve, session.rounds, start, 0.97, rate, "{0}")
-    assert plots.to_png(chart)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plots.to_png(chart.properties(width=600))[:8] == b"\x89PNG\r\n\x1a\n"

@@ -45,7 +45,7 @@ def figures_chart(
     weights: Figure,
     histogram: alt.Chart,
     by_class: alt.LayerChart,
-    curve: alt.LayerChart | alt.VConcatChart,
+    curve: alt.LayerChart,
     title: str = "",
 ) -> alt.VConcatChart:
     """The page's figures in one chart: the weights, p over the pool and per class, the curve."""
@@ -59,8 +59,7 @@ def figures_chart(
         alt.vconcat(
             *parts,
             pool.resolve_scale(color="independent"),
-            # A rare answer's curve is two panels, each made 880 wide by `rare_learning_curve`.
-            curve if isinstance(curve, alt.VConcatChart) else curve.properties(width=880),
+            curve.properties(width=880),
             title=title,
         )
         .resolve_scale(color="independent")

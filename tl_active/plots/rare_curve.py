@@ -3,9 +3,9 @@ positives found per label spent.
 
 On a question such as snow (2 % of days) the accuracy curve says 98 % from the first round,
 whatever the head learns; what moves is how well the head ranks the test set (PR-AUC, from the
-base rate up) and how many positives the labels hold to learn from. The chart is two panels on
-one axis of labels: the test figures with the frozen head's PR-AUC as the ceiling above, and the
-positive answers given against what labelling at random would find below.
+base rate up) and how many positives the labels hold to learn from. The chart shows both on
+one axis of labels: the test figures with the frozen head's PR-AUC as the ceiling on the left
+axis, and the positive answers given against what labelling at random would find on the right.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ PR_AUC = "PR-AUC"
 # The page's and the PNG's colours: PR-AUC as accuracy is on the plain curve.
 RARE_COLOURS = {PR_AUC: "#1f77b4", "precision": "#9ecae9", "recall": "#d62728"}
 FOUND_COLOUR = "#ff7f0e"
-TOP_SHARE = 0.68  # of the chart's height, the figures' panel; the positives' takes the rest
+RANDOM_COLOUR = "#7f7f7f"
 
 
 def rare_curve_columns(
@@ -72,21 +72,25 @@ def rare_curve_chart(
     ceiling: alt.NamedData | alt.Data,
     stop: alt.NamedData | alt.Data,
     answer: str,
-    height: int = 200,
-    width: int | str = "container",
-) -> alt.VConcatChart:
-    """The two panels (see the module), `height` pixels of plot between them, the figures'
-    x axis left to the positives' panel under it. `answer` names the positive answer."""
-    top, bottom = round(height * TOP_SHARE), height - round(height * TOP_SHARE)
+    height: int = 260,
+) -> alt.LayerChart:
+    """The test figures on the left axis, the positives found on the right (see the module),
+    on one axis of labels. `answer` names the positive answer.
+
+    One panel, not two stacked: a page's column sizes a single chart to its width, and the
+    plain curve's height holds it, so nothing under it moves for a rare question.
+    """
+    found_title = f"{answer} found"
     x = alt.X("labels:Q", title="labels given", axis=alt.Axis(format="d", tickMinStep=1))
+    # One key for both axes: the figures by name, the positives in orange, random's in grey.
+    key = {**RARE_COLOURS, found_title: FOUND_COLOUR, "at random": RANDOM_COLOUR}
+    colour = alt.Scale(domain=list(key), range=list(key.values()))
+    # Five entries on one line at 1280 px: a little less room between them than the default.
+    legend = alt.Legend(orient="top", title=None, labelLimit=120, columnPadding=6, symbolSize=60)
     lines = alt.Chart(source).encode(
-        x=x.axis(None),
+        x=x,
         y=alt.Y("value:Q", title="test set", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color(
-            "metric:N",
-            scale=alt.Scale(domain=list(RARE_COLOURS), range=list(RARE_COLOURS.values())),
-            legend=alt.Legend(orient="top", title=None),
-        ),
+        color=alt.Color("metric:N", scale=colour, legend=legend),
         tooltip=tooltips(
             "round:Q", "labels:Q", "metric:N", alt.Tooltip("value:Q", format=".3f"), "answered_by:N"
         ),
@@ -104,27 +108,40 @@ def rare_curve_chart(
         .mark_text(align="left", dx=4, dy=-7, color="black")
         .encode(y=alt.Y("value:Q"), x=alt.XValue(0), text=alt.Text("text:N"))
     )
-    figures = alt.layer(lines.mark_line(), dots, rule, text, *stop_marker(stop)).properties(
-        height=top, width=width
-    )
+    figures = alt.layer(lines.mark_line(), dots, rule, text, *stop_marker(stop))
     base = alt.Chart(found).encode(x=x)
-    found_title = f"{answer} found"
+    # Whole positives only: on an axis reaching 1, Vega still puts a tick at 0.5.
+    right = alt.Axis(
+        orient="right",
+        format="d",
+        tickMinStep=1,
+        labelExpr="datum.value % 1 ? '' : datum.label",
+        titleColor=FOUND_COLOUR,
+    )
     positives = alt.layer(
-        base.mark_line(strokeDash=[4, 3], color="#7f7f7f").encode(
-            y=alt.Y("at_random:Q", title=found_title),
+        # The right axis reaches 1 at least: before any positive, random's expectation of a
+        # fraction must not climb the whole height as if it were many.
+        base.mark_rule(opacity=0).encode(y=alt.YDatum(1, axis=right)),
+        base.mark_line(strokeDash=[4, 3]).encode(
+            y=alt.Y("at_random:Q", title=found_title, axis=right),
+            color=alt.ColorDatum("at random"),
             tooltip=tooltips(
                 "labels:Q", alt.Tooltip("at_random:Q", format=".1f", title="at random")
             ),
         ),
-        base.mark_line(color=FOUND_COLOUR, point=alt.OverlayMarkDef(color=FOUND_COLOUR)).encode(
-            y=alt.Y("found:Q", title=found_title, axis=alt.Axis(format="d", tickMinStep=1)),
+        base.mark_line(point=True).encode(
+            y=alt.Y("found:Q", title=found_title, axis=right),
+            color=alt.ColorDatum(found_title),
             tooltip=tooltips("round:Q", "labels:Q", alt.Tooltip("found:Q", title=found_title)),
         ),
-    ).properties(height=bottom, width=width)
+    )
+    # Vega draws a right axis's title a few pixels past the chart's edge, where a page's column
+    # cuts it: room for it on that side.
+    padding = {"left": 5, "top": 5, "bottom": 5, "right": 10}
     return (
-        alt.vconcat(figures, positives, spacing=4)
-        .resolve_scale(x="shared", color="independent")
-        .resolve_legend(color="independent")
+        alt.layer(figures, positives)
+        .resolve_scale(y="independent")
+        .properties(height=height, padding=padding)
     )
 
 
@@ -150,9 +167,8 @@ def rare_learning_curve(
     ceiling_pr_auc: float | None,
     pool_rate: float,
     answer: str,
-    width: int | str = 880,
-) -> alt.VConcatChart:
-    """The chart with its data in it, for an export (`width` pixels wide)."""
+) -> alt.LayerChart:
+    """The chart with its data in it, for an export."""
     data = _rare_datasets(curve, rounds, start, ceiling_pr_auc, pool_rate)
     frames = {name: alt.Data(values=table.to_pylist()) for name, table in data.items()}
     return rare_curve_chart(
@@ -161,8 +177,6 @@ def rare_learning_curve(
         frames["rare_ceiling"],
         frames["rare_stop"],
         answer,
-        height=260,
-        width=width,
     )
 
 

@@ -105,11 +105,12 @@ def learning_curve(session: LabellingSession) -> None:
             f"PR-AUC on the test {kind.items} (how well its p ranks them; it starts at the base "
             "rate), and its precision and recall at p > 0.5; the dashed line is the frozen "
             f"head's PR-AUC. Below: your {escape_markdown(answer)} answers among the labels "
-            "given, and (grey, dashed) how many as many labels drawn at random would hold. "
+            "given (orange, on the right axis), and (grey, dashed) how many as many labels drawn at "
+            "random would hold. "
             f"Circles: rounds you answered; triangles: rounds answered by {truth}. Green: you "
             "can stop.",
         )
-        chart("curve", lambda: rare_curve_live(session, answer), width="stretch")
+        chart("curve", lambda: rare_curve_live(session, answer), spec_height=CURVE_HEIGHT)
         return
     ceiling = session.ceiling().as_dict()
     st.markdown(
@@ -138,7 +139,6 @@ def rare_curve_live(session: LabellingSession, answer: str) -> plots.LiveChart:
         session.ceiling_pr_auc(),
         float(np.mean(session.data.truth_pool == 1)),
         answer,
-        height=CURVE_HEIGHT,
     )
 
 
