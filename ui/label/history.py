@@ -14,7 +14,13 @@ from tl_active.sessions.session import LabellingSession
 from ui import keys
 from ui.labelling import answer_word, on_change_form, on_check, on_check_fix, on_undo
 from ui.support import escape_markdown
-from ui.tiles import THUMB_SCALE, image_name, image_uri, tile_png
+from ui.tiles import THUMB_SCALE, TILE_SCALE, image_name, image_uri, tile_png, tile_size
+
+
+def thumb_scale(kind) -> int:
+    """The scale (`ui.tiles`) that draws an item's picture sharp at the history's size: the
+    thumbnails', or the batch's tiles' where the kind shows it larger than they are."""
+    return THUMB_SCALE if kind.history_px <= tile_size(kind, THUMB_SCALE) else TILE_SCALE
 
 
 def accuracy_column(session: LabellingSession) -> str:
@@ -44,7 +50,7 @@ def history_rows(session: LabellingSession, options: list) -> pa.Table:
         who = f"{who}, correction" if r.is_correction else f"{who}, bulk" if r.is_bulk else who
         n = len(r.indices)
         columns["round"] += [r.number] * n
-        columns[picture] += [image_uri(session, i, THUMB_SCALE) for i in r.indices]
+        columns[picture] += [image_uri(session, i, thumb_scale(kind)) for i in r.indices]
         columns[kind.item_column] += [kind.item_id(i) for i in r.indices]
         columns["answer"] += [words[a] for a in r.answers]
         columns["answered by"] += [who] * n
@@ -62,13 +68,19 @@ def history(session: LabellingSession, options: list) -> None:
     if not session.rounds:
         st.caption("No rounds yet.")
         return
+    kind = session.features.kind
     st.dataframe(
         history_rows(session, options),
         hide_index=True,
         height=300,
         key="history_table",
+        row_height=kind.history_row_px,
         column_config={
-            session.features.kind.item: st.column_config.ImageColumn(width="small"),
+            kind.item: st.column_config.ImageColumn(
+                # Wide enough for the picture at the row's height (a window's chart is wider
+                # than high); a digit or a photo keeps the narrow column.
+                width="small" if kind.history_row_px is None else "medium"
+            ),
             accuracy_column(session): st.column_config.NumberColumn(format="percent"),
         },
     )
@@ -87,7 +99,10 @@ def change_form(session: LabellingSession, options: list) -> None:
     words = {o.value: o.label for o in options}
     now = session.live_answers()  # one pass, not a search per image listed
     with st.container(border=True, key="change_label"):
-        picker, thumbnail = st.columns([5, 1], vertical_alignment="bottom")
+        kind = session.features.kind
+        # The picture's column as wide as the history shows it (a 56 px digit: a sixth).
+        share = max(1, round(kind.history_px / 56))
+        picker, thumbnail = st.columns([5, share], vertical_alignment="bottom")
         with picker:
             index = st.selectbox(
                 session.features.kind.in_own_words("Image to change (the newest first)"),
@@ -98,9 +113,9 @@ def change_form(session: LabellingSession, options: list) -> None:
         if index is not None:
             with thumbnail:
                 st.image(
-                    tile_png(session, index, THUMB_SCALE),
+                    tile_png(session, index, thumb_scale(kind)),
                     caption=f"now {words[now[index]]}",
-                    width=56,
+                    width=kind.history_px,
                 )
         # One above the other: beside the picker, five classes and Skip ran out of room.
         st.segmented_control("New answer", list(words), key=keys.FIX_ANSWER, format_func=words.get)

@@ -62,6 +62,11 @@ class DataKind(ABC):
     tile_px: ClassVar[int] = 112
     # What a tile's picture shows, said once beside the batch where it is not plain ('').
     tile_legend: ClassVar[str] = ""
+    # How large the history shows an item's picture: `history_px` its longer side (beside the
+    # change form's picker too), `history_row_px` the table's rows (None: the table's own, about
+    # 35 px, which a digit or a photo's thumbnail reads at).
+    history_px: ClassVar[int] = 56
+    history_row_px: ClassVar[int | None] = None
     # Whether a backbone can be fine-tuned on a session's labels (it reads the images again).
     fine_tunable: ClassVar[bool] = False
 

@@ -51,6 +51,10 @@ class WeatherKind(DataKind):
     auto_answerer = "recorded events (auto)"
     item_column = "city and day"
     tile_px = 150  # wide enough for a readable fortnight, two tiles abreast beside the head
+    # A fortnight's four lines need about 7 px a day: 104 px wide, as the rows of the history
+    # are high enough for (the narrowest chart the page's tests call readable is 100 px).
+    history_px = 104
+    history_row_px = round(104 * HEIGHT_SHARE)
     tile_legend = (
         "Each chart is a window's days, oldest on the left: average temperature (red, over a "
         "blue band below freezing), dew point (green), pressure (purple), visibility (grey), "
