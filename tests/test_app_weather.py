@@ -229,6 +229,39 @@ def test_snow_is_told_and_charted_by_its_pr_auc_and_the_snow_found(weather_app):
     assert said_of_images(at) == []
 
 
+def test_a_weather_session_fine_tunes_its_network_from_the_sidebar(
+    weather_app, tmp_path, monkeypatch
+):
+    from tl_active import paths
+
+    monkeypatch.setattr(paths, "FINE_TUNED_DIR", tmp_path / "fine-tuned")
+    monkeypatch.setattr(paths, "CACHE_DIR", tmp_path / "cache")
+    at = weather_app
+    assert at.button(key=keys.FT_RUN).disabled
+    assert any("at least 20 labels" in c.value for c in at.sidebar.caption)
+    settle(submit_grid(at, 1, ["positive", "negative", "negative", "negative"]))
+    settle(at.number_input(key=keys.AUTO_ROUNDS).set_value(5).run())
+    settle(at.button(key="auto_label").click().run())
+    old = at.session_state[keys.SESSION]
+    old_id = at.session_state[keys.SESSION_ID]
+    assert len(old.labelled) == 24 and not at.button(key=keys.FT_RUN).disabled
+    settle(at.button(key=keys.FT_RUN).click().run())
+
+    new = at.session_state[keys.SESSION]
+    assert new is not old and new.settings.continued_from == old_id
+    assert new.settings.weather == "snow-today" and isinstance(new.features.kind, WeatherKind)
+    tuned = Path(new.settings.backbone)
+    assert tuned.parent == tmp_path / "fine-tuned" and tuned.suffix == ".keras"
+    assert [r.indices for r in new.rounds] == [r.indices for r in old.rounds]
+    assert new.pr_auc() >= old.pr_auc()
+    # Told by snow's figure, PR-AUC, in the toast and under the button.
+    toasts = [t.value.replace("\\", "") for t in at.toast]
+    figures = f"held-out PR-AUC {old.pr_auc():.3f} on weather-cnn, {new.pr_auc():.3f} fine-tuned"
+    assert any(t.startswith("Fine-tuned conv, dense on 19 labels") and figures in t for t in toasts)
+    assert any(figures in m.value.replace("\\", "") for m in at.sidebar.success)
+    assert said_of_images(at) == []
+
+
 def test_a_weather_session_reopens_from_its_link_as_weather(weather_app):
     at = weather_app
     settle(at.number_input(key=keys.AUTO_ROUNDS).set_value(2).run())

@@ -14,6 +14,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar
 
+import numpy as np
+
 
 def answer_keys(answers: Sequence[str], reserved: Sequence[str] = ()) -> tuple[str, ...]:
     """One keyboard key per answer, from the answers' names where they allow it.
@@ -104,6 +106,12 @@ class DataKind(ABC):
     @abstractmethod
     def test_split(self, n_test: int) -> str:
         """How the held-out test set was made, for people ('' when there is none)."""
+
+    def network_inputs(self, indices: Sequence[int]) -> np.ndarray:
+        """What a backbone reads for these pool items, for fine-tuning it on their answers
+        (MNIST's images in [0, 1], a window's standardised days); only a `fine_tunable` kind
+        has them."""
+        raise NotImplementedError(f"{self.name} items are not read again by their backbone")
 
     def tile_title(self, index: int) -> str:
         """A line over the pool item's tile that names it, where its picture does not ('')."""
