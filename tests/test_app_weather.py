@@ -259,6 +259,17 @@ def test_a_weather_session_fine_tunes_its_network_from_the_sidebar(
     figures = f"held-out PR-AUC {old.pr_auc():.3f} on weather-cnn, {new.pr_auc():.3f} fine-tuned"
     assert any(t.startswith("Fine-tuned conv, dense on 19 labels") and figures in t for t in toasts)
     assert any(figures in m.value.replace("\\", "") for m in at.sidebar.success)
+    # The curve before and after fine-tuning is drawn by PR-AUC too, each side on its own
+    # network's features: it ends at the old session's figure and at the new one's.
+    assert any("Before and after fine-tuning" in m.value for m in at.main.markdown)
+    (spec, frame) = next(
+        (json.loads(e.proto.spec), pa.ipc.open_stream(e.proto.datasets[0].data.data).read_pandas())
+        for e in at.get("vega_lite_chart")
+        if "test PR-AUC" in e.proto.spec
+    )
+    assert spec["layer"][0]["encoding"]["y"]["field"] == "pr_auc"
+    ends = frame.groupby("backbone", sort=False)["pr_auc"].last()
+    assert ends.tolist() == pytest.approx([old.pr_auc(), new.pr_auc()], abs=1e-5)
     assert said_of_images(at) == []
 
 

@@ -157,18 +157,31 @@ def rare_curve(
         "simulated": [False],
     }
     answers: dict[int, str] = {}
-    for record in session.rounds if rounds is None else rounds:
+    rounds_read = session.rounds if rounds is None else rounds
+    for record in rounds_read:
         for index, answer in zip(record.indices, record.answers):
             answers[int(index)] = answer
+        columns["round"].append(record.number)
+        columns["labels"].append(record.n_labels)
+        columns["positives"].append(sum(a == positive for a in answers.values()))
+        columns["simulated"].append(record.simulated)
+    columns["pr_auc"] += pr_auc_by_round(data.test, data.truth_test, rounds_read)
+    return columns
+
+
+def pr_auc_by_round(
+    test: np.ndarray, truth_test: np.ndarray, rounds: Sequence[RoundRecord]
+) -> list[float]:
+    """The PR-AUC on a binary question's test set of each round's recorded head: its weights
+    rank the test set as its p does."""
+    truth = np.asarray(truth_test) == 1
+    found = []
+    for record in rounds:
         weights, bias = np.asarray(record.weights, np.float64), np.asarray(record.bias)
         if len(weights) == 2:  # a softmax over two answers ranks by the difference of its logits
             weights, bias = weights[1:] - weights[:1], bias[1:] - bias[:1]
-        columns["round"].append(record.number)
-        columns["labels"].append(record.n_labels)
-        columns["pr_auc"].append(average_precision(truth, data.test @ weights[0] + bias[0]))
-        columns["positives"].append(sum(a == positive for a in answers.values()))
-        columns["simulated"].append(record.simulated)
-    return columns
+        found.append(average_precision(truth, test @ weights[0] + bias[0]))
+    return found
 
 
 def start_metrics(session: LabellingSession) -> Metrics:
@@ -188,6 +201,7 @@ __all__ = [
     "frozen_head_ceiling_pr_auc",
     "p_by_class",
     "p_histogram",
+    "pr_auc_by_round",
     "rare_curve",
     "start_metrics",
 ]
