@@ -147,6 +147,9 @@ def test_a_weather_session_has_its_own_tiles_keys_and_words(weather_app):
     assert set(history["answered by"]) == {"recorded events (auto)", "person"}
     assert all(CITY_AND_DAY.match(name) for name in history["city and day"])
     assert set(history["answer"]) <= {"Snow", "No snow"}
+    # Each round's figure is snow's PR-AUC, newest first: the last round's is the head's now.
+    assert "test accuracy after" not in history.columns
+    assert history["test PR-AUC after"][0] == pytest.approx(session.pr_auc(), abs=1e-5)
     # Its charts at a readable size: rows 73 px high, each chart drawn from the batch's 150 px
     # tile (not the 75 px thumbnail, blurred), in a column wide enough for it.
     (table,) = at.dataframe

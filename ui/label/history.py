@@ -10,6 +10,7 @@ import pyarrow as pa
 import streamlit as st
 
 from tl_active.core.task import SKIP
+from tl_active.sessions.figures import rare_curve
 from tl_active.sessions.session import LabellingSession
 from ui import keys
 from ui.labelling import answer_word, on_change_form, on_check, on_check_fix, on_undo
@@ -24,6 +25,9 @@ def thumb_scale(kind) -> int:
 
 
 def accuracy_column(session: LabellingSession) -> str:
+    """The heading of the figure after each round: a rare answer's PR-AUC, else accuracy."""
+    if session.rare:
+        return "test PR-AUC after"
     return "test accuracy after" if session.has_test else "cross-validated accuracy after"
 
 
@@ -45,7 +49,13 @@ def history_rows(session: LabellingSession, options: list) -> pa.Table:
     }
     kind = session.features.kind
     words = {o.value: o.label for o in options}
-    for r in reversed(session.rounds):
+    # A rare answer's PR-AUC after each round, read from its recorded head; else its accuracy.
+    figures = (
+        rare_curve(session)["pr_auc"][1:]
+        if session.rare
+        else [r.metrics["accuracy"] for r in session.rounds]
+    )
+    for r, figure in zip(reversed(session.rounds), reversed(figures), strict=True):
         who = kind.auto_answerer if r.simulated else "person"
         who = f"{who}, correction" if r.is_correction else f"{who}, bulk" if r.is_bulk else who
         n = len(r.indices)
@@ -54,7 +64,7 @@ def history_rows(session: LabellingSession, options: list) -> pa.Table:
         columns[kind.item_column] += [kind.item_id(i) for i in r.indices]
         columns["answer"] += [words[a] for a in r.answers]
         columns["answered by"] += [who] * n
-        columns[accuracy_column(session)] += [r.metrics["accuracy"]] * n
+        columns[accuracy_column(session)] += [figure] * n
     # An Arrow table straight from the columns, made once per revision: `st.dataframe` sends it
     # without converting, and no pandas frame is built on the way.
     frame = pa.table(columns)
@@ -81,7 +91,9 @@ def history(session: LabellingSession, options: list) -> None:
                 # than high); a digit or a photo keeps the narrow column.
                 width="small" if kind.history_row_px is None else "medium"
             ),
-            accuracy_column(session): st.column_config.NumberColumn(format="percent"),
+            accuracy_column(session): st.column_config.NumberColumn(
+                format="%.3f" if session.rare else "percent"
+            ),
         },
     )
     change_form(session, options)
