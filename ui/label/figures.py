@@ -101,12 +101,12 @@ def learning_curve(session: LabellingSession) -> None:
             f"**Learning curve** on the held-out test set, and the {escape_markdown(answer)} found",
             help=f"{escape_markdown(answer).capitalize()} is rare ({rare_share(session):.1%} of "
             f"the test {kind.items}), so accuracy says little: a head that never answers "
-            f"{escape_markdown(answer)} scores {1 - rare_share(session):.1%}. Above: the head's "
-            f"PR-AUC on the test {kind.items} (how well its p ranks them; it starts at the base "
-            "rate), and its precision and recall at p > 0.5; the dashed line is the frozen "
-            f"head's PR-AUC. Below: your {escape_markdown(answer)} answers among the labels "
-            "given (orange, on the right axis), and (grey, dashed) how many as many labels drawn at "
-            "random would hold. "
+            f"{escape_markdown(answer)} scores {1 - rare_share(session):.1%}. On the left axis: "
+            f"the head's PR-AUC on the test {kind.items} (how well its p ranks them; it starts at "
+            "the base rate), and its precision and recall at p > 0.5; the dashed line is the "
+            "frozen head's PR-AUC. On the right axis: your "
+            f"{escape_markdown(answer)} answers among the labels given (orange), and (grey, "
+            "dashed) how many as many labels drawn at random would hold. "
             f"Circles: rounds you answered; triangles: rounds answered by {truth}. Green: you "
             "can stop.",
         )
