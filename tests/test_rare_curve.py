@@ -4,14 +4,16 @@ labels hold after corrections and undo, and the chart's two panels."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 from synthetic import synthetic_features
 
 from tl_active import plots
-from tl_active.core.metrics import average_precision, is_rare
-from tl_active.core.task import BINARY, Task
+from tl_active.core.metrics import average_precision, binary_metrics, rare_output
+from tl_active.core.task import BINARY, MULTICLASS, Task
 from tl_active.sessions.figures import rare_curve
 from tl_active.sessions.records import SessionSettings
 from tl_active.sessions.session import LabellingSession
@@ -44,8 +46,12 @@ def test_average_precision_is_scikit_learns_ties_and_all():
 
 
 def test_rare_is_decided_by_the_base_rate_not_by_the_data():
-    assert is_rare(np.array([1] + [0] * 9)) and not is_rare(np.array([1, 1] + [0] * 8))
-    assert not is_rare(np.array([], int))
+    assert rare_output(np.array([1] + [0] * 9), 2) == 1
+    assert rare_output(np.array([0] + [1] * 9), 2) == 0  # either answer may be the rare one
+    assert rare_output(np.array([1, 1] + [0] * 8), 2) is None  # a fifth is not rare
+    assert rare_output(np.array([0] * 10), 2) is None  # absent is not rare
+    assert rare_output(np.array([], int), 2) is None
+    assert rare_output(np.array([2] + [0] * 9), 3) is None  # K classes keep accuracy
     zero = session_of(ZERO)
     share = float(np.mean(zero.data.truth_test == 1))
     assert 0.05 < share < 0.2 and zero.rare  # MNIST-like digits: the share decides
@@ -94,18 +100,20 @@ def test_the_chart_puts_the_figures_beside_the_positives_found_against_random():
     session = session_of(ZERO, "uncertainty")
     session.auto_label(3)
     curve = rare_curve(session)
-    start = session.start_metrics().as_dict()
     rate = float(np.mean(session.data.truth_pool == 1))
-    columns = plots.rare_curve_columns(curve, session.rounds, start)
+    columns = plots.rare_curve_columns(curve)
     assert columns["metric"][:3] == ["PR-AUC", "precision", "recall"]
     assert columns["value"][3::3] == pytest.approx(curve["pr_auc"][1:])
-    assert columns["value"][-1] == session.rounds[-1].metrics["recall"]
+    # Output 1 is the rare one: its precision and recall are those each round recorded.
+    assert curve["recall"][1:] == pytest.approx([r.metrics["recall"] for r in session.rounds])
+    assert curve["precision"][0] == curve["recall"][0] == 0  # p = 0.5 says no one is a 0
+    assert columns["value"][-1] == pytest.approx(session.rounds[-1].metrics["recall"])
     assert columns["answered_by"][-1] == "ground truth (auto)"
     found = plots.found_columns(curve, rate)
     assert found["found"] == curve["positives"]
     assert found["at_random"] == pytest.approx([rate * n for n in (0, 5, 10, 15)])
 
-    live = plots.rare_curve_live(curve, session.rounds, start, 0.97, rate, "{0}", height=200)
+    live = plots.rare_curve_live(curve, session.rounds, 0.97, rate, "{0}", height=200)
     spec = plots.live_spec(live)
     figures, positives = spec["layer"]
     assert spec["height"] == 200 and spec["resolve"] == {"scale": {"y": "independent"}}
@@ -127,5 +135,39 @@ def test_the_chart_puts_the_figures_beside_the_positives_found_against_random():
         "at random",
     ]
     # The export draws the same chart with its data in it, as a PNG.
-    chart = plots.rare_learning_curve(curve, session.rounds, start, 0.97, rate, "{0}")
+    chart = plots.rare_learning_curve(curve, session.rounds, 0.97, rate, "{0}")
     assert plots.to_png(chart.properties(width=600))[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_rare_class_of_two_is_read_by_its_own_pr_auc_whichever_output_it_is():
+    """Two classes of a folder (a K-class question of two) where the first is rare: its
+    PR-AUC, precision, recall and count come from output 0, not from output 1's figures."""
+    y_pool, y_test = FEATURES.y_pool.copy(), FEATURES.y_test.copy()
+    # Most zeros become twos, outside the question: zeros are a small share of {0, 1}.
+    for y in (y_pool, y_test):
+        zeros = np.flatnonzero(y == 0)
+        y[zeros[len(zeros) // 6 :]] = 2
+    features = dataclasses.replace(FEATURES, y_pool=y_pool, y_test=y_test, _tasks={})
+    task = Task(MULTICLASS, (0, 1))
+    session = LabellingSession(
+        features,
+        SessionSettings(task=task, strategy="uncertainty", batch_size=5, seed=2, layer="embedding"),
+    )
+    assert session.rare_output == 0 and session.rare_answer == "0"
+    truth = session.data.truth_test == 0
+    assert 0 < truth.mean() < 0.2
+    session.auto_label(4)
+    proba = session.proba_test
+    assert session.pr_auc() == pytest.approx(average_precision_score(truth, proba[:, 0]))
+    assert session.ceiling_pr_auc() > session.pr_auc() - 0.3
+    curve = rare_curve(session)
+    assert curve["pr_auc"][0] == pytest.approx(truth.mean())
+    assert curve["pr_auc"][-1] == pytest.approx(session.pr_auc(), abs=1e-6)
+    # Before any label every p is 0.5, which says the first class: all of the zeros found.
+    assert (curve["recall"][0], curve["precision"][0]) == (1.0, pytest.approx(truth.mean()))
+    now = binary_metrics(truth, proba.argmax(axis=1) == 0)
+    assert (curve["precision"][-1], curve["recall"][-1]) == pytest.approx(
+        (now.precision, now.recall)
+    )
+    answers = session.live_answers().values()
+    assert curve["positives"][-1] == sum(a == "0" for a in answers) >= 1

@@ -75,15 +75,22 @@ def task_metrics(truth: np.ndarray, proba: np.ndarray) -> Metrics:
     return multiclass_metrics(truth, row_argmax(proba), proba.shape[1])
 
 
-# A binary question whose positive answer is rarer than this in the test set (snow: 2 %) is read
-# by its PR-AUC and the positives found: accuracy says "98 %" for a head that finds none.
+# A two-answer question one of whose answers is rarer than this in the test set (snow: 2 %) is
+# read by that answer's PR-AUC and how many of it are found: accuracy says "98 %" for a head
+# that finds none.
 RARE_SHARE = 0.2
 
 
-def is_rare(truth_test: np.ndarray) -> bool:
-    """Whether the positive answer (output 1) of a binary question's test set is rare."""
-    truth_test = np.asarray(truth_test)
-    return bool(len(truth_test)) and float(np.mean(truth_test == 1)) < RARE_SHARE
+def rare_output(truth_test: np.ndarray, n_outputs: int) -> int | None:
+    """The output of a two-answer question that is rare in its test set (present, but under
+    RARE_SHARE of it), or None: snow's 1, or either class of a folder of two. Decided by the
+    base rate alone, whatever the data."""
+    truth_test = np.asarray(truth_test, np.intp)
+    if n_outputs != 2 or not len(truth_test):
+        return None
+    shares = np.bincount(truth_test, minlength=2)[:2] / len(truth_test)
+    rare = int(np.argmin(shares))
+    return rare if 0 < shares[rare] < RARE_SHARE else None
 
 
 def average_precision(truth: np.ndarray, scores: np.ndarray) -> float:

@@ -27,22 +27,18 @@ FOUND_COLOUR = "#ff7f0e"
 RANDOM_COLOUR = "#7f7f7f"
 
 
-def rare_curve_columns(
-    curve: Mapping[str, list], rounds: Sequence[RoundRecord], start: Mapping[str, float]
-) -> dict[str, list]:
-    """The figures' panel as long columns: PR-AUC (`figures.rare_curve`), and precision and
-    recall at p > 0.5 as each round recorded them, from 0 labels on."""
-    recorded = [start] + [r.metrics for r in rounds]
-    names = (PR_AUC, "precision", "recall")
+def rare_curve_columns(curve: Mapping[str, list]) -> dict[str, list]:
+    """The test figures as long columns, from 0 labels on: the rare answer's PR-AUC, precision
+    and recall at p > 0.5 (`figures.rare_curve`)."""
+    names = {PR_AUC: "pr_auc", "precision": "precision", "recall": "recall"}
     columns: dict[str, list] = {name: [] for name in ("round", "labels", "metric", "value")}
     columns["answered_by"] = []
-    for at, figures in enumerate(recorded):
-        values = (curve["pr_auc"][at], figures["precision"], figures["recall"])
-        for name, value in zip(names, values, strict=True):
+    for at in range(len(curve["round"])):
+        for name, column in names.items():
             columns["round"].append(curve["round"][at])
             columns["labels"].append(curve["labels"][at])
             columns["metric"].append(name)
-            columns["value"].append(float(value))
+            columns["value"].append(float(curve[column][at]))
             columns["answered_by"].append(
                 "ground truth (auto)" if curve["simulated"][at] else "person"
             )
@@ -148,12 +144,11 @@ def rare_curve_chart(
 def _rare_datasets(
     curve: Mapping[str, list],
     rounds: Sequence[RoundRecord],
-    start: Mapping[str, float],
     ceiling_pr_auc: float | None,
     pool_rate: float,
 ) -> dict[str, pa.Table]:
     return {
-        "rare_curve": pa.table(rare_curve_columns(curve, rounds, start)),
+        "rare_curve": pa.table(rare_curve_columns(curve)),
         "rare_found": pa.table(found_columns(curve, pool_rate)),
         "rare_ceiling": _typed_table(rare_ceiling_columns(ceiling_pr_auc), CEILING_TYPES),
         "rare_stop": _typed_table(stop_columns(rounds), STOP_TYPES),
@@ -163,13 +158,12 @@ def _rare_datasets(
 def rare_learning_curve(
     curve: Mapping[str, list],
     rounds: Sequence[RoundRecord],
-    start: Mapping[str, float],
     ceiling_pr_auc: float | None,
     pool_rate: float,
     answer: str,
 ) -> alt.LayerChart:
     """The chart with its data in it, for an export."""
-    data = _rare_datasets(curve, rounds, start, ceiling_pr_auc, pool_rate)
+    data = _rare_datasets(curve, rounds, ceiling_pr_auc, pool_rate)
     frames = {name: alt.Data(values=table.to_pylist()) for name, table in data.items()}
     return rare_curve_chart(
         frames["rare_curve"],
@@ -183,7 +177,6 @@ def rare_learning_curve(
 def rare_curve_live(
     curve: Mapping[str, list],
     rounds: Sequence[RoundRecord],
-    start: Mapping[str, float],
     ceiling_pr_auc: float | None,
     pool_rate: float,
     answer: str,
@@ -200,5 +193,5 @@ def rare_curve_live(
             answer,
             height=height,
         ),
-        datasets=_rare_datasets(curve, rounds, start, ceiling_pr_auc, pool_rate),
+        datasets=_rare_datasets(curve, rounds, ceiling_pr_auc, pool_rate),
     )

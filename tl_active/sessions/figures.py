@@ -6,7 +6,7 @@ test set, cross-validated ones), the distribution of its p over the pool (`p_his
 the mean p per class (`p_by_class`). The frozen-head ceiling, the figures of a head fitted on
 every pool label of a task, is here too, memoised per feature set and task.
 
-A rare positive answer (`metrics.is_rare`) is read by PR-AUC and the positives found, which a
+A rare answer (`metrics.rare_output`) is read by its PR-AUC and how many of it are found, which a
 round does not record (its record keeps the figures every question has): both are read back
 from what it does record, the head's weights and the answers (`rare_curve`).
 """
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tl_active.core.head import L2_SIMPLEX, make_head
-from tl_active.core.metrics import Metrics, average_precision, task_metrics
+from tl_active.core.metrics import Metrics, average_precision, binary_metrics, task_metrics
 from tl_active.core.task import Task
 from tl_active.data.features import FeatureSet
 from tl_active.sessions.records import RoundRecord
@@ -36,11 +36,12 @@ def p_histogram(p: np.ndarray) -> list[int]:
     return np.bincount(bins, minlength=HISTOGRAM_BINS).tolist()
 
 
-# Per feature set and task: the ceiling's figures, and its PR-AUC (NaN for K classes).
-_CEILINGS: dict[tuple, tuple[Metrics, float]] = {}
+# Per feature set and task: the ceiling's figures, and the PR-AUC of each output of a question
+# with two answers (none for more).
+_CEILINGS: dict[tuple, tuple[Metrics, tuple[float, ...]]] = {}
 
 
-def _ceiling(features: FeatureSet, task: Task) -> tuple[Metrics, float]:
+def _ceiling(features: FeatureSet, task: Task) -> tuple[Metrics, tuple[float, ...]]:
     key = (features.key, id(features) if not features.key else 0, task)
     if key not in _CEILINGS:
         data = features.task_data(task)
@@ -50,7 +51,9 @@ def _ceiling(features: FeatureSet, task: Task) -> tuple[Metrics, float]:
         head.fit(data.pool, data.truth_pool)
         proba = head.predict_proba(data.test)
         pr_auc = (
-            average_precision(data.truth_test == 1, proba[:, 1]) if task.is_binary else float("nan")
+            tuple(average_precision(data.truth_test == k, proba[:, k]) for k in (0, 1))
+            if task.n_outputs == 2
+            else ()
         )
         _CEILINGS[key] = (task_metrics(data.truth_test, proba), pr_auc)
     return _CEILINGS[key]
@@ -64,9 +67,10 @@ def frozen_head_ceiling(features: FeatureSet, task: Task) -> Metrics:
     return _ceiling(features, task)[0]
 
 
-def frozen_head_ceiling_pr_auc(features: FeatureSet, task: Task) -> float:
-    """The frozen ceiling's PR-AUC on a binary question's test set (fitted once, as above)."""
-    return _ceiling(features, task)[1]
+def frozen_head_ceiling_pr_auc(features: FeatureSet, task: Task, output: int = 1) -> float:
+    """The frozen ceiling's PR-AUC for one answer of a two-answer question's test set (fitted
+    once, as above)."""
+    return _ceiling(features, task)[1][output]
 
 
 CV_FOLDS = 5
@@ -138,21 +142,22 @@ def fill_figures(record: RoundRecord, session: LabellingSession) -> None:
 def rare_curve(
     session: LabellingSession, rounds: Sequence[RoundRecord] | None = None
 ) -> dict[str, list]:
-    """Per round, from 0 labels on: the labels, the head's PR-AUC on the test set, and the
-    positive answers among the labels, of a binary question with a test set (over `rounds`,
-    the session's own by default: a snapshot of them, for a file made later).
+    """Per round, from 0 labels on, of a two-answer question with a test set: the labels; the
+    head's PR-AUC, precision and recall for the rare answer (`session.rare_output`, else output
+    1) on the test set; and that answer among the labels (over `rounds`, the session's own by
+    default: a snapshot of them, for a file made later).
 
-    The PR-AUC is that of the round's recorded head (its weights rank the test set as its p
-    does); at 0 labels every p is equal, which gives the base rate. The positives are the live
-    positive answers after the round: a correction or an undo changes them as it changes the
-    labels the head learns from.
+    The figures are those of the round's recorded head (its weights rank and answer the test
+    set as its p does); at 0 labels every p is 0.5, which gives the base rate. The positives
+    are the live answers after the round: a correction or an undo changes them as it changes
+    the labels the head learns from.
     """
-    data, positive = session.data, session.answer_values[1]
-    truth = data.truth_test == 1
+    data = session.data
+    output = session.rare_output if session.rare else 1
+    positive = session.answer_values[output]
     columns: dict[str, list] = {
         "round": [0],
         "labels": [0],
-        "pr_auc": [average_precision(truth, np.zeros(len(truth)))],
         "positives": [0],
         "simulated": [False],
     }
@@ -165,23 +170,37 @@ def rare_curve(
         columns["labels"].append(record.n_labels)
         columns["positives"].append(sum(a == positive for a in answers.values()))
         columns["simulated"].append(record.simulated)
-    columns["pr_auc"] += pr_auc_by_round(data.test, data.truth_test, rounds_read)
+    truth = data.truth_test == output
+    scores = [np.zeros(len(truth))] + _output_scores(data.test, rounds_read, output)
+    columns["pr_auc"] = [average_precision(truth, s) for s in scores]
+    # Said as the head says it: output 1 where p(1) > 0.5 (`metrics.task_metrics`).
+    said = [s > 0 if output == 1 else s >= 0 for s in scores]
+    figures = [binary_metrics(truth, answered) for answered in said]
+    columns["precision"] = [f.precision for f in figures]
+    columns["recall"] = [f.recall for f in figures]
     return columns
 
 
-def pr_auc_by_round(
-    test: np.ndarray, truth_test: np.ndarray, rounds: Sequence[RoundRecord]
-) -> list[float]:
-    """The PR-AUC on a binary question's test set of each round's recorded head: its weights
-    rank the test set as its p does."""
-    truth = np.asarray(truth_test) == 1
-    found = []
+def _output_scores(test: np.ndarray, rounds: Sequence[RoundRecord], output: int) -> list:
+    """Each round's recorded head's logit for `output` of two over the test set: its p ranks
+    and answers the test set as this does (p > 0.5 where it is above 0)."""
+    scores = []
     for record in rounds:
         weights, bias = np.asarray(record.weights, np.float64), np.asarray(record.bias)
         if len(weights) == 2:  # a softmax over two answers ranks by the difference of its logits
             weights, bias = weights[1:] - weights[:1], bias[1:] - bias[:1]
-        found.append(average_precision(truth, test @ weights[0] + bias[0]))
-    return found
+        logit = test @ weights[0] + bias[0]
+        scores.append(logit if output == 1 else -logit)
+    return scores
+
+
+def pr_auc_by_round(
+    test: np.ndarray, truth_test: np.ndarray, rounds: Sequence[RoundRecord], output: int = 1
+) -> list[float]:
+    """The PR-AUC for one answer of a two-answer question's test set of each round's recorded
+    head."""
+    truth = np.asarray(truth_test) == output
+    return [average_precision(truth, s) for s in _output_scores(test, rounds, output)]
 
 
 def start_metrics(session: LabellingSession) -> Metrics:

@@ -12,7 +12,7 @@ from tl_active import plots
 from tl_active.sessions.exchange import head_keras_bytes, labels_csv, manifest_json, predictions_csv
 from tl_active.sessions.figures import rare_curve
 from tl_active.sessions.session import LabellingSession
-from ui.labelling import current_id
+from ui.labelling import current_id, rare_answer_name
 from ui.support import session_store
 
 
@@ -41,10 +41,9 @@ def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
             plots.rare_learning_curve(
                 rare_curve(session, rounds),
                 rounds,
-                start,
                 session.ceiling_pr_auc(),
-                float(np.mean(data.truth_pool == 1)),
-                plots.answer_name(task, names),
+                float(np.mean(data.truth_pool == session.rare_output)),
+                rare_answer_name(session),
             )
             if session.rare
             else plots.learning_curve(rounds, start, ceiling)

@@ -12,6 +12,7 @@ from tl_active.sessions.figures import rare_curve
 from tl_active.sessions.session import LabellingSession
 from ui.label.charts import chart
 from ui.label.history import history
+from ui.labelling import rare_answer_name
 from ui.support import escape_markdown
 
 
@@ -95,7 +96,7 @@ def learning_curve(session: LabellingSession) -> None:
         return
     truth = session.features.kind.truth
     if session.rare:
-        answer = plots.answer_name(session.task, session.features.class_names)
+        answer = rare_answer_name(session)
         kind = session.features.kind
         st.markdown(
             f"**Learning curve** on the held-out test set, and the {escape_markdown(answer)} found",
@@ -126,8 +127,8 @@ def learning_curve(session: LabellingSession) -> None:
 
 
 def rare_share(session: LabellingSession) -> float:
-    """The positive answer's share of the test set."""
-    return float(np.mean(session.data.truth_test == 1))
+    """The rare answer's share of the test set."""
+    return float(np.mean(session.data.truth_test == session.rare_output))
 
 
 def rare_curve_live(session: LabellingSession, answer: str) -> plots.LiveChart:
@@ -135,9 +136,8 @@ def rare_curve_live(session: LabellingSession, answer: str) -> plots.LiveChart:
     return plots.rare_curve_live(
         rare_curve(session),
         session.rounds,
-        session.start_metrics().as_dict(),
         session.ceiling_pr_auc(),
-        float(np.mean(session.data.truth_pool == 1)),
+        float(np.mean(session.data.truth_pool == session.rare_output)),
         answer,
     )
 

@@ -145,9 +145,10 @@ def before_after(session: LabellingSession) -> None:
         old = features_of(settings).task_data(session.task)
         data = session.data
         figure = "pr_auc"
+        output = session.rare_output
         values = (
-            pr_auc_by_round(old.test, old.truth_test, before),
-            pr_auc_by_round(data.test, data.truth_test, session.rounds),
+            pr_auc_by_round(old.test, old.truth_test, before, output),
+            pr_auc_by_round(data.test, data.truth_test, session.rounds, output),
         )
     frame = plots.before_after_frame(before, session.rounds, names, figure, values)
     st.altair_chart(

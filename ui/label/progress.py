@@ -12,13 +12,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from tl_active import plots
 from tl_active.core import stopping
 from tl_active.core.task import Task
 from tl_active.data.backbones import DIGITS_LAYER
 from tl_active.sessions.figures import CV_FOLDS
 from tl_active.sessions.session import LabellingSession
-from ui.labelling import plural
+from ui.labelling import plural, rare_answer_name
 from ui.support import escape_markdown
 
 # The line's container, which the page's style keeps clear of toasts and tests find.
@@ -86,17 +85,18 @@ def progress_line_without_truth(session: LabellingSession) -> None:
 
 
 def rare_answer_note(session: LabellingSession) -> str:
-    """' · finds 3 of the 37 snow test windows (precision 25%)' for a rare positive answer."""
+    """' · finds 3 of the 37 snow test windows (precision 25%)' for a rare answer."""
     if not session.rare:
         return ""
-    truth = session.data.truth_test
-    metrics = session.metrics()
-    n_rare = int(np.count_nonzero(truth == 1))
-    found = round(metrics.recall * n_rare)
-    answer = plots.answer_name(session.task, session.features.class_names)
+    output = session.rare_output
+    truth = session.data.truth_test == output
+    said = session.proba_test.argmax(axis=1) == output
+    found = int(np.count_nonzero(truth & said))
+    precision = found / max(int(np.count_nonzero(said)), 1)
+    answer = rare_answer_name(session)
     return (
-        f" · finds **{found}** of the {n_rare} {escape_markdown(answer)} test "
-        f"{session.features.kind.items} (precision {metrics.precision:.0%})"
+        f" · finds **{found}** of the {int(truth.sum())} {escape_markdown(answer)} test "
+        f"{session.features.kind.items} (precision {precision:.0%})"
     )
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from tl_active import plots
 from tl_active.errors import TlActiveError
 from tl_active.sessions.session import LabellingSession
 from ui import keys
-from ui.labelling.answers import answer_word, session_options
+from ui.labelling.answers import answer_word, rare_answer_name, session_options
 from ui.labelling.state import current_session, flash, on_session_changed, redraw_page
 from ui.labelling.storing import store_rounds
 from ui.support import escape_markdown
@@ -42,9 +41,8 @@ def headline(session: LabellingSession, record) -> str:
     """The figure a round is told by: a rare answer's PR-AUC and how many of it the labels hold
     (accuracy says 98 % for a head that never answers snow); else the accuracy."""
     if session.rare:
-        answer = plots.answer_name(session.task, session.features.class_names)
-        positive = session.answer_values[1]
-        found = sum(a == positive for a in session.live_answers().values())
+        answer = rare_answer_name(session)
+        found = sum(a == session.rare_answer for a in session.live_answers().values())
         return f"test PR-AUC {session.pr_auc():.2f}, {found} {escape_markdown(answer)} among them"
     which = "test" if session.has_test else "cross-validated"
     return f"{which} accuracy {record.metrics['accuracy']:.1%}"
