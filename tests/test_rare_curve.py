@@ -134,9 +134,21 @@ def test_the_chart_puts_the_figures_beside_the_positives_found_against_random():
         "{0} found",
         "at random",
     ]
-    # The export draws the same chart with its data in it, as a PNG.
+    assert spec["padding"]["right"] == 10  # the right axis's title inside the page's column
+    # The export draws the same chart with its data in it, in the page's figures as a PNG.
     chart = plots.rare_learning_curve(curve, session.rounds, 0.97, rate, "{0}")
-    assert plots.to_png(chart.properties(width=600))[:8] == b"\x89PNG\r\n\x1a\n"
+    units = tuple(str(i) for i in range(FEATURES.width))
+    layout = plots.head_layout(session.task, FEATURES.class_names, units, "unit", True)
+    weights = plots.weights_figure(session.rounds, 3, layout, "Weights after round 3")
+    task, y, proba = session.task, session.data.y_pool, session.proba_pool
+    png = plots.figures_png(
+        weights,
+        plots.p_histogram(task, FEATURES.class_names, y, proba),
+        plots.p_by_class_chart(task, FEATURES.class_names, y, proba),
+        chart,
+        title="a rare answer",
+    )
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_a_rare_class_of_two_is_read_by_its_own_pr_auc_whichever_output_it_is():

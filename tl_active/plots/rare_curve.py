@@ -25,6 +25,9 @@ PR_AUC = "PR-AUC"
 RARE_COLOURS = {PR_AUC: "#1f77b4", "precision": "#9ecae9", "recall": "#d62728"}
 FOUND_COLOUR = "#ff7f0e"
 RANDOM_COLOUR = "#7f7f7f"
+# Vega draws a right axis's title a few pixels past the chart's edge, where the page's column
+# cuts it: room for it on that side (a chart's own padding, so only where it stands alone).
+PAGE_PADDING = {"left": 5, "top": 5, "bottom": 5, "right": 10}
 
 
 def rare_curve_columns(curve: Mapping[str, list]) -> dict[str, list]:
@@ -131,14 +134,7 @@ def rare_curve_chart(
             tooltip=tooltips("round:Q", "labels:Q", alt.Tooltip("found:Q", title=found_title)),
         ),
     )
-    # Vega draws a right axis's title a few pixels past the chart's edge, where a page's column
-    # cuts it: room for it on that side.
-    padding = {"left": 5, "top": 5, "bottom": 5, "right": 10}
-    return (
-        alt.layer(figures, positives)
-        .resolve_scale(y="independent")
-        .properties(height=height, padding=padding)
-    )
+    return alt.layer(figures, positives).resolve_scale(y="independent").properties(height=height)
 
 
 def _rare_datasets(
@@ -192,6 +188,6 @@ def rare_curve_live(
             alt.NamedData("rare_stop"),
             answer,
             height=height,
-        ),
+        ).properties(padding=PAGE_PADDING),
         datasets=_rare_datasets(curve, rounds, ceiling_pr_auc, pool_rate),
     )
