@@ -14,7 +14,7 @@ from synthetic import synthetic_features
 from tl_active import plots
 from tl_active.core.metrics import average_precision, binary_metrics, rare_output
 from tl_active.core.task import BINARY, MULTICLASS, Task
-from tl_active.sessions.figures import rare_curve
+from tl_active.sessions.figures import pr_auc_by_round, rare_curve
 from tl_active.sessions.records import SessionSettings
 from tl_active.sessions.session import LabellingSession
 
@@ -92,6 +92,12 @@ def test_the_positives_follow_a_correction_and_an_undo():
     assert rare_curve(session)["positives"][-1] == found + 1
     session.undo()
     assert rare_curve(session)["positives"][-1] == found
+    # Figures kept per round across the changes are those of the rounds as they are now.
+    session.submit(session.truth([p.index for p in session.next_batch()]))
+    kept = rare_curve(session)["pr_auc"][1:]
+    data = session.data
+    assert kept == pytest.approx(pr_auc_by_round(data.test, data.truth_test, session.rounds))
+    assert kept[-1] == pytest.approx(session.pr_auc(), abs=1e-6)
     # A snapshot of fewer rounds is read as it was then.
     assert rare_curve(session, session.rounds[:2])["labels"] == [0, 5, 10]
 
