@@ -135,3 +135,31 @@ def test_a_folder_session_names_its_classes_paths_and_keys_and_never_says_mnist(
     assert manifest["format"] == "tl-active-session" and manifest["settings"]["images"]
     for text in (labels, predictions, json.dumps(manifest)):
         assert "MNIST" not in text
+
+
+def test_a_rare_class_of_a_folder_is_charted_and_told_by_its_pr_auc(tmp_path, monkeypatch):
+    """Decided by the base rate, not by the kind of data: a folder of two classes, one of them
+    an eighth of the images, gets snow's curve, progress line and toast, in its class's name."""
+    monkeypatch.setattr(paths, "CACHE_DIR", tmp_path / "cache")
+    folder = write_class_folder(tmp_path / "mine", {"eight": (8, 56), "three": (3, 8)})
+    monkeypatch.setenv("TL_ACTIVE_IMAGES", str(folder))
+    at = settle(AppTest.from_file(APP, default_timeout=180).run())
+    session = at.session_state[keys.SESSION]
+    assert not session.task.is_binary and session.rare_answer == "three"
+    settle(at.number_input(key=keys.AUTO_ROUNDS).set_value(2).run())
+    settle(at.button(key="auto_label").click().run())
+    session = at.session_state[keys.SESSION]
+    toast = next(t.value for t in at.toast if "answered by" in t.value)
+    assert "2 rounds answered by the class folders" in plain(toast)
+    line = plain(next(m.value for m in at.markdown if "labels** in" in m.value))
+    n_three = int((session.data.truth_test == session.rare_output).sum())
+    assert f"test PR-AUC now **{session.pr_auc():.2f}**" in line
+    assert f" of the {n_three} three test images (precision " in line
+    heading = next(m for m in at.markdown if m.value.startswith("**Learning curve**"))
+    assert "and the three found" in heading.value
+    (spec,) = [
+        json.loads(e.proto.spec) for e in at.get("vega_lite_chart") if "rare_curve" in e.proto.spec
+    ]
+    found = spec["layer"][1]["layer"][2]["encoding"]["y"]["title"]
+    assert found == "three found"
+    assert mnist_words(at) == []

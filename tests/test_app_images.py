@@ -84,6 +84,9 @@ def test_a_flat_folder_takes_named_answers_and_says_there_is_no_test_set(
     assert not at.exception, [e.value for e in at.exception]
     line = progress(at)
     assert "cross-validated accuracy on your labels" in line and "no test set" in line
+    # The toast says the same figure, not a test accuracy there is no test set for.
+    figure = s.rounds[0].metrics["accuracy"]
+    assert at.toast[0].value == f"Round 1 learned: 4 labels, cross-validated accuracy {figure:.1%}."
     assert not any(b.key == "auto_label" for b in at.button)
     assert at.button(key="check").disabled
 

@@ -8,7 +8,9 @@ which must say what is wrong without computing anything.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import io
 import json
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from grid_apptest import grid_props_of, submit_grid
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 from synthetic import synthetic_features
 
@@ -192,6 +195,11 @@ def test_a_multiclass_session_is_answered_with_the_class_keys_and_draws_a_k_by_d
     history = at.dataframe[0].value
     assert history["answer"].tolist() == given
     assert history["pool index"].tolist() == list(s.rounds[0].indices)
+    # A digit's thumbnail: 56 px, in the table's own rows and its narrow picture column.
+    assert at.dataframe[0].proto.row_height == 0
+    assert json.loads(at.dataframe[0].proto.columns)["image"]["width"] == "small"
+    picture = history["image"][0].split(",", 1)[1]
+    assert Image.open(io.BytesIO(base64.b64decode(picture))).size == (56, 56)
 
 
 def test_answers_given_with_the_digit_keys_and_skip_are_stored_as_given():

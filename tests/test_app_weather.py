@@ -16,6 +16,8 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 from grid_apptest import grid_props_of, submit_grid
 from PIL import Image
@@ -145,6 +147,16 @@ def test_a_weather_session_has_its_own_tiles_keys_and_words(weather_app):
     assert set(history["answered by"]) == {"recorded events (auto)", "person"}
     assert all(CITY_AND_DAY.match(name) for name in history["city and day"])
     assert set(history["answer"]) <= {"Snow", "No snow"}
+    # Each round's figure is snow's PR-AUC, newest first: the last round's is the head's now.
+    assert "test accuracy after" not in history.columns
+    assert history["test PR-AUC after"][0] == pytest.approx(session.pr_auc(), abs=1e-5)
+    # Its charts at a readable size: rows 73 px high, each chart drawn from the batch's 150 px
+    # tile (not the 75 px thumbnail, blurred), in a column wide enough for it.
+    (table,) = at.dataframe
+    assert table.proto.row_height == 73
+    assert json.loads(table.proto.columns)["window"]["width"] == "medium"
+    chart = Image.open(io.BytesIO(base64.b64decode(history["window"][0].split(",", 1)[1])))
+    assert chart.size == (150, 105)
     assert said_of_images(at) == []
 
     # The files: windows by city and day, answers in the question's words, no MNIST.
@@ -164,6 +176,104 @@ def test_a_weather_session_has_its_own_tiles_keys_and_words(weather_app):
     assert manifest["settings"]["weather"] == "snow-today"
     for text in (labels, "\n".join(predictions), json.dumps(manifest)):
         assert not WORDS.search(text)
+
+
+def curves(at: AppTest) -> list[tuple[dict, dict]]:
+    """The learning curves on the page: each one's spec and its datasets by name."""
+    found = []
+    for element in at.get("vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        data = {
+            d.name: pa.ipc.open_stream(d.data.data).read_pandas() for d in element.proto.datasets
+        }
+        if "curve" in data or "rare_curve" in data:
+            found.append((spec, data))
+    return found
+
+
+def test_snow_is_told_and_charted_by_its_pr_auc_and_the_snow_found(weather_app):
+    at = weather_app
+    session = at.session_state[keys.SESSION]
+    assert session.rare  # snow on 2.1 % of the test windows
+    given = ["positive", "negative", "negative", "negative"]
+    settle(submit_grid(at, 1, given))
+    session = at.session_state[keys.SESSION]
+    pr_auc = session.pr_auc()
+    # The toast says the rare answer's figure, not the 97.9 % accuracy of a head saying "no".
+    (toast,) = [t.value for t in at.toast if "Round 1 learned" in t.value]
+    assert toast == f"Round 1 learned: 4 labels, test PR-AUC {pr_auc:.2f}, 1 snow among them."
+    line = next(m.value for m in at.markdown if "labels** in" in m.value).replace("\\", "")
+    assert line.startswith(f"**4 labels** in **1 round** · test PR-AUC now **{pr_auc:.2f}**")
+    assert f"frozen-head ceiling {session.ceiling_pr_auc():.2f} · accuracy " in line
+
+    # Two more rounds by the recorded events: the chart follows every round.
+    settle(at.number_input(key=keys.AUTO_ROUNDS).set_value(2).run())
+    settle(at.button(key="auto_label").click().run())
+    session = at.session_state[keys.SESSION]
+    ((spec, data),) = curves(at)
+    assert spec["height"] == 200 and spec["resolve"] == {"scale": {"y": "independent"}}
+    figures = data["rare_curve"]
+    pr = figures[figures["metric"] == "PR-AUC"]
+    assert pr["labels"].tolist() == [0, 4, 8, 12]
+    base_rate = float(np.mean(session.data.truth_test == 1))
+    assert pr["value"].iloc[0] == pytest.approx(base_rate)
+    assert pr["value"].iloc[-1] == pytest.approx(session.pr_auc(), abs=1e-5)
+    recall = figures[figures["metric"] == "recall"]["value"].tolist()
+    assert recall[1:] == [r.metrics["recall"] for r in session.rounds]
+    assert "accuracy" not in set(figures["metric"])
+    found = data["rare_found"]
+    snow = [sum(a == "positive" for a in session.live_answers().values())]
+    assert found["found"].iloc[-1] == snow[0] >= 1
+    pool_rate = float(np.mean(session.data.truth_pool == 1))
+    assert found["at_random"].tolist() == pytest.approx([pool_rate * n for n in (0, 4, 8, 12)])
+    assert data["rare_ceiling"]["value"].tolist() == pytest.approx([session.ceiling_pr_auc()])
+    heading = next(m for m in at.markdown if m.value.startswith("**Learning curve**"))
+    assert "and the snow found" in heading.value and "PR-AUC" in heading.help
+    assert said_of_images(at) == []
+
+
+def test_a_weather_session_fine_tunes_its_network_from_the_sidebar(
+    weather_app, tmp_path, monkeypatch
+):
+    from tl_active import paths
+
+    monkeypatch.setattr(paths, "FINE_TUNED_DIR", tmp_path / "fine-tuned")
+    monkeypatch.setattr(paths, "CACHE_DIR", tmp_path / "cache")
+    at = weather_app
+    assert at.button(key=keys.FT_RUN).disabled
+    assert any("at least 20 labels" in c.value for c in at.sidebar.caption)
+    settle(submit_grid(at, 1, ["positive", "negative", "negative", "negative"]))
+    settle(at.number_input(key=keys.AUTO_ROUNDS).set_value(5).run())
+    settle(at.button(key="auto_label").click().run())
+    old = at.session_state[keys.SESSION]
+    old_id = at.session_state[keys.SESSION_ID]
+    assert len(old.labelled) == 24 and not at.button(key=keys.FT_RUN).disabled
+    settle(at.button(key=keys.FT_RUN).click().run())
+
+    new = at.session_state[keys.SESSION]
+    assert new is not old and new.settings.continued_from == old_id
+    assert new.settings.weather == "snow-today" and isinstance(new.features.kind, WeatherKind)
+    tuned = Path(new.settings.backbone)
+    assert tuned.parent == tmp_path / "fine-tuned" and tuned.suffix == ".keras"
+    assert [r.indices for r in new.rounds] == [r.indices for r in old.rounds]
+    assert new.pr_auc() >= old.pr_auc()
+    # Told by snow's figure, PR-AUC, in the toast and under the button.
+    toasts = [t.value.replace("\\", "") for t in at.toast]
+    figures = f"held-out PR-AUC {old.pr_auc():.3f} on weather-cnn, {new.pr_auc():.3f} fine-tuned"
+    assert any(t.startswith("Fine-tuned conv, dense on 19 labels") and figures in t for t in toasts)
+    assert any(figures in m.value.replace("\\", "") for m in at.sidebar.success)
+    # The curve before and after fine-tuning is drawn by PR-AUC too, each side on its own
+    # network's features: it ends at the old session's figure and at the new one's.
+    assert any("Before and after fine-tuning" in m.value for m in at.main.markdown)
+    (spec, frame) = next(
+        (json.loads(e.proto.spec), pa.ipc.open_stream(e.proto.datasets[0].data.data).read_pandas())
+        for e in at.get("vega_lite_chart")
+        if "test PR-AUC" in e.proto.spec
+    )
+    assert spec["layer"][0]["encoding"]["y"]["field"] == "pr_auc"
+    ends = frame.groupby("backbone", sort=False)["pr_auc"].last()
+    assert ends.tolist() == pytest.approx([old.pr_auc(), new.pr_auc()], abs=1e-5)
+    assert said_of_images(at) == []
 
 
 def test_a_weather_session_reopens_from_its_link_as_weather(weather_app):
@@ -212,6 +322,14 @@ def test_each_question_answers_in_its_own_words():
     ]
     assert all(t["caption"].startswith("p(wet) ") for t in props["tiles"])
     assert said_of_images(at) == []
+    # Wet days are a third of the test windows: not rare, so the curve is accuracy's.
+    assert not session.rare
+    ((spec, data),) = curves(at)
+    assert "resolve" not in spec and set(data["curve"]["metric"]) == {
+        "accuracy",
+        "precision",
+        "recall",
+    }
 
 
 def test_look_again_names_a_doubtful_window_by_city_and_day_in_the_answers_words(weather_app):

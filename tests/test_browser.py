@@ -184,7 +184,7 @@ def test_a_multiclass_round_answered_with_the_digit_keys(page):
 # The screens a demo meets: a laptop, a smaller laptop, a projector.
 SCREENS = {"1440x900": (1440, 900), "1280x800": (1280, 800), "1024x700": (1024, 700)}
 # The key that answers every tile with the question's first answer.
-FIRST_KEY = {"binary": "o", "classes": "0", "folders": "e"}
+FIRST_KEY = {"binary": "o", "classes": "0", "folders": "e", "weather": "n"}
 # What must stay put when a round lands: the batch, the head's panel and the progress line.
 STILL = (".st-key-batch_grid", ".st-key-weights_chart", ".st-key-curve_chart")
 
@@ -196,12 +196,19 @@ def stored_session(kind: str, folder) -> object:
     from tl_active.data.features import load_features
     from tl_active.data.folder_features import load_folder_features
     from tl_active.data.images import scan_folder
-    from tl_active.sessions.records import SessionSettings
+    from tl_active.sessions.records import WEATHER_TASK, SessionSettings
     from tl_active.sessions.session import LabellingSession
 
     if kind == "binary":
         settings = SessionSettings(task=Task.binary("odd"))
         features = load_features(settings.backbone, settings.layer)
+    elif kind == "weather":
+        from tl_active.data.weather_features import load_weather_features
+
+        settings = SessionSettings(
+            task=WEATHER_TASK, backbone="weather-cnn", layer="dense", weather="snow-today"
+        )
+        features = load_weather_features("snow-today", settings.backbone, settings.layer)
     elif kind == "classes":
         settings = SessionSettings(
             task=Task.multiclass("0-4"), backbone="mnist-cnn-5to9", layer="embedding"
@@ -261,6 +268,7 @@ KEYS_SAID = {
     "binary": "Keys: O odd, E even, S skip; ←/→ move; U undo; Enter submits.",
     "classes": "Keys: 0–4 answer, S skip; ←/→ move; U undo; Enter submits.",
     "folders": "Keys: E eight, T three, S skip; ←/→ move; U undo; Enter submits.",
+    "weather": "Keys: S snow, N no snow, K skip; ←/→ move; U undo; Enter submits.",
 }
 
 

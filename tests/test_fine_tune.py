@@ -259,6 +259,96 @@ def test_a_fine_tune_that_makes_the_test_accuracy_worse_keeps_the_old_backbone(
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 1  # the 5-9 network's own
 
 
+def weather_session(strategy: str, auto_rounds: int, snow: int, seed: int) -> LabellingSession:
+    """A snow-today session on the weather network: rounds answered by the recorded events,
+    then `snow` snow windows of the pool labelled at once (random picks find few)."""
+    from tl_active.data.weather_features import load_weather_features
+    from tl_active.sessions.records import WEATHER_TASK
+
+    features = load_weather_features("snow-today", "weather-cnn", "dense")
+    settings = SessionSettings(
+        task=WEATHER_TASK,
+        strategy=strategy,
+        seed=seed,
+        backbone="weather-cnn",
+        layer="dense",
+        weather="snow-today",
+    )
+    session = LabellingSession(features, settings)
+    session.auto_label(auto_rounds)
+    labelled = set(session.labelled.tolist())
+    windows = [int(i) for i in np.flatnonzero(features.y_pool == 1) if int(i) not in labelled]
+    session.label_bulk(windows[:snow], "positive", round_number=len(session.rounds) + 1)
+    return session
+
+
+@pytest.mark.model
+def test_a_weather_session_fine_tunes_the_weather_network_judged_by_pr_auc(tmp_path):
+    """The windows go through the weather network again: its conv and dense layers are
+    fine-tuned on the session's answers, and kept as PR-AUC on 2017's windows says."""
+    session = weather_session("random", auto_rounds=10, snow=20, seed=1)
+    assert fine_tune.readiness(session) == "" and session.rare
+    outcome = fine_tune.fine_tune_session(
+        session, "parent-session", 2, folder=tmp_path / "fine-tuned", cache_dir=tmp_path / "cache"
+    )
+    assert outcome.result.layers == ("conv", "dense")
+    assert (outcome.result.n_fit, outcome.result.n_validation) == (48, 12)
+    continued = outcome.continued
+    assert continued is not None
+    # Snow is judged by PR-AUC, not by the accuracy of a head that says "no snow".
+    before, after = session.pr_auc(), continued.pr_auc()
+    assert after > before
+    assert f"held-out PR-AUC {before:.3f} on weather-cnn, {after:.3f} fine-tuned" in outcome.message
+    assert round(before, 3) == 0.196 and round(after, 3) == 0.247
+    # The new session is weather windows on the saved network, and reopens from the store.
+    assert continued.settings.weather == "snow-today"
+    assert continued.settings.backbone == str(outcome.result.path)
+    assert continued.features.kind.name == "weather windows"
+    assert [r.indices for r in continued.rounds] == [r.indices for r in session.rounds]
+    from tl_active.data.weather_features import load_weather_features
+
+    store = SessionStore(f"sqlite:///{tmp_path / 'sessions.db'}")
+    session_id = store.create(continued)
+    features = load_weather_features(
+        "snow-today", continued.settings.backbone, "dense", cache_dir=tmp_path / "cache"
+    )
+    resumed = store.load(session_id, features)
+    np.testing.assert_array_equal(resumed.head.coef_, continued.head.coef_)
+    assert resumed.pr_auc() == after
+
+
+@pytest.mark.model
+def test_a_weather_fine_tune_that_lowers_the_pr_auc_leaves_nothing_behind(tmp_path):
+    session = weather_session("uncertainty", auto_rounds=6, snow=6, seed=0)
+    outcome = fine_tune.fine_tune_session(
+        session, "parent-session", 2, folder=tmp_path / "fine-tuned", cache_dir=tmp_path / "cache"
+    )
+    assert outcome.kept_old and outcome.continued is None
+    assert "made the head worse (held-out PR-AUC 0.209 on weather-cnn, 0.187 fine-tuned" in (
+        outcome.message
+    )
+    assert _models(tmp_path) == [] and not list((tmp_path / "cache").glob("*"))
+
+
+def test_a_weather_session_asks_for_snow_by_name():
+    from tl_active.data.weather_features import load_weather_features
+    from tl_active.sessions.records import WEATHER_TASK
+
+    features = load_weather_features("snow-today", "weather-cnn", "dense")
+    session = LabellingSession(
+        features,
+        SessionSettings(
+            task=WEATHER_TASK, backbone="weather-cnn", layer="dense", weather="snow-today"
+        ),
+    )
+    session.auto_label(6)
+    assert not (session.labels == 1).any()
+    assert fine_tune.readiness(session) == (
+        "Fine-tuning needs a label of every answer, so that its validation split can judge "
+        "them all; none yet for: snow."
+    )
+
+
 @pytest.mark.model
 @pytest.mark.parametrize("when", ["first mini-batch", "network saved"])
 def test_a_cancelled_fine_tune_changes_nothing(small_session, small_mnist, tmp_path, when):

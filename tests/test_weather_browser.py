@@ -139,6 +139,9 @@ def test_three_keyed_rounds_on_weather_windows_with_readable_charts(page):
     assert "session=" in page.url
     weights = page.evaluate(ELEMENT_TEXTS, WEIGHT_TEXTS)
     assert "Weights after round 3: 10 labels" in weights
+    # The curve is snow's: PR-AUC and the snow found, its key whole inside its column.
+    curve_texts = page.evaluate(ELEMENT_TEXTS, ".st-key-curve_chart .vega-embed svg text")
+    assert {"PR-AUC", "snow found", "at random"} <= set(curve_texts), curve_texts
     # The picture docs/weather.md shows: the round's toast gone, two tiles answered by key.
     page.locator("[data-testid=stToast]").first.wait_for(state="detached", timeout=20_000)
     page.keyboard.press("n")
@@ -168,3 +171,10 @@ def test_three_keyed_rounds_on_weather_windows_with_readable_charts(page):
         }"""
     )
     assert said == []
+    # Last, as it scrolls: the history's chart beside its picker at a readable size (the 56 px
+    # of a digit's thumbnail was not).
+    thumbnail = page.locator(".st-key-change_label [data-testid=stImage] img").first
+    thumbnail.scroll_into_view_if_needed()
+    box = thumbnail.bounding_box()
+    assert box["width"] == 104 and box["height"] == pytest.approx(73, abs=1), box
+    page.screenshot(path=str(ARTIFACTS / "weather-history.png"))

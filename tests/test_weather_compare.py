@@ -74,6 +74,54 @@ def test_positives_found_at_each_budget_with_the_fewest_and_most_seeds():
     assert "first 12" in text and "1.5 (1-2)" in text and "(at random)" in text
 
 
+def test_a_sweeps_summary_gives_the_positives_found_at_each_budget_as_compare_does():
+    from tl_active.experiments.sweep.summary import summarise_sweep, summary_columns
+
+    curves = run_comparison(
+        FEATURES, ["random", "uncertainty"], seeds=3, rounds=6, batch=5, task=ZERO, jobs=1
+    )
+    keys = dict(backbone="b", layer="l", task="0", batch_size=5, noise=0.0, rounds=6, cell="x")
+    ceilings = pd.DataFrame(
+        [("b", "l", "0", 1.0)], columns=["backbone", "layer", "task", "ceiling"]
+    )
+    summary = summarise_sweep(curves.assign(**keys), ceilings, budgets=(12, 30, 40))
+    assert list(summary.columns) == summary_columns((12, 30, 40))
+    found = positives_found(curves, budgets=(12, 30, 40)).set_index(["strategy", "labels"])
+    for _, row in summary.iterrows():
+        for budget in (12, 30):
+            theirs = found.loc[(row["strategy"], budget)]
+            assert row[f"positives_at_{budget}"] == pytest.approx(theirs["positives"])
+            # The spread over the seeds of each seed's own count.
+            run = curves[(curves["strategy"] == row["strategy"]) & (curves["n_labels"] <= budget)]
+            each = run.groupby("seed")["positives"].last().to_numpy()
+            assert row[f"positives_at_{budget}_sd"] == pytest.approx(np.std(each, ddof=1))
+        assert np.isnan(row["positives_at_40"])  # beyond the runs' 30 labels
+    # Random's 30 windows of a pool a tenth positive hold some: a count, not a share.
+    assert summary.set_index("strategy").loc["random", "positives_at_30"] >= 1
+    assert float(summary["positives_at_30"].max()) == float(
+        found.xs(30, level="labels")["positives"].max()
+    )
+
+
+def test_a_sweep_folder_written_before_positives_were_counted_still_summarises():
+    from tl_active.experiments.sweep.summary import summarise_sweep
+
+    curves = run_comparison(FEATURES, ["random"], seeds=2, rounds=3, batch=5, task=ZERO, jobs=1)
+    keys = dict(backbone="b", layer="l", task="0", batch_size=5, noise=0.0, rounds=3, cell="x")
+    ceilings = pd.DataFrame(
+        [("b", "l", "0", 1.0)], columns=["backbone", "layer", "task", "ceiling"]
+    )
+    old = curves.drop(columns=["positives"]).assign(**keys)
+    summary = summarise_sweep(old, ceilings, budgets=(10,))
+    now = summarise_sweep(curves.assign(**keys), ceilings, budgets=(10,))
+    assert np.isnan(summary.loc[0, "positives_at_10"]) and np.isnan(
+        summary.loc[0, "positives_at_10_sd"]
+    )
+    # Every other figure as before.
+    assert summary.loc[0, "accuracy_at_10"] == now.loc[0, "accuracy_at_10"]
+    assert summary.loc[0, "auc"] == now.loc[0, "auc"]
+
+
 def test_weather_compare_refuses_classes_before_any_work(tmp_path, capsys):
     out = ["--out", str(tmp_path / "out")]
     assert main(["compare", "--data", "weather", "--classes", "0-4", *out]) == 2
@@ -186,4 +234,10 @@ def test_a_sweep_of_weather_questions_writes_a_folder_per_question(tmp_path):
     assert last.loc["diversity", "positives"] == 0  # no snow day in diversity's first 25
     wet = read_sweep(out / "wet-today")
     # Wet days are a third of the pool: random's 25 windows hold several.
-    assert wet[(wet["round"] == 5) & (wet["strategy"] == "random")]["positives"].iloc[0] >= 3
+    wet_random = wet[(wet["round"] == 5) & (wet["strategy"] == "random")]["positives"].iloc[0]
+    assert wet_random >= 3
+    # The summary counts them per budget, as compare's positives.csv does.
+    summary = pd.read_csv(out / "wet-today" / "_summary.csv").set_index("strategy")
+    assert summary.loc["random", "positives_at_25"] == wet_random
+    snow_summary = pd.read_csv(out / "snow-today" / "_summary.csv").set_index("strategy")
+    assert snow_summary.loc["diversity", "positives_at_25"] == 0

@@ -57,7 +57,9 @@ FT_RUN = "fine_tune_run"  # the button that starts it
 FT_CANCEL = "fine_tune_cancel"  # the button that stops it
 FT_SHOWN = "fine_tune_shown"  # why the sidebar's fine-tune button is disabled ('' if it is not)
 FT_OUTCOME = "fine_tune_outcome"  # (session id, kind, text): the last fine-tuning's outcome
-FT_PARENT = "fine_tune_parent"  # (parent session id, its stored curve) of a continued session
+FT_PARENT = (
+    "fine_tune_parent"  # (parent id, (its stored rounds, its settings)) of a continued session
+)
 
 # --- the compare page -------------------------------------------------------------------------
 CMP_RESULTS = "compare_results"  # {settings: result}, this person's runs

@@ -2,7 +2,10 @@
 
 For a binary task precision, recall and F1 are those of the positive class; for K classes they
 are macro-averaged (the mean over classes, each class counting once), as scikit-learn's
-`average="macro"` does. The **ceiling** of a backbone, layer and task is the frozen-head
+`average="macro"` does. For a rare positive answer (snow on 2 % of days) accuracy says little:
+the head that never says "yes" scores 98 %; its **PR-AUC** (average precision over the test
+set's ranking by p) starts at the base rate and rises only as the head finds the positives, so
+that is the figure such a question is read by. The **ceiling** of a backbone, layer and task is the frozen-head
 ceiling: the same head fitted on every pool label, scored on the test set. A head trained on a
 few labels can approach it; the layer being frozen, it can hardly pass it.
 """
@@ -70,6 +73,44 @@ def task_metrics(truth: np.ndarray, proba: np.ndarray) -> Metrics:
     if proba.shape[1] == 2:
         return binary_metrics(truth == 1, proba[:, 1] > 0.5)
     return multiclass_metrics(truth, row_argmax(proba), proba.shape[1])
+
+
+# A two-answer question one of whose answers is rarer than this in the test set (snow: 2 %) is
+# read by that answer's PR-AUC and how many of it are found: accuracy says "98 %" for a head
+# that finds none.
+RARE_SHARE = 0.2
+
+
+def rare_output(truth_test: np.ndarray, n_outputs: int) -> int | None:
+    """The output of a two-answer question that is rare in its test set (present, but under
+    RARE_SHARE of it), or None: snow's 1, or either class of a folder of two. Decided by the
+    base rate alone, whatever the data."""
+    truth_test = np.asarray(truth_test, np.intp)
+    if n_outputs != 2 or not len(truth_test):
+        return None
+    shares = np.bincount(truth_test, minlength=2)[:2] / len(truth_test)
+    rare = int(np.argmin(shares))
+    return rare if 0 < shares[rare] < RARE_SHARE else None
+
+
+def average_precision(truth: np.ndarray, scores: np.ndarray) -> float:
+    """The area under the precision-recall curve, as scikit-learn's `average_precision_score`:
+    the precision at each distinct score, weighted by the recall it adds (tied scores count as
+    one step). The base rate for scores that rank nothing; 0 without a positive.
+    """
+    truth = np.asarray(truth, bool)
+    scores = np.asarray(scores, np.float64)
+    n_positive = int(np.count_nonzero(truth))
+    if not n_positive:
+        return 0.0
+    order = np.argsort(-scores, kind="mergesort")
+    scores, truth = scores[order], truth[order]
+    # The last item of each run of equal scores: where the ranking can be cut.
+    cuts = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
+    true_pos = np.cumsum(truth)[cuts]
+    precision = true_pos / (cuts + 1)
+    recall_added = np.diff(np.r_[0, true_pos]) / n_positive
+    return float(np.sum(precision * recall_added))
 
 
 def is_positive(classes: np.ndarray, target: frozenset[int]) -> np.ndarray:

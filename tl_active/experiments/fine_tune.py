@@ -10,14 +10,17 @@ the labels is the validation split, and the epoch with the lowest validation los
 same labels give the same weights, and the network is saved under a name made of its own
 checksum (`retraining.network_checksum`): two identical fine-tunes give one file.
 
+The same holds for every kind of data whose items its backbone reads again (`DataKind.
+fine_tunable`): MNIST's digits through the CNN, weather windows through the weather network.
 The saved network is a backbone like any `.keras` file: its features are computed and cached
-by the usual path (`features.load_features`). The session then continues on it as a new
+by the usual path (`features.load_features`, `weather_features.load_weather_features`). The session then continues on it as a new
 session that takes the old one's rounds again, one by one (`LabellingSession.continued_on`),
 so its first learning curve is the same labels through the new backbone, it names the session
 it continues, and it replays and resumes exactly. The old session is left as it was.
 
 Whether it helped is judged on the held-out test set: the head on the old features against
-the head on the new, with the same labels. If the new one is worse, it is said with both
+the head on the new, with the same labels, by accuracy, or by PR-AUC for a rare answer such as
+snow (where accuracy is the share of "no" whatever the head learns). If the new one is worse, it is said with both
 figures and the old backbone stays (the saved network is removed again). A fine-tune stopped
 midway changes nothing either.
 
@@ -40,7 +43,8 @@ import numpy as np
 from tl_active.core.head import make_head
 from tl_active.core.metrics import Metrics
 from tl_active.data.backbones import resolve_backbone
-from tl_active.data.features import cache_key, cache_path, load_features
+from tl_active.data.features import FeatureSet, cache_key, cache_path, load_features
+from tl_active.data.weather_features import load_weather_features
 from tl_active.errors import Cancelled, ModelError, TlActiveError
 from tl_active.experiments.transfer.settings import (
     SHUFFLE_STREAM,
@@ -49,6 +53,7 @@ from tl_active.experiments.transfer.settings import (
     validation_split,
 )
 from tl_active.paths import CACHE_DIR, FINE_TUNED_DIR, MNIST_PATH
+from tl_active.sessions.records import SessionSettings
 from tl_active.sessions.session import LabellingSession
 
 MIN_LABELS = 20  # fewer leave a validation split of three or four labels: too few to judge by
@@ -73,7 +78,11 @@ def readiness(session: LabellingSession) -> str:
         # the same from round to round (the page redraws the sidebar when it changes).
         return f"Fine-tuning needs at least {MIN_LABELS} labels, some of every answer."
     given = np.bincount(session.labels, minlength=session.task.n_outputs)
-    missing = [session.answer_values[k] for k in np.flatnonzero(given == 0)]
+    names = session.features.class_names
+    words = session.answer_values
+    if session.task.is_binary and len(names) == 2 and session.task.classes == (1,):
+        words = names  # a question of two named answers (no snow, snow) says them by name
+    missing = [words[k] for k in np.flatnonzero(given == 0)]
     if missing:
         return (
             "Fine-tuning needs a label of every answer, so that its validation split can judge "
@@ -156,7 +165,8 @@ def fine_tune_backbone(
     """Fine-tune the last `n_layers` weighted layers of `network` up to `layer` on these labels.
 
     `network` is a loaded Keras backbone (changed in place: its layers above the cut take the
-    fine-tuned weights); `images` (n, H, W) in [0, 1] and `labels` (n,) output indices of a
+    fine-tuned weights); `images` what it reads for each labelled item (MNIST's (n, H, W) in
+    [0, 1], weather's (n, days, channels): `DataKind.network_inputs`) and `labels` (n,) output indices of a
     question with `n_classes` answers. Above `layer` sits a head, the app's head fitted on the
     training labels, turned into a softmax layer. If an epoch beats the start on the
     validation loss, the whole network is saved in `folder` under its checksum. `progress
@@ -196,7 +206,9 @@ def fine_tune_backbone(
     features = chain[-1].output
     if len(features.shape) > 2:  # as `extract_layer` flattens what the head reads
         features = keras.layers.Flatten()(features)
-    head_layer = keras.layers.Dense(n_classes, activation="softmax")
+    # Named apart from the network's own layers: Keras's default name "dense" is the weather
+    # network's layer, and a model's layer names must differ.
+    head_layer = keras.layers.Dense(n_classes, activation="softmax", name="fine_tune_head")
     extended = keras.Model(network.input, head_layer(features))
     frozen, trained = split_chain(extended, cut)
 
@@ -254,12 +266,32 @@ class FineTuneOutcome:
         return self.continued is None
 
 
-def _removed(result: FineTuneResult, layer: str, data_path: Path, cache_dir: Path) -> None:
-    """A network this run saved, and the features it cached from it, removed again."""
+def _new_features(
+    settings: SessionSettings, path: Path, data_path: Path, cache_dir: Path, computing
+) -> FeatureSet:
+    """The session's items read by the fine-tuned network at the session's layer (cached)."""
+    if settings.weather:
+        # A few thousand windows through a small network: done at once, nothing to report.
+        return load_weather_features(
+            settings.weather, str(path), settings.layer, cache_dir=cache_dir
+        )
+    return load_features(str(path), settings.layer, data_path, cache_dir, computing)
+
+
+def _removed(
+    result: FineTuneResult,
+    layer: str,
+    data_path: Path,
+    cache_dir: Path,
+    features: FeatureSet | None = None,
+) -> None:
+    """A network this run saved, and the features it cached from it, removed again (MNIST's
+    half-computed ones too, before `features` exist)."""
     if result.path is None or not result.created:
         return
+    key = features.key if features is not None else cache_key(result.path, layer, data_path)
     with contextlib.suppress(OSError):
-        cache_path(cache_key(result.path, layer, data_path), cache_dir).unlink(missing_ok=True)
+        cache_path(key, cache_dir).unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         result.path.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
@@ -284,7 +316,6 @@ def fine_tune_session(
     fine-tuned (see `readiness`, a backbone that is not a chain of layers), `Cancelled` when
     `cancelled()` said so; either way nothing is left behind.
     """
-    from tl_active.data.mnist import load_mnist
     from tl_active.data.network import load_backbone
     from tl_active.data.shared_cnn import card_path
 
@@ -299,7 +330,7 @@ def fine_tune_session(
             "fine-tuning works on a whole .keras model, such as the shipped CNNs."
         )
     network = load_backbone(backbone.path)
-    images = load_mnist(data_path).x_pool[session.labelled]
+    images = session.features.kind.network_inputs(session.labelled)
 
     def training(epoch: int, max_epochs: int) -> None:
         if progress:
@@ -335,6 +366,7 @@ def fine_tune_session(
             f"held-out labels in {result.epochs} epochs: the backbone stays "
             f"{settings_now.backbone}.",
         )
+    features = None
     try:
         card_path(result.path).write_text(
             json.dumps(
@@ -363,26 +395,26 @@ def fine_tune_session(
                 share = _TRAINING_SHARE + (1 - _TRAINING_SHARE) * done / total
                 progress(share, f"features of the fine-tuned backbone: {done:,}/{total:,} images")
 
-        features = load_features(
-            str(result.path), settings_now.layer, data_path, cache_dir, computing
-        )
+        features = _new_features(settings_now, result.path, data_path, cache_dir, computing)
         continued = session.continued_on(
             features,
             replace(settings_now, backbone=str(result.path), continued_from=session_id),
         )
     except BaseException:
         # Stopped (or failed) after the network was saved: leave nothing of it behind.
-        _removed(result, settings_now.layer, data_path, cache_dir)
+        _removed(result, settings_now.layer, data_path, cache_dir, features)
         raise
     after = continued.metrics()
     if progress:
         progress(1.0, "done")
-    figures = (
-        f"held-out accuracy {before.accuracy:.1%} on {settings_now.backbone}, "
-        f"{after.accuracy:.1%} fine-tuned"
-    )
-    if after.accuracy < before.accuracy:
-        _removed(result, settings_now.layer, data_path, cache_dir)
+    if session.rare:
+        then, now = session.pr_auc(), continued.pr_auc()
+        figures = f"held-out PR-AUC {then:.3f} on {settings_now.backbone}, {now:.3f} fine-tuned"
+    else:
+        then, now = before.accuracy, after.accuracy
+        figures = f"held-out accuracy {then:.1%} on {settings_now.backbone}, {now:.1%} fine-tuned"
+    if now < then:
+        _removed(result, settings_now.layer, data_path, cache_dir, features)
         return FineTuneOutcome(
             result,
             before,

@@ -18,6 +18,8 @@ One module per family of figures; this package only names them, so `plots.X` rea
 - `by_class`: the head's p per true class, a box each.
 - `curve`: the learning curve with its ceiling and stop, and the curve before and after
   fine-tuning.
+- `rare_curve`: the learning curve of a rare answer: PR-AUC, precision and recall over the
+  positives found per label spent.
 - `pool_map`: the pool map, coloured by the head's answer, with the labels and the open batch.
 - `comparison`: strategies compared over seeds, and a sweep's grid at a glance.
 - `export`: the charts as PNG, the page's figures in one PNG, the evolution as a GIF.
@@ -88,6 +90,14 @@ from tl_active.plots.histogram import (
 )
 from tl_active.plots.live import MAX_TEMPLATES, LiveChart, live_spec
 from tl_active.plots.pool_map import MAP_BOX, MapPoints, map_chart, map_live, map_table
+from tl_active.plots.rare_curve import (
+    PR_AUC,
+    found_columns,
+    rare_curve_chart,
+    rare_curve_columns,
+    rare_curve_live,
+    rare_learning_curve,
+)
 from tl_active.plots.style import (
     CLASS_COLOUR,
     NEGATIVE_COLOUR,
@@ -128,6 +138,13 @@ __all__ = [
     "map_chart",
     "map_live",
     "map_table",
+    # rare_curve
+    "PR_AUC",
+    "found_columns",
+    "rare_curve_chart",
+    "rare_curve_columns",
+    "rare_curve_live",
+    "rare_learning_curve",
     # style
     "CLASS_COLOUR",
     "NEGATIVE_COLOUR",

@@ -213,33 +213,51 @@ def curve_live(
     )
 
 
+# How the curve before and after fine-tuning says each figure: its axis title and format.
+BEFORE_AFTER_AXES = {"accuracy": ("test accuracy", "%"), "pr_auc": ("test PR-AUC", ".2f")}
+
+
 def before_after_frame(
-    before: Sequence[RoundRecord], after: Sequence[RoundRecord], names: tuple[str, str]
+    before: Sequence[RoundRecord],
+    after: Sequence[RoundRecord],
+    names: tuple[str, str],
+    figure: str = "accuracy",
+    values: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> pd.DataFrame:
-    """Test accuracy against labels of a session and of the one that continues it fine-tuned."""
+    """A figure against labels of a session and of the one that continues it fine-tuned: the
+    test accuracy each round recorded, or `values` per round of each (a rare answer's PR-AUC,
+    which rounds do not record), in a column named `figure`."""
+    if values is None:
+        values = tuple(
+            [float(r.metrics[figure]) if figure in r.metrics else None for r in rounds]
+            for rounds in (before, after)
+        )
     return pd.DataFrame(
         [
-            {"backbone": name, "labels": r.n_labels, "accuracy": float(r.metrics["accuracy"])}
-            for name, rounds in zip(names, (before, after))
-            for r in rounds
-            if "accuracy" in r.metrics
+            {"backbone": name, "labels": r.n_labels, figure: float(value)}
+            for name, rounds, shown in zip(names, (before, after), values)
+            for r, value in zip(rounds, shown)
+            if value is not None
         ],
-        columns=["backbone", "labels", "accuracy"],
+        columns=["backbone", "labels", figure],
     )
 
 
-def before_after_chart(frame: pd.DataFrame, fine_tuned_at: int) -> alt.LayerChart:
+def before_after_chart(
+    frame: pd.DataFrame, fine_tuned_at: int, figure: str = "accuracy"
+) -> alt.LayerChart:
     """The learning curve before and after fine-tuning, with a rule where it was fine-tuned."""
     names = list(dict.fromkeys(frame["backbone"]))
+    title, number = BEFORE_AFTER_AXES[figure]
     lines = (
         alt.Chart(frame)
         .mark_line(point=True)
         .encode(
             x=alt.X("labels:Q", title="labels"),
             y=alt.Y(
-                "accuracy:Q",
-                title="test accuracy",
-                axis=alt.Axis(format="%"),
+                f"{figure}:Q",
+                title=title,
+                axis=alt.Axis(format=number),
                 scale=alt.Scale(zero=False),
             ),
             color=alt.Color(
@@ -248,7 +266,11 @@ def before_after_chart(frame: pd.DataFrame, fine_tuned_at: int) -> alt.LayerChar
                 scale=alt.Scale(domain=names, range=TABLEAU[: len(names)]),
                 legend=alt.Legend(orient="bottom", title=None, labelLimit=400),
             ),
-            tooltip=tooltips("backbone:N", "labels:Q", alt.Tooltip("accuracy:Q", format=".2%")),
+            tooltip=tooltips(
+                "backbone:N",
+                "labels:Q",
+                alt.Tooltip(f"{figure}:Q", format=".2%" if number == "%" else ".3f", title=title),
+            ),
         )
     )
     rule = (

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from tl_active.core.head import HeadState, make_head
-from tl_active.core.metrics import Metrics, task_metrics
+from tl_active.core.metrics import Metrics, average_precision, rare_output, task_metrics
 from tl_active.core.pool_teacher import (
     NEIGHBOURS,
     TEACHERS,
@@ -65,7 +65,11 @@ from tl_active.data.features import FeatureSet
 from tl_active.data.neighbour_graph import task_neighbours
 from tl_active.errors import PoolExhaustedError, ProtocolError, SessionFileError
 from tl_active.sessions import figures
-from tl_active.sessions.figures import cross_validated_metrics, frozen_head_ceiling
+from tl_active.sessions.figures import (
+    cross_validated_metrics,
+    frozen_head_ceiling,
+    frozen_head_ceiling_pr_auc,
+)
 from tl_active.sessions.ledger import Ledger
 from tl_active.sessions.records import (
     BULK,
@@ -234,6 +238,38 @@ class LabellingSession:
     def ceiling(self) -> Metrics:
         """The frozen-head ceiling of this backbone, layer and task."""
         return frozen_head_ceiling(self.features, self.task)
+
+    @property
+    def rare_output(self) -> int | None:
+        """The output of a two-answer question that is rare in the test set (snow's), read by its
+        PR-AUC and how many of it are found rather than by accuracy; None for any other."""
+        if not self.has_test:
+            return None
+        return rare_output(self.data.truth_test, self.task.n_outputs)
+
+    @property
+    def rare(self) -> bool:
+        return self.rare_output is not None
+
+    @property
+    def rare_answer(self) -> str:
+        """The answer value of the rare output ('positive' for snow, a folder's class name)."""
+        return self.answer_values[self.rare_output]
+
+    @property
+    def proba_test(self) -> np.ndarray:
+        """The current head's answer probabilities for every test item of the task, (n, K)."""
+        return self._proba_test
+
+    def pr_auc(self) -> float:
+        """The current head's PR-AUC for the rare answer (or output 1) on the test set."""
+        output = self.rare_output if self.rare else 1
+        return average_precision(self.data.truth_test == output, self._proba_test[:, output])
+
+    def ceiling_pr_auc(self) -> float:
+        """The frozen-head ceiling's PR-AUC for the rare answer (or output 1) on the test set."""
+        output = self.rare_output if self.rare else 1
+        return frozen_head_ceiling_pr_auc(self.features, self.task, output)
 
     def truth(self, indices: Sequence[int]) -> list[str]:
         """The data's ground-truth answers for whole-pool indices."""

@@ -5,12 +5,14 @@ snapshot of the session taken when the page was drawn.
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from tl_active import plots
 from tl_active.sessions.exchange import head_keras_bytes, labels_csv, manifest_json, predictions_csv
+from tl_active.sessions.figures import rare_curve
 from tl_active.sessions.session import LabellingSession
-from ui.labelling import current_id
+from ui.labelling import current_id, rare_answer_name
 from ui.support import session_store
 
 
@@ -35,11 +37,22 @@ def downloads(session: LabellingSession, layout: plots.HeadLayout) -> None:
                 plots.learning_curve(rounds, start, None),
                 title=session.settings.summary(names),
             )
+        curve = (
+            plots.rare_learning_curve(
+                rare_curve(session, rounds),
+                rounds,
+                session.ceiling_pr_auc(),
+                float(np.mean(data.truth_pool == session.rare_output)),
+                rare_answer_name(session),
+            )
+            if session.rare
+            else plots.learning_curve(rounds, start, ceiling)
+        )
         return plots.figures_png(
             weights,
             plots.p_histogram(task, names, data.y_pool, proba),
             plots.p_by_class_chart(task, names, data.y_pool, proba),
-            plots.learning_curve(rounds, start, ceiling),
+            curve,
             title=session.settings.summary(names),
         )
 

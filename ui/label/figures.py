@@ -4,12 +4,16 @@ learning curve beside them, and below the fold the weights' evolution and the di
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from tl_active import plots
+from tl_active.sessions.figures import rare_curve
 from tl_active.sessions.session import LabellingSession
 from ui.label.charts import chart
 from ui.label.history import history
+from ui.labelling import rare_answer_name
+from ui.support import escape_markdown
 
 
 @st.fragment
@@ -90,8 +94,26 @@ def learning_curve(session: LabellingSession) -> None:
             spec_height=CURVE_HEIGHT,
         )
         return
-    ceiling = session.ceiling().as_dict()
     truth = session.features.kind.truth
+    if session.rare:
+        answer = rare_answer_name(session)
+        kind = session.features.kind
+        st.markdown(
+            f"**Learning curve** on the held-out test set, and the {escape_markdown(answer)} found",
+            help=f"{escape_markdown(answer).capitalize()} is rare ({rare_share(session):.1%} of "
+            f"the test {kind.items}), so accuracy says little: a head that never answers "
+            f"{escape_markdown(answer)} scores {1 - rare_share(session):.1%}. On the left axis: "
+            f"the head's PR-AUC on the test {kind.items} (how well its p ranks them; it starts at "
+            "the base rate), and its precision and recall at p > 0.5; the dashed line is the "
+            "frozen head's PR-AUC. On the right axis: your "
+            f"{escape_markdown(answer)} answers among the labels given (orange), and (grey, "
+            "dashed) how many as many labels drawn at random would hold. "
+            f"Circles: rounds you answered; triangles: rounds answered by {truth}. Green: you "
+            "can stop.",
+        )
+        chart("curve", lambda: rare_curve_live(session, answer), spec_height=CURVE_HEIGHT)
+        return
+    ceiling = session.ceiling().as_dict()
     st.markdown(
         "**Learning curve** on the held-out test set",
         help=f"Circles: rounds you answered; triangles: rounds answered by {truth}. "
@@ -101,6 +123,22 @@ def learning_curve(session: LabellingSession) -> None:
         "curve",
         lambda: plots.curve_live(session.rounds, start, ceiling),
         spec_height=CURVE_HEIGHT,
+    )
+
+
+def rare_share(session: LabellingSession) -> float:
+    """The rare answer's share of the test set."""
+    return float(np.mean(session.data.truth_test == session.rare_output))
+
+
+def rare_curve_live(session: LabellingSession, answer: str) -> plots.LiveChart:
+    """The rare answer's curve (`plots.rare_curve_live`) from what the session recorded."""
+    return plots.rare_curve_live(
+        rare_curve(session),
+        session.rounds,
+        session.ceiling_pr_auc(),
+        float(np.mean(session.data.truth_pool == session.rare_output)),
+        answer,
     )
 
 

@@ -10,10 +10,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from tl_active import paths, plots
 from tl_active.errors import TlActiveError
 from tl_active.experiments import fine_tune
-from tl_active.sessions.records import RoundRecord
+from tl_active.sessions.figures import pr_auc_by_round
+from tl_active.sessions.records import RoundRecord, SessionSettings
 from tl_active.sessions.session import LabellingSession
 from ui import keys
 from ui.labelling import current_id, fine_tuned, on_fine_tune_cancel
+from ui.labelling.opening import features_of
 from ui.support import escape_markdown, session_store
 
 FINE_TUNE_LAYERS = (1, 2, 3, 4)
@@ -101,40 +103,55 @@ def last_outcome() -> None:
         OUTCOME_BOXES[kind](text)
 
 
-def parent_rounds(parent_id: str) -> list[RoundRecord] | None:
-    """The live rounds of the session a fine-tuned one continues (read once per tab), or None."""
+def parent_rounds(parent_id: str) -> tuple[list[RoundRecord], SessionSettings] | None:
+    """The live rounds and settings of the session a fine-tuned one continues (read once per
+    tab), or None."""
     kept = st.session_state.get(keys.FT_PARENT)
     if kept and kept[0] == parent_id:
         return kept[1]
     try:
-        rounds = [
-            RoundRecord.from_dict(r) for r in session_store().session_dict(parent_id)["rounds"]
-        ]
+        stored = session_store().session_dict(parent_id)
+        parent = (
+            [RoundRecord.from_dict(r) for r in stored["rounds"]],
+            SessionSettings.from_dict(stored["settings"]),
+        )
     except (TlActiveError, SQLAlchemyError, KeyError, TypeError, ValueError):
-        rounds = None  # e.g. a manifest imported from another store
-    st.session_state[keys.FT_PARENT] = (parent_id, rounds)
-    return rounds
+        parent = None  # e.g. a manifest imported from another store
+    st.session_state[keys.FT_PARENT] = (parent_id, parent)
+    return parent
 
 
 def before_after(session: LabellingSession) -> None:
-    """A continued session's curve beside that of the session it continues, before fine-tuning."""
+    """A continued session's curve beside that of the session it continues, before fine-tuning:
+    by accuracy, or by PR-AUC for a rare answer (each side's rounds read on its own features)."""
     parent_id = session.settings.continued_from
     if not parent_id:
         return
-    before = parent_rounds(parent_id)
-    if before is None:
+    parent = parent_rounds(parent_id)
+    if parent is None:
         st.caption(
             f"Continued from session {escape_markdown(parent_id)} after fine-tuning (that "
             "session is not in this store)."
         )
         return
+    before, settings = parent
     st.markdown(
         f"**Before and after fine-tuning**: continued from session {escape_markdown(parent_id)}, whose "
         f"{before[-1].n_labels if before else 0} labels this session starts with"
     )
     names = ("before: the backbone it had", "after: fine-tuned on its labels")
-    frame = plots.before_after_frame(before, session.rounds, names)
+    figure, values = "accuracy", None
+    if session.rare:
+        old = features_of(settings).task_data(session.task)
+        data = session.data
+        figure = "pr_auc"
+        output = session.rare_output
+        values = (
+            pr_auc_by_round(old.test, old.truth_test, before, output),
+            pr_auc_by_round(data.test, data.truth_test, session.rounds, output),
+        )
+    frame = plots.before_after_frame(before, session.rounds, names, figure, values)
     st.altair_chart(
-        plots.before_after_chart(frame, before[-1].n_labels if before else 0),
+        plots.before_after_chart(frame, before[-1].n_labels if before else 0, figure),
         width="stretch",
     )

@@ -10,14 +10,25 @@ import pyarrow as pa
 import streamlit as st
 
 from tl_active.core.task import SKIP
+from tl_active.data.kinds import DataKind
+from tl_active.sessions.figures import rare_curve
 from tl_active.sessions.session import LabellingSession
 from ui import keys
 from ui.labelling import answer_word, on_change_form, on_check, on_check_fix, on_undo
 from ui.support import escape_markdown
-from ui.tiles import THUMB_SCALE, image_name, image_uri, tile_png
+from ui.tiles import THUMB_SCALE, TILE_SCALE, image_name, image_uri, tile_png, tile_size
+
+
+def thumb_scale(kind: DataKind) -> int:
+    """The scale (`ui.tiles`) that draws an item's picture sharp at the history's size: the
+    thumbnails', or the batch's tiles' where the kind shows it larger than they are."""
+    return THUMB_SCALE if kind.history_px <= tile_size(kind, THUMB_SCALE) else TILE_SCALE
 
 
 def accuracy_column(session: LabellingSession) -> str:
+    """The heading of the figure after each round: a rare answer's PR-AUC, else accuracy."""
+    if session.rare:
+        return "test PR-AUC after"
     return "test accuracy after" if session.has_test else "cross-validated accuracy after"
 
 
@@ -39,16 +50,22 @@ def history_rows(session: LabellingSession, options: list) -> pa.Table:
     }
     kind = session.features.kind
     words = {o.value: o.label for o in options}
-    for r in reversed(session.rounds):
+    # A rare answer's PR-AUC after each round, read from its recorded head; else its accuracy.
+    figures = (
+        rare_curve(session)["pr_auc"][1:]
+        if session.rare
+        else [r.metrics["accuracy"] for r in session.rounds]
+    )
+    for r, figure in zip(reversed(session.rounds), reversed(figures), strict=True):
         who = kind.auto_answerer if r.simulated else "person"
         who = f"{who}, correction" if r.is_correction else f"{who}, bulk" if r.is_bulk else who
         n = len(r.indices)
         columns["round"] += [r.number] * n
-        columns[picture] += [image_uri(session, i, THUMB_SCALE) for i in r.indices]
+        columns[picture] += [image_uri(session, i, thumb_scale(kind)) for i in r.indices]
         columns[kind.item_column] += [kind.item_id(i) for i in r.indices]
         columns["answer"] += [words[a] for a in r.answers]
         columns["answered by"] += [who] * n
-        columns[accuracy_column(session)] += [r.metrics["accuracy"]] * n
+        columns[accuracy_column(session)] += [figure] * n
     # An Arrow table straight from the columns, made once per revision: `st.dataframe` sends it
     # without converting, and no pandas frame is built on the way.
     frame = pa.table(columns)
@@ -62,14 +79,22 @@ def history(session: LabellingSession, options: list) -> None:
     if not session.rounds:
         st.caption("No rounds yet.")
         return
+    kind = session.features.kind
     st.dataframe(
         history_rows(session, options),
         hide_index=True,
         height=300,
         key="history_table",
+        row_height=kind.history_row_px,
         column_config={
-            session.features.kind.item: st.column_config.ImageColumn(width="small"),
-            accuracy_column(session): st.column_config.NumberColumn(format="percent"),
+            kind.item: st.column_config.ImageColumn(
+                # Wide enough for the picture at the row's height (a window's chart is wider
+                # than high); a digit or a photo keeps the narrow column.
+                width="small" if kind.history_row_px is None else "medium"
+            ),
+            accuracy_column(session): st.column_config.NumberColumn(
+                format="%.3f" if session.rare else "percent"
+            ),
         },
     )
     change_form(session, options)
@@ -87,7 +112,10 @@ def change_form(session: LabellingSession, options: list) -> None:
     words = {o.value: o.label for o in options}
     now = session.live_answers()  # one pass, not a search per image listed
     with st.container(border=True, key="change_label"):
-        picker, thumbnail = st.columns([5, 1], vertical_alignment="bottom")
+        kind = session.features.kind
+        # The picture's column as wide as the history shows it (a 56 px digit: a sixth).
+        share = max(1, round(kind.history_px / 56))
+        picker, thumbnail = st.columns([5, share], vertical_alignment="bottom")
         with picker:
             index = st.selectbox(
                 session.features.kind.in_own_words("Image to change (the newest first)"),
@@ -98,9 +126,9 @@ def change_form(session: LabellingSession, options: list) -> None:
         if index is not None:
             with thumbnail:
                 st.image(
-                    tile_png(session, index, THUMB_SCALE),
+                    tile_png(session, index, thumb_scale(kind)),
                     caption=f"now {words[now[index]]}",
-                    width=56,
+                    width=kind.history_px,
                 )
         # One above the other: beside the picker, five classes and Skip ran out of room.
         st.segmented_control("New answer", list(words), key=keys.FIX_ANSWER, format_func=words.get)

@@ -1,7 +1,7 @@
 """The progress line above the batch: labels, rounds, accuracy, the ceiling and when to stop.
 
-With a test set the line gives the test accuracy beside the frozen-head ceiling (and, for a
-rare positive answer such as snow, how many of it the head finds); without one
+With a test set the line gives the test accuracy beside the frozen-head ceiling (for a rare
+positive answer such as snow, its PR-AUC and how many of it the head finds first); without one
 (a folder without class folders) the cross-validated accuracy on the person's own labels. The
 stopping recommendation ends the line, its reasons in the line's help. `layer_note` warns of a
 layer that cannot answer the question well, in the sidebar and above the batch.
@@ -12,13 +12,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from tl_active import plots
 from tl_active.core import stopping
 from tl_active.core.task import Task
 from tl_active.data.backbones import DIGITS_LAYER
 from tl_active.sessions.figures import CV_FOLDS
 from tl_active.sessions.session import LabellingSession
-from ui.labelling import plural
+from ui.labelling import plural, rare_answer_name
 from ui.support import escape_markdown
 
 # The line's container, which the page's style keeps clear of toasts and tests find.
@@ -85,23 +84,19 @@ def progress_line_without_truth(session: LabellingSession) -> None:
     )
 
 
-# A binary question's positive answer rarer than this in the test set (snow: 2 %) is scored by
-# how many of it the head finds as well: accuracy alone says "98 %" for a head that finds none.
-RARE_SHARE = 0.2
-
-
 def rare_answer_note(session: LabellingSession) -> str:
-    """' · finds 3 of the 37 snow test windows (precision 25%)' for a rare positive answer."""
-    truth = session.data.truth_test
-    if not session.task.is_binary or not len(truth) or np.mean(truth == 1) >= RARE_SHARE:
+    """' · finds 3 of the 37 snow test windows (precision 25%)' for a rare answer."""
+    if not session.rare:
         return ""
-    metrics = session.metrics()
-    n_rare = int(np.count_nonzero(truth == 1))
-    found = round(metrics.recall * n_rare)
-    answer = plots.answer_name(session.task, session.features.class_names)
+    output = session.rare_output
+    truth = session.data.truth_test == output
+    said = session.proba_test.argmax(axis=1) == output
+    found = int(np.count_nonzero(truth & said))
+    precision = found / max(int(np.count_nonzero(said)), 1)
+    answer = rare_answer_name(session)
     return (
-        f" · finds **{found}** of the {n_rare} {escape_markdown(answer)} test "
-        f"{session.features.kind.items} (precision {metrics.precision:.0%})"
+        f" · finds **{found}** of the {int(truth.sum())} {escape_markdown(answer)} test "
+        f"{session.features.kind.items} (precision {precision:.0%})"
     )
 
 
@@ -110,13 +105,33 @@ def progress_line(session: LabellingSession, ceiling: float) -> None:
     simulated = sum(r.simulated for r in rounds)
     auto = f" ({simulated} auto-labelled)" if simulated else ""
     stop_text, stop_help = stopping_status(session)
+    items = session.features.kind.items
+    if session.rare:
+        # PR-AUC first: accuracy stays near the share of negatives whatever the head learns.
+        figures = (
+            f"test PR-AUC now **{session.pr_auc():.2f}**{rare_answer_note(session)} · "
+            f"frozen-head ceiling {session.ceiling_pr_auc():.2f} · accuracy "
+            f"{session.metrics().accuracy:.1%}"
+        )
+        about = (
+            f"PR-AUC on the {len(session.data.test):,} held-out test {items} of the question, "
+            "never offered for labelling: how well the head's p ranks them, from the base rate "
+            "(p the same for all) to 1 (every positive first). The frozen-head ceiling is the "
+            "same head fitted on every pool label of this backbone, layer and question."
+        )
+    else:
+        figures = (
+            f"test accuracy now **{session.metrics().accuracy:.1%}** · "
+            f"frozen-head ceiling {ceiling:.1%}"
+        )
+        about = (
+            f"Accuracy on the {len(session.data.test):,} held-out test {items} of the question, "
+            "never offered for labelling. The frozen-head ceiling is the same head fitted on "
+            "every pool label of this backbone, layer and question: what a few labels can "
+            "approach."
+        )
     st.container(key=PROGRESS_KEY).markdown(
         f"**{len(session.labelled)} labels** in **{plural(len(rounds), 'round')}**{auto} · "
-        f"test accuracy now **{session.metrics().accuracy:.1%}**{rare_answer_note(session)} · "
-        f"frozen-head ceiling {ceiling:.1%}{stop_text}",
-        help=f"Accuracy on the {len(session.data.test):,} held-out test "
-        f"{session.features.kind.items} of the question, "
-        "never offered for labelling. The frozen-head ceiling is the same head fitted on every "
-        "pool label of this backbone, layer and question: what a few labels can approach."
-        + stop_help,
+        f"{figures}{stop_text}",
+        help=about + stop_help,
     )

@@ -17,7 +17,13 @@ The names the page's sections use are gathered here, so that they import from on
 
 from __future__ import annotations
 
-from ui.labelling.answers import AnswerOption, answer_options, answer_word, session_options
+from ui.labelling.answers import (
+    AnswerOption,
+    answer_options,
+    answer_word,
+    rare_answer_name,
+    session_options,
+)
 from ui.labelling.corrections import on_change_form, on_check, on_check_fix, on_correct, on_undo
 from ui.labelling.fine_tune import fine_tuned, on_fine_tune_cancel
 from ui.labelling.opening import (
@@ -56,6 +62,7 @@ __all__ = [
     "answer_options",
     "session_options",
     "answer_word",
+    "rare_answer_name",
     "clear_box",
     "current_id",
     "current_session",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 
+from tl_active import plots
 from tl_active.core.task import EVEN, ODD, SKIP, Task
 from tl_active.data.kinds import DataKind
 from tl_active.sessions.session import LabellingSession
@@ -78,3 +79,16 @@ def session_options(session: LabellingSession) -> list[AnswerOption]:
 
 def answer_word(answer: str, options: list[AnswerOption]) -> str:
     return {o.value: o.label for o in options}[answer]
+
+
+def rare_answer_name(session: LabellingSession) -> str:
+    """The rare answer of a session (`LabellingSession.rare_output`) as a sentence says it:
+    'snow', a folder's class as its folder is named, '{0}' (a set of digits), 'not odd'."""
+    task, names = session.task, session.features.class_names
+    if not task.is_binary:
+        return session.rare_answer  # a class's name, as the data writes it
+    positive = plots.answer_name(task, names)
+    if session.rare_output == 1:
+        return positive
+    # The negative answer is rare: named by its class where the data names two ("no snow").
+    return names[0] if len(names) == 2 and task.classes == (1,) else f"not {positive}"

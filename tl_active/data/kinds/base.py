@@ -14,6 +14,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar
 
+import numpy as np
+
 
 def answer_keys(answers: Sequence[str], reserved: Sequence[str] = ()) -> tuple[str, ...]:
     """One keyboard key per answer, from the answers' names where they allow it.
@@ -62,6 +64,11 @@ class DataKind(ABC):
     tile_px: ClassVar[int] = 112
     # What a tile's picture shows, said once beside the batch where it is not plain ('').
     tile_legend: ClassVar[str] = ""
+    # How large the history shows an item's picture: `history_px` its longer side (beside the
+    # change form's picker too), `history_row_px` the table's rows (None: the table's own, about
+    # 35 px, which a digit or a photo's thumbnail reads at).
+    history_px: ClassVar[int] = 56
+    history_row_px: ClassVar[int | None] = None
     # Whether a backbone can be fine-tuned on a session's labels (it reads the images again).
     fine_tunable: ClassVar[bool] = False
 
@@ -99,6 +106,12 @@ class DataKind(ABC):
     @abstractmethod
     def test_split(self, n_test: int) -> str:
         """How the held-out test set was made, for people ('' when there is none)."""
+
+    def network_inputs(self, indices: Sequence[int]) -> np.ndarray:
+        """What a backbone reads for these pool items, for fine-tuning it on their answers
+        (MNIST's images in [0, 1], a window's standardised days); only a `fine_tunable` kind
+        has them."""
+        raise NotImplementedError(f"{self.name} items are not read again by their backbone")
 
     def tile_title(self, index: int) -> str:
         """A line over the pool item's tile that names it, where its picture does not ('')."""

@@ -50,7 +50,12 @@ class WeatherKind(DataKind):
     true_class = "the recorded events"
     auto_answerer = "recorded events (auto)"
     item_column = "city and day"
+    fine_tunable = True  # the weather network reads the windows again, as the CNN reads digits
     tile_px = 150  # wide enough for a readable fortnight, two tiles abreast beside the head
+    # A fortnight's four lines need about 7 px a day: 104 px wide, as the rows of the history
+    # are high enough for (the narrowest chart the page's tests call readable is 100 px).
+    history_px = 104
+    history_row_px = round(104 * HEIGHT_SHARE)
     tile_legend = (
         "Each chart is a window's days, oldest on the left: average temperature (red, over a "
         "blue band below freezing), dew point (green), pressure (purple), visibility (grey), "
@@ -81,6 +86,9 @@ class WeatherKind(DataKind):
         # Named by the tile's title, in text a page draws at its own size: the chart keeps its
         # whole height for the lines.
         return window_chart(self.windows, int(self.windows.pool_end[index]), size, named=False)
+
+    def network_inputs(self, indices) -> np.ndarray:
+        return self.windows.x_pool[np.asarray(indices, np.intp)]
 
     def tile_title(self, index: int) -> str:
         return self.windows.pool_name(index)

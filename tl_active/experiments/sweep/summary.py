@@ -1,8 +1,9 @@
 """What a sweep says: per grid cell over its seeds, and the files written when it finishes.
 
 When every cell is in, the folder also gets `_summary.csv` (per grid cell, over its seeds:
-labels to 99 % of the ceiling, accuracy at the budgets, AUC, where the stopping rule fired, and
-their spread), `_ceilings.csv` and `_sweep.png` (`finish_sweep`).
+labels to 99 % of the ceiling, accuracy at the budgets, AUC, where the stopping rule fired, the
+positives found at the budgets of a binary question, and their spread), `_ceilings.csv` and
+`_sweep.png` (`finish_sweep`).
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ def summary_columns(budgets: Sequence[int] = BUDGETS) -> list[str]:
         ),
         "wrong_given",
         "found",
+        *itertools.chain.from_iterable(
+            (f"positives_at_{b}", f"positives_at_{b}_sd") for b in budgets
+        ),
     ]
 
 
@@ -87,6 +91,9 @@ def summarise_sweep(
     spread over those seeds, and `seeds_stopped` says in how many seeds it fired at all.
     `wrong_given` and `found` are the wrong answers the oracle gave and those the re-checks
     found, after the last round, means over seeds (empty without noise or re-checks).
+    `positives_at_<n>` is compare's `positives.csv` figure: the positives among each seed's
+    first n labels (after its last round with at most n), their mean over seeds, and `_sd` their
+    spread; empty for a K-class question, and in rows written before positives were counted.
     """
     ceiling_of = {
         (b, layer, t): c
@@ -94,7 +101,13 @@ def summarise_sweep(
     }
     # Rows from before re-checks: none were made, and no wrong answers were counted; rows from
     # before the pool-taught head were the plain head's.
-    missing = {"recheck": 0, "wrong_given": np.nan, "found": np.nan, "head": PLAIN_HEAD}
+    missing = {
+        "recheck": 0,
+        "wrong_given": np.nan,
+        "found": np.nan,
+        "head": PLAIN_HEAD,
+        "positives": np.nan,
+    }
     rows = rows.assign(**{k: v for k, v in missing.items() if k not in rows})
     rows = rows.sort_values(ORDER, kind="stable")
     out = []
@@ -135,6 +148,9 @@ def summarise_sweep(
             for name in ("wrong_given", "found")
         }
 
+        positives = group["positives"].to_numpy(float)
+        found_by_seed = [positives_at(labels[i], positives[i], budgets) for i in runs]
+
         def spread(name: str, figures=per_seed) -> float:
             return spread_of(np.array([f[name] for f in figures], float))
 
@@ -148,12 +164,39 @@ def summarise_sweep(
                 "auc_sd": spread("auc"),
                 **{f"accuracy_at_{b}_sd": spread(f"accuracy_at_{b}") for b in budgets},
                 **wrong,
+                **{f"positives_at_{b}": mean_of(f[b] for f in found_by_seed) for b in budgets},
+                **{
+                    f"positives_at_{b}_sd": spread_of(
+                        np.array([f[b] for f in found_by_seed if not np.isnan(f[b])])
+                    )
+                    for b in budgets
+                },
             }
         )
     summary = pd.DataFrame(out, columns=summary_columns(budgets))
     for column in ("labels_to_99pct_of_ceiling", "labels_at_stop"):
         summary[column] = summary[column].astype("Int64")
     return summary
+
+
+def positives_at(
+    n_labels: np.ndarray, positives: np.ndarray, budgets: Sequence[int]
+) -> dict[int, float]:
+    """One run's positives among its first n labels, per budget n, as `compare.positives_found`
+    counts them: after its last round with at most n labels; NaN where the run stops short of
+    n, or where no positives were counted (a K-class question, rows from before them)."""
+    found = {}
+    for budget in budgets:
+        within = np.flatnonzero(n_labels <= budget)
+        short = not len(within) or n_labels.max() < budget
+        found[budget] = float("nan") if short else float(positives[within[-1]])
+    return found
+
+
+def mean_of(values) -> float:
+    """The mean of the figures that are not NaN; NaN when none is."""
+    known = [v for v in values if not np.isnan(v)]
+    return float(np.mean(known)) if known else float("nan")
 
 
 def spread_of(values: np.ndarray) -> float:
