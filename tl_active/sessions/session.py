@@ -41,7 +41,12 @@ import numpy as np
 
 from tl_active.core.head import HeadState, make_head
 from tl_active.core.metrics import Metrics, task_metrics
-from tl_active.core.pool_teacher import NEIGHBOURS, spreading_operator, training_set
+from tl_active.core.pool_teacher import (
+    NEIGHBOURS,
+    one_blas_thread,
+    spreading_operator,
+    training_set,
+)
 from tl_active.core.rows import row_max
 from tl_active.core.stopping import (
     KAPPA_WINDOW,
@@ -335,7 +340,8 @@ class LabellingSession:
         if weights is None:
             self.head.fit(x, y)
         else:
-            self.head.fit(x, y, weights)
+            with one_blas_thread():
+                self.head.fit(x, y, weights)
         self._rescore()
         figures.fill_figures(record, self)
         self._fill_stopping(record, previous, prior_right)
