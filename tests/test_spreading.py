@@ -1,9 +1,9 @@
 """How the pool-taught head's teacher computes: the same numbers as the plain sparse products.
 
-Spreading runs through a compiled pass over the graph renumbered for locality, two answers at a
-time, skipping rows no mass has reached; the pseudo-labels are picked by walking the fixed order
-of the pool rather than sorting; the fit runs on one BLAS thread. Each is checked here against
-the straightforward computation it replaces: the spread mass to the last bit, the pseudo-labels
+Spreading runs through a compiled pass over the graph renumbered for locality, two or three
+answers at a time, skipping rows no mass has reached; the pseudo-labels are picked by walking
+the fixed order of the pool rather than sorting; the fit runs on one BLAS thread. Each is
+checked here against the straightforward computation it replaces: the spread mass to the last bit, the pseudo-labels
 exactly, the head within the fit's own tolerance, and a reopened pool-taught session round by
 round against the live one.
 """
@@ -75,7 +75,9 @@ def blobs(n: int = 400, classes: int = 5, seed: int = 0) -> tuple[np.ndarray, np
         (1, PoolTeacher()),
         (2, PoolTeacher()),
         (3, PoolTeacher(alpha=0.5, steps=7)),
+        (4, PoolTeacher()),
         (5, PoolTeacher()),
+        (7, PoolTeacher(alpha=0.3, steps=12)),
         (5, PoolTeacher(alpha=0.9, steps=60)),
         (10, PoolTeacher(alpha=0.05, steps=1)),
     ],

@@ -113,7 +113,8 @@ def spreading_operator(neighbours: np.ndarray) -> SpreadingOperator:
     # In float32, each weight the float32 product of its two scales.
     links = sparse.diags(scale) @ links @ sparse.diags(scale)
     operator = SpreadingOperator(links.astype(np.float32).tocsr())
-    _spreading_kernel()  # compiled (or read from numba's cache) with the graph, not in a round
+    for width in (2, 3):
+        _spreading_kernel(width)  # compiled (or read from numba's cache) now, not in a round
     return operator
 
 
@@ -125,26 +126,28 @@ def spread(
     teacher: PoolTeacher,
 ) -> np.ndarray:
     """Each pool image's spread answer mass, (n, n_outputs): F <- alpha S F + (1 - alpha) Y."""
-    # Answers two at a time, through one compiled pass over the graph per pair: reading a
-    # row's links once for two answers, and the row's two numbers of mass together, took two
-    # thirds of the time of one answer at a time; four at a time took longer again (four
-    # numbers a row: the mass no longer stays in the cache). In float64: the mass that reaches an image 20 steps away is
-    # about (alpha / degree)^20, below float32's normal numbers, where arithmetic on
-    # subnormals took ten times as long.
+    # A few answers at a time, through one compiled pass over the graph per group: a row's
+    # links are read once for the group, and the group's numbers of mass of a row lie
+    # together. Per answer, a group of three took 0.85 of the time of a pair and a pair 0.65
+    # of one answer alone; four or more took longer again (the mass no longer stays in the
+    # cache). In float64: the mass that reaches an image 20 steps away is about
+    # (alpha / degree)^20, below float32's normal numbers, where arithmetic on subnormals
+    # took ten times as long.
     n = operator.shape[0]
     rows = operator.rank[np.asarray(labelled, np.intp)]
     labels = np.asarray(labels, np.intp)
     if len(labels) and not (0 <= labels.min() and labels.max() < n_outputs):
         raise ValueError(f"answers are output indices 0 to {n_outputs - 1}")
-    kernel = _spreading_kernel()
     # Answer-major, returned transposed, as the products per answer made it: `clear_answers`
     # then sums each image's mass in the same order, to the same last bit.
     mass = np.empty((n_outputs, n), np.float64)
-    for first in range(0, n_outputs, 2):
-        seeds = np.zeros((n, 2), np.float64)  # an odd last answer is paired with no answer
-        mine = (labels >= first) & (labels < first + 2)
+    first = 0
+    for width in _groups(n_outputs):
+        # A lone answer is spread as a pair with no answer (a pass of its own costs as much).
+        seeds = np.zeros((n, max(width, 2)), np.float64)
+        mine = (labels >= first) & (labels < first + width)
         np.add.at(seeds, (rows[mine], labels[mine] - first), 1.0)
-        pair = kernel(
+        group = _spreading_kernel(seeds.shape[1])(
             operator.indptr,
             operator.indices,
             operator.weights,
@@ -152,19 +155,29 @@ def spread(
             float(teacher.alpha),
             int(teacher.steps),
         )
-        width = min(2, n_outputs - first)
-        mass[first : first + width, operator.order] = pair[:, :width].T
+        mass[first : first + width, operator.order] = group[:, :width].T
+        first += width
     return mass.T
 
 
-def _spread_pair(indptr, indices, weights, seeds, alpha, steps):
+def _groups(n_outputs: int) -> list[int]:
+    """How many answers each pass spreads: threes, and a pair or two where three do not fit."""
+    if n_outputs <= 3:
+        return [n_outputs]
+    threes = n_outputs // 3 - (1 if n_outputs % 3 == 1 else 0)
+    return [3] * threes + [2] * ((n_outputs - 3 * threes) // 2)
+
+
+def _spread_two(indptr, indices, weights, seeds, alpha, steps):
     """`steps` of F <- alpha S F + (1 - alpha) Y for two answers (the columns of `seeds`, Y).
 
     The same arithmetic as a sparse product per answer, term by term: each row sums
     weight x mass over its links in order, times alpha, plus its share of the seeds. A row
     none of whose links has mass yet would sum zeros to zero, so it is left at zero until one
-    of its neighbours is reached (on the demo's pool half of the pool is still unreached
-    half-way through); what is computed is computed exactly as before.
+    of its neighbours is reached (on the demo's pool, about half of the pool is still
+    unreached half-way through); what is computed is computed exactly as before.
+    (`_spread_three` is the same for three answers: numba keeps each answer's sum in a
+    register only when their number is written in the code.)
     """
     n = seeds.shape[0]
     mass = seeds.copy()
@@ -182,18 +195,59 @@ def _spread_pair(indptr, indices, weights, seeds, alpha, steps):
         for i in range(n):
             if not live[i]:
                 continue
-            first = 0.0
-            second = 0.0
+            a = 0.0
+            b = 0.0
             for p in range(indptr[i], indptr[i + 1]):
                 j = indices[p]
                 weight = np.float64(weights[p])
-                first += weight * mass[j, 0]
-                second += weight * mass[j, 1]
-            first = first * alpha + start[i, 0]
-            second = second * alpha + start[i, 1]
-            after[i, 0] = first
-            after[i, 1] = second
-            if not passed[i] and (first != 0.0 or second != 0.0):
+                a += weight * mass[j, 0]
+                b += weight * mass[j, 1]
+            a = a * alpha + start[i, 0]
+            b = b * alpha + start[i, 1]
+            after[i, 0] = a
+            after[i, 1] = b
+            if not passed[i] and (a != 0.0 or b != 0.0):
+                passed[i] = True
+                for p in range(indptr[i], indptr[i + 1]):
+                    live[indices[p]] = True
+        mass, after = after, mass
+    return mass
+
+
+def _spread_three(indptr, indices, weights, seeds, alpha, steps):
+    """`_spread_two` for three answers."""
+    n = seeds.shape[0]
+    mass = seeds.copy()
+    after = np.zeros_like(seeds)
+    start = (1.0 - alpha) * seeds
+    live = np.zeros(n, np.bool_)
+    passed = np.zeros(n, np.bool_)
+    for i in range(n):
+        if seeds[i, 0] != 0.0 or seeds[i, 1] != 0.0 or seeds[i, 2] != 0.0:
+            live[i] = True
+            passed[i] = True
+            for p in range(indptr[i], indptr[i + 1]):
+                live[indices[p]] = True
+    for _ in range(steps):
+        for i in range(n):
+            if not live[i]:
+                continue
+            a = 0.0
+            b = 0.0
+            c = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                weight = np.float64(weights[p])
+                a += weight * mass[j, 0]
+                b += weight * mass[j, 1]
+                c += weight * mass[j, 2]
+            a = a * alpha + start[i, 0]
+            b = b * alpha + start[i, 1]
+            c = c * alpha + start[i, 2]
+            after[i, 0] = a
+            after[i, 1] = b
+            after[i, 2] = c
+            if not passed[i] and (a != 0.0 or b != 0.0 or c != 0.0):
                 passed[i] = True
                 for p in range(indptr[i], indptr[i + 1]):
                     live[indices[p]] = True
@@ -202,17 +256,18 @@ def _spread_pair(indptr, indices, weights, seeds, alpha, steps):
 
 
 @functools.cache
-def _spreading_kernel():
-    """`_spread_pair` compiled by numba, once per process (kept in numba's cache on disk)."""
+def _spreading_kernel(width: int):
+    """The pass for `width` (2 or 3) answers, compiled by numba once per process (and kept in
+    numba's cache on disk)."""
     import numba
 
-    kernel = numba.njit(cache=True, nogil=True)(_spread_pair)
+    kernel = numba.njit(cache=True, nogil=True)({2: _spread_two, 3: _spread_three}[width])
     # One small call compiles it for the operator's array types (or reads it from the cache).
     kernel(
         np.zeros(2, np.uint32),
         np.zeros(0, np.uint32),
         np.zeros(0, np.float32),
-        np.zeros((1, 2)),
+        np.zeros((1, width)),
         0.5,
         1,
     )
@@ -234,17 +289,21 @@ def pseudo_labels(
     labels: np.ndarray,
     n_outputs: int,
     teacher: PoolTeacher = PoolTeacher(),
+    mass: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The pool positions the spread answers are clear about, and those answers.
 
     Images already labelled are left out (their answer is the person's). Among the confident
     rest, at most `per_answer` of each answer, the first in a fixed order of the pool (an even
-    sample of them), so the same answers always give the same pseudo-labels.
+    sample of them), so the same answers always give the same pseudo-labels. `mass` is these
+    answers' `spread`, when it is already at hand.
     """
     empty = np.zeros(0, np.intp)
     if len(labelled) == 0:
         return empty, empty
-    answer, clear = clear_answers(spread(operator, labelled, labels, n_outputs, teacher), teacher)
+    if mass is None:
+        mass = spread(operator, labelled, labels, n_outputs, teacher)
+    answer, clear = clear_answers(mass, teacher)
     clear[np.asarray(labelled, np.intp)] = False
     # The clear images in the fixed order, then the first `per_answer` of each answer: the
     # same as sorting each answer's candidates by their rank, without a sort per round.
