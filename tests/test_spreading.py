@@ -236,3 +236,17 @@ def test_spread_on_the_demo_pool_is_the_sparse_products_to_the_last_bit():
             sorted_pseudo_labels(operator, labelled, labels, 2, teacher),
         )
     )
+
+
+def test_the_bench_times_the_pool_taught_round_s_parts(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "bench"))
+    from bench_round import time_pool_parts
+
+    parts = time_pool_parts(three_blobs_features(), 3, task=Task.multiclass("0-2"), batch=3)
+    assert set(parts) == {"spreading", "choosing", "fit", "rows"}
+    assert all(values.shape == (3,) for values in parts.values())
+    assert (parts["spreading"] > 0).all() and (parts["fit"] > 0).all()
+    # Each round's fit is on its answers (3 more a round) and their pseudo-labels.
+    assert np.all(parts["rows"] > [3, 6, 9])
