@@ -117,7 +117,7 @@ def _agreement(trails: dict, run: str) -> str:
     runs = trails[(run, "earlier")] + trails[(run, "this")]
     for number, rounds in enumerate(zip(*runs), start=1):
         if any(r != rounds[0] for r in rounds):
-            return f"the same batches and pseudo-labels until round {number}"
+            return f"the same batches and pseudo-labels before round {number}, not from it"
     return "the same batches and pseudo-labels"
 
 
