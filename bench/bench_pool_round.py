@@ -6,7 +6,7 @@ configurations (odd/even on the demo's 60,000 x 10, batch 4; digits 0-4 on the 5
 30,596 x 128 embedding, batch 5), with the plain head and with the pool-taught one, and times
 each round (submit, refit, rescore, next batch). The neighbour graph is made, or read from the
 cache, before the timing. The sides alternate so that both see about the same load; it prints
-the medians of every round of every repeat, the ratio, and whether both sides' sessions asked
+the medians of every round of every repeat (wall and CPU time), the ratio, and whether both sides' sessions asked
 for the same images and counted the same pseudo-labels in every round, or from which round on
 they did not. (The number of BLAS threads moves a fit's last bits: run both sides with
 `OPENBLAS_NUM_THREADS=1`, as `make run` serves the app, to compare the computations alone.)
@@ -51,15 +51,16 @@ for name, (backbone, layer, task, batch) in configurations.items():
         session = LabellingSession(features, settings)
         session.next_batch()
         session.training_set(np.zeros(0, np.intp), np.zeros(0, np.intp))  # the graph
-        seconds, trail = [], []
+        seconds, cpu, trail = [], [], []
         for _ in range({rounds}):
             answers = session.truth([p.index for p in session.pending])
-            started = time.perf_counter()
+            started, used = time.perf_counter(), time.process_time()
             session.submit(answers)
             session.next_batch()
             seconds.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - used)
             trail.append([[p.index for p in session.pending], session.pseudo_count])
-        out[f"{{name}}, {{head}}"] = {{"seconds": seconds, "trail": trail}}
+        out[f"{{name}}, {{head}}"] = {{"seconds": seconds, "cpu": cpu, "trail": trail}}
 print(json.dumps(out))
 """
 
@@ -81,6 +82,7 @@ def main() -> None:
 
     earlier = Path(tempfile.mkdtemp(prefix="pool-round-"))
     seconds: dict[tuple[str, str], list[float]] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}
     trails: dict[tuple[str, str], list] = {}
     try:
         archive = subprocess.run(
@@ -91,6 +93,7 @@ def main() -> None:
             for side, root in (("earlier", earlier), ("this", ROOT)):
                 for run, result in timed(root, args.rounds).items():
                     seconds.setdefault((run, side), []).extend(result["seconds"])
+                    cpu.setdefault((run, side), []).extend(result["cpu"])
                     trails.setdefault((run, side), []).append(result["trail"])
                 print(f"  repeat {repeat + 1}, {side}: done", flush=True)
     finally:
@@ -109,6 +112,13 @@ def main() -> None:
         )
         ratio = statistics.median(times["earlier"]) / statistics.median(times["this"])
         print(f"  {run:24s} {shown}  {ratio:5.1f} x  {_agreement(trails, run)}")
+    print("the same rounds' CPU time, median ms (a round's time with a core to itself)")
+    for run in dict.fromkeys(run for run, _ in cpu):
+        shown = "  ".join(
+            f"{side} {1000 * statistics.median(cpu[(run, side)]):8.1f}"
+            for side in ("earlier", "this")
+        )
+        print(f"  {run:24s} {shown}")
 
 
 def _agreement(trails: dict, run: str) -> str:
