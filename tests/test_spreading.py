@@ -112,6 +112,8 @@ def test_the_graph_is_renumbered_but_each_row_keeps_its_links_in_order():
         mine = slice(matrix.indptr[original], matrix.indptr[original + 1])
         assert np.array_equal(operator.order[operator.indices[links]], matrix.indices[mine])
         assert np.array_equal(operator.weights[links], matrix.data[mine])
+    vector = np.arange(len(x), dtype=np.float64)
+    assert np.array_equal(operator @ vector, matrix @ vector)
     # Neighbours get nearby numbers: the mean gap between linked rows shrinks.
     rows = np.repeat(np.arange(len(x)), np.diff(operator.indptr))
     before = np.repeat(np.arange(len(x)), np.diff(matrix.indptr))

@@ -92,6 +92,10 @@ class SpreadingOperator:
         if not np.array_equal(self.weights, matrix.data[source]):
             raise ValueError("a spreading operator's weights are float32 numbers")
 
+    def __matmul__(self, other: np.ndarray) -> np.ndarray:
+        """S @ x in the pool's order, for a product of one's own (spreading has its own pass)."""
+        return self.matrix @ other
+
 
 def spreading_operator(neighbours: np.ndarray) -> SpreadingOperator:
     """The normalised graph D^-1/2 W D^-1/2 of a neighbour table (n, k) of positions.
