@@ -12,7 +12,8 @@ Two configurations are timed: the demo's (the shipped CNN's 10 softmax outputs, 
 odd/even over the 60,000-image pool) and a K-class one (the 5-9 CNN's 128-wide embedding, a
 softmax head over digits 0-4, about 30,000 pool images). In each, the default strategy's round
 is timed with the pool-taught head too (`core/pool_teacher.py`: spreading the answers over the
-pool's neighbour graph before the fit), beside the plain head's.
+pool's neighbour graph before the fit), beside the plain head's, and that round's parts on their
+own: the spreading, choosing the pseudo-labels, and the fit on them and the answers.
 
 The stopping signals (`core/stopping.py`) are timed on their own too: what the session adds to a
 round to compute them on the whole pool (target: under 2 ms on the 60,000 images), against
@@ -35,6 +36,7 @@ import time
 
 import numpy as np
 
+from tl_active.core.pool_teacher import PoolTeacher, one_blas_thread, pseudo_labels, spread
 from tl_active.core.stopping import predicted_answers
 from tl_active.core.strategies import DEFAULT_STRATEGY, allowed_strategies
 from tl_active.core.task import Task
@@ -75,6 +77,54 @@ def time_rounds(
         session.next_batch()
         seconds.append(time.perf_counter() - started)
     return np.array(seconds)
+
+
+def time_pool_parts(
+    features: FeatureSet, rounds: int, task: Task | str = "odd", batch: int = 4
+) -> dict[str, np.ndarray]:
+    """Seconds per round of the pool-taught head's own parts, on a session of the default
+    strategy answered by the oracle: after each round, its spreading, choosing the
+    pseudo-labels from the spread mass (`pseudo_labels`), and the fit on them and the answers
+    (from the head before the round, as the round fits it), each timed on that round's
+    answers."""
+    settings = SessionSettings(
+        task=task, strategy=DEFAULT_STRATEGY, batch_size=batch, layer=features.layer, head=POOL_HEAD
+    )
+    session = LabellingSession(features, settings)
+    session.training_set(np.zeros(0, np.intp), np.zeros(0, np.intp))  # the graph, untimed
+    operator = session.data.derived("spreading operator", None)
+    n_outputs, teacher = session.task.n_outputs, PoolTeacher()
+    parts = {"spreading": [], "choosing": [], "fit": [], "rows": []}
+    for _ in range(rounds):
+        before = session.head.state_.copy()
+        session.answer_by_truth()
+        positions = np.array(session.ledger.labelled, np.intp)
+        labels = np.asarray(session.labels, np.intp)
+        started = time.perf_counter()
+        mass = spread(operator, positions, labels, n_outputs, teacher)
+        parts["spreading"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        pseudo_labels(operator, positions, labels, n_outputs, teacher, mass=mass)
+        parts["choosing"].append(time.perf_counter() - started)
+        x, y, weights, _ = session.training_set(positions, labels)
+        head = session.fresh_head()
+        head.state_ = before
+        started = time.perf_counter()
+        with one_blas_thread():
+            head.fit(x, y, weights)
+        parts["fit"].append(time.perf_counter() - started)
+        parts["rows"].append(len(y))
+    return {name: np.array(values) for name, values in parts.items()}
+
+
+def _print_pool_parts(features: FeatureSet, rounds: int, **settings) -> None:
+    parts = time_pool_parts(features, rounds, **settings)
+    fit = f"          the fit on one BLAS thread ({np.median(parts['rows']):,.0f} rows)"
+    print(
+        f"  {'  of which: spreading the answers':50s} {_ms(parts['spreading'])}\n"
+        f"  {'            choosing the pseudo-labels':50s} {_ms(parts['choosing'])}\n"
+        f"  {'  ' + fit:50s} {_ms(parts['fit'])}"
+    )
 
 
 def time_signals(
@@ -183,6 +233,7 @@ def main(args: argparse.Namespace) -> None:
         f"{'one round (submit, retrain, rescore, next batch)':52s} {'median ms':>8s} {'p95 ms':>8s}"
     )
     ours = _time_strategies(features, args.rounds)
+    _print_pool_parts(features, args.rounds)
     fit = time_keras_fit(features, max(3, args.demo_repeats))
     print(f"  {'baseline: Keras model.fit on a fresh head':50s} {_ms(fit)}")
     demo = time_demo_rounds(features, args.demo_repeats)
@@ -215,6 +266,7 @@ def main(args: argparse.Namespace) -> None:
         f"classes {K_CLASS_TASK.name()}, pool {size:,} images, batch {K_CLASS_BATCH}"
     )
     k_ours = _time_strategies(k_features, args.rounds, task=K_CLASS_TASK, batch=K_CLASS_BATCH)
+    _print_pool_parts(k_features, args.rounds, task=K_CLASS_TASK, batch=K_CLASS_BATCH)
     print(
         f"default (diversity) round: median {1000 * np.median(k_ours['diversity']):.1f} ms; "
         f"slowest ({max(k_ours, key=lambda s: np.median(k_ours[s]))}): "

@@ -10,9 +10,10 @@ an answer.
 
 Nothing here is quadratic in the pool: the graph is the neighbour table (n x k) made
 symmetric, a sparse matrix of about 2nk entries, and spreading is a fixed number of sparse
-products. The fixed number matters twice: a round stays fast, and the pseudo-labels depend on
-the answers so far alone, so a session replays exactly. The neighbour table itself is made
-once per feature set (see `data/neighbour_graph.py`).
+products (one compiled pass over the graph per step, see `SpreadingOperator`). The fixed
+number matters twice: a round stays fast, and the pseudo-labels depend on the answers so far
+alone, so a session replays exactly. The neighbour table itself is made once per feature set
+(see `data/neighbour_graph.py`).
 
 Settings, chosen on validation splits of MNIST's training pool, never on a test set
 (`bench/bench_pool_validation.py`; the grid and its figures are in docs/compare-and-sweeps.md):
@@ -78,7 +79,46 @@ TEACHERS = {
 POOL_RULES = max(TEACHERS)
 
 
-def spreading_operator(neighbours: np.ndarray):
+class SpreadingOperator:
+    """The normalised graph S = D^-1/2 W D^-1/2 of a pool's neighbour table, kept for spreading.
+
+    `matrix` is S in the pool's order (scipy CSR). Spreading reads a copy renumbered in reverse
+    Cuthill-McKee order (neighbours get nearby numbers, so the mass a row reads sits in a few
+    cache lines rather than all over a 60,000-row array: a third of the time on the demo's
+    pool), each row's links kept in their order in `matrix`, so every sum adds the same terms in
+    the same order and the spread mass is the same to the last bit.
+    """
+
+    def __init__(self, matrix) -> None:
+        from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+        self.matrix = matrix
+        self.shape = matrix.shape
+        n = matrix.shape[0]
+        self.order = reverse_cuthill_mckee(matrix, symmetric_mode=True).astype(np.intp)
+        self.rank = np.empty(n, np.intp)  # each pool position's row in the spreading order
+        self.rank[self.order] = np.arange(n)
+        counts = np.diff(matrix.indptr)[self.order]
+        indptr = np.zeros(n + 1, np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        # Row r's links are row order[r]'s, in their order: source = its start + offset in row.
+        source = np.arange(indptr[-1]) - np.repeat(indptr[:-1] - matrix.indptr[self.order], counts)
+        # Unsigned positions: the kernel then needs no check for Python's negative indexing.
+        unsigned = np.uint32 if n < 2**32 and indptr[-1] < 2**32 else np.uint64
+        self.indptr = indptr.astype(unsigned)
+        self.indices = self.rank[matrix.indices[source]].astype(unsigned)
+        # The weights are float32 products (see `spreading_operator`), kept as such: exactly the
+        # same numbers, read in 4 bytes rather than 8.
+        self.weights = matrix.data[source].astype(np.float32)
+        if not np.array_equal(self.weights, matrix.data[source]):
+            raise ValueError("a spreading operator's weights are float32 numbers")
+
+    def __matmul__(self, other: np.ndarray) -> np.ndarray:
+        """S @ x in the pool's order, for a product of one's own (spreading has its own pass)."""
+        return self.matrix @ other
+
+
+def spreading_operator(neighbours: np.ndarray) -> SpreadingOperator:
     """The normalised graph D^-1/2 W D^-1/2 of a neighbour table (n, k) of positions.
 
     W links i and j when either is among the other's neighbours (symmetric, unweighted), so
@@ -95,29 +135,168 @@ def spreading_operator(neighbours: np.ndarray):
     links.data[:] = 1.0
     degree = np.asarray(links.sum(axis=1)).ravel()
     scale = 1.0 / np.sqrt(np.maximum(degree, 1.0))
+    # In float32, each weight the float32 product of its two scales.
     links = sparse.diags(scale) @ links @ sparse.diags(scale)
-    return links.astype(np.float64).tocsr()
+    operator = SpreadingOperator(links.astype(np.float32).tocsr())
+    for width in (2, 3):
+        _spreading_kernel(width)  # compiled (or read from numba's cache) now, not in a round
+    return operator
 
 
 def spread(
-    operator, labelled: np.ndarray, labels: np.ndarray, n_outputs: int, teacher: PoolTeacher
+    operator: SpreadingOperator,
+    labelled: np.ndarray,
+    labels: np.ndarray,
+    n_outputs: int,
+    teacher: PoolTeacher,
 ) -> np.ndarray:
     """Each pool image's spread answer mass, (n, n_outputs): F <- alpha S F + (1 - alpha) Y."""
-    # One column per answer, each spread by its own sparse product with a vector: scipy's
-    # product with a narrow matrix took six times as long as the same columns one by one. In
-    # float64: the mass that reaches an image 20 steps away is about (alpha / degree)^20,
-    # below float32's normal numbers, and arithmetic on subnormals took ten times as long.
-    seeds = np.zeros((n_outputs, operator.shape[0]), np.float64)
-    np.add.at(seeds, (np.asarray(labels, np.intp), np.asarray(labelled, np.intp)), 1.0)
-    mass = seeds.copy()
-    start = (1.0 - teacher.alpha) * seeds
-    for _ in range(teacher.steps):
-        for k in range(n_outputs):
-            column = operator @ mass[k]
-            column *= teacher.alpha
-            column += start[k]
-            mass[k] = column
+    # A few answers at a time, through one compiled pass over the graph per group: a row's
+    # links are read once for the group, and the group's numbers of mass of a row lie
+    # together. Per answer, a group of three took 0.85 of the time of a pair and a pair 0.65
+    # of one answer alone; four or more took longer again (the mass no longer stays in the
+    # cache). In float64: the mass that reaches an image 20 steps away is about
+    # (alpha / degree)^20, below float32's normal numbers, where arithmetic on subnormals
+    # took ten times as long.
+    n = operator.shape[0]
+    rows = operator.rank[np.asarray(labelled, np.intp)]
+    labels = np.asarray(labels, np.intp)
+    if len(labels) and not (0 <= labels.min() and labels.max() < n_outputs):
+        raise ValueError(f"answers are output indices 0 to {n_outputs - 1}")
+    # Answer-major, returned transposed, as the products per answer made it: `clear_answers`
+    # then sums each image's mass in the same order, to the same last bit.
+    mass = np.empty((n_outputs, n), np.float64)
+    first = 0
+    for width in _groups(n_outputs):
+        # A lone answer is spread as a pair with no answer (a pass of its own costs as much).
+        seeds = np.zeros((n, max(width, 2)), np.float64)
+        mine = (labels >= first) & (labels < first + width)
+        np.add.at(seeds, (rows[mine], labels[mine] - first), 1.0)
+        group = _spreading_kernel(seeds.shape[1])(
+            operator.indptr,
+            operator.indices,
+            operator.weights,
+            seeds,
+            float(teacher.alpha),
+            int(teacher.steps),
+        )
+        mass[first : first + width, operator.order] = group[:, :width].T
+        first += width
     return mass.T
+
+
+def _groups(n_outputs: int) -> list[int]:
+    """How many answers each pass spreads: threes, and a pair or two where three do not fit."""
+    if n_outputs <= 3:
+        return [n_outputs]
+    threes = n_outputs // 3 - (1 if n_outputs % 3 == 1 else 0)
+    return [3] * threes + [2] * ((n_outputs - 3 * threes) // 2)
+
+
+def _spread_two(indptr, indices, weights, seeds, alpha, steps):
+    """`steps` of F <- alpha S F + (1 - alpha) Y for two answers (the columns of `seeds`, Y).
+
+    The same arithmetic as a sparse product per answer, term by term: each row sums
+    weight x mass over its links in order, times alpha, plus its share of the seeds. A row
+    none of whose links has mass yet would sum zeros to zero, so it is left at zero until one
+    of its neighbours is reached (on the demo's pool, about half of the pool is still
+    unreached half-way through); what is computed is computed exactly as before.
+    (`_spread_three` is the same for three answers: numba keeps each answer's sum in a
+    register only when their number is written in the code.)
+    """
+    n = seeds.shape[0]
+    mass = seeds.copy()
+    after = np.zeros_like(seeds)
+    start = (1.0 - alpha) * seeds
+    live = np.zeros(n, np.bool_)  # rows whose mass may not be zero after the next step
+    passed = np.zeros(n, np.bool_)  # rows with mass, whose neighbours are live
+    for i in range(n):
+        if seeds[i, 0] != 0.0 or seeds[i, 1] != 0.0:
+            live[i] = True
+            passed[i] = True
+            for p in range(indptr[i], indptr[i + 1]):
+                live[indices[p]] = True
+    for _ in range(steps):
+        for i in range(n):
+            if not live[i]:
+                continue
+            a = 0.0
+            b = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                weight = np.float64(weights[p])
+                a += weight * mass[j, 0]
+                b += weight * mass[j, 1]
+            a = a * alpha + start[i, 0]
+            b = b * alpha + start[i, 1]
+            after[i, 0] = a
+            after[i, 1] = b
+            if not passed[i] and (a != 0.0 or b != 0.0):
+                passed[i] = True
+                for p in range(indptr[i], indptr[i + 1]):
+                    live[indices[p]] = True
+        mass, after = after, mass
+    return mass
+
+
+def _spread_three(indptr, indices, weights, seeds, alpha, steps):
+    """`_spread_two` for three answers."""
+    n = seeds.shape[0]
+    mass = seeds.copy()
+    after = np.zeros_like(seeds)
+    start = (1.0 - alpha) * seeds
+    live = np.zeros(n, np.bool_)
+    passed = np.zeros(n, np.bool_)
+    for i in range(n):
+        if seeds[i, 0] != 0.0 or seeds[i, 1] != 0.0 or seeds[i, 2] != 0.0:
+            live[i] = True
+            passed[i] = True
+            for p in range(indptr[i], indptr[i + 1]):
+                live[indices[p]] = True
+    for _ in range(steps):
+        for i in range(n):
+            if not live[i]:
+                continue
+            a = 0.0
+            b = 0.0
+            c = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                weight = np.float64(weights[p])
+                a += weight * mass[j, 0]
+                b += weight * mass[j, 1]
+                c += weight * mass[j, 2]
+            a = a * alpha + start[i, 0]
+            b = b * alpha + start[i, 1]
+            c = c * alpha + start[i, 2]
+            after[i, 0] = a
+            after[i, 1] = b
+            after[i, 2] = c
+            if not passed[i] and (a != 0.0 or b != 0.0 or c != 0.0):
+                passed[i] = True
+                for p in range(indptr[i], indptr[i + 1]):
+                    live[indices[p]] = True
+        mass, after = after, mass
+    return mass
+
+
+@functools.cache
+def _spreading_kernel(width: int):
+    """The pass for `width` (2 or 3) answers, compiled by numba once per process (and kept in
+    numba's cache on disk)."""
+    import numba
+
+    kernel = numba.njit(cache=True, nogil=True)({2: _spread_two, 3: _spread_three}[width])
+    # One small call compiles it for the operator's array types (or reads it from the cache).
+    kernel(
+        np.zeros(2, np.uint32),
+        np.zeros(0, np.uint32),
+        np.zeros(0, np.float32),
+        np.zeros((1, width)),
+        0.5,
+        1,
+    )
+    return kernel
 
 
 def clear_answers(mass: np.ndarray, teacher: PoolTeacher) -> tuple[np.ndarray, np.ndarray]:
@@ -136,29 +315,32 @@ def pseudo_labels(
     n_outputs: int,
     teacher: PoolTeacher = PoolTeacher(),
     keep: Keep | None = None,
+    mass: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The pool positions the spread answers are clear about, and those answers.
 
     Images already labelled are left out (their answer is the person's), and so are those
     `keep` refuses (see `safeguard`). Among the confident rest, at most `per_answer` of each
     answer, the first in a fixed order of the pool (an even sample of them), so the same
-    answers always give the same pseudo-labels.
+    answers always give the same pseudo-labels. `mass` is these answers' `spread`, when it is
+    already at hand.
     """
     empty = np.zeros(0, np.intp)
     if len(labelled) == 0:
         return empty, empty
-    answer, clear = clear_answers(spread(operator, labelled, labels, n_outputs, teacher), teacher)
+    if mass is None:
+        mass = spread(operator, labelled, labels, n_outputs, teacher)
+    answer, clear = clear_answers(mass, teacher)
     clear[np.asarray(labelled, np.intp)] = False
     if keep is not None:
         candidates = np.flatnonzero(clear)
         clear[candidates[~keep(candidates, answer[candidates])]] = False
-    order = _pool_order(len(answer))
-    chosen = []
-    for k in range(n_outputs):
-        candidates = np.flatnonzero(clear & (answer == k))
-        chosen.append(
-            candidates[np.argsort(order[candidates], kind="stable")][: teacher.per_answer]
-        )
+    # The clear images in the fixed order, then the first `per_answer` of each answer: the
+    # same as sorting each answer's candidates by their rank, without a sort per round.
+    sequence = _pool_sequence(len(answer))
+    in_order = sequence[clear[sequence]]
+    answered = answer[in_order]
+    chosen = [in_order[answered == k][: teacher.per_answer] for k in range(n_outputs)]
     positions = np.sort(np.concatenate(chosen)) if chosen else empty
     return positions.astype(np.intp), answer[positions].astype(np.intp)
 
@@ -210,11 +392,31 @@ def safeguard(
     return keep
 
 
+def one_blas_thread():
+    """A context in which BLAS runs on one thread: for the fit on a training set.
+
+    The answers and their pseudo-labels are a few thousand rows, enough for OpenBLAS to split
+    each of the fit's small products over every core, and on a busy machine the threads wait
+    for each other: the 5-class fit on 2,000 rows took 2 to 6 s there on two threads and 40 ms
+    on one. (The plain head's few answers stay under the size where BLAS splits its work.)
+    """
+    return _thread_pools().limit(limits=1, user_api="blas")
+
+
+@functools.cache
+def _thread_pools():
+    # Found once (tens of milliseconds); SciPy, the softmax head's optimiser, is imported first
+    # so that its own BLAS is among them.
+    import scipy.optimize  # noqa: F401
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 @functools.lru_cache(maxsize=8)
-def _pool_order(n: int) -> np.ndarray:
-    """A fixed rank for each of n pool positions: a seeded permutation, the same every call
-    (made once per pool size: a round should not draw 60,000 numbers again)."""
-    rank = np.empty(n, np.intp)
-    rank[np.random.default_rng(0).permutation(n)] = np.arange(n)
-    rank.flags.writeable = False
-    return rank
+def _pool_sequence(n: int) -> np.ndarray:
+    """A fixed order of n pool positions: a seeded permutation, the same every call (made once
+    per pool size: a round should not draw 60,000 numbers again)."""
+    sequence = np.random.default_rng(0).permutation(n)
+    sequence.flags.writeable = False
+    return sequence

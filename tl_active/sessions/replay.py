@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tl_active.core.head import HeadState, HeadStates
+from tl_active.core.pool_teacher import one_blas_thread
 from tl_active.data.features import FeatureSet
 from tl_active.errors import ProtocolError, SessionFileError
 from tl_active.sessions.records import (
@@ -236,7 +237,8 @@ class Replay:
                     )
             return
         if self.settings.head == POOL_HEAD:
-            return self._check_pool_taught(recorded, ks, ends, before)
+            with one_blas_thread():  # its fits are on a few thousand rows (see the function)
+                return self._check_pool_taught(recorded, ks, ends, before)
         want = self._states_of([recorded[k] for k in ks])
         labelled = ends[ks] > 0
         gradients = np.full(len(ks), np.inf)

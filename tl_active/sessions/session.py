@@ -44,6 +44,7 @@ from tl_active.core.metrics import Metrics, average_precision, rare_output, task
 from tl_active.core.pool_teacher import (
     NEIGHBOURS,
     TEACHERS,
+    one_blas_thread,
     safeguard,
     spreading_operator,
     training_set,
@@ -391,7 +392,8 @@ class LabellingSession:
         if weights is None:
             self.head.fit(x, y)
         else:
-            self.head.fit(x, y, weights)
+            with one_blas_thread():
+                self.head.fit(x, y, weights)
         self._rescore()
         figures.fill_figures(record, self)
         self._fill_stopping(record, previous, prior_right)
