@@ -273,23 +273,17 @@ def test_phased_covers_first_then_asks_where_the_head_hesitates():
     proba = np.full((60, 2), 0.5)
     proba[:, 1] = np.linspace(0.99, 0.01, 60)  # the head is least sure of images 29 and 30
     proba[:, 0] = 1 - proba[:, 1]
-    cache = {}
-
-    def derived(name, make):
-        if name not in cache:
-            cache[name] = make(points)
-        return cache[name]
-
-    def view(labelled, labels):
-        pool = hand_made(points, labelled, clusters=member, proba=proba, derived=derived)
-        return dataclasses.replace(pool, labels=np.asarray(labels, np.intp))
-
+    view = phased_pool(points, member, proba)
     strategy = get_strategy("phased")
-    empty = view([], [])
-    picks = strategy(empty, 1, np.random.default_rng(0))
-    # Nothing settled: MaxHerding's pick (every cluster is unanswered), and the reason says so.
-    assert picks[0].reason.startswith("covering (0% settled): first of a cluster nobody answered")
-    assert picks[0].index == get_strategy("maxherding")(empty, 1, np.random.default_rng(0))[0].index
+    picks = strategy(view([], []), 2, np.random.default_rng(0))
+    # Nothing settled, no cluster answered: each blob's image nearest its mean, and the reason
+    # says so.
+    typical = {
+        int(np.flatnonzero(member == c)[np.argmin(np.linalg.norm(points[member == c] - m, axis=1))])
+        for c, m in enumerate([points[member == c].mean(axis=0) for c in (0, 1)])
+    }
+    assert {p.index for p in picks} == typical
+    assert picks[0].reason.startswith("covering (0% settled): the most typical of a cluster")
     # One answer in one blob settles that blob only (half the pool): still covering.
     one = view([0], [0])
     assert strategy(one, 1, np.random.default_rng(0))[0].reason.startswith("covering (50% settled)")
@@ -300,8 +294,11 @@ def test_phased_covers_first_then_asks_where_the_head_hesitates():
 
 
 def phased_pool(points, member, proba=None):
-    """A view maker over one shared cache, as a session's task lends one."""
+    """A view maker over one shared cache, as a session's task lends one; each image's
+    typicality is minus its distance to its cluster's mean."""
     cache = {}
+    centres = np.array([points[member == c].mean(axis=0) for c in range(member.max() + 1)])
+    typicality = -np.linalg.norm(points - centres[member], axis=1)
 
     def derived(name, make):
         if name not in cache:
@@ -309,10 +306,12 @@ def phased_pool(points, member, proba=None):
         return cache[name]
 
     def view(labelled, labels, cached=True):
-        pool = hand_made(
-            points, labelled, clusters=member, proba=proba, derived=derived if cached else None
+        pool = hand_made(points, labelled, proba=proba, derived=derived if cached else None)
+        return dataclasses.replace(
+            pool,
+            labels=np.asarray(labels, np.intp),
+            clustering=lambda: (member, typicality, np.zeros(len(member))),
         )
-        return dataclasses.replace(pool, labels=np.asarray(labels, np.intp))
 
     return view
 
@@ -350,10 +349,12 @@ def test_phased_asks_a_cluster_nobody_answered_before_more_of_an_answered_one():
     # MaxHerding alone asks more of the large cloud: there a pick adds more coverage ...
     herding = get_strategy("maxherding")(pool, 1, np.random.default_rng(0))[0]
     assert member[herding.index] == 0
-    # ... phased first asks the cloud nobody answered, at its best gain there.
+    # ... phased first asks the cloud nobody answered, its image nearest the cloud's mean.
     picks = get_strategy("phased")(pool, 2, np.random.default_rng(0))
-    assert member[picks[0].index] == 1
-    assert picks[0].reason.startswith("covering (83% settled): first of a cluster nobody")
+    far = np.flatnonzero(member == 1)
+    centre = points[far].mean(axis=0)
+    assert picks[0].index == far[np.argmin(np.linalg.norm(points[far] - centre, axis=1))]
+    assert picks[0].reason.startswith("covering (83% settled): the most typical of a cluster")
     # With every cluster asked once, the next pick is MaxHerding's again.
     assert member[picks[1].index] == 0 and "nobody" not in picks[1].reason
 

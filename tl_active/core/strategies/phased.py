@@ -10,9 +10,10 @@ neighbour graph as the pool-taught head spreads them (`core/pool_teacher.py`), t
 images whose spread answer is clear and whose cluster someone has answered (an answer that
 leaked into a cluster nobody answered settles nothing, as the pool-taught head's safeguard
 says). Below `COVERED` it asks what MaxHerding asks (the largest gain in kernel coverage,
-`herding.py`), but first one pick in each cluster nobody has answered; from there on, the
-smallest margins spread over clusters (`diversity`). Each pick's reason says the phase and the
-coverage it was chosen at.
+`herding.py`), but first the most typical image of each cluster nobody has answered
+(TypiClust's pick: MaxHerding's own best image in a cluster can sit on its edge, another
+class's); from there on, the smallest margins spread over clusters (`diversity`). Each pick's
+reason says the phase and the coverage it was chosen at.
 
 The switch, once made, stays made. The settled share is not monotone (a new answer can make a
 region less clear: on digits 0-4 it moved between 86 and 91 % from 10 to 50 labels), so
@@ -138,7 +139,7 @@ def phased_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pi
         phase = f"margin (switched at {switched_at} labels, {coverage:.0%} settled)"
         picks = diversity_strategy(pool, n, rng)
     else:
-        clusters = None if pool.clustering is None else pool.clusters_and_typicality()[0]
+        clusters = None if pool.clustering is None else pool.clusters_and_typicality()[:2]
         phase = f"covering ({coverage:.0%} settled)"
         picks = herd(pool, n, rng, clusters)
     return [Pick(p.index, p.score, p.rank, f"{phase}: {p.reason}") for p in picks]
