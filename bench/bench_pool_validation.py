@@ -82,7 +82,7 @@ PER_ANSWER = (400, 2_000)
 WORTH = 0.1
 FIRST_RULES = PoolTeacher(alpha=0.2, confidence=0.9, per_answer=400)
 # Stage 2: phased's switch, the share of the pool its answers settle.
-SWITCHES = (0.7, 0.9)
+SWITCHES = (0.7, 0.8, 0.9, 0.95, 0.98)
 REFERENCE = ("diversity", "plain")
 
 
