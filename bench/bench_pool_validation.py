@@ -23,6 +23,7 @@ it stays within 0.1 point of the reference on odd/even at 12 labels and within 0
 every budget of both tasks; the qualifier with the best mean on 0-4 wins.
 
     python bench/bench_pool_validation.py [--jobs 2]
+    python bench/bench_pool_validation.py --stage 2      # stage 2 alone, today's teacher
     python bench/bench_pool_validation.py --round-time   # what the rules cost a round
 
 `--round-time` times a pool-taught round (the oracle's submit: the fit and the rescoring) under
@@ -81,7 +82,7 @@ PER_ANSWER = (400, 2_000)
 WORTH = 0.1
 FIRST_RULES = PoolTeacher(alpha=0.2, confidence=0.9, per_answer=400)
 # Stage 2: phased's switch, the share of the pool its answers settle.
-SWITCHES = (0.5, 0.7, 0.9)
+SWITCHES = (0.7, 0.8, 0.9, 0.95, 0.98)
 REFERENCE = ("diversity", "plain")
 
 
@@ -240,21 +241,9 @@ def round_time() -> None:
             )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--jobs", type=int, default=2, help="parallel workers")
-    parser.add_argument(
-        "--round-time", action="store_true", help="time a round under each rules, and stop"
-    )
-    args = parser.parse_args()
-    if args.round_time:
-        round_time()
-        return
-    pd.set_option("display.width", 200)
-    pd.set_option("display.max_rows", 200)
-    start = time.perf_counter()
-
-    runs = Parallel(n_jobs=args.jobs)(delayed(stage_one)("0-4", seed) for seed in SPLITS)
+def choose_teacher(jobs: int) -> PoolTeacher:
+    """Stage 1: print the teacher grid and return the chosen teacher."""
+    runs = Parallel(n_jobs=jobs)(delayed(stage_one)("0-4", seed) for seed in SPLITS)
     grid = pd.DataFrame([row for rows in runs for row in rows])
     table = grid.pivot_table(index="teacher", columns="labels", values="accuracy", sort=False)
     table["mean"] = table.mean(axis=1)
@@ -271,6 +260,35 @@ def main() -> None:
     )
     best = describe(teacher)
     print(f"chosen teacher: {best}\n")
+    return teacher
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=2, help="parallel workers")
+    parser.add_argument(
+        "--stage",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="the stage to start from (2: the whole sessions, with today's teacher)",
+    )
+    parser.add_argument(
+        "--round-time", action="store_true", help="time a round under each rules, and stop"
+    )
+    args = parser.parse_args()
+    if args.round_time:
+        round_time()
+        return
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_rows", 200)
+    start = time.perf_counter()
+
+    if args.stage == 1:
+        teacher = choose_teacher(args.jobs)
+    else:
+        teacher = pool_teacher.TEACHERS[pool_teacher.POOL_RULES]
+        print(f"today's teacher: {describe(teacher)}\n")
 
     jobs = [(name, seed) for name in TASKS for seed in SPLITS]
     runs = Parallel(n_jobs=args.jobs)(delayed(stage_two)(n, s, teacher) for n, s in jobs)

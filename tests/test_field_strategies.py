@@ -26,7 +26,7 @@ from tl_active.core.strategies.neighbours import (
     nearest_neighbours,
     pure_radius,
 )
-from tl_active.core.strategies.phased import settled_share
+from tl_active.core.strategies.phased import COVERED, settled_share
 from tl_active.core.task import Task
 from tl_active.sessions.records import SessionSettings
 from tl_active.sessions.session import LabellingSession
@@ -273,30 +273,90 @@ def test_phased_covers_first_then_asks_where_the_head_hesitates():
     proba = np.full((60, 2), 0.5)
     proba[:, 1] = np.linspace(0.99, 0.01, 60)  # the head is least sure of images 29 and 30
     proba[:, 0] = 1 - proba[:, 1]
+    view = phased_pool(points, member, proba)
+    strategy = get_strategy("phased")
+    picks = strategy(view([], []), 2, np.random.default_rng(0))
+    # Nothing settled, no cluster answered: each blob's image nearest its mean, and the reason
+    # says so.
+    typical = {
+        int(np.flatnonzero(member == c)[np.argmin(np.linalg.norm(points[member == c] - m, axis=1))])
+        for c, m in enumerate([points[member == c].mean(axis=0) for c in (0, 1)])
+    }
+    assert {p.index for p in picks} == typical
+    assert picks[0].reason.startswith("covering (0% settled): the most typical of a cluster")
+    # One answer in one blob settles that blob only (half the pool): still covering.
+    one = view([0], [0])
+    assert strategy(one, 1, np.random.default_rng(0))[0].reason.startswith("covering (50% settled)")
+    # An answer in each blob settles the whole pool: the smallest margin comes next.
+    picks = strategy(view([0, 59], [0, 1]), 1, np.random.default_rng(0))
+    assert picks[0].reason.startswith("margin (switched at 2 labels, 100% settled): unsure")
+    assert picks[0].index in (29, 30)
+
+
+def phased_pool(points, member, proba=None):
+    """A view maker over one shared cache, as a session's task lends one; each image's
+    typicality is minus its distance to its cluster's mean."""
     cache = {}
+    centres = np.array([points[member == c].mean(axis=0) for c in range(member.max() + 1)])
+    typicality = -np.linalg.norm(points - centres[member], axis=1)
 
     def derived(name, make):
         if name not in cache:
             cache[name] = make(points)
         return cache[name]
 
-    def view(labelled, labels):
-        pool = hand_made(points, labelled, clusters=member, proba=proba, derived=derived)
-        return dataclasses.replace(pool, labels=np.asarray(labels, np.intp))
+    def view(labelled, labels, cached=True):
+        pool = hand_made(points, labelled, proba=proba, derived=derived if cached else None)
+        return dataclasses.replace(
+            pool,
+            labels=np.asarray(labels, np.intp),
+            clustering=lambda: (member, typicality, np.zeros(len(member))),
+        )
 
+    return view
+
+
+def test_phased_stays_switched_when_a_later_answer_unsettles_the_pool():
+    points, member = blobs([30, 30], [(0, 0), (20, 0)], spread=1.0, seed=7)
+    view = phased_pool(points, member)
     strategy = get_strategy("phased")
-    empty = view([], [])
-    picks = strategy(empty, 1, np.random.default_rng(0))
-    # Nothing settled: MaxHerding's pick, and the reason says so.
-    assert picks[0].reason.startswith("covering (0% settled): adds")
-    assert picks[0].index == get_strategy("maxherding")(empty, 1, np.random.default_rng(0))[0].index
-    # One answer in one blob settles that blob only (half the pool): still covering.
-    one = view([0], [0])
-    assert strategy(one, 1, np.random.default_rng(0))[0].reason.startswith("covering (50% settled)")
-    # An answer in each blob settles the whole pool: the smallest margin comes next.
-    picks = strategy(view([0, 59], [0, 1]), 1, np.random.default_rng(0))
-    assert picks[0].reason.startswith("margin (100% settled): unsure")
-    assert picks[0].index in (29, 30)
+    assert strategy(view([0, 59], [0, 1]), 1, np.random.default_rng(0))[0].reason.startswith(
+        "margin (switched at 2 labels"
+    )
+    # A third answer contradicts the first in its blob: that blob is no longer clear, so the
+    # labels now settle less than COVERED of the pool ...
+    later = view([0, 59, 1], [0, 1, 1])
+    assert settled_share(later) < COVERED
+    # ... but the switch, made at 2 labels, stays made.
+    picks = strategy(later, 2, np.random.default_rng(0))
+    assert all(p.reason.startswith("margin (switched at 2 labels, 100% settled)") for p in picks)
+    # Derived from the labels alone: a fresh cache (a replay, a reopened session) agrees.
+    fresh = strategy(view([0, 59, 1], [0, 1, 1], cached=False), 2, np.random.default_rng(0))
+    assert fresh == picks
+    # The order of the answers is the history: the contradicting answer first, no switch yet.
+    assert strategy(view([0, 1], [0, 1]), 1, np.random.default_rng(0))[0].reason.startswith(
+        "covering"
+    )
+
+
+def test_phased_asks_a_cluster_nobody_answered_before_more_of_an_answered_one():
+    # A large wide cloud, answered once, and a smaller one far off that nobody answered.
+    points, member = blobs([400, 80], [(0, 0), (60, 0)], spread=3.0, seed=5)
+    view = phased_pool(points, member)
+    labelled = [densest(points, np.flatnonzero(member == 0))]
+    pool = view(labelled, [0])
+    assert settled_share(pool) < COVERED  # the far cloud is not settled: still covering
+    # MaxHerding alone asks more of the large cloud: there a pick adds more coverage ...
+    herding = get_strategy("maxherding")(pool, 1, np.random.default_rng(0))[0]
+    assert member[herding.index] == 0
+    # ... phased first asks the cloud nobody answered, its image nearest the cloud's mean.
+    picks = get_strategy("phased")(pool, 2, np.random.default_rng(0))
+    far = np.flatnonzero(member == 1)
+    centre = points[far].mean(axis=0)
+    assert picks[0].index == far[np.argmin(np.linalg.norm(points[far] - centre, axis=1))]
+    assert picks[0].reason.startswith("covering (83% settled): the most typical of a cluster")
+    # With every cluster asked once, the next pick is MaxHerding's again.
+    assert member[picks[1].index] == 0 and "nobody" not in picks[1].reason
 
 
 def test_the_sweeps_and_the_command_line_take_the_new_names():

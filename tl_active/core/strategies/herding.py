@@ -44,31 +44,72 @@ def maxherding_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> lis
     The labelled images cover first. Once no free image of the slice adds any coverage (or
     none is free), the rest of the batch is a seeded random draw from the pool.
     """
+    return herd(pool, n, rng)
+
+
+def herd(
+    pool: PoolView,
+    n: int,
+    rng: np.random.Generator,
+    clusters: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[Pick]:
+    """MaxHerding's picks; given the pool's (clusters, typicality), while a cluster holds
+    neither an answer nor a pick of this batch, the most typical free image of such a cluster,
+    of the one whose typical image adds the most coverage (TypiClust's pick, herding's order).
+
+    The kernel's gain alone can leave a small or tight cluster unasked for many rounds (a digit
+    on odd/even at 12 labels), and its best image inside a cluster can sit on the cluster's
+    edge, where it is another class's; a cluster's most typical image is its own.
+    """
     check_room(pool, n)
     positions, kernel = pool.cached("herding-slice", herding_slice)
+    gamma = 1.0 / pool.features.shape[1]
+    inside = pool.features[positions]
     covered = np.zeros(len(positions), np.float32)
     if len(pool.labelled):
-        gamma = 1.0 / pool.features.shape[1]
-        labelled = pool.features[pool.labelled]
-        covered = gaussian_kernel(pool.features[positions], labelled, gamma).max(axis=1)
+        covered = gaussian_kernel(inside, pool.features[pool.labelled], gamma).max(axis=1)
     free_in_slice = pool.available[positions].copy()
     free = pool.available.copy()
+    unasked = np.zeros(0, np.intp)
+    if clusters is not None:
+        membership, typicality = clusters
+        unasked = np.setdiff1d(np.unique(membership), membership[pool.labelled])
     picks: list[Pick] = []
     while len(picks) < n:
-        gain = np.maximum(kernel - covered[:, None], 0.0).sum(axis=0)
-        gain[~free_in_slice] = -np.inf
-        best_in_slice = int(np.argmax(gain))
-        if gain[best_in_slice] > 0:
-            best = int(positions[best_in_slice])
-            rank = int((gain > gain[best_in_slice]).sum()) + 1
-            score = float(gain[best_in_slice])
-            reason = f"adds {score:.1f} to the pool's kernel coverage"
-            covered = np.maximum(covered, kernel[:, best_in_slice])
-            free_in_slice[best_in_slice] = False
+        typical = [_most_typical(membership, typicality, free, c) for c in unasked]
+        typical = np.asarray([t for t in typical if t >= 0], np.intp)
+        if len(typical):
+            columns = gaussian_kernel(inside, pool.features[typical], gamma)
+            gains = np.maximum(columns - covered[:, None], 0.0).sum(axis=0)
+            choice = int(np.argmax(gains))
+            best, score, rank = int(typical[choice]), float(gains[choice]), 1
+            reason = (
+                f"the most typical of a cluster nobody answered; adds {score:.1f} to the "
+                "pool's kernel coverage"
+            )
+            covered = np.maximum(covered, columns[:, choice])
         else:
-            best, rank, score = int(rng.choice(np.flatnonzero(free))), 1, 0.0
-            reason = "pool covered: random draw"
+            gain = np.maximum(kernel - covered[:, None], 0.0).sum(axis=0)
+            gain[~free_in_slice] = -np.inf
+            best_in_slice = int(np.argmax(gain))
+            if gain[best_in_slice] > 0:
+                best = int(positions[best_in_slice])
+                rank = int((gain > gain[best_in_slice]).sum()) + 1
+                score = float(gain[best_in_slice])
+                reason = f"adds {score:.1f} to the pool's kernel coverage"
+                covered = np.maximum(covered, kernel[:, best_in_slice])
+            else:
+                best, rank, score = int(rng.choice(np.flatnonzero(free))), 1, 0.0
+                reason = "pool covered: random draw"
         picks.append(Pick(best, score, rank, reason))
+        if clusters is not None:
+            unasked = unasked[unasked != membership[best]]
         free[best] = False
         free_in_slice[positions == best] = False
     return picks
+
+
+def _most_typical(membership: np.ndarray, typicality: np.ndarray, free: np.ndarray, cluster) -> int:
+    """The free image of `cluster` with the highest typicality (-1 when none is free)."""
+    members = np.flatnonzero((membership == cluster) & free)
+    return int(members[np.argmax(typicality[members])]) if len(members) else -1

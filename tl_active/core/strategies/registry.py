@@ -157,8 +157,9 @@ REGISTRY = make_registry(
         StrategyRecord(
             "phased",
             phased_strategy,
-            f"MaxHerding while the labels settle under {COVERED:.0%} of the pool (answers spread"
-            " over its neighbour graph), then the smallest margins over clusters",
+            "MaxHerding, each unanswered cluster's most typical image first, until the labels "
+            f"settle {COVERED:.0%} of the pool (answers spread over its neighbour graph), then "
+            "the smallest margins over clusters",
             BOTH,
             "switching on coverage as DCoM (Mishal and Weinshall, Active Learning for All "
             "Learners, 2024) and TCM (Doucet, "
