@@ -80,7 +80,7 @@ PER_ANSWER = (400, 2_000)
 # A fit on 2,000 pseudo-labels per answer takes about four times as long as on 400: a setting
 # within this many points of the best mean, with fewer pseudo-labels, is preferred.
 WORTH = 0.1
-FIRST_RULES = PoolTeacher(alpha=0.2, confidence=0.9, per_answer=400)
+FIRST_RULES = PoolTeacher(alpha=0.2, confidence=0.9, per_answer=400, fit_cells=None)
 # Stage 2: phased's switch, the share of the pool its answers settle.
 SWITCHES = (0.7, 0.8, 0.9, 0.95, 0.98)
 REFERENCE = ("diversity", "plain")
@@ -105,7 +105,7 @@ def validation_split(features: FeatureSet, seed: int) -> FeatureSet:
 
 def teachers() -> list[PoolTeacher]:
     grid = [
-        PoolTeacher(alpha=a, confidence=c, per_answer=p)
+        PoolTeacher(alpha=a, confidence=c, per_answer=p, fit_cells=None)
         for a, c, p in itertools.product(ALPHAS, CONFIDENCES, PER_ANSWER)
     ]
     return [FIRST_RULES, *grid]

@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 
-from tl_active.core.pool_teacher import PoolTeacher, one_blas_thread, pseudo_labels, spread
+from tl_active.core.pool_teacher import one_blas_thread, pseudo_labels, spread
 from tl_active.core.stopping import predicted_answers
 from tl_active.core.strategies import DEFAULT_STRATEGY, allowed_strategies
 from tl_active.core.task import Task
@@ -93,7 +93,8 @@ def time_pool_parts(
     session = LabellingSession(features, settings)
     session.training_set(np.zeros(0, np.intp), np.zeros(0, np.intp))  # the graph, untimed
     operator = session.data.derived("spreading operator", None)
-    n_outputs, teacher = session.task.n_outputs, PoolTeacher()
+    n_outputs, teacher = session.task.n_outputs, session.teacher
+    cap = teacher.per_answer_for(session.data.pool.shape[1], n_outputs)
     parts = {"spreading": [], "choosing": [], "fit": [], "rows": []}
     for _ in range(rounds):
         before = session.head.state_.copy()
@@ -104,7 +105,7 @@ def time_pool_parts(
         mass = spread(operator, positions, labels, n_outputs, teacher)
         parts["spreading"].append(time.perf_counter() - started)
         started = time.perf_counter()
-        pseudo_labels(operator, positions, labels, n_outputs, teacher, mass=mass)
+        pseudo_labels(operator, positions, labels, n_outputs, teacher, mass=mass, per_answer=cap)
         parts["choosing"].append(time.perf_counter() - started)
         x, y, weights, _ = session.training_set(positions, labels)
         head = session.fresh_head()

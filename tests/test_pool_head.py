@@ -73,6 +73,31 @@ def test_pseudo_labels_are_capped_per_answer_and_repeat_exactly():
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
 
 
+def test_a_wide_layer_gets_fewer_pseudo_labels_per_answer_so_its_fit_stays_small():
+    teacher = PoolTeacher(per_answer=2_000, fit_cells=256_000)
+    # The demo's 10 softmax outputs and two answers keep the whole 2,000 per answer; the 5-9
+    # network's 128-wide embedding with five classes gets 400 (2,000 rows of 128 in all).
+    assert teacher.per_answer_for(10, 2) == 2_000
+    assert teacher.per_answer_for(128, 5) == 400
+    assert teacher.per_answer_for(10**9, 5) == 1
+    assert PoolTeacher(per_answer=2_000, fit_cells=None).per_answer_for(128, 5) == 2_000
+    with pytest.raises(ValueError, match="fit_cells"):
+        PoolTeacher(fit_cells=0)
+
+
+def test_training_set_caps_the_pseudo_labels_by_the_layers_width():
+    x, y = two_clusters()
+    operator = spreading_operator(find_neighbours(x, 10))
+    labelled = np.array([3, 100])
+    # Two inputs and two answers: 24 numbers allow 6 pseudo-labels per answer.
+    teacher = PoolTeacher(per_answer=50, fit_cells=24, guarded=False)
+    _, y_fit, weights, count = training_set(x, operator, labelled, y[labelled], 2, teacher)
+    assert x.shape[1] == 2
+    assert count == 12
+    assert np.bincount(y_fit[2:]).tolist() == [6, 6]
+    assert weights[2:].tolist() == [teacher.weight] * 12
+
+
 def test_no_answers_no_pseudo_labels():
     x, _ = two_clusters()
     operator = spreading_operator(find_neighbours(x, 10))

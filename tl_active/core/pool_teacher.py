@@ -43,6 +43,11 @@ Keep = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 NEIGHBOURS = 10
 PER_ANSWER = 2_000
+# A fit's time grows with its rows times the layer's width: 2,000 rows of 128 inputs (400 per
+# answer on digits 0-4) keep a round on the wide layer near 100 ms, where 2,000 per answer took
+# 255 ms (bench/bench_pool_round.py) for 0.18 point on validation. The demo's 10 inputs keep
+# their 2,000 per answer.
+FIT_CELLS = 256_000
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,9 @@ class PoolTeacher:
     weight: float = 0.1  # a pseudo-label's weight; a person's answer weighs 1
     per_answer: int = PER_ANSWER
     guarded: bool = True  # keep only the pseudo-labels `safeguard` vouches for
+    # The fit's size: at most this many numbers (pseudo-labels x the layer's width) in all,
+    # shared evenly among the answers (None: `per_answer` alone). See `per_answer_for`.
+    fit_cells: int | None = FIT_CELLS
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 1.0:
@@ -67,13 +75,30 @@ class PoolTeacher:
             )
         if self.steps < 1 or self.per_answer < 1:
             raise ValueError("steps and per_answer are whole numbers of 1 or more")
+        if self.fit_cells is not None and self.fit_cells < 1:
+            raise ValueError(f"fit_cells is a whole number of 1 or more, not {self.fit_cells}")
+
+    def per_answer_for(self, width: int, n_outputs: int) -> int:
+        """Pseudo-labels per answer on a layer `width` wide: `per_answer`, or fewer where the
+        fit would otherwise pass `fit_cells` numbers (at least one each)."""
+        if self.fit_cells is None:
+            return self.per_answer
+        return max(1, min(self.per_answer, self.fit_cells // max(1, width * n_outputs)))
 
 
 # The rules a session was labelled under, by number (stored with a pool-taught session, so a
 # session replays under its own rules when the defaults move on). 1: the first rules, before
 # the safeguard; 2: today's defaults.
 TEACHERS = {
-    1: PoolTeacher(alpha=0.2, steps=30, confidence=0.9, weight=0.1, per_answer=400, guarded=False),
+    1: PoolTeacher(
+        alpha=0.2,
+        steps=30,
+        confidence=0.9,
+        weight=0.1,
+        per_answer=400,
+        guarded=False,
+        fit_cells=None,
+    ),
     2: PoolTeacher(),
 }
 POOL_RULES = max(TEACHERS)
@@ -316,6 +341,7 @@ def pseudo_labels(
     teacher: PoolTeacher = PoolTeacher(),
     keep: Keep | None = None,
     mass: np.ndarray | None = None,
+    per_answer: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The pool positions the spread answers are clear about, and those answers.
 
@@ -323,7 +349,7 @@ def pseudo_labels(
     `keep` refuses (see `safeguard`). Among the confident rest, at most `per_answer` of each
     answer, the first in a fixed order of the pool (an even sample of them), so the same
     answers always give the same pseudo-labels. `mass` is these answers' `spread`, when it is
-    already at hand.
+    already at hand; `per_answer` overrides the teacher's (see `PoolTeacher.per_answer_for`).
     """
     empty = np.zeros(0, np.intp)
     if len(labelled) == 0:
@@ -340,7 +366,8 @@ def pseudo_labels(
     sequence = _pool_sequence(len(answer))
     in_order = sequence[clear[sequence]]
     answered = answer[in_order]
-    chosen = [in_order[answered == k][: teacher.per_answer] for k in range(n_outputs)]
+    cap = teacher.per_answer if per_answer is None else per_answer
+    chosen = [in_order[answered == k][:cap] for k in range(n_outputs)]
     positions = np.sort(np.concatenate(chosen)) if chosen else empty
     return positions.astype(np.intp), answer[positions].astype(np.intp)
 
@@ -359,7 +386,10 @@ def training_set(
     The person's answers first, each of weight 1, then the pseudo-labels at `teacher.weight`.
     """
     labelled = np.asarray(labelled, np.intp)
-    positions, answers = pseudo_labels(operator, labelled, labels, n_outputs, teacher, keep)
+    cap = teacher.per_answer_for(pool.shape[1], n_outputs)
+    positions, answers = pseudo_labels(
+        operator, labelled, labels, n_outputs, teacher, keep, per_answer=cap
+    )
     x = pool[np.concatenate([labelled, positions])]
     y = np.concatenate([np.asarray(labels, np.intp), answers])
     weights = np.concatenate([np.ones(len(labelled)), np.full(len(positions), teacher.weight)])
