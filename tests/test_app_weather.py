@@ -241,6 +241,10 @@ def test_a_weather_session_fine_tunes_its_network_from_the_sidebar(
     monkeypatch.setattr(paths, "CACHE_DIR", tmp_path / "cache")
     at = weather_app
     assert at.button(key=keys.FT_RUN).disabled
+    # The weather network has two layers with weights up to `dense` (conv, dense): only 1 or 2
+    # are offered, so the choice a deeper network allowed cannot be refused after the click.
+    layers = at.selectbox(key=keys.FT_LAYERS)
+    assert (layers.options, layers.value) == (["1", "2"], 2)
     assert any("at least 20 labels" in c.value for c in at.sidebar.caption)
     settle(submit_grid(at, 1, ["positive", "negative", "negative", "negative"]))
     settle(at.number_input(key=keys.AUTO_ROUNDS).set_value(5).run())
@@ -257,6 +261,7 @@ def test_a_weather_session_fine_tunes_its_network_from_the_sidebar(
     assert tuned.parent == tmp_path / "fine-tuned" and tuned.suffix == ".keras"
     assert [r.indices for r in new.rounds] == [r.indices for r in old.rounds]
     assert new.pr_auc() >= old.pr_auc()
+    assert at.selectbox(key=keys.FT_LAYERS).options == ["1", "2"]  # read from the tuned file
     # Told by snow's figure, PR-AUC, in the toast and under the button.
     toasts = [t.value.replace("\\", "") for t in at.toast]
     figures = f"held-out PR-AUC {old.pr_auc():.3f} on weather-cnn, {new.pr_auc():.3f} fine-tuned"
