@@ -553,8 +553,9 @@ st.write(
     "Which items should a person curate? Each strategy is run by a simulated labeller who "
     "answers with the data's truth (MNIST's digits, or the recorded events of a weather "
     "window), optionally getting a share of the answers wrong, for several seeds; the curves "
-    "are the held-out test accuracy after each round, against the frozen-head ceiling: the "
-    "same head fitted on every pool label of that backbone, layer and question."
+    "are the held-out test accuracy after each round (for a rare answer, such as snow, its "
+    "PR-AUC first), against the frozen-head ceiling: the same head fitted on every pool "
+    "label of that backbone, layer and question."
 )
 source = st.radio(
     "Results", [SIMULATE, SWEEP], key=keys.CMP_SOURCE, horizontal=True, label_visibility="collapsed"
@@ -619,7 +620,9 @@ if rare:
     st.subheader("Accuracy (means over seeds)")
 bands = mean_curves(result["curves"])
 last = float(bands["n_labels"].max())
-until = shown_until(settled_at(bands, result["ceiling"]), last)
+# Cut where accuracy settles, but not for a rare answer: its accuracy settles at once, while
+# its PR-AUC, above, goes on telling the strategies apart.
+until = None if rare else shown_until(settled_at(bands, result["ceiling"]), last)
 st.altair_chart(
     plots.compare_chart(bands, result["ceiling"], yours, until=until).interactive(),
     width="stretch",
