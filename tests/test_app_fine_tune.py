@@ -61,6 +61,9 @@ def test_the_button_fine_tunes_and_continues_the_session(tmp_path, monkeypatch):
     assert (old.settings.layer, old.task) == ("embedding", Task.multiclass("0-4"))
     button = at.button(key=keys.FT_RUN)
     assert button.disabled
+    # The 5-9 network has seven layers with weights up to its embedding: 1 to 4 are offered.
+    layers = at.selectbox(key=keys.FT_LAYERS)
+    assert (layers.options, layers.value) == (["1", "2", "3", "4"], 2)
     assert any("at least 20 labels" in c.value for c in at.sidebar.caption)
 
     settle(at.number_input(key=keys.AUTO_ROUNDS).set_value(5))

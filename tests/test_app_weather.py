@@ -241,6 +241,10 @@ def test_a_weather_session_fine_tunes_its_network_from_the_sidebar(
     monkeypatch.setattr(paths, "CACHE_DIR", tmp_path / "cache")
     at = weather_app
     assert at.button(key=keys.FT_RUN).disabled
+    # The weather network has two layers with weights up to `dense` (conv, dense): only 1 or 2
+    # are offered, so the choice a deeper network allowed cannot be refused after the click.
+    layers = at.selectbox(key=keys.FT_LAYERS)
+    assert (layers.options, layers.value) == (["1", "2"], 2)
     assert any("at least 20 labels" in c.value for c in at.sidebar.caption)
     settle(submit_grid(at, 1, ["positive", "negative", "negative", "negative"]))
     settle(at.number_input(key=keys.AUTO_ROUNDS).set_value(5).run())
@@ -257,6 +261,7 @@ def test_a_weather_session_fine_tunes_its_network_from_the_sidebar(
     assert tuned.parent == tmp_path / "fine-tuned" and tuned.suffix == ".keras"
     assert [r.indices for r in new.rounds] == [r.indices for r in old.rounds]
     assert new.pr_auc() >= old.pr_auc()
+    assert at.selectbox(key=keys.FT_LAYERS).options == ["1", "2"]  # read from the tuned file
     # Told by snow's figure, PR-AUC, in the toast and under the button.
     toasts = [t.value.replace("\\", "") for t in at.toast]
     figures = f"held-out PR-AUC {old.pr_auc():.3f} on weather-cnn, {new.pr_auc():.3f} fine-tuned"
@@ -349,3 +354,43 @@ def test_look_again_names_a_doubtful_window_by_city_and_day_in_the_answers_words
     fix = next(b for b in at.button if b.key == f"look_fix_{picks[0].index}")
     assert fix.label == f"Make it {words[session.truth([picks[0].index])[0]]}"
     assert said_of_images(at) == []
+
+
+def test_a_box_on_the_pool_map_shows_its_windows_as_large_as_the_history_does(
+    weather_app, monkeypatch
+):
+    from types import SimpleNamespace
+
+    from test_app_pool_map import drag_box, map_chart
+
+    from ui.label import pool_map as map_panel
+
+    # The PCA map, held still: no UMAP computed in the background to replace it mid-test.
+    waiting = SimpleNamespace(done=True, result=None, error=None, progress=(0.0, "waiting"))
+    monkeypatch.setattr(map_panel, "map_in_background", lambda *a, **k: waiting)
+    # The width and pictures the panel asks for (the element's tree keeps neither as given).
+    widths, image = [], map_panel.st.image
+
+    def drawn(pictures, *args, **kwargs):
+        if isinstance(pictures, list) and len(pictures) > 1:
+            widths.append((kwargs.get("width"), pictures))
+        return image(pictures, *args, **kwargs)
+
+    monkeypatch.setattr(map_panel.st, "image", drawn)
+    at = weather_app
+    at.session_state[keys.MAP_OPEN] = True
+    at = settle(at.run())
+    _, points = map_chart(at)
+    box = [(float(points[c].min()) - 1e-4, float(points[c].max()) + 1e-4) for c in ("x", "y")]
+    at = settle(drag_box(at, *box))
+    (thumbnails,) = [i for i in at.get("image") if len(i.proto.imgs) > 1]
+    # Eight windows' charts at the history's 104 px (a digit stays at 56), named by city and
+    # day, each drawn sharp: a PNG at least as large as it is shown.
+    kind = at.session_state[keys.SESSION].features.kind
+    width, pictures = widths[-1]
+    assert width == kind.history_px == 104
+    assert len(thumbnails.proto.imgs) == len(pictures) == 8
+    assert all(CITY_AND_DAY.match(i.caption) for i in thumbnails.proto.imgs)
+    assert {Image.open(io.BytesIO(png)).size for png in pictures} == {(150, 105)}
+    said = [m.value for m in at.markdown if "drawn in the box" in m.value]
+    assert len(said) == 1 and "unanswered windows drawn in the box" in said[0]

@@ -358,7 +358,7 @@ assert "ray" not in sys.modules, "ray was imported"
 def test_the_summary_of_a_grid_cell_is_compares_from_its_mean_curve_with_the_seeds_spread():
     curves = pd.DataFrame(
         [
-            ("a", seed, r, 4 * r, acc, 0.0, 0.0, 0.0, *[np.nan] * 5, False, np.nan)
+            ("a", seed, r, 4 * r, acc, 0.0, 0.0, 0.0, *[np.nan] * 5, False, np.nan, np.nan)
             for seed, accs in enumerate([(0.5, 0.9, 1.0), (0.5, 0.7, 1.0)])
             for r, acc in enumerate(accs, start=1)
         ],
@@ -400,6 +400,7 @@ def test_the_summary_says_where_the_stopping_rule_fired_as_compares_does():
                 0.0,
                 *[np.nan] * 5,
                 r >= fires[name, seed],
+                np.nan,
                 np.nan,
             )
             for name in ("a", "b")

@@ -15,6 +15,9 @@ from browser_support import ELEMENT_TEXTS, StreamlitServer
 from conftest import ARTIFACTS
 from playwright.sync_api import expect
 
+from tl_active.core.strategies import allowed_strategies
+from tl_active.core.task import BINARY, Task
+
 pytestmark = [pytest.mark.server, pytest.mark.browser]
 
 IN_VIEW = (".st-key-batch_grid", ".st-key-weights_chart", ".st-key-curve_chart")
@@ -178,3 +181,47 @@ def test_three_keyed_rounds_on_weather_windows_with_readable_charts(page):
     box = thumbnail.bounding_box()
     assert box["width"] == 104 and box["height"] == pytest.approx(73, abs=1), box
     page.screenshot(path=str(ARTIFACTS / "weather-history.png"))
+
+
+def test_the_compare_page_reads_snow_by_its_pr_auc_at_1280_by_800(weather_server, chromium):
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(f"{weather_server.url}compare")
+    sidebar = page.locator("[data-testid=stSidebar]")
+    sidebar.get_by_text("Weather windows").click()
+    seeds = sidebar.get_by_label("Seeds per strategy")
+    seeds.wait_for(timeout=30_000)
+    seeds.fill("2")
+    seeds.press("Enter")
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="Run comparison").click()
+    heading = page.get_by_text("PR-AUC of the rare answer (means over seeds)")
+    heading.wait_for(timeout=120_000)
+    charts = page.locator(".vega-embed")
+    charts.nth(2).wait_for(timeout=30_000)
+    page.wait_for_timeout(1_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compare-weather-1280.png"))
+    # The PR-AUC chart comes first, whole in the window's width, every strategy in its key.
+    first = charts.first
+    texts = page.evaluate(
+        "(el) => Array.from(el.querySelectorAll('svg text')).map(t => t.textContent)",
+        first.element_handle(),
+    )
+    assert "test PR-AUC" in texts and any(t.startswith("frozen-head ceiling 0.") for t in texts)
+    box = first.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 1280, box
+    legend = page.evaluate(
+        "(el) => Array.from(el.querySelectorAll('.role-legend-label text')).map(t => t.textContent)",
+        first.element_handle(),
+    )
+    assert legend == allowed_strategies(Task(BINARY, (1,))), legend
+    # Nothing wider than the window; the heading in view once the run is done.
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 1280
+    heading_box = heading.bounding_box()
+    assert 0 <= heading_box["y"] < 800, heading_box
+    # The summary gives the PR-AUC at each budget, before the accuracies.
+    page.get_by_text("Summary (means over seeds)").scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "compare-weather-1280-summary.png"))
+    context.close()

@@ -152,6 +152,12 @@ def test_compare_on_snow_today_counts_the_snow_days_each_strategy_finds(tmp_path
         or curves.groupby("strategy")["positives"].apply(lambda p: p.is_monotonic_increasing).all()
     )
     assert (curves["positives"] <= curves["n_labels"]).all()
+    # Read by its PR-AUC: each round's in curves.csv, at each budget in summary.csv and printed.
+    summary = pd.read_csv(out / "summary.csv").set_index("strategy")
+    at_50 = curves[(curves["strategy"] == "diversity") & (curves["n_labels"] <= 50)]["pr_auc"]
+    assert summary.loc["diversity", "pr_auc_at_50"] == pytest.approx(at_50.iloc[-1], abs=1e-6)
+    assert "PR-AUC at 25" in printed and "PR-AUC at 50" in printed
+    assert "frozen-head ceiling (the head on every pool label): 97.73 %, PR-AUC 0.369" in printed
 
 
 @pytest.mark.model
@@ -186,12 +192,25 @@ def test_compare_page_asks_a_weather_question_and_counts_its_snow_days(monkeypat
     assert any(
         c.startswith("weather-cnn / dense, snow today: 1 seeds x 10 rounds of 5") for c in captions
     )
-    # Snow is rare: the positives found come first, accuracy after them.
+    # Snow is rare: its PR-AUC and the positives found come first, accuracy after them.
     assert [h.value for h in at.subheader] == [
+        "PR-AUC of the rare answer (means over seeds)",
         "Positives found per label spent (means over seeds)",
         "Accuracy (means over seeds)",
         "Summary (means over seeds)",
     ]
+    # The PR-AUC chart's lines are each strategy's mean over seeds, from 0.02 (the base rate)
+    # up, against the ceiling's; the summary gives it at each budget, as the command line does.
+    result = next(iter(at.session_state["compare_results"].values()))
+    assert 0.3 < result["ceiling_pr_auc"] < 0.45
+    summary = at.dataframe[1].value.set_index("strategy")
+    curves = result["curves"]
+    for name in ("random", "diversity"):
+        run = curves[(curves["strategy"] == name) & (curves["n_labels"] <= 50)]
+        assert summary.loc[name, "pr_auc_at_50"] == pytest.approx(run["pr_auc"].iloc[-1])
+    assert summary["pr_auc_at_25"].between(0.0, 1.0).all()
+    # Accuracy settles at once on snow: its chart is not cut there, as the PR-AUC goes on.
+    assert not any("Drawn up to" in i.value for i in at.info)
     found = at.dataframe[0].value.set_index(["strategy", "labels"])
     assert found.loc[("diversity", 50), "positives"] == 3  # as on the command line
     assert found.loc[("diversity", 25), "positives"] == 0

@@ -30,6 +30,13 @@ def tile_size(kind: DataKind, scale: int) -> int:
     return round(kind.tile_px * scale / TILE_SCALE)
 
 
+def thumb_scale(kind: DataKind) -> int:
+    """The scale that draws an item's picture sharp at the history's size (`kind.history_px`,
+    also the pool map's confirmation's): the thumbnails', or the batch's tiles' where the kind
+    shows it larger than they are."""
+    return THUMB_SCALE if kind.history_px <= tile_size(kind, THUMB_SCALE) else TILE_SCALE
+
+
 def tile_png(session: LabellingSession, index: int, scale: int = TILE_SCALE) -> bytes:
     """A pool item of the session as a PNG, `tile_size` px on its longer side."""
     kind = session.features.kind

@@ -18,6 +18,7 @@ from tl_active.experiments.compare import (
     check_settings,
     format_positives,
     format_summary,
+    found_rates,
     label_rechecks,
     parse_budgets,
     plot_curves,
@@ -27,10 +28,8 @@ from tl_active.experiments.compare import (
     summarise,
 )
 from tl_active.paths import check_writable_folder
-from tl_active.sessions.figures import frozen_head_ceiling
+from tl_active.sessions.figures import frozen_head_ceiling, frozen_head_ceiling_pr_auc
 from tl_active.sessions.records import PLAIN_HEAD, POOL_HEAD
-
-RARE = 0.1  # an answer this rare makes accuracy a poor guide: the positives and F1 are printed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -135,6 +134,10 @@ def run(args: argparse.Namespace) -> None:
     if features is None:
         features = load_any_features(args)
     ceiling = frozen_head_ceiling(features, task).accuracy
+    rates = found_rates(features, task)
+    ceiling_pr_auc = (
+        frozen_head_ceiling_pr_auc(features, task, rates.output) if rates and rates.rare else None
+    )
 
     start = time.perf_counter()
     runs = len(strategies) * args.seeds * (2 if args.recheck else 1)
@@ -178,18 +181,18 @@ def run(args: argparse.Namespace) -> None:
             + (f", noise {args.noise:g}" if args.noise else "")
             + (f", re-check {args.recheck}" if args.recheck else "")
         ),
+        ceiling_pr_auc=ceiling_pr_auc,
     )
     print(f"{features.backbone} / {features.layer}, {question_text(args, features, task)}")
-    print(format_summary(summary, ceiling))
+    print(format_summary(summary, ceiling, ceiling_pr_auc))
     if found is not None:
-        rate = float(task.truth(features.y_pool).mean())
-        test_rate = float(task.truth(features.y_test).mean())
-        if min(test_rate, 1 - test_rate) < RARE:
+        if rates.rare:
             print(
-                f"accuracy says little here: {test_rate:.1%} of the test set is positive, so "
-                f"answering no to all scores {1 - test_rate:.1%}; read the positives found and F1"
+                f"accuracy says little here: {rates.test:.1%} of the test set gives the rare "
+                f"answer, so never giving it scores {1 - rates.test:.1%}; read the PR-AUC, the "
+                "positives found and F1"
             )
-        print(format_positives(found, rate))
+        print(format_positives(found, rates.pool))
     if args.recheck:
         print(format_rechecks(summary))
     print(

@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from tl_active.core.metrics import rare_output
 from tl_active.core.strategies import REGISTRY, allowed_strategies, get_strategy
 from tl_active.core.task import Task
 from tl_active.data.features import FeatureSet
@@ -47,7 +48,10 @@ STOPPING_COLUMNS = [
 ]
 # Of a binary question, the positives among the labels so far, by the truth (not the oracle's
 # word, which noise may flip): how fast a strategy finds a rare class. Empty for K classes.
-CURVE_COLUMNS = FIGURE_COLUMNS + STOPPING_COLUMNS + ["positives"]
+# The positives are the rare answer's where the question has one (`metrics.rare_output`), and
+# `pr_auc` is then the head's PR-AUC for it on the test set, as the Label page reads it; empty
+# for any other question, whose accuracy says enough.
+CURVE_COLUMNS = FIGURE_COLUMNS + STOPPING_COLUMNS + ["positives", "pr_auc"]
 # With noise or re-checks: the re-checks asked for per round, and after each round the wrong
 # answers the oracle has given so far, those still standing, and those the re-checks found.
 RECHECK_COLUMNS = ["recheck", "wrong_given", "wrong_left", "found"]
@@ -55,9 +59,9 @@ SHARE_OF_CEILING = 0.99
 BUDGETS = (12, 40)
 
 
-def summary_columns(budgets: Sequence[int] = BUDGETS) -> list[str]:
+def summary_columns(budgets: Sequence[int] = BUDGETS, rare: bool = False) -> list[str]:
     """`strategy,labels_to_99pct_of_ceiling,labels_at_stop,accuracy_at_stop,auc` and one
-    `accuracy_at_<n>` per budget."""
+    `accuracy_at_<n>` per budget; for a rare answer one `pr_auc_at_<n>` per budget after them."""
     return [
         "strategy",
         "labels_to_99pct_of_ceiling",
@@ -65,6 +69,7 @@ def summary_columns(budgets: Sequence[int] = BUDGETS) -> list[str]:
         "accuracy_at_stop",
         "auc",
         *(f"accuracy_at_{b}" for b in budgets),
+        *(f"pr_auc_at_{b}" for b in (budgets if rare else ())),
     ]
 
 
@@ -104,6 +109,8 @@ def simulate_run(
     """
     session = oracle_session(features, strategy, seed, batch, task, head_mode, head)
     values = session.answer_values
+    rare = session.rare_output
+    found_value = values[1 if rare is None else rare]
     noise_rng = np.random.default_rng([seed, NOISE_STREAM])
     witnesses = witnesses_for(session) if recheck else None
     wrong: set[int] = set()  # whole-pool indices whose live answer is wrong
@@ -117,7 +124,7 @@ def simulate_run(
         except PoolExhaustedError:
             break
         answers = session.truth([p.index for p in picks])
-        positives += answers.count(values[1]) if session.task.is_binary else 0
+        positives += answers.count(found_value) if session.task.is_binary else 0
         # Drawn every round, even at noise 0, so a run's flips depend on its seed and round only.
         flipped = noise_rng.random(len(answers)) < noise
         answers = [_wrong(a, values, noise_rng) if f else a for a, f in zip(answers, flipped)]
@@ -143,6 +150,7 @@ def simulate_run(
             **{name: record.stopping.get(name, np.nan) for name in STOPPING_COLUMNS[:-1]},
             "can_stop": record.can_stop,
             "positives": positives,
+            "pr_auc": np.nan if rare is None else session.pr_auc(),
         }
         if noise or recheck:
             row.update(recheck=recheck, wrong_given=given, wrong_left=len(wrong), found=found)
@@ -319,15 +327,16 @@ def _thread_pools():
 # --- what the curves say ----------------------------------------------------------------------
 
 
-def mean_curves(curves: pd.DataFrame) -> pd.DataFrame:
-    """Per strategy and round: labels, and the mean, lowest and highest accuracy over seeds."""
+def mean_curves(curves: pd.DataFrame, figure: str = "accuracy") -> pd.DataFrame:
+    """Per strategy and round: labels, and the mean, lowest and highest `figure` over seeds
+    (accuracy, or `pr_auc` for a rare answer)."""
     order = list(dict.fromkeys(curves["strategy"]))
     grouped = curves.groupby(["strategy", "round"], sort=False)
     bands = grouped.agg(
         n_labels=("n_labels", "mean"),
-        mean=("accuracy", "mean"),
-        low=("accuracy", "min"),
-        high=("accuracy", "max"),
+        mean=(figure, "mean"),
+        low=(figure, "min"),
+        high=(figure, "max"),
         seeds=("seed", "nunique"),
     ).reset_index()
     bands["strategy"] = pd.Categorical(bands["strategy"], categories=order, ordered=True)
@@ -353,18 +362,54 @@ def curve_figures(
     span = rounds[-1] - rounds[0]
     auc = float(np.trapezoid(accuracy, rounds) / span) if span else float(accuracy[0])
 
-    def accuracy_at(budget: int) -> float:
-        # After the last round with at most `budget` labels; NaN if the runs stop short.
-        within = np.flatnonzero(n_labels <= budget)
-        if n_labels.max() < budget or not len(within):
-            return float("nan")
-        return float(accuracy[within[-1]])
-
     return {
         "labels_to_99pct_of_ceiling": (int(round(n_labels[reached[0]])) if len(reached) else pd.NA),
         "auc": auc,
-        **{f"accuracy_at_{b}": accuracy_at(b) for b in budgets},
+        **{f"accuracy_at_{b}": value_at(n_labels, accuracy, b) for b in budgets},
     }
+
+
+def value_at(n_labels: Sequence[float], values: Sequence[float], budget: int) -> float:
+    """A curve's figure after its last round with at most `budget` labels; NaN if the curve
+    stops short of the budget."""
+    n_labels, values = np.asarray(n_labels, float), np.asarray(values, float)
+    within = np.flatnonzero(n_labels <= budget)
+    if n_labels.max() < budget or not len(within):
+        return float("nan")
+    return float(values[within[-1]])
+
+
+def is_rare(curves: pd.DataFrame) -> bool:
+    """Whether the runs' question has a rare answer, read by its PR-AUC (`metrics.rare_output`):
+    their curves then carry it. Curves written before there was a `pr_auc` column have none."""
+    return "pr_auc" in curves and bool(curves["pr_auc"].notna().any())
+
+
+class FoundRates(NamedTuple):
+    """Of a binary question: which answer the positives found count (`output`), its share of
+    the pool and of the test set, and whether it is rare (read by PR-AUC, not accuracy)."""
+
+    output: int
+    pool: float
+    test: float
+    rare: bool
+
+
+def found_rates(features: FeatureSet, task: Task) -> FoundRates | None:
+    """The page's and the command line's one rule (`metrics.rare_output`, by the test set's
+    base rate) for which answer the positives found count and whether the question is read by
+    its PR-AUC rather than accuracy; None for a question with no positives to count."""
+    if not features.has_truth or not task.is_binary:
+        return None
+    data = features.task_data(task)
+    rare = rare_output(data.truth_test, task.n_outputs)
+    output = 1 if rare is None else rare
+    return FoundRates(
+        output,
+        float(np.mean(data.truth_pool == output)),
+        float(np.mean(data.truth_test == output)),
+        rare is not None,
+    )
 
 
 def stop_points(curves: pd.DataFrame) -> pd.DataFrame:
@@ -392,10 +437,17 @@ def summarise(
     """
     rows = []
     stops = stop_points(curves).groupby("strategy", sort=False)
+    rare = is_rare(curves)
+    pr_aucs = mean_curves(curves, "pr_auc").groupby("strategy", sort=False) if rare else None
     for name, curve in mean_curves(curves).groupby("strategy", sort=False):
         stop = stops.get_group(name)
         every_seed = bool(stop["n_labels"].notna().all())
         figures = curve_figures(curve["n_labels"], curve["mean"], curve["round"], ceiling, budgets)
+        if pr_aucs is not None:
+            pr_auc = pr_aucs.get_group(name)
+            figures |= {
+                f"pr_auc_at_{b}": value_at(pr_auc["n_labels"], pr_auc["mean"], b) for b in budgets
+            }
         rows.append(
             {
                 "strategy": name,
@@ -404,14 +456,17 @@ def summarise(
                 "accuracy_at_stop": float(stop["accuracy"].mean()) if every_seed else np.nan,
             }
         )
-    summary = pd.DataFrame(rows, columns=summary_columns(budgets))
+    summary = pd.DataFrame(rows, columns=summary_columns(budgets, rare))
     for column in ("labels_to_99pct_of_ceiling", "labels_at_stop"):
         summary[column] = summary[column].astype("Int64")
     return summary
 
 
-def format_summary(summary: pd.DataFrame, ceiling: float) -> str:
-    """The summary as a plain-text table, accuracies in percent."""
+def format_summary(
+    summary: pd.DataFrame, ceiling: float, ceiling_pr_auc: float | None = None
+) -> str:
+    """The summary as a plain-text table, accuracies in percent; a rare answer's PR-AUC at each
+    budget after them, with the frozen-head ceiling's PR-AUC (`ceiling_pr_auc`) above."""
 
     def percent(value: float) -> str:
         return "-" if pd.isna(value) else f"{100 * value:.2f} %"
@@ -433,34 +488,55 @@ def format_summary(summary: pd.DataFrame, ceiling: float) -> str:
                 for c in budgets
             },
             "auc": [f"{v:.4f}" for v in summary["auc"]],
+            **{
+                c.replace("pr_auc_at_", "PR-AUC at "): [
+                    "-" if pd.isna(v) else f"{v:.3f}" for v in summary[c]
+                ]
+                for c in summary.columns
+                if c.startswith("pr_auc_at_")
+            },
         }
     )
-    return f"frozen-head ceiling (the head on every pool label): {100 * ceiling:.2f} %\n" + (
-        table.to_string(index=False)
+    pr_auc = "" if ceiling_pr_auc is None else f", PR-AUC {ceiling_pr_auc:.3f}"
+    return (
+        f"frozen-head ceiling (the head on every pool label): {100 * ceiling:.2f} %{pr_auc}\n"
+        + table.to_string(index=False)
     )
 
 
-def plot_curves(curves: pd.DataFrame, ceiling: float, path: Path | str, title: str = "") -> None:
+def plot_curves(
+    curves: pd.DataFrame,
+    ceiling: float,
+    path: Path | str,
+    title: str = "",
+    ceiling_pr_auc: float | None = None,
+) -> None:
     """The compare page's chart as a PNG, beside the same zoomed in near the ceiling.
 
     Mean test accuracy per strategy against labels, the seeds' range as a band, the ceiling
     dashed: `plots.compare_chart`, rendered by vl-convert, so the file and the page are one
-    drawing.
+    drawing. For a rare answer (`is_rare`) the left chart is of its PR-AUC (against the
+    ceiling's, `ceiling_pr_auc`) and the right one of accuracy, as the page draws them.
     """
     import altair as alt
 
     from tl_active import plots
 
     bands = mean_curves(curves)
-    full = plots.compare_chart(
-        bands, ceiling, title=title or "mean over seeds; band = lowest to highest seed"
-    )
-    near = plots.compare_chart(
-        bands,
-        ceiling,
-        title="near the ceiling",
-        y_domain=(ceiling - 0.03, min(1.0, ceiling + 0.005)),
-    )
+    title = title or "mean over seeds; band = lowest to highest seed"
+    if is_rare(curves):
+        full = plots.compare_chart(
+            mean_curves(curves, "pr_auc"), ceiling_pr_auc, title=title, figure="pr_auc"
+        )
+        near = plots.compare_chart(bands, ceiling, title="accuracy (little to read here)")
+    else:
+        full = plots.compare_chart(bands, ceiling, title=title)
+        near = plots.compare_chart(
+            bands,
+            ceiling,
+            title="near the ceiling",
+            y_domain=(ceiling - 0.03, min(1.0, ceiling + 0.005)),
+        )
     chart = alt.hconcat(full.properties(width=520), near.properties(width=520))
     Path(path).write_bytes(plots.to_png(chart, scale=1.5))
 

@@ -8,6 +8,9 @@ import pandas as pd
 from tl_active.plots.style import TABLEAU
 
 YOURS = "your session"
+# How each figure a comparison can chart is named and written: accuracy, or a rare answer's
+# PR-AUC (`compare.mean_curves(curves, "pr_auc")`), which starts at the base rate, not 0.5.
+FIGURES = {"accuracy": ("test accuracy", ".2%"), "pr_auc": ("test PR-AUC", ".3f")}
 
 
 def compare_chart(
@@ -17,10 +20,11 @@ def compare_chart(
     title: str = "",
     y_domain: tuple[float, float] | None = None,
     until: float | None = None,
+    figure: str = "accuracy",
 ) -> alt.LayerChart:
-    """Mean test accuracy per strategy against labels, the seeds' range as a band, the
-    frozen-head ceiling dashed (none if it is None), and a person's own session (`n_labels`,
-    `mean`) in black.
+    """Mean test accuracy (or the `figure` named, a key of `FIGURES`) per strategy against
+    labels, the seeds' range as a band, the frozen-head ceiling dashed (none if it is None),
+    and a person's own session (`n_labels`, `mean`) in black.
 
     `bands` is `compare.mean_curves` of the runs; `y_domain` zooms in (what falls outside is
     cut at the chart's edge); `until` ends the curves at that many labels (the page's choice
@@ -29,6 +33,8 @@ def compare_chart(
     if until is not None:
         bands = bands[bands["n_labels"] <= until]
         yours = None if yours is None else yours[yours["n_labels"] <= until]
+    axis_title, number = FIGURES[figure]
+    named = axis_title.removeprefix("test ")
     y_scale = alt.Scale(zero=False) if y_domain is None else alt.Scale(domain=list(y_domain))
     names = list(dict.fromkeys(bands["strategy"]))
     domain = names + ([YOURS] if yours is not None else [])
@@ -43,27 +49,27 @@ def compare_chart(
     )
     base = alt.Chart(bands).encode(x=alt.X("n_labels:Q", title="labels"), color=colour)
     band = base.mark_area(opacity=0.15, clip=True).encode(
-        y=alt.Y("low:Q", scale=y_scale, title="test accuracy"), y2="high:Q"
+        y=alt.Y("low:Q", scale=y_scale, title=axis_title), y2="high:Q"
     )
     line = base.mark_line(point=True, clip=True).encode(
         y="mean:Q",
         tooltip=[
             "strategy:N",
             alt.Tooltip("n_labels:Q", title="labels"),
-            alt.Tooltip("mean:Q", title="mean accuracy", format=".2%"),
-            alt.Tooltip("low:Q", title="lowest seed", format=".2%"),
-            alt.Tooltip("high:Q", title="highest seed", format=".2%"),
+            alt.Tooltip("mean:Q", title=f"mean {named}", format=number),
+            alt.Tooltip("low:Q", title="lowest seed", format=number),
+            alt.Tooltip("high:Q", title="highest seed", format=number),
         ],
     )
     layers = [band, line]
     if ceiling is not None:
         ceiling_frame = pd.DataFrame(
-            {"ceiling": [ceiling], "text": [f"frozen-head ceiling {ceiling:.2%}"]}
+            {"ceiling": [ceiling], "text": [f"frozen-head ceiling {ceiling:{number}}"]}
         )
         rule = (
             alt.Chart(ceiling_frame)
             .mark_rule(strokeDash=[6, 4], color="gray")
-            .encode(y="ceiling:Q", tooltip=[alt.Tooltip("ceiling:Q", format=".2%")])
+            .encode(y="ceiling:Q", tooltip=[alt.Tooltip("ceiling:Q", format=number)])
         )
         label = (
             alt.Chart(ceiling_frame)
@@ -82,7 +88,7 @@ def compare_chart(
                 tooltip=[
                     "strategy:N",
                     alt.Tooltip("n_labels:Q", title="labels"),
-                    alt.Tooltip("mean:Q", title="accuracy", format=".2%"),
+                    alt.Tooltip("mean:Q", title=named, format=number),
                 ],
             )
         )

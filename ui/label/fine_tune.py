@@ -8,6 +8,8 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from tl_active import paths, plots
+from tl_active.data.backbones import resolve_backbone
+from tl_active.data.keras_file import weighted_layers_up_to
 from tl_active.errors import TlActiveError
 from tl_active.experiments import fine_tune
 from tl_active.sessions.figures import pr_auc_by_round
@@ -18,7 +20,21 @@ from ui.labelling import current_id, fine_tuned, on_fine_tune_cancel
 from ui.labelling.opening import features_of
 from ui.support import escape_markdown, session_store
 
-FINE_TUNE_LAYERS = (1, 2, 3, 4)
+FINE_TUNE_LAYERS = (1, 2, 3, 4)  # at most; a network with fewer offers only what it has
+
+
+def layer_choices(session: LabellingSession) -> tuple[int, ...]:
+    """The counts of layers to fine-tune a session's network offers: 1 up to its layers with
+    weights at or below the head's layer (the weather network's two), read from its file
+    without loading it; all of `FINE_TUNE_LAYERS` where the file cannot say."""
+    try:
+        path = resolve_backbone(session.settings.backbone).path
+    except ValueError:
+        return FINE_TUNE_LAYERS
+    weighted = weighted_layers_up_to(path, session.settings.layer)
+    if not weighted:
+        return FINE_TUNE_LAYERS
+    return tuple(n for n in FINE_TUNE_LAYERS if n <= len(weighted))
 
 
 def fine_tune_blocked(session: LabellingSession) -> str:
@@ -41,10 +57,13 @@ def fine_tune_sidebar(session: LabellingSession) -> None:
     st.header("Fine-tune on my labels")
     why_not = fine_tune_blocked(session)
     st.session_state[keys.FT_SHOWN] = why_not
+    choices = layer_choices(session)
+    if st.session_state.get(keys.FT_LAYERS, choices[0]) not in choices:
+        del st.session_state[keys.FT_LAYERS]  # chosen for a deeper network than this one
     st.selectbox(
         "Layers to fine-tune",
-        FINE_TUNE_LAYERS,
-        index=FINE_TUNE_LAYERS.index(fine_tune.DEFAULT_LAYERS),
+        choices,
+        index=choices.index(min(fine_tune.DEFAULT_LAYERS, choices[-1])),
         key=keys.FT_LAYERS,
         help="The backbone's last N layers with weights, up to the layer the head reads "
         f"({escape_markdown(session.settings.layer)}), trained with the head on your labels at "

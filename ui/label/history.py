@@ -10,19 +10,12 @@ import pyarrow as pa
 import streamlit as st
 
 from tl_active.core.task import SKIP
-from tl_active.data.kinds import DataKind
 from tl_active.sessions.figures import rare_curve
 from tl_active.sessions.session import LabellingSession
 from ui import keys
 from ui.labelling import answer_word, on_change_form, on_check, on_check_fix, on_undo
 from ui.support import escape_markdown
-from ui.tiles import THUMB_SCALE, TILE_SCALE, image_name, image_uri, tile_png, tile_size
-
-
-def thumb_scale(kind: DataKind) -> int:
-    """The scale (`ui.tiles`) that draws an item's picture sharp at the history's size: the
-    thumbnails', or the batch's tiles' where the kind shows it larger than they are."""
-    return THUMB_SCALE if kind.history_px <= tile_size(kind, THUMB_SCALE) else TILE_SCALE
+from ui.tiles import THUMB_SCALE, image_name, image_uri, thumb_scale, tile_png
 
 
 def accuracy_column(session: LabellingSession) -> str:

@@ -32,7 +32,7 @@ from ui.labelling import (
     session_options,
 )
 from ui.support import arrow_ipc, escape_markdown
-from ui.tiles import THUMB_SCALE, image_uri, tile_png
+from ui.tiles import THUMB_SCALE, image_uri, thumb_scale, tile_png
 
 POLL_SECONDS = 2.0
 THUMBNAILS_AT_MOST = 400  # tooltips with a thumbnail: the labelled and the batch, newest first
@@ -224,10 +224,11 @@ def bulk_panel(session: LabellingSession, points: plots.MapPoints, region: dict)
             f"{item if len(fresh) == 1 else items} drawn in the box with one answer**{left}"
         )
         shown = fresh[:SHOWN_FROM_BOX]
+        # As large as the history shows them: a digit at 56 px, a weather chart at 104.
         st.image(
-            [tile_png(session, i, THUMB_SCALE) for i in shown],
+            [tile_png(session, i, thumb_scale(kind)) for i in shown],
             caption=[kind.short_name(i) for i in shown],
-            width=56,
+            width=kind.history_px,
         )
         if len(fresh) > len(shown):
             st.caption(f"{len(shown)} of the {len(fresh):,}, in pool order.")

@@ -2,8 +2,9 @@
 
 On MNIST the oracle answers with the digits' labels; on weather windows (a question such as
 "snow today", read through the frozen wet network `weather-cnn`) with the recorded events, and
-for such a rare answer the page shows the positives each strategy found per label spent, with
-precision, recall and F1, beside the accuracy.
+for a rare answer (under a fifth of the test set: `metrics.rare_output`, snow or a rare folder
+class) the page charts each strategy's PR-AUC per label and the positives it found per label
+spent, with precision, recall and F1, before the accuracy.
 
 It also opens a sweep's results (`python -m tl_active sweep`, `tl_active.sweep`): the folder's
 path, then a slice of the grid chosen per key in the sidebar, drawn as the comparison is.
@@ -36,6 +37,7 @@ from tl_active.errors import TlActiveError
 from tl_active.experiments.compare import (
     BUDGETS,
     SHARE_OF_CEILING,
+    found_rates,
     mean_curves,
     parse_budgets,
     positives_found,
@@ -51,7 +53,7 @@ from tl_active.experiments.compare_notes import (
 from tl_active.experiments.sweep.grid import GROUP_COLUMNS
 from tl_active.experiments.sweep.results import SweepResults, folder_state, read_results
 from tl_active.paths import expanded
-from tl_active.sessions.figures import frozen_head_ceiling
+from tl_active.sessions.figures import frozen_head_ceiling, frozen_head_ceiling_pr_auc, rare_curve
 from tl_active.sessions.records import MAX_BATCH, PLAIN_HEAD, POOL_HEAD
 from tl_active.sessions.session import LabellingSession
 from ui import keys
@@ -72,7 +74,6 @@ KINDS = {"binary": "binary target", "classes": "classes"}
 SIMULATE, SWEEP = "Simulate here", "Open a sweep's results"
 DIGITS_DATA, WEATHER_DATA = "MNIST digits", "Weather windows"
 WEATHER_BACKBONE = "weather-cnn"
-RARE = 0.1  # an answer this rare (in the test set) puts the positives found before accuracy
 
 
 class Settings(NamedTuple):
@@ -315,6 +316,8 @@ def run(settings: Settings) -> dict:
     )
     bar.progress(1.0, text="Fitting the frozen-head ceiling...")
     ceiling = frozen_head_ceiling(features, settings.task).accuracy
+    rates = found_rates(features, settings.task)
+    rare = rates is not None and rates.rare
     bar.empty()
     return {
         "curves": curves,
@@ -322,9 +325,11 @@ def run(settings: Settings) -> dict:
         "ceiling": ceiling,
         "seconds": time.perf_counter() - start,
         "class_names": features.class_names,
-        "positives": positives_found(curves, settings.budgets) if settings.task.is_binary else None,
-        "rates": tuple(
-            float(settings.task.truth(y).mean()) for y in (features.y_pool, features.y_test)
+        "positives": positives_found(curves, settings.budgets) if rates is not None else None,
+        "rates": None if rates is None else (rates.pool, rates.test),
+        "rare": rare,
+        "ceiling_pr_auc": (
+            frozen_head_ceiling_pr_auc(features, settings.task, rates.output) if rare else None
         ),
     }
 
@@ -363,13 +368,36 @@ def positives_table(found: pd.DataFrame, rates: tuple[float, float]) -> None:
     )
 
 
-def session_curve(session: LabellingSession) -> pd.DataFrame:
+def session_curve(session: LabellingSession, figure: str = "accuracy") -> pd.DataFrame:
+    """The person's session as a line of the chart of `figure`: accuracy, or the rare answer's
+    PR-AUC (from each round's recorded head, as the Label page reads it)."""
+    if figure == "pr_auc":
+        curve = rare_curve(session)
+        return pd.DataFrame(
+            {"strategy": plots.YOURS, "n_labels": curve["labels"][1:], "mean": curve["pr_auc"][1:]}
+        )
     return pd.DataFrame(
         {
             "strategy": plots.YOURS,
             "n_labels": [r.n_labels for r in session.rounds],
             "mean": [r.metrics["accuracy"] for r in session.rounds],
         }
+    )
+
+
+def pr_auc_chart(result: dict, yours: pd.DataFrame | None) -> None:
+    """A rare answer's test PR-AUC per label, per strategy (mean over seeds, the seeds' range
+    as a band), against the frozen-head ceiling's: the figure such a question is read by."""
+    st.subheader("PR-AUC of the rare answer (means over seeds)")
+    st.caption(
+        f"Average precision on the test set, from each run's head after each round; it starts "
+        f"near the base rate ({result['rates'][1]:.3f}), where ranking finds nothing, and "
+        f"the head fitted on every pool label reaches {result['ceiling_pr_auc']:.3f}."
+    )
+    bands = mean_curves(result["curves"], "pr_auc")
+    st.altair_chart(
+        plots.compare_chart(bands, result["ceiling_pr_auc"], yours, figure="pr_auc").interactive(),
+        width="stretch",
     )
 
 
@@ -402,7 +430,13 @@ def summary_table(summary: pd.DataFrame, budgets: tuple[int, ...]) -> None:
         columns[column] = st.column_config.NumberColumn(
             f"accuracy at {budget}", format="%.2f %%", help="empty: the runs stop before"
         )
-    st.dataframe(shown, hide_index=True, column_config=columns)
+        if f"pr_auc_at_{budget}" in shown:  # a rare answer's: its figure first
+            columns[f"pr_auc_at_{budget}"] = st.column_config.NumberColumn(
+                f"PR-AUC at {budget}", format="%.3f", help="empty: the runs stop before"
+            )
+    rare = [f"pr_auc_at_{b}" for b in budgets if f"pr_auc_at_{b}" in shown]
+    order = ["strategy", *rare, *(c for c in shown.columns if c not in rare and c != "strategy")]
+    st.dataframe(shown, hide_index=True, column_config=columns, column_order=order)
 
 
 # --- a sweep's results --------------------------------------------------------------------------
@@ -519,8 +553,9 @@ st.write(
     "Which items should a person curate? Each strategy is run by a simulated labeller who "
     "answers with the data's truth (MNIST's digits, or the recorded events of a weather "
     "window), optionally getting a share of the answers wrong, for several seeds; the curves "
-    "are the held-out test accuracy after each round, against the frozen-head ceiling: the "
-    "same head fitted on every pool label of that backbone, layer and question."
+    "are the held-out test accuracy after each round (for a rare answer, such as snow, its "
+    "PR-AUC first), against the frozen-head ceiling: the same head fitted on every pool "
+    "label of that backbone, layer and question."
 )
 source = st.radio(
     "Results", [SIMULATE, SWEEP], key=keys.CMP_SOURCE, horizontal=True, label_visibility="collapsed"
@@ -555,12 +590,13 @@ st.caption(
 )
 
 session = person_session()
-yours = None
+yours = yours_pr_auc = None
 if session is not None:
     mine = session.settings
     asked = (mine.backbone, mine.layer, mine.task, getattr(mine, "weather", ""))
     if asked == (shown.backbone, shown.layer, shown.task, shown.question):
         yours = session_curve(session)
+        yours_pr_auc = session_curve(session, "pr_auc") if result.get("rare") else None
         last = session.rounds[-1]
         st.write(
             f"**Your session** (black; strategy {mine.strategy}, batch {mine.batch_size}, head "
@@ -574,17 +610,19 @@ if session is not None:
             "Set the backbone, layer and question to match to compare."
         )
 
-# A rare answer (snow on 2 % of days): the positives found come first, accuracy after.
-rare = (
-    result.get("positives") is not None and min(result["rates"][1], 1 - result["rates"][1]) < RARE
-)
+# A rare answer (snow on 2 % of days): its PR-AUC and the positives found come first, accuracy
+# after. Results kept from before the rule was the base rate have no "rare": read as not rare.
+rare = bool(result.get("rare"))
 if rare:
+    pr_auc_chart(result, yours_pr_auc)
     positives_table(result["positives"], result["rates"])
     positives_chart(result["curves"], result["rates"][0])
     st.subheader("Accuracy (means over seeds)")
 bands = mean_curves(result["curves"])
 last = float(bands["n_labels"].max())
-until = shown_until(settled_at(bands, result["ceiling"]), last)
+# Cut where accuracy settles, but not for a rare answer: its accuracy settles at once, while
+# its PR-AUC, above, goes on telling the strategies apart.
+until = None if rare else shown_until(settled_at(bands, result["ceiling"]), last)
 st.altair_chart(
     plots.compare_chart(bands, result["ceiling"], yours, until=until).interactive(),
     width="stretch",

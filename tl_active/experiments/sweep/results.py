@@ -99,6 +99,8 @@ def _schema():
         "can_stop": pa.bool_(),
         # Positives among the labels (binary questions; empty in a folder written before).
         "positives": real,
+        # A rare answer's PR-AUC (empty for other questions and in a folder written before).
+        "pr_auc": real,
         "backbone": text,
         "layer": text,
         "task": text,
