@@ -8,6 +8,7 @@ import dataclasses
 import shutil
 import sys
 
+import altair as alt
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -367,6 +368,24 @@ def test_the_map_spec_is_made_once_per_shape_and_a_round_sends_only_its_table():
     assert one["layer"] is two["layer"]  # the same template, not built again
     assert two["datasets"]["pool_map"].column("you said").to_pylist() == [None, "b", None]
     assert one["title"] == "UMAP map of the pool"
+
+
+def test_the_maps_tooltips_name_a_point_as_its_data_kind_names_its_items():
+    from tl_active import plots
+
+    def tooltip_titles(item: str) -> list[set[str]]:
+        chart = plots.map_chart(alt.NamedData("pool_map"), ["a", "b"], UMAP, item=item)
+        spec = chart.to_dict()
+        return [
+            {t.get("title", t["field"]) for t in layer["encoding"]["tooltip"]}
+            for layer in spec["layer"]
+            if "tooltip" in layer.get("encoding", {})
+        ]
+
+    # Every layer with a tooltip names the point; the picture's field stays "image".
+    assert all("window name" in t and "image name" not in t for t in tooltip_titles("window"))
+    assert all("image name" in t for t in tooltip_titles("image"))
+    assert any("image" in t for t in tooltip_titles("window"))
 
 
 def test_a_background_map_does_not_run_the_servers_main_script_again(

@@ -91,13 +91,17 @@ def map_chart(
     method: str,
     colours: Sequence[str] = (),
     height: int = 460,
+    item: str = "image",
 ) -> alt.Chart:
     """The map: points, the labelled ones marked, the open batch ringed and numbered.
 
     `colours`, one per answer, are the grid's (the same answer, the same colour on the page).
     A drag draws a box (the selection `MAP_BOX`, by x and y) for labelling a region at once;
-    shift and drag pans, the wheel zooms, a double click clears the box.
+    shift and drag pans, the wheel zooms, a double click clears the box. The tooltips name a
+    point as the data kind names its items (`item`: "image name", "window name"); the
+    thumbnail's field stays "image", the key Vega's tooltip draws a picture for.
     """
+    name = alt.Tooltip("image name:N", title=f"{item} name")
     colour = alt.Color(
         "head says:N",
         scale=_scale(answers, colours),
@@ -112,7 +116,7 @@ def map_chart(
         .encode(
             color=colour,
             opacity=alt.Opacity("sure:Q", scale=None, legend=None),
-            tooltip=["image name:N", "head says:N", "p:Q"],
+            tooltip=[name, "head says:N", "p:Q"],
         )
         .properties(name="points")
         .add_params(
@@ -130,13 +134,13 @@ def map_chart(
                 scale=_scale(answers, colours),
                 legend=alt.Legend(title="you said (squares)", orient="right"),
             ),
-            tooltip=["image name:N", "you said:N", "head says:N", "p:Q", "image:N"],
+            tooltip=[name, "you said:N", "head says:N", "p:Q", "image:N"],
         )
     )
     in_batch = base.transform_filter("isValid(datum.batch)")
     ring = in_batch.mark_point(
         shape="circle", size=170, filled=False, strokeWidth=2.2, color=BATCH_COLOUR
-    ).encode(tooltip=["batch:Q", "image name:N", "head says:N", "p:Q", "image:N"])
+    ).encode(tooltip=["batch:Q", name, "head says:N", "p:Q", "image:N"])
     number = in_batch.mark_text(
         dx=9, dy=-9, fontSize=12, fontWeight="bold", color=BATCH_COLOUR
     ).encode(text="batch:Q")
@@ -159,12 +163,13 @@ def map_live(
     method: str,
     thumbnails: Mapping[int, str] = {},  # noqa: B006  (read only)
     colours: Sequence[str] = (),
+    item: str = "image",
 ) -> LiveChart:
     """`map_chart` for a page that draws it again after every round (`live_spec`)."""
     names, colours = tuple(answers), tuple(colours)
     return LiveChart(
-        shape=("pool_map", names, method, colours),
-        build=lambda: map_chart(alt.NamedData("pool_map"), names, method, colours),
+        shape=("pool_map", names, method, colours, item),
+        build=lambda: map_chart(alt.NamedData("pool_map"), names, method, colours, item=item),
         datasets={
             "pool_map": map_table(points, proba, p_shown, names, labelled, batch, thumbnails)
         },

@@ -151,6 +151,7 @@ def draw(session: LabellingSession, pool_map) -> None:
             pool_map.method,
             thumbnails,
             colours,
+            item=session.features.kind.item,
         )
         spec = plots.live_spec(chart)
         spec["datasets"] = {name: arrow_ipc(rows) for name, rows in spec["datasets"].items()}
