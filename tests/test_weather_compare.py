@@ -96,6 +96,20 @@ def test_a_sweeps_summary_gives_the_positives_found_at_each_budget_as_compare_do
             each = run.groupby("seed")["positives"].last().to_numpy()
             assert row[f"positives_at_{budget}_sd"] == pytest.approx(np.std(each, ddof=1))
         assert np.isnan(row["positives_at_40"])  # beyond the runs' 30 labels
+    # A rare answer's PR-AUC at each budget, as compare's summary gives it, with its spread.
+    from tl_active.experiments.compare import summarise
+
+    theirs = summarise(curves, 1.0, budgets=(12, 30, 40)).set_index("strategy")
+    for _, row in summary.iterrows():
+        for budget in (12, 30):
+            assert row[f"pr_auc_at_{budget}"] == pytest.approx(
+                theirs.loc[row["strategy"], f"pr_auc_at_{budget}"]
+            )
+            run = curves[(curves["strategy"] == row["strategy"]) & (curves["n_labels"] <= budget)]
+            each = run.groupby("seed")["pr_auc"].last().to_numpy()
+            assert 0 < row[f"pr_auc_at_{budget}"] <= 1
+            assert row[f"pr_auc_at_{budget}_sd"] == pytest.approx(np.std(each, ddof=1))
+        assert np.isnan(row["pr_auc_at_40"])
     # Random's 30 windows of a pool a tenth positive hold some: a count, not a share.
     assert summary.set_index("strategy").loc["random", "positives_at_30"] >= 1
     assert float(summary["positives_at_30"].max()) == float(
@@ -111,12 +125,13 @@ def test_a_sweep_folder_written_before_positives_were_counted_still_summarises()
     ceilings = pd.DataFrame(
         [("b", "l", "0", 1.0)], columns=["backbone", "layer", "task", "ceiling"]
     )
-    old = curves.drop(columns=["positives"]).assign(**keys)
+    old = curves.drop(columns=["positives", "pr_auc"]).assign(**keys)
     summary = summarise_sweep(old, ceilings, budgets=(10,))
     now = summarise_sweep(curves.assign(**keys), ceilings, budgets=(10,))
     assert np.isnan(summary.loc[0, "positives_at_10"]) and np.isnan(
         summary.loc[0, "positives_at_10_sd"]
     )
+    assert np.isnan(summary.loc[0, "pr_auc_at_10"]) and now.loc[0, "pr_auc_at_10"] > 0
     # Every other figure as before.
     assert summary.loc[0, "accuracy_at_10"] == now.loc[0, "accuracy_at_10"]
     assert summary.loc[0, "auc"] == now.loc[0, "auc"]

@@ -18,6 +18,7 @@ import pandas as pd
 from tl_active.experiments.compare import (
     BUDGETS,
     curve_figures,
+    value_at,
 )
 from tl_active.experiments.sweep.grid import (
     GROUP_COLUMNS,
@@ -75,6 +76,7 @@ def summary_columns(budgets: Sequence[int] = BUDGETS) -> list[str]:
         *itertools.chain.from_iterable(
             (f"positives_at_{b}", f"positives_at_{b}_sd") for b in budgets
         ),
+        *itertools.chain.from_iterable((f"pr_auc_at_{b}", f"pr_auc_at_{b}_sd") for b in budgets),
     ]
 
 
@@ -94,6 +96,9 @@ def summarise_sweep(
     `positives_at_<n>` is compare's `positives.csv` figure: the positives among each seed's
     first n labels (after its last round with at most n), their mean over seeds, and `_sd` their
     spread; empty for a K-class question, and in rows written before positives were counted.
+    `pr_auc_at_<n>` is the test PR-AUC of a rare answer after each seed's last round with at
+    most n labels (compare's `summary.csv` figure), its mean over seeds and `_sd` its spread;
+    empty where the question has no rare answer, and in rows written before PR-AUC was kept.
     """
     ceiling_of = {
         (b, layer, t): c
@@ -107,6 +112,7 @@ def summarise_sweep(
         "found": np.nan,
         "head": PLAIN_HEAD,
         "positives": np.nan,
+        "pr_auc": np.nan,
     }
     rows = rows.assign(**{k: v for k, v in missing.items() if k not in rows})
     rows = rows.sort_values(ORDER, kind="stable")
@@ -150,6 +156,8 @@ def summarise_sweep(
 
         positives = group["positives"].to_numpy(float)
         found_by_seed = [positives_at(labels[i], positives[i], budgets) for i in runs]
+        pr_auc = group["pr_auc"].to_numpy(float)
+        pr_auc_by_seed = [{b: value_at(labels[i], pr_auc[i], b) for b in budgets} for i in runs]
 
         def spread(name: str, figures=per_seed) -> float:
             return spread_of(np.array([f[name] for f in figures], float))
@@ -168,6 +176,13 @@ def summarise_sweep(
                 **{
                     f"positives_at_{b}_sd": spread_of(
                         np.array([f[b] for f in found_by_seed if not np.isnan(f[b])])
+                    )
+                    for b in budgets
+                },
+                **{f"pr_auc_at_{b}": mean_of(f[b] for f in pr_auc_by_seed) for b in budgets},
+                **{
+                    f"pr_auc_at_{b}_sd": spread_of(
+                        np.array([f[b] for f in pr_auc_by_seed if not np.isnan(f[b])])
                     )
                     for b in budgets
                 },
