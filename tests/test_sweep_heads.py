@@ -15,6 +15,7 @@ import pytest
 from synthetic import synthetic_features
 
 from tl_active.cli.main import main
+from tl_active.core.pool_teacher import POOL_RULES
 from tl_active.core.task import Task
 from tl_active.experiments.compare import simulate_run
 from tl_active.experiments.sweep import (
@@ -90,6 +91,18 @@ def test_a_grid_without_heads_keeps_its_cell_keys_and_rows(tmp_path):
     assert cell_key("k", cell) == hashlib.sha256(old.encode()).hexdigest()[:20]
     assert cell_key("k", cell._replace(head="plain")) == cell_key("k", cell)
     assert cell_key("k", cell._replace(head="pool")) != cell_key("k", cell)
+    # A pool-taught cell names its rules: one computed under the first rules (its key named
+    # the head alone) is not taken for one of today's, and is run again.
+    first_rules = json.dumps(
+        ["k", "binary", [1, 3, 5, 7, 9], "random", 3, 30, 4, 0.1, "converge", "pool"]
+    )
+    rules = json.dumps(
+        ["k", "binary", [1, 3, 5, 7, 9], "random", 3, 30, 4, 0.1, "converge", "pool", POOL_RULES]
+    )
+    assert POOL_RULES == 2
+    pooled = cell_key("k", cell._replace(head="pool"))
+    assert pooled == hashlib.sha256(rules.encode()).hexdigest()[:20]
+    assert pooled != hashlib.sha256(first_rules.encode()).hexdigest()[:20]
     rechecked = json.dumps(["k", "binary", [1, 3, 5, 7, 9], "random", 3, 30, 4, 0.1, "converge", 2])
     assert (
         cell_key("k", cell._replace(recheck=2))

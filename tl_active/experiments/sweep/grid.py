@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from tl_active.core.pool_teacher import POOL_RULES
 from tl_active.core.strategies import REGISTRY, allowed_strategies
 from tl_active.core.task import BINARY, Task
 from tl_active.data.backbones import default_layer, resolve_backbone
@@ -344,11 +345,14 @@ def cell_key(features_key: str, cell: Cell) -> str:
 
     Re-checks are named only when there are some, and the head only when it is not the plain
     one, so a run without keeps the key it had before the setting existed, and a folder of
-    earlier results is still known cell by cell.
+    earlier results is still known cell by cell. A pool-taught run also names the rules its
+    head learns under (`pool_teacher.POOL_RULES`) from rules 2 on: a cell computed under
+    earlier rules is not taken for one of today's, and is run again.
     """
     run = cell.run
     settings = [*run[:4], run.noise, run.head_mode] + ([run.recheck] if run.recheck else [])
-    settings += [run.head] if run.head != PLAIN_HEAD else []
+    if run.head != PLAIN_HEAD:
+        settings += [run.head] + ([POOL_RULES] if POOL_RULES > 1 else [])
     text = json.dumps([features_key, cell.task.kind, list(cell.task.classes), *settings])
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
