@@ -72,6 +72,14 @@ def test_predicted_answers_break_ties_as_argmax_does():
     assert predicted_answers(three).tolist() == [1, 0]
 
 
+def test_overall_uncertainty_of_a_sure_float32_head_is_a_number_not_nan():
+    # A Keras head's rows are float32, where a row sure of "yes" is exactly 1.
+    proba = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [0.5, 0.5]], np.float32)
+    assert overall_uncertainty(proba) == pytest.approx(0.5, abs=1e-6)
+    assert overall_uncertainty(proba, np.array([2, 3])) == pytest.approx(0.0, abs=1e-6)
+    assert overall_uncertainty(proba.astype(np.float64)) == pytest.approx(0.5, abs=1e-9)
+
+
 def test_overall_uncertainty_is_normalised_entropy_of_the_unlabelled_images():
     sure, unsure = [1.0, 0.0], [0.5, 0.5]
     proba = np.array([unsure, unsure, sure, sure])

@@ -114,7 +114,9 @@ def overall_uncertainty(proba: np.ndarray, labelled: np.ndarray | None = None) -
         if k == 2:
             # p log p of one contiguous column and of its complement: a fifth of the 2-D time.
             p = np.clip(rows[:, 1], 1e-12, 1 - 1e-12)
-            q = 1.0 - p
+            # In float32 (a Keras head's rows) 1 - 1e-12 is 1, so a sure row's q would be 0 and
+            # 0 log 0 a NaN for the whole sum: q gets its own floor.
+            q = np.clip(1.0 - p, 1e-12, None)
             return float(-(np.einsum("i,i->", p, np.log(p)) + np.einsum("i,i->", q, np.log(q))))
         safe = np.clip(rows, 1e-12, 1.0)
         return float(-np.einsum("ij,ij->", safe, np.log(safe)))
