@@ -108,7 +108,9 @@ def test_no_answers_no_pseudo_labels():
 def test_a_cluster_nobody_answered_gets_no_pseudo_labels():
     x, y = two_clusters()
     operator = spreading_operator(find_neighbours(x, 10))
-    positions, answers = pseudo_labels(operator, np.array([0]), np.array([0]), 2)
+    # One answer, spread (today's rules wait for a second: see test_pool_rare_answer.py).
+    lone = PoolTeacher(two_answers_first=False)
+    positions, answers = pseudo_labels(operator, np.array([0]), np.array([0]), 2, lone)
     # The graph has no edge between the clouds: the answer stays in its own.
     assert set(y[positions]) == {0} and set(answers) == {0}
     assert len(positions) == 59
@@ -251,7 +253,7 @@ def test_a_pool_taught_session_keeps_the_rules_it_was_labelled_under():
     assert SessionSettings.from_dict(plain).pool_rules == POOL_RULES
 
 
-@pytest.mark.parametrize("rules", [0, 3, True, "2"])
+@pytest.mark.parametrize("rules", [0, POOL_RULES + 1, True, "2"])
 def test_unknown_pool_rules_are_refused(rules):
     data = SessionSettings(head=POOL_HEAD).as_dict()
     data["pool_rules"] = rules
