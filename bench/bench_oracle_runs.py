@@ -13,15 +13,9 @@ and whether both gave the same rows (a digest of every row of every run).
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from alternating import alternating
 
 # Run in a fresh process with the checkout under test first on sys.path. The sweep's names have
 # lived in three places (tl_active/sweep.py, tl_active/experiments/sweep.py, and the package
@@ -61,14 +55,6 @@ print(json.dumps({{"seconds": seconds, "digest": digest}}))
 """
 
 
-def timed(root: Path, cells: int) -> dict:
-    script = TIMED.format(root=str(root), cache=str(ROOT / ".cache"), cells=cells)
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--against", required=True, help="the earlier commit (any git name)")
@@ -76,22 +62,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
-    earlier = Path(tempfile.mkdtemp(prefix="oracle-runs-"))
-    try:
-        archive = subprocess.run(
-            ["git", "archive", args.against], cwd=ROOT, capture_output=True, check=True
-        )
-        subprocess.run(["tar", "-x", "-C", str(earlier)], input=archive.stdout, check=True)
-        seconds: dict[str, list[float]] = {"earlier": [], "this": []}
-        digests: dict[str, set[str]] = {"earlier": set(), "this": set()}
-        for repeat in range(args.repeats):
-            for name, root in (("earlier", earlier), ("this", ROOT)):
-                result = timed(root, args.cells)
-                seconds[name].append(result["seconds"])
-                digests[name].add(result["digest"])
-                print(f"  repeat {repeat + 1}, {name}: {result['seconds']:.2f} s")
-    finally:
-        shutil.rmtree(earlier)
+    seconds: dict[str, list[float]] = {"earlier": [], "this": []}
+    digests: dict[str, set[str]] = {"earlier": set(), "this": set()}
+    for repeat, side, result in alternating(TIMED, args.against, args.repeats, cells=args.cells):
+        seconds[side].append(result["seconds"])
+        digests[side].add(result["digest"])
+        print(f"  repeat {repeat + 1}, {side}: {result['seconds']:.2f} s")
 
     print(f"\n{args.cells} runs, {args.repeats} repeats, alternating; one core each")
     for name, label in (("earlier", args.against), ("this", "this checkout")):

@@ -17,15 +17,9 @@ they did not. (The number of BLAS threads moves a fit's last bits: run both side
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from alternating import alternating
 
 TIMED = """
 import json, sys, time
@@ -65,14 +59,6 @@ print(json.dumps(out))
 """
 
 
-def timed(root: Path, rounds: int) -> dict:
-    script = TIMED.format(root=str(root), cache=str(ROOT / ".cache"), rounds=rounds)
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--against", required=True, help="the earlier commit (any git name)")
@@ -80,24 +66,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    earlier = Path(tempfile.mkdtemp(prefix="pool-round-"))
     seconds: dict[tuple[str, str], list[float]] = {}
     cpu: dict[tuple[str, str], list[float]] = {}
     trails: dict[tuple[str, str], list] = {}
-    try:
-        archive = subprocess.run(
-            ["git", "archive", args.against], cwd=ROOT, capture_output=True, check=True
-        )
-        subprocess.run(["tar", "-x", "-C", str(earlier)], input=archive.stdout, check=True)
-        for repeat in range(args.repeats):
-            for side, root in (("earlier", earlier), ("this", ROOT)):
-                for run, result in timed(root, args.rounds).items():
-                    seconds.setdefault((run, side), []).extend(result["seconds"])
-                    cpu.setdefault((run, side), []).extend(result["cpu"])
-                    trails.setdefault((run, side), []).append(result["trail"])
-                print(f"  repeat {repeat + 1}, {side}: done", flush=True)
-    finally:
-        shutil.rmtree(earlier)
+    for repeat, side, runs in alternating(TIMED, args.against, args.repeats, rounds=args.rounds):
+        for run, result in runs.items():
+            seconds.setdefault((run, side), []).extend(result["seconds"])
+            cpu.setdefault((run, side), []).extend(result["cpu"])
+            trails.setdefault((run, side), []).append(result["trail"])
+        print(f"  repeat {repeat + 1}, {side}: done", flush=True)
 
     print(
         f"\none round, median (p95) ms over {args.repeats} x {args.rounds} rounds, "

@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 import pytest
+from pools import handmade_features, two_clusters
 
 from tl_active.core.head import LogisticHead, SoftmaxHead
 from tl_active.core.pool_teacher import (
@@ -31,25 +32,8 @@ from tl_active.sessions.records import PLAIN_HEAD, POOL_HEAD, SessionSettings
 from tl_active.sessions.session import LabellingSession
 
 
-def two_clusters(n: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Two tight clouds far apart on a line: class 0 around x = 0, class 1 around x = 10."""
-    rng = np.random.default_rng(seed)
-    y = np.repeat([0, 1], n // 2)
-    x = np.column_stack([10.0 * y, np.zeros(n)]) + rng.normal(0, 0.5, (n, 2))
-    return x.astype(np.float32), y
-
-
 def cluster_features(seed: int = 0) -> FeatureSet:
-    pool, y_pool = two_clusters(200, seed)
-    test, y_test = two_clusters(60, seed + 1)
-    return FeatureSet(
-        pool=pool,
-        test=test,
-        y_pool=y_pool.astype(np.uint8),
-        y_test=y_test.astype(np.uint8),
-        layer="embedding",
-        key=f"clusters{seed}-embedding-handmade",
-    )
+    return handmade_features(two_clusters(200, seed), two_clusters(60, seed + 1), f"clusters{seed}")
 
 
 def test_pseudo_labels_follow_the_clusters():

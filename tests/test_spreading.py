@@ -12,6 +12,7 @@ import json
 
 import numpy as np
 import pytest
+from pools import blobs, handmade_features
 
 from tl_active.core.head import SoftmaxHead
 from tl_active.core.pool_teacher import (
@@ -59,14 +60,6 @@ def sorted_pseudo_labels(operator, labelled, labels, n_outputs, teacher):
         chosen.append(candidates[np.argsort(rank[candidates], kind="stable")][: teacher.per_answer])
     positions = np.sort(np.concatenate(chosen))
     return positions, answer[positions]
-
-
-def blobs(n: int = 400, classes: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Overlapping clouds in 3-d, one per class, so the spread answers are mixed at the edges."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, classes, n)
-    centres = rng.normal(0, 3, (classes, 3))
-    return (centres[y] + rng.normal(0, 1.5, (n, 3))).astype(np.float32), y
 
 
 @pytest.mark.parametrize(
@@ -175,16 +168,7 @@ def test_the_fit_on_one_blas_thread_is_the_same_head():
 
 
 def three_blobs_features() -> FeatureSet:
-    pool, y_pool = blobs(300, 3, seed=5)
-    test, y_test = blobs(90, 3, seed=5)
-    return FeatureSet(
-        pool=pool,
-        test=test,
-        y_pool=y_pool.astype(np.uint8),
-        y_test=y_test.astype(np.uint8),
-        layer="embedding",
-        key="blobs5-embedding-handmade",
-    )
+    return handmade_features(blobs(300, 3, seed=5), blobs(90, 3, seed=5), "blobs5")
 
 
 def test_a_reopened_pool_taught_session_is_the_live_one_round_by_round():

@@ -160,16 +160,7 @@ def read_weather_settings() -> Settings | None:
     backbone = SHIPPED_WEATHER[WEATHER_BACKBONE]
     layer = default_layer(backbone)
     st.caption(f"Read by {backbone.name} ({escape_markdown(backbone.description)}), layer {layer}.")
-    allowed = allowed_strategies(BINARY)
-    state.setdefault(keys.CMP_STRATEGIES, allowed)
-    state[keys.CMP_STRATEGIES] = [s for s in state[keys.CMP_STRATEGIES] if s in allowed]
-    st.multiselect("Strategies", allowed, key=keys.CMP_STRATEGIES, help=strategy_help())
-    seeds = st.number_input("Seeds per strategy", 1, 20, 5, key=keys.CMP_SEEDS)
-    rounds = st.number_input("Rounds per run", 1, 200, 20, key=keys.CMP_ROUNDS)
-    batch = st.number_input("Batch size", 1, MAX_BATCH, 5, key=keys.CMP_BATCH)
-    noise = st.slider(
-        "Oracle noise (share of answers wrong)", 0.0, 1.0, 0.0, 0.05, key=keys.CMP_NOISE
-    )
+    runs = read_runs(allowed_strategies(BINARY), rounds=20, batch=5)
     head = st.selectbox("Head training", HEAD_MODES, key=keys.CMP_HEAD)
     st.text_input(
         "Budgets (labels to count positives at)",
@@ -178,16 +169,12 @@ def read_weather_settings() -> Settings | None:
     )
     try:
         budgets = parse_budgets(state[keys.CMP_BUDGETS])
-        if not state[keys.CMP_STRATEGIES]:
-            raise ValueError("choose at least one strategy")
+        return chosen_settings(
+            runs, backbone.name, layer, Task(BINARY, (1,)), head, budgets, state[keys.CMP_QUESTION]
+        )
     except ValueError as error:
         st.error(escape_markdown(error))
         return None
-    ordered = tuple(s for s in REGISTRY if s in state[keys.CMP_STRATEGIES])
-    return Settings(
-        backbone.name, layer, Task(BINARY, (1,)), ordered, int(seeds), int(rounds), int(batch),
-        float(noise), head, budgets, state[keys.CMP_QUESTION],
-    )  # fmt: skip
 
 
 def data_changed() -> None:
@@ -203,6 +190,50 @@ def data_changed() -> None:
 
 def strategy_help() -> str:
     return "\n".join(f"- **{s.name}**: {s.description} ({s.reference})" for s in REGISTRY.values())
+
+
+class Runs(NamedTuple):
+    """The runs' sizes, read alike for either data; in the order of `Settings`' fields."""
+
+    seeds: int
+    rounds: int
+    batch: int
+    noise: float
+
+
+def read_runs(allowed: list[str], rounds: int, batch: int) -> Runs:
+    """The strategies (those `allowed` for the question; a choice carried over from another
+    question keeps only those) and the runs' sizes, starting from the data's own `rounds` and
+    `batch`."""
+    state = st.session_state
+    state.setdefault(keys.CMP_STRATEGIES, allowed)
+    state[keys.CMP_STRATEGIES] = [s for s in state[keys.CMP_STRATEGIES] if s in allowed]
+    st.multiselect("Strategies", allowed, key=keys.CMP_STRATEGIES, help=strategy_help())
+    seeds = st.number_input("Seeds per strategy", 1, 20, 5, key=keys.CMP_SEEDS)
+    rounds = st.number_input("Rounds per run", 1, 200, rounds, key=keys.CMP_ROUNDS)
+    batch = st.number_input("Batch size", 1, MAX_BATCH, batch, key=keys.CMP_BATCH)
+    noise = st.slider(
+        "Oracle noise (share of answers wrong)", 0.0, 1.0, 0.0, 0.05, key=keys.CMP_NOISE
+    )
+    return Runs(int(seeds), int(rounds), int(batch), float(noise))
+
+
+def chosen_settings(
+    runs: Runs,
+    backbone: str,
+    layer: str,
+    task: Task,
+    head: str,
+    budgets: tuple[int, ...],
+    question: str = "",
+) -> Settings:
+    """The settings with the strategies chosen, in the registry's order; a ValueError if there
+    are none (checked last, after what each data checks of its own)."""
+    chosen = st.session_state[keys.CMP_STRATEGIES]
+    if not chosen:
+        raise ValueError("choose at least one strategy")
+    ordered = tuple(s for s in REGISTRY if s in chosen)
+    return Settings(backbone, layer, task, ordered, *runs, head, budgets, question)
 
 
 def read_settings() -> Settings | None:
@@ -242,18 +273,7 @@ def read_settings() -> Settings | None:
         help="'odd', 'even' or digits such as 2,3,5,7",
     )
     st.multiselect("Classes to tell apart", list(range(10)), key=keys.CMP_CLASSES, disabled=binary)
-    allowed = allowed_strategies(BINARY if binary else MULTICLASS)
-    if keys.CMP_STRATEGIES in state:
-        state[keys.CMP_STRATEGIES] = [s for s in state[keys.CMP_STRATEGIES] if s in allowed]
-    else:
-        state[keys.CMP_STRATEGIES] = allowed
-    st.multiselect("Strategies", allowed, key=keys.CMP_STRATEGIES, help=strategy_help())
-    seeds = st.number_input("Seeds per strategy", 1, 20, 5, key=keys.CMP_SEEDS)
-    rounds = st.number_input("Rounds per run", 1, 200, 30, key=keys.CMP_ROUNDS)
-    batch = st.number_input("Batch size", 1, MAX_BATCH, 4, key=keys.CMP_BATCH)
-    noise = st.slider(
-        "Oracle noise (share of answers wrong)", 0.0, 1.0, 0.0, 0.05, key=keys.CMP_NOISE
-    )
+    runs = read_runs(allowed_strategies(BINARY if binary else MULTICLASS), rounds=30, batch=4)
     head = st.selectbox(
         "Head training",
         [*HEAD_MODES, POOL_HEAD] if binary else ["converge", POOL_HEAD],
@@ -277,16 +297,10 @@ def read_settings() -> Settings | None:
         layer = str(state[keys.CMP_LAYER] or "").strip()
         if not layer:
             raise ValueError("name the layer whose outputs the head reads")
-        if not state[keys.CMP_STRATEGIES]:
-            raise ValueError("choose at least one strategy")
+        return chosen_settings(runs, backbone, layer, task, head, budgets)
     except ValueError as error:
         st.error(escape_markdown(error))
         return None
-    ordered = tuple(s for s in REGISTRY if s in state[keys.CMP_STRATEGIES])
-    return Settings(
-        backbone, layer, task, ordered, int(seeds), int(rounds), int(batch), float(noise),
-        head, budgets,
-    )  # fmt: skip
 
 
 def run(settings: Settings) -> dict:
