@@ -142,3 +142,45 @@ def test_a_cache_file_holding_nan_features_is_damaged_and_recomputed(tmp_path, f
     assert loaded is runs[0] and np.isfinite(loaded.pool).all()
     with np.load(path) as rewritten:  # the damaged file was replaced by the computed features
         assert np.isfinite(rewritten["pool"]).all()
+
+
+def test_what_sessions_ask_for_at_once_is_made_once_and_shared():
+    import threading
+    import time
+
+    from tl_active.core.task import Task
+
+    features = synthetic_features()
+    # Two binary questions share the whole pool's view, as a room's sessions do.
+    views = [features.task_data(Task.binary("odd")), features.task_data(Task.binary("even"))]
+    made = []
+
+    def make(pool):
+        made.append(len(pool))
+        time.sleep(0.2)  # long enough that every thread asks while the first is making it
+        return object()
+
+    got = []
+    threads = [
+        threading.Thread(target=lambda view=view: got.append(view.derived("slow", make)))
+        for view in views * 4
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1 and len(got) == 8
+    assert all(each is got[0] for each in got)
+    assert features_module._MAKING == {}  # no lock is left behind
+
+
+def test_a_failed_make_is_made_again_by_the_next_to_ask():
+    shared = {}
+
+    def broken():
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        features_module.made_once(shared, "table", broken)
+    assert features_module.made_once(shared, "table", lambda: 7) == 7
+    assert shared == {"table": 7} and features_module._MAKING == {}

@@ -262,14 +262,15 @@ class TaskData:
 
     @cached_property
     def _clustering(self) -> tuple[np.ndarray, np.ndarray]:
-        if "clustering" not in self.shared:
+        def cluster() -> tuple[np.ndarray, np.ndarray]:
             from sklearn.cluster import KMeans
 
             kmeans = KMeans(self.n_clusters, n_init=3, random_state=0).fit(self.pool)
             clusters = kmeans.labels_.astype(np.intp)
             distance = np.linalg.norm(self.pool - kmeans.cluster_centers_[clusters], axis=1)
-            self.shared["clustering"] = (clusters, -distance)
-        return self.shared["clustering"]
+            return clusters, -distance
+
+        return made_once(self.shared, "clustering", cluster)
 
     @property
     def clusters(self) -> np.ndarray:
@@ -290,13 +291,35 @@ class TaskData:
         """`make(pool)`, made once under `name` and shared with the other tasks on this pool.
 
         For what strategies learn from the pool's geometry (a neighbour table, a ball graph),
-        without this module knowing them. No lock: two sessions asking at once may both make
-        it, and either copy is the same.
+        without this module knowing them. Sessions asking at once wait for one to make it
+        (`made_once`).
         """
-        key = ("derived", name)
-        if key not in self.shared:
-            self.shared[key] = make(self.pool)
-        return self.shared[key]
+        return made_once(self.shared, ("derived", name), lambda: make(self.pool))
+
+
+# One lock per (shared dict, name) while it is being made: a room's sessions share one task
+# view, and thirty people sending their first batch together each built the pool-taught
+# head's spreading operator (half a second each) when one had to. Kept outside the dicts so
+# that nothing unpicklable lands in them.
+_MAKING_GUARD = threading.Lock()
+_MAKING: dict[tuple[int, object], threading.RLock] = {}
+
+
+def made_once(shared: dict, key, make: Callable[[], object]):
+    """`shared[key]`, made by `make()` the first time: a thread that asks while another is
+    making it waits for that one rather than making its own."""
+    if key in shared:
+        return shared[key]
+    with _MAKING_GUARD:
+        lock = _MAKING.setdefault((id(shared), key), threading.RLock())
+    try:
+        with lock:
+            if key not in shared:
+                shared[key] = make()
+    finally:
+        with _MAKING_GUARD:
+            _MAKING.pop((id(shared), key), None)
+    return shared[key]
 
 
 def _layer_tag(layer: str) -> str:
