@@ -90,3 +90,21 @@ def test_until_the_rare_answer_is_found_the_pool_taught_head_asks_what_the_plain
     # Once both answers are in, the pool-taught head learns from the pool again.
     pooled.answer_by_truth()
     assert pooled.pseudo_count > 0
+
+
+def test_a_pool_taught_session_makes_its_spreading_operator_before_the_first_round():
+    import threading
+
+    from tl_active.sessions.session import READY_THREAD
+
+    features = rare_features()
+    pooled = session(features, POOL_HEAD)
+    for thread in threading.enumerate():
+        if thread.name == READY_THREAD:
+            thread.join()
+    assert ("derived", "spreading operator") in pooled.data.shared
+    assert pooled.rounds == []
+    # An oracle run (no charts) and a plain session make nothing ahead.
+    other = rare_features()
+    plain = session(other, PLAIN_HEAD)
+    assert ("derived", "spreading operator") not in plain.data.shared
