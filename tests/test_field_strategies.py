@@ -395,3 +395,22 @@ def test_phased_counts_a_cluster_nobody_answered_as_unsettled():
     # With them, the third cloud is not settled: at most the two answered clouds' share.
     assert 0.5 < settled <= 2 / 3
     assert settled < leaked - 0.2
+
+
+def test_coverage_gains_are_numpys_sums_to_the_last_bit():
+    from tl_active.core.strategies.herding import coverage_gains, gaussian_kernel
+
+    rng = np.random.default_rng(5)
+    points = rng.normal(size=(300, 6))
+    kernel = gaussian_kernel(points, points, 1 / 6)
+    for covered in (
+        np.zeros(300, np.float32),  # nothing labelled yet
+        kernel[:, [3, 70, 200]].max(axis=1),  # three images picked
+        np.ones(300, np.float32),  # all covered: every gain is 0
+    ):
+        expected = np.maximum(kernel - covered[:, None], 0.0).sum(axis=0)
+        got = coverage_gains(kernel, covered)
+        assert got.dtype == np.float32 and np.array_equal(got, expected)
+    assert not coverage_gains(kernel, np.ones(300, np.float32)).any()
+    with pytest.raises(ValueError, match="covered has"):
+        coverage_gains(kernel, np.zeros(299, np.float32))

@@ -8,10 +8,14 @@ raises it most. Their kernel is a Gaussian over the whole pool, an n x n matrix 
 (the whole of a smaller pool): a SLICE x SLICE matrix of 64 MB, made once per pool, whose
 images are both the candidates and the images they cover; the labelled images cover from
 wherever they are. The bandwidth is a rule, scikit-learn's default for its RBF kernel:
-gamma = 1 / the features' width. A pick costs one pass over the matrix.
+gamma = 1 / the features' width. A pick costs one pass over the matrix (`coverage_gains`,
+compiled: numpy's three passes took 39 ms a pick on the demo's slice, a tenth of a second for
+a batch, and a room's server paid that for every person's batch).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -36,6 +40,41 @@ def herding_slice(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         positions = np.sort(np.random.default_rng(0).choice(n, SLICE, replace=False))
     inside = features[positions]
     return positions, gaussian_kernel(inside, inside, 1.0 / features.shape[1])
+
+
+def coverage_gains(kernel: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """What each column's image adds to the coverage: sum over rows i of
+    max(kernel[i, j] - covered[i], 0), float32.
+
+    The same sums as `np.maximum(kernel - covered[:, None], 0).sum(axis=0)` to the last bit
+    (numpy adds a float32 column sum row by row, as this does), in one pass and no temporary
+    matrix: 4 ms instead of 39 on a 4,000-image slice.
+    """
+    kernel = np.ascontiguousarray(kernel, np.float32)
+    covered = np.ascontiguousarray(covered, np.float32)
+    if covered.shape != (kernel.shape[0],):
+        raise ValueError(f"covered has {covered.shape} values for a kernel of {kernel.shape}")
+    return _gains_pass()(kernel, covered)
+
+
+def _gains(kernel, covered):
+    n, m = kernel.shape
+    gains = np.zeros(m, np.float32)
+    for i in range(n):
+        floor = covered[i]
+        for j in range(m):
+            rise = kernel[i, j] - floor
+            if rise > 0:  # adding the 0 of max(rise, 0) leaves the sum as it is
+                gains[j] += rise
+    return gains
+
+
+@functools.cache
+def _gains_pass():
+    """`_gains`, compiled by numba once per process (and kept in numba's cache on disk)."""
+    import numba
+
+    return numba.njit(cache=True, nogil=True)(_gains)
 
 
 def maxherding_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
@@ -89,7 +128,7 @@ def herd(
             )
             covered = np.maximum(covered, columns[:, choice])
         else:
-            gain = np.maximum(kernel - covered[:, None], 0.0).sum(axis=0)
+            gain = coverage_gains(kernel, covered)
             gain[~free_in_slice] = -np.inf
             best_in_slice = int(np.argmax(gain))
             if gain[best_in_slice] > 0:
