@@ -414,3 +414,34 @@ def test_coverage_gains_are_numpys_sums_to_the_last_bit():
     assert not coverage_gains(kernel, np.ones(300, np.float32)).any()
     with pytest.raises(ValueError, match="covered has"):
         coverage_gains(kernel, np.zeros(299, np.float32))
+
+
+def test_sessions_sharing_a_pool_each_spread_only_their_new_answers(monkeypatch):
+    from tl_active.core.pool_teacher import POOL_RULES, TEACHERS
+    from tl_active.core.strategies import phased
+
+    # Three far blobs, so three answers in one blob settle a third of the pool at most: no
+    # prefix reaches COVERED and every round looks at every prefix.
+    points, member = blobs([30, 30, 30], [(0, 0), (30, 0), (60, 0)], spread=1.0, seed=3)
+    view = phased_pool(points, member)
+    spreads = []
+    real = phased.spread
+    monkeypatch.setattr(phased, "spread", lambda *a: spreads.append(1) or real(*a))
+    teacher = TEACHERS[POOL_RULES]
+    shares = phased.PrefixShares()
+    first = ([0, 1, 2, 3], [0, 0, 0, 0])  # one person's answers, in order
+    second = ([10, 11, 12, 13], [0, 0, 0, 0])  # another's, on the same pool
+    for batch in range(1, 4):
+        for labelled, labels in (first, second):
+            spreads.clear()
+            shares.first_covered(view(labelled[: 2 * batch], labels[: 2 * batch]), teacher)
+            # Each round spreads the two new answers alone, however the rounds interleave.
+            assert len(spreads) == 2
+        first = (first[0] + [20 + batch, 21 + batch], first[1] + [0, 0])
+        second = (second[0] + [14 + batch, 17 + batch], second[1] + [0, 0])
+    # The shares are those of a fresh computation over each whole prefix.
+    fresh = phased.PrefixShares()
+    labelled, labels = first[0][:6], first[1][:6]
+    assert fresh.first_covered(view(labelled, labels), teacher) == shares.first_covered(
+        view(labelled, labels), teacher
+    )

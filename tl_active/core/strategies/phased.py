@@ -36,6 +36,8 @@ that 60 labels cover 30 % of the pool, so it says little about when to switch.)
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -90,13 +92,20 @@ class PrefixShares:
     """The settled share of every prefix of a pool's answers, kept between rounds.
 
     Keyed by the prefix itself (its positions and answers) and the teacher, so a cache hit
-    is the very figure a fresh computation would give. The spread mass of the longest prefix
-    seen is kept, and a longer prefix adds the spread of each new answer alone.
+    is the very figure a fresh computation would give. One is kept per pool and shared by
+    every session on it, so the spread masses are kept by prefix too (the most recently
+    used, up to `KEPT_BYTES`): a session's next round starts from its own longest prefix and
+    spreads only its new answers. (Keeping only the last prefix seen, a room's thirty
+    sessions took turns to evict each other's, and every round spread all of a session's
+    answers again.)
     """
+
+    KEPT_BYTES = 256 * 2**20
 
     def __init__(self) -> None:
         self.shares: dict[tuple, float] = {}
-        self.last: tuple[tuple, np.ndarray] | None = None
+        self.masses: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # sessions are threads of one server
 
     def first_covered(self, pool: PoolView, teacher: PoolTeacher) -> tuple[int, float]:
         """The length of the first prefix that settled `COVERED` of the pool, and its share;
@@ -119,15 +128,25 @@ class PrefixShares:
 
     def _mass(self, pool: PoolView, teacher: PoolTeacher, keys: list, k: int) -> np.ndarray:
         """The spread mass of the first `k` answers, from the kept mass of a shorter prefix."""
-        done, mass = 0, np.zeros((pool.features.shape[0], pool.n_outputs))
-        if self.last is not None and self.last[0] in keys[:k]:
-            done, mass = keys.index(self.last[0]) + 1, self.last[1].copy()
+        done, mass = 0, None
+        with self._lock:
+            for j in range(k, 0, -1):
+                if keys[j - 1] in self.masses:
+                    self.masses.move_to_end(keys[j - 1])
+                    done, mass = j, self.masses[keys[j - 1]].copy()
+                    break
+        if mass is None:
+            mass = np.zeros((pool.features.shape[0], pool.n_outputs))
         operator = _operator(pool)
         for i in range(done, k):
             # One answer spreads into its own column alone: one column's walk, not K.
             alone = spread(operator, pool.labelled[i : i + 1], np.zeros(1, np.intp), 1, teacher)
             mass[:, pool.labels[i]] += alone[:, 0]
-        self.last = (keys[k - 1], mass)
+        with self._lock:
+            self.masses[keys[k - 1]] = mass
+            kept = sum(each.nbytes for each in self.masses.values())
+            while kept > self.KEPT_BYTES and len(self.masses) > 1:
+                kept -= self.masses.popitem(last=False)[1].nbytes
         return mass
 
 
