@@ -115,22 +115,30 @@ class PrefixShares:
         for position, label in zip(pool.labelled, pool.labels):
             digest.update(np.asarray([position, label], np.int64).tobytes())
             keys.append((teacher, digest.hexdigest()))
+        missing = [k for k, key in enumerate(keys, start=1) if key not in self.shares]
+        if missing:
+            for k, mass in self._masses(pool, teacher, keys, missing[0], missing[-1]):
+                if keys[k - 1] not in self.shares:
+                    self.shares[keys[k - 1]] = _share(pool, mass, pool.labelled[:k], teacher)
         share = 0.0
         for k, key in enumerate(keys, start=1):
-            if key not in self.shares:
-                self.shares[key] = _share(
-                    pool, self._mass(pool, teacher, keys, k), pool.labelled[:k], teacher
-                )
             share = self.shares[key]
             if share >= COVERED:
                 return k, share
         return 0, share
 
-    def _mass(self, pool: PoolView, teacher: PoolTeacher, keys: list, k: int) -> np.ndarray:
-        """The spread mass of the first `k` answers, from the kept mass of a shorter prefix."""
+    def _masses(self, pool: PoolView, teacher: PoolTeacher, keys: list, first: int, last: int):
+        """(k, the spread mass of the first k answers) for k from `first` to `last`, from
+        the kept mass of the longest shorter prefix.
+
+        Spreading is linear, so each answer spreads alone into a column of its own, and a
+        prefix's mass is the sum of its answers' columns, added in the order of the answers.
+        The new answers spread up to three in one pass of the graph (each in its own column,
+        so each column is what a pass of its own would give, to the last bit).
+        """
         done, mass = 0, None
         with self._lock:
-            for j in range(k, 0, -1):
+            for j in range(first - 1, 0, -1):
                 if keys[j - 1] in self.masses:
                     self.masses.move_to_end(keys[j - 1])
                     done, mass = j, self.masses[keys[j - 1]].copy()
@@ -138,16 +146,18 @@ class PrefixShares:
         if mass is None:
             mass = np.zeros((pool.features.shape[0], pool.n_outputs))
         operator = _operator(pool)
-        for i in range(done, k):
-            # One answer spreads into its own column alone: one column's walk, not K.
-            alone = spread(operator, pool.labelled[i : i + 1], np.zeros(1, np.intp), 1, teacher)
-            mass[:, pool.labels[i]] += alone[:, 0]
+        for group in range(done, last, 3):
+            answers = np.arange(group, min(group + 3, last))
+            alone = spread(operator, pool.labelled[answers], answers - group, len(answers), teacher)
+            for column, i in enumerate(answers):
+                mass[:, pool.labels[i]] += alone[:, column]
+                if i + 1 >= first:
+                    yield i + 1, mass
         with self._lock:
-            self.masses[keys[k - 1]] = mass
+            self.masses[keys[last - 1]] = mass
             kept = sum(each.nbytes for each in self.masses.values())
             while kept > self.KEPT_BYTES and len(self.masses) > 1:
                 kept -= self.masses.popitem(last=False)[1].nbytes
-        return mass
 
 
 def phased_strategy(pool: PoolView, n: int, rng: np.random.Generator) -> list[Pick]:
