@@ -446,3 +446,19 @@ def test_sessions_sharing_a_pool_each_spread_only_their_new_answers(monkeypatch)
     assert fresh.first_covered(view(labelled, labels), teacher) == shares.first_covered(
         view(labelled, labels), teacher
     )
+
+
+def test_prefix_shares_travel_to_compare_workers_without_their_lock_and_masses():
+    import pickle
+
+    from tl_active.core.pool_teacher import POOL_RULES, TEACHERS
+    from tl_active.core.strategies import phased
+
+    points, member = blobs([30, 30], [(0, 0), (20, 0)], spread=1.0, seed=7)
+    view = phased_pool(points, member)
+    shares = phased.PrefixShares()
+    teacher = TEACHERS[POOL_RULES]
+    found = shares.first_covered(view([0, 1, 59], [0, 0, 1]), teacher)
+    copy = pickle.loads(pickle.dumps(shares))
+    assert copy.shares == shares.shares and len(copy.masses) == 0
+    assert copy.first_covered(view([0, 1, 59], [0, 0, 1]), teacher) == found

@@ -107,6 +107,15 @@ class PrefixShares:
         self.masses: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()  # sessions are threads of one server
 
+    def __getstate__(self) -> dict:
+        # Sent to `compare`'s workers with the pool's other tables: the shares travel, the
+        # lock cannot and the masses (up to KEPT_BYTES) are not worth sending.
+        return {"shares": self.shares}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
+        self.shares.update(state["shares"])
+
     def first_covered(self, pool: PoolView, teacher: PoolTeacher) -> tuple[int, float]:
         """The length of the first prefix that settled `COVERED` of the pool, and its share;
         else (0, the share of all the answers)."""
