@@ -462,3 +462,25 @@ def test_prefix_shares_travel_to_compare_workers_without_their_lock_and_masses()
     copy = pickle.loads(pickle.dumps(shares))
     assert copy.shares == shares.shares and len(copy.masses) == 0
     assert copy.first_covered(view([0, 1, 59], [0, 0, 1]), teacher) == found
+
+
+def test_once_switched_phased_spreads_no_more_answers(monkeypatch):
+    from tl_active.core.pool_teacher import POOL_RULES, TEACHERS
+    from tl_active.core.strategies import phased
+
+    points, member = blobs([30, 30], [(0, 0), (20, 0)], spread=1.0, seed=7)
+    view = phased_pool(points, member)
+    spreads = []
+    real = phased.spread
+    monkeypatch.setattr(phased, "spread", lambda *a: spreads.append(1) or real(*a))
+    shares = phased.PrefixShares()
+    teacher = TEACHERS[POOL_RULES]
+    # An answer in each blob settles the pool: the switch is at 2 labels.
+    assert shares.first_covered(view([0, 59], [0, 1]), teacher)[0] == 2
+    spreads.clear()
+    # Later rounds read the switch from the kept shares and spread none of their answers.
+    for more in ([1, 2], [1, 2, 30, 31], [1, 2, 30, 31, 3, 4]):
+        labelled = [0, 59, *more]
+        labels = [0, 1, *(0 if i < 30 else 1 for i in more)]
+        assert shares.first_covered(view(labelled, labels), teacher)[0] == 2
+    assert spreads == []

@@ -124,26 +124,34 @@ class PrefixShares:
         for position, label in zip(pool.labelled, pool.labels):
             digest.update(np.asarray([position, label], np.int64).tobytes())
             keys.append((teacher, digest.hexdigest()))
-        missing = [k for k, key in enumerate(keys, start=1) if key not in self.shares]
-        if missing:
-            for k, mass in self._masses(pool, teacher, keys, missing[0], missing[-1]):
-                if keys[k - 1] not in self.shares:
-                    self.shares[keys[k - 1]] = _share(pool, mass, pool.labelled[:k], teacher)
-        share = 0.0
-        for k, key in enumerate(keys, start=1):
-            share = self.shares[key]
-            if share >= COVERED:
-                return k, share
-        return 0, share
+        # Prefix by prefix, up to the first that settled COVERED: the masses of the prefixes
+        # not seen yet come, in order, from one walk that spreads their answers.
+        share, masses = 0.0, None
+        try:
+            for k, key in enumerate(keys, start=1):
+                if masses is not None or key not in self.shares:
+                    if masses is None:
+                        masses = self._masses(pool, teacher, keys, k)
+                    mass = next(masses)
+                    if key not in self.shares:
+                        self.shares[key] = _share(pool, mass, pool.labelled[:k], teacher)
+                share = self.shares[key]
+                if share >= COVERED:
+                    return k, share
+            return 0, share
+        finally:
+            if masses is not None:
+                masses.close()
 
-    def _masses(self, pool: PoolView, teacher: PoolTeacher, keys: list, first: int, last: int):
-        """(k, the spread mass of the first k answers) for k from `first` to `last`, from
-        the kept mass of the longest shorter prefix.
+    def _masses(self, pool: PoolView, teacher: PoolTeacher, keys: list, first: int):
+        """The spread mass of the first k answers for k = `first`, `first` + 1, ... (as many
+        as are asked for), from the kept mass of the longest shorter prefix; the last one
+        asked for is kept.
 
         Spreading is linear, so each answer spreads alone into a column of its own, and a
         prefix's mass is the sum of its answers' columns, added in the order of the answers.
-        The new answers spread up to three in one pass of the graph (each in its own column,
-        so each column is what a pass of its own would give, to the last bit).
+        The answers spread up to three in one pass of the graph (each in its own column, so
+        each column is what a pass of its own would give, to the last bit).
         """
         done, mass = 0, None
         with self._lock:
@@ -155,15 +163,25 @@ class PrefixShares:
         if mass is None:
             mass = np.zeros((pool.features.shape[0], pool.n_outputs))
         operator = _operator(pool)
-        for group in range(done, last, 3):
-            answers = np.arange(group, min(group + 3, last))
-            alone = spread(operator, pool.labelled[answers], answers - group, len(answers), teacher)
-            for column, i in enumerate(answers):
-                mass[:, pool.labels[i]] += alone[:, column]
-                if i + 1 >= first:
-                    yield i + 1, mass
+        given = 0  # the longest prefix whose mass was handed out
+        try:
+            for group in range(done, len(keys), 3):
+                answers = np.arange(group, min(group + 3, len(keys)))
+                alone = spread(
+                    operator, pool.labelled[answers], answers - group, len(answers), teacher
+                )
+                for column, i in enumerate(answers):
+                    mass[:, pool.labels[i]] += alone[:, column]
+                    if i + 1 >= first:
+                        given = i + 1
+                        yield mass
+        finally:
+            if given:  # the walk stops at a hand-out: the mass is that prefix's
+                self._keep(keys[given - 1], mass)
+
+    def _keep(self, key: tuple, mass: np.ndarray) -> None:
         with self._lock:
-            self.masses[keys[last - 1]] = mass
+            self.masses[key] = mass
             kept = sum(each.nbytes for each in self.masses.values())
             while kept > self.KEPT_BYTES and len(self.masses) > 1:
                 kept -= self.masses.popitem(last=False)[1].nbytes
