@@ -20,7 +20,9 @@ region less clear: on digits 0-4 it moved between 86 and 91 % from 10 to 50 labe
 `phased` switches once any prefix of the answers, in the order given, settled `COVERED` of
 the pool. That is derived from the labels alone, so a session replays exactly and stores
 nothing new. Spreading is linear in the answers, so every prefix costs one spread of its
-newest answer (`PrefixShares`), kept per pool.
+newest answer, three answers to a pass of the graph, and once the switch is made none
+(`PrefixShares`, kept per pool and by prefix, so the sessions sharing a pool each go on from
+their own answers).
 
 `COVERED` was chosen on validation splits (`bench/bench_pool_validation.py`, stage 2): of
 70, 80, 90, 95 and 98 %, 95 % gave the best mean on digits 0-4 (93.19 / 94.73 / 95.51 % at
