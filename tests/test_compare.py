@@ -35,6 +35,8 @@ from tl_active.experiments.compare import (
 from tl_active.experiments.compare_notes import (
     coinciding,
     coinciding_note,
+    one_run_each,
+    one_run_note,
     settled_at,
     shown_until,
 )
@@ -263,6 +265,9 @@ def test_command_line_writes_the_same_files_whatever_the_jobs(tmp_path, monkeypa
     assert summary["accuracy_at_12"].between(0, 1).all()
     assert summary["accuracy_at_40"].isna().all()  # 4 rounds of 4 never reach 40 labels
     assert "representative" in printed and "ceiling" in printed
+    # diversity chooses from the features alone: its two seeds are one run, and it says so.
+    assert "diversity gave the same figures with each of the 2 seeds" in printed
+    assert "random gave" not in printed and "representative gave" not in printed
 
 
 def test_command_line_takes_classes_and_budgets(tmp_path, monkeypatch, capsys):
@@ -420,6 +425,53 @@ def test_strategies_with_the_same_curve_at_every_seed_and_round_are_found_and_ex
     assert "rank the images alike" not in coinciding_note([("random", "diversity")], True)
 
 
+def test_strategies_whose_seeds_all_gave_one_curve_are_named_as_one_run():
+    curves = curves_of(
+        {
+            "random": [[0.5, 0.7, 0.9], [0.5, 0.6, 0.8]],
+            "diversity": [[0.5, 0.8, 0.9], [0.5, 0.8, 0.9]],
+            "kcenter": [[0.4, 0.8, 0.95]] * 3,
+            "alone": [[0.5, 0.9]],  # one seed: nothing to tell
+        }
+    )
+    assert one_run_each(curves) == ["diversity", "kcenter"]
+    note = one_run_note(["diversity", "kcenter"], 3)
+    assert note.startswith("diversity and kcenter gave the same figures with each of the 3 seeds")
+    assert "each of their lines is one run, without a band" in note
+    assert one_run_note(["phased"], 5).startswith("phased gave the same figures")
+    assert "its line is one run" in one_run_note(["phased"], 5)
+    assert one_run_note([], 5) == ""
+    # Equal but for one round of one seed is not one run; nor is a run with and without
+    # re-checks that differ between seeds.
+    curves.loc[(curves["strategy"] == "kcenter") & (curves["seed"] == 2), "accuracy"] += [
+        0,
+        0,
+        0.01,
+    ]
+    assert one_run_each(curves) == ["diversity"]
+    rechecked = pd.concat([curves.assign(recheck=0), curves.assign(recheck=2)])
+    rechecked.loc[(rechecked["recheck"] == 2) & (rechecked["seed"] == 1), "accuracy"] -= 0.01
+    assert one_run_each(rechecked) == []
+
+
+def test_a_real_comparison_names_the_strategies_that_drew_nothing_at_random():
+    curves = run_comparison(
+        near_one_hot_features(),
+        ["random", "uncertainty", "diversity", "kcenter"],
+        seeds=3,
+        rounds=4,
+        batch=4,
+        task="odd",
+        jobs=1,
+    )
+    # diversity and k-center greedy choose from the features alone; random draws, and
+    # uncertainty's first batch is drawn at random before the head can rank anything.
+    assert one_run_each(curves) == ["diversity", "kcenter"]
+    for name in ("random", "uncertainty"):
+        runs = curves[curves["strategy"] == name].groupby("seed")["accuracy"].apply(tuple)
+        assert len(set(runs)) > 1
+
+
 def test_the_chart_ends_where_every_strategy_has_settled_at_the_ceiling():
     flat = [1.0] * 12
     bands = mean_curves(
@@ -450,7 +502,7 @@ def test_compare_page_says_why_two_binary_curves_are_one_and_where_it_stops(
     monkeypatch.syspath_prepend(str(ROOT))
     at = AppTest.from_file(str(PAGE), default_timeout=180)
     at.run()
-    at.multiselect(key="cmp_strategies").set_value(["uncertainty", "margin"])
+    at.multiselect(key="cmp_strategies").set_value(["uncertainty", "margin", "diversity"])
     at.number_input(key="cmp_seeds").set_value(2)
     at.number_input(key="cmp_rounds").set_value(25)
     at.button(key="cmp_run").click().run()
@@ -458,6 +510,9 @@ def test_compare_page_says_why_two_binary_curves_are_one_and_where_it_stops(
     said = at.info[0].value
     assert said.startswith("uncertainty and margin give the same curve at every seed and round")
     assert "rank the images alike" in said
+    # diversity draws nothing at random: its two seeds are one run, and the page says so.
+    assert "diversity gave the same figures with each of the 2 seeds" in said
+    assert "its line is one run, without a band" in said
     assert "Drawn up to" in said and "of 100 labels" in said, said
     until = float(said.split("Drawn up to ")[1].split(" of")[0])
     # The chart's data, as Streamlit sends it (Arrow, beside the spec).

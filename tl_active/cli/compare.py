@@ -27,6 +27,7 @@ from tl_active.experiments.compare import (
     run_comparison,
     summarise,
 )
+from tl_active.experiments.compare_notes import one_run_each, one_run_note
 from tl_active.paths import check_writable_folder
 from tl_active.sessions.figures import frozen_head_ceiling, frozen_head_ceiling_pr_auc
 from tl_active.sessions.records import PLAIN_HEAD, POOL_HEAD
@@ -195,6 +196,9 @@ def run(args: argparse.Namespace) -> None:
         print(format_positives(found, rates.pool))
     if args.recheck:
         print(format_rechecks(summary))
+    one_run = one_run_note(one_run_each(curves), args.seeds)
+    if one_run:
+        print(one_run)
     print(
         f"{runs} runs ({len(strategies)} strategies x {args.seeds} seeds"
         + (", with and without re-checks" if args.recheck else "")

@@ -47,6 +47,8 @@ from tl_active.experiments.compare import (
 from tl_active.experiments.compare_notes import (
     coinciding,
     coinciding_note,
+    one_run_each,
+    one_run_note,
     settled_at,
     shown_until,
 )
@@ -641,8 +643,11 @@ st.altair_chart(
     plots.compare_chart(bands, result["ceiling"], yours, until=until).interactive(),
     width="stretch",
 )
-# What the lines cannot say themselves: one hiding another, and where the chart stops.
+# What the lines cannot say themselves: one hiding another, one run shown as a mean, and where
+# the chart stops.
 said = coinciding_note(coinciding(result["curves"]), shown.task.is_binary)
+one_run = one_run_note(one_run_each(result["curves"]), int(result["curves"]["seed"].nunique()))
+said += f"{' ' if said and one_run else ''}{one_run}"
 if until is not None:
     said += (
         f"{' ' if said else ''}Drawn up to {until:.0f} of {last:.0f} labels: past it every "
