@@ -27,7 +27,7 @@ from tl_active.core.pool_teacher import (
 from tl_active.core.task import Task
 from tl_active.data.features import FeatureSet
 from tl_active.data.neighbour_graph import find_neighbours
-from tl_active.sessions.records import POOL_HEAD, SessionSettings
+from tl_active.sessions.records import PLAIN_HEAD, POOL_HEAD, SessionSettings
 from tl_active.sessions.session import LabellingSession
 
 
@@ -236,3 +236,42 @@ def test_the_bench_times_the_pool_taught_round_s_parts(monkeypatch):
     assert (parts["spreading"] > 0).all() and (parts["fit"] > 0).all()
     # Each round's fit is on its answers (3 more a round) and their pseudo-labels.
     assert np.all(parts["rows"] > [3, 6, 9])
+
+
+def tied_features(name: str) -> FeatureSet:
+    """Blobs rounded to whole numbers: most rows have exact twins, so neighbours tie."""
+    x, y = blobs(600, classes=3, seed=4)
+    x_test, y_test = blobs(150, classes=3, seed=5)
+    return handmade_features((np.round(x), y), (np.round(x_test), y_test), name)
+
+
+def test_phased_and_the_session_spread_over_one_table_whichever_makes_it_first(tmp_path):
+    from tl_active.core.strategies.neighbours import find_neighbours as one_maker
+    from tl_active.core.strategies.neighbours import nearest_neighbours
+
+    x = np.round(blobs(600, classes=3, seed=4)[0])
+    # The first 10 of a 20-neighbour search is not the 10-neighbour search where rows tie:
+    # phased once made the shared operator from the former, the session from the latter.
+    assert (nearest_neighbours(x)[1][:, :10] != one_maker(x, 10)).any(axis=1).mean() > 0.5
+    assert find_neighbours is one_maker
+
+    def operator_after(first: str):
+        features = tied_features(f"tied-{first}")
+        settings = SessionSettings(
+            task=Task.multiclass("0-2"),
+            strategy="phased",
+            batch_size=5,
+            layer="embedding",
+            head=POOL_HEAD if first == "session" else PLAIN_HEAD,
+        )
+        session = LabellingSession(features, settings, charts=False)
+        if first == "session":  # the pool-taught head's first fit makes it
+            session.training_set(np.zeros(0, np.intp), np.zeros(0, np.intp))
+        assert ("derived", "spreading operator") in session.data.shared or first == "phased"
+        session.answer_by_truth()
+        session.next_batch()  # phased's settled share reads the operator, or makes it
+        return session.data.derived("spreading operator", None).matrix
+
+    by_session, by_phased = operator_after("session"), operator_after("phased")
+    assert (by_session != by_phased).nnz == 0
+    assert by_session.nnz > 0

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tl_active.core.strategies.neighbours import find_neighbours, table_name
 from tl_active.data.features import FeatureSet, TaskData
 from tl_active.paths import CACHE_DIR
 
@@ -32,16 +33,6 @@ def neighbours_path(features: FeatureSet, data: TaskData, k: int, cache_dir: Pat
     return Path(cache_dir) / f"knn-{features.key}-{pool[:12]}-k{k}.npz"
 
 
-def find_neighbours(pool: np.ndarray, k: int) -> np.ndarray:
-    """Each row's `k` nearest other rows (positions, (n, k), nearest first); exact."""
-    from sklearn.neighbors import NearestNeighbors
-
-    k = min(k, len(pool) - 1)
-    if k < 1:
-        return np.zeros((len(pool), 0), np.intp)
-    return NearestNeighbors(n_neighbors=k).fit(pool).kneighbors(return_distance=False)
-
-
 def task_neighbours(
     features: FeatureSet, data: TaskData, k: int, cache_dir: Path = CACHE_DIR
 ) -> np.ndarray:
@@ -52,12 +43,12 @@ def task_neighbours(
         path = neighbours_path(features, data, k, cache_dir)
         found = _read(path, features.key, len(pool), k) if kept else None
         if found is None:
-            found = find_neighbours(pool, k).astype(np.int32)
+            found = find_neighbours(pool, k)
             if kept:
                 _write(path, features.key, found)
         return found
 
-    return data.derived(f"neighbour table {k}", make)
+    return data.derived(table_name(k), make)
 
 
 def _read(path: Path, key: str, n: int, k: int) -> np.ndarray | None:

@@ -62,6 +62,7 @@ from tl_active.core.strategies import (
     PoolView,
     get_strategy,
 )
+from tl_active.core.strategies.neighbours import table_name
 from tl_active.core.task import SKIP
 from tl_active.data.features import FeatureSet
 from tl_active.data.neighbour_graph import task_neighbours
@@ -165,6 +166,14 @@ class LabellingSession:
             "spreading operator",
             lambda pool: spreading_operator(task_neighbours(self.features, self.data, NEIGHBOURS)),
         )
+
+    def _pool_derived(self, name: str, make):
+        """What a strategy keeps with the pool (`PoolView.cached`). The spreading graph's table
+        is read through the disk cache the pool-taught head reads it from, so `phased` and the
+        head spread over one table, and neither searches the neighbours again."""
+        if name == table_name(NEIGHBOURS):
+            return task_neighbours(self.features, self.data, NEIGHBOURS)
+        return self.data.derived(name, make)
 
     def _make_ready(self) -> None:
         try:
@@ -344,7 +353,7 @@ class LabellingSession:
                 round=n_round,
                 clustering=lambda: (data.clusters, data.typicality, data.typical_rank),
                 new_head=self.head.copy,
-                derived=data.derived,
+                derived=self._pool_derived,
             )
             local = get_strategy(self.settings.strategy)(view, self.settings.batch_size, rng)
             picks = [Pick(int(data.pool_index[p.index]), p.score, p.rank, p.reason) for p in local]

@@ -27,6 +27,35 @@ def nearest_neighbours(features: np.ndarray, k: int = NEIGHBOURS) -> tuple[np.nd
     return distances, positions.astype(np.intp)
 
 
+def find_neighbours(features: np.ndarray, k: int) -> np.ndarray:
+    """Each image's `k` nearest other images' positions, (n, k) int32, nearest first; exact.
+
+    The table the pool-taught head's spreading graph is made from, by the session and by
+    `phased` alike (`spreading_table`). Asked for `k` neighbours, the search can order tied
+    images otherwise than the first `k` of a longer search: on a pool with duplicate rows the
+    two tables differed in most rows, so one maker serves both.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(k, len(features) - 1)
+    if k < 1:
+        return np.zeros((len(features), 0), np.int32)
+    found = NearestNeighbors(n_neighbors=k).fit(features).kneighbors(return_distance=False)
+    return found.astype(np.int32)
+
+
+def spreading_table(pool, k: int):
+    """`find_neighbours(features, k)` of a `PoolView`, kept under the name the session keeps
+    it under (`data/neighbour_graph.task_neighbours`), so that whichever of them comes first
+    makes it, and both read the same table."""
+    return pool.cached(table_name(k), lambda features: find_neighbours(features, k))
+
+
+def table_name(k: int) -> str:
+    """The name a pool's table of `k` neighbours is kept under."""
+    return f"neighbour table {k}"
+
+
 def pool_neighbours(pool) -> tuple[np.ndarray, np.ndarray]:
     """`nearest_neighbours` of a `PoolView`'s features, made once per pool and shared by the
     strategies that read them (TypiClust's typicality, MaxHerding's kernel, `phased`)."""

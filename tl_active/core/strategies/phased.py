@@ -54,7 +54,7 @@ from tl_active.core.pool_teacher import (
 )
 from tl_active.core.strategies.coverage import diversity_strategy
 from tl_active.core.strategies.herding import herd
-from tl_active.core.strategies.neighbours import pool_neighbours
+from tl_active.core.strategies.neighbours import spreading_table
 from tl_active.core.strategies.pool import Pick, PoolView, check_room
 
 # The share of the pool settled from which the head's doubts teach more than covering: chosen
@@ -63,8 +63,10 @@ COVERED = 0.95
 
 
 def _operator(pool: PoolView):
+    # The session's own operator, made from the same table the same way (`spreading_table`):
+    # whichever of the two comes first makes it for both.
     return pool.cached(
-        "spreading operator", lambda x: spreading_operator(pool_neighbours(pool)[1][:, :NEIGHBOURS])
+        "spreading operator", lambda x: spreading_operator(spreading_table(pool, NEIGHBOURS))
     )
 
 
