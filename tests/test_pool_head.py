@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 import pytest
-from pools import handmade_features, two_clusters
+from pools import blobs, handmade_features, two_clusters
 
 from tl_active.core.head import LogisticHead, SoftmaxHead
 from tl_active.core.pool_teacher import (
@@ -322,3 +322,62 @@ def test_compare_runs_the_pool_taught_head_from_the_command_line(tmp_path, monke
     assert "random" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         build_parser().parse_args([*argv[:-4], "--head", "pooled", "--out", str(tmp_path)])
+
+
+def test_rules_4_fit_the_k_class_head_with_a_longer_memory_to_the_same_head(monkeypatch):
+    import scipy.optimize
+
+    evaluations = []
+    minimize = scipy.optimize.minimize
+
+    def counted(*args, **kwargs):
+        result = minimize(*args, **kwargs)
+        evaluations.append(result.nfev)
+        return result
+
+    monkeypatch.setattr(scipy.optimize, "minimize", counted)
+    x, y = blobs(3_000, classes=5, seed=1)
+    x = np.hstack([x, np.random.default_rng(0).normal(size=(3_000, 8))]).astype(np.float32)
+    features = handmade_features((x, y), (x[:500], y[:500]), "memory")
+    heads, spent = {}, {}
+    for rules in (3, 4):
+        settings = SessionSettings(
+            task=Task.multiclass("0-4"),
+            strategy="margin",
+            batch_size=5,
+            layer="embedding",
+            head=POOL_HEAD,
+            pool_rules=rules,
+        )
+        evaluations.clear()
+        session = LabellingSession(features, settings, charts=False)
+        session.auto_label(6)
+        spent[rules] = sum(evaluations)
+        heads[rules] = session
+        assert session.head.memory == (10 if rules == 3 else 40)
+        assert session.pseudo_count > 400
+        # Each replays under its own rules.
+        reopened = LabellingSession.from_dict(json.loads(json.dumps(session.to_dict())), features)
+        assert reopened.teacher == TEACHERS[rules] and reopened.head.memory == session.head.memory
+    # On one session's answers and pseudo-labels, the longer memory reaches the same head
+    # within the fit's tolerance in fewer evaluations of the loss.
+    session = heads[3]
+    positions = np.array(session.ledger.labelled, np.intp)
+    x, y, weights, count = session.training_set(positions, session.labels)
+    assert count > 400
+    fitted = {}
+    for memory in (10, 40):
+        evaluations.clear()
+        fitted[memory] = session.fresh_head(memory).fit(x, y, weights)
+        spent[memory] = sum(evaluations)
+    assert np.allclose(fitted[10].coef_, fitted[40].coef_, atol=1e-3)
+    assert np.allclose(fitted[10].intercept_, fitted[40].intercept_, atol=1e-3)
+    assert spent[40] < 0.9 * spent[10], spent
+    # A plain session's K-class head keeps scipy's 10.
+    plain = LabellingSession(
+        features, SessionSettings(task=Task.multiclass("0-4"), layer="embedding")
+    )
+    assert plain.head.memory == 10
+    for memory in (0, 1_001, True, 2.5):
+        with pytest.raises(ValueError, match="correction pairs"):
+            SoftmaxHead(5, memory=memory)

@@ -70,6 +70,11 @@ class PoolTeacher:
     # sure of it everywhere. On a rare answer (snow on 2.7 % of days) the pool-taught head
     # then never asked about snow: 0 snow days among 40 labels, where the plain head found 13.
     two_answers_first: bool = True
+    # The K-class fit's L-BFGS correction pairs (`SoftmaxHead.memory`). With 40 rather than
+    # scipy's 10, the fit on digits 0-4's 2,000 pseudo-labels takes a third fewer evaluations
+    # (32 against 48 a fit) and the round 80 ms rather than 101. It reaches the same optimum
+    # within the fit's tolerance, not to the last bit, so it is a rule of its own (rules 4).
+    fit_memory: int = 40
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 1.0:
@@ -84,6 +89,8 @@ class PoolTeacher:
             raise ValueError("steps and per_answer are whole numbers of 1 or more")
         if self.fit_cells is not None and self.fit_cells < 1:
             raise ValueError(f"fit_cells is a whole number of 1 or more, not {self.fit_cells}")
+        if not 1 <= self.fit_memory <= 1_000:
+            raise ValueError(f"fit_memory is from 1 to 1,000 pairs, not {self.fit_memory}")
 
     def per_answer_for(self, width: int, n_outputs: int) -> int:
         """Pseudo-labels per answer on a layer `width` wide: `per_answer`, or fewer where the
@@ -95,8 +102,9 @@ class PoolTeacher:
 
 # The rules a session was labelled under, by number (stored with a pool-taught session, so a
 # session replays under its own rules when the defaults move on). 1: the first rules, before
-# the safeguard; 2: the safeguard and the settings chosen on validation; 3: today's, which are
-# 2's and wait for a second answer (`two_answers_first`).
+# the safeguard; 2: the safeguard and the settings chosen on validation; 3: 2's, waiting for a
+# second answer (`two_answers_first`); 4: today's, 3's with a longer L-BFGS memory
+# (`fit_memory`).
 TEACHERS = {
     1: PoolTeacher(
         alpha=0.2,
@@ -107,9 +115,11 @@ TEACHERS = {
         guarded=False,
         fit_cells=None,
         two_answers_first=False,
+        fit_memory=10,
     ),
-    2: PoolTeacher(two_answers_first=False),
-    3: PoolTeacher(),
+    2: PoolTeacher(two_answers_first=False, fit_memory=10),
+    3: PoolTeacher(fit_memory=10),
+    4: PoolTeacher(),
 }
 POOL_RULES = max(TEACHERS)
 

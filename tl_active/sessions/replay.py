@@ -275,7 +275,7 @@ class Replay:
         labels = np.array(self.ledger.labels[: len(positions)], np.intp)
         for r, k in enumerate(ks):
             record = recorded[k]
-            head = self.session.fresh_head()
+            head = self.session.fresh_head(self.session.head_memory)
             head.state_ = recorded_state(record)
             if ends[k] == 0:
                 if np.any(record.weights) or np.any(record.bias):
@@ -287,7 +287,7 @@ class Replay:
             held = not head.bias_trained and np.any(record.bias)
             if head.max_gradient(x, y, weights) < head.gradient_tol and not held:
                 continue
-            head = self.session.fresh_head()
+            head = self.session.fresh_head(self.session.head_memory)
             if before[r] is not None:
                 head.state_ = recorded_state(before[r])
             head.fit(x, y, weights)

@@ -122,7 +122,9 @@ class LabellingSession:
         self.data = features.task_data(self.task)
         self.answer_values = self.settings.answers or self.task.answers(features.class_names)
         self.rounds: list[RoundRecord] = []
-        self.head = self.fresh_head()
+        # The pool-taught head's rules, those the session was labelled under.
+        self.teacher = TEACHERS[self.settings.pool_rules]
+        self.head = self.fresh_head(self.head_memory)
         self.ledger = Ledger(self.data, self.answer_values)
         # The head before each round, for undo: its state, or the round before's record (a
         # reopened session's, made into a state only when undo needs it).
@@ -132,8 +134,6 @@ class LabellingSession:
         # since nothing changed, but stored and exported so the suspicion stays cleared.
         self.kept: set[tuple[int, str]] = set()
         self._pseudo_count: int | None = 0
-        # The pool-taught head's rules, those the session was labelled under.
-        self.teacher = TEACHERS[self.settings.pool_rules]
         self._rescore()
         if self.pool_taught and charts:
             # Made while the person answers the first batch rather than in its round, which
@@ -200,10 +200,20 @@ class LabellingSession:
             )
         return self._pseudo_count
 
-    def fresh_head(self):
-        """An untrained head of this session's task, mode and features."""
+    @property
+    def head_memory(self) -> int:
+        """The L-BFGS correction pairs of the session's own K-class fit: the pool-taught rules'
+        (`PoolTeacher.fit_memory`), or scipy's 10 for the plain head."""
+        return self.teacher.fit_memory if self.pool_taught else 10
+
+    def fresh_head(self, memory: int = 10):
+        """An untrained head of this session's task, mode and features; a K-class head's fit
+        keeps `memory` L-BFGS correction pairs (`SoftmaxHead.memory`)."""
         head = make_head(
-            self.task.n_outputs, self.settings.head_mode, fit_intercept=not self.features.simplex
+            self.task.n_outputs,
+            self.settings.head_mode,
+            fit_intercept=not self.features.simplex,
+            memory=memory,
         )
         # A fit on no labels only tells the head its width: its weights start as zeros.
         return head.fit(self.data.pool[:0], np.zeros(0, np.intp))
