@@ -183,10 +183,16 @@ def test_compare_page_asks_a_weather_question_and_counts_its_snow_days(monkeypat
 
     root = Path(__file__).resolve().parents[1]
     monkeypatch.syspath_prepend(str(root))  # ui.support sits beside app.py
+    from streamlit.elements.lib import policies
+
+    # Streamlit logs (rather than shows) a widget given a value and a state the page set.
+    logged = []
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda *a, **kw: logged.append(a[0]))
     at = AppTest.from_file(str(root / "ui" / "pages" / "compare.py"), default_timeout=180)
     at.run()
     at.radio(key="cmp_data").set_value("Weather windows").run()
     assert not at.exception, [e.value for e in at.exception]
+    assert not logged, logged
     assert at.selectbox(key="cmp_weather_question").value == "snow-today"
     # Weather's own starting settings: snow days are rare, so more labels, counted at 25-100.
     assert (at.number_input(key="cmp_rounds").value, at.number_input(key="cmp_batch").value) == (
@@ -194,6 +200,14 @@ def test_compare_page_asks_a_weather_question_and_counts_its_snow_days(monkeypat
         5,
     )
     assert at.text_input(key="cmp_budgets").value == "25,50,100"
+    # Back to the digits and again to the weather: each data's own start, and no warning.
+    at.radio(key="cmp_data").set_value("MNIST digits").run()
+    assert (at.number_input(key="cmp_rounds").value, at.number_input(key="cmp_batch").value) == (
+        30,
+        4,
+    )
+    at.radio(key="cmp_data").set_value("Weather windows").run()
+    assert at.number_input(key="cmp_rounds").value == 20 and not logged, logged
     sidebar = " ".join(w.label for w in at.sidebar.get("selectbox") + at.sidebar.get("text_input"))
     assert "digit" not in sidebar.lower() and "Target" not in sidebar
     at.multiselect(key="cmp_strategies").set_value(["random", "diversity"])

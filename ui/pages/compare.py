@@ -212,8 +212,13 @@ def read_runs(allowed: list[str], rounds: int, batch: int) -> Runs:
     state[keys.CMP_STRATEGIES] = [s for s in state[keys.CMP_STRATEGIES] if s in allowed]
     st.multiselect("Strategies", allowed, key=keys.CMP_STRATEGIES, help=strategy_help())
     seeds = st.number_input("Seeds per strategy", 1, 20, 5, key=keys.CMP_SEEDS)
-    rounds = st.number_input("Rounds per run", 1, 200, rounds, key=keys.CMP_ROUNDS)
-    batch = st.number_input("Batch size", 1, MAX_BATCH, batch, key=keys.CMP_BATCH)
+    # The data's own rounds and batch start in the session state, not as the widgets' values:
+    # switching the data sets them there (`data_changed`), and a widget given both a value and
+    # a state set by the page makes Streamlit warn on every switch.
+    state.setdefault(keys.CMP_ROUNDS, rounds)
+    state.setdefault(keys.CMP_BATCH, batch)
+    rounds = st.number_input("Rounds per run", 1, 200, key=keys.CMP_ROUNDS)
+    batch = st.number_input("Batch size", 1, MAX_BATCH, key=keys.CMP_BATCH)
     noise = st.slider(
         "Oracle noise (share of answers wrong)", 0.0, 1.0, 0.0, 0.05, key=keys.CMP_NOISE
     )
