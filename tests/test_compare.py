@@ -268,6 +268,11 @@ def test_command_line_writes_the_same_files_whatever_the_jobs(tmp_path, monkeypa
     # diversity chooses from the features alone: its two seeds are one run, and it says so.
     assert "diversity gave the same figures with each of the 2 seeds" in printed
     assert "random gave" not in printed and "representative gave" not in printed
+    assert "--pick-share 0.9 gives each seed a share of its own" in printed
+    # Each seed on its own share of the pool: two runs, said so, and no such note.
+    compare_command.run(cli_args(tmp_path / "share", jobs=1, **{"pick-share": 0.8}))
+    printed = capsys.readouterr().out
+    assert "each picking from its own 80% of the pool" in printed
 
 
 def test_command_line_takes_classes_and_budgets(tmp_path, monkeypatch, capsys):
@@ -437,9 +442,10 @@ def test_strategies_whose_seeds_all_gave_one_curve_are_named_as_one_run():
     assert one_run_each(curves) == ["diversity", "kcenter"]
     note = one_run_note(["diversity", "kcenter"], 3)
     assert note.startswith("diversity and kcenter gave the same figures with each of the 3 seeds")
-    assert "each of their lines is one run, without a band" in note
+    assert "so each of their lines has no band" in note and "is then one run" in note
     assert one_run_note(["phased"], 5).startswith("phased gave the same figures")
-    assert "its line is one run" in one_run_note(["phased"], 5)
+    assert "so its line has no band" in one_run_note(["phased"], 5)
+    assert one_run_note(["phased"], 5, "Try a share.").endswith("is not shown. Try a share.")
     assert one_run_note([], 5) == ""
     # Equal but for one round of one seed is not one run; nor is a run with and without
     # re-checks that differ between seeds.
@@ -470,6 +476,40 @@ def test_a_real_comparison_names_the_strategies_that_drew_nothing_at_random():
     for name in ("random", "uncertainty"):
         runs = curves[curves["strategy"] == name].groupby("seed")["accuracy"].apply(tuple)
         assert len(set(runs)) > 1
+
+
+def test_each_seed_picks_from_its_own_share_of_the_pool():
+    offered = compare.pick_pool(1_000, 0.9, seed=3)
+    assert offered.sum() == 900
+    assert np.array_equal(offered, compare.pick_pool(1_000, 0.9, seed=3))
+    assert not np.array_equal(offered, compare.pick_pool(1_000, 0.9, seed=4))
+    assert compare.pick_pool(1_000, 1.0, seed=3).all()
+    assert compare.pick_pool(10, 1e-9, seed=0).sum() == 1  # never an empty pool
+
+    features = near_one_hot_features()
+    task = Task.binary("odd")
+    whole = simulate_run(features, "diversity", seed=1, rounds=4, batch=4, task=task)
+    assert whole == simulate_run(features, "diversity", 1, 4, 4, task, pick_share=1.0)
+    curves = run_comparison(
+        features, ["diversity"], seeds=3, rounds=4, batch=4, task="odd", jobs=1, pick_share=0.8
+    )
+    # diversity draws nothing at random: on the whole pool its seeds are one run, on their own
+    # shares three.
+    assert one_run_each(curves) == []
+    data = features.task_data(task)
+    for seed in range(3):
+        session = compare.oracle_session(features, "diversity", seed, 4, task)
+        session.hide_from_picks(np.flatnonzero(~compare.pick_pool(data.size, 0.8, seed)))
+        for _ in range(4):
+            session.answer_by_truth()
+        picked = data.local(session.labelled)
+        assert compare.pick_pool(data.size, 0.8, seed)[picked].all()
+
+
+@pytest.mark.parametrize("share", [0.0, -0.1, 1.5, float("nan"), True])
+def test_a_share_of_the_pool_outside_zero_to_one_is_refused(share):
+    with pytest.raises(ValueError, match="share of the pool each seed picks from"):
+        run_comparison(FEATURES, ["random"], seeds=1, rounds=1, jobs=1, pick_share=share)
 
 
 def test_the_chart_ends_where_every_strategy_has_settled_at_the_ceiling():
@@ -512,7 +552,7 @@ def test_compare_page_says_why_two_binary_curves_are_one_and_where_it_stops(
     assert "rank the images alike" in said
     # diversity draws nothing at random: its two seeds are one run, and the page says so.
     assert "diversity gave the same figures with each of the 2 seeds" in said
-    assert "its line is one run, without a band" in said
+    assert "so its line has no band" in said and "share of the pool for each seed" in said
     assert "Drawn up to" in said and "of 100 labels" in said, said
     until = float(said.split("Drawn up to ")[1].split(" of")[0])
     # The chart's data, as Streamlit sends it (Arrow, beside the spec).
@@ -522,3 +562,10 @@ def test_compare_page_says_why_two_binary_curves_are_one_and_where_it_stops(
     ]
     labels = [x for frame in drawn if "n_labels" in frame for x in frame["n_labels"]]
     assert labels and max(labels) <= until < 100
+    # Each seed on its own 80 % of the pool: diversity's two seeds are two runs.
+    at.slider(key="cmp_pick_share").set_value(0.8)
+    at.button(key="cmp_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "diversity gave" not in " ".join(i.value for i in at.info)
+    captions = [c.value.replace("\\", "") for c in at.caption]
+    assert any("each seed picking from its own 80% of the pool" in c for c in captions)

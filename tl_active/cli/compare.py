@@ -74,6 +74,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="head training mode; pool: fitted to convergence on the answers and the "
         "pseudo-labels spread over the pool (the pool-taught head)",
     )
+    parser.add_argument(
+        "--pick-share",
+        type=float,
+        default=1.0,
+        help="each seed picks from its own seeded share of the pool, e.g. 0.9 (the rest is never "
+        "offered): strategies that draw nothing at random then give a different run per seed "
+        "(default 1: the whole pool)",
+    )
     parser.add_argument("--jobs", type=int, default=-1, help="parallel workers (-1: every core)")
     parser.add_argument("--out", type=Path, default=Path("results/compare"), help="output folder")
     data_option(parser)
@@ -128,7 +136,14 @@ def run(args: argparse.Namespace) -> None:
     if args.seeds > MAX_SEEDS:
         raise ValueError(f"--seeds {args.seeds}: a comparison runs at most {MAX_SEEDS:,} seeds")
     check_settings(
-        strategies, list(range(args.seeds)), args.rounds, args.batch, args.noise, task, args.recheck
+        strategies,
+        list(range(args.seeds)),
+        args.rounds,
+        args.batch,
+        args.noise,
+        task,
+        args.recheck,
+        args.pick_share,
     )
     out = Path(args.out)
     check_writable_folder(out, "--out")
@@ -160,6 +175,7 @@ def run(args: argparse.Namespace) -> None:
             "converge" if args.head == POOL_HEAD else args.head,
             args.recheck,
             POOL_HEAD if args.head == POOL_HEAD else PLAIN_HEAD,
+            args.pick_share,
         )
     elapsed = time.perf_counter() - start
     summary = summarise(label_rechecks(curves), ceiling, budgets)
@@ -181,6 +197,11 @@ def run(args: argparse.Namespace) -> None:
             + (", pool-taught head" if args.head == POOL_HEAD else "")
             + (f", noise {args.noise:g}" if args.noise else "")
             + (f", re-check {args.recheck}" if args.recheck else "")
+            + (
+                f", each seed picking from {args.pick_share:.0%} of the pool"
+                if args.pick_share < 1
+                else ""
+            )
         ),
         ceiling_pr_auc=ceiling_pr_auc,
     )
@@ -196,11 +217,18 @@ def run(args: argparse.Namespace) -> None:
         print(format_positives(found, rates.pool))
     if args.recheck:
         print(format_rechecks(summary))
-    one_run = one_run_note(one_run_each(curves), args.seeds)
+    one_run = one_run_note(
+        one_run_each(curves), args.seeds, "--pick-share 0.9 gives each seed a share of its own."
+    )
     if one_run:
         print(one_run)
     print(
         f"{runs} runs ({len(strategies)} strategies x {args.seeds} seeds"
+        + (
+            f", each picking from its own {args.pick_share:.0%} of the pool"
+            if args.pick_share < 1
+            else ""
+        )
         + (", with and without re-checks" if args.recheck else "")
         + f") x {args.rounds} rounds of "
         f"{args.batch} in {elapsed:.1f} s; wrote {out}/curves.csv, summary.csv, curves.png"

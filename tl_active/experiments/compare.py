@@ -75,6 +75,7 @@ def summary_columns(budgets: Sequence[int] = BUDGETS, rare: bool = False) -> lis
 
 SUMMARY_COLUMNS = summary_columns()
 NOISE_STREAM = 7_919  # a fixed second seed word, so the noise never shares a stream with a query
+SHARE_STREAM = 7_927  # and another for the share of the pool a seed may pick from
 
 Progress = Callable[[int, int], None]
 
@@ -93,10 +94,17 @@ def simulate_run(
     head_mode: str = "converge",
     recheck: int = 0,
     head: str = PLAIN_HEAD,
+    pick_share: float = 1.0,
 ) -> list[dict]:
     """One labelling session answered by the oracle: a curve row per round.
 
     `head` is the plain head or the pool-taught one (`records.HEADS`).
+
+    With `pick_share` under 1 the strategy picks only from a share of the pool drawn from the
+    run's seed (`pick_pool`); the rest stays in the pool, unlabelled, and is never offered. A
+    strategy that draws nothing at random (`diversity`, `phased`, ...) makes the same picks
+    with every seed on the whole pool: with a share, its seeds are different runs, as another
+    pool of the same kind would give, and their mean and band say how much one run says.
 
     With `recheck` K > 0, after each round the simulated person looks again at the top K
     suspect answers (`suspects.find_suspects`, no ground truth) and the oracle answers them
@@ -108,6 +116,9 @@ def simulate_run(
     Stops early, without error, when the pool runs out (only a tiny pool can).
     """
     session = oracle_session(features, strategy, seed, batch, task, head_mode, head)
+    if pick_share < 1.0:
+        offered = pick_pool(session.data.size, pick_share, seed)
+        session.hide_from_picks(np.flatnonzero(~offered))
     values = session.answer_values
     rare = session.rare_output
     found_value = values[1 if rare is None else rare]
@@ -156,6 +167,16 @@ def simulate_run(
             row.update(recheck=recheck, wrong_given=given, wrong_left=len(wrong), found=found)
         rows.append(row)
     return rows
+
+
+def pick_pool(size: int, share: float, seed: int) -> np.ndarray:
+    """Which of a pool's `size` images a run with this seed may pick from: `share` of them
+    (rounded, at least one), drawn from the seed alone, so every strategy of a comparison
+    picks from the same share at the same seed."""
+    count = min(size, max(1, round(share * size)))
+    offered = np.zeros(size, bool)
+    offered[np.random.default_rng([seed, SHARE_STREAM]).choice(size, count, replace=False)] = True
+    return offered
 
 
 def first_batch(
@@ -208,6 +229,7 @@ def check_settings(
     noise: float,
     task: Task | None = None,
     recheck: int = 0,
+    pick_share: float = 1.0,
 ) -> None:
     """A ValueError that names the bad setting, before any work starts."""
     if not strategies:
@@ -230,6 +252,10 @@ def check_settings(
         raise ValueError(f"noise is a share of answers flipped, from 0 to 1, not {noise}")
     if not isinstance(recheck, int) or isinstance(recheck, bool) or recheck < 0:
         raise ValueError(f"re-checks per round are a whole number, 0 or more, not {recheck!r}")
+    if isinstance(pick_share, bool) or not 0.0 < pick_share <= 1.0:  # NaN fails too
+        raise ValueError(
+            f"the share of the pool each seed picks from is above 0 and at most 1, not {pick_share}"
+        )
 
 
 def run_comparison(
@@ -245,10 +271,12 @@ def run_comparison(
     head_mode: str = "converge",
     recheck: int = 0,
     head: str = PLAIN_HEAD,
+    pick_share: float = 1.0,
 ) -> pd.DataFrame:
     """The curves of every (strategy, seed) run, one row per round, in `CURVE_COLUMNS`.
 
     `head` is the head every run fits: the plain one or the pool-taught one (`records.HEADS`).
+    `pick_share` under 1 lets each seed pick from its own share of the pool (`simulate_run`).
 
     With `recheck` K > 0 every (strategy, seed) runs twice, without re-checks and with K per
     round, and the rows carry `RECHECK_COLUMNS` too. `progress(done, total)` is called in this
@@ -260,7 +288,7 @@ def run_comparison(
     strategies = list(strategies)
     seed_list = _seed_list(seeds)
     task = SessionSettings(task=task).task if not isinstance(task, Task) else task
-    check_settings(strategies, seed_list, rounds, batch, noise, task, recheck)
+    check_settings(strategies, seed_list, rounds, batch, noise, task, recheck, pick_share)
     SessionSettings(task=task, head_mode=head_mode, head=head)  # refuses a bad head here
     # The task's clusters are made once here and travel to the workers with the features; so
     # are the tables strategies make from the pool (neighbours, balls), by one first batch each.
@@ -268,7 +296,7 @@ def run_comparison(
     for name in dict.fromkeys(strategies):
         first_batch(features, name, batch, task, head_mode, head)
     runs = [
-        OracleRun(name, seed, rounds, batch, task, noise, head_mode, rechecks, head)
+        OracleRun(name, seed, rounds, batch, task, noise, head_mode, rechecks, head, pick_share)
         for name in strategies
         for rechecks in ((0, recheck) if recheck else (0,))
         for seed in seed_list
@@ -299,6 +327,7 @@ class OracleRun(NamedTuple):
     head_mode: str = "converge"
     recheck: int = 0
     head: str = PLAIN_HEAD
+    pick_share: float = 1.0
 
 
 def oracle_run(features: FeatureSet, run: OracleRun) -> tuple[OracleRun, list[dict]]:

@@ -58,16 +58,18 @@ def one_run_each(curves: pd.DataFrame) -> list[str]:
     return same
 
 
-def one_run_note(names: list[str], seeds: int) -> str:
-    """One sentence naming the strategies of `one_run_each`; '' when there are none."""
+def one_run_note(names: list[str], seeds: int, hint: str = "") -> str:
+    """One paragraph naming the strategies of `one_run_each`, '' when there are none; `hint`
+    (a sentence) says how to give each seed a run of its own where the note is shown."""
     if not names:
         return ""
     listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
-    they, lines = ("they", "each of their lines is") if len(names) > 1 else ("it", "its line is")
+    lines = "each of their lines has" if len(names) > 1 else "its line has"
     return (
-        f"{listed} gave the same figures with each of the {seeds} seeds: {they} drew nothing "
-        f"at random on this pool, so {lines} one run, without a band: how far a run on "
-        "another pool of the same kind would land is not shown."
+        f"{listed} gave the same figures with each of the {seeds} seeds, so {lines} no band. "
+        "A strategy that draws nothing at random makes the same picks at every seed: its line "
+        "is then one run, and how far another run would land is not shown."
+        + (f" {hint}" if hint else "")
     )
 
 

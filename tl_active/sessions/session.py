@@ -134,6 +134,8 @@ class LabellingSession:
         # since nothing changed, but stored and exported so the suspicion stays cleared.
         self.kept: set[tuple[int, str]] = set()
         self._pseudo_count: int | None = 0
+        # Task-pool positions the strategies never offer (`hide_from_picks`); None: none.
+        self._hidden: np.ndarray | None = None
         self._rescore()
         if self.pool_taught and charts:
             # Made while the person answers the first batch rather than in its round, which
@@ -348,6 +350,16 @@ class LabellingSession:
         found.reverse()  # oldest round first
         return found
 
+    def hide_from_picks(self, positions: np.ndarray) -> None:
+        """Never offer these task-pool positions: they stay in the pool (the pool-taught head
+        still spreads answers over them) but no strategy picks them. For a comparison whose
+        seeds each pick from their own share of the pool (`compare.simulate_run`); a session
+        a person labels hides nothing, and nothing hidden is stored."""
+        hidden = np.zeros(self.data.size, bool)
+        hidden[np.asarray(positions, np.intp)] = True
+        self._hidden = hidden
+        self._pending = None
+
     def next_batch(self) -> list[Pick]:
         """The batch to answer now: the pending one, or a new one from the strategy."""
         if self._pending is None:
@@ -357,7 +369,11 @@ class LabellingSession:
             view = PoolView(
                 proba=self._proba_pool,
                 features=data.pool,
-                available=self.ledger.available,
+                available=(
+                    self.ledger.available
+                    if self._hidden is None
+                    else self.ledger.available & ~self._hidden
+                ),
                 labelled=np.array(self.ledger.labelled, np.intp),
                 labels=self.labels,
                 round=n_round,

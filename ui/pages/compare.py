@@ -96,13 +96,19 @@ class Settings(NamedTuple):
     head: str
     budgets: tuple[int, ...]
     question: str = ""  # a weather question's name; empty on MNIST
+    pick_share: float = 1.0  # the share of the pool each seed picks from
 
     def describe(self, class_names) -> str:
         asked = QUESTIONS[self.question].text if self.question else self.task.describe(class_names)
+        share = (
+            f", each seed picking from its own {self.pick_share:.0%} of the pool"
+            if self.pick_share < 1
+            else ""
+        )
         return (
             f"{self.backbone} / {self.layer}, {asked}: {self.seeds} "
             f"seeds x {self.rounds} rounds of {self.batch}, oracle noise {self.noise:g}, "
-            f"head {self.head}"
+            f"head {self.head}{share}"
         )
 
 
@@ -195,12 +201,13 @@ def strategy_help() -> str:
 
 
 class Runs(NamedTuple):
-    """The runs' sizes, read alike for either data; in the order of `Settings`' fields."""
+    """The runs' sizes, read alike for either data."""
 
     seeds: int
     rounds: int
     batch: int
     noise: float
+    pick_share: float = 1.0
 
 
 def read_runs(allowed: list[str], rounds: int, batch: int) -> Runs:
@@ -222,7 +229,19 @@ def read_runs(allowed: list[str], rounds: int, batch: int) -> Runs:
     noise = st.slider(
         "Oracle noise (share of answers wrong)", 0.0, 1.0, 0.0, 0.05, key=keys.CMP_NOISE
     )
-    return Runs(int(seeds), int(rounds), int(batch), float(noise))
+    share = st.slider(
+        "Share of the pool each seed picks from",
+        0.5,
+        1.0,
+        1.0,
+        0.05,
+        key=keys.CMP_PICK_SHARE,
+        help="Under 1, each seed picks from its own seeded share of the pool (the rest stays in "
+        "the pool and is never offered). Strategies that draw nothing at random, such as "
+        "diversity and phased, make the same picks with every seed on the whole pool; with a "
+        "share, their seeds are different runs, and the band shows how far one run can land.",
+    )
+    return Runs(int(seeds), int(rounds), int(batch), float(noise), float(share))
 
 
 def chosen_settings(
@@ -240,7 +259,20 @@ def chosen_settings(
     if not chosen:
         raise ValueError("choose at least one strategy")
     ordered = tuple(s for s in REGISTRY if s in chosen)
-    return Settings(backbone, layer, task, ordered, *runs, head, budgets, question)
+    return Settings(
+        backbone,
+        layer,
+        task,
+        ordered,
+        runs.seeds,
+        runs.rounds,
+        runs.batch,
+        runs.noise,
+        head,
+        budgets,
+        question,
+        runs.pick_share,
+    )
 
 
 def read_settings() -> Settings | None:
@@ -334,6 +366,7 @@ def run(settings: Settings) -> dict:
         progress=progress,
         head_mode="converge" if settings.head == POOL_HEAD else settings.head,
         head=POOL_HEAD if settings.head == POOL_HEAD else PLAIN_HEAD,
+        pick_share=settings.pick_share,
     )
     bar.progress(1.0, text="Fitting the frozen-head ceiling...")
     ceiling = frozen_head_ceiling(features, settings.task).accuracy
@@ -651,7 +684,11 @@ st.altair_chart(
 # What the lines cannot say themselves: one hiding another, one run shown as a mean, and where
 # the chart stops.
 said = coinciding_note(coinciding(result["curves"]), shown.task.is_binary)
-one_run = one_run_note(one_run_each(result["curves"]), int(result["curves"]["seed"].nunique()))
+one_run = one_run_note(
+    one_run_each(result["curves"]),
+    int(result["curves"]["seed"].nunique()),
+    "A share of the pool for each seed (in the sidebar) gives each seed a run of its own.",
+)
 said += f"{' ' if said and one_run else ''}{one_run}"
 if until is not None:
     said += (
