@@ -643,7 +643,7 @@ def test_the_compare_page_opens_a_sweep_and_draws_a_slice(tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize(
-    ("name", "cells"), [("issue-grid.toml", 18_396), ("example-grid.toml", 768)]
+    ("name", "cells"), [("issue-grid.toml", 18_396), ("example-grid.toml", 1_536)]
 )
 def test_the_shipped_grid_files_parse_to_their_cells(name, cells):
     grid = load_grid(ROOT / "docs" / "sweep" / name)
@@ -661,6 +661,7 @@ def test_the_example_grid_uses_every_key():
     assert keys == set(sweep.GRID_KEYS)
     grid = load_grid(ROOT / "docs" / "sweep" / "example-grid.toml")
     assert grid.recheck == (0, 2) and grid.head == ("plain", "pool")
+    assert grid.pick_share == (1.0, 0.9)
 
 
 # --- on the real features ---------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 A grid (`load_grid`) names lists of strategies, questions, backbones and layers, batch sizes,
 oracle noise levels, re-checks per round (`recheck`, Look again's second look at the top
-suspects), heads (`head`: plain or pool-taught, as `compare --head`), seeds and rounds; every combination is a cell, one oracle run, named by
+suspects), heads (`head`: plain or pool-taught, as `compare --head`), shares of the pool each
+seed picks from (`pick_share`, as `compare --pick-share`), seeds and rounds; every
+combination is a cell, one oracle run, named by
 `cell_key` (its features' checksum and every setting) so that a folder knows which it holds.
 """
 
@@ -51,6 +53,7 @@ GRID_KEYS = (
     "noise",
     "recheck",
     "head",
+    "pick_share",
     "seeds",
     "rounds",
     "budgets",
@@ -65,6 +68,7 @@ GROUP_COLUMNS = [
     "noise",
     "recheck",
     "head",
+    "pick_share",
     "rounds",
 ]
 
@@ -88,6 +92,7 @@ class Grid:
     noise: tuple[float, ...] = (0.0,)
     recheck: tuple[int, ...] = (0,)  # suspects re-checked per round; 0: none
     head: tuple[str, ...] = (PLAIN_HEAD,)  # records.HEADS: the plain head or the pool-taught one
+    pick_share: tuple[float, ...] = (1.0,)  # the share of the pool each seed picks from
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     rounds: tuple[int, ...] = (30,)
     budgets: tuple[int, ...] = BUDGETS
@@ -221,6 +226,21 @@ def parse_grid(data: dict) -> Grid:
         for name in values["head"]:
             if name not in HEADS:
                 raise GridError(f"head: unknown head {name!r}; choose from {', '.join(HEADS)}")
+    if "pick_share" in data:
+        shares = (
+            data["pick_share"] if isinstance(data["pick_share"], list) else [data["pick_share"]]
+        )
+        bad = [
+            v
+            for v in shares
+            if not isinstance(v, int | float) or isinstance(v, bool) or not 0 < v <= 1
+        ]
+        if bad or not shares:
+            raise GridError(
+                f"pick_share: {bad[0] if bad else shares!r} is not a share of the pool, above 0 "
+                "and at most 1"
+            )
+        values["pick_share"] = tuple(dict.fromkeys(float(v) for v in shares))
     for key in ("rounds", "budgets"):
         if key in data:
             values[key] = _whole_numbers(key, data[key], 1)
@@ -260,6 +280,7 @@ def grid_size(grid: Grid, tasks: list[Task]) -> int:
         * len(grid.rounds)
         * len(grid.recheck)
         * len(grid.head)
+        * len(grid.pick_share)
     )
 
 
@@ -269,7 +290,8 @@ def load_grid(path: Path | str) -> Grid:
     Keys: `strategies`, `targets` (each "odd", "even", digits such as "0,6,8,9", or "all" for
     every binary question; or weather questions such as "snow-today"), `classes` (such as "0-4"), `backbones`, `layers`, `batch_sizes`,
     `noise`, `recheck` (suspects re-checked per round, 0 for none), `head` ("plain" or "pool",
-    the pool-taught head), `seeds` (a count N for seeds 0 to N-1, or a list), `rounds` and `budgets` (the
+    the pool-taught head), `pick_share` (the share of the pool each seed picks from, 1 for all
+    of it), `seeds` (a count N for seeds 0 to N-1, or a list), `rounds` and `budgets` (the
     summary's label counts). A key left out takes `compare`'s default.
     """
     path = Path(path)
@@ -310,6 +332,7 @@ class Cell(NamedTuple):
     seed: int
     recheck: int = 0
     head: str = PLAIN_HEAD
+    pick_share: float = 1.0
 
     @property
     def run(self) -> OracleRun:
@@ -322,19 +345,21 @@ class Cell(NamedTuple):
             self.noise,
             recheck=self.recheck,
             head=self.head,
+            pick_share=self.pick_share,
         )
 
 
 def grid_cells(grid: Grid, backbone: str, layer: str, n_classes: int = 10) -> list[Cell]:
     """The cells of one backbone + layer, in the grid's order."""
     return [
-        Cell(backbone, layer, task, strategy, batch, noise, rounds, seed, recheck, head)
+        Cell(backbone, layer, task, strategy, batch, noise, rounds, seed, recheck, head, share)
         for task in grid.tasks(n_classes)
         for strategy in cell_strategies(grid, task)
         for batch in grid.batch_sizes
         for noise in grid.noise
         for recheck in grid.recheck
         for head in grid.head
+        for share in grid.pick_share
         for rounds in grid.rounds
         for seed in grid.seeds
     ]
@@ -343,9 +368,10 @@ def grid_cells(grid: Grid, backbone: str, layer: str, n_classes: int = 10) -> li
 def cell_key(features_key: str, cell: Cell) -> str:
     """A short key for a run: its features' checksum and every setting (not the names given).
 
-    Re-checks are named only when there are some, and the head only when it is not the plain
-    one, so a run without keeps the key it had before the setting existed, and a folder of
-    earlier results is still known cell by cell. A pool-taught run also names the rules its
+    Re-checks are named only when there are some, the head only when it is not the plain
+    one, and the share of the pool a seed picks from only when it is not all of it, so a run
+    without keeps the key it had before the setting existed, and a folder of earlier results
+    is still known cell by cell. A pool-taught run also names the rules its
     head learns under (`pool_teacher.POOL_RULES`) from rules 2 on: a cell computed under
     earlier rules is not taken for one of today's, and is run again.
     """
@@ -353,6 +379,8 @@ def cell_key(features_key: str, cell: Cell) -> str:
     settings = [*run[:4], run.noise, run.head_mode] + ([run.recheck] if run.recheck else [])
     if run.head != PLAIN_HEAD:
         settings += [run.head] + ([POOL_RULES] if POOL_RULES > 1 else [])
+    if run.pick_share != 1.0:
+        settings += ["pick_share", run.pick_share]
     text = json.dumps([features_key, cell.task.kind, list(cell.task.classes), *settings])
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 

@@ -50,6 +50,8 @@ ROW_COLUMNS = [
     *RECHECK_COLUMNS,
     # The head taught ("plain" or "pool"; "plain" in a folder written before there was a choice).
     "head",
+    # The share of the pool each seed picked from (1 in a folder written before the setting).
+    "pick_share",
 ]
 ORDER = [*GROUP_COLUMNS, "seed", "round"]
 PART_GLOB = "part-*.parquet"
@@ -74,7 +76,8 @@ def cell_rows(cell: Cell, rows: list[dict], features: FeatureSet) -> list[dict]:
         "cell": cell_key(features.key, cell),
     }
     counts = dict.fromkeys(RECHECK_COLUMNS[1:])
-    return [{**counts, **row, **keys, "recheck": cell.recheck, "head": cell.head} for row in rows]
+    cell_keys = {"recheck": cell.recheck, "head": cell.head, "pick_share": cell.pick_share}
+    return [{**counts, **row, **keys, **cell_keys} for row in rows]
 
 
 def _schema():
@@ -113,6 +116,7 @@ def _schema():
         "wrong_left": whole,
         "found": whole,
         "head": text,
+        "pick_share": real,
     }
     return pa.schema([(name, types[name]) for name in ROW_COLUMNS])
 
@@ -159,6 +163,7 @@ def read_sweep(out: Path | str) -> pd.DataFrame:
     # A part file from before re-checks has no such column: its runs had none.
     rows["recheck"] = rows["recheck"].fillna(0).astype("int64")
     rows["head"] = rows["head"].fillna(PLAIN_HEAD)  # nor has one from before the pool-taught head
+    rows["pick_share"] = rows["pick_share"].fillna(1.0)  # nor one from before the pick share
     return rows.sort_values(ORDER, kind="stable").reset_index(drop=True)[ROW_COLUMNS]
 
 

@@ -111,6 +111,7 @@ def summarise_sweep(
         "wrong_given": np.nan,
         "found": np.nan,
         "head": PLAIN_HEAD,
+        "pick_share": 1.0,
         "positives": np.nan,
         "pr_auc": np.nan,
     }
