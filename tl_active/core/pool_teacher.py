@@ -72,8 +72,9 @@ class PoolTeacher:
     two_answers_first: bool = True
     # The K-class fit's L-BFGS correction pairs (`SoftmaxHead.memory`). With 40 rather than
     # scipy's 10, the fit on digits 0-4's 2,000 pseudo-labels takes a third fewer evaluations
-    # (32 against 48 a fit) and the round 80 ms rather than 101. It reaches the same optimum
-    # within the fit's tolerance, not to the last bit, so it is a rule of its own (rules 4).
+    # (32 against 48 a fit) and the round 82 ms rather than 93 (bench/bench_pool_round.py,
+    # docs/benchmarks.md). It reaches the same optimum within the fit's tolerance, not to the
+    # last bit, so it is a rule of its own (rules 4).
     fit_memory: int = 40
 
     def __post_init__(self) -> None:
