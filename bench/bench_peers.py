@@ -26,7 +26,13 @@ The default (strategy and head) is read from the registry and the session's sett
 new default gives new rows on a rerun; the last table says, at each task and budget, by how
 much the default leads the best peer selection (judged by either head) or trails it.
 
+With `--pick-share F` every run, ours and the peer's, picks from its seed's own share of the
+pool (`compare.pick_pool`, the same share for every strategy at a seed): our strategies that
+draw nothing at random then give a different run per seed, as the peers' seeded slices do,
+and every row is a mean of different runs.
+
     python bench/bench_peers.py [--seeds 3] [--budgets 10,20,50] [--tasks odd,0-4,folder]
+                                [--pick-share 0.9]
     python bench/bench_peers.py --tables results/bench-peers/runs.csv   # print them again
     make bench-peers
 """
@@ -51,7 +57,7 @@ from tl_active.core.metrics import task_metrics  # noqa: E402
 from tl_active.core.strategies import DEFAULT_STRATEGY, allowed_strategies  # noqa: E402
 from tl_active.core.task import MULTICLASS, Task  # noqa: E402
 from tl_active.data.features import FeatureSet, TaskData, load_features  # noqa: E402
-from tl_active.experiments.compare import run_comparison  # noqa: E402
+from tl_active.experiments.compare import pick_pool, run_comparison  # noqa: E402
 from tl_active.paths import MNIST_PATH  # noqa: E402
 from tl_active.sessions.records import HEADS, PLAIN_HEAD, POOL_HEAD, SessionSettings  # noqa: E402
 from tl_active.sessions.session import oracle_session  # noqa: E402
@@ -175,14 +181,18 @@ def peer_run(
     seed: int,
     budgets: list[int],
     heads: tuple[str, ...] = HEADS,
+    pick_share: float = 1.0,
 ) -> list[dict]:
     """One peer strategy, one seed: each of our heads' test accuracy at each budget, every head
-    fitted on the peer's picks as a session with that head fits it."""
+    fitted on the peer's picks as a session with that head fits it. With `pick_share` under 1
+    the peer sees only its seed's share of the pool, as our runs pick from it."""
     rng = np.random.default_rng(seed)
     n_outputs = data.task.n_outputs
     positions = np.arange(data.size)
-    if name in ON_A_SLICE and data.size > SLICE:
-        positions = np.sort(rng.choice(data.size, SLICE, replace=False))
+    if pick_share < 1.0:
+        positions = np.flatnonzero(pick_pool(data.size, pick_share, seed))
+    if name in ON_A_SLICE and len(positions) > SLICE:
+        positions = np.sort(rng.choice(positions, SLICE, replace=False))
     x = data.pool[positions]
     if name == "margin":  # the peer's own classifier reads standardised features
         x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-9)
@@ -222,7 +232,12 @@ def peer_run(
 
 
 def our_runs(
-    features: FeatureSet, task: Task, seeds: int, budgets: list[int], jobs: int
+    features: FeatureSet,
+    task: Task,
+    seeds: int,
+    budgets: list[int],
+    jobs: int,
+    pick_share: float = 1.0,
 ) -> pd.DataFrame:
     """Our strategies' sessions, once with each head, at the budgets."""
     runs = []
@@ -236,6 +251,7 @@ def our_runs(
             task,
             jobs=jobs,
             head=head_kind,
+            pick_share=pick_share,
         )
         at_budgets = curves[curves["n_labels"].isin(budgets)]
         runs.append(at_budgets[["strategy", "seed", "n_labels", "accuracy"]].assign(head=head_kind))
@@ -338,6 +354,12 @@ def main() -> None:
         default=None,
         help="keep the three-class folder of MNIST test digits here (default: a temporary one)",
     )
+    parser.add_argument(
+        "--pick-share",
+        type=float,
+        default=1.0,
+        help="every run picks from its seed's own share of the pool, e.g. 0.9 (default 1)",
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("results/bench-peers"))
     parser.add_argument(
@@ -356,6 +378,8 @@ def main() -> None:
         except ValueError as error:
             parser.error(f"--tables: {error}")
         return
+    if not 0.0 < args.pick_share <= 1.0:
+        parser.error(f"--pick-share is above 0 and at most 1, not {args.pick_share}")
     budgets = sorted({int(b) for b in args.budgets.split(",")})
     if any(b % BATCH for b in budgets):
         parser.error(f"every budget must be a multiple of the batch ({BATCH})")
@@ -370,12 +394,15 @@ def main() -> None:
         features, task = task_features(title, args.folder)
         data = features.task_data(task)
         start = time.perf_counter()
-        ours = our_runs(features, task, args.seeds, budgets, args.jobs)
+        ours = our_runs(features, task, args.seeds, budgets, args.jobs, args.pick_share)
         print(f"{title}: ours in {time.perf_counter() - start:.0f} s", flush=True)
         start = time.perf_counter()
         runs = [(name, seed) for name in PEERS for seed in range(args.seeds)]
         parallel = Parallel(n_jobs=args.jobs, inner_max_num_threads=1)
-        done = parallel(delayed(peer_run)(features, data, n, s, budgets) for n, s in runs)
+        done = parallel(
+            delayed(peer_run)(features, data, n, s, budgets, HEADS, args.pick_share)
+            for n, s in runs
+        )
         rows = [row for run_rows in done for row in run_rows]
         print(f"{title}: the peers in {time.perf_counter() - start:.0f} s", flush=True)
         tables.append(pd.concat([ours, pd.DataFrame(rows)], ignore_index=True).assign(task=title))
