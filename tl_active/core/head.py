@@ -378,6 +378,10 @@ class LogisticHead(_Head):
         return after
 
 
+# L-BFGS's correction pairs when nothing asks for more: scipy's own default (`maxcor`).
+LBFGS_MEMORY = 10
+
+
 class SoftmaxHead(_Head):
     """Multinomial logistic regression for K classes: `coef_` is K x width."""
 
@@ -389,7 +393,7 @@ class SoftmaxHead(_Head):
         l2: float = 1e-3,
         fit_intercept: bool = True,
         tol: float = 1e-6,
-        memory: int = 10,
+        memory: int = LBFGS_MEMORY,
     ):
         if n_classes < 2:
             raise ValueError(f"a softmax head needs at least 2 classes, not {n_classes}")
@@ -527,7 +531,7 @@ def make_head(
     fit_intercept: bool,
     l2: float | None = None,
     tol: float = 1e-6,
-    memory: int = 10,
+    memory: int = LBFGS_MEMORY,
 ) -> _Head:
     """The head for a task with `n_outputs` answers: logistic for 2, softmax for more.
 

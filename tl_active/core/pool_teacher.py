@@ -40,6 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tl_active.core.head import LBFGS_MEMORY
+
 # Which of some candidate pseudo-labels (pool positions, spread answers) to keep: a bool each.
 Keep = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -116,10 +118,10 @@ TEACHERS = {
         guarded=False,
         fit_cells=None,
         two_answers_first=False,
-        fit_memory=10,
+        fit_memory=LBFGS_MEMORY,
     ),
-    2: PoolTeacher(two_answers_first=False, fit_memory=10),
-    3: PoolTeacher(fit_memory=10),
+    2: PoolTeacher(two_answers_first=False, fit_memory=LBFGS_MEMORY),
+    3: PoolTeacher(fit_memory=LBFGS_MEMORY),
     4: PoolTeacher(),
 }
 POOL_RULES = max(TEACHERS)

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tl_active.core.head import HeadState, make_head
+from tl_active.core.head import LBFGS_MEMORY, HeadState, make_head
 from tl_active.core.metrics import Metrics, average_precision, rare_output, task_metrics
 from tl_active.core.pool_teacher import (
     NEIGHBOURS,
@@ -206,9 +206,9 @@ class LabellingSession:
     def head_memory(self) -> int:
         """The L-BFGS correction pairs of the session's own K-class fit: the pool-taught rules'
         (`PoolTeacher.fit_memory`), or scipy's 10 for the plain head."""
-        return self.teacher.fit_memory if self.pool_taught else 10
+        return self.teacher.fit_memory if self.pool_taught else LBFGS_MEMORY
 
-    def fresh_head(self, memory: int = 10):
+    def fresh_head(self, memory: int = LBFGS_MEMORY):
         """An untrained head of this session's task, mode and features; a K-class head's fit
         keeps `memory` L-BFGS correction pairs (`SoftmaxHead.memory`)."""
         head = make_head(
