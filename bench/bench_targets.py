@@ -1,7 +1,9 @@
 """The figures the strategies-of-the-field targets are read from, for any candidate default.
 
-A candidate is a strategy and a head (`diversity:plain`, `phased:pool`, ...); the first is the
-reference the others are held to (today's default unless told otherwise). Each runs through
+A candidate is a strategy and a head (`diversity:plain`, `phased:pool`, ...), or `layer`, the
+app's default, which follows the layer (`records.layer_default`: `diversity` with the plain head
+on class probabilities, `phased` pool-taught on features); the first is the reference the
+others are held to (the default before it followed the layer, unless told otherwise). Each runs through
 `compare.run_comparison`, the labelling session itself, on four tasks:
 
 - digits 0-4 on the 5-9 network's 128-wide `embedding` (batch 5, 10 rounds; 10, 20, 30 and 50
@@ -21,7 +23,7 @@ so a figure is one draw. `share`: 5 seeds, each picking from its own 90 % of the
 (`compare --pick-share 0.9`): a run per seed, and the mean is an average. Both print a table
 and, per candidate, the targets met and missed.
 
-    python bench/bench_targets.py [--candidates diversity:plain,phased:pool] \
+    python bench/bench_targets.py [--candidates diversity:plain,layer,diversity:pool] \
         [--protocols issue,share] [--jobs 2]
 """
 
@@ -49,7 +51,12 @@ from tl_active.core.strategies import DEFAULT_STRATEGY, get_strategy  # noqa: E4
 from tl_active.core.task import BINARY, Task  # noqa: E402
 from tl_active.experiments.compare import run_comparison, summarise  # noqa: E402
 from tl_active.sessions.figures import frozen_head_ceiling  # noqa: E402
-from tl_active.sessions.records import HEADS, PLAIN_HEAD, POOL_HEAD, SessionSettings  # noqa: E402
+from tl_active.sessions.records import (  # noqa: E402
+    HEADS,
+    PLAIN_HEAD,
+    POOL_HEAD,
+    layer_default,
+)
 
 ZERO_FOUR_TARGETS = {10: 0.91, 20: 0.94, 50: 0.965}
 CEILING_SLACK = 0.001  # odd/even at 12 labels: within 0.1 point of the ceiling
@@ -75,12 +82,17 @@ SETUPS = {
 }
 PROTOCOLS = {"issue": None, "share": 0.9}
 SHARE_SEEDS = 5
+LAYER = ("layer", "")  # the candidate that is the app's default: it follows the layer
 
 
 def candidates_from(text: str) -> list[tuple[str, str]]:
-    """`strategy:head,...` as (strategy, head) pairs; a ValueError names a bad one."""
+    """`strategy:head,...` as (strategy, head) pairs, `layer` as `LAYER`; a ValueError names a
+    bad one."""
     pairs = []
     for item in (part.strip() for part in text.split(",") if part.strip()):
+        if item == LAYER[0]:
+            pairs.append(LAYER)
+            continue
         strategy, _, head = item.partition(":")
         get_strategy(strategy)
         head = head or PLAIN_HEAD
@@ -110,7 +122,8 @@ def figures(
     setup = SETUPS[task]
     features, question = features_of(task, folder_root)
     out = {}
-    for strategy, head in candidates:
+    for candidate in candidates:
+        strategy, head = layer_default(features.simplex) if candidate == LAYER else candidate
         curves = run_comparison(
             features,
             [strategy],
@@ -124,22 +137,29 @@ def figures(
         )
         row = summarise(curves, 1.0, setup.budgets).iloc[0]
         column = "pr_auc_at_{}" if setup.figure == "pr_auc" else "accuracy_at_{}"
-        out[(strategy, head)] = {b: float(row[column.format(b)]) for b in setup.budgets}
+        out[candidate] = {b: float(row[column.format(b)]) for b in setup.budgets}
     return out, frozen_head_ceiling(features, question).accuracy
 
 
 def table(results: dict, candidates: list[tuple[str, str]]) -> pd.DataFrame:
     """One row per candidate, a column per task and budget, in % (PR-AUC as it is)."""
     rows = {}
-    for strategy, head in candidates:
+    for candidate in candidates:
         row = {}
         for task, (found, _) in results.items():
             setup = SETUPS[task]
-            for budget, value in found[(strategy, head)].items():
+            for budget, value in found[candidate].items():
                 shown = value if setup.figure == "pr_auc" else 100 * value
                 row[f"{setup.name} @ {budget}"] = round(shown, 3 if setup.figure == "pr_auc" else 2)
-        rows[f"{strategy}, {'pool-taught' if head == POOL_HEAD else 'plain'}"] = row
+        rows[candidate_name(candidate)] = row
     return pd.DataFrame(rows).T
+
+
+def candidate_name(candidate: tuple[str, str]) -> str:
+    if candidate == LAYER:
+        return "the layer's default"
+    strategy, head = candidate
+    return f"{strategy}, {'pool-taught' if head == POOL_HEAD else 'plain'}"
 
 
 def verdicts(results: dict, candidate: tuple[str, str], reference: tuple[str, str]) -> list[str]:
@@ -173,7 +193,7 @@ def verdicts(results: dict, candidate: tuple[str, str], reference: tuple[str, st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    default = f"{DEFAULT_STRATEGY}:{SessionSettings().head},phased:pool"
+    default = f"{DEFAULT_STRATEGY}:{PLAIN_HEAD},{LAYER[0]}"
     parser.add_argument(
         "--candidates", default=default, help=f"strategy:head, the reference first ({default})"
     )
@@ -204,8 +224,8 @@ def main() -> None:
         print(table(results, candidates).to_string())
         for candidate in candidates:
             missed = verdicts(results, candidate, candidates[0])
-            name = f"{candidate[0]}, {'pool-taught' if candidate[1] == POOL_HEAD else 'plain'}"
-            print(f"  {name}: " + ("every target met" if not missed else "; ".join(missed)))
+            verdict = "every target met" if not missed else "; ".join(missed)
+            print(f"  {candidate_name(candidate)}: {verdict}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,13 @@ def test_candidates_are_read_as_strategy_and_head():
         CANDIDATE,
     ]
     assert bench_targets.candidates_from("margin") == [("margin", "plain")]
+    # `layer`: the app's default, whichever strategy and head the task's layer gives it.
+    assert bench_targets.candidates_from("diversity:plain,layer") == [
+        REFERENCE,
+        bench_targets.LAYER,
+    ]
+    assert bench_targets.candidate_name(bench_targets.LAYER) == "the layer's default"
+    assert bench_targets.candidate_name(CANDIDATE) == "phased, pool-taught"
     for bad in ("nope:plain", "phased:converge", " , "):
         with pytest.raises(ValueError):
             bench_targets.candidates_from(bad)

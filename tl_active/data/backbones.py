@@ -87,10 +87,24 @@ class Backbone:
     # image's own size); a network with a fixed input size says its own.
     image_size: tuple[int, int] | None = None
     scale: str = "0-1"  # how pixels are scaled for it (images.SCALES)
+    # Its layers whose outputs are class probabilities (a softmax's, each row summing to 1).
+    probability_layers: tuple[str, ...] = ()
 
     @property
     def shipped(self) -> bool:
         return self.name in SHIPPED or self.name in SHIPPED_WEATHER or self.name in SNOW_LAB
+
+    def reads_probabilities(self, layer: str) -> bool | None:
+        """Whether `layer`'s outputs are class probabilities; None where that is not known
+        before its outputs are read (a person's own model).
+
+        A shipped network or an application says it by name. (An application's `pooled` layer
+        is a convolutional block's average, never probabilities.) Once the outputs are read,
+        `FeatureSet.simplex` says it for any model.
+        """
+        if self.shipped or self.architecture:
+            return layer in self.probability_layers
+        return None
 
 
 _SHIPPED_LAYERS = (
@@ -107,6 +121,7 @@ SHIPPED: dict[str, Backbone] = {
         _SHIPPED_LAYERS,
         DIGITS,
         image_size=(28, 28),
+        probability_layers=(DIGITS_LAYER,),
     ),
     "mnist-cnn-5to9": Backbone(
         "mnist-cnn-5to9",
@@ -116,6 +131,7 @@ SHIPPED: dict[str, Backbone] = {
         _SHIPPED_LAYERS,
         DIGITS[5:],  # trained on 5-9 only
         image_size=(28, 28),
+        probability_layers=(DIGITS_LAYER,),
     ),
 }
 DEFAULT_BACKBONE = "mnist-cnn"

@@ -14,7 +14,13 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from tl_active.core.head import HEAD_MODES
-from tl_active.core.strategies import REGISTRY, allowed_strategies, get_strategy
+from tl_active.core.strategies import (
+    DEFAULT_STRATEGY,
+    FEATURES_DEFAULT_STRATEGY,
+    REGISTRY,
+    allowed_strategies,
+    get_strategy,
+)
 from tl_active.core.task import Task
 from tl_active.data.backbones import resolve_backbone
 from tl_active.data.images import MAX_ZIP_BYTES
@@ -36,6 +42,7 @@ from ui.labelling import (
     on_confirm,
     on_data_choice,
     on_import,
+    on_layer_choice,
     on_reopen,
     on_settings_submit,
     on_zip_upload,
@@ -83,6 +90,13 @@ WEATHER_LAYER_HELP = (
     "type the name of any layer of your model (its outputs are flattened)."
 )
 
+DEFAULT_NOTE = (
+    f"The default follows the layer: **{DEFAULT_STRATEGY}** with the plain head on class "
+    f"probabilities (a softmax layer, as the demo's `digits`), **{FEATURES_DEFAULT_STRATEGY}** "
+    "with the pool-taught head on a layer of features (an `embedding`, weather's `dense`). A "
+    "strategy or head you choose stays when the layer changes."
+)
+
 # The sticky container of "New session with these settings" and its confirmation.
 NEW_SESSION_BAR = "new_session_bar"
 KINDS = {"odd": "odd", "even": "even", "custom": "custom digits", "classes": "classes"}
@@ -117,11 +131,13 @@ def settings_sidebar(session: LabellingSession) -> None:
         choices,
         key=keys.SET_BACKBONE,
         format_func=lambda c: c if c == OWN_FILE else f"{c}: {resolve_backbone(c).description}",
+        on_change=on_layer_choice,
     )
     own = state[keys.SET_BACKBONE] == OWN_FILE
     st.text_input(
         "Path of your .keras file",
         key=keys.SET_MODEL_PATH,
+        on_change=on_layer_choice,
         disabled=not own,
         placeholder="/path/to/model.keras",
         help=WEATHER_MODEL_HELP if weather else MODEL_HELP,
@@ -131,6 +147,7 @@ def settings_sidebar(session: LabellingSession) -> None:
         "Layer the head reads",
         layer_options(shipped, state.get(keys.SET_LAYER)),
         key=keys.SET_LAYER,
+        on_change=on_layer_choice,
         accept_new_options=True,
         help=WEATHER_LAYER_HELP if weather else LAYER_HELP,
     )
@@ -175,7 +192,8 @@ def settings_sidebar(session: LabellingSession) -> None:
         "Query strategy",
         allowed_strategies(task) if task else list(REGISTRY),
         key=keys.SET_STRATEGY,
-        help="\n".join(
+        help=f"{DEFAULT_NOTE}\n\n"
+        + "\n".join(
             f"- **{s.name}**: {session.features.kind.in_own_words(s.description)}"
             for s in REGISTRY.values()
         ),

@@ -39,6 +39,7 @@ from ui.labelling.widgets import (
     settings_from_widgets,
     settings_into_widgets,
     weather_settings,
+    with_layer_default,
 )
 from ui.support import (
     default_backbone_and_layer,
@@ -132,14 +133,15 @@ def reload_stored(why: str) -> None:
 
 def default_settings() -> SessionSettings:
     """MNIST on the default backbone; or `TL_ACTIVE_IMAGES`' folder; or, with
-    `TL_ACTIVE_WEATHER` naming a question, weather windows on the weather network."""
+    `TL_ACTIVE_WEATHER` naming a question, weather windows on the weather network. The
+    strategy and head are the layer's default."""
     question = os.environ.get("TL_ACTIVE_WEATHER", "").strip()
     if question:
         backbone = SHIPPED_WEATHER[WEATHER_BACKBONE]
         base = SessionSettings(backbone=backbone.name, layer=backbone.default_layer)
-        return weather_settings(question, base)
+        return weather_settings(question, with_layer_default(base))
     backbone, layer = default_backbone_and_layer()
-    base = SessionSettings(backbone=backbone, layer=layer)
+    base = with_layer_default(SessionSettings(backbone=backbone, layer=layer))
     images = default_images()
     return folder_settings(images, base) if images else base
 

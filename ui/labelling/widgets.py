@@ -4,10 +4,14 @@ A session's settings are put into the widgets when it is opened; the widgets are
 settings when a new one is asked for. A folder's question is its classes (or the answers a person
 names for a folder without classes); an uploaded zip becomes such a folder. Weather windows
 are the other data: their question is one of `data.weather.QUESTIONS`, read on the weather
-network.
+network. The strategy and head start as the default of the layer the head reads, and follow
+it to another layer for as long as the person has not chosen their own
+(`records.layer_default`).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import streamlit as st
 
@@ -20,6 +24,7 @@ from tl_active.sessions.records import (
     POOL_HEAD,
     WEATHER_TASK,
     SessionSettings,
+    layer_default,
     parse_answer_names,
 )
 from ui import keys
@@ -82,7 +87,46 @@ def weather_settings(question: str, base: SessionSettings) -> SessionSettings:
         backbone=base.backbone,
         layer=base.layer,
         weather=question,
+        head=base.head,
     )
+
+
+def with_layer_default(settings: SessionSettings) -> SessionSettings:
+    """`settings` with the default strategy and head of its layer (`records.layer_default`),
+    where the backbone says what the layer is; as they are for a person's own model."""
+    try:
+        reads = resolve_backbone(settings.backbone).reads_probabilities(settings.layer)
+    except ValueError:
+        return settings  # said when the session is asked for
+    if reads is None:
+        return settings
+    strategy, head = layer_default(reads)
+    return replace(settings, strategy=strategy, head=head, head_mode="converge")
+
+
+def _head_choice(head: str) -> str:
+    # The sidebar's one head widget: a training mode, or the pool-taught head (which converges).
+    return POOL_HEAD if head == POOL_HEAD else "converge"
+
+
+def on_layer_choice() -> None:
+    """Another layer (or backbone, or data): the strategy and head follow the layer's kind, as
+    long as they are one kind's default; a strategy or head the person chose stays."""
+    state = st.session_state
+    try:
+        backbone = resolve_backbone(
+            backbone_spec(state[keys.SET_BACKBONE], state[keys.SET_MODEL_PATH])
+        )
+    except ValueError:
+        return  # said when the session is asked for
+    reads = backbone.reads_probabilities(str(state.get(keys.SET_LAYER) or "").strip())
+    defaults = {
+        (strategy, _head_choice(head)) for strategy, head in map(layer_default, (True, False))
+    }
+    if reads is None or (state.get(keys.SET_STRATEGY), state.get(keys.SET_HEAD)) not in defaults:
+        return
+    strategy, head = layer_default(reads)
+    state[keys.SET_STRATEGY], state[keys.SET_HEAD] = strategy, _head_choice(head)
 
 
 def on_data_choice() -> None:
@@ -93,6 +137,7 @@ def on_data_choice() -> None:
     backbone = resolve_backbone(WEATHER_BACKBONE if weather else None)
     state[keys.SET_BACKBONE], state[keys.SET_MODEL_PATH] = backbone.name, ""
     state[keys.SET_LAYER] = backbone.default_layer if weather else default_layer(backbone)
+    on_layer_choice()
 
 
 def settings_into_widgets(settings: SessionSettings) -> None:
@@ -144,21 +189,22 @@ def keep_choices_valid(task: Task | None) -> None:
 
 def settings_from_widgets() -> SessionSettings:
     state = st.session_state
+    pool_taught = state[keys.SET_HEAD] == POOL_HEAD
+    head = POOL_HEAD if pool_taught else PLAIN_HEAD
+    head_mode = "converge" if pool_taught else state[keys.SET_HEAD]
     if state.get(keys.SET_DATA) == WEATHER:
         base = SessionSettings(
             strategy=state[keys.SET_STRATEGY],
             batch_size=int(state[keys.SET_BATCH]),
-            head_mode=state[keys.SET_HEAD],
+            head_mode=head_mode,
             seed=int(state[keys.SET_SEED]),
             backbone=backbone_spec(state[keys.SET_BACKBONE], state[keys.SET_MODEL_PATH]),
             layer=str(state[keys.SET_LAYER] or "").strip()
             or SHIPPED_WEATHER[WEATHER_BACKBONE].default_layer,
+            head=head,
         )
         return weather_settings(state[keys.SET_WEATHER], base)
     images = str(state.get(keys.SET_IMAGES) or "").strip()
-    pool_taught = state[keys.SET_HEAD] == POOL_HEAD
-    head = POOL_HEAD if pool_taught else PLAIN_HEAD
-    head_mode = "converge" if pool_taught else state[keys.SET_HEAD]
     if images:
         base = SessionSettings(
             strategy=state[keys.SET_STRATEGY],

@@ -13,7 +13,7 @@ app shows on each tile. Asking for more than the pool has left raises `PoolExhau
 - `typicality`: TypiClust and ProbCover, typical images and balls over the frozen features;
 - `kcenter`: k-center greedy (coreset), the image farthest from everything labelled;
 - `herding`: MaxHerding, the largest gain in kernel coverage of the pool;
-- `phased`: ProbCover while the labels cover the pool poorly, then margins over clusters;
+- `phased`: MaxHerding while the answers settle little of the pool, then margins over clusters;
 - `badge`: BADGE, k-means++ over the head's gradient embeddings;
 - `neighbours`: the pool's neighbour table, ball graph and radius, made once per pool;
 - `baseline`: a uniform draw, and the odd-number demo's band around 0.5;
@@ -36,6 +36,7 @@ from tl_active.core.strategies.phased import phased_strategy
 from tl_active.core.strategies.pool import Pick, PoolView, Strategy
 from tl_active.core.strategies.registry import (
     DEFAULT_STRATEGY,
+    FEATURES_DEFAULT_STRATEGY,
     REGISTRY,
     StrategyRecord,
     allowed_strategies,
@@ -55,6 +56,7 @@ from tl_active.core.strategies.uncertainty import (
 __all__ = [
     "COMMITTEE_SIZE",
     "DEFAULT_STRATEGY",
+    "FEATURES_DEFAULT_STRATEGY",
     "REGISTRY",
     "Pick",
     "PoolView",

@@ -209,7 +209,13 @@ REGISTRY = make_registry(
         ),
     ]
 )
+# The default strategies. The default follows the layer the head reads (with the head,
+# `sessions.records.layer_default`): on class probabilities, such as the demo's softmax
+# outputs, `diversity`, which reaches the frozen head's ceiling in a dozen labels there; on a
+# layer of features, `phased`, with the pool-taught head (docs/compare-and-sweeps.md, "The
+# default follows the layer").
 DEFAULT_STRATEGY = "diversity"
+FEATURES_DEFAULT_STRATEGY = "phased"
 
 
 def allowed_strategies(question: Task | str) -> list[str]:
