@@ -22,9 +22,11 @@ are cached by the folder's content, so a rerun reads them back). MaxHerding and 
 an n x n matrix (60,000^2 floats are 29 GB), so they run on a seeded 8,000-image slice of the
 pool (another slice per seed); the others see the whole pool.
 
-The default (strategy and head) is read from the registry and the session's settings, so a
-new default gives new rows on a rerun; the last table says, at each task and budget, by how
-much the default leads the best peer selection (judged by either head) or trails it.
+The default (strategy and head) follows the layer each task reads (`records.layer_default`,
+read when the bench runs, so a new default gives new rows on a rerun): `diversity` with the
+plain head on odd/even's softmax outputs, `phased` pool-taught on the 5-9 network's embedding.
+The last table says, at each task and budget, by how much the task's default leads the best
+peer selection (judged by either head) or trails it.
 
 With `--pick-share F` every run, ours and the peer's, picks from its seed's own share of the
 pool (`compare.pick_pool`, the same share for every strategy at a seed): our strategies that
@@ -54,15 +56,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
 from tl_active.core.metrics import task_metrics  # noqa: E402
-from tl_active.core.strategies import DEFAULT_STRATEGY, allowed_strategies  # noqa: E402
+from tl_active.core.strategies import allowed_strategies  # noqa: E402
 from tl_active.core.task import MULTICLASS, Task  # noqa: E402
+from tl_active.data.backbones import resolve_backbone  # noqa: E402
 from tl_active.data.features import FeatureSet, TaskData, load_features  # noqa: E402
 from tl_active.experiments.compare import pick_pool, run_comparison  # noqa: E402
 from tl_active.paths import MNIST_PATH  # noqa: E402
-from tl_active.sessions.records import HEADS, PLAIN_HEAD, POOL_HEAD, SessionSettings  # noqa: E402
+from tl_active.sessions.records import HEADS, PLAIN_HEAD, POOL_HEAD, layer_default  # noqa: E402
 from tl_active.sessions.session import oracle_session  # noqa: E402
 
-# Ours besides the default, which is read from the registry and always runs first.
+# Ours, the defaults among them (`task_defaults`).
 OURS = [
     "diversity",
     "phased",
@@ -88,20 +91,25 @@ TASKS = {
     ),
 }
 FOLDER = "three classes, a folder of MNIST test digits 0-2 / mnist-cnn-5to9 / embedding"
+FOLDER_LAYER = ("mnist-cnn-5to9", "embedding")
 FOLDER_DIGITS = (0, 1, 2)
 TASK_WORDS = dict(zip([*TASKS, FOLDER], ["odd", "0-4", "folder"]))
 SHORT = dict(zip([*TASKS, FOLDER], ["odd/even", "0-4", "folder 0-2"]))
 
 
-def default_strategy_and_head() -> tuple[str, str]:
-    """The app's default strategy (the registry's) and head (a new session's), read now."""
-    return DEFAULT_STRATEGY, SessionSettings().head
+def task_defaults() -> dict[str, tuple[str, str]]:
+    """Each task's default strategy and head: the app's default for the layer it reads."""
+    layers = {title: spec[:2] for title, spec in TASKS.items()} | {FOLDER: FOLDER_LAYER}
+    return {
+        title: layer_default(resolve_backbone(backbone).reads_probabilities(layer))
+        for title, (backbone, layer) in layers.items()
+    }
 
 
 def our_strategies(task: Task) -> list[str]:
-    """The default first, then the rest of `OURS`, each once, those that can ask `task`."""
+    """`OURS` that can ask `task`, the defaults among them."""
     allowed = set(allowed_strategies(task))
-    return [name for name in dict.fromkeys([DEFAULT_STRATEGY, *OURS]) if name in allowed]
+    return [name for name in OURS if name in allowed]
 
 
 def digit_folder(root: Path, source: Path = MNIST_PATH) -> Path:
@@ -270,25 +278,31 @@ def summary(runs: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(order)
 
 
-def leads(table: pd.DataFrame, default: str, default_head: str) -> pd.DataFrame:
-    """At each task and budget: the default (its strategy with its head), the best peer
+def leads(table: pd.DataFrame, defaults: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """At each task and budget: the task's default (its strategy with its head), the best peer
     selection judged by either head, the best of ours, and the default's lead over that peer
     in points (negative where the peer leads)."""
-    if (default, default_head) not in table.index:
-        raise ValueError(
-            f"these runs hold no rows of the default ({default}, {HEAD_WORDS[default_head]} "
-            "head): run the bench again"
-        )
+    for task in dict.fromkeys(task for task, _ in table.columns):
+        default, default_head = defaults[task]
+        if (default, default_head) not in table.index or table[task].loc[
+            (default, default_head)
+        ].isna().all():
+            raise ValueError(
+                f"these runs hold no rows of {SHORT.get(task, task)}'s default ({default}, "
+                f"{HEAD_WORDS[default_head]} head): run the bench again"
+            )
     peers = table[[s.startswith("peer ") for s, _ in table.index]]
     ours = table[[not s.startswith("peer ") for s, _ in table.index]]
     rows = []
     for column in table.columns:
         best_peer, best_ours = peers[column].idxmax(), ours[column].idxmax()
-        figure = table.loc[(default, default_head), column]
+        default = defaults[column[0]]
+        figure = table.loc[default, column]
         rows.append(
             {
                 "task": column[0],
                 "n_labels": column[1],
+                "the_default": f"{default[0]}, {HEAD_WORDS[default[1]]}",
                 "default": figure,
                 "best_peer": f"{best_peer[0]}, {HEAD_WORDS[best_peer[1]]}",
                 "peer": peers.loc[best_peer, column],
@@ -300,8 +314,9 @@ def leads(table: pd.DataFrame, default: str, default_head: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def markdown(table: pd.DataFrame, default: str, default_head: str) -> str:
-    """The summary as a Markdown table: the best figure of each column in bold (to 0.1 point)."""
+def markdown(table: pd.DataFrame, defaults: dict[str, tuple[str, str]]) -> str:
+    """The summary as a Markdown table: the best figure of each column in bold (to 0.1 point),
+    and each task's default named on its row."""
     header = [
         f"{SHORT.get(task, task)} @ {n}" if i == 0 or task != table.columns[i - 1][0] else f"@ {n}"
         for i, (task, n) in enumerate(table.columns)
@@ -311,14 +326,15 @@ def markdown(table: pd.DataFrame, default: str, default_head: str) -> str:
         "|---|---|" + "---:|" * len(header),
     ]
     best = table.max(axis=0).round(1)
+    tasks = list(dict.fromkeys(task for task, _ in table.columns))
     for (name, head_kind), values in table.iterrows():
         shown = name if name.startswith("peer ") else f"`{name}`"
-        if name == default:
-            shown += " (default)"
         if name.removeprefix("peer ") in ON_A_SLICE:
             shown += " (slice)"
-        the_default = name == default and head_kind == default_head
-        word = HEAD_WORDS[head_kind] + (" (default)" if the_default else "")
+        default_on = [SHORT.get(t, t) for t in tasks if defaults[t] == (name, head_kind)]
+        word = HEAD_WORDS[head_kind] + (
+            f" (default: {', '.join(default_on)})" if default_on else ""
+        )
         cells = [f"**{v:.1f}**" if round(v, 1) >= b else f"{v:.1f}" for v, b in zip(values, best)]
         lines.append(f"| {shown} | {word} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -328,12 +344,14 @@ def markdown_leads(lead_rows: pd.DataFrame) -> str:
     """The leads as a Markdown table: where the default leads the best peer, and by how much (to
     a hundredth of a point: near a ceiling the gaps are that small)."""
     lines = [
-        "| task | labels | the default | best peer | its figure | default's lead | best of ours |",
-        "|---|---:|---:|---|---:|---:|---|",
+        "| task | labels | the default | its figure | best peer | its figure | default's lead "
+        "| best of ours |",
+        "|---|---:|---|---:|---|---:|---:|---|",
     ]
     for row in lead_rows.itertuples(index=False):
         lines.append(
-            f"| {SHORT.get(row.task, row.task)} | {row.n_labels} | {row.default:.2f} | "
+            f"| {SHORT.get(row.task, row.task)} | {row.n_labels} | {row.the_default} | "
+            f"{row.default:.2f} | "
             f"{row.best_peer} | {row.peer:.2f} | {row.lead:+.2f} | {row.best_ours} ({row.ours:.2f}) |"
         )
     return "\n".join(lines)
@@ -369,12 +387,12 @@ def main() -> None:
         help="print the tables of an earlier run's runs.csv instead of running",
     )
     args = parser.parse_args()
-    default, default_head = default_strategy_and_head()
+    defaults = task_defaults()
     if args.tables:
         if not args.tables.is_file():
             parser.error(f"--tables: no file {args.tables}")
         try:
-            print_tables(pd.read_csv(args.tables), default, default_head)
+            print_tables(pd.read_csv(args.tables), defaults)
         except ValueError as error:
             parser.error(f"--tables: {error}")
         return
@@ -388,7 +406,9 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown task {sorted(unknown)[0]!r}: any of odd, 0-4, folder")
     args.out.mkdir(parents=True, exist_ok=True)
-    print(f"the default: {default}, {HEAD_WORDS[default_head]} head", flush=True)
+    for title, (default, default_head) in defaults.items():
+        if TASK_WORDS[title] in wanted:
+            print(f"{SHORT[title]}'s default: {default}, {HEAD_WORDS[default_head]} head")
     tables = []
     for title in [t for t, word in TASK_WORDS.items() if word in wanted]:
         features, task = task_features(title, args.folder)
@@ -407,24 +427,24 @@ def main() -> None:
         print(f"{title}: the peers in {time.perf_counter() - start:.0f} s", flush=True)
         tables.append(pd.concat([ours, pd.DataFrame(rows)], ignore_index=True).assign(task=title))
         pd.concat(tables).to_csv(args.out / "runs.csv", index=False, float_format="%.6f")
-    table, lead_rows = print_tables(pd.concat(tables), default, default_head)
+    table, lead_rows = print_tables(pd.concat(tables), defaults)
     table.to_csv(args.out / "summary.csv", float_format="%.2f")
     lead_rows.to_csv(args.out / "leads.csv", index=False, float_format="%.2f")
 
 
 def print_tables(
-    runs: pd.DataFrame, default: str, default_head: str
+    runs: pd.DataFrame, defaults: dict[str, tuple[str, str]]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Print the summary and the leads of these runs; return both."""
     table = summary(runs)
-    lead_rows = leads(table, default, default_head)
+    lead_rows = leads(table, defaults)
     seeds = runs["seed"].nunique()
     print(
         f"\ntest accuracy (%), mean of {seeds} seeds, batch {BATCH}; every selection judged "
         "by our plain head and by our pool-taught head\n"
     )
-    print(markdown(table, default, default_head))
-    print(f"\nthe default ({default}, {HEAD_WORDS[default_head]} head) beside the best peer\n")
+    print(markdown(table, defaults))
+    print("\neach task's default (it follows the layer) beside the best peer\n")
     print(markdown_leads(lead_rows))
     return table, lead_rows
 

@@ -15,10 +15,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import bench_peers  # noqa: E402
 
-from tl_active.core.strategies import DEFAULT_STRATEGY  # noqa: E402
+from tl_active.core.strategies import (  # noqa: E402
+    DEFAULT_STRATEGY,
+    FEATURES_DEFAULT_STRATEGY,
+)
 from tl_active.core.task import Task  # noqa: E402
 from tl_active.data.images import scan_folder  # noqa: E402
-from tl_active.sessions.records import SessionSettings  # noqa: E402
+from tl_active.sessions.records import layer_default  # noqa: E402
+
+DIVERSITY_PLAIN = {"A": ("diversity", "plain")}
 
 # Test-set positions of the few digits 0-2 in the small MNIST file below; the rest are 9s.
 PLACED = {3: 0, 7: 1, 11: 2, 20: 0, 21: 2}
@@ -66,15 +71,22 @@ def test_the_folder_is_the_same_wherever_and_however_often_it_is_built(tmp_path,
     assert scan_folder(first).checksum == scan_folder(elsewhere).checksum
 
 
-def test_the_bench_reads_the_default_from_the_registry_and_the_settings(monkeypatch):
-    assert bench_peers.default_strategy_and_head() == (DEFAULT_STRATEGY, SessionSettings().head)
+def test_each_task_s_default_follows_the_layer_it_reads(monkeypatch):
+    defaults = bench_peers.task_defaults()
+    odd_even, zero_four = bench_peers.TASKS
+    assert defaults == {
+        odd_even: layer_default(True),  # the softmax outputs
+        zero_four: layer_default(False),  # the 5-9 network's embedding
+        bench_peers.FOLDER: layer_default(False),
+    }
+    assert defaults[odd_even] == (DEFAULT_STRATEGY, "plain")
+    assert defaults[zero_four] == (FEATURES_DEFAULT_STRATEGY, "pool")
     mine = bench_peers.our_strategies(Task.multiclass("0-4"))
-    assert mine[0] == DEFAULT_STRATEGY and len(mine) == len(set(mine))
-    # A new default runs first, once, on a rerun.
-    monkeypatch.setattr(bench_peers, "DEFAULT_STRATEGY", "margin")
-    mine = bench_peers.our_strategies(Task.multiclass("0-4"))
-    assert mine[0] == "margin" and mine.count("margin") == 1
-    assert "diversity" in mine
+    assert len(mine) == len(set(mine))
+    assert {DEFAULT_STRATEGY, FEATURES_DEFAULT_STRATEGY} <= set(mine)
+    # A new default is read on a rerun.
+    monkeypatch.setattr(bench_peers, "layer_default", lambda reads: ("margin", "plain"))
+    assert set(bench_peers.task_defaults().values()) == {("margin", "plain")}
 
 
 def runs_of(rows):
@@ -124,7 +136,7 @@ def test_the_summary_is_the_mean_in_percent_ours_first_each_head_plain_first():
 
 def test_the_leads_name_the_best_peer_under_either_head_and_the_gap_in_points():
     table = bench_peers.summary(RUNS)
-    leads = bench_peers.leads(table, "diversity", "plain").set_index("n_labels")
+    leads = bench_peers.leads(table, DIVERSITY_PLAIN).set_index("n_labels")
     assert leads.loc[10, "best_peer"] == "peer MaxHerding, pool-taught"
     assert leads.loc[10, "lead"] == pytest.approx(91.0 - 89.0)
     assert leads.loc[20, "best_peer"] == "peer MaxHerding, pool-taught"
@@ -133,27 +145,29 @@ def test_the_leads_name_the_best_peer_under_either_head_and_the_gap_in_points():
     assert leads.loc[20, "best_ours"] == "margin, plain"
     assert leads.loc[20, "ours"] == pytest.approx(96.0)
     # The default is its strategy with its head: with the pool-taught head it trails at 10.
-    pool = bench_peers.leads(table, "diversity", "pool").set_index("n_labels")
+    pool = bench_peers.leads(table, {"A": ("diversity", "pool")}).set_index("n_labels")
     assert pool.loc[10, "lead"] == pytest.approx(80.0 - 89.0)
 
 
 def test_the_markdown_tables_mark_the_default_and_the_best_of_each_column():
     table = bench_peers.summary(RUNS)
-    lines = bench_peers.markdown(table, "diversity", "plain").splitlines()
+    lines = bench_peers.markdown(table, DIVERSITY_PLAIN).splitlines()
     assert lines[0] == "| strategy | head | A @ 10 | @ 20 |"
-    assert lines[2] == "| `diversity` (default) | plain (default) | **91.0** | 93.0 |"
-    assert lines[3] == "| `diversity` (default) | pool-taught | 80.0 | 95.0 |"
+    assert lines[2] == "| `diversity` | plain (default: A) | **91.0** | 93.0 |"
+    assert lines[3] == "| `diversity` | pool-taught | 80.0 | 95.0 |"
     assert lines[4] == "| `margin` | plain | 70.0 | **96.0** |"
     assert lines[7] == "| peer MaxHerding (slice) | pool-taught | 89.0 | 95.5 |"
     assert len(lines) == 2 + len(table)
-    leads = bench_peers.markdown_leads(bench_peers.leads(table, "diversity", "plain"))
+    leads = bench_peers.markdown_leads(bench_peers.leads(table, DIVERSITY_PLAIN))
     assert leads.splitlines()[2:] == [
-        "| A | 10 | 91.00 | peer MaxHerding, pool-taught | 89.00 | +2.00 | diversity, plain (91.00) |",
-        "| A | 20 | 93.00 | peer MaxHerding, pool-taught | 95.50 | -2.50 | margin, plain (96.00) |",
+        "| A | 10 | diversity, plain | 91.00 | peer MaxHerding, pool-taught | 89.00 | +2.00 "
+        "| diversity, plain (91.00) |",
+        "| A | 20 | diversity, plain | 93.00 | peer MaxHerding, pool-taught | 95.50 | -2.50 "
+        "| margin, plain (96.00) |",
     ]
 
 
 def test_runs_without_the_default_are_refused_in_one_line():
     table = bench_peers.summary(RUNS)
-    with pytest.raises(ValueError, match=r"no rows of the default \(badge, plain head\)"):
-        bench_peers.leads(table, "badge", "plain")
+    with pytest.raises(ValueError, match=r"no rows of A's default \(badge, plain head\)"):
+        bench_peers.leads(table, {"A": ("badge", "plain")})

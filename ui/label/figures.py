@@ -65,7 +65,7 @@ def weights_panel(session: LabellingSession, layout: plots.HeadLayout) -> None:
     if session.pool_taught:
         # The pool-taught head's weights come from pseudo-labels too: how many, on the heading.
         heading += f" · with {session.pseudo_count:,} pseudo-labels"
-        note += (
+        note += session.features.kind.in_own_words(
             " This head is fitted on your answers and on pseudo-labels: images whose answer "
             "label spreading over the pool's neighbour graph is sure of, each weighing a tenth "
             "of an answer (never written as answers)."

@@ -92,9 +92,9 @@ WEATHER_LAYER_HELP = (
 
 DEFAULT_NOTE = (
     f"The default follows the layer: **{DEFAULT_STRATEGY}** with the plain head on class "
-    f"probabilities (a softmax layer, as the demo's `digits`), **{FEATURES_DEFAULT_STRATEGY}** "
-    "with the pool-taught head on a layer of features (an `embedding`, weather's `dense`). A "
-    "strategy or head you choose stays when the layer changes."
+    f"probabilities (a softmax layer's outputs), **{FEATURES_DEFAULT_STRATEGY}** with the "
+    "pool-taught head on a layer of features (an embedding, a Dense layer). A strategy or head "
+    "you choose stays when the layer changes."
 )
 
 # The sticky container of "New session with these settings" and its confirmation.
@@ -234,7 +234,7 @@ def settings_sidebar(session: LabellingSession) -> None:
     st.caption(
         f"Now: {escape_markdown(session.settings.summary(session.features.class_names))}; "
         f"{session.settings.strategy}: "
-        f"{get_strategy(session.settings.strategy).description}."
+        f"{session.features.kind.in_own_words(get_strategy(session.settings.strategy).description)}."
     )
     # An untrained or broken network with the right layer names gives features that look fine;
     # a head fitted on a small labelled sample says whether the layer tells the classes apart.
