@@ -30,12 +30,14 @@ of the head cross-validated on the labels given (`cross_validated_metrics`), not
 
 from __future__ import annotations
 
+import hashlib
 import json
 import reprlib
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +99,34 @@ class _Pending:
     asked_at: float
 
 
+# Where a strategy works out the next batch while the head refits (`StrategyRecord.ahead`):
+# two threads, one per core, shared by every session of the server. The strategies' numba
+# kernels and numpy's large operations let go of the GIL, so the two overlap.
+_AHEAD = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tl-active-ahead")
+
+
+def _pool_libraries() -> None:
+    """Import the parts of scikit-learn the pool's tables are made with, in this thread, before
+    another thread makes one.
+
+    Two threads importing its submodules for the first time at once can meet a module still
+    half made (its imports are circular): a fresh process whose first session was pool-taught
+    failed 4 times in 6 with "cannot import name 'clone' from partially initialized module
+    'sklearn.base'", the neighbour table's import on the first-round thread beside k-means' on
+    the page's.
+    """
+    import sklearn.cluster  # noqa: F401
+    import sklearn.neighbors  # noqa: F401
+
+
+@dataclass
+class _Ahead:
+    """A batch being worked out while the head refits, and the pool and answers it is for."""
+
+    fingerprint: str
+    picks: Future
+
+
 class LabellingSession:
     """One person's labelling of one task, over the shared frozen features."""
 
@@ -130,6 +160,12 @@ class LabellingSession:
         # reopened session's, made into a state only when undo needs it).
         self._states_before: list[HeadState | RoundRecord] = []
         self._pending: _Pending | None = None
+        self._ahead: _Ahead | None = None
+        # Whether a submitted round starts the next batch while the head refits. Off while a
+        # recorded session is played into a new one, which asks for no batch in between.
+        self.looks_ahead = True
+        # Rounds whose batch was worked out while the head refit (see `submit`).
+        self.batches_ahead = 0
         # (image, answer) pairs the person looked at again and kept (`suspects.py`): not rounds,
         # since nothing changed, but stored and exported so the suspicion stays cleared.
         self.kept: set[tuple[int, str]] = set()
@@ -141,6 +177,7 @@ class LabellingSession:
             # Made while the person answers the first batch rather than in its round, which
             # waited for it: 0.6 s on the demo's 60,000 images (the neighbour table read, the
             # graph renumbered, the compiled pass loaded), against 27 ms for a round after.
+            _pool_libraries()
             threading.Thread(target=self._make_ready, name=READY_THREAD, daemon=True).start()
 
     @property
@@ -358,33 +395,91 @@ class LabellingSession:
         hidden = np.zeros(self.data.size, bool)
         hidden[np.asarray(positions, np.intp)] = True
         self._hidden = hidden
-        self._pending = None
+        self._forget_batch()
 
     def next_batch(self) -> list[Pick]:
         """The batch to answer now: the pending one, or a new one from the strategy."""
         if self._pending is None:
-            n_round = len(self.rounds)
-            rng = np.random.default_rng([self.settings.seed, n_round])
+            view = self._pool_view()
+            local = self._batch_ahead(view)
+            if local is None:
+                local = get_strategy(self.settings.strategy)(
+                    view, self.settings.batch_size, self._round_rng()
+                )
+            else:
+                self.batches_ahead += 1
             data = self.data
-            view = PoolView(
-                proba=self._proba_pool,
-                features=data.pool,
-                available=(
-                    self.ledger.available
-                    if self._hidden is None
-                    else self.ledger.available & ~self._hidden
-                ),
-                labelled=np.array(self.ledger.labelled, np.intp),
-                labels=self.labels,
-                round=n_round,
-                clustering=lambda: (data.clusters, data.typicality, data.typical_rank),
-                new_head=self.head.copy,
-                derived=self._pool_derived,
-            )
-            local = get_strategy(self.settings.strategy)(view, self.settings.batch_size, rng)
             picks = [Pick(int(data.pool_index[p.index]), p.score, p.rank, p.reason) for p in local]
             self._pending = _Pending(picks, time.time())
         return list(self._pending.picks)
+
+    def _round_rng(self) -> np.random.Generator:
+        # The query of round k draws from a generator of the seed and k alone: a session
+        # replays exactly, and a batch worked out ahead draws what the strategy would.
+        return np.random.default_rng([self.settings.seed, len(self.rounds)])
+
+    def _pool_view(self) -> PoolView:
+        """What the strategy sees of the pool now: the head's p, the answers, what is free."""
+        data = self.data
+        return PoolView(
+            proba=self._proba_pool,
+            features=data.pool,
+            available=(
+                self.ledger.available
+                if self._hidden is None
+                else self.ledger.available & ~self._hidden
+            ),
+            labelled=np.array(self.ledger.labelled, np.intp),
+            labels=self.labels,
+            round=len(self.rounds),
+            clustering=lambda: (data.clusters, data.typicality, data.typical_rank),
+            new_head=self.head.copy,
+            derived=self._pool_derived,
+        )
+
+    @staticmethod
+    def _fingerprint(view: PoolView) -> str:
+        """The pool and answers a batch is for: the round, the answers and what is free."""
+        digest = hashlib.sha1(str(view.round).encode())
+        for array in (view.labelled, np.asarray(view.labels), view.available):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
+
+    def _start_ahead(self) -> None:
+        """Start the strategy's `ahead` (if it has one) on the answers just taken, to run while
+        the head refits on them.
+
+        It reads the pool view as `next_batch` will build it, the head aside: the head's p in
+        it is the one before this round's refit, and an `ahead` never reads it.
+        """
+        ahead = get_strategy(self.settings.strategy).ahead
+        if ahead is None or not self.looks_ahead:
+            return
+        _pool_libraries()
+        # The head is being refitted: an `ahead` never asks for a copy of it. What is free is
+        # copied: the ledger's own array changes with the next answers.
+        view = self._pool_view()
+        view = replace(view, available=view.available.copy(), new_head=None)
+        future = _AHEAD.submit(ahead, view, self.settings.batch_size, self._round_rng())
+        self._ahead = _Ahead(self._fingerprint(view), future)
+
+    def _batch_ahead(self, view: PoolView) -> list[Pick] | None:
+        """The batch worked out while the head refit, if it is for this pool and these
+        answers and is a batch; else None, and the strategy runs as it always does."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None or ahead.fingerprint != self._fingerprint(view):
+            return None
+        if ahead.picks.cancel():
+            return None  # never started (a busy server): asking the strategy now is sooner
+        try:
+            return ahead.picks.result()
+        except Exception:  # noqa: BLE001 - the strategy's own call says what went wrong
+            return None
+
+    def _forget_batch(self) -> None:
+        """The pending batch, and one being worked out, are for answers that changed."""
+        self._pending = None
+        self._ahead = None
 
     def submit(
         self,
@@ -431,6 +526,7 @@ class LabellingSession:
             answered_at=time.time(),
         )
         self.rounds.append(record)
+        self._start_ahead()
         self._refit(record, float(prior_right))
         return record
 
@@ -578,7 +674,7 @@ class LabellingSession:
         if old == answer:
             raise ProtocolError(f"image {index} is already answered {answer!r}")
         self._states_before.append(self.head.state_.copy())
-        self._pending = None
+        self._forget_batch()
         self.ledger.change(index, old, answer)
         now = time.time()
         record = RoundRecord(
@@ -642,7 +738,7 @@ class LabellingSession:
                 f"(such as {taken[0]}); nothing was labelled"
             )
         self._states_before.append(self.head.state_.copy())
-        self._pending = None
+        self._forget_batch()
         n = len(indices)
         answers = [answer] * n
         self.ledger.take(indices, self.data.local(indices), answers)
@@ -676,11 +772,11 @@ class LabellingSession:
         self.head.state_ = before if isinstance(before, HeadState) else recorded_state(before)
         if record.is_correction:
             self.ledger.undo_correction(record)
-            self._pending = None
+            self._forget_batch()
             self._rescore()
             return record
         self.ledger.undo_batch(record)
-        self._pending = None
+        self._forget_batch()
         self._rescore()
         return record
 
@@ -696,6 +792,7 @@ class LabellingSession:
             raise ValueError("a session continues only on features of the same images")
         continued = LabellingSession(features, settings)
         continued.kept = set(self.kept)
+        continued.looks_ahead = False  # no batch is asked for between these rounds
         for record in self.rounds:
             if record.is_correction:
                 new = continued.correct(
@@ -718,6 +815,7 @@ class LabellingSession:
                 continued._pending = _Pending(picks, record.asked_at)
                 new = continued.submit(record.answers, simulated=record.simulated)
             new.asked_at, new.answered_at = record.asked_at, record.answered_at
+        continued.looks_ahead = True
         return continued
 
     def _rescore(self) -> None:

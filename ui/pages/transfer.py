@@ -67,7 +67,7 @@ def read_settings() -> transfer.TransferSettings | None:
     budgets = st.multiselect("Budgets (labels)", BUDGET_CHOICES, [50, 200], key=keys.TR_BUDGETS)
     selections = st.multiselect(
         "Selections", SELECTIONS, SELECTIONS, key=keys.TR_SELECTIONS,
-        help=f"random, or the app's default strategy ({DEFAULT_STRATEGY}) on the frozen "
+        help=f"random, or {DEFAULT_STRATEGY} (the demo's default strategy) on the frozen "
         "embedding, answered by MNIST's ground truth",
     )  # fmt: skip
     seeds = st.number_input("Seeds", 1, 3, 1, key=keys.TR_SEEDS)

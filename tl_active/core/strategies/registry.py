@@ -13,7 +13,7 @@ Adding a strategy: its function in its family's module, and one record here.
 from __future__ import annotations
 
 import reprlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -25,7 +25,7 @@ from tl_active.core.strategies.committee import COMMITTEE_SIZE, committee_strate
 from tl_active.core.strategies.coverage import diversity_strategy, representative_strategy
 from tl_active.core.strategies.herding import maxherding_strategy
 from tl_active.core.strategies.kcenter import kcenter_strategy
-from tl_active.core.strategies.phased import COVERED, phased_strategy
+from tl_active.core.strategies.phased import COVERED, phased_ahead, phased_strategy
 from tl_active.core.strategies.pool import Pick, PoolView, Strategy
 from tl_active.core.strategies.typicality import probcover_strategy, typiclust_strategy
 from tl_active.core.strategies.uncertainty import (
@@ -42,7 +42,11 @@ BOTH = frozenset({BINARY, MULTICLASS})
 class StrategyRecord:
     """One query strategy: what it is called, what it runs, what it is for and where it is from.
 
-    A record is itself the strategy: calling it runs `function`.
+    A record is itself the strategy: calling it runs `function`. `ahead`, where a strategy
+    has one, works out the next batch from the answers alone, without the head, while the
+    session refits the head on those answers (`LabellingSession.submit`): the batch itself,
+    or None where it needs the head after all. Either way it gives the very picks `function`
+    would, given the same pool, answers and generator.
     """
 
     name: str
@@ -50,6 +54,7 @@ class StrategyRecord:
     description: str  # one line for the pages' help
     questions: frozenset[str]  # the task kinds it can ask about: binary, multiclass
     reference: str  # the paper or source it follows
+    ahead: Callable[[PoolView, int, np.random.Generator], list[Pick] | None] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "questions", frozenset(self.questions))
@@ -59,6 +64,8 @@ class StrategyRecord:
                 raise ValueError(f"strategy {reprlib.repr(self.name)} needs a {field}")
         if not callable(self.function):
             raise ValueError(f"strategy {reprlib.repr(self.name)}: its function is not callable")
+        if self.ahead is not None and not callable(self.ahead):
+            raise ValueError(f"strategy {reprlib.repr(self.name)}: its ahead is not callable")
         if not self.questions or not self.questions <= BOTH:
             raise ValueError(
                 f"strategy {reprlib.repr(self.name)} serves some of {', '.join(sorted(BOTH))}, "
@@ -166,6 +173,7 @@ REGISTRY = make_registry(
             "Estermann, Aczel and Wattenhofer, Bridging Diversity and Uncertainty in Active "
             "Learning with Self-Supervised Pre-Training, 2024) do; phases as Hacohen et al., "
             "ICML 2022",
+            ahead=phased_ahead,
         ),
         StrategyRecord(
             "kcenter",
