@@ -1,7 +1,7 @@
 """The pool-taught head's round: this checkout against an earlier commit, alternating.
 
 One process per side and repeat (the earlier commit's files taken with `git archive`) runs a
-session of the default strategy, seed 0, answered by the oracle, on each of `make bench`'s two
+session of `diversity` (or `--strategy`), seed 0, answered by the oracle, on each of `make bench`'s two
 configurations (odd/even on the demo's 60,000 x 10, batch 4; digits 0-4 on the 5-9 network's
 30,596 x 128 embedding, batch 5), with the plain head and with the pool-taught one, and times
 each round (submit, refit, rescore, next batch). The neighbour graph is made, or read from the
@@ -11,7 +11,8 @@ for the same images and counted the same pseudo-labels in every round, or from w
 they did not. (The number of BLAS threads moves a fit's last bits: run both sides with
 `OPENBLAS_NUM_THREADS=1`, as `make run` serves the app, to compare the computations alone.)
 
-    python bench/bench_pool_round.py --against ddb0e2c [--rounds 15] [--repeats 3]
+    python bench/bench_pool_round.py --against ddb0e2c [--rounds 15] [--repeats 3] \
+        [--strategy phased]
 """
 
 from __future__ import annotations
@@ -40,9 +41,12 @@ for name, (backbone, layer, task, batch) in configurations.items():
     features = load_features(backbone, layer, cache_dir=Path({cache!r}))
     for head in (PLAIN_HEAD, POOL_HEAD):
         settings = SessionSettings(
-            task=task, strategy="diversity", seed=0, batch_size=batch, layer=layer, head=head
+            task=task, strategy={strategy!r}, seed=0, batch_size=batch, layer=layer, head=head
         )
         session = LabellingSession(features, settings)
+        # What `phased` keeps per pool (the settled share of each prefix of answers) is dropped:
+        # the plain session's would serve the same answers, and a person's session starts cold.
+        session.data.shared.pop(("derived", "phased prefix shares"), None)
         session.next_batch()
         session.training_set(np.zeros(0, np.intp), np.zeros(0, np.intp))  # the graph
         seconds, cpu, trail = [], [], []
@@ -64,12 +68,17 @@ def main() -> None:
     parser.add_argument("--against", required=True, help="the earlier commit (any git name)")
     parser.add_argument("--rounds", type=int, default=15, help="rounds timed per session")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--strategy", default="diversity", help="the sessions' strategy (default diversity)"
+    )
     args = parser.parse_args()
 
     seconds: dict[tuple[str, str], list[float]] = {}
     cpu: dict[tuple[str, str], list[float]] = {}
     trails: dict[tuple[str, str], list] = {}
-    for repeat, side, runs in alternating(TIMED, args.against, args.repeats, rounds=args.rounds):
+    for repeat, side, runs in alternating(
+        TIMED, args.against, args.repeats, rounds=args.rounds, strategy=args.strategy
+    ):
         for run, result in runs.items():
             seconds.setdefault((run, side), []).extend(result["seconds"])
             cpu.setdefault((run, side), []).extend(result["cpu"])
