@@ -206,4 +206,6 @@ def test_a_fresh_process_s_first_pool_taught_session_meets_no_half_imported_libr
             [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
         )
         assert done.returncode == 0, done.stderr[-2000:]
-        assert done.stdout.split() == ["3", "2"]
+        rounds, ahead = done.stdout.split()
+        # Covering rounds 2 and 3 were worked out ahead, unless the refit beat the thread.
+        assert rounds == "3" and 0 <= int(ahead) <= 2
