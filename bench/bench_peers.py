@@ -60,7 +60,11 @@ from tl_active.core.strategies import allowed_strategies  # noqa: E402
 from tl_active.core.task import MULTICLASS, Task  # noqa: E402
 from tl_active.data.backbones import resolve_backbone  # noqa: E402
 from tl_active.data.features import FeatureSet, TaskData, load_features  # noqa: E402
-from tl_active.experiments.compare import pick_pool, run_comparison  # noqa: E402
+from tl_active.experiments.compare import (  # noqa: E402
+    is_pick_share,
+    pick_pool,
+    run_comparison,
+)
 from tl_active.paths import MNIST_PATH  # noqa: E402
 from tl_active.sessions.records import HEADS, PLAIN_HEAD, POOL_HEAD, layer_default  # noqa: E402
 from tl_active.sessions.session import oracle_session  # noqa: E402
@@ -396,7 +400,7 @@ def main() -> None:
         except ValueError as error:
             parser.error(f"--tables: {error}")
         return
-    if not 0.0 < args.pick_share <= 1.0:
+    if not is_pick_share(args.pick_share):
         parser.error(f"--pick-share is above 0 and at most 1, not {args.pick_share}")
     budgets = sorted({int(b) for b in args.budgets.split(",")})
     if any(b % BATCH for b in budgets):

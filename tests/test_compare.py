@@ -506,10 +506,17 @@ def test_each_seed_picks_from_its_own_share_of_the_pool():
         assert compare.pick_pool(data.size, 0.8, seed)[picked].all()
 
 
-@pytest.mark.parametrize("share", [0.0, -0.1, 1.5, float("nan"), True])
+@pytest.mark.parametrize("share", [0.0, -0.1, 1.5, float("nan"), True, "0.9", None])
 def test_a_share_of_the_pool_outside_zero_to_one_is_refused(share):
+    assert not compare.is_pick_share(share)
     with pytest.raises(ValueError, match="share of the pool each seed picks from"):
         run_comparison(FEATURES, ["random"], seeds=1, rounds=1, jobs=1, pick_share=share)
+
+
+def test_a_share_of_the_pool_is_any_real_number_above_zero_up_to_one():
+    # One rule for `compare`, the sweep grids and the peer bench; numpy's numbers pass too.
+    for share in (1, 1.0, 0.9, 1e-9, np.float32(0.5), np.float64(0.9)):
+        assert compare.is_pick_share(share)
 
 
 def test_the_chart_ends_where_every_strategy_has_settled_at_the_ceiling():

@@ -20,6 +20,7 @@ calls them too, as the command line does (`python -m tl_active compare`, `cli/co
 from __future__ import annotations
 
 import functools
+import numbers
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -169,6 +170,13 @@ def simulate_run(
     return rows
 
 
+def is_pick_share(value) -> bool:
+    """Whether `value` is a share of the pool a seed may pick from: a number above 0 and at
+    most 1 (not a boolean; NaN is not one). `compare`, the sweep grids and the peer bench
+    all ask this."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and 0.0 < value <= 1.0
+
+
 def pick_pool(size: int, share: float, seed: int) -> np.ndarray:
     """Which of a pool's `size` images a run with this seed may pick from: `share` of them
     (rounded, at least one), drawn from the seed alone, so every strategy of a comparison
@@ -252,7 +260,7 @@ def check_settings(
         raise ValueError(f"noise is a share of answers flipped, from 0 to 1, not {noise}")
     if not isinstance(recheck, int) or isinstance(recheck, bool) or recheck < 0:
         raise ValueError(f"re-checks per round are a whole number, 0 or more, not {recheck!r}")
-    if isinstance(pick_share, bool) or not 0.0 < pick_share <= 1.0:  # NaN fails too
+    if not is_pick_share(pick_share):
         raise ValueError(
             f"the share of the pool each seed picks from is above 0 and at most 1, not {pick_share}"
         )

@@ -32,6 +32,7 @@ from tl_active.experiments.compare import (
     MAX_ROUNDS,
     MAX_SEEDS,
     OracleRun,
+    is_pick_share,
 )
 from tl_active.safe_files import read_regular
 from tl_active.sessions.records import HEADS, MAX_BATCH, MAX_SEED, PLAIN_HEAD
@@ -230,11 +231,7 @@ def parse_grid(data: dict) -> Grid:
         shares = (
             data["pick_share"] if isinstance(data["pick_share"], list) else [data["pick_share"]]
         )
-        bad = [
-            v
-            for v in shares
-            if not isinstance(v, int | float) or isinstance(v, bool) or not 0 < v <= 1
-        ]
+        bad = [v for v in shares if not is_pick_share(v)]
         if bad or not shares:
             raise GridError(
                 f"pick_share: {bad[0] if bad else shares!r} is not a share of the pool, above 0 "
