@@ -17,7 +17,8 @@ app shows on each tile. Asking for more than the pool has left raises `PoolExhau
 - `badge`: BADGE, k-means++ over the head's gradient embeddings;
 - `neighbours`: the pool's neighbour table, ball graph and radius, made once per pool;
 - `baseline`: a uniform draw, and the odd-number demo's band around 0.5;
-- `registry`: every strategy's record, `allowed_strategies(task)` and `get_strategy(name)`.
+- `registry`: every strategy's record (with, for `phased`, how to work out its batch ahead,
+  while the head refits), `allowed_strategies(task)` and `get_strategy(name)`.
 
 While the head is still untrained, every p is equal. Then `uncertainty`, `margin`, `entropy`
 and `committee` (whose members all agree) are seeded random draws; `band` draws at random from
