@@ -312,6 +312,9 @@ def test_curve_starts_at_zero_labels_and_shows_the_frozen_head_ceiling(session):
     # The x axis counts whole labels: no 0.000000 at the start, no 0.2, 0.4 ... after a round.
     x = spec["layer"][0]["encoding"]["x"]
     assert x["axis"] == {"format": "d", "tickMinStep": 1}
+    # The y axis's end labels sit on their ticks: Streamlit's theme set them flush with the
+    # ends, and a line at 1.0 looked above "1.0" (measured in Chromium, 5 px at 200 px high).
+    assert spec["layer"][0]["encoding"]["y"]["axis"] == {"labelFlush": False}
 
 
 def test_curve_marks_where_the_signals_first_said_stop():

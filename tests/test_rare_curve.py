@@ -131,6 +131,8 @@ def test_the_chart_puts_the_figures_beside_the_positives_found_against_random():
     assert floor["encoding"]["y"]["datum"] == 1  # the right axis reaches 1 at least
     assert found_line["encoding"]["y"]["title"] == "{0} found"
     assert found_line["encoding"]["y"]["axis"]["orient"] == "right"
+    # The figures' axis from 0 to 1 has its end labels on their ticks (`style.FLUSHLESS`).
+    assert figures["layer"][0]["encoding"]["y"]["axis"] == {"labelFlush": False}
     assert found_line["encoding"]["color"]["datum"] == "{0} found"
     assert at_random["encoding"]["color"]["datum"] == "at random"
     assert figures["layer"][0]["encoding"]["color"]["scale"]["domain"] == [

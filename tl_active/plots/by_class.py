@@ -19,6 +19,7 @@ from tl_active.core.task import Task
 from tl_active.plots.live import LiveChart
 from tl_active.plots.style import (
     CLASS_COLOUR,
+    FLUSHLESS,
     NEGATIVE_COLOUR,
     POSITIVE_COLOUR,
     answer_name,
@@ -125,7 +126,9 @@ def by_class_chart(
     )
     scale = alt.Scale(domain=[0, 1])
     whiskers = base.mark_rule().encode(
-        y=alt.Y("q05:Q", scale=scale, title=y_title), y2=alt.Y2("q95:Q"), color=colour
+        y=alt.Y("q05:Q", scale=scale, title=y_title, axis=FLUSHLESS),
+        y2=alt.Y2("q95:Q"),
+        color=colour,
     )
     box = base.mark_bar(size=22).encode(
         y=alt.Y("q25:Q", scale=scale), y2=alt.Y2("q75:Q"), color=colour

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from tl_active.plots.live import LiveChart
-from tl_active.plots.style import TABLEAU, tooltips
+from tl_active.plots.style import FLUSHLESS, TABLEAU, tooltips
 from tl_active.sessions.records import RoundRecord
 
 
@@ -138,7 +138,7 @@ def curve_chart(
     lines = alt.Chart(source).encode(
         # Whole labels only: with one round drawn, the axis said 0.000000 and 0.2, 0.4, ...
         x=alt.X("labels:Q", title="labels given", axis=alt.Axis(format="d", tickMinStep=1)),
-        y=alt.Y("value:Q", title=axis, scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("value:Q", title=axis, scale=alt.Scale(domain=[0, 1]), axis=FLUSHLESS),
         # Colours of its own, not the theme's: Streamlit's theme and vl-convert's default
         # gave the page and its PNG different ones.
         color=alt.Color(

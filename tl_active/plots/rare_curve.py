@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from tl_active.plots.curve import CEILING_TYPES, STOP_TYPES, _typed_table, stop_columns, stop_marker
 from tl_active.plots.live import LiveChart
-from tl_active.plots.style import tooltips
+from tl_active.plots.style import FLUSHLESS, tooltips
 from tl_active.sessions.records import RoundRecord
 
 PR_AUC = "PR-AUC"
@@ -88,7 +88,7 @@ def rare_curve_chart(
     legend = alt.Legend(orient="top", title=None, labelLimit=120, columnPadding=6, symbolSize=60)
     lines = alt.Chart(source).encode(
         x=x,
-        y=alt.Y("value:Q", title="test set", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("value:Q", title="test set", scale=alt.Scale(domain=[0, 1]), axis=FLUSHLESS),
         color=alt.Color("metric:N", scale=colour, legend=legend),
         tooltip=tooltips(
             "round:Q", "labels:Q", "metric:N", alt.Tooltip("value:Q", format=".3f"), "answered_by:N"

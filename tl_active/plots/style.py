@@ -24,6 +24,10 @@ NEGATIVE_COLOUR = "#d62728"
 RIGHT_COLOUR = "#1f77b4"
 WRONG_COLOUR = "#d62728"
 CLASS_COLOUR = "#4c72b0"
+# A y axis from 0 to 1 whose end labels sit on their ticks. Streamlit's theme sets labels
+# flush with the axis ends: "1.0" then sat half a line below the top, so a line at 1.0 (recall
+# after a lucky round, the odd/even ceiling) looked above 1.0 in front of a room.
+FLUSHLESS = alt.Axis(labelFlush=False)
 TABLEAU = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 
 
