@@ -1,4 +1,4 @@
-"""A strategy that can works out the next batch while the head refits (`StrategyRecord.ahead`).
+"""A strategy that works out its next batch while the head refits (`StrategyRecord.ahead`).
 
 `phased` covers the pool from the answers and the features alone, so a session starts its
 next batch on a second thread as soon as a round's answers are taken, and `next_batch` takes
