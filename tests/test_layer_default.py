@@ -87,29 +87,24 @@ def test_settings_take_their_layers_default_and_an_own_model_keeps_what_it_has()
     assert with_layer_default(own) == own
 
 
-def test_the_app_opens_on_its_layers_default(monkeypatch):
-    monkeypatch.delenv("TL_ACTIVE_IMAGES", raising=False)
-    monkeypatch.delenv("TL_ACTIVE_WEATHER", raising=False)
-    monkeypatch.delenv("TL_ACTIVE_LAYER", raising=False)
-    monkeypatch.delenv("TL_ACTIVE_BACKBONE", raising=False)
-    demo = default_settings()
-    assert (demo.backbone, demo.layer, demo.strategy, demo.head) == (
-        "mnist-cnn",
-        "digits",
-        "diversity",
-        "plain",
-    )
-    monkeypatch.setenv("TL_ACTIVE_BACKBONE", "mnist-cnn-5to9")
-    transfer = default_settings()
-    assert (transfer.layer, transfer.strategy, transfer.head) == ("embedding", "phased", "pool")
-    monkeypatch.setenv("TL_ACTIVE_WEATHER", "wet-today")
-    weather = default_settings()
-    assert (weather.weather, weather.layer, weather.strategy, weather.head) == (
-        "wet-today",
-        "dense",
-        "phased",
-        "pool",
-    )
+@pytest.fixture
+def no_app_env(monkeypatch):
+    """The app as `make run` starts it: no folder, weather, backbone or layer named."""
+    for name in ("TL_ACTIVE_IMAGES", "TL_ACTIVE_WEATHER", "TL_ACTIVE_LAYER", "TL_ACTIVE_BACKBONE"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def chosen(settings: SessionSettings) -> tuple[str, ...]:
+    return settings.weather, settings.backbone, settings.layer, settings.strategy, settings.head
+
+
+def test_the_app_opens_on_its_layers_default(no_app_env):
+    assert chosen(default_settings()) == ("", "mnist-cnn", "digits", "diversity", "plain")
+    no_app_env.setenv("TL_ACTIVE_BACKBONE", "mnist-cnn-5to9")
+    assert chosen(default_settings()) == ("", "mnist-cnn-5to9", "embedding", "phased", "pool")
+    no_app_env.setenv("TL_ACTIVE_WEATHER", "wet-today")
+    assert chosen(default_settings()) == ("wet-today", "weather-cnn", "dense", "phased", "pool")
 
 
 def settle(at: AppTest) -> AppTest:
@@ -126,9 +121,8 @@ def choices(at: AppTest) -> tuple[str, str]:
 
 @pytest.mark.model
 @pytest.mark.usefixtures("app_db")
-def test_the_sidebar_follows_the_layer_until_the_person_chooses(monkeypatch):
-    for name in ("TL_ACTIVE_IMAGES", "TL_ACTIVE_WEATHER", "TL_ACTIVE_LAYER", "TL_ACTIVE_BACKBONE"):
-        monkeypatch.delenv(name, raising=False)
+@pytest.mark.usefixtures("no_app_env")
+def test_the_sidebar_follows_the_layer_until_the_person_chooses():
     at = settle(AppTest.from_file(APP, default_timeout=180).run())
     assert choices(at) == ("diversity", "converge")
     help_text = at.sidebar.selectbox(key=keys.SET_STRATEGY).help
