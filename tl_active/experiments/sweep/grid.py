@@ -228,14 +228,11 @@ def parse_grid(data: dict) -> Grid:
             if name not in HEADS:
                 raise GridError(f"head: unknown head {name!r}; choose from {', '.join(HEADS)}")
     if "pick_share" in data:
-        shares = (
-            data["pick_share"] if isinstance(data["pick_share"], list) else [data["pick_share"]]
-        )
+        shares = _items("pick_share", data["pick_share"])
         bad = [v for v in shares if not is_pick_share(v)]
-        if bad or not shares:
+        if bad:
             raise GridError(
-                f"pick_share: {bad[0] if bad else shares!r} is not a share of the pool, above 0 "
-                "and at most 1"
+                f"pick_share: {bad[0]!r} is not a share of the pool, above 0 and at most 1"
             )
         values["pick_share"] = tuple(dict.fromkeys(float(v) for v in shares))
     for key in ("rounds", "budgets"):
