@@ -97,7 +97,8 @@ REGISTRY = make_registry(
         StrategyRecord(
             "diversity",
             diversity_strategy,
-            "smallest margin first, spread over clusters of the features (the default)",
+            "smallest margin first, spread over clusters of the features (the default on class "
+            "probabilities)",
             BOTH,
             "after Cluster-Margin: Citovsky et al., Batch Active Learning at Scale, NeurIPS 2021"
             " (the least sure image of each cluster in turn)",
