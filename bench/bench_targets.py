@@ -45,7 +45,7 @@ import pandas as pd  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
-from bench_peers import FOLDER, TASKS, task_features  # noqa: E402
+from bench_peers import FOLDER, HEAD_WORDS, TASKS, task_features  # noqa: E402
 
 from tl_active.core.strategies import DEFAULT_STRATEGY, get_strategy  # noqa: E402
 from tl_active.core.task import BINARY, Task  # noqa: E402
@@ -54,7 +54,6 @@ from tl_active.sessions.figures import frozen_head_ceiling  # noqa: E402
 from tl_active.sessions.records import (  # noqa: E402
     HEADS,
     PLAIN_HEAD,
-    POOL_HEAD,
     layer_default,
 )
 
@@ -159,7 +158,7 @@ def candidate_name(candidate: tuple[str, str]) -> str:
     if candidate == LAYER:
         return "the layer's default"
     strategy, head = candidate
-    return f"{strategy}, {'pool-taught' if head == POOL_HEAD else 'plain'}"
+    return f"{strategy}, {HEAD_WORDS[head]}"
 
 
 def verdicts(results: dict, candidate: tuple[str, str], reference: tuple[str, str]) -> list[str]:
