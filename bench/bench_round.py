@@ -99,7 +99,7 @@ def time_pool_parts(
     )
     session = LabellingSession(features, settings)
     session.training_set(np.zeros(0, np.intp), np.zeros(0, np.intp))  # the graph, untimed
-    operator = session.data.derived("spreading operator", None)
+    operator = session.data.derived(session.teacher.operator_name, None)
     n_outputs, teacher = session.task.n_outputs, session.teacher
     cap = teacher.per_answer_for(session.data.pool.shape[1], n_outputs)
     parts = {"spreading": [], "choosing": [], "fit": [], "rows": []}

@@ -269,7 +269,9 @@ def test_maxherding_leaves_a_covered_blob_alone():
 
 
 def test_phased_covers_first_then_asks_where_the_head_hesitates():
-    points, member = blobs([30, 30], [(0, 0), (20, 0)], spread=1.0, seed=7)
+    # On a diagonal: on a layer of features the answers spread over neighbours found with each
+    # unit scaled (`PoolTeacher.standardised`), which keeps these blobs apart.
+    points, member = blobs([30, 30], [(0, 0), (20, 20)], spread=1.0, seed=7)
     proba = np.full((60, 2), 0.5)
     proba[:, 1] = np.linspace(0.99, 0.01, 60)  # the head is least sure of images 29 and 30
     proba[:, 0] = 1 - proba[:, 1]
@@ -317,7 +319,7 @@ def phased_pool(points, member, proba=None):
 
 
 def test_phased_stays_switched_when_a_later_answer_unsettles_the_pool():
-    points, member = blobs([30, 30], [(0, 0), (20, 0)], spread=1.0, seed=7)
+    points, member = blobs([30, 30], [(0, 0), (20, 20)], spread=1.0, seed=7)
     view = phased_pool(points, member)
     strategy = get_strategy("phased")
     assert strategy(view([0, 59], [0, 1]), 1, np.random.default_rng(0))[0].reason.startswith(
@@ -381,7 +383,9 @@ def test_the_sweeps_and_the_command_line_take_the_new_names():
 
 def test_phased_counts_a_cluster_nobody_answered_as_unsettled():
     # Three clouds close enough that answers spread from one into the next; answers in two.
-    points, member = blobs([40, 40, 40], [(0, 0), (3, 0), (6, 0)], spread=0.6, seed=3)
+    # (On a diagonal, so that scaling each unit, as the spreading's neighbour search does,
+    # keeps their distances alike.)
+    points, member = blobs([40, 40, 40], [(0, 0), (2, 2), (4, 4)], spread=0.6, seed=3)
     labelled, labels = [0, 45], [0, 1]
 
     def view(clusters):
@@ -417,17 +421,17 @@ def test_coverage_gains_are_numpys_sums_to_the_last_bit():
 
 
 def test_sessions_sharing_a_pool_each_spread_only_their_new_answers(monkeypatch):
-    from tl_active.core.pool_teacher import POOL_RULES, TEACHERS
+    from tl_active.core.pool_teacher import POOL_RULES, teacher_for
     from tl_active.core.strategies import phased
 
     # Three far blobs, so three answers in one blob settle a third of the pool at most: no
     # prefix reaches COVERED and every round looks at every prefix.
-    points, member = blobs([30, 30, 30], [(0, 0), (30, 0), (60, 0)], spread=1.0, seed=3)
+    points, member = blobs([30, 30, 30], [(0, 0), (30, 30), (60, 60)], spread=1.0, seed=3)
     view = phased_pool(points, member)
     spreads = []
     real = phased.spread
     monkeypatch.setattr(phased, "spread", lambda *a: spreads.append(1) or real(*a))
-    teacher = TEACHERS[POOL_RULES]
+    teacher = teacher_for(POOL_RULES, simplex=False)
     shares = phased.PrefixShares()
     first = ([0, 1, 2, 3], [0, 0, 0, 0])  # one person's answers, in order
     second = ([10, 11, 12, 13], [0, 0, 0, 0])  # another's, on the same pool
@@ -451,13 +455,13 @@ def test_sessions_sharing_a_pool_each_spread_only_their_new_answers(monkeypatch)
 def test_prefix_shares_travel_to_compare_workers_without_their_lock_and_masses():
     import pickle
 
-    from tl_active.core.pool_teacher import POOL_RULES, TEACHERS
+    from tl_active.core.pool_teacher import POOL_RULES, teacher_for
     from tl_active.core.strategies import phased
 
-    points, member = blobs([30, 30], [(0, 0), (20, 0)], spread=1.0, seed=7)
+    points, member = blobs([30, 30], [(0, 0), (20, 20)], spread=1.0, seed=7)
     view = phased_pool(points, member)
     shares = phased.PrefixShares()
-    teacher = TEACHERS[POOL_RULES]
+    teacher = teacher_for(POOL_RULES, simplex=False)
     found = shares.first_covered(view([0, 1, 59], [0, 0, 1]), teacher)
     copy = pickle.loads(pickle.dumps(shares))
     assert copy.shares == shares.shares and len(copy.masses) == 0
@@ -465,16 +469,16 @@ def test_prefix_shares_travel_to_compare_workers_without_their_lock_and_masses()
 
 
 def test_once_switched_phased_spreads_no_more_answers(monkeypatch):
-    from tl_active.core.pool_teacher import POOL_RULES, TEACHERS
+    from tl_active.core.pool_teacher import POOL_RULES, teacher_for
     from tl_active.core.strategies import phased
 
-    points, member = blobs([30, 30], [(0, 0), (20, 0)], spread=1.0, seed=7)
+    points, member = blobs([30, 30], [(0, 0), (20, 20)], spread=1.0, seed=7)
     view = phased_pool(points, member)
     spreads = []
     real = phased.spread
     monkeypatch.setattr(phased, "spread", lambda *a: spreads.append(1) or real(*a))
     shares = phased.PrefixShares()
-    teacher = TEACHERS[POOL_RULES]
+    teacher = teacher_for(POOL_RULES, simplex=False)
     # An answer in each blob settles the pool: the switch is at 2 labels.
     assert shares.first_covered(view([0, 59], [0, 1]), teacher)[0] == 2
     spreads.clear()

@@ -267,10 +267,11 @@ def test_phased_and_the_session_spread_over_one_table_whichever_makes_it_first(t
         session = LabellingSession(features, settings, charts=False)
         if first == "session":  # the pool-taught head's first fit makes it
             session.training_set(np.zeros(0, np.intp), np.zeros(0, np.intp))
-        assert ("derived", "spreading operator") in session.data.shared or first == "phased"
+        name = session.teacher.operator_name
+        assert ("derived", name) in session.data.shared or first == "phased"
         session.answer_by_truth()
         session.next_batch()  # phased's settled share reads the operator, or makes it
-        return session.data.derived("spreading operator", None).matrix
+        return session.data.derived(name, None).matrix
 
     by_session, by_phased = operator_after("session"), operator_after("phased")
     assert (by_session != by_phased).nnz == 0

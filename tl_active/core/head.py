@@ -46,6 +46,13 @@ HEAD_MODES = ("converge", "demo")
 # 1e-2 (5 seeds, batch 5, 40 rounds of the default strategy).
 L2_SIMPLEX, L2_FEATURES = 1e-3, 1e-2
 
+
+def on_simplex(x: np.ndarray) -> bool:
+    """Whether every row is a probability distribution (a softmax layer's outputs): no value
+    below 0 and each row summing to 1, to float32's rounding."""
+    return bool((x >= -1e-6).all()) and bool(np.allclose(x.sum(axis=1), 1.0, atol=1e-3))
+
+
 # Keras' Adam defaults, so that the demo mode reproduces a Keras head exactly.
 _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tl_active.core.head import on_simplex
 from tl_active.core.task import DIGITS, Task
 from tl_active.data.backbones import Backbone, default_layer, resolve_backbone
 from tl_active.data.images import ImageSource
@@ -115,10 +116,7 @@ class FeatureSet:
         On such inputs a head's bias is the same as adding it to every weight, so heads hold it
         at 0 (see `head.py`).
         """
-        return all(
-            bool((x >= -1e-6).all()) and bool(np.allclose(x.sum(axis=1), 1.0, atol=1e-3))
-            for x in (self.pool, self.test)
-        )
+        return on_simplex(self.pool) and on_simplex(self.test)
 
     def task_data(self, task: Task) -> TaskData:
         """The part of the data a task looks at; made once per task and shared (thread-safe)."""

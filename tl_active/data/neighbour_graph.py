@@ -27,28 +27,36 @@ from tl_active.paths import CACHE_DIR
 KEPT_FROM = 5_000
 
 
-def neighbours_path(features: FeatureSet, data: TaskData, k: int, cache_dir: Path) -> Path:
+def neighbours_path(
+    features: FeatureSet, data: TaskData, k: int, cache_dir: Path, standardised: bool = False
+) -> Path:
     """Where the table of this task's pool is kept: beside the features, named by their key."""
     pool = hashlib.sha256(np.ascontiguousarray(data.pool_index, np.int64).tobytes()).hexdigest()
-    return Path(cache_dir) / f"knn-{features.key}-{pool[:12]}-k{k}.npz"
+    scaled = "-standardised" if standardised else ""
+    return Path(cache_dir) / f"knn-{features.key}-{pool[:12]}-k{k}{scaled}.npz"
 
 
 def task_neighbours(
-    features: FeatureSet, data: TaskData, k: int, cache_dir: Path = CACHE_DIR
+    features: FeatureSet,
+    data: TaskData,
+    k: int,
+    cache_dir: Path = CACHE_DIR,
+    standardised: bool = False,
 ) -> np.ndarray:
-    """The neighbour table of a task's pool: from memory, from the cache, or found and kept."""
+    """The neighbour table of a task's pool: from memory, from the cache, or found and kept.
+    `standardised`: found on the features scaled per unit (`neighbours.standardise`)."""
 
     def make(pool: np.ndarray) -> np.ndarray:
         kept = bool(features.key) and len(pool) >= KEPT_FROM
-        path = neighbours_path(features, data, k, cache_dir)
+        path = neighbours_path(features, data, k, cache_dir, standardised)
         found = _read(path, features.key, len(pool), k) if kept else None
         if found is None:
-            found = find_neighbours(pool, k)
+            found = find_neighbours(pool, k, standardised)
             if kept:
                 _write(path, features.key, found)
         return found
 
-    return data.derived(table_name(k), make)
+    return data.derived(table_name(k, standardised), make)
 
 
 def _read(path: Path, key: str, n: int, k: int) -> np.ndarray | None:

@@ -46,10 +46,10 @@ from tl_active.core.head import LBFGS_MEMORY, HeadState, make_head
 from tl_active.core.metrics import Metrics, average_precision, rare_output, task_metrics
 from tl_active.core.pool_teacher import (
     NEIGHBOURS,
-    TEACHERS,
     one_blas_thread,
     safeguard,
     spreading_operator,
+    teacher_for,
     training_set,
 )
 from tl_active.core.rows import row_max
@@ -153,7 +153,7 @@ class LabellingSession:
         self.answer_values = self.settings.answers or self.task.answers(features.class_names)
         self.rounds: list[RoundRecord] = []
         # The pool-taught head's rules, those the session was labelled under.
-        self.teacher = TEACHERS[self.settings.pool_rules]
+        self.teacher = teacher_for(self.settings.pool_rules, features.simplex)
         self.head = self.fresh_head(self.head_memory)
         self.ledger = Ledger(self.data, self.answer_values)
         # The head before each round, for undo: its state, or the round before's record (a
@@ -199,19 +199,28 @@ class LabellingSession:
         )
 
     def _spreading(self):
-        """The pool's spreading operator (`pool_teacher.spreading_operator`), made once per
-        pool and shared by every session on it."""
+        """The pool's spreading operator for the session's rules (`pool_teacher.spreading_operator`),
+        made once per pool and graph and shared by every session on it."""
+        teacher = self.teacher
         return self.data.derived(
-            "spreading operator",
-            lambda pool: spreading_operator(task_neighbours(self.features, self.data, NEIGHBOURS)),
+            teacher.operator_name,
+            lambda pool: spreading_operator(
+                task_neighbours(
+                    self.features, self.data, NEIGHBOURS, standardised=teacher.standardised
+                ),
+                directed=teacher.directed,
+            ),
         )
 
     def _pool_derived(self, name: str, make):
-        """What a strategy keeps with the pool (`PoolView.cached`). The spreading graph's table
-        is read through the disk cache the pool-taught head reads it from, so `phased` and the
-        head spread over one table, and neither searches the neighbours again."""
-        if name == table_name(NEIGHBOURS):
-            return task_neighbours(self.features, self.data, NEIGHBOURS)
+        """What a strategy keeps with the pool (`PoolView.cached`). The spreading graph's tables
+        are read through the disk cache the pool-taught head reads them from, so `phased` and
+        the head spread over one table, and neither searches the neighbours again."""
+        for standardised in (False, True):
+            if name == table_name(NEIGHBOURS, standardised):
+                return task_neighbours(
+                    self.features, self.data, NEIGHBOURS, standardised=standardised
+                )
         return self.data.derived(name, make)
 
     def _make_ready(self) -> None:
@@ -222,7 +231,10 @@ class LabellingSession:
 
     def _safeguard(self, positions: np.ndarray, labels: np.ndarray):
         """The pseudo-labels the answers vouch for (`pool_teacher.safeguard`): in a cluster
-        someone answered, and the answer of the plain head fitted on the answers alone."""
+        someone answered, and, where the rules ask it, the answer of the plain head fitted on
+        the answers alone."""
+        if not self.teacher.asks_agreement(self.task.n_outputs):
+            return safeguard(self.data.clusters, positions, None)
         plain = self.fresh_head().fit(self.data.pool[positions], labels)
         pool = self.data.pool
         return safeguard(

@@ -27,33 +27,45 @@ def nearest_neighbours(features: np.ndarray, k: int = NEIGHBOURS) -> tuple[np.nd
     return distances, positions.astype(np.intp)
 
 
-def find_neighbours(features: np.ndarray, k: int) -> np.ndarray:
+def find_neighbours(features: np.ndarray, k: int, standardised: bool = False) -> np.ndarray:
     """Each image's `k` nearest other images' positions, (n, k) int32, nearest first; exact.
 
     The table the pool-taught head's spreading graph is made from, by the session and by
     `phased` alike (`spreading_table`). Asked for `k` neighbours, the search can order tied
     images otherwise than the first `k` of a longer search: on a pool with duplicate rows the
-    two tables differed in most rows, so one maker serves both.
+    two tables differed in most rows, so one maker serves both. `standardised`: the distances
+    are those of the features scaled to mean 0 and standard deviation 1 over these images, so
+    every unit of the layer has the same say (see `standardise`).
     """
     from sklearn.neighbors import NearestNeighbors
 
     k = min(k, len(features) - 1)
     if k < 1:
         return np.zeros((len(features), 0), np.int32)
+    if standardised:
+        features = standardise(features)
     found = NearestNeighbors(n_neighbors=k).fit(features).kneighbors(return_distance=False)
     return found.astype(np.int32)
 
 
-def spreading_table(pool, k: int):
-    """`find_neighbours(features, k)` of a `PoolView`, kept under the name the session keeps
-    it under (`data/neighbour_graph.task_neighbours`), so that whichever of them comes first
-    makes it, and both read the same table."""
-    return pool.cached(table_name(k), lambda features: find_neighbours(features, k))
+def standardise(features: np.ndarray) -> np.ndarray:
+    """The features scaled to mean 0 and standard deviation 1 per unit, over these rows; a unit
+    that never varies is left at 0 rather than divided by 0."""
+    x = np.asarray(features, np.float64)
+    spread = x.std(axis=0)
+    return (x - x.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
 
 
-def table_name(k: int) -> str:
+def spreading_table(pool, k: int, standardised: bool = False):
+    """`find_neighbours(features, k, standardised)` of a `PoolView`, kept under the name the
+    session keeps it under (`data/neighbour_graph.task_neighbours`), so that whichever of them
+    comes first makes it, and both read the same table."""
+    return pool.cached(table_name(k, standardised), lambda x: find_neighbours(x, k, standardised))
+
+
+def table_name(k: int, standardised: bool = False) -> str:
     """The name a pool's table of `k` neighbours is kept under."""
-    return f"neighbour table {k}"
+    return f"neighbour table {k}" + (", standardised" if standardised else "")
 
 
 def pool_neighbours(pool) -> tuple[np.ndarray, np.ndarray]:
