@@ -25,6 +25,15 @@ every budget of both tasks; the qualifier with the best mean on 0-4 wins.
     python bench/bench_pool_validation.py [--jobs 2]
     python bench/bench_pool_validation.py --stage 2      # stage 2 alone, today's teacher
     python bench/bench_pool_validation.py --round-time   # what the rules cost a round
+    python bench/bench_pool_validation.py --rules-5      # the graph and safeguard by layer
+
+`--rules-5` chooses what rules 5 change on a layer of features, on 9 splits of digits 0-4 (the
+differences are tenths of a point): every graph (symmetric or directed, on the features or on
+them standardised) with and without the plain head's agreement, fitted on the picks of a
+pool-taught `phased` session under rules 4; then whole sessions of `phased`, `diversity` and
+`maxherding` under rules 4 and 5, each with its own switch; then, for two-answer questions,
+whole `phased` sessions on weather's windows of 2016 and before (5 blocked folds, 2017 never
+read) under rules 4, rules 5, and rules 5 without the agreement.
 
 `--round-time` times a pool-taught round (the oracle's submit: the fit and the rescoring) under
 the first rules and today's, in the same run, on the whole training pool of both tasks: the
