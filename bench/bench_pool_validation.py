@@ -324,24 +324,20 @@ WEATHER_SHARES = 4  # runs per fold, each on its own seeded 90 % of the fold's t
 
 
 def weather_split(question: str, fold: int, share: int) -> FeatureSet:
-    """A weather question's windows of 2016 and before: one of 5 blocked folds held out as the
-    validation set, the pool the windows that share no day with it (`weather.purged`), a seeded
-    90 % of them. 2017's windows, the question's test set, are never read."""
-    from tl_active.data.weather import blocked_folds, make_windows, purged
+    """A weather question's windows of 2016: one of 5 blocked folds held out as the validation
+    set, the pool the windows that share no day with it (`weather_transfer.fold_split`), a
+    seeded 90 % of them. 2017's windows, the question's test set, are never read."""
+    from tl_active.data.weather import make_windows
     from tl_active.data.weather_features import load_weather_features
+    from tl_active.experiments.weather_transfer import fold_split
 
-    features, windows = load_weather_features(question), make_windows(question)
-    folds = blocked_folds(windows)
-    rng = np.random.default_rng([share, fold])
-    pool = purged(windows, folds, fold) & (rng.random(len(folds)) < 0.9)
-    held = folds == fold
+    features = fold_split(make_windows(question), load_weather_features(question), fold)[1]
+    kept = np.random.default_rng([share, fold]).random(len(features.pool)) < 0.9
     return dataclasses.replace(
         features,
-        pool=features.pool[pool],
-        test=features.pool[held],
-        y_pool=features.y_pool[pool],
-        y_test=features.y_pool[held],
-        key=f"{features.key}-fold{fold}-share{share}",
+        pool=features.pool[kept],
+        y_pool=features.y_pool[kept],
+        key=f"{features.key}-share{share}",
     )
 
 

@@ -37,7 +37,7 @@ or more. On 9 validation splits of digits 0-4 on the 5-9 network's embedding tha
 point more than rules 4 on the same picks (standard error 0.08); the plain head's agreement
 alone had cost 0.48 of it, by dropping the pseudo-labels where the few answers' own head was
 wrong. On two answers the clusters are halves of the pool and the agreement is the check that
-counts (weather's "wet today" lost 4.25 points at 12 labels on 2016's folds without it), and on
+counts (weather's "wet today" lost 2.2 points at 12 labels on 2016's folds without it), and on
 class probabilities it keeps a digit nobody has answered from taking its neighbours' answer,
 so it stays in both.
 
@@ -186,7 +186,7 @@ TEACHERS[5] = ByLayer(
     # answered (weight 0, "not known yet") from taking its neighbours' answer: without it
     # odd/even fell from 99.9 to 84 % at 12 labels (validation, rules 2). On features it stays
     # for two answers, whose clusters (one per answer) are halves of the pool that vouch for
-    # little: without it weather's "wet today" lost 4.25 points at 12 labels on 2016's folds.
+    # little: without it weather's "wet today" lost 2.2 points at 12 labels on 2016's folds.
     features=PoolTeacher(graph=DIRECTED, standardised=True, agreement_up_to=2),
 )
 POOL_RULES = max(TEACHERS)
