@@ -167,6 +167,19 @@ def test_the_markdown_tables_mark_the_default_and_the_best_of_each_column():
     ]
 
 
+def test_a_selection_holds_a_column_where_no_other_peer_beats_it():
+    table = bench_peers.summary(RUNS)
+    held = bench_peers.columns_held(table)
+    # At 10 labels the best peer has 89.0, at 20 95.5 (MaxHerding, pool-taught).
+    assert held[("diversity", "plain")] == 1  # 91.0 at 10; 93.0 < 95.5 at 20
+    assert held[("margin", "plain")] == 1  # 96.0 at 20 only
+    assert held[("diversity", "pool")] == 0
+    # A peer is held against the other peers only: MaxHerding beats peer margin everywhere.
+    assert held[("peer MaxHerding", "pool")] == 2 and held[("peer MaxHerding", "plain")] == 2
+    assert held[("peer margin", "pool")] == 0
+    assert held.index[0][0] == "peer MaxHerding" and list(held) == sorted(held, reverse=True)
+
+
 def test_runs_without_the_default_are_refused_in_one_line():
     table = bench_peers.summary(RUNS)
     with pytest.raises(ValueError, match=r"no rows of A's default \(badge, plain head\)"):
