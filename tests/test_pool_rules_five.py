@@ -161,6 +161,21 @@ def test_the_standardised_table_is_kept_in_a_file_of_its_own(tmp_path, monkeypat
     )
 
 
+def pool_taught(features, classes: str, batch: int, rounds: int) -> LabellingSession:
+    """A pool-taught `margin` session on these features' `embedding`, answered by the truth for
+    `rounds` rounds."""
+    settings = SessionSettings(
+        task=Task.multiclass(classes),
+        strategy="margin",
+        batch_size=batch,
+        layer="embedding",
+        head=POOL_HEAD,
+    )
+    session = LabellingSession(features, settings, charts=False)
+    session.auto_label(rounds)
+    return session
+
+
 def softmax_rows(x: np.ndarray) -> np.ndarray:
     z = np.exp(x - x.max(axis=1, keepdims=True))
     return (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
@@ -174,15 +189,7 @@ def test_a_session_spreads_by_its_layers_rules(layer):
         x, x_test = softmax_rows(3 * x), softmax_rows(3 * x_test)
     features = handmade_features((x, y), (x_test, y_test), f"rules-five-{layer}")
     assert features.simplex == on_simplex(x) == (layer == "probabilities")
-    settings = SessionSettings(
-        task=Task.multiclass("0-1"),
-        strategy="margin",
-        batch_size=2,
-        layer="embedding",
-        head=POOL_HEAD,
-    )
-    session = LabellingSession(features, settings, charts=False)
-    session.auto_label(3)
+    session = pool_taught(features, "0-1", batch=2, rounds=3)
     teacher = session.teacher
     assert session.settings.pool_rules == 5 and teacher == teacher_for(5, layer != "features")
     assert ("derived", teacher.operator_name) in session.data.shared
@@ -203,15 +210,7 @@ def test_the_plain_heads_agreement_is_asked_on_two_answers_only(classes):
     x, y = blobs(600, classes=3, seed=4)
     x_test, y_test = blobs(150, classes=3, seed=5)
     features = handmade_features((x, y), (x_test, y_test), f"agreement-{classes}")
-    settings = SessionSettings(
-        task=Task.multiclass(classes),
-        strategy="margin",
-        batch_size=3,
-        layer="embedding",
-        head=POOL_HEAD,
-    )
-    session = LabellingSession(features, settings, charts=False)
-    session.auto_label(2)
+    session = pool_taught(features, classes, batch=3, rounds=2)
     positions, labels = np.array(session.ledger.labelled, np.intp), session.labels
     teacher, data, n_outputs = session.teacher, session.data, session.task.n_outputs
     operator = data.derived(teacher.operator_name, None)
